@@ -1,0 +1,152 @@
+// Setup: configure() once with an options struct; every unset option is read from the
+// LOGFIRE_* / OTEL_* environment, then from defaults. Errors are returned, never thrown.
+//
+//   auto lf = logfire::configure({.service_name = "checkout", .console = {.verbose = true}});
+//   if (!lf) { std::fprintf(stderr, "%s\n", lf.error().c_str()); }
+//   // ... lf shuts the SDK down (flushing) when it goes out of scope.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdio>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "logfire/context.hpp"
+#include "logfire/exporter.hpp"
+#include "logfire/levels.hpp"
+#include "logfire/stats.hpp"
+
+namespace logfire {
+
+using namespace std::chrono_literals;
+
+enum class send_to_logfire : std::uint8_t { if_token_present, yes, no };
+enum class console_colors : std::uint8_t { automatic, always, never };
+
+// What to do with trace context arriving from other processes (see docs/distributed-tracing.md).
+enum class distributed_tracing : std::uint8_t {
+  unset,  // continue, warn once; on Cloud Run & co. a remote "not sampled" flag does not drop our spans
+  on,     // standard OpenTelemetry: continue and obey the remote sampled flag, silently
+  off,    // ignore incoming context and baggage; outgoing requests still carry ours
+  link,   // start a new trace per incoming request, linked to the incoming context
+};
+
+struct console_options {
+  std::optional<bool> enabled;             // default true; LOGFIRE_CONSOLE
+  std::optional<console_colors> colors;    // default automatic (a terminal, no NO_COLOR); LOGFIRE_CONSOLE_COLORS
+  std::optional<level> min_level;          // default info; LOGFIRE_CONSOLE_MIN_LOG_LEVEL
+  std::optional<bool> include_timestamps;  // default true; LOGFIRE_CONSOLE_INCLUDE_TIMESTAMP
+  std::optional<bool> include_tags;        // default true
+  std::optional<bool> verbose;             // default false; LOGFIRE_CONSOLE_VERBOSE
+  std::FILE* output = nullptr;             // default stdout
+};
+
+struct batch_options {
+  // Time a record may wait before its batch is exported: 100 ms for the first batch, then
+  // this value. Default 500 ms; OTEL_BSP_SCHEDULE_DELAY (ms).
+  std::optional<std::chrono::milliseconds> schedule_delay;
+  // Default 512; OTEL_BSP_MAX_EXPORT_BATCH_SIZE.
+  std::optional<std::size_t> max_export_batch_size;
+  // Records an exporter may hold in memory waiting for delivery. Default 2048;
+  // OTEL_BSP_MAX_QUEUE_SIZE.
+  std::optional<std::size_t> max_queue_size;
+  // Default 30 s; OTEL_BSP_EXPORT_TIMEOUT (ms).
+  std::optional<std::chrono::milliseconds> export_timeout;
+};
+
+struct limits {
+  // Bytes of each thread's ring (records waiting for the background thread). Default 1 MiB.
+  std::optional<std::size_t> ring_bytes;
+  // Attributes per record beyond which the rest are dropped (counted). Default 128;
+  // OTEL_ATTRIBUTE_COUNT_LIMIT.
+  std::optional<std::size_t> max_attributes;
+  // Bytes per string value beyond which it is cut (counted). Default 16384;
+  // OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT.
+  std::optional<std::size_t> max_value_length;
+};
+
+// Input to a custom sampler hook (runs on the caller's thread: keep it cheap, noexcept).
+struct sampling_input {
+  trace_id trace;
+  span_context parent;  // invalid for a root
+  std::string_view name;
+  level lvl;
+  bool is_log;
+};
+using sampler_hook = std::function<bool(const sampling_input&)>;
+
+struct options {
+  std::optional<std::string> service_name;     // default "unknown_service"; LOGFIRE_SERVICE_NAME, OTEL_SERVICE_NAME
+  std::optional<std::string> service_version;  // LOGFIRE_SERVICE_VERSION, OTEL_SERVICE_VERSION
+  std::optional<std::string> environment;      // deployment.environment.name; LOGFIRE_ENVIRONMENT
+  std::optional<logfire::send_to_logfire> send_to_logfire;  // default if_token_present; LOGFIRE_SEND_TO_LOGFIRE
+  std::vector<std::string> tokens;             // one exporter per token; LOGFIRE_TOKEN (comma-separated)
+  std::optional<std::string> base_url;         // derived from the token's region; LOGFIRE_BASE_URL
+  console_options console;
+  std::optional<level> min_level;  // records below are dropped at the call site; LOGFIRE_MIN_LEVEL
+  // Added to the resource; LOGFIRE_RESOURCE_ATTRIBUTES, OTEL_RESOURCE_ATTRIBUTES (k=v,k2=v2).
+  std::vector<std::pair<std::string, std::string>> resource_attributes;
+  // Head sampling ratio in [0, 1]. Default 1; LOGFIRE_TRACE_SAMPLE_RATE, OTEL_TRACES_SAMPLER_ARG.
+  std::optional<double> trace_sample_rate;
+  std::optional<logfire::distributed_tracing> distributed_tracing;  // LOGFIRE_DISTRIBUTED_TRACING
+  sampler_hook sampler;  // called for roots after the ratio test; false drops the trace
+  batch_options batching;
+  logfire::limits limits;
+  // Exporters added to the ones the options imply (console, Logfire, OTLP endpoint).
+  std::vector<std::shared_ptr<exporter>> exporters;
+  // Read LOGFIRE_* / OTEL_* variables for unset options. Default true.
+  bool read_environment = true;
+};
+
+// The result of configure(): a status and an RAII guard that shuts the SDK down (flushing
+// everything) when it goes out of scope. release() keeps the SDK running until exit.
+class [[nodiscard]] setup {
+ public:
+  setup() = default;
+  explicit setup(std::string error) : error_(std::move(error)) {}
+  setup(setup&& other) noexcept : error_(std::move(other.error_)), owns_(std::exchange(other.owns_, false)) {}
+  setup& operator=(setup&& other) noexcept;
+  setup(const setup&) = delete;
+  setup& operator=(const setup&) = delete;
+  ~setup();
+
+  [[nodiscard]] explicit operator bool() const noexcept { return error_.empty(); }
+  [[nodiscard]] bool ok() const noexcept { return error_.empty(); }
+  // Names the option or variable and the value, e.g.
+  // "LOGFIRE_TRACE_SAMPLE_RATE is not a number: 'abc'".
+  [[nodiscard]] const std::string& error() const noexcept { return error_; }
+  // Stop shutting down at scope exit; the SDK then flushes at normal process exit.
+  void release() noexcept { owns_ = false; }
+
+ private:
+  friend setup configure(options opts);
+  std::string error_;
+  bool owns_ = false;
+};
+
+// Starts the SDK (or reconfigures it: the previous pipeline is shut down first).
+// Returns an error, changing nothing, when an option or environment variable is invalid.
+setup configure(options opts = {});
+
+// Delivers everything produced before the call, waiting until `timeout` at most.
+// Returns true when every record reached its destinations (or was counted as dropped
+// by design: filtered or not sampled).
+bool force_flush(std::chrono::milliseconds timeout = 5s) noexcept;
+
+// Flushes, stops the background thread and the exporters. Prints one summary line if
+// anything was lost. Instrumentation calls afterwards are cheap no-ops.
+bool shutdown(std::chrono::milliseconds timeout = 5s) noexcept;
+
+// Whether configure() succeeded and shutdown() has not run.
+[[nodiscard]] bool is_configured() noexcept;
+
+// The SDK's version, "0.1.0".
+[[nodiscard]] std::string_view version() noexcept;
+
+}  // namespace logfire

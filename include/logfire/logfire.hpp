@@ -1,0 +1,170 @@
+// The instrumentation API: spans, logs at Logfire's levels, exceptions and context hand-off.
+// Every function here is noexcept and cheap: it decides, stamps ids and times, copies the
+// argument values into this thread's ring and returns. Setup lives in logfire/config.hpp.
+//
+//   logfire::span s("charge {user_id}", {{"user_id", 42}});
+//   logfire::info("card accepted {last4}", {{"last4", "4242"}});
+//   try { ... } catch (const std::exception& e) { s.record_exception(e); }
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <initializer_list>
+#include <source_location>
+#include <string_view>
+
+#include "logfire/attributes.hpp"
+#include "logfire/context.hpp"
+#include "logfire/levels.hpp"
+#include "logfire/record.hpp"
+
+namespace logfire {
+
+// A span link as written at the call site.
+struct link_ref {
+  span_context context;
+  std::initializer_list<arg> attributes{};
+};
+
+struct span_options {
+  // Added as `logfire.tags` (deduplicated, order kept).
+  std::initializer_list<std::string_view> tags{};
+  level lvl = level::info;
+  span_kind kind = span_kind::internal;
+  // Explicit parent; when unset (invalid), the thread's current span is the parent.
+  span_context parent{};
+  // Start a new trace even if a span is current.
+  bool new_trace = false;
+  std::initializer_list<link_ref> links{};
+};
+
+struct log_options {
+  std::initializer_list<std::string_view> tags{};
+  // Recorded as an `exception` event; the log gets status ERROR.
+  const std::exception* exception = nullptr;
+  span_context parent{};
+};
+
+namespace detail {
+struct thread_state;
+struct span_state {
+  span_context self{};
+  span_context saved_current{};  // the thread's current span before this one started
+  std::uint32_t saved_depth = 0;
+  std::uint32_t depth = 0;
+  std::uint8_t saved_reason = 0;
+  bool recording = false;
+  bool active = false;     // not yet ended
+  bool is_current = false; // made itself the thread's current span
+};
+}  // namespace detail
+
+// A span: started by the constructor, made the current span of this thread, ended by the
+// destructor or end(). Move-only; a moved-from span does nothing. A span that is not
+// recording (filtered, not sampled, queue full, SDK not configured) still has valid ids so
+// that its children and outgoing requests keep the trace together.
+class [[nodiscard]] span {
+ public:
+  span(std::string_view msg_template, std::initializer_list<arg> args = {}, const span_options& opts = {},
+       std::source_location loc = std::source_location::current()) noexcept;
+  span(span&& other) noexcept;
+  span& operator=(span&& other) noexcept;
+  span(const span&) = delete;
+  span& operator=(const span&) = delete;
+  ~span() { end(); }
+
+  [[nodiscard]] bool is_recording() const noexcept { return st_.recording && st_.active; }
+  [[nodiscard]] span_context context() const noexcept { return st_.self; }
+
+  // Adds or replaces an attribute; the message template may refer to it.
+  void set_attribute(std::string_view key, value_ref value) noexcept;
+  void set_level(level lvl) noexcept;
+  void set_status(status_code code, std::string_view description = {}) noexcept;
+  // Adds an `exception` event, sets status ERROR ("<Type>: <message>"); escaped => level error.
+  void record_exception(const std::exception& e, bool escaped = false) noexcept;
+  void record_exception(std::string_view type, std::string_view message, std::string_view stacktrace = {},
+                        bool escaped = false) noexcept;
+  void add_event(std::string_view name, std::initializer_list<arg> args = {}) noexcept;
+  // Ends now (idempotent). The span stops being current on this thread.
+  void end() noexcept;
+
+ private:
+  detail::span_state st_;
+};
+
+namespace detail {
+// Current minimum level as a number; records below it are dropped at the call site.
+extern std::atomic<std::uint8_t> g_min_level;
+void count_filtered() noexcept;
+void emit_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args, const log_options& opts,
+              const std::source_location& loc) noexcept;
+}  // namespace detail
+
+// A log: a zero-duration record with `logfire.span_type = "log"`, child of the current span.
+inline void log(level lvl, std::string_view msg_template, std::initializer_list<arg> args = {},
+                const log_options& opts = {}, std::source_location loc = std::source_location::current()) noexcept {
+  if (static_cast<std::uint8_t>(lvl) < detail::g_min_level.load(std::memory_order_relaxed)) [[unlikely]] {
+    detail::count_filtered();
+    return;
+  }
+  detail::emit_log(lvl, msg_template, args, opts, loc);
+}
+
+#define LOGFIRE_DEFINE_LEVEL_FUNCTION(name)                                                                       \
+  inline void name(std::string_view msg_template, std::initializer_list<arg> args = {},                           \
+                   const log_options& opts = {}, std::source_location loc = std::source_location::current()) noexcept { \
+    log(level::name, msg_template, args, opts, loc);                                                              \
+  }
+LOGFIRE_DEFINE_LEVEL_FUNCTION(trace)
+LOGFIRE_DEFINE_LEVEL_FUNCTION(debug)
+LOGFIRE_DEFINE_LEVEL_FUNCTION(info)
+LOGFIRE_DEFINE_LEVEL_FUNCTION(notice)
+LOGFIRE_DEFINE_LEVEL_FUNCTION(warn)
+LOGFIRE_DEFINE_LEVEL_FUNCTION(error)
+LOGFIRE_DEFINE_LEVEL_FUNCTION(fatal)
+#undef LOGFIRE_DEFINE_LEVEL_FUNCTION
+
+// Logs `e` at error level with an `exception` event: `logfire::exception("payment failed", e)`.
+inline void exception(std::string_view msg_template, const std::exception& e, std::initializer_list<arg> args = {},
+                      std::source_location loc = std::source_location::current()) noexcept {
+  log(level::error, msg_template, args, log_options{.exception = &e}, loc);
+}
+
+// The current span of this thread (invalid when there is none).
+[[nodiscard]] span_context current_span_context() noexcept;
+
+// A context to hand to another thread: the current span, its depth and the remote state
+// (tracestate) it carries. Cheap to copy for the common case.
+class context {
+ public:
+  context() = default;
+  [[nodiscard]] const span_context& span() const noexcept { return span_; }
+  [[nodiscard]] bool valid() const noexcept { return span_.valid(); }
+
+ private:
+  friend context current_context() noexcept;
+  friend class attach;
+  span_context span_{};
+  std::uint32_t depth_ = 0;
+  std::uint8_t unsampled_reason_ = 0;
+};
+
+[[nodiscard]] context current_context() noexcept;
+
+// Makes `ctx` the current context of this thread until the guard ends (for thread pools:
+// capture with current_context() on the submitting thread, attach in the task).
+class [[nodiscard]] attach {
+ public:
+  explicit attach(const context& ctx) noexcept;
+  ~attach();
+  attach(const attach&) = delete;
+  attach& operator=(const attach&) = delete;
+
+ private:
+  span_context saved_{};
+  std::uint32_t saved_depth_ = 0;
+  std::uint8_t saved_reason_ = 0;
+};
+
+}  // namespace logfire

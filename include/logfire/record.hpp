@@ -1,0 +1,91 @@
+// The records exporters receive: finished spans, logs and pending spans, as read-only views
+// into memory owned by the batch (valid only during `exporter::export_batch`).
+//
+//   for (const logfire::span_record& r : batch)
+//     if (r.type == logfire::record_type::log) std::puts(std::string(r.message).c_str());
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "logfire/context.hpp"
+#include "logfire/levels.hpp"
+
+namespace logfire {
+
+// OTLP wire values: UNSPECIFIED 0, INTERNAL 1, SERVER 2, CLIENT 3, PRODUCER 4, CONSUMER 5.
+enum class span_kind : std::uint8_t { unspecified = 0, internal = 1, server = 2, client = 3, producer = 4, consumer = 5 };
+
+// OTLP wire values: UNSET 0, OK 1, ERROR 2.
+enum class status_code : std::uint8_t { unset = 0, ok = 1, error = 2 };
+
+// `logfire.span_type`.
+enum class record_type : std::uint8_t { span, log, pending_span };
+
+[[nodiscard]] std::string_view to_string(record_type t) noexcept;
+
+struct attribute;
+
+// A decoded attribute value as OTLP carries it. Nested objects and heterogeneous arrays from
+// the call site arrive here already as JSON strings (with a `logfire.json_schema` entry).
+struct attribute_value {
+  enum class kind : std::uint8_t { empty, boolean, int64, float64, string, array };
+  kind type = kind::empty;
+  bool b = false;
+  std::int64_t i = 0;
+  double d = 0;
+  std::string_view s;
+  std::span<const attribute_value> items;  // kind::array: homogeneous scalars
+};
+
+struct attribute {
+  std::string_view key;
+  attribute_value value;
+};
+
+struct event {
+  std::string_view name;
+  std::uint64_t time_unix_nano = 0;
+  std::span<const attribute> attributes;
+};
+
+struct link {
+  span_context context;
+  std::string_view trace_state;
+  std::span<const attribute> attributes;
+};
+
+struct span_record {
+  record_type type = record_type::span;
+  span_context context;          // this record's trace id, span id and W3C flags
+  span_id parent;                // invalid for a root
+  bool parent_is_remote = false;
+  std::string_view trace_state;  // W3C tracestate carried from the remote parent
+  std::string_view name;         // the unformatted message template
+  std::string_view message;      // the formatted message (`logfire.msg`)
+  span_kind kind = span_kind::internal;
+  level lvl = level::info;
+  std::uint64_t start_unix_nano = 0;
+  std::uint64_t end_unix_nano = 0;
+  // Every attribute as it goes on the wire, including the `logfire.*` and `code.*` ones.
+  std::span<const attribute> attributes;
+  std::span<const event> events;
+  std::span<const link> links;
+  status_code status = status_code::unset;
+  std::string_view status_message;
+  std::uint32_t dropped_attributes_count = 0;
+  std::uint32_t depth = 0;  // nesting depth in this process, for console indentation
+  // The first `tags_count` entries of the `logfire.tags` array, duplicated for convenience.
+  std::span<const attribute_value> tags;
+
+  // OTLP `Span.flags`: W3C flags plus 0x100 (has is_remote) and 0x200 (parent is remote).
+  [[nodiscard]] std::uint32_t otlp_flags() const noexcept {
+    return static_cast<std::uint32_t>(context.flags & trace_flags::known) | 0x100u | (parent_is_remote ? 0x200u : 0u);
+  }
+  // Looks up an attribute by key (linear; for tests and exporters that need one or two).
+  [[nodiscard]] const attribute_value* find(std::string_view key) const noexcept;
+};
+
+}  // namespace logfire
