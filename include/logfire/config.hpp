@@ -71,6 +71,43 @@ struct limits {
   std::optional<std::size_t> max_value_length;
 };
 
+// OTLP/HTTP export to Logfire and to any OTLP backend, retries and the disk spool
+// (docs/export.md). Each option's default, unit and environment variable are given.
+enum class otlp_protocol : std::uint8_t { http_protobuf, http_json };
+
+struct otlp_options {
+  // Base URL of any OTLP/HTTP backend; "/v1/traces" is appended. OTEL_EXPORTER_OTLP_ENDPOINT.
+  std::optional<std::string> endpoint;
+  // Full traces URL, used as-is (wins over endpoint). OTEL_EXPORTER_OTLP_TRACES_ENDPOINT.
+  std::optional<std::string> traces_endpoint;
+  // Request headers for that backend. OTEL_EXPORTER_OTLP_HEADERS ("k=v,k2=v2", percent-encoded).
+  std::vector<std::pair<std::string, std::string>> headers;
+  // Default http/protobuf. OTEL_EXPORTER_OTLP_PROTOCOL ("http/protobuf", "http/json").
+  std::optional<otlp_protocol> protocol;
+  // gzip request bodies. Default true. OTEL_EXPORTER_OTLP_COMPRESSION ("gzip", "none").
+  std::optional<bool> gzip;
+  // Limit per request, for every destination. Default 10 s. OTEL_EXPORTER_OTLP_TIMEOUT (ms).
+  std::optional<std::chrono::milliseconds> timeout;
+  // Keep batches that cannot be delivered on disk and send them later, also from the next
+  // process of the same service. Default true. LOGFIRE_SPOOL.
+  std::optional<bool> spool;
+  // Parent of the per-destination spool folders. Default $XDG_STATE_HOME/logfire-cpp/spool,
+  // else ~/.local/state/logfire-cpp/spool. LOGFIRE_SPOOL_DIR.
+  std::optional<std::string> spool_directory;
+  // Bytes per destination; the oldest batches are dropped beyond it. Default 512 MiB.
+  // LOGFIRE_SPOOL_MAX_BYTES (bytes, or with a KiB/MiB/GiB suffix).
+  std::optional<std::uint64_t> spool_max_bytes;
+  // Delay before the first retry, doubled (with jitter) per failure up to backoff_max.
+  // Defaults 1 s and 128 s.
+  std::optional<std::chrono::milliseconds> backoff_initial;
+  std::optional<std::chrono::milliseconds> backoff_max;
+  // On SIGTERM/SIGINT, flush for up to signal_grace, then let the signal take its normal
+  // effect. Default false. LOGFIRE_FLUSH_ON_SIGNAL.
+  std::optional<bool> flush_on_signal;
+  // Default 8 s (Cloud Run kills 10 s after SIGTERM). LOGFIRE_FLUSH_ON_SIGNAL_GRACE_MS (ms).
+  std::optional<std::chrono::milliseconds> signal_grace;
+};
+
 // Input to a custom sampler hook (runs on the caller's thread: keep it cheap, noexcept).
 struct sampling_input {
   trace_id trace;
@@ -98,6 +135,7 @@ struct options {
   sampler_hook sampler;  // called for roots after the ratio test; false drops the trace
   batch_options batching;
   logfire::limits limits;
+  otlp_options otlp;
   // Exporters added to the ones the options imply (console, Logfire, OTLP endpoint).
   std::vector<std::shared_ptr<exporter>> exporters;
   // Read LOGFIRE_* / OTEL_* variables for unset options. Default true.
