@@ -58,41 +58,54 @@ namespace detail {
 template <typename T>
 constexpr element_type element_type_of() noexcept {
   using U = std::remove_cv_t<T>;
-  if constexpr (std::is_same_v<U, bool>) return element_type::boolean;
-  else if constexpr (std::is_same_v<U, std::string>) return element_type::string;
-  else if constexpr (std::is_same_v<U, std::string_view>) return element_type::string_view;
-  else if constexpr (std::is_same_v<U, const char*> || std::is_same_v<U, char*>) return element_type::c_string;
-  else if constexpr (std::is_floating_point_v<U>) return sizeof(U) == 4 ? element_type::f32 : element_type::f64;
+  if constexpr (std::is_same_v<U, bool>)
+    return element_type::boolean;
+  else if constexpr (std::is_same_v<U, std::string>)
+    return element_type::string;
+  else if constexpr (std::is_same_v<U, std::string_view>)
+    return element_type::string_view;
+  else if constexpr (std::is_same_v<U, const char*> || std::is_same_v<U, char*>)
+    return element_type::c_string;
+  else if constexpr (std::is_floating_point_v<U>)
+    return sizeof(U) == 4 ? element_type::f32 : element_type::f64;
   else if constexpr (std::is_signed_v<U>) {
-    if constexpr (sizeof(U) == 1) return element_type::i8;
-    else if constexpr (sizeof(U) == 2) return element_type::i16;
-    else if constexpr (sizeof(U) == 4) return element_type::i32;
-    else return element_type::i64;
+    if constexpr (sizeof(U) == 1)
+      return element_type::i8;
+    else if constexpr (sizeof(U) == 2)
+      return element_type::i16;
+    else if constexpr (sizeof(U) == 4)
+      return element_type::i32;
+    else
+      return element_type::i64;
   } else {
-    if constexpr (sizeof(U) == 1) return element_type::u8;
-    else if constexpr (sizeof(U) == 2) return element_type::u16;
-    else if constexpr (sizeof(U) == 4) return element_type::u32;
-    else return element_type::u64;
+    if constexpr (sizeof(U) == 1)
+      return element_type::u8;
+    else if constexpr (sizeof(U) == 2)
+      return element_type::u16;
+    else if constexpr (sizeof(U) == 4)
+      return element_type::u32;
+    else
+      return element_type::u64;
   }
 }
 template <typename T>
 concept array_element = std::is_arithmetic_v<std::remove_cv_t<T>> || std::is_same_v<std::remove_cv_t<T>, std::string> ||
-                        std::is_same_v<std::remove_cv_t<T>, std::string_view> ||
-                        std::is_same_v<std::remove_cv_t<T>, const char*>;
+                        std::is_same_v<std::remove_cv_t<T>, std::string_view> || std::is_same_v < std::remove_cv_t<T>,
+const char* > ;
 }  // namespace detail
 
 // One attribute value as written at the call site. Holds pointers into the caller's data,
 // so it must not outlive the call (instrumentation functions copy what they need).
 class value_ref {
  public:
-  enum class kind : std::uint8_t { null, boolean, int64, uint64, float64, string, typed_array, array, object };
+  enum class kind : std::uint8_t { nil, boolean, int64, uint64, float64, string, typed_array, array, object };
 
-  value_ref() noexcept : kind_(kind::null) {}
-  value_ref(null_t) noexcept : kind_(kind::null) {}
+  value_ref() noexcept : kind_(kind::nil) {}
+  value_ref(null_t) noexcept : kind_(kind::nil) {}
   value_ref(bool v) noexcept : kind_(kind::boolean) { u_.b = v; }
   template <std::integral T>
-    requires(!std::is_same_v<T, bool> && !std::is_same_v<T, char>)
-  value_ref(T v) noexcept {
+  requires(!std::is_same_v<T, bool> && !std::is_same_v<T, char>) value_ref(T v)
+  noexcept {
     if constexpr (std::is_signed_v<T>) {
       kind_ = kind::int64;
       u_.i = static_cast<std::int64_t>(v);
@@ -109,7 +122,7 @@ class value_ref {
   }
   value_ref(double v) noexcept : kind_(kind::float64) { u_.d = v; }
   value_ref(float v) noexcept : kind_(kind::float64) { u_.d = static_cast<double>(v); }
-  value_ref(const char* s) noexcept : kind_(s ? kind::string : kind::null) {
+  value_ref(const char* s) noexcept : kind_(s ? kind::string : kind::nil) {
     if (s) set_string(std::string_view(s));
   }
   value_ref(std::string_view s) noexcept : kind_(kind::string) { set_string(s); }
@@ -129,8 +142,8 @@ class value_ref {
     elem_ = detail::element_type_of<T>();
   }
   template <detail::array_element T>
-    requires(!std::is_same_v<T, bool>)
-  value_ref(const std::vector<T>& items) noexcept : value_ref(std::span<const T>(items)) {}
+  requires(!std::is_same_v<T, bool>) value_ref(const std::vector<T>& items)
+  noexcept : value_ref(std::span<const T>(items)) {}
   value_ref(const std::vector<bool>&) = delete;  // not contiguous; copy into std::vector<char> or an array{}
 
   [[nodiscard]] kind type() const noexcept { return kind_; }
@@ -142,7 +155,7 @@ class value_ref {
     return u_.s.p ? std::string_view(u_.s.p, u_.s.n) : std::string_view(&ch_, 1);
   }
   [[nodiscard]] std::span<const value_ref> as_array() const noexcept { return {u_.a.p, u_.a.n}; }
-  [[nodiscard]] std::span<const arg> as_object() const noexcept { return {u_.o.p, u_.o.n}; }
+  [[nodiscard]] std::span<const arg> as_object() const noexcept;
   [[nodiscard]] element_type typed_element() const noexcept { return elem_; }
   [[nodiscard]] const void* typed_data() const noexcept { return u_.t.p; }
   [[nodiscard]] std::size_t typed_size() const noexcept { return u_.t.n; }
@@ -186,5 +199,9 @@ struct arg {
   std::string_view key;
   value_ref value;
 };
+
+inline std::span<const arg> value_ref::as_object() const noexcept {
+  return {u_.o.p, u_.o.n};
+}
 
 }  // namespace logfire

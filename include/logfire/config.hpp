@@ -8,8 +8,8 @@
 
 #include <chrono>
 #include <cstddef>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -38,37 +38,37 @@ enum class distributed_tracing : std::uint8_t {
 };
 
 struct console_options {
-  std::optional<bool> enabled;             // default true; LOGFIRE_CONSOLE
-  std::optional<console_colors> colors;    // default automatic (a terminal, no NO_COLOR); LOGFIRE_CONSOLE_COLORS
-  std::optional<level> min_level;          // default info; LOGFIRE_CONSOLE_MIN_LOG_LEVEL
-  std::optional<bool> include_timestamps;  // default true; LOGFIRE_CONSOLE_INCLUDE_TIMESTAMP
-  std::optional<bool> include_tags;        // default true
-  std::optional<bool> verbose;             // default false; LOGFIRE_CONSOLE_VERBOSE
-  std::FILE* output = nullptr;             // default stdout
+  std::optional<bool> enabled{};             // default true; LOGFIRE_CONSOLE
+  std::optional<console_colors> colors{};    // default automatic (a terminal, no NO_COLOR); LOGFIRE_CONSOLE_COLORS
+  std::optional<level> min_level{};          // default info; LOGFIRE_CONSOLE_MIN_LOG_LEVEL
+  std::optional<bool> include_timestamps{};  // default true; LOGFIRE_CONSOLE_INCLUDE_TIMESTAMP
+  std::optional<bool> include_tags{};        // default true
+  std::optional<bool> verbose{};             // default false; LOGFIRE_CONSOLE_VERBOSE
+  std::FILE* output = nullptr;               // default stdout
 };
 
 struct batch_options {
   // Time a record may wait before its batch is exported: 100 ms for the first batch, then
   // this value. Default 500 ms; OTEL_BSP_SCHEDULE_DELAY (ms).
-  std::optional<std::chrono::milliseconds> schedule_delay;
+  std::optional<std::chrono::milliseconds> schedule_delay{};
   // Default 512; OTEL_BSP_MAX_EXPORT_BATCH_SIZE.
-  std::optional<std::size_t> max_export_batch_size;
+  std::optional<std::size_t> max_export_batch_size{};
   // Records an exporter may hold in memory waiting for delivery. Default 2048;
   // OTEL_BSP_MAX_QUEUE_SIZE.
-  std::optional<std::size_t> max_queue_size;
+  std::optional<std::size_t> max_queue_size{};
   // Default 30 s; OTEL_BSP_EXPORT_TIMEOUT (ms).
-  std::optional<std::chrono::milliseconds> export_timeout;
+  std::optional<std::chrono::milliseconds> export_timeout{};
 };
 
 struct limits {
   // Bytes of each thread's ring (records waiting for the background thread). Default 1 MiB.
-  std::optional<std::size_t> ring_bytes;
+  std::optional<std::size_t> ring_bytes{};
   // Attributes per record beyond which the rest are dropped (counted). Default 128;
   // OTEL_ATTRIBUTE_COUNT_LIMIT.
-  std::optional<std::size_t> max_attributes;
+  std::optional<std::size_t> max_attributes{};
   // Bytes per string value beyond which it is cut (counted). Default 16384;
   // OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT.
-  std::optional<std::size_t> max_value_length;
+  std::optional<std::size_t> max_value_length{};
 };
 
 // OTLP/HTTP export to Logfire and to any OTLP backend, retries and the disk spool
@@ -77,67 +77,67 @@ enum class otlp_protocol : std::uint8_t { http_protobuf, http_json };
 
 struct otlp_options {
   // Base URL of any OTLP/HTTP backend; "/v1/traces" is appended. OTEL_EXPORTER_OTLP_ENDPOINT.
-  std::optional<std::string> endpoint;
+  std::optional<std::string> endpoint{};
   // Full traces URL, used as-is (wins over endpoint). OTEL_EXPORTER_OTLP_TRACES_ENDPOINT.
-  std::optional<std::string> traces_endpoint;
+  std::optional<std::string> traces_endpoint{};
   // Request headers for that backend. OTEL_EXPORTER_OTLP_HEADERS ("k=v,k2=v2", percent-encoded).
-  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::pair<std::string, std::string>> headers{};
   // Default http/protobuf. OTEL_EXPORTER_OTLP_PROTOCOL ("http/protobuf", "http/json").
-  std::optional<otlp_protocol> protocol;
+  std::optional<otlp_protocol> protocol{};
   // gzip request bodies. Default true. OTEL_EXPORTER_OTLP_COMPRESSION ("gzip", "none").
-  std::optional<bool> gzip;
+  std::optional<bool> gzip{};
   // Limit per request, for every destination. Default 10 s. OTEL_EXPORTER_OTLP_TIMEOUT (ms).
-  std::optional<std::chrono::milliseconds> timeout;
+  std::optional<std::chrono::milliseconds> timeout{};
   // Keep batches that cannot be delivered on disk and send them later, also from the next
   // process of the same service. Default true. LOGFIRE_SPOOL.
-  std::optional<bool> spool;
+  std::optional<bool> spool{};
   // Parent of the per-destination spool folders. Default $XDG_STATE_HOME/logfire-cpp/spool,
   // else ~/.local/state/logfire-cpp/spool. LOGFIRE_SPOOL_DIR.
-  std::optional<std::string> spool_directory;
+  std::optional<std::string> spool_directory{};
   // Bytes per destination; the oldest batches are dropped beyond it. Default 512 MiB.
   // LOGFIRE_SPOOL_MAX_BYTES (bytes, or with a KiB/MiB/GiB suffix).
-  std::optional<std::uint64_t> spool_max_bytes;
+  std::optional<std::uint64_t> spool_max_bytes{};
   // Delay before the first retry, doubled (with jitter) per failure up to backoff_max.
   // Defaults 1 s and 128 s.
-  std::optional<std::chrono::milliseconds> backoff_initial;
-  std::optional<std::chrono::milliseconds> backoff_max;
+  std::optional<std::chrono::milliseconds> backoff_initial{};
+  std::optional<std::chrono::milliseconds> backoff_max{};
   // On SIGTERM/SIGINT, flush for up to signal_grace, then let the signal take its normal
   // effect. Default false. LOGFIRE_FLUSH_ON_SIGNAL.
-  std::optional<bool> flush_on_signal;
+  std::optional<bool> flush_on_signal{};
   // Default 8 s (Cloud Run kills 10 s after SIGTERM). LOGFIRE_FLUSH_ON_SIGNAL_GRACE_MS (ms).
-  std::optional<std::chrono::milliseconds> signal_grace;
+  std::optional<std::chrono::milliseconds> signal_grace{};
 };
 
 // Input to a custom sampler hook (runs on the caller's thread: keep it cheap, noexcept).
 struct sampling_input {
   trace_id trace;
   span_context parent;  // invalid for a root
-  std::string_view name;
+  std::string_view name{};
   level lvl;
   bool is_log;
 };
 using sampler_hook = std::function<bool(const sampling_input&)>;
 
 struct options {
-  std::optional<std::string> service_name;     // default "unknown_service"; LOGFIRE_SERVICE_NAME, OTEL_SERVICE_NAME
-  std::optional<std::string> service_version;  // LOGFIRE_SERVICE_VERSION, OTEL_SERVICE_VERSION
-  std::optional<std::string> environment;      // deployment.environment.name; LOGFIRE_ENVIRONMENT
-  std::optional<logfire::send_to_logfire> send_to_logfire;  // default if_token_present; LOGFIRE_SEND_TO_LOGFIRE
-  std::vector<std::string> tokens;             // one exporter per token; LOGFIRE_TOKEN (comma-separated)
-  std::optional<std::string> base_url;         // derived from the token's region; LOGFIRE_BASE_URL
-  console_options console;
-  std::optional<level> min_level;  // records below are dropped at the call site; LOGFIRE_MIN_LEVEL
+  std::optional<std::string> service_name{};     // default "unknown_service"; LOGFIRE_SERVICE_NAME, OTEL_SERVICE_NAME
+  std::optional<std::string> service_version{};  // LOGFIRE_SERVICE_VERSION, OTEL_SERVICE_VERSION
+  std::optional<std::string> environment{};      // deployment.environment.name; LOGFIRE_ENVIRONMENT
+  std::optional<logfire::send_to_logfire> send_to_logfire{};  // default if_token_present; LOGFIRE_SEND_TO_LOGFIRE
+  std::vector<std::string> tokens{};                          // one exporter per token; LOGFIRE_TOKEN (comma-separated)
+  std::optional<std::string> base_url{};                      // derived from the token's region; LOGFIRE_BASE_URL
+  console_options console{};
+  std::optional<level> min_level{};  // records below are dropped at the call site; LOGFIRE_MIN_LEVEL
   // Added to the resource; LOGFIRE_RESOURCE_ATTRIBUTES, OTEL_RESOURCE_ATTRIBUTES (k=v,k2=v2).
-  std::vector<std::pair<std::string, std::string>> resource_attributes;
+  std::vector<std::pair<std::string, std::string>> resource_attributes{};
   // Head sampling ratio in [0, 1]. Default 1; LOGFIRE_TRACE_SAMPLE_RATE, OTEL_TRACES_SAMPLER_ARG.
-  std::optional<double> trace_sample_rate;
-  std::optional<logfire::distributed_tracing> distributed_tracing;  // LOGFIRE_DISTRIBUTED_TRACING
-  sampler_hook sampler;  // called for roots after the ratio test; false drops the trace
-  batch_options batching;
-  logfire::limits limits;
-  otlp_options otlp;
+  std::optional<double> trace_sample_rate{};
+  std::optional<logfire::distributed_tracing> distributed_tracing{};  // LOGFIRE_DISTRIBUTED_TRACING
+  sampler_hook sampler{};  // called for roots after the ratio test; false drops the trace
+  batch_options batching{};
+  logfire::limits limits{};
+  otlp_options otlp{};
   // Exporters added to the ones the options imply (console, Logfire, OTLP endpoint).
-  std::vector<std::shared_ptr<exporter>> exporters;
+  std::vector<std::shared_ptr<exporter>> exporters{};
   // Read LOGFIRE_* / OTEL_* variables for unset options. Default true.
   bool read_environment = true;
 };
@@ -164,7 +164,7 @@ class [[nodiscard]] setup {
 
  private:
   friend setup configure(options opts);
-  std::string error_;
+  std::string error_{};
   bool owns_ = false;
 };
 

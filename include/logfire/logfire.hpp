@@ -55,8 +55,8 @@ struct span_state {
   std::uint32_t depth = 0;
   std::uint8_t saved_reason = 0;
   bool recording = false;
-  bool active = false;     // not yet ended
-  bool is_current = false; // made itself the thread's current span
+  bool active = false;      // not yet ended
+  bool is_current = false;  // made itself the thread's current span
 };
 }  // namespace detail
 
@@ -111,10 +111,10 @@ inline void log(level lvl, std::string_view msg_template, std::initializer_list<
   detail::emit_log(lvl, msg_template, args, opts, loc);
 }
 
-#define LOGFIRE_DEFINE_LEVEL_FUNCTION(name)                                                                       \
-  inline void name(std::string_view msg_template, std::initializer_list<arg> args = {},                           \
-                   const log_options& opts = {}, std::source_location loc = std::source_location::current()) noexcept { \
-    log(level::name, msg_template, args, opts, loc);                                                              \
+#define LOGFIRE_DEFINE_LEVEL_FUNCTION(name)                                                                           \
+  inline void name(std::string_view msg_template, std::initializer_list<arg> args = {}, const log_options& opts = {}, \
+                   std::source_location loc = std::source_location::current()) noexcept {                             \
+    log(level::name, msg_template, args, opts, loc);                                                                  \
   }
 LOGFIRE_DEFINE_LEVEL_FUNCTION(trace)
 LOGFIRE_DEFINE_LEVEL_FUNCTION(debug)

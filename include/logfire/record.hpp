@@ -16,7 +16,14 @@
 namespace logfire {
 
 // OTLP wire values: UNSPECIFIED 0, INTERNAL 1, SERVER 2, CLIENT 3, PRODUCER 4, CONSUMER 5.
-enum class span_kind : std::uint8_t { unspecified = 0, internal = 1, server = 2, client = 3, producer = 4, consumer = 5 };
+enum class span_kind : std::uint8_t {
+  unspecified = 0,
+  internal = 1,
+  server = 2,
+  client = 3,
+  producer = 4,
+  consumer = 5
+};
 
 // OTLP wire values: UNSET 0, OK 1, ERROR 2.
 enum class status_code : std::uint8_t { unset = 0, ok = 1, error = 2 };
@@ -59,8 +66,8 @@ struct link {
 
 struct span_record {
   record_type type = record_type::span;
-  span_context context;          // this record's trace id, span id and W3C flags
-  span_id parent;                // invalid for a root
+  span_context context;  // this record's trace id, span id and W3C flags
+  span_id parent;        // invalid for a root
   bool parent_is_remote = false;
   std::string_view trace_state;  // W3C tracestate carried from the remote parent
   std::string_view name;         // the unformatted message template

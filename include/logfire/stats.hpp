@@ -27,6 +27,7 @@ enum class drop_reason : std::uint8_t {
   spool_full,                 // the disk spool hit its byte cap; oldest batches dropped
   spool_corrupt,              // a spool file could not be read back
   not_configured,             // produced before configure() or after shutdown()
+  open_at_shutdown,           // a span still open when shutdown() ran (its start was shown)
   count_
 };
 inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_reason::count_);

@@ -1,0 +1,624 @@
+// The caller's side of the pipeline: span handles and logs. Runs on the application's
+// threads, so it only decides (level, sampling), stamps (ids, times), copies the argument
+// values into this thread's ring and returns. No locks, no allocation on the common path.
+#include <cstdio>
+#include <cstring>
+#include <typeinfo>
+#include <vector>
+
+#include "context/ids.hpp"
+#include "logfire/logfire.hpp"
+#include "pipeline/pipeline.hpp"
+#include "pipeline/thread_state.hpp"
+#include "pipeline/wire.hpp"
+
+namespace logfire {
+namespace detail {
+
+std::atomic<std::uint8_t> g_min_level{0};
+
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// Records that update an open span must not be lost when the ring is full (a span's end
+// especially). They go to this side queue instead: a slow path with a mutex, bounded by
+// the number of live span handles for ends, and by k_side_queue_limit bytes for the rest.
+constexpr std::size_t k_side_queue_limit = 4u << 20;
+
+struct side_queue {
+  std::mutex mutex;
+  std::vector<std::vector<std::byte>> records;  // each: ring_record_header + body
+  std::size_t bytes = 0;
+};
+side_queue g_side;
+
+std::atomic<bool> g_warned_not_configured{false};
+std::atomic<std::uint64_t> g_not_configured{0};
+
+[[gnu::noinline, gnu::cold]] void note_not_configured() noexcept {
+  g_not_configured.fetch_add(1, std::memory_order_relaxed);
+  if (!g_warned_not_configured.exchange(true, std::memory_order_relaxed)) {
+    std::fputs(
+        "logfire: a span or log was created before logfire::configure() (or after shutdown()); it is not recorded. "
+        "Call logfire::configure() at startup.\n",
+        stderr);
+  }
+}
+
+inline std::uint8_t reason_index(drop_reason r) noexcept {
+  return static_cast<std::uint8_t>(r);
+}
+
+// ----- value encoding ------------------------------------------------------------------
+
+struct encode_limits {
+  std::size_t max_value_length;
+  std::size_t max_attributes;
+};
+
+// Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence.
+inline std::string_view cut(std::string_view s, std::size_t max, bool& truncated) noexcept {
+  if (s.size() <= max) return s;
+  truncated = true;
+  std::size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
+void encode_value(byte_writer& w, const value_ref& v, const encode_limits& lim, bool& truncated,
+                  int depth = 0) noexcept;
+
+template <typename T>
+void encode_typed_numbers(byte_writer& w, const void* data, std::size_t n, vtag tag) noexcept {
+  const T* p = static_cast<const T*>(data);
+  w.u8(static_cast<std::uint8_t>(tag));
+  w.u32(static_cast<std::uint32_t>(n));
+  for (std::size_t i = 0; i < n; ++i) {
+    if constexpr (std::is_floating_point_v<T>) {
+      w.pod(static_cast<double>(p[i]));
+    } else if constexpr (std::is_same_v<T, bool>) {
+      w.pod(static_cast<std::int64_t>(p[i] ? 1 : 0));
+    } else if constexpr (std::is_signed_v<T>) {
+      w.pod(static_cast<std::int64_t>(p[i]));
+    } else {
+      w.pod(static_cast<std::uint64_t>(p[i]));
+    }
+  }
+}
+
+void encode_typed_array(byte_writer& w, const value_ref& v, const encode_limits& lim, bool& truncated) noexcept {
+  w.u8(static_cast<std::uint8_t>(vtag::typed_array));
+  std::size_t n = v.typed_size();
+  if (n > lim.max_attributes * 8) {  // arrays are bounded like everything else
+    n = lim.max_attributes * 8;
+    truncated = true;
+  }
+  const void* d = v.typed_data();
+  switch (v.typed_element()) {
+    case element_type::boolean:
+      return encode_typed_numbers<bool>(w, d, n, vtag::boolean);
+    case element_type::i8:
+      return encode_typed_numbers<std::int8_t>(w, d, n, vtag::int64);
+    case element_type::i16:
+      return encode_typed_numbers<std::int16_t>(w, d, n, vtag::int64);
+    case element_type::i32:
+      return encode_typed_numbers<std::int32_t>(w, d, n, vtag::int64);
+    case element_type::i64:
+      return encode_typed_numbers<std::int64_t>(w, d, n, vtag::int64);
+    case element_type::u8:
+      return encode_typed_numbers<std::uint8_t>(w, d, n, vtag::uint64);
+    case element_type::u16:
+      return encode_typed_numbers<std::uint16_t>(w, d, n, vtag::uint64);
+    case element_type::u32:
+      return encode_typed_numbers<std::uint32_t>(w, d, n, vtag::uint64);
+    case element_type::u64:
+      return encode_typed_numbers<std::uint64_t>(w, d, n, vtag::uint64);
+    case element_type::f32:
+      return encode_typed_numbers<float>(w, d, n, vtag::float64);
+    case element_type::f64:
+      return encode_typed_numbers<double>(w, d, n, vtag::float64);
+    case element_type::string:
+    case element_type::string_view:
+    case element_type::c_string: {
+      w.u8(static_cast<std::uint8_t>(vtag::string));
+      w.u32(static_cast<std::uint32_t>(n));
+      for (std::size_t i = 0; i < n; ++i) {
+        std::string_view s;
+        if (v.typed_element() == element_type::string)
+          s = static_cast<const std::string*>(d)[i];
+        else if (v.typed_element() == element_type::string_view)
+          s = static_cast<const std::string_view*>(d)[i];
+        else {
+          const char* c = static_cast<const char* const*>(d)[i];
+          s = c ? std::string_view(c) : std::string_view();
+        }
+        w.str(cut(s, lim.max_value_length, truncated));
+      }
+      return;
+    }
+  }
+}
+
+void encode_value(byte_writer& w, const value_ref& v, const encode_limits& lim, bool& truncated, int depth) noexcept {
+  switch (v.type()) {
+    case value_ref::kind::nil:
+      w.u8(static_cast<std::uint8_t>(vtag::null));
+      return;
+    case value_ref::kind::boolean:
+      w.u8(static_cast<std::uint8_t>(vtag::boolean));
+      w.u8(v.as_bool() ? 1 : 0);
+      return;
+    case value_ref::kind::int64:
+      w.u8(static_cast<std::uint8_t>(vtag::int64));
+      w.pod(v.as_int64());
+      return;
+    case value_ref::kind::uint64:
+      w.u8(static_cast<std::uint8_t>(vtag::uint64));
+      w.pod(v.as_uint64());
+      return;
+    case value_ref::kind::float64:
+      w.u8(static_cast<std::uint8_t>(vtag::float64));
+      w.pod(v.as_double());
+      return;
+    case value_ref::kind::string:
+      w.u8(static_cast<std::uint8_t>(vtag::string));
+      w.str(cut(v.as_string(), lim.max_value_length, truncated));
+      return;
+    case value_ref::kind::typed_array:
+      encode_typed_array(w, v, lim, truncated);
+      return;
+    case value_ref::kind::array: {
+      if (depth >= 16) {  // bounded nesting keeps the background's recursion bounded
+        truncated = true;
+        w.u8(static_cast<std::uint8_t>(vtag::null));
+        return;
+      }
+      auto items = v.as_array();
+      w.u8(static_cast<std::uint8_t>(vtag::array));
+      w.u32(static_cast<std::uint32_t>(items.size()));
+      for (const auto& item : items) encode_value(w, item, lim, truncated, depth + 1);
+      return;
+    }
+    case value_ref::kind::object: {
+      if (depth >= 16) {
+        truncated = true;
+        w.u8(static_cast<std::uint8_t>(vtag::null));
+        return;
+      }
+      auto members = v.as_object();
+      w.u8(static_cast<std::uint8_t>(vtag::object));
+      w.u32(static_cast<std::uint32_t>(members.size()));
+      for (const auto& m : members) {
+        w.str(cut(m.key, lim.max_value_length, truncated));
+        encode_value(w, m.value, lim, truncated, depth + 1);
+      }
+      return;
+    }
+  }
+}
+
+void encode_args(byte_writer& w, std::initializer_list<arg> args, std::size_t n, const encode_limits& lim,
+                 bool& truncated) noexcept {
+  std::size_t i = 0;
+  for (const arg& a : args) {
+    if (i++ == n) break;
+    w.str(cut(a.key, 256, truncated));
+    encode_value(w, a.value, lim, truncated);
+  }
+}
+
+struct record_input {
+  rec kind;
+  const record_fixed* fixed;
+  std::string_view tmpl;
+  std::string_view trace_state;
+  std::initializer_list<std::string_view> tags;
+  std::initializer_list<arg> args;
+  std::initializer_list<link_ref> links;
+  // exception (logs and exception updates)
+  const std::exception* exc = nullptr;
+};
+
+void encode_exception(byte_writer& w, const std::exception& e, const encode_limits& lim, bool& truncated) noexcept {
+  // typeid(...).name() has static storage: pass the pointer, demangle on the background.
+  w.u8(static_cast<std::uint8_t>(exc_type::mangled));
+  w.pod(typeid(e).name());
+  const char* what = e.what();
+  w.str(cut(what ? std::string_view(what) : std::string_view(), lim.max_value_length, truncated));
+  w.str({});  // no stack trace for a std::exception
+}
+
+void encode_body(byte_writer& w, const record_input& in, const encode_limits& lim, bool& truncated) noexcept {
+  w.pod(*in.fixed);
+  w.str(cut(in.tmpl, lim.max_value_length, truncated));
+  w.str(in.trace_state);
+  for (auto t : in.tags) w.str(cut(t, 256, truncated));
+  encode_args(w, in.args, in.fixed->n_attrs, lim, truncated);
+  for (const link_ref& l : in.links) {
+    w.pod(l.context.trace.hi);
+    w.pod(l.context.trace.lo);
+    w.pod(l.context.span.value);
+    w.u8(l.context.flags);
+    w.u32(static_cast<std::uint32_t>(l.attributes.size()));
+    encode_args(w, l.attributes, l.attributes.size(), lim, truncated);
+  }
+  if (in.exc) encode_exception(w, *in.exc, lim, truncated);
+}
+
+inline std::size_t round8(std::size_t n) noexcept {
+  return (n + 7) & ~std::size_t{7};
+}
+
+// Encodes a record of `kind` with `body_fn(byte_writer&)` into the ring (two passes: size,
+// then write). Returns false when the ring is full.
+template <typename BodyFn>
+bool push(thread_state& ts, control& ctl, rec kind, BodyFn&& body_fn) noexcept {
+  byte_writer sizer;
+  body_fn(sizer);
+  const std::size_t total = round8(sizeof(ring_record_header) + sizer.size());
+  std::byte* out = ts.ring.try_reserve(total);
+  if (!out) return false;
+  auto* h = reinterpret_cast<ring_record_header*>(out);
+  h->size = static_cast<std::uint32_t>(total);
+  h->kind = static_cast<std::uint8_t>(kind);
+  byte_writer w(out + sizeof(ring_record_header));
+  body_fn(w);
+  ts.ring.commit(total);
+  if (ts.ring.used_by_producer() > ts.ring.capacity() / 2) [[unlikely]]
+    ctl.wake();
+  return true;
+}
+
+// Slow path for span updates that did not fit in the ring.
+template <typename BodyFn>
+[[gnu::noinline]] bool push_side(rec kind, bool always, BodyFn&& body_fn) noexcept {
+  try {
+    byte_writer sizer;
+    body_fn(sizer);
+    const std::size_t total = round8(sizeof(ring_record_header) + sizer.size());
+    std::lock_guard lock(g_side.mutex);
+    if (!always && g_side.bytes + total > k_side_queue_limit) return false;
+    std::vector<std::byte> buf(total);
+    auto* h = reinterpret_cast<ring_record_header*>(buf.data());
+    h->size = static_cast<std::uint32_t>(total);
+    h->kind = static_cast<std::uint8_t>(kind);
+    byte_writer w(buf.data() + sizeof(ring_record_header));
+    body_fn(w);
+    g_side.bytes += total;
+    g_side.records.push_back(std::move(buf));
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+template <typename BodyFn>
+bool push_update(rec kind, bool must_arrive, BodyFn&& body_fn) noexcept {
+  control* ctl = g_control.load(std::memory_order_acquire);
+  if (!ctl) return false;
+  thread_state& ts = this_thread_state();
+  if (push(ts, *ctl, kind, body_fn)) return true;
+  if (push_side(kind, must_arrive, body_fn)) return true;
+  ts.events[static_cast<std::size_t>(event_counter::attributes_truncated)].add();
+  return false;
+}
+
+// The sampling decision for a new span or log: returns 0 to record, or the drop reason + 1.
+struct decision {
+  std::uint8_t flags;
+  std::uint8_t drop;  // 0 = record, else drop_reason + 1
+};
+
+inline decision decide(const control& ctl, const thread_state& ts, const span_context& parent, bool parent_is_current,
+                       trace_id trace, std::string_view name, level lvl, bool is_log) noexcept {
+  const pipeline_settings& s = ctl.settings;
+  if (parent.valid()) {
+    std::uint8_t flags = parent.flags & trace_flags::known;
+    if (flags & trace_flags::sampled) return {flags, 0};
+    // Not sampled upstream: say which upstream decision it was, so the loss is explained.
+    std::uint8_t reason = parent.is_remote ? reason_index(drop_reason::remote_parent_not_sampled)
+                          : parent_is_current && ts.unsampled_reason ? ts.unsampled_reason - 1
+                                                                     : reason_index(drop_reason::not_sampled);
+    return {flags, static_cast<std::uint8_t>(reason + 1)};
+  }
+  std::uint8_t flags = trace_flags::random;
+  if (!s.sample_all && trace.lo >= s.sample_threshold)
+    return {flags, static_cast<std::uint8_t>(reason_index(drop_reason::not_sampled) + 1)};
+  if (s.hook) {
+    bool keep = true;
+    try {
+      keep = s.hook(sampling_input{trace, parent, name, lvl, is_log});
+    } catch (...) {
+      keep = true;  // a throwing hook must not lose data silently nor crash: keep
+    }
+    if (!keep) return {flags, static_cast<std::uint8_t>(reason_index(drop_reason::sampler_hook) + 1)};
+  }
+  return {static_cast<std::uint8_t>(flags | trace_flags::sampled), 0};
+}
+
+}  // namespace
+
+void count_filtered() noexcept {
+  thread_state& ts = this_thread_state();
+  ts.produced.add();
+  ts.dropped[static_cast<std::size_t>(drop_reason::filtered_by_level)].add();
+}
+
+std::uint64_t not_configured_count() noexcept {
+  return g_not_configured.load(std::memory_order_relaxed);
+}
+
+// Background thread: takes the records that went to the side queue.
+void take_side_records(std::vector<std::vector<std::byte>>& out) {
+  std::lock_guard lock(g_side.mutex);
+  out.swap(g_side.records);
+  g_side.records.clear();
+  g_side.bytes = 0;
+}
+
+void emit_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args, const log_options& opts,
+              const std::source_location& loc) noexcept {
+  control* ctl = g_control.load(std::memory_order_acquire);
+  if (!ctl) [[unlikely]] {
+    note_not_configured();
+    return;
+  }
+  thread_state& ts = this_thread_state();
+  ts.produced.add();
+  const bool explicit_parent = opts.parent.valid();
+  const span_context parent = explicit_parent ? opts.parent : ts.current;
+  const std::uint64_t now = now_unix_nano();
+  const trace_id trace = parent.valid() ? parent.trace : new_trace_id(now);
+  const decision d = decide(*ctl, ts, parent, !explicit_parent, trace, msg_template, lvl, true);
+  if (d.drop) {
+    ts.dropped[d.drop - 1].add();
+    return;
+  }
+  const pipeline_settings& s = ctl->settings;
+  const encode_limits lim{s.max_value_length, s.max_attributes};
+  record_fixed fixed{};
+  fixed.trace_hi = trace.hi;
+  fixed.trace_lo = trace.lo;
+  fixed.span = new_span_id().value;
+  fixed.parent = parent.span.value;
+  fixed.start_ns = now;
+  fixed.file = loc.file_name();
+  fixed.function = loc.function_name();
+  fixed.line = loc.line();
+  fixed.depth = explicit_parent ? 0 : ts.depth;
+  fixed.flags = d.flags;
+  fixed.parent_remote = parent.is_remote ? 1 : 0;
+  fixed.kind = static_cast<std::uint8_t>(span_kind::internal);
+  fixed.lvl = static_cast<std::uint8_t>(lvl);
+  fixed.n_tags = static_cast<std::uint16_t>(opts.tags.size());
+  fixed.n_attrs = static_cast<std::uint16_t>(args.size() < s.max_attributes ? args.size() : s.max_attributes);
+  fixed.n_links = 0;
+  fixed.has_exception = opts.exception ? 1 : 0;
+  bool truncated = args.size() > fixed.n_attrs;
+  const record_input in{rec::log, &fixed, msg_template, {}, opts.tags, args, {}, opts.exception};
+  if (!push(ts, *ctl, rec::log, [&](byte_writer& w) { encode_body(w, in, lim, truncated); })) [[unlikely]] {
+    ts.dropped[reason_index(drop_reason::queue_full)].add();
+    return;
+  }
+  if (truncated) [[unlikely]]
+    ts.events[static_cast<std::size_t>(event_counter::attributes_truncated)].add();
+}
+
+}  // namespace detail
+
+using detail::control;
+using detail::g_control;
+using detail::this_thread_state;
+
+span::span(std::string_view msg_template, std::initializer_list<arg> args, const span_options& opts,
+           std::source_location loc) noexcept {
+  detail::control* ctl = g_control.load(std::memory_order_acquire);
+  if (!ctl) [[unlikely]] {
+    detail::note_not_configured();
+    return;
+  }
+  detail::thread_state& ts = this_thread_state();
+  ts.produced.add();
+  const bool explicit_parent = opts.parent.valid();
+  const span_context parent = explicit_parent ? opts.parent : opts.new_trace ? span_context{} : ts.current;
+  const std::uint64_t now = detail::now_unix_nano();
+
+  st_.self.trace = parent.valid() ? parent.trace : detail::new_trace_id(now);
+  st_.self.span = detail::new_span_id();
+  st_.self.is_remote = false;
+  st_.depth = explicit_parent || opts.new_trace ? 0 : ts.depth;
+  st_.active = true;
+
+  detail::decision d{};
+  if (static_cast<std::uint8_t>(opts.lvl) < detail::g_min_level.load(std::memory_order_relaxed)) [[unlikely]] {
+    d = {static_cast<std::uint8_t>(parent.valid() ? parent.flags & trace_flags::known : trace_flags::random),
+         static_cast<std::uint8_t>(detail::reason_index(drop_reason::filtered_by_level) + 1)};
+  } else {
+    d = detail::decide(*ctl, ts, parent, !explicit_parent, st_.self.trace, msg_template, opts.lvl, false);
+  }
+  st_.self.flags = d.flags;
+
+  // Become the thread's current span, recording or not, so children and outgoing requests
+  // keep the trace together.
+  st_.saved_current = ts.current;
+  st_.saved_depth = ts.depth;
+  st_.saved_reason = ts.unsampled_reason;
+  st_.is_current = true;
+  ts.current = st_.self;
+  ts.depth = st_.depth + 1;
+  ts.unsampled_reason = d.drop;
+
+  if (d.drop) {
+    ts.dropped[d.drop - 1].add();
+    return;
+  }
+  const detail::pipeline_settings& s = ctl->settings;
+  const detail::encode_limits lim{s.max_value_length, s.max_attributes};
+  detail::record_fixed fixed{};
+  fixed.trace_hi = st_.self.trace.hi;
+  fixed.trace_lo = st_.self.trace.lo;
+  fixed.span = st_.self.span.value;
+  fixed.parent = parent.span.value;
+  fixed.start_ns = now;
+  fixed.file = loc.file_name();
+  fixed.function = loc.function_name();
+  fixed.line = loc.line();
+  fixed.depth = st_.depth;
+  fixed.flags = d.flags;
+  fixed.parent_remote = parent.is_remote ? 1 : 0;
+  fixed.kind = static_cast<std::uint8_t>(opts.kind);
+  fixed.lvl = static_cast<std::uint8_t>(opts.lvl);
+  fixed.n_tags = static_cast<std::uint16_t>(opts.tags.size());
+  fixed.n_attrs = static_cast<std::uint16_t>(args.size() < s.max_attributes ? args.size() : s.max_attributes);
+  fixed.n_links = static_cast<std::uint16_t>(opts.links.size());
+  bool truncated = args.size() > fixed.n_attrs;
+  const detail::record_input in{
+      detail::rec::span_start, &fixed, msg_template, {}, opts.tags, args, opts.links, nullptr};
+  if (!detail::push(ts, *ctl, detail::rec::span_start,
+                    [&](detail::byte_writer& w) { detail::encode_body(w, in, lim, truncated); })) [[unlikely]] {
+    ts.dropped[detail::reason_index(drop_reason::queue_full)].add();
+    return;
+  }
+  if (truncated) [[unlikely]]
+    ts.events[static_cast<std::size_t>(event_counter::attributes_truncated)].add();
+  st_.recording = true;
+}
+
+span::span(span&& other) noexcept : st_(other.st_) {
+  other.st_.active = false;
+}
+
+span& span::operator=(span&& other) noexcept {
+  if (this != &other) {
+    end();
+    st_ = other.st_;
+    other.st_.active = false;
+  }
+  return *this;
+}
+
+void span::end() noexcept {
+  if (!st_.active) return;
+  st_.active = false;
+  const std::uint64_t now = detail::now_unix_nano();
+  if (st_.is_current) {
+    // Restore the previous current span if this span is still current on this thread (it
+    // may end on another thread, or after a child that was never ended).
+    if (detail::thread_state* ts = detail::this_thread_state_if_any(); ts && ts->current.span == st_.self.span) {
+      ts->current = st_.saved_current;
+      ts->depth = st_.saved_depth;
+      ts->unsampled_reason = st_.saved_reason;
+    }
+  }
+  if (!st_.recording) return;
+  const detail::span_ref ref{st_.self.span.value, now, 0, 0};
+  detail::push_update(detail::rec::span_end, true, [&](detail::byte_writer& w) { w.pod(ref); });
+}
+
+void span::set_attribute(std::string_view key, value_ref value) noexcept {
+  if (!is_recording()) return;
+  control* ctl = g_control.load(std::memory_order_acquire);
+  if (!ctl) return;
+  const detail::encode_limits lim{ctl->settings.max_value_length, ctl->settings.max_attributes};
+  const detail::span_ref ref{st_.self.span.value, 0, 0, 1};
+  bool truncated = false;
+  detail::push_update(detail::rec::set_attribute, false, [&](detail::byte_writer& w) {
+    w.pod(ref);
+    w.str(detail::cut(key, 256, truncated));
+    detail::encode_value(w, value, lim, truncated);
+  });
+}
+
+void span::set_level(level lvl) noexcept {
+  if (!is_recording()) return;
+  const detail::span_ref ref{st_.self.span.value, 0, static_cast<std::uint32_t>(lvl), 0};
+  detail::push_update(detail::rec::set_level, true, [&](detail::byte_writer& w) { w.pod(ref); });
+}
+
+void span::set_status(status_code code, std::string_view description) noexcept {
+  if (!is_recording()) return;
+  const detail::span_ref ref{st_.self.span.value, 0, static_cast<std::uint32_t>(code), 0};
+  detail::push_update(detail::rec::set_status, true, [&](detail::byte_writer& w) {
+    w.pod(ref);
+    w.str(description.substr(0, 1024));
+  });
+}
+
+void span::record_exception(const std::exception& e, bool escaped) noexcept {
+  if (!is_recording()) return;
+  control* ctl = g_control.load(std::memory_order_acquire);
+  if (!ctl) return;
+  const detail::encode_limits lim{ctl->settings.max_value_length, ctl->settings.max_attributes};
+  const detail::span_ref ref{st_.self.span.value, detail::now_unix_nano(), escaped ? 1u : 0u, 0};
+  bool truncated = false;
+  detail::push_update(detail::rec::exception, true, [&](detail::byte_writer& w) {
+    w.pod(ref);
+    detail::encode_exception(w, e, lim, truncated);
+  });
+}
+
+void span::record_exception(std::string_view type, std::string_view message, std::string_view stacktrace,
+                            bool escaped) noexcept {
+  if (!is_recording()) return;
+  control* ctl = g_control.load(std::memory_order_acquire);
+  if (!ctl) return;
+  const std::size_t max = ctl->settings.max_value_length;
+  const detail::span_ref ref{st_.self.span.value, detail::now_unix_nano(), escaped ? 1u : 0u, 0};
+  bool truncated = false;
+  detail::push_update(detail::rec::exception, true, [&](detail::byte_writer& w) {
+    w.pod(ref);
+    w.u8(static_cast<std::uint8_t>(detail::exc_type::text));
+    w.str(detail::cut(type, 256, truncated));
+    w.str(detail::cut(message, max, truncated));
+    w.str(detail::cut(stacktrace, max, truncated));
+  });
+}
+
+void span::add_event(std::string_view name, std::initializer_list<arg> args) noexcept {
+  if (!is_recording()) return;
+  control* ctl = g_control.load(std::memory_order_acquire);
+  if (!ctl) return;
+  const detail::encode_limits lim{ctl->settings.max_value_length, ctl->settings.max_attributes};
+  const std::size_t n = args.size() < lim.max_attributes ? args.size() : lim.max_attributes;
+  const detail::span_ref ref{st_.self.span.value, detail::now_unix_nano(), 0, static_cast<std::uint32_t>(n)};
+  bool truncated = false;
+  detail::push_update(detail::rec::event, false, [&](detail::byte_writer& w) {
+    w.pod(ref);
+    w.str(detail::cut(name, 256, truncated));
+    detail::encode_args(w, args, n, lim, truncated);
+  });
+}
+
+span_context current_span_context() noexcept {
+  const detail::thread_state* ts = detail::this_thread_state_if_any();
+  return ts ? ts->current : span_context{};
+}
+
+context current_context() noexcept {
+  context c;
+  if (const detail::thread_state* ts = detail::this_thread_state_if_any()) {
+    c.span_ = ts->current;
+    c.depth_ = ts->depth;
+    c.unsampled_reason_ = ts->unsampled_reason;
+  }
+  return c;
+}
+
+attach::attach(const context& ctx) noexcept {
+  detail::thread_state& ts = this_thread_state();
+  saved_ = ts.current;
+  saved_depth_ = ts.depth;
+  saved_reason_ = ts.unsampled_reason;
+  ts.current = ctx.span_;
+  ts.depth = ctx.depth_;
+  ts.unsampled_reason = ctx.unsampled_reason_;
+}
+
+attach::~attach() {
+  detail::thread_state& ts = this_thread_state();
+  ts.current = saved_;
+  ts.depth = saved_depth_;
+  ts.unsampled_reason = saved_reason_;
+}
+
+}  // namespace logfire

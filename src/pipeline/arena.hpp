@@ -1,0 +1,75 @@
+// A bump allocator for one batch of records: the records exporters see are views into it.
+// Background thread only. reset() keeps the first chunk, so a steady state allocates nothing.
+#pragma once
+
+#include <cstddef>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace logfire::detail {
+
+class arena {
+ public:
+  explicit arena(std::size_t chunk_bytes = 256 * 1024) : chunk_bytes_(chunk_bytes) {}
+
+  void* allocate(std::size_t n, std::size_t align) {
+    std::size_t at = (used_ + align - 1) & ~(align - 1);
+    if (chunks_.empty() || at + n > chunk_size_) {
+      next_chunk(n + align);
+      at = (used_ + align - 1) & ~(align - 1);
+    }
+    used_ = at + n;
+    return chunks_[current_].get() + at;
+  }
+
+  template <typename T>
+  T* make_array(std::size_t n) {
+    static_assert(std::is_trivially_destructible_v<T>);
+    if (n == 0) return nullptr;
+    T* p = static_cast<T*>(allocate(sizeof(T) * n, alignof(T)));
+    for (std::size_t i = 0; i < n; ++i) new (p + i) T();
+    return p;
+  }
+
+  std::string_view copy(std::string_view s) {
+    if (s.empty()) return {};
+    char* p = static_cast<char*>(allocate(s.size(), 1));
+    std::memcpy(p, s.data(), s.size());
+    return {p, s.size()};
+  }
+
+  void reset() noexcept {
+    current_ = 0;
+    used_ = 0;
+    chunk_size_ = chunks_.empty() ? 0 : sizes_[0];
+  }
+
+ private:
+  void next_chunk(std::size_t at_least) {
+    // Reuse the following chunk when it is large enough; otherwise add one.
+    if (!chunks_.empty() && current_ + 1 < chunks_.size() && sizes_[current_ + 1] >= at_least) {
+      ++current_;
+    } else {
+      const std::size_t size = at_least > chunk_bytes_ ? at_least : chunk_bytes_;
+      chunks_.insert(chunks_.begin() + static_cast<std::ptrdiff_t>(chunks_.empty() ? 0 : current_ + 1),
+                     std::make_unique<std::byte[]>(size));
+      sizes_.insert(sizes_.begin() + static_cast<std::ptrdiff_t>(sizes_.empty() ? 0 : current_ + 1), size);
+      current_ = chunks_.size() == 1 ? 0 : current_ + 1;
+    }
+    used_ = 0;
+    chunk_size_ = sizes_[current_];
+  }
+
+  std::size_t chunk_bytes_;
+  std::vector<std::unique_ptr<std::byte[]>> chunks_;
+  std::vector<std::size_t> sizes_;
+  std::size_t current_ = 0;
+  std::size_t used_ = 0;
+  std::size_t chunk_size_ = 0;
+};
+
+}  // namespace logfire::detail

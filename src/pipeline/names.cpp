@@ -1,0 +1,144 @@
+// Names of levels, record types, drop reasons and counters; stats summary; record lookup.
+#include <cctype>
+#include <charconv>
+#include <string>
+
+#include "logfire/levels.hpp"
+#include "logfire/record.hpp"
+#include "logfire/stats.hpp"
+
+namespace logfire {
+
+std::string_view to_string(level l) noexcept {
+  switch (l) {
+    case level::trace:
+      return "trace";
+    case level::debug:
+      return "debug";
+    case level::info:
+      return "info";
+    case level::notice:
+      return "notice";
+    case level::warn:
+      return "warn";
+    case level::error:
+      return "error";
+    case level::fatal:
+      return "fatal";
+  }
+  return "info";
+}
+
+std::optional<level> parse_level(std::string_view text) noexcept {
+  std::string l;
+  for (char c : text) l += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (l == "trace") return level::trace;
+  if (l == "debug") return level::debug;
+  if (l == "info") return level::info;
+  if (l == "notice") return level::notice;
+  if (l == "warn" || l == "warning") return level::warn;
+  if (l == "error") return level::error;
+  if (l == "fatal") return level::fatal;
+  int n = 0;
+  auto [p, ec] = std::from_chars(l.data(), l.data() + l.size(), n);
+  if (ec != std::errc() || p != l.data() + l.size() || n < 1 || n > 24) return std::nullopt;
+  // The highest named level not above n.
+  for (level candidate : {level::fatal, level::error, level::warn, level::notice, level::info, level::debug})
+    if (n >= static_cast<int>(candidate)) return candidate;
+  return level::trace;
+}
+
+std::string_view to_string(record_type t) noexcept {
+  switch (t) {
+    case record_type::span:
+      return "span";
+    case record_type::log:
+      return "log";
+    case record_type::pending_span:
+      return "pending_span";
+  }
+  return "span";
+}
+
+std::string_view to_string(drop_reason r) noexcept {
+  switch (r) {
+    case drop_reason::queue_full:
+      return "queue_full";
+    case drop_reason::filtered_by_level:
+      return "filtered_by_level";
+    case drop_reason::not_sampled:
+      return "not_sampled";
+    case drop_reason::remote_parent_not_sampled:
+      return "remote_parent_not_sampled";
+    case drop_reason::sampler_hook:
+      return "sampler_hook";
+    case drop_reason::export_failed:
+      return "export_failed";
+    case drop_reason::rejected_by_backend:
+      return "rejected_by_backend";
+    case drop_reason::shutdown_timeout:
+      return "shutdown_timeout";
+    case drop_reason::spool_full:
+      return "spool_full";
+    case drop_reason::spool_corrupt:
+      return "spool_corrupt";
+    case drop_reason::not_configured:
+      return "not_configured";
+    case drop_reason::open_at_shutdown:
+      return "open_at_shutdown";
+    case drop_reason::count_:
+      break;
+  }
+  return "unknown";
+}
+
+std::string_view to_string(event_counter c) noexcept {
+  switch (c) {
+    case event_counter::attributes_truncated:
+      return "attributes_truncated";
+    case event_counter::invalid_utf8_repaired:
+      return "invalid_utf8_repaired";
+    case event_counter::template_errors:
+      return "template_errors";
+    case event_counter::batches_retried:
+      return "batches_retried";
+    case event_counter::records_spooled:
+      return "records_spooled";
+    case event_counter::records_replayed:
+      return "records_replayed";
+    case event_counter::spool_left_at_exit:
+      return "spool_left_at_exit";
+    case event_counter::duplicates:
+      return "duplicates";
+    case event_counter::count_:
+      break;
+  }
+  return "unknown";
+}
+
+std::string pipeline_stats::summary() const {
+  std::string s = "produced " + std::to_string(produced) + ", exported " + std::to_string(exported) + ", dropped " +
+                  std::to_string(dropped_total());
+  if (dropped_total()) {
+    s += " (";
+    bool first = true;
+    for (std::size_t i = 0; i < drop_reason_count; ++i) {
+      if (!dropped[i]) continue;
+      if (!first) s += ", ";
+      first = false;
+      s += to_string(static_cast<drop_reason>(i));
+      s += ' ';
+      s += std::to_string(dropped[i]);
+    }
+    s += ')';
+  }
+  return s;
+}
+
+const attribute_value* span_record::find(std::string_view key) const noexcept {
+  for (const auto& a : attributes)
+    if (a.key == key) return &a.value;
+  return nullptr;
+}
+
+}  // namespace logfire

@@ -1,0 +1,502 @@
+#include "pipeline/records.hpp"
+
+#include <cxxabi.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+
+#include "context/ids.hpp"
+#include "pipeline/json.hpp"
+#include "pipeline/message_template.hpp"
+#include "pipeline/wire.hpp"
+#include "scrub/utf8.hpp"
+
+namespace logfire::detail {
+namespace {
+
+attribute_value str_value(std::string_view s) {
+  attribute_value v;
+  v.type = attribute_value::kind::string;
+  v.s = s;
+  return v;
+}
+attribute_value int_value(std::int64_t i) {
+  attribute_value v;
+  v.type = attribute_value::kind::int64;
+  v.i = i;
+  return v;
+}
+attribute_value bool_value(bool b) {
+  attribute_value v;
+  v.type = attribute_value::kind::boolean;
+  v.b = b;
+  return v;
+}
+
+std::string_view nonfinite_name(double d) {
+  return std::isnan(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity";
+}
+
+std::string demangle(const char* mangled) {
+  if (!mangled) return "std::exception";
+  int status = 0;
+  char* d = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+  std::string out = (status == 0 && d) ? std::string(d) : std::string(mangled);
+  std::free(d);
+  return out;
+}
+
+}  // namespace
+
+std::string_view record_builder::text(std::string_view s, arena& out) {
+  if (is_valid_utf8(s)) [[likely]]
+    return out.copy(s);
+  scratch_.clear();
+  append_repaired_utf8(scratch_, s);
+  ++counters_.utf8_repaired;
+  return out.copy(scratch_);
+}
+
+namespace {
+
+// Writes one tagged value as JSON into `json` (nested arrays and objects).
+void value_to_json(byte_reader& r, std::string& json, std::string& tmp, std::atomic<std::uint64_t>& repaired) {
+  auto put_string = [&](std::string_view s) {
+    if (is_valid_utf8(s)) {
+      json_append_string(json, s);
+    } else {
+      tmp.clear();
+      append_repaired_utf8(tmp, s);
+      ++repaired;
+      json_append_string(json, tmp);
+    }
+  };
+  switch (static_cast<vtag>(r.u8())) {
+    case vtag::null:
+      json_append_null(json);
+      return;
+    case vtag::boolean:
+      json_append_bool(json, r.u8() != 0);
+      return;
+    case vtag::int64:
+      json_append_int(json, r.pod<std::int64_t>());
+      return;
+    case vtag::uint64:
+      json_append_uint(json, r.pod<std::uint64_t>());
+      return;
+    case vtag::float64:
+      json_append_double(json, r.pod<double>());
+      return;
+    case vtag::string:
+      put_string(r.str());
+      return;
+    case vtag::typed_array: {
+      const auto elem = static_cast<vtag>(r.u8());
+      const std::uint32_t n = r.u32();
+      json += '[';
+      for (std::uint32_t i = 0; i < n; ++i) {
+        if (i) json += ',';
+        switch (elem) {
+          case vtag::string:
+            put_string(r.str());
+            break;
+          case vtag::boolean:
+            json_append_bool(json, r.pod<std::int64_t>() != 0);
+            break;
+          case vtag::uint64:
+            json_append_uint(json, r.pod<std::uint64_t>());
+            break;
+          case vtag::float64:
+            json_append_double(json, r.pod<double>());
+            break;
+          default:
+            json_append_int(json, r.pod<std::int64_t>());
+            break;
+        }
+      }
+      json += ']';
+      return;
+    }
+    case vtag::array: {
+      const std::uint32_t n = r.u32();
+      json += '[';
+      for (std::uint32_t i = 0; i < n; ++i) {
+        if (i) json += ',';
+        value_to_json(r, json, tmp, repaired);
+      }
+      json += ']';
+      return;
+    }
+    case vtag::object: {
+      const std::uint32_t n = r.u32();
+      json += '{';
+      for (std::uint32_t i = 0; i < n; ++i) {
+        if (i) json += ',';
+        put_string(r.str());
+        json += ':';
+        value_to_json(r, json, tmp, repaired);
+      }
+      json += '}';
+      return;
+    }
+  }
+}
+
+struct decoded_value {
+  attribute_value value;
+  std::string_view schema;  // "{}" for scalars
+  bool is_null = false;
+};
+
+}  // namespace
+
+span_record record_builder::build(const std::byte* start, std::size_t start_size, bool is_log, std::string_view updates,
+                                  std::uint64_t end_ns, arena& out) {
+  return build_impl(start, start_size, is_log, updates, end_ns, false, out);
+}
+
+span_record record_builder::build_pending(const std::byte* start, std::size_t start_size, arena& out) {
+  return build_impl(start, start_size, false, {}, 0, true, out);
+}
+
+span_record record_builder::build_impl(const std::byte* start, std::size_t start_size, bool is_log,
+                                       std::string_view updates, std::uint64_t end_ns, bool pending, arena& out) {
+  byte_reader r(start, start_size);
+  const auto fixed = r.pod<record_fixed>();
+  const std::string_view tmpl = r.str();
+  const std::string_view trace_state = r.str();
+
+  attrs_.clear();
+  schemas_.clear();
+  events_.clear();
+  null_args_.clear();
+  schema_.clear();
+
+  // Decodes one (key, tagged value) pair from `rd` and adds or replaces it in attrs_.
+  auto decode_attr = [&](byte_reader& rd, std::size_t from) {
+    const std::string_view key = text(rd.str(), out);
+    decoded_value dv;
+    const std::byte* before = rd.position();
+    const auto tag = static_cast<vtag>(*reinterpret_cast<const std::uint8_t*>(before));
+    switch (tag) {
+      case vtag::null:
+        (void)rd.u8();
+        dv.is_null = true;
+        break;
+      case vtag::boolean:
+        (void)rd.u8();
+        dv.value = bool_value(rd.u8() != 0);
+        break;
+      case vtag::int64:
+        (void)rd.u8();
+        dv.value = int_value(rd.pod<std::int64_t>());
+        break;
+      case vtag::uint64: {
+        (void)rd.u8();
+        const auto u = rd.pod<std::uint64_t>();
+        if (u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+          dv.value = int_value(static_cast<std::int64_t>(u));
+        } else {  // int64 overflow goes as a string, as Logfire does
+          json_.clear();
+          json_append_uint(json_, u);
+          dv.value = str_value(out.copy(json_));
+        }
+        break;
+      }
+      case vtag::float64: {
+        (void)rd.u8();
+        const double d = rd.pod<double>();
+        if (std::isfinite(d)) {
+          dv.value.type = attribute_value::kind::float64;
+          dv.value.d = d;
+        } else {
+          dv.value = str_value(nonfinite_name(d));
+        }
+        break;
+      }
+      case vtag::string:
+        (void)rd.u8();
+        dv.value = str_value(text(rd.str(), out));
+        break;
+      case vtag::typed_array: {
+        (void)rd.u8();
+        const auto elem = static_cast<vtag>(rd.u8());
+        const std::uint32_t n = rd.u32();
+        auto* items = out.make_array<attribute_value>(n);
+        for (std::uint32_t i = 0; i < n; ++i) {
+          switch (elem) {
+            case vtag::string:
+              items[i] = str_value(text(rd.str(), out));
+              break;
+            case vtag::boolean:
+              items[i] = bool_value(rd.pod<std::int64_t>() != 0);
+              break;
+            case vtag::float64: {
+              const double d = rd.pod<double>();
+              if (std::isfinite(d)) {
+                items[i].type = attribute_value::kind::float64;
+                items[i].d = d;
+              } else {
+                items[i] = str_value(nonfinite_name(d));
+              }
+              break;
+            }
+            case vtag::uint64: {
+              const auto u = rd.pod<std::uint64_t>();
+              items[i] = int_value(
+                  static_cast<std::int64_t>(u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
+                                                ? std::numeric_limits<std::int64_t>::max()
+                                                : u));
+              break;
+            }
+            default:
+              items[i] = int_value(rd.pod<std::int64_t>());
+              break;
+          }
+        }
+        dv.value.type = attribute_value::kind::array;
+        dv.value.items = {items, n};
+        dv.schema = "{\"type\":\"array\"}";
+        break;
+      }
+      case vtag::array:
+      case vtag::object: {
+        json_.clear();
+        value_to_json(rd, json_, scratch_, counters_.utf8_repaired);
+        dv.value = str_value(out.copy(json_));
+        dv.schema = tag == vtag::array ? "{\"type\":\"array\"}" : "{\"type\":\"object\"}";
+        break;
+      }
+    }
+    if (dv.is_null) {
+      for (auto& k : null_args_)
+        if (k == key) return;
+      null_args_.push_back(key);
+      return;
+    }
+    for (std::size_t i = from; i < attrs_.size(); ++i) {
+      if (attrs_[i].key == key) {
+        attrs_[i].value = dv.value;
+        schemas_[i] = dv.schema;
+        return;
+      }
+    }
+    attrs_.push_back({key, dv.value});
+    schemas_.push_back(dv.schema);
+  };
+
+  // Tags, deduplicated, order kept.
+  const std::string_view* tag_views = nullptr;
+  std::size_t n_tags = 0;
+  if (fixed.n_tags) {
+    auto* tags = out.make_array<std::string_view>(fixed.n_tags);
+    for (std::uint16_t i = 0; i < fixed.n_tags; ++i) {
+      const std::string_view t = text(r.str(), out);
+      bool dup = false;
+      for (std::size_t j = 0; j < n_tags; ++j) dup = dup || tags[j] == t;
+      if (!dup) tags[n_tags++] = t;
+    }
+    tag_views = tags;
+  }
+  for (std::uint16_t i = 0; i < fixed.n_attrs; ++i) decode_attr(r, 0);
+
+  // Links.
+  link* links = out.make_array<link>(fixed.n_links);
+  for (std::uint16_t i = 0; i < fixed.n_links; ++i) {
+    link& l = links[i];
+    l.context.trace.hi = r.pod<std::uint64_t>();
+    l.context.trace.lo = r.pod<std::uint64_t>();
+    l.context.span.value = r.pod<std::uint64_t>();
+    l.context.flags = r.u8();
+    const std::uint32_t n = r.u32();
+    // Link attributes are decoded with the same code into a temporary slice of attrs_.
+    const std::size_t mark = attrs_.size();
+    for (std::uint32_t k = 0; k < n; ++k) decode_attr(r, mark);
+    auto* la = out.make_array<attribute>(attrs_.size() - mark);
+    for (std::size_t k = mark; k < attrs_.size(); ++k) la[k - mark] = attrs_[k];
+    l.attributes = {la, attrs_.size() - mark};
+    attrs_.resize(mark);
+    schemas_.resize(mark);
+  }
+
+  level lvl = static_cast<level>(fixed.lvl);
+  bool level_explicit = is_log || lvl != level::info;
+  status_code status = status_code::unset;
+  std::string_view status_message;
+
+  auto add_exception = [&](byte_reader& rd, std::uint64_t time_ns, bool escaped) {
+    const auto kind = static_cast<exc_type>(rd.u8());
+    std::string_view type;
+    if (kind == exc_type::mangled) {
+      const char* mangled = rd.pod<const char*>();
+      type = out.copy(demangle(mangled));
+    } else {
+      type = text(rd.str(), out);
+    }
+    const std::string_view message = text(rd.str(), out);
+    const std::string_view stack = text(rd.str(), out);
+    auto* ea = out.make_array<attribute>(4);
+    std::size_t n = 0;
+    ea[n++] = {"exception.type", str_value(type)};
+    ea[n++] = {"exception.message", str_value(message)};
+    if (!stack.empty()) ea[n++] = {"exception.stacktrace", str_value(stack)};
+    ea[n++] = {"exception.escaped", bool_value(escaped)};
+    events_.push_back({"exception", time_ns ? time_ns : fixed.start_ns, {ea, n}});
+    status = status_code::error;
+    scratch_.assign(type);
+    scratch_ += ": ";
+    scratch_ += message;
+    status_message = out.copy(scratch_);
+    if (escaped) {
+      lvl = level::error;
+      level_explicit = true;
+    }
+  };
+
+  if (is_log && fixed.has_exception) add_exception(r, fixed.start_ns, false);
+
+  // Updates recorded after the start, in order.
+  byte_reader ur(reinterpret_cast<const std::byte*>(updates.data()), updates.size());
+  while (!ur.at_end()) {
+    const auto kind = static_cast<rec>(ur.u8());
+    const std::uint32_t size = ur.u32();
+    byte_reader body(ur.position(), size);
+    const auto ref = body.pod<span_ref>();
+    switch (kind) {
+      case rec::set_attribute:
+        decode_attr(body, 0);
+        break;
+      case rec::set_level:
+        lvl = static_cast<level>(ref.a);
+        level_explicit = true;
+        break;
+      case rec::set_status:
+        status = static_cast<status_code>(ref.a);
+        status_message = text(body.str(), out);
+        break;
+      case rec::exception:
+        add_exception(body, ref.time_ns, ref.a != 0);
+        break;
+      case rec::event: {
+        const std::string_view name = text(body.str(), out);
+        const std::size_t mark = attrs_.size();
+        for (std::uint32_t k = 0; k < ref.n; ++k) decode_attr(body, mark);
+        auto* ea = out.make_array<attribute>(attrs_.size() - mark);
+        for (std::size_t k = mark; k < attrs_.size(); ++k) ea[k - mark] = attrs_[k];
+        events_.push_back({name, ref.time_ns, {ea, attrs_.size() - mark}});
+        attrs_.resize(mark);
+        schemas_.resize(mark);
+        break;
+      }
+      default:
+        break;
+    }
+    for (std::uint32_t i = 0; i < size; ++i) (void)ur.u8();
+  }
+
+  // Logfire's level/status rules.
+  if (status == status_code::error && !level_explicit) lvl = level::error;
+  if (static_cast<std::uint8_t>(lvl) >= static_cast<std::uint8_t>(level::error) && status != status_code::error)
+    status = status_code::error;
+  if (status != status_code::error) status_message = {};
+
+  // The message, from the user's attributes (before the logfire.* ones are added).
+  const std::string_view name = text(tmpl, out);
+  message_.clear();
+  if (!format_message(name, attrs_, message_)) ++counters_.template_errors;
+  const std::string_view message = out.copy(message_);
+
+  // logfire.json_schema over the user's attributes.
+  const std::size_t n_user = attrs_.size();
+  if (n_user || !null_args_.empty()) {
+    schema_ = "{\"type\":\"object\",\"properties\":{";
+    bool first = true;
+    for (std::size_t i = 0; i < n_user; ++i) {
+      if (!first) schema_ += ',';
+      first = false;
+      json_append_string(schema_, attrs_[i].key);
+      schema_ += ':';
+      schema_ += schemas_[i].empty() ? std::string_view("{}") : schemas_[i];
+    }
+    for (auto k : null_args_) {
+      if (!first) schema_ += ',';
+      first = false;
+      json_append_string(schema_, k);
+      schema_ += ":{\"type\":\"null\"}";
+    }
+    schema_ += "}}";
+  }
+
+  const record_type type = pending ? record_type::pending_span : is_log ? record_type::log : record_type::span;
+  attrs_.push_back({"logfire.msg_template", str_value(name)});
+  attrs_.push_back({"logfire.msg", str_value(message)});
+  attrs_.push_back({"logfire.span_type", str_value(to_string(type))});
+  attrs_.push_back({"logfire.level_num", int_value(static_cast<std::int64_t>(lvl))});
+  std::span<const attribute_value> tags_span;
+  if (n_tags) {
+    auto* tv = out.make_array<attribute_value>(n_tags);
+    for (std::size_t i = 0; i < n_tags; ++i) tv[i] = str_value(tag_views[i]);
+    attribute_value arr;
+    arr.type = attribute_value::kind::array;
+    arr.items = {tv, n_tags};
+    tags_span = arr.items;
+    attrs_.push_back({"logfire.tags", arr});
+  }
+  if (!schema_.empty()) attrs_.push_back({"logfire.json_schema", str_value(out.copy(schema_))});
+  if (!null_args_.empty()) {
+    auto* nv = out.make_array<attribute_value>(null_args_.size());
+    for (std::size_t i = 0; i < null_args_.size(); ++i) nv[i] = str_value(null_args_[i]);
+    attribute_value arr;
+    arr.type = attribute_value::kind::array;
+    arr.items = {nv, null_args_.size()};
+    attrs_.push_back({"logfire.null_args", arr});
+  }
+  if (fixed.file) attrs_.push_back({"code.filepath", str_value(text(fixed.file, out))});
+  attrs_.push_back({"code.lineno", int_value(fixed.line)});
+  if (fixed.function) attrs_.push_back({"code.function", str_value(text(fixed.function, out))});
+
+  span_record rec_out;
+  rec_out.type = type;
+  rec_out.context.trace = {fixed.trace_hi, fixed.trace_lo};
+  rec_out.context.span.value = fixed.span;
+  rec_out.context.flags = fixed.flags;
+  rec_out.parent.value = fixed.parent;
+  rec_out.parent_is_remote = fixed.parent_remote != 0;
+  rec_out.trace_state = out.copy(trace_state);
+  rec_out.name = name;
+  rec_out.message = message;
+  rec_out.kind = static_cast<span_kind>(fixed.kind);
+  rec_out.lvl = lvl;
+  rec_out.start_unix_nano = fixed.start_ns;
+  rec_out.end_unix_nano = is_log || pending ? fixed.start_ns : end_ns;
+  rec_out.status = status;
+  rec_out.status_message = status_message;
+  rec_out.depth = fixed.depth;
+  rec_out.tags = tags_span;
+  rec_out.links = {links, fixed.n_links};
+
+  if (pending) {
+    // A new span id; the real span becomes its parent; the real parent goes in an attribute.
+    rec_out.parent.value = fixed.span;
+    rec_out.parent_is_remote = false;
+    rec_out.context.span = new_span_id();
+    char hex[16];
+    write_hex_u64(fixed.parent, hex);
+    attrs_.push_back({"logfire.pending_parent_id", str_value(out.copy({hex, 16}))});
+    rec_out.status = status_code::unset;
+    rec_out.status_message = {};
+  }
+
+  auto* attrs = out.make_array<attribute>(attrs_.size());
+  for (std::size_t i = 0; i < attrs_.size(); ++i) attrs[i] = attrs_[i];
+  rec_out.attributes = {attrs, attrs_.size()};
+  if (!events_.empty()) {
+    auto* ev = out.make_array<event>(events_.size());
+    for (std::size_t i = 0; i < events_.size(); ++i) ev[i] = events_[i];
+    rec_out.events = {ev, events_.size()};
+  }
+  return rec_out;
+}
+
+}  // namespace logfire::detail

@@ -1,0 +1,131 @@
+// The byte layout of records in a thread's ring, shared by the writer (the caller's thread)
+// and the reader (the background thread). Values are copied, never referenced: once a
+// record is committed the caller's memory can change freely.
+//
+// Each record: ring_record_header, then a fixed part (record_fixed / span_ref), then a
+// variable part of length-prefixed strings and tagged values.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+#include "logfire/attributes.hpp"
+
+namespace logfire::detail {
+
+enum class rec : std::uint8_t {
+  padding = 0,
+  span_start = 1,
+  log = 2,
+  span_end = 3,
+  set_attribute = 4,
+  set_level = 5,
+  set_status = 6,
+  exception = 7,
+  event = 8,
+};
+
+// Fixed part of span_start and log records.
+struct record_fixed {
+  std::uint64_t trace_hi;
+  std::uint64_t trace_lo;
+  std::uint64_t span;
+  std::uint64_t parent;
+  std::uint64_t start_ns;
+  const char* file;  // std::source_location strings have static storage duration
+  const char* function;
+  std::uint32_t line;
+  std::uint32_t depth;
+  std::uint8_t flags;
+  std::uint8_t parent_remote;
+  std::uint8_t kind;
+  std::uint8_t lvl;
+  std::uint16_t n_tags;
+  std::uint16_t n_attrs;
+  std::uint16_t n_links;
+  std::uint8_t has_exception;  // logs only
+  std::uint8_t reserved;
+  // then: template, trace_state, tags, attrs, links, [exception]
+};
+
+// Fixed part of records that update an open span (end, attribute, level, status, ...).
+struct span_ref {
+  std::uint64_t span;
+  std::uint64_t time_ns;
+  std::uint32_t a;  // end: unused; level: level; status: code; event/exception: escaped flag
+  std::uint32_t n;  // attribute counts and the like
+};
+
+// Value tags in the variable part.
+enum class vtag : std::uint8_t {
+  null = 0,
+  boolean = 1,
+  int64 = 2,
+  uint64 = 3,
+  float64 = 4,
+  string = 5,
+  typed_array = 6,  // element vtag, u32 count, elements (numbers 8 bytes, strings u32+bytes)
+  array = 7,        // u32 count, tagged values
+  object = 8,       // u32 count, (string key, tagged value) pairs
+};
+
+// Exception type encodings.
+enum class exc_type : std::uint8_t { text = 0, mangled = 1 };
+
+// Appends bytes; `size_only` counts without writing (the same code computes the size
+// first, then writes into the reserved ring space).
+class byte_writer {
+ public:
+  explicit byte_writer(std::byte* out) noexcept : p_(out) {}
+  byte_writer() noexcept = default;
+
+  void raw(const void* src, std::size_t n) noexcept {
+    if (p_) std::memcpy(p_ + size_, src, n);
+    size_ += n;
+  }
+  template <typename T>
+  void pod(const T& v) noexcept {
+    raw(&v, sizeof v);
+  }
+  void u8(std::uint8_t v) noexcept { pod(v); }
+  void u32(std::uint32_t v) noexcept { pod(v); }
+  void str(std::string_view s) noexcept {
+    u32(static_cast<std::uint32_t>(s.size()));
+    raw(s.data(), s.size());
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] std::byte* data() noexcept { return p_; }
+
+ private:
+  std::byte* p_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+class byte_reader {
+ public:
+  byte_reader(const std::byte* p, std::size_t n) noexcept : p_(p), end_(p + n) {}
+  template <typename T>
+  T pod() noexcept {
+    T v;
+    std::memcpy(&v, p_, sizeof v);
+    p_ += sizeof v;
+    return v;
+  }
+  std::uint8_t u8() noexcept { return pod<std::uint8_t>(); }
+  std::uint32_t u32() noexcept { return pod<std::uint32_t>(); }
+  std::string_view str() noexcept {
+    const std::uint32_t n = u32();
+    std::string_view s(reinterpret_cast<const char*>(p_), n);
+    p_ += n;
+    return s;
+  }
+  [[nodiscard]] const std::byte* position() const noexcept { return p_; }
+  [[nodiscard]] bool at_end() const noexcept { return p_ >= end_; }
+
+ private:
+  const std::byte* p_;
+  const std::byte* end_;
+};
+
+}  // namespace logfire::detail

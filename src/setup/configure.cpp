@@ -1,0 +1,359 @@
+// configure(), shutdown(), force_flush() and stats(): option resolution (code > environment
+// > default), the resource, the exporters, and the pipeline's lifetime including fork() and
+// process exit. Runs on the application's thread that calls setup, never on the hot path.
+#include <pthread.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "context/ids.hpp"
+#include "export/console_exporter.hpp"
+#include "logfire/config.hpp"
+#include "logfire/logfire.hpp"
+#include "pipeline/pipeline.hpp"
+#include "pipeline/thread_state.hpp"
+#include "setup/configure_env.hpp"
+
+namespace logfire {
+namespace detail {
+namespace {
+
+std::mutex g_configure_mutex;
+std::unique_ptr<pipeline> g_last_pipeline;  // the last pipeline shut down, for stats()
+std::vector<control*> g_retired_controls;   // kept alive: callers may still read them
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+env_lookup process_environment() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const char* v = std::getenv(std::string(name).c_str());
+    if (!v || !*v) return std::nullopt;  // an empty variable counts as unset
+    return std::string(v);
+  };
+}
+
+std::string parse_bool(const env_lookup& env, std::string_view name, std::optional<bool>& out) {
+  if (out) return {};
+  auto v = env(name);
+  if (!v) return {};
+  const std::string l = lower(*v);
+  if (l == "1" || l == "true" || l == "t")
+    out = true;
+  else if (l == "0" || l == "false" || l == "f")
+    out = false;
+  else
+    return std::string(name) + " is not a boolean (1/true/t or 0/false/f): '" + *v + "'";
+  return {};
+}
+
+std::string parse_level_var(const env_lookup& env, std::string_view name, std::optional<level>& out) {
+  if (out) return {};
+  auto v = env(name);
+  if (!v) return {};
+  auto l = parse_level(*v);
+  if (!l)
+    return std::string(name) + " is not a level (trace, debug, info, notice, warn, error, fatal or 1-24): '" + *v + "'";
+  out = l;
+  return {};
+}
+
+std::string parse_double_var(const env_lookup& env, std::string_view name, std::optional<double>& out) {
+  if (out) return {};
+  auto v = env(name);
+  if (!v) return {};
+  char* end = nullptr;
+  errno = 0;
+  const double d = std::strtod(v->c_str(), &end);
+  if (end == v->c_str() || *end != '\0' || errno == ERANGE || !std::isfinite(d))
+    return std::string(name) + " is not a number: '" + *v + "'";
+  out = d;
+  return {};
+}
+
+std::string parse_size_var(const env_lookup& env, std::string_view name, std::optional<std::size_t>& out) {
+  if (out) return {};
+  auto v = env(name);
+  if (!v) return {};
+  std::size_t n = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc() || p != v->data() + v->size() || n == 0)
+    return std::string(name) + " is not a positive integer: '" + *v + "'";
+  out = n;
+  return {};
+}
+
+std::string parse_ms_var(const env_lookup& env, std::string_view name, std::optional<std::chrono::milliseconds>& out) {
+  if (out) return {};
+  std::optional<std::size_t> n;
+  if (auto err = parse_size_var(env, name, n); !err.empty()) return err;
+  if (n) out = std::chrono::milliseconds(static_cast<std::int64_t>(*n));
+  return {};
+}
+
+std::string parse_resource_attributes(std::string_view name, std::string_view text,
+                                      std::vector<std::pair<std::string, std::string>>& out) {
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    std::size_t comma = text.find(',', pos);
+    if (comma == std::string_view::npos) comma = text.size();
+    std::string_view item = text.substr(pos, comma - pos);
+    pos = comma + 1;
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.empty()) continue;
+    const auto eq = item.find('=');
+    if (eq == std::string_view::npos || eq == 0)
+      return std::string(name) + " has an entry that is not key=value: '" + std::string(item) + "'";
+    out.emplace_back(std::string(item.substr(0, eq)), std::string(item.substr(eq + 1)));
+  }
+  return {};
+}
+
+std::string resolve_options(options& o, const env_lookup& env) {
+  std::string err;
+  auto first_of = [&](std::optional<std::string>& field, std::initializer_list<std::string_view> names) {
+    if (field) return;
+    for (auto n : names)
+      if (auto v = env(n)) {
+        field = *v;
+        return;
+      }
+  };
+  first_of(o.service_name, {"LOGFIRE_SERVICE_NAME", "OTEL_SERVICE_NAME"});
+  first_of(o.service_version, {"LOGFIRE_SERVICE_VERSION", "OTEL_SERVICE_VERSION"});
+  first_of(o.environment, {"LOGFIRE_ENVIRONMENT"});
+  if (!(err = parse_bool(env, "LOGFIRE_CONSOLE", o.console.enabled)).empty()) return err;
+  if (!o.console.colors) {
+    if (auto v = env("LOGFIRE_CONSOLE_COLORS")) {
+      const std::string l = lower(*v);
+      if (l == "auto")
+        o.console.colors = console_colors::automatic;
+      else if (l == "always")
+        o.console.colors = console_colors::always;
+      else if (l == "never")
+        o.console.colors = console_colors::never;
+      else
+        return "LOGFIRE_CONSOLE_COLORS is not auto, always or never: '" + *v + "'";
+    }
+  }
+  if (!(err = parse_level_var(env, "LOGFIRE_CONSOLE_MIN_LOG_LEVEL", o.console.min_level)).empty()) return err;
+  if (!(err = parse_bool(env, "LOGFIRE_CONSOLE_INCLUDE_TIMESTAMP", o.console.include_timestamps)).empty()) return err;
+  if (!(err = parse_bool(env, "LOGFIRE_CONSOLE_VERBOSE", o.console.verbose)).empty()) return err;
+  if (!(err = parse_level_var(env, "LOGFIRE_MIN_LEVEL", o.min_level)).empty()) return err;
+  if (!(err = parse_double_var(env, "LOGFIRE_TRACE_SAMPLE_RATE", o.trace_sample_rate)).empty()) return err;
+  if (!(err = parse_double_var(env, "OTEL_TRACES_SAMPLER_ARG", o.trace_sample_rate)).empty()) return err;
+  if (o.trace_sample_rate && !(*o.trace_sample_rate >= 0.0 && *o.trace_sample_rate <= 1.0))
+    return "trace_sample_rate must be between 0 and 1: '" + std::to_string(*o.trace_sample_rate) + "'";
+  if (!o.distributed_tracing) {
+    if (auto v = env("LOGFIRE_DISTRIBUTED_TRACING")) {
+      const std::string l = lower(*v);
+      if (l == "1" || l == "true" || l == "t" || l == "on")
+        o.distributed_tracing = distributed_tracing::on;
+      else if (l == "0" || l == "false" || l == "f" || l == "off")
+        o.distributed_tracing = distributed_tracing::off;
+      else if (l == "link")
+        o.distributed_tracing = distributed_tracing::link;
+      else
+        return "LOGFIRE_DISTRIBUTED_TRACING is not true, false or link: '" + *v + "'";
+    }
+  }
+  if (o.resource_attributes.empty()) {
+    for (auto n : {"OTEL_RESOURCE_ATTRIBUTES", "LOGFIRE_RESOURCE_ATTRIBUTES"})
+      if (auto v = env(n))
+        if (!(err = parse_resource_attributes(n, *v, o.resource_attributes)).empty()) return err;
+  }
+  if (!(err = parse_ms_var(env, "OTEL_BSP_SCHEDULE_DELAY", o.batching.schedule_delay)).empty()) return err;
+  if (!(err = parse_size_var(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", o.batching.max_export_batch_size)).empty())
+    return err;
+  if (!(err = parse_size_var(env, "OTEL_BSP_MAX_QUEUE_SIZE", o.batching.max_queue_size)).empty()) return err;
+  if (!(err = parse_ms_var(env, "OTEL_BSP_EXPORT_TIMEOUT", o.batching.export_timeout)).empty()) return err;
+  if (!(err = parse_size_var(env, "OTEL_ATTRIBUTE_COUNT_LIMIT", o.limits.max_attributes)).empty()) return err;
+  if (!(err = parse_size_var(env, "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", o.limits.max_value_length)).empty()) return err;
+  return {};
+}
+
+resource build_resource(const options& o) {
+  resource r;
+  r.set("service.name", o.service_name.value_or("unknown_service"));
+  if (o.service_version) r.set("service.version", *o.service_version);
+  if (o.environment) r.set("deployment.environment.name", *o.environment);
+  r.set("service.instance.id", trace_id{random_u64(), random_u64()}.to_hex());
+  r.set("telemetry.sdk.name", std::string("logfire-cpp"));
+  r.set("telemetry.sdk.language", std::string("cpp"));
+  r.set("telemetry.sdk.version", std::string(LOGFIRE_VERSION));
+  r.set("process.pid", static_cast<std::int64_t>(getpid()));
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) == 0) r.set("host.name", std::string(host));
+  r.set("os.type", std::string("linux"));
+  for (const auto& [k, v] : o.resource_attributes) r.set(k, v);
+  return r;
+}
+
+namespace {
+
+void on_fork_prepare() {
+  g_configure_mutex.lock();
+  thread_registry::instance().mutex().lock();
+  if (g_active_pipeline) g_active_pipeline->before_fork();
+}
+void on_fork_parent() {
+  if (g_active_pipeline) g_active_pipeline->after_fork_in_parent();
+  thread_registry::instance().mutex().unlock();
+  g_configure_mutex.unlock();
+}
+void on_fork_child() {
+  new (&g_configure_mutex) std::mutex();
+  thread_registry::instance().after_fork_in_child(this_thread_state_if_any());
+  if (g_active_pipeline) g_active_pipeline->after_fork_in_child();
+}
+
+void at_exit_flush() {
+  // Normal process exit: deliver what is in memory. A pipeline owned by a live setup guard
+  // is still flushed here (the guard's destructor, if it runs later, finds nothing to do).
+  logfire::shutdown(std::chrono::milliseconds(5000));
+}
+
+void install_process_hooks() {
+  static const bool once = [] {
+    pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child);
+    std::atexit(at_exit_flush);
+    return true;
+  }();
+  (void)once;
+}
+
+// Stops the active pipeline. Caller holds g_configure_mutex.
+bool stop_active(clock::time_point deadline) {
+  pipeline* p = g_active_pipeline;
+  if (!p) return true;
+  control* c = g_control.exchange(nullptr, std::memory_order_acq_rel);
+  if (c) g_retired_controls.push_back(c);
+  g_min_level.store(0, std::memory_order_relaxed);
+  const bool ok = p->shutdown(deadline);
+  g_active_pipeline = nullptr;
+  // Keep its final counters readable through stats() until the next configure().
+  g_last_pipeline.reset(p);
+  return ok;
+}
+
+}  // namespace
+
+}  // namespace detail
+
+using namespace detail;
+
+setup& setup::operator=(setup&& other) noexcept {
+  if (this != &other) {
+    if (owns_) logfire::shutdown();
+    error_ = std::move(other.error_);
+    owns_ = std::exchange(other.owns_, false);
+  }
+  return *this;
+}
+
+setup::~setup() {
+  if (owns_) logfire::shutdown();
+}
+
+setup configure(options opts) {
+  try {
+    const env_lookup env = opts.read_environment
+                               ? process_environment()
+                               : env_lookup([](std::string_view) { return std::optional<std::string>(); });
+    if (auto err = resolve_options(opts, env); !err.empty()) return setup(std::move(err));
+
+    pipeline_settings s;
+    if (opts.limits.ring_bytes) s.ring_bytes = *opts.limits.ring_bytes;
+    if (opts.limits.max_attributes) s.max_attributes = *opts.limits.max_attributes;
+    if (opts.limits.max_value_length) s.max_value_length = *opts.limits.max_value_length;
+    const double rate = opts.trace_sample_rate.value_or(1.0);
+    s.sample_all = rate >= 1.0;
+    s.sample_threshold = rate <= 0.0 ? 0 : static_cast<std::uint64_t>(std::ldexp(rate, 64));
+    s.hook = opts.sampler;
+    if (opts.batching.schedule_delay) s.schedule_delay = *opts.batching.schedule_delay;
+    s.first_delay = std::min(s.first_delay, s.schedule_delay);
+    if (opts.batching.max_export_batch_size) s.max_batch = *opts.batching.max_export_batch_size;
+    s.tracing_mode = opts.distributed_tracing.value_or(logfire::distributed_tracing::unset);
+
+    resource res = build_resource(opts);
+
+    std::vector<std::shared_ptr<exporter>> exporters;
+    if (opts.console.enabled.value_or(true)) {
+      console_settings cs;
+      cs.output = opts.console.output ? opts.console.output : stdout;
+      cs.colors = console_should_color(opts.console.colors.value_or(console_colors::automatic), cs.output);
+      cs.min_level = opts.console.min_level.value_or(level::info);
+      cs.include_timestamps = opts.console.include_timestamps.value_or(true);
+      cs.include_tags = opts.console.include_tags.value_or(true);
+      cs.verbose = opts.console.verbose.value_or(false);
+      exporters.push_back(std::make_shared<console_exporter>(cs));
+    }
+    std::string err;
+    std::vector<std::string> notices;
+    auto destinations = make_destination_exporters(opts, res, env, err, notices);
+    if (!err.empty()) return setup(std::move(err));
+    for (const auto& n : notices) std::fprintf(stderr, "logfire: %s\n", n.c_str());
+    for (auto& d : destinations) exporters.push_back(std::move(d));
+    for (auto& e : opts.exporters) exporters.push_back(e);
+
+    std::lock_guard lock(g_configure_mutex);
+    install_process_hooks();
+    stop_active(clock::now() + std::chrono::seconds(5));
+    g_min_level.store(opts.min_level ? static_cast<std::uint8_t>(*opts.min_level) : 0, std::memory_order_relaxed);
+    auto p = std::make_unique<pipeline>(std::move(s), std::move(res), std::move(exporters));
+    p->start();
+    g_active_pipeline = p.release();
+    setup result;
+    result.owns_ = true;
+    return result;
+  } catch (const std::exception& e) {
+    return setup(std::string("logfire::configure failed: ") + e.what());
+  }
+}
+
+bool force_flush(std::chrono::milliseconds timeout) noexcept {
+  std::lock_guard lock(g_configure_mutex);
+  if (!g_active_pipeline) return true;
+  return g_active_pipeline->flush(clock::now() + timeout);
+}
+
+bool shutdown(std::chrono::milliseconds timeout) noexcept {
+  std::lock_guard lock(g_configure_mutex);
+  if (!g_active_pipeline) return true;
+  return stop_active(clock::now() + timeout);
+}
+
+bool is_configured() noexcept {
+  return g_control.load(std::memory_order_acquire) != nullptr;
+}
+
+std::string_view version() noexcept {
+  return LOGFIRE_VERSION;
+}
+
+pipeline_stats stats() noexcept {
+  pipeline_stats s;
+  try {
+    std::lock_guard lock(g_configure_mutex);
+    if (g_active_pipeline)
+      g_active_pipeline->fill_stats(s);
+    else if (g_last_pipeline)
+      g_last_pipeline->fill_stats(s);
+  } catch (...) {
+  }
+  return s;
+}
+
+}  // namespace logfire
