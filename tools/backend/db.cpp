@@ -1,0 +1,217 @@
+#include "db.hpp"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <ctime>
+
+namespace logfire::backend {
+
+stmt_handle prepare(sqlite3* db, std::string_view sql, std::string& error) {
+  sqlite3_stmt* s = nullptr;
+  int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &s, nullptr);
+  if (rc != SQLITE_OK) {
+    error = sqlite3_errmsg(db);
+    sqlite3_finalize(s);
+    return nullptr;
+  }
+  return stmt_handle(s);
+}
+
+bool exec(sqlite3* db, const char* sql, std::string& error) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+    error = msg ? msg : sqlite3_errmsg(db);
+    sqlite3_free(msg);
+    return false;
+  }
+  return true;
+}
+
+std::string default_database_path() {
+  if (const char* env = std::getenv("LOGFIRE_LOCAL_DB"); env && *env) return env;
+  std::string base;
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) {
+    base = xdg;
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    base = std::string(home) + "/.local/share";
+  } else {
+    base = ".";
+  }
+  return base + "/logfire-cpp/logfire.db";
+}
+
+bool is_memory_path(std::string_view path) {
+  return path == ":memory:";
+}
+
+bool create_schema(sqlite3* db, std::string& error) {
+  // Column names and meanings follow Logfire's `records` table, so queries written there run
+  // here. Timestamps are UTC text ("YYYY-MM-DD HH:MM:SS.ffffff"), duration is in seconds, ids are
+  // lowercase hex, JSON columns hold valid JSON. `id` only orders rows by arrival (tail uses it);
+  // AUTOINCREMENT keeps it increasing even after the newest row was deleted.
+  static constexpr const char* schema = R"sql(
+CREATE TABLE IF NOT EXISTS records (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  start_timestamp TEXT NOT NULL,
+  end_timestamp TEXT,
+  duration REAL,
+  trace_id TEXT NOT NULL,
+  span_id TEXT NOT NULL,
+  parent_span_id TEXT,
+  kind TEXT NOT NULL,
+  level INTEGER NOT NULL,
+  span_name TEXT NOT NULL,
+  message TEXT NOT NULL,
+  tags TEXT NOT NULL DEFAULT '[]',
+  attributes TEXT NOT NULL DEFAULT '{}',
+  service_name TEXT,
+  service_version TEXT,
+  service_instance_id TEXT,
+  deployment_environment TEXT,
+  process_pid INTEGER,
+  otel_scope_name TEXT,
+  otel_scope_version TEXT,
+  otel_span_kind TEXT,
+  otel_status_code TEXT,
+  otel_status_message TEXT,
+  is_exception INTEGER NOT NULL DEFAULT 0,
+  exception_type TEXT,
+  exception_message TEXT,
+  exception_stacktrace TEXT,
+  otel_resource_attributes TEXT NOT NULL DEFAULT '{}',
+  otel_links TEXT NOT NULL DEFAULT '[]',
+  otel_events TEXT NOT NULL DEFAULT '[]',
+  log_body TEXT,
+  http_method TEXT,
+  http_route TEXT,
+  http_response_status_code INTEGER,
+  url_path TEXT,
+  url_full TEXT,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_trace ON records(trace_id, span_id);
+CREATE INDEX IF NOT EXISTS records_start ON records(start_timestamp);
+CREATE INDEX IF NOT EXISTS records_level ON records(level);
+-- Pending spans are few and short-lived: this tiny index makes "replace the pending span of
+-- this real span" a cheap lookup on every insert.
+CREATE INDEX IF NOT EXISTS records_pending ON records(trace_id, span_id) WHERE kind = 'pending_span';
+
+CREATE TABLE IF NOT EXISTS metrics (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  recorded_timestamp TEXT NOT NULL,
+  start_timestamp TEXT,
+  metric_name TEXT NOT NULL,
+  metric_type TEXT NOT NULL,
+  unit TEXT NOT NULL DEFAULT '',
+  metric_description TEXT,
+  aggregation_temporality TEXT,
+  is_monotonic INTEGER,
+  scalar_value REAL,
+  histogram_count INTEGER,
+  histogram_sum REAL,
+  histogram_min REAL,
+  histogram_max REAL,
+  histogram_buckets TEXT,
+  exemplars TEXT,
+  attributes TEXT NOT NULL DEFAULT '{}',
+  service_name TEXT,
+  otel_scope_name TEXT,
+  otel_resource_attributes TEXT NOT NULL DEFAULT '{}',
+  created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metrics_name_time ON metrics(metric_name, recorded_timestamp);
+CREATE INDEX IF NOT EXISTS metrics_time ON metrics(recorded_timestamp);
+)sql";
+  return exec(db, schema, error);
+}
+
+namespace {
+
+int deny_attach(void*, int action, const char*, const char*, const char*, const char*) {
+  return action == SQLITE_ATTACH || action == SQLITE_DETACH ? SQLITE_DENY : SQLITE_OK;
+}
+
+}  // namespace
+
+void restrict_to_reading(sqlite3* db) {
+  sqlite3_set_authorizer(db, deny_attach, nullptr);
+}
+
+db_handle open_read_only(const std::string& path, std::string& error, const std::string& uri) {
+  if (uri.empty()) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) {
+      error = "no database at " + path +
+              " (start `logfire-cpp serve` to create it, or name another with --db or LOGFIRE_LOCAL_DB)";
+      return nullptr;
+    }
+  }
+  sqlite3* raw = nullptr;
+  int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | (uri.empty() ? 0 : SQLITE_OPEN_URI);
+  int rc = sqlite3_open_v2(uri.empty() ? path.c_str() : uri.c_str(), &raw, flags, nullptr);
+  db_handle db(raw);
+  if (rc != SQLITE_OK) {
+    error = "cannot open " + path + ": " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc));
+    return nullptr;
+  }
+  sqlite3_busy_timeout(db.get(), 5000);
+  sqlite3_extended_result_codes(db.get(), 1);
+  // Touch the schema now so a file that is not a database, or not ours, is named at once.
+  sqlite3_stmt* probe = nullptr;
+  rc = sqlite3_prepare_v2(db.get(), "SELECT 1 FROM records LIMIT 0", -1, &probe, nullptr);
+  sqlite3_finalize(probe);
+  if (rc != SQLITE_OK) {
+    error = path + " is not a logfire-cpp database: " + sqlite3_errmsg(db.get());
+    return nullptr;
+  }
+  restrict_to_reading(db.get());
+  return db;
+}
+
+std::optional<std::int64_t> parse_timestamp(std::string_view t) {
+  // YYYY-MM-DD HH:MM:SS (19 chars) then optional .f{1,9}; a 'T' separator and a 'Z' are accepted.
+  if (t.size() < 19) return std::nullopt;
+  auto num = [&](std::size_t pos, std::size_t n, int& out) {
+    out = 0;
+    for (std::size_t i = pos; i < pos + n; ++i) {
+      if (t[i] < '0' || t[i] > '9') return false;
+      out = out * 10 + (t[i] - '0');
+    }
+    return true;
+  };
+  int y, mo, d, h, mi, s;
+  if (!num(0, 4, y) || t[4] != '-' || !num(5, 2, mo) || t[7] != '-' || !num(8, 2, d) ||
+      (t[10] != ' ' && t[10] != 'T') || !num(11, 2, h) || t[13] != ':' || !num(14, 2, mi) || t[16] != ':' ||
+      !num(17, 2, s)) {
+    return std::nullopt;
+  }
+  std::int64_t frac_ns = 0;
+  std::size_t pos = 19;
+  if (pos < t.size() && t[pos] == '.') {
+    ++pos;
+    std::int64_t scale = 100'000'000;
+    while (pos < t.size() && t[pos] >= '0' && t[pos] <= '9') {
+      frac_ns += (t[pos] - '0') * scale;
+      scale /= 10;
+      ++pos;
+    }
+  }
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  std::time_t secs = timegm(&tm);
+  return static_cast<std::int64_t>(secs) * 1'000'000'000 + frac_ns;
+}
+
+std::string column_text(sqlite3_stmt* s, int col) {
+  const auto* p = sqlite3_column_text(s, col);
+  if (p == nullptr) return {};
+  return {reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(s, col))};
+}
+
+}  // namespace logfire::backend

@@ -1,0 +1,398 @@
+#include "json.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+namespace logfire::backend::json {
+namespace {
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 when the bytes there are not one
+// (overlong forms, surrogates and code points above U+10FFFF are rejected).
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
+  auto c = static_cast<unsigned char>(s[i]);
+  auto cont = [&](std::size_t k) { return i + k < s.size() && (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80; };
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (!cont(1) || !cont(2)) return 0;
+    auto c1 = static_cast<unsigned char>(s[i + 1]);
+    if (c == 0xE0 && c1 < 0xA0) return 0;   // overlong
+    if (c == 0xED && c1 >= 0xA0) return 0;  // UTF-16 surrogate
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    auto c1 = static_cast<unsigned char>(s[i + 1]);
+    if (c == 0xF0 && c1 < 0x90) return 0;   // overlong
+    if (c == 0xF4 && c1 >= 0x90) return 0;  // above U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+class parser {
+ public:
+  parser(std::string_view text, int max_depth) : s_(text), max_depth_(max_depth) {}
+
+  // `out` may be null: then the document is only checked.
+  bool document(value* out) {
+    skip_ws();
+    if (!parse_value(out, 0)) return false;
+    skip_ws();
+    return pos_ == s_.size();
+  }
+
+ private:
+  void skip_ws() {
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
+  }
+
+  bool literal(std::string_view word) {
+    if (s_.substr(pos_, word.size()) != word) return false;
+    pos_ += word.size();
+    return true;
+  }
+
+  bool parse_value(value* out, int depth) {
+    if (depth > max_depth_ || pos_ >= s_.size()) return false;
+    char c = s_[pos_];
+    if (c == '{') return parse_object(out, depth + 1);
+    if (c == '[') return parse_array(out, depth + 1);
+    if (c == '"') {
+      std::string text;
+      if (!parse_string(out ? &text : nullptr)) return false;
+      if (out) {
+        out->kind = value::type::string;
+        out->text = std::move(text);
+      }
+      return true;
+    }
+    if (c == 't' || c == 'f') {
+      bool is_true = c == 't';
+      if (!literal(is_true ? "true" : "false")) return false;
+      if (out) {
+        out->kind = value::type::boolean;
+        out->b = is_true;
+      }
+      return true;
+    }
+    if (c == 'n') {
+      if (!literal("null")) return false;
+      if (out) out->kind = value::type::null;
+      return true;
+    }
+    return parse_number(out);
+  }
+
+  bool parse_number(value* out) {
+    std::size_t start = pos_;
+    if (pos_ < s_.size() && s_[pos_] == '-') ++pos_;
+    if (pos_ >= s_.size()) return false;
+    if (s_[pos_] == '0') {
+      ++pos_;
+    } else if (s_[pos_] >= '1' && s_[pos_] <= '9') {
+      while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
+    } else {
+      return false;
+    }
+    if (pos_ < s_.size() && s_[pos_] == '.') {
+      ++pos_;
+      std::size_t digits = pos_;
+      while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
+      if (pos_ == digits) return false;
+    }
+    if (pos_ < s_.size() && (s_[pos_] == 'e' || s_[pos_] == 'E')) {
+      ++pos_;
+      if (pos_ < s_.size() && (s_[pos_] == '+' || s_[pos_] == '-')) ++pos_;
+      std::size_t digits = pos_;
+      while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
+      if (pos_ == digits) return false;
+    }
+    if (out) {
+      out->kind = value::type::number;
+      out->text.assign(s_.substr(start, pos_ - start));
+      out->number = std::strtod(out->text.c_str(), nullptr);
+    }
+    return true;
+  }
+
+  static int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+
+  bool parse_hex4(unsigned& cp) {
+    if (pos_ + 4 > s_.size()) return false;
+    cp = 0;
+    for (int k = 0; k < 4; ++k) {
+      int d = hex_digit(s_[pos_++]);
+      if (d < 0) return false;
+      cp = cp * 16 + static_cast<unsigned>(d);
+    }
+    return true;
+  }
+
+  static void append_utf8(std::string& out, unsigned cp) {
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out += static_cast<char>(0xC0 | (cp >> 6));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out += static_cast<char>(0xE0 | (cp >> 12));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (cp >> 18));
+      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+  }
+
+  bool parse_string(std::string* out) {
+    ++pos_;  // opening quote
+    while (pos_ < s_.size()) {
+      char c = s_[pos_];
+      if (c == '"') {
+        ++pos_;
+        return true;
+      }
+      if (static_cast<unsigned char>(c) < 0x20) return false;
+      if (c == '\\') {
+        if (++pos_ >= s_.size()) return false;
+        char e = s_[pos_++];
+        char plain = 0;
+        switch (e) {
+          case '"':
+            plain = '"';
+            break;
+          case '\\':
+            plain = '\\';
+            break;
+          case '/':
+            plain = '/';
+            break;
+          case 'b':
+            plain = '\b';
+            break;
+          case 'f':
+            plain = '\f';
+            break;
+          case 'n':
+            plain = '\n';
+            break;
+          case 'r':
+            plain = '\r';
+            break;
+          case 't':
+            plain = '\t';
+            break;
+          case 'u': {
+            unsigned cp = 0;
+            if (!parse_hex4(cp)) return false;
+            if (cp >= 0xD800 && cp <= 0xDBFF && s_.substr(pos_, 2) == "\\u") {
+              std::size_t save = pos_;
+              pos_ += 2;
+              unsigned low = 0;
+              if (parse_hex4(low) && low >= 0xDC00 && low <= 0xDFFF) {
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+              } else {
+                pos_ = save;
+              }
+            }
+            if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;  // lone surrogate
+            if (out) append_utf8(*out, cp);
+            continue;
+          }
+          default:
+            return false;
+        }
+        if (out) *out += plain;
+        continue;
+      }
+      std::size_t n = utf8_sequence_length(s_, pos_);
+      if (n == 0) return false;
+      if (out) out->append(s_.substr(pos_, n));
+      pos_ += n;
+    }
+    return false;
+  }
+
+  bool parse_array(value* out, int depth) {
+    ++pos_;
+    if (out) out->kind = value::type::array;
+    skip_ws();
+    if (pos_ < s_.size() && s_[pos_] == ']') {
+      ++pos_;
+      return true;
+    }
+    while (true) {
+      skip_ws();
+      value item;
+      if (!parse_value(out ? &item : nullptr, depth)) return false;
+      if (out) out->items.push_back(std::move(item));
+      skip_ws();
+      if (pos_ >= s_.size()) return false;
+      if (s_[pos_] == ',') {
+        ++pos_;
+        continue;
+      }
+      if (s_[pos_] == ']') {
+        ++pos_;
+        return true;
+      }
+      return false;
+    }
+  }
+
+  bool parse_object(value* out, int depth) {
+    ++pos_;
+    if (out) out->kind = value::type::object;
+    skip_ws();
+    if (pos_ < s_.size() && s_[pos_] == '}') {
+      ++pos_;
+      return true;
+    }
+    while (true) {
+      skip_ws();
+      if (pos_ >= s_.size() || s_[pos_] != '"') return false;
+      std::string key;
+      if (!parse_string(out ? &key : nullptr)) return false;
+      skip_ws();
+      if (pos_ >= s_.size() || s_[pos_] != ':') return false;
+      ++pos_;
+      skip_ws();
+      value member;
+      if (!parse_value(out ? &member : nullptr, depth)) return false;
+      if (out) out->members.emplace_back(std::move(key), std::move(member));
+      skip_ws();
+      if (pos_ >= s_.size()) return false;
+      if (s_[pos_] == ',') {
+        ++pos_;
+        continue;
+      }
+      if (s_[pos_] == '}') {
+        ++pos_;
+        return true;
+      }
+      return false;
+    }
+  }
+
+  std::string_view s_;
+  std::size_t pos_ = 0;
+  int max_depth_;
+};
+
+}  // namespace
+
+void append_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      std::size_t n = utf8_sequence_length(s, i);
+      if (n == 0) {
+        out += "\xEF\xBF\xBD";  // U+FFFD for a byte that starts no valid sequence
+        ++i;
+      } else {
+        out.append(s.substr(i, n));
+        i += n;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7F) {
+          out += "\\u00";
+          out += hex[c >> 4];
+          out += hex[c & 0xF];
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+    ++i;
+  }
+  out += '"';
+}
+
+void append_double(std::string& out, double d) {
+  if (std::isnan(d)) {
+    out += "\"NaN\"";
+    return;
+  }
+  if (std::isinf(d)) {
+    out += d > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+    return;
+  }
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);  // shortest round-trip form
+  if (ec != std::errc{}) {
+    out += "null";
+    return;
+  }
+  out.append(buf, end);
+}
+
+void append_int(std::string& out, std::int64_t i) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, i);
+  (void)ec;
+  out.append(buf, end);
+}
+
+void append_uint(std::string& out, std::uint64_t u) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, u);
+  (void)ec;
+  out.append(buf, end);
+}
+
+const value* value::find(std::string_view key) const {
+  for (const auto& [k, v] : members) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+std::optional<value> parse(std::string_view text, int max_depth) {
+  value v;
+  parser p(text, max_depth);
+  if (!p.document(&v)) return std::nullopt;
+  return v;
+}
+
+bool is_valid(std::string_view text, int max_depth) {
+  parser p(text, max_depth);
+  return p.document(nullptr);
+}
+
+}  // namespace logfire::backend::json

@@ -1,0 +1,456 @@
+#include "store.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <future>
+
+namespace logfire::backend {
+
+struct store::job {
+  std::vector<record_row>* records;
+  std::vector<metric_row>* metrics;
+  std::promise<write_result> done;
+  [[nodiscard]] std::size_t rows() const { return records->size() + metrics->size(); }
+};
+
+namespace {
+
+constexpr const char* kRecordColumns =
+    "start_timestamp, end_timestamp, duration, trace_id, span_id, parent_span_id, kind, level, span_name, "
+    "message, tags, attributes, service_name, service_version, service_instance_id, deployment_environment, "
+    "process_pid, otel_scope_name, otel_scope_version, otel_span_kind, otel_status_code, otel_status_message, "
+    "is_exception, exception_type, exception_message, exception_stacktrace, otel_resource_attributes, "
+    "otel_links, otel_events, log_body, http_method, http_route, http_response_status_code, url_path, url_full, "
+    "created_at";
+constexpr int kRecordColumnCount = 36;
+
+constexpr const char* kMetricColumns =
+    "recorded_timestamp, start_timestamp, metric_name, metric_type, unit, metric_description, "
+    "aggregation_temporality, is_monotonic, scalar_value, histogram_count, histogram_sum, histogram_min, "
+    "histogram_max, histogram_buckets, exemplars, attributes, service_name, otel_scope_name, "
+    "otel_resource_attributes, created_at";
+constexpr int kMetricColumnCount = 20;
+
+std::string placeholders(int n) {
+  std::string out;
+  for (int i = 1; i <= n; ++i) {
+    if (i > 1) out += ", ";
+    out += '?' + std::to_string(i);
+  }
+  return out;
+}
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Binding helpers. Text is bound SQLITE_STATIC: every caller steps the statement while the
+// bound strings are alive.
+void bind_text(sqlite3_stmt* s, int i, std::string_view v) {
+  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+}
+void bind_text(sqlite3_stmt* s, int i, const std::optional<std::string>& v) {
+  if (v) {
+    bind_text(s, i, std::string_view(*v));
+  } else {
+    sqlite3_bind_null(s, i);
+  }
+}
+void bind_int(sqlite3_stmt* s, int i, const std::optional<std::int64_t>& v) {
+  if (v) {
+    sqlite3_bind_int64(s, i, *v);
+  } else {
+    sqlite3_bind_null(s, i);
+  }
+}
+void bind_real(sqlite3_stmt* s, int i, const std::optional<double>& v) {
+  if (v) {
+    sqlite3_bind_double(s, i, *v);
+  } else {
+    sqlite3_bind_null(s, i);
+  }
+}
+
+std::optional<std::string> resource_text(const std::shared_ptr<const resource_info>& r,
+                                         std::optional<std::string> resource_info::*field) {
+  if (!r) return std::nullopt;
+  return (*r).*field;
+}
+
+int step_and_reset(sqlite3_stmt* s) {
+  int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return rc;
+}
+
+int insert_record(sqlite3_stmt* s, const record_row& r, std::string_view created_at) {
+  std::string start = format_timestamp(r.start_ns);
+  std::optional<std::string> end;
+  std::optional<double> duration;
+  if (r.end_ns) {
+    end = format_timestamp(*r.end_ns);
+    duration = static_cast<double>(*r.end_ns - r.start_ns) / 1e9;
+  }
+  bind_text(s, 1, std::string_view(start));
+  bind_text(s, 2, end);
+  bind_real(s, 3, duration);
+  bind_text(s, 4, std::string_view(r.trace_id));
+  bind_text(s, 5, std::string_view(r.span_id));
+  bind_text(s, 6, r.parent_span_id);
+  bind_text(s, 7, std::string_view(r.kind));
+  sqlite3_bind_int(s, 8, r.level);
+  bind_text(s, 9, std::string_view(r.span_name));
+  bind_text(s, 10, std::string_view(r.message));
+  bind_text(s, 11, std::string_view(r.tags));
+  bind_text(s, 12, std::string_view(r.attributes));
+  bind_text(s, 13, resource_text(r.resource, &resource_info::service_name));
+  bind_text(s, 14, resource_text(r.resource, &resource_info::service_version));
+  bind_text(s, 15, resource_text(r.resource, &resource_info::service_instance_id));
+  bind_text(s, 16, resource_text(r.resource, &resource_info::deployment_environment));
+  bind_int(s, 17, r.resource ? r.resource->process_pid : std::nullopt);
+  if (r.scope) {
+    bind_text(s, 18, std::string_view(r.scope->name));
+    bind_text(s, 19, std::string_view(r.scope->version));
+  }
+  bind_text(s, 20, r.otel_span_kind);
+  bind_text(s, 21, std::string_view(r.otel_status_code));
+  bind_text(s, 22, r.otel_status_message);
+  sqlite3_bind_int(s, 23, r.is_exception ? 1 : 0);
+  bind_text(s, 24, r.exception_type);
+  bind_text(s, 25, r.exception_message);
+  bind_text(s, 26, r.exception_stacktrace);
+  bind_text(s, 27, r.resource ? std::string_view(r.resource->attributes_json) : std::string_view("{}"));
+  bind_text(s, 28, std::string_view(r.otel_links));
+  bind_text(s, 29, std::string_view(r.otel_events));
+  bind_text(s, 30, r.log_body);
+  bind_text(s, 31, r.http_method);
+  bind_text(s, 32, r.http_route);
+  bind_int(s, 33, r.http_response_status_code);
+  bind_text(s, 34, r.url_path);
+  bind_text(s, 35, r.url_full);
+  bind_text(s, 36, created_at);
+  return step_and_reset(s);
+}
+
+int insert_metric(sqlite3_stmt* s, const metric_row& m, std::string_view created_at) {
+  std::string recorded = format_timestamp(m.recorded_ns);
+  std::optional<std::string> start;
+  if (m.start_ns) start = format_timestamp(*m.start_ns);
+  bind_text(s, 1, std::string_view(recorded));
+  bind_text(s, 2, start);
+  bind_text(s, 3, std::string_view(m.metric_name));
+  bind_text(s, 4, std::string_view(m.metric_type));
+  bind_text(s, 5, std::string_view(m.unit));
+  bind_text(s, 6, m.description);
+  bind_text(s, 7, m.aggregation_temporality);
+  bind_int(s, 8, m.is_monotonic ? std::optional<std::int64_t>(*m.is_monotonic ? 1 : 0) : std::nullopt);
+  bind_real(s, 9, m.scalar_value);
+  bind_int(s, 10, m.count);
+  bind_real(s, 11, m.sum);
+  bind_real(s, 12, m.min);
+  bind_real(s, 13, m.max);
+  bind_text(s, 14, m.buckets);
+  bind_text(s, 15, m.exemplars);
+  bind_text(s, 16, std::string_view(m.attributes));
+  bind_text(s, 17, resource_text(m.resource, &resource_info::service_name));
+  if (m.scope) bind_text(s, 18, std::string_view(m.scope->name));
+  bind_text(s, 19, m.resource ? std::string_view(m.resource->attributes_json) : std::string_view("{}"));
+  bind_text(s, 20, created_at);
+  return step_and_reset(s);
+}
+
+std::atomic<int> memory_db_counter{0};
+
+}  // namespace
+
+store::store(store_options options) : options_(std::move(options)) {}
+
+std::unique_ptr<store> store::open(const store_options& options, std::string& error) {
+  std::unique_ptr<store> s(new store(options));
+  if (!s->start(error)) return nullptr;
+  return s;
+}
+
+bool store::start(std::string& error) {
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  std::string target = options_.path;
+  if (is_memory_path(options_.path)) {
+    // A named in-memory database (memdb VFS) so that the reader connections see the writer's
+    // data; it lives as long as the writer connection.
+    uri_ = "file:/logfire-cpp-" + std::to_string(getpid()) + "-" + std::to_string(memory_db_counter++) + "?vfs=memdb";
+    target = uri_;
+    flags |= SQLITE_OPEN_URI;
+  } else {
+    std::filesystem::path p(options_.path);
+    if (p.has_parent_path()) {
+      std::error_code ec;
+      std::filesystem::create_directories(p.parent_path(), ec);
+      if (ec) {
+        error = "cannot create the directory " + p.parent_path().string() + " for the database: " + ec.message();
+        return false;
+      }
+    }
+  }
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(target.c_str(), &raw, flags, nullptr);
+  writer_db_.reset(raw);
+  if (rc != SQLITE_OK) {
+    error = "cannot open the database " + options_.path + ": " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc));
+    return false;
+  }
+  sqlite3* db = writer_db_.get();
+  sqlite3_busy_timeout(db, 10'000);
+  sqlite3_extended_result_codes(db, 1);
+  // auto_vacuum must be chosen before the first table exists; INCREMENTAL lets size retention
+  // give freed pages back to the file system.
+  if (!exec(db, "PRAGMA auto_vacuum = INCREMENTAL", error)) {
+    error = options_.path + ": " + error;
+    return false;
+  }
+  if (uri_.empty()) {
+    if (!exec(db, "PRAGMA journal_mode = WAL", error)) {
+      error = "cannot use " + options_.path + " as a database: " + error;
+      return false;
+    }
+  }
+  std::string sync = std::string("PRAGMA synchronous = ") + (options_.durable ? "FULL" : "NORMAL");
+  if (!exec(db, sync.c_str(), error) || !exec(db, "PRAGMA temp_store = MEMORY", error) ||
+      !exec(db, "PRAGMA cache_size = -65536", error) || !create_schema(db, error)) {
+    error = "cannot use " + options_.path + " as a database: " + error;
+    return false;
+  }
+  std::string cols = kRecordColumns;
+  insert_record_ =
+      prepare(db, "INSERT INTO records (" + cols + ") VALUES (" + placeholders(kRecordColumnCount) + ")", error);
+  insert_pending_ = prepare(db,
+                            "INSERT INTO records (" + cols + ") SELECT " + placeholders(kRecordColumnCount) +
+                                " WHERE NOT EXISTS (SELECT 1 FROM records WHERE trace_id = ?4 AND span_id = ?5)",
+                            error);
+  delete_pending_ =
+      prepare(db, "DELETE FROM records WHERE trace_id = ?1 AND span_id = ?2 AND kind = 'pending_span'", error);
+  insert_metric_ = prepare(
+      db, std::string("INSERT INTO metrics (") + kMetricColumns + ") VALUES (" + placeholders(kMetricColumnCount) + ")",
+      error);
+  if (!insert_record_ || !insert_pending_ || !delete_pending_ || !insert_metric_) {
+    error = options_.path + ": " + error;
+    return false;
+  }
+  writer_ = std::thread([this] { writer_loop(); });
+  return true;
+}
+
+store::~store() {
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  // Statements before the connection they belong to.
+  insert_record_.reset();
+  insert_pending_.reset();
+  delete_pending_.reset();
+  insert_metric_.reset();
+  {
+    std::lock_guard lk(readers_mu_);
+    idle_readers_.clear();
+  }
+  if (writer_db_ && uri_.empty()) {
+    std::string ignored;
+    exec(writer_db_.get(), "PRAGMA wal_checkpoint(TRUNCATE)", ignored);
+  }
+}
+
+write_result store::write(std::vector<record_row>&& records, std::vector<metric_row>&& metrics) {
+  job j{&records, &metrics, {}};
+  auto fut = j.done.get_future();
+  {
+    std::lock_guard lk(mu_);
+    if (stopping_) return {write_result::status::busy, "the server is shutting down"};
+    if (queued_rows_ > 0 && queued_rows_ + j.rows() > options_.max_queued_rows) {
+      return {write_result::status::busy,
+              "the database writer is behind (" + std::to_string(queued_rows_) + " rows queued); retry later"};
+    }
+    queue_.push_back(&j);
+    queued_rows_ += j.rows();
+  }
+  cv_.notify_one();
+  return fut.get();
+}
+
+bool store::read(const std::function<void(sqlite3*)>& fn, std::string& error) {
+  db_handle db;
+  {
+    std::lock_guard lk(readers_mu_);
+    if (!idle_readers_.empty()) {
+      db = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+    }
+  }
+  if (!db) {
+    db = open_read_only(options_.path, error, uri_);
+    if (!db) return false;
+  }
+  fn(db.get());
+  std::lock_guard lk(readers_mu_);
+  if (idle_readers_.size() < 8) idle_readers_.push_back(std::move(db));
+  return true;
+}
+
+void store::run_retention() {
+  std::unique_lock lk(mu_);
+  std::uint64_t target = retention_runs_ + 1;
+  retention_requested_ = true;
+  cv_.notify_all();
+  retention_done_cv_.wait(lk, [&] { return retention_runs_ >= target || stopping_; });
+}
+
+store_counters store::counters() const {
+  std::lock_guard lk(mu_);
+  return counters_;
+}
+
+// Writer thread only: everything below touches writer_db_ and its statements.
+void store::writer_loop() {
+  auto next_retention = std::chrono::steady_clock::now();
+  std::unique_lock lk(mu_);
+  while (true) {
+    bool retention_enabled = options_.retention_age || options_.retention_bytes;
+    cv_.wait_until(lk, retention_enabled ? next_retention : std::chrono::steady_clock::time_point::max(),
+                   [&] { return stopping_ || !queue_.empty() || retention_requested_; });
+    if (!queue_.empty()) {
+      std::vector<job*> batch;
+      std::size_t rows = 0;
+      while (!queue_.empty() && (batch.empty() || rows + queue_.front()->rows() <= options_.max_batch_rows)) {
+        rows += queue_.front()->rows();
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+      queued_rows_ -= rows;
+      lk.unlock();
+      std::string error;
+      bool ok = commit(batch, error);
+      lk.lock();
+      ++counters_.transactions;
+      if (!ok) ++counters_.failed_transactions;
+      for (job* j : batch) {
+        if (ok) {
+          counters_.records_written += j->records->size();
+          counters_.metrics_written += j->metrics->size();
+        }
+        // After this the producer may destroy the job: touch nothing of it afterwards.
+        j->done.set_value(ok ? write_result{} : write_result{write_result::status::failed, error});
+      }
+      continue;  // drain the queue before looking at retention
+    }
+    bool due = retention_enabled && std::chrono::steady_clock::now() >= next_retention;
+    if (retention_requested_ || due) {
+      retention_requested_ = false;
+      lk.unlock();
+      apply_retention();
+      lk.lock();
+      ++retention_runs_;
+      next_retention = std::chrono::steady_clock::now() + options_.retention_interval;
+      retention_done_cv_.notify_all();
+      continue;
+    }
+    if (stopping_) break;
+  }
+  retention_done_cv_.notify_all();
+}
+
+bool store::commit(std::vector<job*>& batch, std::string& error) {
+  sqlite3* db = writer_db_.get();
+  if (!exec(db, "BEGIN IMMEDIATE", error)) return false;
+  std::string created_at = format_timestamp(now_ns());
+  std::uint64_t replaced = 0, ignored = 0;
+  auto fail = [&](const char* what) {
+    error = std::string(what) + ": " + sqlite3_errmsg(db);
+    std::string rollback_error;
+    exec(db, "ROLLBACK", rollback_error);
+    return false;
+  };
+  for (job* j : batch) {
+    for (const record_row& r : *j->records) {
+      if (r.kind == "pending_span") {
+        // Ignored when its real span (or an earlier copy of it) is already stored.
+        if (insert_record(insert_pending_.get(), r, created_at) != SQLITE_DONE) return fail("insert");
+        if (sqlite3_changes(db) == 0) ++ignored;
+        continue;
+      }
+      if (r.kind == "span") {
+        bind_text(delete_pending_.get(), 1, std::string_view(r.trace_id));
+        bind_text(delete_pending_.get(), 2, std::string_view(r.span_id));
+        if (step_and_reset(delete_pending_.get()) != SQLITE_DONE) return fail("replace pending span");
+        replaced += static_cast<std::uint64_t>(sqlite3_changes(db));
+      }
+      if (insert_record(insert_record_.get(), r, created_at) != SQLITE_DONE) return fail("insert");
+    }
+    for (const metric_row& m : *j->metrics) {
+      if (insert_metric(insert_metric_.get(), m, created_at) != SQLITE_DONE) return fail("insert metric");
+    }
+  }
+  if (!exec(db, "COMMIT", error)) {
+    std::string rollback_error;
+    exec(db, "ROLLBACK", rollback_error);
+    return false;
+  }
+  std::lock_guard lk(mu_);
+  counters_.pending_replaced += replaced;
+  counters_.pending_ignored += ignored;
+  return true;
+}
+
+void store::apply_retention() {
+  sqlite3* db = writer_db_.get();
+  std::uint64_t deleted = 0;
+  std::string error;
+  if (options_.retention_age) {
+    std::string cutoff = format_timestamp(
+        now_ns() - std::chrono::duration_cast<std::chrono::nanoseconds>(*options_.retention_age).count());
+    for (const char* sql :
+         {"DELETE FROM records WHERE start_timestamp < ?1", "DELETE FROM metrics WHERE recorded_timestamp < ?1"}) {
+      auto s = prepare(db, sql, error);
+      if (!s) continue;
+      bind_text(s.get(), 1, std::string_view(cutoff));
+      if (sqlite3_step(s.get()) == SQLITE_DONE) deleted += static_cast<std::uint64_t>(sqlite3_changes(db));
+    }
+  }
+  if (options_.retention_bytes) {
+    auto used_bytes = [&]() -> std::int64_t {
+      auto s = prepare(db,
+                       "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM "
+                       "pragma_freelist_count()), (SELECT page_size FROM pragma_page_size())",
+                       error);
+      if (!s || sqlite3_step(s.get()) != SQLITE_ROW) return 0;
+      return sqlite3_column_int64(s.get(), 0) * sqlite3_column_int64(s.get(), 1);
+    };
+    // Delete the oldest tenth of each table per round until the data fit; bounded rounds.
+    for (int round = 0; round < 40 && used_bytes() > *options_.retention_bytes; ++round) {
+      std::uint64_t round_deleted = 0;
+      for (const char* sql :
+           {"DELETE FROM records WHERE id IN (SELECT id FROM records ORDER BY start_timestamp LIMIT "
+            "max(1, (SELECT count(*) FROM records) / 10))",
+            "DELETE FROM metrics WHERE id IN (SELECT id FROM metrics ORDER BY recorded_timestamp LIMIT "
+            "max(1, (SELECT count(*) FROM metrics) / 10))"}) {
+        auto s = prepare(db, sql, error);
+        if (s && sqlite3_step(s.get()) == SQLITE_DONE) round_deleted += static_cast<std::uint64_t>(sqlite3_changes(db));
+      }
+      deleted += round_deleted;
+      if (round_deleted == 0) break;
+    }
+  }
+  if (deleted > 0) {
+    exec(db, "PRAGMA incremental_vacuum", error);
+    if (uri_.empty()) exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", error);
+  }
+  std::lock_guard lk(mu_);
+  counters_.retention_deleted += deleted;
+}
+
+}  // namespace logfire::backend

@@ -1,0 +1,118 @@
+// The local backend's storage: one SQLite database (WAL) written by a single writer thread that
+// groups the rows of concurrent requests into one transaction, and read through a pool of
+// read-only connections. write() returns only after the rows are committed, so the HTTP layer
+// acknowledges nothing that a crash could still lose.
+//
+//   std::string error;
+//   auto s = store::open({.path = "/tmp/t.db"}, error);
+//   auto r = s->write(std::move(rows), {});          // blocks until committed
+//   s->read([](sqlite3* db) { /* SELECT ... */ });   // read-only connection
+#pragma once
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "db.hpp"
+#include "rows.hpp"
+
+namespace logfire::backend {
+
+struct store_options {
+  std::string path;  // a file, or ":memory:" (kept in this process only)
+  // synchronous=FULL: a commit also survives power loss, at the price of one fsync per
+  // transaction. Default off (NORMAL): committed rows survive a crash or kill of the process.
+  bool durable = false;
+  // Records and metrics older than this (by start/recorded timestamp) are deleted. Default none.
+  std::optional<std::chrono::seconds> retention_age;
+  // Once the data use more than this many bytes, the oldest rows are deleted. Default none.
+  std::optional<std::int64_t> retention_bytes;
+  // How often retention runs (also once at startup). Default 60 s.
+  std::chrono::milliseconds retention_interval{60'000};
+  // Rows waiting for the writer beyond which write() refuses at once (the server answers 503
+  // and the exporter retries), so a flood cannot grow memory without bound. Default 1 000 000.
+  std::size_t max_queued_rows = 1'000'000;
+  // Rows per transaction at most (the rows of one request are never split). Default 20 000.
+  std::size_t max_batch_rows = 20'000;
+};
+
+struct write_result {
+  enum class status : std::uint8_t { committed, busy, failed };
+  status outcome = status::committed;
+  std::string error;  // SQLite's message, or why the store is busy
+  [[nodiscard]] bool ok() const { return outcome == status::committed; }
+};
+
+struct store_counters {
+  std::uint64_t records_written = 0;
+  std::uint64_t metrics_written = 0;
+  std::uint64_t pending_replaced = 0;  // pending spans deleted because their real span arrived
+  std::uint64_t pending_ignored = 0;   // pending spans that arrived after their real span
+  std::uint64_t transactions = 0;
+  std::uint64_t failed_transactions = 0;
+  std::uint64_t retention_deleted = 0;
+};
+
+class store {
+ public:
+  // Opens (creating if needed) the database and starts the writer thread.
+  static std::unique_ptr<store> open(const store_options& options, std::string& error);
+  ~store();  // commits everything queued, then stops the writer
+  store(const store&) = delete;
+  store& operator=(const store&) = delete;
+
+  // Any thread. Blocks until the rows are committed, the commit failed, or the queue is full.
+  write_result write(std::vector<record_row>&& records, std::vector<metric_row>&& metrics);
+
+  // Any thread. Runs `fn` with a read-only connection (restricted to reading, see db.hpp).
+  // Returns false with the reason when no connection could be opened.
+  bool read(const std::function<void(sqlite3*)>& fn, std::string& error);
+
+  // Runs retention now on the writer thread and waits for it.
+  void run_retention();
+
+  [[nodiscard]] store_counters counters() const;
+  [[nodiscard]] const std::string& path() const { return options_.path; }
+
+ private:
+  struct job;
+  explicit store(store_options options);
+  bool start(std::string& error);
+  void writer_loop();
+  bool commit(std::vector<job*>& batch, std::string& error);
+  void apply_retention();
+
+  store_options options_;
+  std::string uri_;  // the in-memory database's shared name, empty for a file
+  db_handle writer_db_;
+  stmt_handle insert_record_, insert_pending_, delete_pending_, insert_metric_;
+
+  // Queue between the HTTP threads (producers) and the writer thread (consumer).
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<job*> queue_;
+  std::size_t queued_rows_ = 0;
+  bool stopping_ = false;
+  bool retention_requested_ = false;
+  std::condition_variable retention_done_cv_;
+  std::uint64_t retention_runs_ = 0;
+  store_counters counters_;  // guarded by mu_
+  std::thread writer_;
+
+  // Idle read-only connections, reused across requests.
+  std::mutex readers_mu_;
+  std::vector<db_handle> idle_readers_;
+};
+
+}  // namespace logfire::backend

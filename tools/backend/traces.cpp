@@ -1,0 +1,181 @@
+#include "traces.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <unordered_set>
+
+#include "db.hpp"
+#include "json.hpp"
+
+namespace logfire::backend {
+
+bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>& out, std::string& error) {
+  out.clear();
+  // Walk the newest records (start_timestamp index) until `limit` distinct traces are found;
+  // the scan is bounded so a huge trace cannot make the list slow.
+  auto ids = prepare(db,
+                     q.errors_only ? "SELECT trace_id FROM records WHERE level >= 17 ORDER BY start_timestamp DESC "
+                                     "LIMIT 100000"
+                                   : "SELECT trace_id FROM records ORDER BY start_timestamp DESC LIMIT 100000",
+                     error);
+  if (!ids) return false;
+  std::vector<std::string> order;
+  std::unordered_set<std::string> seen;
+  while (order.size() < q.limit) {
+    int rc = sqlite3_step(ids.get());
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) {
+      error = sqlite3_errmsg(db);
+      return false;
+    }
+    std::string id = column_text(ids.get(), 0);
+    if (seen.insert(id).second) order.push_back(std::move(id));
+  }
+  auto agg = prepare(db,
+                     "SELECT min(start_timestamp), max(coalesce(end_timestamp, start_timestamp)), "
+                     "sum(kind != 'log'), sum(kind = 'log'), sum(level >= 17), sum(kind = 'pending_span'), "
+                     "max(level) FROM records WHERE trace_id = ?1",
+                     error);
+  // The root: the earliest record whose parent is not in this trace (a remote parent counts as
+  // absent), spans before logs at the same instant.
+  auto root = prepare(db,
+                      "SELECT span_name, message, coalesce(service_name, '') FROM records r WHERE trace_id = ?1 AND "
+                      "(parent_span_id IS NULL OR NOT EXISTS (SELECT 1 FROM records p WHERE p.trace_id = ?1 AND "
+                      "p.span_id = r.parent_span_id)) ORDER BY start_timestamp, kind = 'log', id LIMIT 1",
+                      error);
+  if (!agg || !root) return false;
+  for (const auto& id : order) {
+    trace_summary t;
+    t.trace_id = id;
+    sqlite3_bind_text(agg.get(), 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+    if (sqlite3_step(agg.get()) == SQLITE_ROW) {
+      t.start_timestamp = column_text(agg.get(), 0);
+      t.start_ns = parse_timestamp(t.start_timestamp).value_or(0);
+      t.end_ns = parse_timestamp(column_text(agg.get(), 1)).value_or(t.start_ns);
+      t.duration_s = static_cast<double>(t.end_ns - t.start_ns) / 1e9;
+      t.span_count = sqlite3_column_int64(agg.get(), 2);
+      t.log_count = sqlite3_column_int64(agg.get(), 3);
+      t.error_count = sqlite3_column_int64(agg.get(), 4);
+      t.pending_count = sqlite3_column_int64(agg.get(), 5);
+      t.max_level = sqlite3_column_int(agg.get(), 6);
+    }
+    sqlite3_reset(agg.get());
+    sqlite3_bind_text(root.get(), 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+    if (sqlite3_step(root.get()) == SQLITE_ROW) {
+      t.root_span_name = column_text(root.get(), 0);
+      t.root_message = column_text(root.get(), 1);
+      t.service_name = column_text(root.get(), 2);
+    }
+    sqlite3_reset(root.get());
+    if (!t.start_timestamp.empty()) out.push_back(std::move(t));  // deleted meanwhile: skip
+  }
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.start_ns > b.start_ns; });
+  return true;
+}
+
+std::string traces_to_json(const std::vector<trace_summary>& traces) {
+  std::string s = "{\"traces\":[";
+  bool first = true;
+  for (const auto& t : traces) {
+    if (!first) s += ',';
+    first = false;
+    s += "{\"trace_id\":";
+    json::append_string(s, t.trace_id);
+    s += ",\"start_timestamp\":";
+    json::append_string(s, t.start_timestamp);
+    s += ",\"duration\":";
+    json::append_double(s, t.duration_s);
+    s += ",\"span_count\":";
+    json::append_int(s, t.span_count);
+    s += ",\"log_count\":";
+    json::append_int(s, t.log_count);
+    s += ",\"error_count\":";
+    json::append_int(s, t.error_count);
+    s += ",\"pending_count\":";
+    json::append_int(s, t.pending_count);
+    s += ",\"max_level\":";
+    json::append_int(s, t.max_level);
+    s += ",\"root_span_name\":";
+    json::append_string(s, t.root_span_name);
+    s += ",\"root_message\":";
+    json::append_string(s, t.root_message);
+    s += ",\"service_name\":";
+    json::append_string(s, t.service_name);
+    s += '}';
+  }
+  s += "]}";
+  return s;
+}
+
+bool trace_to_json(sqlite3* db, std::string_view trace_id, std::string& out, std::string& error) {
+  constexpr int kMaxRows = 20'000;
+  auto s = prepare(db, "SELECT * FROM records WHERE trace_id = ?1 ORDER BY start_timestamp, id LIMIT 20001", error);
+  if (!s) return false;
+  sqlite3_bind_text(s.get(), 1, trace_id.data(), static_cast<int>(trace_id.size()), SQLITE_STATIC);
+  static const std::unordered_set<std::string_view> json_columns = {
+      "tags", "attributes", "otel_resource_attributes", "otel_links", "otel_events", "log_body"};
+  out = "{\"trace_id\":";
+  json::append_string(out, trace_id);
+  out += ",\"records\":[";
+  int n = sqlite3_column_count(s.get());
+  int rows = 0;
+  bool truncated = false;
+  while (true) {
+    int rc = sqlite3_step(s.get());
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) {
+      error = sqlite3_errmsg(db);
+      return false;
+    }
+    if (rows == kMaxRows) {
+      truncated = true;
+      break;
+    }
+    if (rows++ > 0) out += ',';
+    out += '{';
+    for (int i = 0; i < n; ++i) {
+      if (i > 0) out += ',';
+      std::string_view name = sqlite3_column_name(s.get(), i);
+      json::append_string(out, name);
+      out += ':';
+      switch (sqlite3_column_type(s.get(), i)) {
+        case SQLITE_NULL:
+          out += "null";
+          break;
+        case SQLITE_INTEGER:
+          json::append_int(out, sqlite3_column_int64(s.get(), i));
+          break;
+        case SQLITE_FLOAT:
+          json::append_double(out, sqlite3_column_double(s.get(), i));
+          break;
+        default: {
+          std::string text = column_text(s.get(), i);
+          if (json_columns.count(name) && json::is_valid(text)) {
+            out += text;
+          } else {
+            json::append_string(out, text);
+          }
+        }
+      }
+    }
+    out += '}';
+  }
+  out += "],\"truncated\":";
+  out += truncated ? "true" : "false";
+  out += '}';
+  return true;
+}
+
+std::string format_duration(double seconds) {
+  char buf[32];
+  if (seconds >= 1) {
+    std::snprintf(buf, sizeof buf, "%.2fs", seconds);
+  } else if (seconds >= 1e-3) {
+    std::snprintf(buf, sizeof buf, "%.1fms", seconds * 1e3);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0fµs", seconds * 1e6);
+  }
+  return buf;
+}
+
+}  // namespace logfire::backend

@@ -1,0 +1,51 @@
+// Reading traces back out of `records`: the recent-traces summary (`logfire-cpp traces` and the
+// web view's list) and one trace's rows as JSON (the web view's waterfall).
+//
+//   std::vector<trace_summary> list;
+//   if (recent_traces(db, {.limit = 20}, list, error)) print(list);
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace logfire::backend {
+
+struct trace_summary {
+  std::string trace_id;
+  std::string start_timestamp;  // UTC text, as stored
+  std::int64_t start_ns = 0;
+  std::int64_t end_ns = 0;
+  double duration_s = 0;
+  std::int64_t span_count = 0;  // spans and pending spans
+  std::int64_t log_count = 0;
+  std::int64_t error_count = 0;    // records at level error (17) or above
+  std::int64_t pending_count = 0;  // spans still running
+  int max_level = 0;
+  std::string root_span_name;
+  std::string root_message;
+  std::string service_name;
+};
+
+struct trace_query {
+  std::size_t limit = 20;
+  bool errors_only = false;  // only traces with a record at level >= 17
+};
+
+// The most recent traces (by their latest record's start), newest first.
+bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>& out, std::string& error);
+
+// {"traces":[{"trace_id":..., "start_timestamp":..., "duration":..., ...}]}
+[[nodiscard]] std::string traces_to_json(const std::vector<trace_summary>& traces);
+
+// {"trace_id":"...","records":[{<every column>}...],"truncated":false}; JSON columns (attributes,
+// tags, events...) are embedded as JSON. An unknown trace gives an empty "records" list.
+bool trace_to_json(sqlite3* db, std::string_view trace_id, std::string& out, std::string& error);
+
+// "1.23s", "45.6ms", "789µs".
+[[nodiscard]] std::string format_duration(double seconds);
+
+}  // namespace logfire::backend

@@ -1,0 +1,346 @@
+// The web view of `logfire-cpp serve`: a live list of recent traces, a trace's waterfall (SVG,
+// nested by parent) with the selected record's attributes and exception, and a read-only SQL box.
+// Plain JavaScript, no libraries, no network beyond this server's JSON API:
+//   GET /api/traces?limit=N[&errors=1]   GET /api/trace/<trace_id>   POST /api/query (SQL text)
+'use strict';
+
+(() => {
+  const params = new URLSearchParams(location.search);
+  const token = params.get('token');  // when serve runs with --token, its banner prints ?token=...
+  const authHeaders = token ? { Authorization: token } : {};
+
+  async function api(path, options = {}) {
+    const res = await fetch(path, { ...options, headers: { ...authHeaders, ...(options.headers || {}) } });
+    const body = await res.json().catch(() => ({ error: `HTTP ${res.status}` }));
+    if (!res.ok) throw new Error(body.error || `HTTP ${res.status}`);
+    return body;
+  }
+
+  const $ = (id) => document.getElementById(id);
+
+  // Builds an element; string children become text nodes, so nothing from the data is parsed as HTML.
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === 'onclick') node.addEventListener('click', v);
+      else node.setAttribute(k, v === true ? '' : String(v));
+    }
+    for (const c of children) {
+      if (c === undefined || c === null) continue;
+      node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return node;
+  }
+
+  const SVG_NS = 'http://www.w3.org/2000/svg';
+  function svg(tag, attrs = {}, text) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v !== undefined && v !== null) node.setAttribute(k, String(v));
+    }
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  // ---- formatting ------------------------------------------------------------------------------
+
+  const LEVELS = [[21, 'fatal'], [17, 'error'], [13, 'warn'], [10, 'notice'], [9, 'info'], [5, 'debug'], [1, 'trace']];
+  function levelName(n) {
+    for (const [num, name] of LEVELS) if (n >= num) return name;
+    return String(n);
+  }
+  function levelClass(n) { return n >= 17 ? 'error' : n >= 13 ? 'warn' : ''; }
+
+  function fmtDuration(seconds) {
+    if (seconds === null || seconds === undefined) return '';
+    if (seconds >= 1) return `${seconds.toFixed(2)}s`;
+    if (seconds >= 1e-3) return `${(seconds * 1e3).toFixed(1)}ms`;
+    return `${Math.round(seconds * 1e6)}µs`;
+  }
+
+  // Stored timestamps are UTC text "YYYY-MM-DD HH:MM:SS.ffffff".
+  function micros(ts) {
+    if (!ts) return 0;
+    const ms = Date.parse(ts.slice(0, 19).replace(' ', 'T') + 'Z');
+    const frac = (ts.split('.')[1] || '').padEnd(6, '0').slice(0, 6);
+    return ms * 1000 + Number(frac);
+  }
+  function localTime(ts) {
+    const d = new Date(micros(ts) / 1000);
+    const pad = (n, w = 2) => String(n).padStart(w, '0');
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+      `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+  }
+
+  function setStatus(ok, message) {
+    const s = $('status');
+    s.classList.toggle('down', !ok);
+    s.title = message;
+  }
+
+  // ---- routing -----------------------------------------------------------------------------------
+
+  let currentView = '';
+  function show(view) {
+    currentView = view;
+    for (const v of ['traces', 'trace', 'sql']) $(`view-${v}`).hidden = v !== view;
+    $('nav-traces').classList.toggle('active', view !== 'sql');
+    $('nav-sql').classList.toggle('active', view === 'sql');
+  }
+
+  function route() {
+    const hash = location.hash || '#/';
+    const m = hash.match(/^#\/trace\/([0-9a-fA-F]{32})/);
+    if (m) {
+      show('trace');
+      loadTrace(m[1].toLowerCase());
+    } else if (hash.startsWith('#/sql')) {
+      show('sql');
+      $('sql-input').focus();
+    } else {
+      show('traces');
+      refreshTraces();
+    }
+  }
+
+  // ---- recent traces ---------------------------------------------------------------------------
+
+  async function refreshTraces() {
+    const errorsOnly = $('errors-only').checked;
+    try {
+      const data = await api(`/api/traces?limit=100${errorsOnly ? '&errors=1' : ''}`);
+      renderTraceList(data.traces);
+      setStatus(true, `updated ${new Date().toLocaleTimeString()}`);
+    } catch (e) {
+      setStatus(false, `cannot reach the server: ${e.message}`);
+    }
+  }
+
+  function renderTraceList(traces) {
+    const rows = traces.map((t) => {
+      const root = (t.root_message || t.root_span_name) + (t.pending_count > 0 ? ' (running)' : '');
+      return el('tr', {
+        'data-trace-id': t.trace_id,
+        class: t.error_count > 0 ? 'has-error' : undefined,
+        onclick: () => { location.hash = `#/trace/${t.trace_id}`; },
+      },
+      el('td', { class: 'mono' }, localTime(t.start_timestamp)),
+      el('td', { class: 'num' }, fmtDuration(t.duration)),
+      el('td', { class: 'num spans' }, t.span_count),
+      el('td', { class: 'num logs' }, t.log_count),
+      el('td', { class: 'num errors' }, t.error_count),
+      el('td', {}, t.service_name),
+      el('td', { class: `root ${levelClass(t.max_level)}`.trim() }, root));
+    });
+    $('trace-list').tBodies[0].replaceChildren(...rows);
+    $('trace-list-empty').hidden = traces.length > 0;
+  }
+
+  // ---- one trace: waterfall and details -----------------------------------------------------------
+
+  // Orders the records as a tree: each record under its parent, siblings by start time; records
+  // whose parent is not in this trace (roots, remote parents) at the top level.
+  function treeOrder(records) {
+    const bySpan = new Map();
+    for (const r of records) if (!bySpan.has(r.span_id)) bySpan.set(r.span_id, r);
+    const children = new Map();
+    const roots = [];
+    for (const r of records) {
+      const parent = r.parent_span_id && bySpan.get(r.parent_span_id);
+      if (parent && parent !== r) {
+        if (!children.has(parent.span_id)) children.set(parent.span_id, []);
+        children.get(parent.span_id).push(r);
+      } else {
+        roots.push(r);
+      }
+    }
+    const byStart = (a, b) => micros(a.start_timestamp) - micros(b.start_timestamp) || (a.kind === 'log') - (b.kind === 'log');
+    const out = [];
+    const seen = new Set();
+    const visit = (r, depth) => {
+      if (seen.has(r)) return;  // a malformed cycle must not loop forever
+      seen.add(r);
+      out.push({ record: r, depth });
+      for (const c of (children.get(r.span_id) || []).sort(byStart)) visit(c, depth + 1);
+    };
+    for (const r of roots.sort(byStart)) visit(r, 0);
+    return out;
+  }
+
+  let selectedRow = null;
+
+  async function loadTrace(id) {
+    $('trace-title').textContent = 'Trace';
+    $('trace-meta').textContent = id;
+    $('waterfall').replaceChildren(el('p', { class: 'meta' }, 'loading…'));
+    $('details').hidden = true;
+    let data;
+    try {
+      data = await api(`/api/trace/${id}`);
+    } catch (e) {
+      $('waterfall').replaceChildren(el('p', { class: 'error' }, `Could not load the trace: ${e.message}`));
+      return;
+    }
+    const records = data.records;
+    if (records.length === 0) {
+      $('waterfall').replaceChildren(el('p', { class: 'empty' }, 'No records in this trace (yet).'));
+      return;
+    }
+    const rows = treeOrder(records);
+    const root = rows[0].record;
+    $('trace-title').textContent = root.message || root.span_name;
+    const spans = records.filter((r) => r.kind !== 'log').length;
+    const errors = records.filter((r) => r.level >= 17).length;
+    $('trace-meta').textContent = `${id} · ${spans} spans · ${records.length - spans} logs · ${errors} errors` +
+      (data.truncated ? ' · truncated' : '');
+    renderWaterfall(rows);
+    selectRecord(rows[0].record, $('waterfall').querySelector('.wf-row'));
+  }
+
+  function renderWaterfall(rows) {
+    const container = $('waterfall');
+    const width = Math.max(container.clientWidth || 0, 900);
+    const labelWidth = Math.min(460, Math.round(width * 0.42));
+    const rowH = 24;
+    const axisH = 22;
+    const right = 70;  // room for the duration text after the longest bar
+    const t0 = Math.min(...rows.map((r) => micros(r.record.start_timestamp)));
+    const t1 = Math.max(...rows.map((r) => micros(r.record.end_timestamp || r.record.start_timestamp)));
+    const total = Math.max(t1 - t0, 1);
+    const span = width - labelWidth - right;
+    const xOf = (us) => labelWidth + ((us - t0) / total) * span;
+
+    const root = svg('svg', { width, height: axisH + rows.length * rowH + 4, role: 'img', 'aria-label': 'trace waterfall' });
+    for (let i = 0; i <= 4; ++i) {
+      const x = labelWidth + (span * i) / 4;
+      root.append(svg('line', { class: 'wf-axis', x1: x, x2: x, y1: axisH - 4, y2: axisH + rows.length * rowH }));
+      root.append(svg('text', { class: 'wf-tick', x: x + 3, y: 14 }, fmtDuration((total / 1e6) * (i / 4))));
+    }
+    rows.forEach(({ record: r, depth }, i) => {
+      const y = axisH + i * rowH;
+      const cls = levelClass(r.level);
+      const g = svg('g', { class: 'wf-row', 'data-span-id': r.span_id, 'data-kind': r.kind });
+      g.append(svg('rect', { class: 'wf-bg', x: 0, y, width, height: rowH }));
+      const x = 8 + depth * 14;
+      const maxChars = Math.max(8, Math.floor((labelWidth - x - 10) / 7));
+      let label = r.message || r.span_name;
+      if (label.length > maxChars) label = `${label.slice(0, maxChars - 1)}…`;
+      const text = svg('text', { class: `wf-label ${cls}`.trim(), x, y: y + rowH / 2 }, label);
+      text.append(svg('title', {}, r.message || r.span_name));
+      g.append(text);
+      const start = micros(r.start_timestamp);
+      const bx = xOf(start);
+      if (r.kind === 'log') {
+        const cy = y + rowH / 2;
+        g.append(svg('path', { class: `wf-log ${cls}`.trim(), d: `M${bx} ${cy - 6} L${bx + 6} ${cy} L${bx} ${cy + 6} L${bx - 6} ${cy} Z` }));
+      } else {
+        const end = r.kind === 'pending_span' ? t1 : micros(r.end_timestamp || r.start_timestamp);
+        const w = Math.max(2, xOf(end) - bx);
+        g.append(svg('rect', { class: `wf-bar ${r.kind === 'pending_span' ? 'pending' : cls}`.trim(), x: bx, y: y + 6, width: w, height: rowH - 12, rx: 2 }));
+        const d = r.kind === 'pending_span' ? 'running' : fmtDuration(r.duration);
+        g.append(svg('text', { class: 'wf-duration', x: bx + w + 4, y: y + rowH / 2 }, d));
+      }
+      g.addEventListener('click', () => selectRecord(r, g));
+      root.append(g);
+    });
+    container.replaceChildren(root);
+  }
+
+  function valueText(v) {
+    if (typeof v === 'string') return v;
+    return JSON.stringify(v, null, 2);
+  }
+
+  function selectRecord(r, row) {
+    if (selectedRow) selectedRow.classList.remove('selected');
+    selectedRow = row;
+    if (row) row.classList.add('selected');
+    const d = $('details');
+    const facts = [
+      ['kind', r.kind],
+      ['level', `${levelName(r.level)} (${r.level})`],
+      ['span name', r.span_name],
+      ['start', `${localTime(r.start_timestamp)} (UTC ${r.start_timestamp})`],
+      ['duration', r.kind === 'pending_span' ? 'running' : fmtDuration(r.duration)],
+      ['service', r.service_name],
+      ['scope', r.otel_scope_name],
+      ['status', r.otel_status_code + (r.otel_status_message ? `: ${r.otel_status_message}` : '')],
+      ['tags', (r.tags || []).join(', ')],
+      ['trace_id', r.trace_id],
+      ['span_id', r.span_id],
+      ['parent_span_id', r.parent_span_id],
+    ].filter(([, v]) => v !== null && v !== undefined && v !== '');
+    const parts = [
+      el('h2', { class: levelClass(r.level) ? `level-${levelClass(r.level)}` : undefined }, r.message || r.span_name),
+      el('table', { class: 'facts' }, ...facts.map(([k, v]) => el('tr', {}, el('td', {}, k), el('td', { class: 'mono' }, v)))),
+    ];
+    if (r.is_exception) {
+      parts.push(el('div', { class: 'exception', id: 'exception' },
+        el('h3', {}, 'Exception'),
+        el('p', {}, el('b', {}, r.exception_type || 'exception'), r.exception_message ? `: ${r.exception_message}` : ''),
+        r.exception_stacktrace ? el('pre', {}, r.exception_stacktrace) : null));
+    }
+    const attrs = Object.entries(r.attributes || {});
+    parts.push(el('h3', {}, `Attributes (${attrs.length})`));
+    parts.push(el('table', { class: 'attributes' },
+      ...attrs.map(([k, v]) => el('tr', {}, el('td', { class: 'mono' }, k), el('td', {}, el('pre', {}, valueText(v)))))));
+    const events = (r.otel_events || []).filter((e) => e.name !== 'exception');
+    if (events.length > 0) {
+      parts.push(el('h3', {}, `Events (${events.length})`));
+      for (const e of events) parts.push(el('pre', {}, `${e.timestamp}  ${e.name}  ${JSON.stringify(e.attributes)}`));
+    }
+    const resource = Object.entries(r.otel_resource_attributes || {});
+    if (resource.length > 0) {
+      parts.push(el('details', {}, el('summary', {}, `Resource (${resource.length})`),
+        el('table', {}, ...resource.map(([k, v]) => el('tr', {}, el('td', { class: 'mono' }, k), el('td', { class: 'mono' }, valueText(v)))))));
+    }
+    d.replaceChildren(...parts);
+    d.hidden = false;
+  }
+
+  // ---- SQL -------------------------------------------------------------------------------------
+
+  async function runSql() {
+    const sql = $('sql-input').value;
+    $('sql-error').hidden = true;
+    $('sql-info').textContent = 'running…';
+    const started = performance.now();
+    try {
+      const data = await api('/api/query', { method: 'POST', body: sql, headers: { 'Content-Type': 'text/plain' } });
+      const ms = Math.round(performance.now() - started);
+      $('sql-info').textContent = `${data.rows.length} row${data.rows.length === 1 ? '' : 's'}` +
+        `${data.truncated ? ' (first 1000 shown)' : ''} in ${ms} ms`;
+      const table = el('table', { class: 'grid' },
+        el('thead', {}, el('tr', {}, ...data.columns.map((c) => el('th', {}, c)))),
+        el('tbody', {}, ...data.rows.map((row) => el('tr', {}, ...row.map((v) => (v === null
+          ? el('td', { class: 'null' }, 'NULL')
+          : el('td', { class: typeof v === 'number' ? 'num' : undefined }, String(v))))))));
+      $('sql-result').replaceChildren(table);
+    } catch (e) {
+      $('sql-info').textContent = '';
+      $('sql-error').textContent = e.message;
+      $('sql-error').hidden = false;
+      $('sql-result').replaceChildren();
+    }
+  }
+
+  // ---- start -------------------------------------------------------------------------------------
+
+  for (const o of document.querySelectorAll('.origin')) o.textContent = location.origin;
+  $('errors-only').addEventListener('change', refreshTraces);
+  $('sql-run').addEventListener('click', runSql);
+  $('sql-input').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      runSql();
+    }
+  });
+  if (token) {
+    // Keep the token on in-page links (they only change the hash, which keeps the query string).
+    document.title += ' (token)';
+  }
+  window.addEventListener('hashchange', route);
+  setInterval(() => { if (currentView === 'traces' && !document.hidden) refreshTraces(); }, 2000);
+  route();
+})();
