@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,5 +21,20 @@ void encode_traces_protobuf(std::span<const span_record> records, const resource
 
 // Same request in OTLP/JSON (ids as hex, enums as numbers, 64-bit ints as strings).
 void encode_traces_json(std::span<const span_record> records, const resource& res, std::string& out);
+
+// Logfire asks for request bodies of at most 5 MiB before compression.
+inline constexpr std::size_t k_max_request_body_bytes = 5u * 1024u * 1024u;
+
+// Receives one complete request body holding records [first, first + count). `body` points into
+// the encoder's buffer and is valid only during the call.
+using body_sink = std::function<void(std::string_view body, std::size_t first, std::size_t count)>;
+
+// Encodes `records` as consecutive requests of at most `max_body_bytes` each, in order, every
+// record exactly once (a record larger than the limit on its own goes alone in its body).
+// `buffer` is scratch memory reused across calls. No call for an empty `records`.
+void encode_traces_protobuf_split(std::span<const span_record> records, const resource& res, std::size_t max_body_bytes,
+                                  std::string& buffer, const body_sink& sink);
+void encode_traces_json_split(std::span<const span_record> records, const resource& res, std::size_t max_body_bytes,
+                              std::string& buffer, const body_sink& sink);
 
 }  // namespace logfire::detail

@@ -1,0 +1,466 @@
+// ExportTraceServiceRequest written straight into the wire format, without libprotobuf.
+// Runs on the exporter's thread. Bytes go into a caller-owned std::string reused from batch to
+// batch: its current size is treated as scratch capacity, so steady-state batches neither
+// allocate nor zero-fill memory, and no object is created per span.
+//
+// Length prefixes: a KeyValue's length is computed before it is written (string sizes are
+// known), so attributes are written in one go. Messages whose size is only known afterwards
+// (Span, Event, Link, Resource) reserve a length slot of typical width and are back-patched;
+// when the width turns out different the message body moves by a byte or two. The
+// ResourceSpans and ScopeSpans lengths, which cover the whole batch, get 5-byte slots and the
+// small header (resource + scope) is slid forward against the first span once the batch is
+// done. All varints are canonical (minimal length), as libprotobuf writes them.
+//
+// Invalid UTF-8 in any string field (a caller breaking the pipeline's promise) is replaced,
+// byte by byte, by U+FFFD rather than sent as is, since receivers reject the whole request.
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <type_traits>
+#include <variant>
+
+#include "export/otlp_buffer.hpp"
+#include "export/otlp_encoder.hpp"
+#include "export/otlp_utf8.hpp"
+
+#ifndef LOGFIRE_VERSION
+#define LOGFIRE_VERSION "0.0.0"
+#endif
+
+namespace logfire::detail {
+namespace {
+
+// ---- wire primitives (unchecked: callers reserve room first) ----
+
+inline std::size_t varint_size(std::uint64_t v) noexcept {
+  // 1 + floor(log2(v) / 7), with v = 0 taking one byte.
+  return static_cast<std::size_t>((std::bit_width(v | 1u) + 6) / 7);
+}
+
+inline char* put_varint(char* p, std::uint64_t v) noexcept {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+inline char* put_fixed64(char* p, std::uint64_t v) noexcept {
+  if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
+  std::memcpy(p, &v, 8);
+  return p + 8;
+}
+
+inline char* put_fixed32(char* p, std::uint32_t v) noexcept {
+  if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap32(v);
+  std::memcpy(p, &v, 4);
+  return p + 4;
+}
+
+// Ids are big-endian byte strings on the wire.
+inline char* put_be64(char* p, std::uint64_t v) noexcept {
+  if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap64(v);
+  std::memcpy(p, &v, 8);
+  return p + 8;
+}
+
+// A string field's text as it will be written: its source and its size after UTF-8 repair.
+struct text {
+  std::string_view src;
+  std::size_t n;
+  bool ok;
+};
+
+inline text measure(std::string_view s) noexcept {
+  if (utf8::valid(s)) [[likely]]
+    return {s, s.size(), true};
+  return {s, utf8::repaired_size(s), false};
+}
+
+inline char* put_text(char* p, const text& t) noexcept {
+  if (t.ok) [[likely]] {
+    if (t.n) std::memcpy(p, t.src.data(), t.n);
+    return p + t.n;
+  }
+  return utf8::repair(t.src, p);
+}
+
+// Tag byte(s) + length + text; the caller reserved 1 + 5 + t.n bytes (tags below 16).
+inline char* put_text_field(char* p, char tag, const text& t) noexcept {
+  *p++ = tag;
+  p = put_varint(p, t.n);
+  return put_text(p, t);
+}
+
+inline std::size_t text_field_size(const text& t) noexcept {
+  return t.n ? 1 + varint_size(t.n) + t.n : 0;
+}
+
+// ---- the growing buffer, plus back-patched message lengths ----
+
+class pb_writer : public wire_buffer {
+ public:
+  using wire_buffer::wire_buffer;
+
+  // Writes `tag` and leaves `width` bytes for the length of the message that follows;
+  // returns where the message body starts.
+  std::size_t open(char tag, std::size_t width) {
+    char* p = reserve(1 + width);
+    *p = tag;
+    commit(p + 1 + width);
+    return pos();
+  }
+
+  // Fills in the length of the message opened at `body` with a `width`-byte slot, moving the
+  // body when its canonical varint needs a different width.
+  void close(std::size_t body, std::size_t width) {
+    const std::size_t len = pos() - body;
+    const std::size_t need = varint_size(len);
+    if (need != width) [[unlikely]] {
+      if (need > width) reserve(need - width);
+      char* b = at(body);
+      std::memmove(b + need - width, b, len);
+      rewind(pos() + need - width);
+    }
+    put_varint(at(body - width), len);
+  }
+};
+
+// ---- AnyValue / KeyValue ----
+
+// Size of an AnyValue message body.
+std::size_t any_value_size(const attribute_value& v) noexcept {
+  switch (v.type) {
+    case attribute_value::kind::boolean:
+      return 2;
+    case attribute_value::kind::int64:
+      return 1 + varint_size(static_cast<std::uint64_t>(v.i));
+    case attribute_value::kind::float64:
+      return 9;
+    case attribute_value::kind::string: {
+      const text t = measure(v.s);
+      return 1 + varint_size(t.n) + t.n;
+    }
+    case attribute_value::kind::array: {
+      std::size_t arr = 0;
+      for (const attribute_value& item : v.items) {
+        const std::size_t s = any_value_size(item);
+        arr += 1 + varint_size(s) + s;
+      }
+      return 1 + varint_size(arr) + arr;
+    }
+    case attribute_value::kind::empty:
+      break;
+  }
+  return 0;
+}
+
+// Writes an AnyValue body of any_value_size(v) bytes. Oneof members are written even when they
+// hold their type's default (false, 0, ""), since presence is what tells the type.
+char* put_any_value(char* p, const attribute_value& v) noexcept {
+  switch (v.type) {
+    case attribute_value::kind::boolean:
+      *p++ = 0x10;
+      *p++ = v.b ? 1 : 0;
+      return p;
+    case attribute_value::kind::int64:
+      *p++ = 0x18;
+      return put_varint(p, static_cast<std::uint64_t>(v.i));
+    case attribute_value::kind::float64:
+      *p++ = 0x21;
+      return put_fixed64(p, std::bit_cast<std::uint64_t>(v.d));
+    case attribute_value::kind::string:
+      return put_text_field(p, 0x0A, measure(v.s));
+    case attribute_value::kind::array: {
+      std::size_t arr = 0;
+      for (const attribute_value& item : v.items) {
+        const std::size_t s = any_value_size(item);
+        arr += 1 + varint_size(s) + s;
+      }
+      *p++ = 0x2A;  // array_value = 5 (ArrayValue { repeated AnyValue values = 1; })
+      p = put_varint(p, arr);
+      for (const attribute_value& item : v.items) {
+        *p++ = 0x0A;
+        p = put_varint(p, any_value_size(item));
+        p = put_any_value(p, item);
+      }
+      return p;
+    }
+    case attribute_value::kind::empty:
+      break;
+  }
+  return p;
+}
+
+// One KeyValue as field `tag` of the enclosing message, sized up front and written in one go.
+void put_key_value(pb_writer& w, char tag, const attribute& a) {
+  const text key = measure(a.key);
+  std::size_t av;
+  text sv{};
+  const bool is_string = a.value.type == attribute_value::kind::string;
+  if (is_string) {
+    // The common case: validate the value's UTF-8 once for both sizing and writing.
+    sv = measure(a.value.s);
+    av = 1 + varint_size(sv.n) + sv.n;
+  } else {
+    av = any_value_size(a.value);
+  }
+  const std::size_t kv = text_field_size(key) + 1 + varint_size(av) + av;
+  char* p = w.reserve(1 + varint_size(kv) + kv);
+  *p++ = tag;
+  p = put_varint(p, kv);
+  if (key.n) p = put_text_field(p, 0x0A, key);
+  *p++ = 0x12;  // value = 2, always present so an empty value still reads as set
+  p = put_varint(p, av);
+  p = is_string ? put_text_field(p, 0x0A, sv) : put_any_value(p, a.value);
+  w.commit(p);
+}
+
+void put_attributes(pb_writer& w, char tag, std::span<const attribute> attrs) {
+  for (const attribute& a : attrs) put_key_value(w, tag, a);
+}
+
+// ---- Span ----
+
+inline char* put_ids(char* p, const span_context& c) noexcept {
+  *p++ = 0x0A;  // trace_id = 1
+  *p++ = 16;
+  p = put_be64(p, c.trace.hi);
+  p = put_be64(p, c.trace.lo);
+  *p++ = 0x12;  // span_id = 2
+  *p++ = 8;
+  return put_be64(p, c.span.value);
+}
+
+// OTLP flags of a linked span context: W3C flags + has-is-remote + is-remote.
+inline std::uint32_t link_flags(const span_context& c) noexcept {
+  return static_cast<std::uint32_t>(c.flags & trace_flags::known) | 0x100u | (c.is_remote ? 0x200u : 0u);
+}
+
+void put_event(pb_writer& w, const event& e) {
+  const std::size_t body = w.open(0x5A, 2);  // Span.events = 11
+  const text name = measure(e.name);
+  char* p = w.reserve(9 + 6 + name.n);
+  if (e.time_unix_nano) {
+    *p++ = 0x09;  // time_unix_nano = 1 (fixed64)
+    p = put_fixed64(p, e.time_unix_nano);
+  }
+  if (name.n) p = put_text_field(p, 0x12, name);
+  w.commit(p);
+  put_attributes(w, 0x1A, e.attributes);  // attributes = 3
+  w.close(body, 2);
+}
+
+void put_link(pb_writer& w, const link& l) {
+  const std::size_t body = w.open(0x6A, 1);  // Span.links = 13
+  const text ts = measure(l.trace_state);
+  char* p = w.reserve(28 + 6 + ts.n);
+  p = put_ids(p, l.context);
+  if (ts.n) p = put_text_field(p, 0x1A, ts);  // trace_state = 3
+  w.commit(p);
+  put_attributes(w, 0x22, l.attributes);  // attributes = 4
+  p = w.reserve(5);
+  *p++ = 0x35;  // flags = 6 (fixed32)
+  p = put_fixed32(p, link_flags(l.context));
+  w.commit(p);
+  w.close(body, 1);
+}
+
+void put_span(pb_writer& w, const span_record& r) {
+  // Most spans with Logfire's attributes are 128..16383 bytes: a 2-byte length slot.
+  const std::size_t body = w.open(0x12, 2);  // ScopeSpans.spans = 2
+  const text ts = measure(r.trace_state);
+  const text name = measure(r.name);
+  char* p = w.reserve(28 + 10 + 2 + 18 + 12 + ts.n + name.n);
+  p = put_ids(p, r.context);
+  if (ts.n) p = put_text_field(p, 0x1A, ts);  // trace_state = 3
+  if (r.parent.valid()) {
+    *p++ = 0x22;  // parent_span_id = 4
+    *p++ = 8;
+    p = put_be64(p, r.parent.value);
+  }
+  if (name.n) p = put_text_field(p, 0x2A, name);  // name = 5
+  if (r.kind != span_kind::unspecified) {
+    *p++ = 0x30;  // kind = 6
+    *p++ = static_cast<char>(r.kind);
+  }
+  if (r.start_unix_nano) {
+    *p++ = 0x39;  // start_time_unix_nano = 7 (fixed64)
+    p = put_fixed64(p, r.start_unix_nano);
+  }
+  if (r.end_unix_nano) {
+    *p++ = 0x41;  // end_time_unix_nano = 8 (fixed64)
+    p = put_fixed64(p, r.end_unix_nano);
+  }
+  w.commit(p);
+
+  put_attributes(w, 0x4A, r.attributes);  // attributes = 9
+  if (r.dropped_attributes_count) {
+    p = w.reserve(6);
+    *p++ = 0x50;  // dropped_attributes_count = 10
+    w.commit(put_varint(p, r.dropped_attributes_count));
+  }
+  for (const event& e : r.events) put_event(w, e);
+  for (const link& l : r.links) put_link(w, l);
+
+  const text msg = measure(r.status_message);
+  const std::size_t status_len = text_field_size(msg) + (r.status != status_code::unset ? 2 : 0);
+  p = w.reserve(1 + 5 + status_len + 6);
+  if (status_len) {
+    *p++ = 0x7A;  // status = 15
+    p = put_varint(p, status_len);
+    if (msg.n) p = put_text_field(p, 0x12, msg);  // Status.message = 2
+    if (r.status != status_code::unset) {
+      *p++ = 0x18;  // Status.code = 3
+      *p++ = static_cast<char>(r.status);
+    }
+  }
+  *p++ = static_cast<char>(0x85);  // flags = 16 (fixed32): tag 133 as a two-byte varint
+  *p++ = 0x01;
+  p = put_fixed32(p, r.otlp_flags());
+  w.commit(p);
+  w.close(body, 2);
+}
+
+// ---- request framing ----
+
+// Where the parts of one request body sit while its spans are being written:
+//   [0x0A][5-byte slot] [resource field] [0x12][5-byte slot] [scope field] [spans...]
+// finish_body() writes the two batch-wide lengths and slides the header up against the spans.
+struct body_frame {
+  std::size_t start;
+  std::size_t resource_field;
+  std::size_t resource_field_size;
+  std::size_t scope_field;
+  std::size_t spans;
+};
+
+constexpr std::size_t k_slot = 5;  // a varint slot large enough for any 32-bit length
+
+void put_resource_attribute(pb_writer& w, const resource_attribute& a) {
+  attribute kv{a.key, {}};
+  std::visit(
+      [&kv](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          kv.value.type = attribute_value::kind::string;
+          kv.value.s = v;
+        } else if constexpr (std::is_same_v<T, bool>) {
+          kv.value.type = attribute_value::kind::boolean;
+          kv.value.b = v;
+        } else if constexpr (std::is_same_v<T, std::int64_t>) {
+          kv.value.type = attribute_value::kind::int64;
+          kv.value.i = v;
+        } else {
+          kv.value.type = attribute_value::kind::float64;
+          kv.value.d = v;
+        }
+      },
+      a.value);
+  put_key_value(w, 0x0A, kv);  // Resource.attributes = 1
+}
+
+body_frame begin_body(pb_writer& w, const resource& res) {
+  body_frame f{};
+  f.start = w.pos();
+  char* p = w.reserve(1 + k_slot);
+  *p = 0x0A;  // ExportTraceServiceRequest.resource_spans = 1
+  w.commit(p + 1 + k_slot);
+
+  f.resource_field = w.pos();
+  const std::size_t res_body = w.open(0x0A, 2);  // ResourceSpans.resource = 1
+  for (const resource_attribute& a : res.attributes) put_resource_attribute(w, a);
+  w.close(res_body, 2);
+  f.resource_field_size = w.pos() - f.resource_field;
+
+  p = w.reserve(1 + k_slot);
+  *p = 0x12;  // ResourceSpans.scope_spans = 2
+  w.commit(p + 1 + k_slot);
+
+  f.scope_field = w.pos();
+  static constexpr std::string_view version = LOGFIRE_VERSION;
+  const std::size_t scope_len = 2 + k_scope_name.size() + 2 + version.size();
+  p = w.reserve(2 + scope_len);
+  *p++ = 0x0A;  // ScopeSpans.scope = 1
+  *p++ = static_cast<char>(scope_len);
+  *p++ = 0x0A;  // InstrumentationScope.name = 1
+  *p++ = static_cast<char>(k_scope_name.size());
+  std::memcpy(p, k_scope_name.data(), k_scope_name.size());
+  p += k_scope_name.size();
+  *p++ = 0x12;  // InstrumentationScope.version = 2
+  *p++ = static_cast<char>(version.size());
+  std::memcpy(p, version.data(), version.size());
+  p += version.size();
+  w.commit(p);
+  f.spans = w.pos();
+  return f;
+}
+
+// Completes the body whose spans end at `end`; returns the offset where the body now begins
+// (it ends at `end`). Bytes from the scope field on are not touched.
+std::size_t finish_body(pb_writer& w, const body_frame& f, std::size_t end) noexcept {
+  char* base = w.at(0);
+  const std::size_t ss_len = end - f.scope_field;
+  std::size_t p = f.scope_field - varint_size(ss_len);
+  put_varint(base + p, ss_len);
+  base[--p] = 0x12;
+  p -= f.resource_field_size;
+  std::memmove(base + p, base + f.resource_field, f.resource_field_size);
+  const std::size_t rs_len = end - p;
+  p -= varint_size(rs_len);
+  put_varint(base + p, rs_len);
+  base[--p] = 0x0A;
+  return p;
+}
+
+static_assert(k_scope_name.size() < 128 && std::string_view(LOGFIRE_VERSION).size() < 100,
+              "scope fields are written with one-byte lengths");
+
+}  // namespace
+
+void encode_traces_protobuf(std::span<const span_record> records, const resource& res, std::string& out) {
+  if (records.empty()) {
+    out.clear();  // an empty ExportTraceServiceRequest
+    return;
+  }
+  pb_writer w(out, 0);
+  const body_frame f = begin_body(w, res);
+  for (const span_record& r : records) put_span(w, r);
+  const std::size_t end = w.pos();
+  const std::size_t begin = finish_body(w, f, end);
+  out.resize(end);
+  // The header slots were sized for the worst case; drop the few bytes left in front.
+  if (begin) out.erase(0, begin);
+}
+
+void encode_traces_protobuf_split(std::span<const span_record> records, const resource& res, std::size_t max_body_bytes,
+                                  std::string& buffer, const body_sink& sink) {
+  if (records.empty()) return;
+  // `buffer` keeps its size between calls (it is scratch), so later batches reuse its memory.
+  pb_writer w(buffer, 0);
+  body_frame f = begin_body(w, res);
+  std::size_t first = 0;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const std::size_t span_start = w.pos();
+    put_span(w, records[i]);
+    // (pos - start) bounds the final body from above: the header only shrinks.
+    if (w.pos() - f.start > max_body_bytes && i > first) {
+      const std::size_t begin = finish_body(w, f, span_start);
+      sink(std::string_view(w.at(begin), span_start - begin), first, i - first);
+      // Start the next body with record i, encoded again (cheaper than moving its bytes
+      // behind a new header, and it happens once per several MiB).
+      w.rewind(0);
+      f = begin_body(w, res);
+      put_span(w, records[i]);
+      first = i;
+    }
+  }
+  const std::size_t end = w.pos();
+  const std::size_t begin = finish_body(w, f, end);
+  sink(std::string_view(w.at(begin), end - begin), first, records.size() - first);
+}
+
+}  // namespace logfire::detail
