@@ -497,17 +497,55 @@ span& span::operator=(span&& other) noexcept {
   return *this;
 }
 
+namespace detail {
+// A span ended while not current here (a descendant still is): remember what it restores to.
+[[gnu::noinline, gnu::cold]] void note_ended_early(thread_state& ts, const span_state& st) noexcept {
+  std::size_t slot = 0;
+  while (slot < ts.ended_early.size() && ts.ended_early[slot].span != 0) ++slot;
+  if (slot == ts.ended_early.size()) {
+    slot = ts.ended_early_next;
+    ts.ended_early_next = static_cast<std::uint8_t>((slot + 1) % ts.ended_early.size());
+  } else {
+    ++ts.ended_early_count;
+  }
+  ts.ended_early[slot] = {st.self.span.value, st.saved_current, st.saved_depth};
+}
+
+// Skips, in `ctx`, the spans that already ended out of order.
+[[gnu::noinline]] void skip_ended_early(thread_state& ts, span_context& ctx, std::uint32_t& depth) noexcept {
+  for (bool found = true; found && ts.ended_early_count;) {
+    found = false;
+    for (auto& e : ts.ended_early) {
+      if (e.span == 0 || e.span != ctx.span.value) continue;
+      ctx = e.saved;
+      depth = e.saved_depth;
+      e.span = 0;
+      --ts.ended_early_count;
+      found = true;
+      break;
+    }
+  }
+}
+}  // namespace detail
+
 void span::end() noexcept {
   if (!st_.active) return;
   st_.active = false;
   const std::uint64_t now = detail::now_unix_nano();
   if (st_.is_current) {
     // Restore the previous current span if this span is still current on this thread (it
-    // may end on another thread, or after a child that was never ended).
+    // may end on another thread, or after a child that was never ended). Ancestors that
+    // ended before this span are skipped, so the thread never keeps an ended span current.
     if (detail::thread_state* ts = detail::this_thread_state_if_any(); ts && ts->current.span == st_.self.span) {
-      ts->current = st_.saved_current;
-      ts->depth = st_.saved_depth;
+      span_context next = st_.saved_current;
+      std::uint32_t depth = st_.saved_depth;
+      if (ts->ended_early_count) [[unlikely]]
+        detail::skip_ended_early(*ts, next, depth);
+      ts->current = next;
+      ts->depth = depth;
       ts->unsampled_reason = st_.saved_reason;
+    } else if (ts) [[unlikely]] {
+      detail::note_ended_early(*ts, st_);
     }
   }
   if (!st_.recording) return;

@@ -39,6 +39,17 @@ struct thread_state {
   // children of a non-recording span under which reason they are not recorded.
   span_context current{};
   std::uint32_t depth = 0;
+  // Spans that ended here while a descendant was current (out-of-order ends): when that
+  // descendant ends, the context skips them and returns to what was current before them.
+  // Bounded; a full table overwrites its oldest entry.
+  struct ended_early_span {
+    std::uint64_t span = 0;  // 0 = free slot
+    span_context saved{};
+    std::uint32_t saved_depth = 0;
+  };
+  std::array<ended_early_span, 8> ended_early{};
+  std::uint8_t ended_early_count = 0;  // slots in use
+  std::uint8_t ended_early_next = 0;   // next slot to overwrite when full
   std::uint8_t unsampled_reason = 0;
 };
 
