@@ -132,6 +132,9 @@ struct options {
   // Head sampling ratio in [0, 1]. Default 1; LOGFIRE_TRACE_SAMPLE_RATE, OTEL_TRACES_SAMPLER_ARG.
   std::optional<double> trace_sample_rate{};
   std::optional<logfire::distributed_tracing> distributed_tracing{};  // LOGFIRE_DISTRIBUTED_TRACING
+  // Propagators by name: tracecontext, baggage, xcloudtrace, none (comma-separated). Default
+  // "tracecontext,baggage"; OTEL_PROPAGATORS.
+  std::optional<std::string> propagators{};
   sampler_hook sampler{};  // called for roots after the ratio test; false drops the trace
   batch_options batching{};
   logfire::limits limits{};

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <exception>
 #include <initializer_list>
+#include <memory>
 #include <source_location>
 #include <string_view>
 
@@ -48,12 +49,12 @@ struct log_options {
 
 namespace detail {
 struct thread_state;
+struct remote_state;
 struct span_state {
   span_context self{};
   span_context saved_current{};  // the thread's current span before this one started
   std::uint32_t saved_depth = 0;
   std::uint32_t depth = 0;
-  std::uint8_t saved_reason = 0;
   bool recording = false;
   bool active = false;      // not yet ended
   bool is_current = false;  // made itself the thread's current span
@@ -145,9 +146,10 @@ class context {
  private:
   friend context current_context() noexcept;
   friend class attach;
+  friend class attach_context;
   span_context span_{};
   std::uint32_t depth_ = 0;
-  std::uint8_t unsampled_reason_ = 0;
+  std::shared_ptr<const detail::remote_state> remote_;  // tracestate, baggage (rare)
 };
 
 [[nodiscard]] context current_context() noexcept;
@@ -162,9 +164,13 @@ class [[nodiscard]] attach {
   attach& operator=(const attach&) = delete;
 
  private:
+  friend class attach_context;
+  attach() noexcept = default;
+  void enter(const context& ctx) noexcept;
   span_context saved_{};
   std::uint32_t saved_depth_ = 0;
-  std::uint8_t saved_reason_ = 0;
+  std::shared_ptr<const detail::remote_state> saved_remote_;
+  bool entered_ = false;
 };
 
 }  // namespace logfire

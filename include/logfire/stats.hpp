@@ -21,6 +21,7 @@ enum class drop_reason : std::uint8_t {
   not_sampled,                // head sampling said no (LOGFIRE_TRACE_SAMPLE_RATE)
   remote_parent_not_sampled,  // an incoming traceparent said "not sampled" (distributed_tracing)
   sampler_hook,               // the custom sampler hook said no
+  parent_not_recorded,        // the parent span was not recorded (for one of the reasons above)
   export_failed,              // delivery failed after retries and the record could not be spooled
   rejected_by_backend,        // the backend answered with a non-retryable 4xx
   shutdown_timeout,           // still in memory when shutdown's deadline passed

@@ -9,6 +9,7 @@
 #include "context/ids.hpp"
 #include "logfire/logfire.hpp"
 #include "pipeline/pipeline.hpp"
+#include "pipeline/remote.hpp"
 #include "pipeline/thread_state.hpp"
 #include "pipeline/wire.hpp"
 
@@ -217,6 +218,8 @@ struct record_input {
   std::initializer_list<link_ref> links;
   // exception (logs and exception updates)
   const std::exception* exc = nullptr;
+  // link mode: the incoming context a new root links to
+  const span_context* extra_link = nullptr;
 };
 
 void encode_exception(byte_writer& w, const std::exception& e, const encode_limits& lim, bool& truncated) noexcept {
@@ -241,6 +244,13 @@ void encode_body(byte_writer& w, const record_input& in, const encode_limits& li
     w.u8(l.context.flags);
     w.u32(static_cast<std::uint32_t>(l.attributes.size()));
     encode_args(w, l.attributes, l.attributes.size(), lim, truncated);
+  }
+  if (in.extra_link) {
+    w.pod(in.extra_link->trace.hi);
+    w.pod(in.extra_link->trace.lo);
+    w.pod(in.extra_link->span.value);
+    w.u8(in.extra_link->flags);
+    w.u32(0);
   }
   if (in.exc) encode_exception(w, *in.exc, lim, truncated);
 }
@@ -309,16 +319,16 @@ struct decision {
   std::uint8_t drop;  // 0 = record, else drop_reason + 1
 };
 
-inline decision decide(const control& ctl, const thread_state& ts, const span_context& parent, bool parent_is_current,
-                       trace_id trace, std::string_view name, level lvl, bool is_log) noexcept {
+inline decision decide(const control& ctl, const span_context& parent, trace_id trace, std::string_view name, level lvl,
+                       bool is_log) noexcept {
   const pipeline_settings& s = ctl.settings;
   if (parent.valid()) {
     std::uint8_t flags = parent.flags & trace_flags::known;
     if (flags & trace_flags::sampled) return {flags, 0};
-    // Not sampled upstream: say which upstream decision it was, so the loss is explained.
-    std::uint8_t reason = parent.is_remote ? reason_index(drop_reason::remote_parent_not_sampled)
-                          : parent_is_current && ts.unsampled_reason ? ts.unsampled_reason - 1
-                                                                     : reason_index(drop_reason::not_sampled);
+    // Not sampled upstream: a remote parent's decision is counted apart, so the platform
+    // case (Cloud Run's "not sampled" flag) is visible as such.
+    const std::uint8_t reason = parent.is_remote ? reason_index(drop_reason::remote_parent_not_sampled)
+                                                 : reason_index(drop_reason::parent_not_recorded);
     return {flags, static_cast<std::uint8_t>(reason + 1)};
   }
   std::uint8_t flags = trace_flags::random;
@@ -369,7 +379,7 @@ void emit_log(level lvl, std::string_view msg_template, std::initializer_list<ar
   const span_context parent = explicit_parent ? opts.parent : ts.current;
   const std::uint64_t now = now_unix_nano();
   const trace_id trace = parent.valid() ? parent.trace : new_trace_id(now);
-  const decision d = decide(*ctl, ts, parent, !explicit_parent, trace, msg_template, lvl, true);
+  const decision d = decide(*ctl, parent, trace, msg_template, lvl, true);
   if (d.drop) {
     ts.dropped[d.drop - 1].add();
     return;
@@ -395,7 +405,10 @@ void emit_log(level lvl, std::string_view msg_template, std::initializer_list<ar
   fixed.n_links = 0;
   fixed.has_exception = opts.exception ? 1 : 0;
   bool truncated = args.size() > fixed.n_attrs;
-  const record_input in{rec::log, &fixed, msg_template, {}, opts.tags, args, {}, opts.exception};
+  std::string_view trace_state;
+  if (const remote_state* remote = ts.remote.get(); remote && remote->incoming.trace == trace) [[unlikely]]
+    trace_state = remote->trace_state;
+  const record_input in{rec::log, &fixed, msg_template, trace_state, opts.tags, args, {}, opts.exception};
   if (!push(ts, *ctl, rec::log, [&](byte_writer& w) { encode_body(w, in, lim, truncated); })) [[unlikely]] {
     ts.dropped[reason_index(drop_reason::queue_full)].add();
     return;
@@ -434,7 +447,7 @@ span::span(std::string_view msg_template, std::initializer_list<arg> args, const
     d = {static_cast<std::uint8_t>(parent.valid() ? parent.flags & trace_flags::known : trace_flags::random),
          static_cast<std::uint8_t>(detail::reason_index(drop_reason::filtered_by_level) + 1)};
   } else {
-    d = detail::decide(*ctl, ts, parent, !explicit_parent, st_.self.trace, msg_template, opts.lvl, false);
+    d = detail::decide(*ctl, parent, st_.self.trace, msg_template, opts.lvl, false);
   }
   st_.self.flags = d.flags;
 
@@ -442,11 +455,9 @@ span::span(std::string_view msg_template, std::initializer_list<arg> args, const
   // keep the trace together.
   st_.saved_current = ts.current;
   st_.saved_depth = ts.depth;
-  st_.saved_reason = ts.unsampled_reason;
   st_.is_current = true;
   ts.current = st_.self;
   ts.depth = st_.depth + 1;
-  ts.unsampled_reason = d.drop;
 
   if (d.drop) {
     ts.dropped[d.drop - 1].add();
@@ -472,8 +483,19 @@ span::span(std::string_view msg_template, std::initializer_list<arg> args, const
   fixed.n_attrs = static_cast<std::uint16_t>(args.size() < s.max_attributes ? args.size() : s.max_attributes);
   fixed.n_links = static_cast<std::uint16_t>(opts.links.size());
   bool truncated = args.size() > fixed.n_attrs;
+  // A remote context attached on this thread: carry its tracestate within its trace, and in
+  // link mode give a new root a link to it.
+  std::string_view trace_state;
+  const span_context* extra_link = nullptr;
+  if (const detail::remote_state* remote = ts.remote.get()) [[unlikely]] {
+    if (remote->incoming.trace == st_.self.trace) trace_state = remote->trace_state;
+    if (!parent.valid() && remote->link_to.valid()) {
+      extra_link = &remote->link_to;
+      ++fixed.n_links;
+    }
+  }
   const detail::record_input in{
-      detail::rec::span_start, &fixed, msg_template, {}, opts.tags, args, opts.links, nullptr};
+      detail::rec::span_start, &fixed, msg_template, trace_state, opts.tags, args, opts.links, nullptr, extra_link};
   if (!detail::push(ts, *ctl, detail::rec::span_start,
                     [&](detail::byte_writer& w) { detail::encode_body(w, in, lim, truncated); })) [[unlikely]] {
     ts.dropped[detail::reason_index(drop_reason::queue_full)].add();
@@ -543,7 +565,6 @@ void span::end() noexcept {
         detail::skip_ended_early(*ts, next, depth);
       ts->current = next;
       ts->depth = depth;
-      ts->unsampled_reason = st_.saved_reason;
     } else if (ts) [[unlikely]] {
       detail::note_ended_early(*ts, st_);
     }
@@ -637,26 +658,32 @@ context current_context() noexcept {
   if (const detail::thread_state* ts = detail::this_thread_state_if_any()) {
     c.span_ = ts->current;
     c.depth_ = ts->depth;
-    c.unsampled_reason_ = ts->unsampled_reason;
+    c.remote_ = ts->remote;
   }
   return c;
 }
 
 attach::attach(const context& ctx) noexcept {
+  enter(ctx);
+}
+
+void attach::enter(const context& ctx) noexcept {
   detail::thread_state& ts = this_thread_state();
   saved_ = ts.current;
   saved_depth_ = ts.depth;
-  saved_reason_ = ts.unsampled_reason;
+  saved_remote_ = std::move(ts.remote);
   ts.current = ctx.span_;
   ts.depth = ctx.depth_;
-  ts.unsampled_reason = ctx.unsampled_reason_;
+  ts.remote = ctx.remote_;
+  entered_ = true;
 }
 
 attach::~attach() {
+  if (!entered_) return;
   detail::thread_state& ts = this_thread_state();
   ts.current = saved_;
   ts.depth = saved_depth_;
-  ts.unsampled_reason = saved_reason_;
+  ts.remote = std::move(saved_remote_);
 }
 
 }  // namespace logfire

@@ -22,6 +22,8 @@ std::string diagnostics::explain(drop_reason reason) const {
              "on platforms such as Cloud Run (see docs/distributed-tracing.md)";
     case drop_reason::sampler_hook:
       return "not recorded because options.sampler returned false";
+    case drop_reason::parent_not_recorded:
+      return "not recorded because their parent span was not recorded (its own reason is counted separately)";
     case drop_reason::export_failed:
       return "lost because delivery failed after retries and they could not be spooled to disk; check the "
              "endpoint and the spool directory";

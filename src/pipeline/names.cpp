@@ -72,6 +72,8 @@ std::string_view to_string(drop_reason r) noexcept {
       return "remote_parent_not_sampled";
     case drop_reason::sampler_hook:
       return "sampler_hook";
+    case drop_reason::parent_not_recorded:
+      return "parent_not_recorded";
     case drop_reason::export_failed:
       return "export_failed";
     case drop_reason::rejected_by_backend:

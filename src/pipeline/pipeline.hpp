@@ -15,6 +15,7 @@
 
 #include "logfire/config.hpp"
 #include "logfire/exporter.hpp"
+#include "logfire/propagation.hpp"
 #include "logfire/stats.hpp"
 #include "resource/resource.hpp"
 
@@ -32,6 +33,11 @@ struct pipeline_settings {
   std::chrono::milliseconds schedule_delay{500};
   std::size_t max_batch = 512;
   logfire::distributed_tracing tracing_mode = logfire::distributed_tracing::unset;
+  std::shared_ptr<const logfire::propagator> propagator;  // never null once configured
+  // The platform injects its own trace headers (Cloud Run & co.): in the unset mode its
+  // "not sampled" flag does not stop our own spans.
+  bool platform_injects = false;
+  std::string platform_name;
 };
 
 class diagnostics;

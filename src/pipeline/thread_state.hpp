@@ -7,6 +7,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -15,6 +16,8 @@
 #include "pipeline/ring.hpp"
 
 namespace logfire::detail {
+
+struct remote_state;
 
 // A counter written only by its owning thread and read by anyone: a relaxed load + store
 // compiles to a plain add (no locked instruction) yet is race-free.
@@ -35,8 +38,7 @@ struct thread_state {
   std::array<owned_counter, event_counter_count> events;
   std::atomic<bool> retired{false};  // the owning thread has exited
 
-  // The thread's current span (invalid when none) and its depth; `unsampled_reason` tells
-  // children of a non-recording span under which reason they are not recorded.
+  // The thread's current span (invalid when none) and the depth its children get.
   span_context current{};
   std::uint32_t depth = 0;
   // Spans that ended here while a descendant was current (out-of-order ends): when that
@@ -50,7 +52,9 @@ struct thread_state {
   std::array<ended_early_span, 8> ended_early{};
   std::uint8_t ended_early_count = 0;  // slots in use
   std::uint8_t ended_early_next = 0;   // next slot to overwrite when full
-  std::uint8_t unsampled_reason = 0;
+  // Tracestate, baggage and link target of the remote context attached on this thread (null
+  // when none). Only attach guards change it; spans read it.
+  std::shared_ptr<const remote_state> remote;
 };
 
 // All thread states, so the background thread can drain them and stats() can sum them.

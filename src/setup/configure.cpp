@@ -36,14 +36,6 @@ std::string lower(std::string_view s) {
 
 }  // namespace
 
-env_lookup process_environment() {
-  return [](std::string_view name) -> std::optional<std::string> {
-    const char* v = std::getenv(std::string(name).c_str());
-    if (!v || !*v) return std::nullopt;  // an empty variable counts as unset
-    return std::string(v);
-  };
-}
-
 std::string parse_bool(const env_lookup& env, std::string_view name, std::optional<bool>& out) {
   if (out) return {};
   auto v = env(name);
@@ -169,6 +161,9 @@ std::string resolve_options(options& o, const env_lookup& env) {
         return "LOGFIRE_DISTRIBUTED_TRACING is not true, false or link: '" + *v + "'";
     }
   }
+  if (!o.propagators) {
+    if (auto v = env("OTEL_PROPAGATORS")) o.propagators = *v;
+  }
   if (o.resource_attributes.empty()) {
     for (auto n : {"OTEL_RESOURCE_ATTRIBUTES", "LOGFIRE_RESOURCE_ATTRIBUTES"})
       if (auto v = env(n))
@@ -184,7 +179,7 @@ std::string resolve_options(options& o, const env_lookup& env) {
   return {};
 }
 
-resource build_resource(const options& o) {
+resource build_resource(const options& o, const env_lookup& env) {
   resource r;
   r.set("service.name", o.service_name.value_or("unknown_service"));
   if (o.service_version) r.set("service.version", *o.service_version);
@@ -197,6 +192,7 @@ resource build_resource(const options& o) {
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) == 0) r.set("host.name", std::string(host));
   r.set("os.type", std::string("linux"));
+  add_platform_attributes(detect_platform(env), env, r);
   for (const auto& [k, v] : o.resource_attributes) r.set(k, v);
   return r;
 }
@@ -287,7 +283,16 @@ setup configure(options opts) {
     if (opts.batching.max_export_batch_size) s.max_batch = *opts.batching.max_export_batch_size;
     s.tracing_mode = opts.distributed_tracing.value_or(logfire::distributed_tracing::unset);
 
-    resource res = build_resource(opts);
+    resource res = build_resource(opts, env);
+    const platform plat = detect_platform(env);
+    s.platform_injects = platform_injects_trace_headers(plat);
+    s.platform_name = std::string(platform_display_name(plat));
+    {
+      auto sel = propagators_from_names(opts.propagators.value_or("tracecontext,baggage"),
+                                        opts.propagators ? "OTEL_PROPAGATORS" : "propagators");
+      if (!sel.ok()) return setup(std::move(sel.error));
+      s.propagator = std::move(sel.value);
+    }
 
     std::vector<std::shared_ptr<exporter>> exporters;
     if (opts.console.enabled.value_or(true)) {

@@ -8,21 +8,20 @@
 #include <string_view>
 
 #include "logfire/config.hpp"
+#include "resource/detect.hpp"
 #include "resource/resource.hpp"
 
 namespace logfire::detail {
 
-// Returns the variable's value, or nullopt when unset or empty (an empty variable counts as unset).
-using env_lookup = std::function<std::optional<std::string>(std::string_view)>;
-
-env_lookup process_environment();
+// env_lookup and process_environment() come from resource/detect.hpp: a variable's value, or
+// nullopt when unset or empty (an empty variable counts as unset).
 
 // Fills every unset option from the environment. Returns "" or an error naming the variable
 // and the value ("LOGFIRE_TRACE_SAMPLE_RATE is not a number: 'abc'").
 std::string resolve_options(options& o, const env_lookup& env);
 
 // service.*, telemetry.sdk.*, process.pid, host.name, os.type and the user's attributes.
-resource build_resource(const options& o);
+resource build_resource(const options& o, const env_lookup& env);
 
 // The exporters implied by tokens and OTLP endpoints (Logfire and any OTLP backend). Sets
 // `error` for invalid settings; adds one-line notices to `notices`.

@@ -1,0 +1,122 @@
+// get_context() / attach_context: trace context across processes, and the
+// distributed_tracing modes. Runs on the application's thread, once per request: allocation
+// is acceptable here (it is not the per-span hot path), locks are not.
+#include "logfire/handoff.hpp"
+
+#include <atomic>
+#include <cstdio>
+
+#include "context/ids.hpp"
+#include "pipeline/pipeline.hpp"
+#include "pipeline/remote.hpp"
+#include "pipeline/thread_state.hpp"
+
+namespace logfire {
+namespace {
+
+std::atomic<bool> g_warned_continue{false};
+std::atomic<bool> g_warned_platform{false};
+
+const propagator& active_propagator(const detail::control* ctl) noexcept {
+  if (ctl && ctl->settings.propagator) return *ctl->settings.propagator;
+  static const auto fallback = default_propagator();
+  return *fallback;
+}
+
+std::string_view trace_header_name(const propagation_context& in) noexcept {
+  const std::string_view h = header_name(in.source);
+  return h.empty() ? std::string_view("traceparent") : h;
+}
+
+}  // namespace
+
+void inject_context(carrier& to) noexcept {
+  const detail::control* ctl = detail::g_control.load(std::memory_order_acquire);
+  const detail::thread_state* ts = detail::this_thread_state_if_any();
+  if (!ts || !ts->current.valid()) return;
+  try {
+    propagation_context ctx;
+    ctx.span = ts->current;
+    ctx.span.is_remote = false;
+    if (const detail::remote_state* remote = ts->remote.get()) {
+      if (remote->incoming.trace == ctx.span.trace) ctx.trace_state = remote->trace_state;
+      ctx.baggage = remote->baggage;
+    }
+    active_propagator(ctl).inject(ctx, to);
+  } catch (...) {
+  }
+}
+
+header_list get_context() {
+  header_list out;
+  header_list_carrier<header_list> c(out);
+  inject_context(c);
+  return out;
+}
+
+attach_context::attach_context(const carrier& headers, attach_options opts) noexcept {
+  const detail::control* ctl = detail::g_control.load(std::memory_order_acquire);
+  try {
+    active_propagator(ctl).extract(headers, incoming_);
+  } catch (...) {
+    incoming_.clear();
+  }
+  const distributed_tracing mode = ctl ? ctl->settings.tracing_mode : distributed_tracing::unset;
+  const bool apply_setting = opts.third_party;
+  if (apply_setting && mode == distributed_tracing::off) return;  // ignore trace context and baggage
+  if (!incoming_.has_trace() && incoming_.baggage.empty()) return;
+
+  try {
+    auto remote = std::make_shared<detail::remote_state>();
+    remote->incoming = incoming_.span;
+    remote->trace_state = incoming_.trace_state;
+    remote->baggage = incoming_.baggage;
+    context ctx;
+    if (const detail::thread_state* ts = detail::this_thread_state_if_any()) {
+      ctx.span_ = ts->current;  // baggage alone keeps the current span
+      ctx.depth_ = ts->depth;
+    }
+    if (incoming_.has_trace()) {
+      if (apply_setting && mode == distributed_tracing::link) {
+        // A new trace per request, its root linked to the caller's context.
+        remote->link_to = incoming_.span;
+        ctx.span_ = {};
+        ctx.depth_ = 0;
+      } else {
+        span_context parent = incoming_.span;
+        parent.is_remote = true;
+        if (apply_setting && mode == distributed_tracing::unset) {
+          if (ctl && ctl->settings.platform_injects && !parent.sampled()) {
+            // The platform sampled this request out for its own tracing, not for ours: our
+            // sampler decides; the trace id stays for correlation with the platform's logs.
+            const auto& s = ctl->settings;
+            const bool keep = s.sample_all || parent.trace.lo < s.sample_threshold;
+            if (keep) parent.flags |= trace_flags::sampled;
+            if (!g_warned_platform.exchange(true, std::memory_order_relaxed)) {
+              std::fprintf(stderr,
+                           "logfire: %s marked an incoming request \"not sampled\" in its %s header; this "
+                           "service's spans are recorded anyway (trace id kept for correlation). Set "
+                           "LOGFIRE_DISTRIBUTED_TRACING=true to obey the flag, =false to ignore incoming "
+                           "context, or =link.\n",
+                           ctl->settings.platform_name.c_str(), std::string(trace_header_name(incoming_)).c_str());
+            }
+          } else if (!g_warned_continue.exchange(true, std::memory_order_relaxed)) {
+            std::fprintf(stderr,
+                         "logfire: continuing the trace from an incoming %s header (distributed tracing is not "
+                         "configured). Set LOGFIRE_DISTRIBUTED_TRACING=true to continue silently, =false to "
+                         "ignore incoming context, or =link to start new traces linked to it.\n",
+                         std::string(trace_header_name(incoming_)).c_str());
+          }
+        }
+        ctx.span_ = parent;
+        ctx.depth_ = 0;
+        continued_ = true;
+      }
+    }
+    ctx.remote_ = std::move(remote);
+    scope_.enter(ctx);
+  } catch (...) {
+  }
+}
+
+}  // namespace logfire
