@@ -28,8 +28,13 @@ class wire_buffer {
 
  private:
   [[gnu::noinline]] void grow(std::size_t n) {
-    const std::size_t want = std::max({cap_ * 2, pos_ + n + 4096, std::size_t{64 * 1024}});
-    buf_.resize(want);  // zero-fills only the new part
+    // resize() zero-fills the bytes it adds. Within the string's capacity (a buffer reused
+    // from batch to batch) add a bounded step; beyond it, double.
+    const std::size_t need = pos_ + n;
+    const std::size_t step = std::max<std::size_t>(need - cap_, 64 * 1024);
+    const std::size_t want = need <= buf_.capacity() ? std::min(buf_.capacity(), cap_ + step)
+                                                     : std::max({cap_ * 2, need + 4096, cap_ + step});
+    buf_.resize(want);
     base_ = buf_.data();
     cap_ = buf_.size();
   }

@@ -132,6 +132,9 @@ TEST_F(otlp_roundtrip, reused_buffer_gives_the_same_bytes) {
   pb::ExportTraceServiceRequest one;
   ASSERT_TRUE(one.ParseFromString(reused));
   EXPECT_EQ(one.resource_spans(0).scope_spans(0).spans_size(), 1);
+  // Small size, large capacity: growing again within the capacity.
+  detail::encode_traces_protobuf(set_.records, res_, reused);
+  EXPECT_TRUE(first == reused);
 
   std::string json_first;
   detail::encode_traces_json(set_.records, res_, json_first);
