@@ -50,6 +50,16 @@ class json_writer : public wire_buffer {
     auto c = reinterpret_cast<const unsigned char*>(s.data());
     const auto end = c + s.size();
     while (c < end) {
+      // Eight plain bytes at a time: no control character, quote, backslash or non-ASCII.
+      while (end - c >= 8) {
+        std::uint64_t w;
+        std::memcpy(&w, c, 8);
+        if (needs_escape_or_check(w)) break;
+        std::memcpy(p, c, 8);
+        p += 8;
+        c += 8;
+      }
+      if (c == end) break;
       const unsigned char b = *c;
       if (b >= 0x20 && b < 0x80 && b != '"' && b != '\\') [[likely]] {
         *p++ = static_cast<char>(b);
@@ -122,6 +132,15 @@ class json_writer : public wire_buffer {
   }
 
  private:
+  // True if any byte of `w` is < 0x20, '"', '\\' or >= 0x80 (classic SWAR byte tests).
+  static bool needs_escape_or_check(std::uint64_t w) noexcept {
+    constexpr std::uint64_t ones = 0x0101010101010101ULL;
+    constexpr std::uint64_t high = 0x8080808080808080ULL;
+    auto has_zero = [](std::uint64_t x) { return (x - ones) & ~x & high; };
+    const std::uint64_t below_space = (w - ones * 0x20) & ~w & high;
+    return ((w & high) | below_space | has_zero(w ^ (ones * '"')) | has_zero(w ^ (ones * '\\'))) != 0;
+  }
+
   static char* escape(char* p, unsigned char b) noexcept {
     *p++ = '\\';
     switch (b) {

@@ -35,8 +35,8 @@ namespace {
 // ---- wire primitives (unchecked: callers reserve room first) ----
 
 inline std::size_t varint_size(std::uint64_t v) noexcept {
-  // 1 + floor(log2(v) / 7), with v = 0 taking one byte.
-  return static_cast<std::size_t>((std::bit_width(v | 1u) + 6) / 7);
+  // ceil(bits / 7) with v = 0 taking one byte, as (bits * 9 + 64) / 64 to avoid a division.
+  return static_cast<std::size_t>((std::bit_width(v | 1u) * 9 + 64) >> 6);
 }
 
 inline char* put_varint(char* p, std::uint64_t v) noexcept {
