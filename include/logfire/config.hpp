@@ -151,7 +151,7 @@ class [[nodiscard]] setup {
  public:
   setup() = default;
   explicit setup(std::string error) : error_(std::move(error)) {}
-  setup(setup&& other) noexcept : error_(std::move(other.error_)), owns_(std::exchange(other.owns_, false)) {}
+  setup(setup&& other) noexcept : error_(std::move(other.error_)), owns_(std::exchange(other.owns_, 0)) {}
   setup& operator=(setup&& other) noexcept;
   setup(const setup&) = delete;
   setup& operator=(const setup&) = delete;
@@ -163,12 +163,14 @@ class [[nodiscard]] setup {
   // "LOGFIRE_TRACE_SAMPLE_RATE is not a number: 'abc'".
   [[nodiscard]] const std::string& error() const noexcept { return error_; }
   // Stop shutting down at scope exit; the SDK then flushes at normal process exit.
-  void release() noexcept { owns_ = false; }
+  void release() noexcept { owns_ = 0; }
 
  private:
   friend setup configure(options opts);
   std::string error_{};
-  bool owns_ = false;
+  // The configuration this guard shuts down (a configure() count; 0 = none). A guard whose
+  // configuration was replaced by a later configure() leaves the newer one running.
+  std::uint64_t owns_ = 0;
 };
 
 // Starts the SDK (or reconfigures it: the previous pipeline is shut down first).

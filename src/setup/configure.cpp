@@ -25,6 +25,7 @@ namespace detail {
 namespace {
 
 std::mutex g_configure_mutex;
+std::uint64_t g_generation = 0;  // successful configure() calls, guarded by g_configure_mutex
 std::unique_ptr<pipeline> g_last_pipeline;  // the last pipeline shut down, for stats()
 std::vector<control*> g_retired_controls;   // kept alive: callers may still read them
 
@@ -244,6 +245,12 @@ bool stop_active(clock::time_point deadline) {
   return ok;
 }
 
+// A setup guard ends: shut down only if its configuration is still the active one.
+void shutdown_generation(std::uint64_t generation) noexcept {
+  std::lock_guard lock(g_configure_mutex);
+  if (g_active_pipeline && generation == g_generation) stop_active(clock::now() + std::chrono::seconds(5));
+}
+
 }  // namespace
 
 }  // namespace detail
@@ -252,15 +259,15 @@ using namespace detail;
 
 setup& setup::operator=(setup&& other) noexcept {
   if (this != &other) {
-    if (owns_) logfire::shutdown();
+    if (owns_) shutdown_generation(owns_);
     error_ = std::move(other.error_);
-    owns_ = std::exchange(other.owns_, false);
+    owns_ = std::exchange(other.owns_, 0);
   }
   return *this;
 }
 
 setup::~setup() {
-  if (owns_) logfire::shutdown();
+  if (owns_) shutdown_generation(owns_);
 }
 
 setup configure(options opts) {
@@ -321,7 +328,7 @@ setup configure(options opts) {
     p->start();
     g_active_pipeline = p.release();
     setup result;
-    result.owns_ = true;
+    result.owns_ = ++g_generation;
     return result;
   } catch (const std::exception& e) {
     return setup(std::string("logfire::configure failed: ") + e.what());
