@@ -421,7 +421,9 @@ bool pipeline::shutdown(clock::time_point deadline) noexcept {
   report_losses(true);
   pipeline_stats s;
   fill_stats(s);
-  return last_flush_ok_ && s.dropped_by(drop_reason::shutdown_timeout) == 0;
+  // Spans still open were never delivered either: not everything made it.
+  return last_flush_ok_ && s.dropped_by(drop_reason::shutdown_timeout) == 0 &&
+         s.dropped_by(drop_reason::open_at_shutdown) == 0;
 }
 
 void pipeline::fill_stats(pipeline_stats& out) const {
