@@ -1,0 +1,309 @@
+#include "export/console_exporter.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+
+#include "pipeline/message_template.hpp"
+#include "scrub/utf8.hpp"
+
+namespace logfire::detail {
+namespace {
+
+// ANSI SGR sequences, as Rich's "standard" colour system writes them for Logfire's console.
+constexpr std::string_view k_reset = "\x1b[0m";
+constexpr std::string_view k_green = "\x1b[32m";
+constexpr std::string_view k_red = "\x1b[31m";
+constexpr std::string_view k_yellow = "\x1b[33m";
+constexpr std::string_view k_blue = "\x1b[34m";
+constexpr std::string_view k_cyan = "\x1b[36m";
+constexpr std::string_view k_bold_red = "\x1b[1;31m";
+constexpr std::string_view k_bar = "\xe2\x94\x82";  // U+2502 BOX DRAWINGS LIGHT VERTICAL
+
+// len("12:34:56.789 ")
+constexpr std::size_t k_timestamp_width = 13;
+// Deeper nesting is printed at this depth (keeps a runaway recursion readable).
+constexpr std::uint32_t k_max_indent_depth = 64;
+
+std::string_view level_name(level l) noexcept {
+  switch (l) {
+    case level::trace:
+      return "trace";
+    case level::debug:
+      return "debug";
+    case level::info:
+      return "info";
+    case level::notice:
+      return "notice";
+    case level::warn:
+      return "warn";
+    case level::error:
+      return "error";
+    case level::fatal:
+      return "fatal";
+  }
+  return "info";
+}
+
+// Copies text meant for a terminal, showing control characters other than newline and tab
+// as \xNN so that data cannot move the cursor or change colours.
+void append_terminal_text(std::string& out, std::string_view s) {
+  constexpr char hex[] = "0123456789abcdef";
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if ((c >= 0x20 && c != 0x7F) || c == '\n' || c == '\t') [[likely]]
+      continue;
+    out.append(s.data() + run, i - run);
+    const char e[4] = {'\\', 'x', hex[c >> 4], hex[c & 0xF]};
+    out.append(e, 4);
+    run = i + 1;
+  }
+  out.append(s.data() + run, s.size() - run);
+}
+
+void append_colored(std::string& out, bool colors, std::string_view color, std::string_view text) {
+  if (colors && !color.empty()) out.append(color);
+  append_terminal_text(out, text);
+  if (colors && !color.empty()) out.append(k_reset);
+}
+
+// "│ " in blue, after the indentation.
+void append_bar(std::string& out, bool colors, std::string_view indent) {
+  out.append(indent);
+  if (colors) out.append(k_blue);
+  out.append(k_bar);
+  out.push_back(' ');
+  if (colors) out.append(k_reset);
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) noexcept {
+  return s.size() >= prefix.size() && std::memcmp(s.data(), prefix.data(), prefix.size()) == 0;
+}
+
+const event* find_exception(const span_record& r) noexcept {
+  for (const event& e : r.events)
+    if (e.name == "exception") return &e;
+  return nullptr;
+}
+
+std::string_view find_string(std::span<const attribute> attrs, std::string_view key) noexcept {
+  for (const attribute& a : attrs)
+    if (a.key == key && a.value.type == attribute_value::kind::string) return a.value.s;
+  return {};
+}
+
+}  // namespace
+
+bool console_should_color(console_colors mode, std::FILE* f) noexcept {
+  if (mode == console_colors::always) return true;
+  if (mode == console_colors::never) return false;
+  const char* no_color = std::getenv("NO_COLOR");
+  if (no_color && *no_color) return false;
+  const char* term = std::getenv("TERM");
+  if (term && std::strcmp(term, "dumb") == 0) return false;
+  if (!f) f = stdout;
+  const int fd = fileno(f);
+  return fd >= 0 && isatty(fd) == 1;
+}
+
+console_exporter::console_exporter(console_settings settings)
+    : settings_(settings), out_(settings.output ? settings.output : stdout) {}
+
+void console_exporter::append_time(std::uint64_t unix_nano, std::string& out) {
+  const auto second = static_cast<std::int64_t>(unix_nano / 1'000'000'000u);
+  if (second != cached_second_) {
+    const auto t = static_cast<std::time_t>(second);
+    std::tm tm{};
+    if (!localtime_r(&t, &tm)) tm = std::tm{};
+    const int parts[3] = {tm.tm_hour, tm.tm_min, tm.tm_sec};
+    for (int k = 0; k < 3; ++k) {
+      cached_hms_[k * 3] = static_cast<char>('0' + parts[k] / 10 % 10);
+      cached_hms_[k * 3 + 1] = static_cast<char>('0' + parts[k] % 10);
+      if (k < 2) cached_hms_[k * 3 + 2] = ':';
+    }
+    cached_second_ = second;
+  }
+  const auto ms = static_cast<unsigned>(unix_nano / 1'000'000u % 1000u);
+  const char frac[4] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
+                        static_cast<char>('0' + ms % 10)};
+  if (settings_.colors) out.append(k_green);
+  out.append(cached_hms_, 8);
+  out.append(frac, 4);
+  if (settings_.colors) out.append(k_reset);
+  out.push_back(' ');
+}
+
+void console_exporter::format_record(const span_record& r, std::uint64_t time_unix_nano, bool at_end,
+                                     std::string& out) {
+  const bool colors = settings_.colors;
+  const std::uint32_t depth = std::min(r.depth, k_max_indent_depth);
+
+  // The line itself: time, indentation, message in the level's colour, tags.
+  if (settings_.include_timestamps) append_time(time_unix_nano, out);
+  out.append(2 * std::size_t{depth}, ' ');
+  const std::string_view msg = r.message.empty() ? r.name : r.message;
+  const std::string_view color = r.lvl >= level::error ? k_red : r.lvl >= level::warn ? k_yellow : std::string_view{};
+  append_colored(out, colors, color, msg);
+  if (settings_.include_tags && !r.tags.empty()) {
+    out.push_back(' ');
+    if (colors) out.append(k_cyan);
+    out.push_back('[');
+    bool first = true;
+    for (const attribute_value& t : r.tags) {
+      if (t.type != attribute_value::kind::string) continue;
+      if (!first) out.push_back(',');
+      first = false;
+      append_terminal_text(out, t.s);
+    }
+    out.push_back(']');
+    if (colors) out.append(k_reset);
+  }
+  out.push_back('\n');
+
+  // Detail lines line up under the message.
+  const std::size_t indent_width = (settings_.include_timestamps ? k_timestamp_width : 0) + 2 * std::size_t{depth};
+  char spaces[k_timestamp_width + 2 * k_max_indent_depth];
+  std::memset(spaces, ' ', indent_width);
+  const std::string_view indent(spaces, indent_width);
+
+  if (settings_.verbose && !at_end) {
+    // "│ file:line level"
+    const std::string_view file = find_string(r.attributes, "code.filepath");
+    out.append(indent);
+    if (colors) out.append(k_blue);
+    out.append(k_bar);
+    if (colors) out.append(k_reset);
+    if (!file.empty()) {
+      if (colors) out.append(k_cyan);
+      out.push_back(' ');
+      append_terminal_text(out, file);
+      for (const attribute& a : r.attributes) {
+        if (a.key != "code.lineno") continue;
+        out.push_back(':');
+        append_value_text(out, a.value);
+        break;
+      }
+      if (colors) out.append(k_reset);
+    }
+    out.push_back(' ');
+    out.append(level_name(r.lvl));
+    out.push_back('\n');
+
+    // "│ key=value" for the call's own arguments; continuation lines align after "key=".
+    for (const attribute& a : r.attributes) {
+      if (starts_with(a.key, "logfire.") || starts_with(a.key, "code.")) continue;
+      out.append(indent);
+      if (colors) out.append(k_blue);
+      out.append(k_bar);
+      out.push_back(' ');
+      append_terminal_text(out, a.key);
+      out.push_back('=');
+      if (colors) out.append(k_reset);
+      scratch_.clear();
+      append_value_text(scratch_, a.value);
+      std::string_view value = scratch_;
+      for (std::size_t nl; (nl = value.find('\n')) != std::string_view::npos; value.remove_prefix(nl + 1)) {
+        append_terminal_text(out, value.substr(0, nl));
+        out.push_back('\n');
+        out.append(indent);
+        if (colors) out.append(k_blue);
+        out.append(k_bar);
+        if (colors) out.append(k_reset);
+        out.append(count_code_points(a.key) + 2, ' ');
+      }
+      append_terminal_text(out, value);
+      out.push_back('\n');
+    }
+  }
+
+  // "│ Type: message", then the stack trace in verbose mode.
+  if (const event* ex = find_exception(r)) {
+    append_bar(out, colors, indent);
+    if (colors) out.append(k_bold_red);
+    append_terminal_text(out, find_string(ex->attributes, "exception.type"));
+    out.append(": ");
+    if (colors) out.append(k_reset);
+    append_terminal_text(out, find_string(ex->attributes, "exception.message"));
+    out.push_back('\n');
+    std::string_view trace = find_string(ex->attributes, "exception.stacktrace");
+    while (settings_.verbose && !trace.empty()) {
+      const std::size_t nl = trace.find('\n');
+      append_bar(out, colors, indent);
+      append_terminal_text(out, trace.substr(0, nl));
+      out.push_back('\n');
+      trace = nl == std::string_view::npos ? std::string_view{} : trace.substr(nl + 1);
+    }
+  }
+}
+
+void console_exporter::format_batch(std::span<const span_record> records, std::string& out) {
+  entries_.clear();
+  bool reordered = false;
+  for (const span_record& r : records) {
+    switch (r.type) {
+      case record_type::pending_span:
+        if (started_.size() >= k_max_open_spans) started_.clear();
+        started_.insert(r.parent.value);
+        if (r.lvl >= settings_.min_level) entries_.push_back({r.start_unix_nano, &r, false});
+        break;
+      case record_type::log:
+        if (r.lvl >= settings_.min_level) entries_.push_back({r.start_unix_nano, &r, false});
+        break;
+      case record_type::span: {
+        const bool was_started = started_.erase(r.context.span.value) != 0;
+        if (r.lvl < settings_.min_level) break;
+        if (!was_started) {
+          // Its start was never shown: show it now, in start-time order within this batch.
+          entries_.push_back({r.start_unix_nano, &r, false});
+          reordered = true;
+        } else if (find_exception(r)) {
+          entries_.push_back({r.end_unix_nano, &r, true});
+        }
+        break;
+      }
+    }
+  }
+  if (reordered) {
+    std::stable_sort(entries_.begin(), entries_.end(),
+                     [](const entry& a, const entry& b) { return a.time_unix_nano < b.time_unix_nano; });
+  }
+  for (const entry& e : entries_) {
+    bool disabled = false;
+    for (const attribute& a : e.record->attributes)
+      if (a.key == "logfire.disable_console_log" && a.value.type == attribute_value::kind::boolean && a.value.b)
+        disabled = true;
+    if (!disabled) format_record(*e.record, e.time_unix_nano, e.at_end, out);
+  }
+}
+
+void console_exporter::export_batch(std::span<const span_record> records) noexcept {
+  if (records.empty()) return;
+  bool ok = true;
+  try {
+    buffer_.clear();
+    format_batch(records, buffer_);
+    if (!buffer_.empty()) {
+      ok = std::fwrite(buffer_.data(), 1, buffer_.size(), out_) == buffer_.size();
+      ok = std::fflush(out_) == 0 && ok;
+    }
+  } catch (...) {  // std::bad_alloc: telemetry never throws into the host
+    ok = false;
+  }
+  if (buffer_.capacity() > (1u << 20)) std::string().swap(buffer_);  // one huge batch must not pin memory
+  if (!counter_) return;
+  if (ok)
+    counter_->delivered(records.size());
+  else
+    counter_->dropped(drop_reason::export_failed, records.size(), "writing to the console failed");
+}
+
+bool console_exporter::force_flush(clock::time_point) noexcept {
+  return std::fflush(out_) == 0;
+}
+
+}  // namespace logfire::detail
