@@ -1,0 +1,236 @@
+// flush and shutdown deliver everything produced before them, from any number of threads;
+// stats() after shutdown; calls after shutdown; reconfiguration; the setup guard.
+#include <barrier>
+#include <latch>
+#include <thread>
+#include <vector>
+
+#include "core/core_support.hpp"
+
+using namespace core_test;
+using logfire::drop_reason;
+
+namespace {
+
+constexpr int k_threads = 4;
+constexpr int k_per_thread = 500;
+
+// Each thread: k_per_thread logs and k_per_thread / 10 spans (with a child log each).
+void produce(int t) {
+  for (int i = 0; i < k_per_thread; ++i) {
+    logfire::info("log {t} {i}", {{"t", t}, {"i", i}});
+    if (i % 10 == 0) {
+      logfire::span s("span {t} {i}", {{"t", t}, {"i", i}});
+      logfire::debug("inside");
+    }
+  }
+}
+constexpr std::size_t k_records_per_thread = k_per_thread + 2 * (k_per_thread / 10);
+
+}  // namespace
+
+TEST(lifecycle, force_flush_delivers_what_live_threads_produced) {
+  auto mem = std::make_shared<logfire::memory_exporter>();
+  auto lf = logfire::configure(quiet_options({mem}));
+  ASSERT_TRUE(lf) << lf.error();
+  // The producing threads stay alive during the flush (their rings are not retired yet).
+  std::latch produced(k_threads);
+  std::latch flushed(1);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < k_threads; ++t) {
+    threads.emplace_back([&, t] {
+      produce(t);
+      produced.count_down();
+      flushed.wait();
+    });
+  }
+  produced.wait();
+  EXPECT_TRUE(logfire::force_flush());
+  EXPECT_EQ(mem->size(), k_threads * k_records_per_thread);
+  flushed.count_down();
+  for (auto& th : threads) th.join();
+  const auto st = logfire::stats();
+  EXPECT_EQ(st.produced, k_threads * k_records_per_thread);
+  EXPECT_EQ(st.exported, st.produced);
+  expect_accounted(st);
+}
+
+TEST(lifecycle, force_flush_delivers_what_exited_threads_produced) {
+  auto mem = std::make_shared<logfire::memory_exporter>();
+  auto lf = logfire::configure(quiet_options({mem}));
+  ASSERT_TRUE(lf) << lf.error();
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < k_threads; ++t) threads.emplace_back(produce, t);
+    for (auto& th : threads) th.join();
+    EXPECT_TRUE(logfire::force_flush());
+    EXPECT_EQ(mem->size(), (round + 1) * k_threads * k_records_per_thread);
+  }
+  const auto st = logfire::stats();
+  EXPECT_EQ(st.produced, 3 * k_threads * k_records_per_thread);
+  EXPECT_EQ(st.exported, st.produced);
+}
+
+TEST(lifecycle, flush_from_several_threads_at_once) {
+  auto mem = std::make_shared<logfire::memory_exporter>();
+  auto lf = logfire::configure(quiet_options({mem}));
+  ASSERT_TRUE(lf) << lf.error();
+  std::barrier sync(k_threads);
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < k_threads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 5; ++round) {
+        for (int i = 0; i < 50; ++i) logfire::info("r{round} t{t}", {{"round", round}, {"t", t}});
+        if (!logfire::force_flush()) ++failures;
+        // Everything this thread produced so far has been delivered.
+        std::size_t mine = 0;
+        for (const auto& r : mem->records())
+          if (int_attr(r, "t") == t) ++mine;
+        if (mine != static_cast<std::size_t>((round + 1) * 50)) ++failures;
+        sync.arrive_and_wait();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(mem->size(), static_cast<std::size_t>(k_threads * 5 * 50));
+}
+
+TEST(lifecycle, shutdown_delivers_everything_and_stats_remain) {
+  auto mem = std::make_shared<logfire::memory_exporter>();
+  auto lf = logfire::configure(quiet_options({mem}));
+  ASSERT_TRUE(lf) << lf.error();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < k_threads; ++t) threads.emplace_back(produce, t);
+  for (auto& th : threads) th.join();
+  produce(99);  // and the calling thread, without a flush
+  EXPECT_TRUE(logfire::shutdown());
+  EXPECT_FALSE(logfire::is_configured());
+  EXPECT_EQ(mem->size(), (k_threads + 1) * k_records_per_thread);
+
+  auto st = logfire::stats();
+  EXPECT_EQ(st.produced, (k_threads + 1) * k_records_per_thread);
+  EXPECT_EQ(st.exported, st.produced);
+  EXPECT_EQ(st.dropped_total(), 0u);
+
+  // After shutdown: cheap no-ops, counted, nothing delivered, no crash.
+  {
+    logfire::span s("after shutdown");
+    EXPECT_FALSE(s.is_recording());
+    s.set_attribute("k", 1);
+    s.record_exception("E", "m");
+    logfire::info("after shutdown log");
+  }
+  EXPECT_TRUE(logfire::force_flush());
+  EXPECT_TRUE(logfire::shutdown());  // a second shutdown is harmless
+  st = logfire::stats();
+  EXPECT_EQ(st.dropped_by(drop_reason::not_configured), 2u) << st.summary();
+  EXPECT_EQ(st.produced, (k_threads + 1) * k_records_per_thread + 2);
+  expect_accounted(st);
+  EXPECT_EQ(mem->size(), (k_threads + 1) * k_records_per_thread);
+}
+
+TEST(lifecycle, spans_open_at_shutdown_are_counted) {
+  auto mem = std::make_shared<logfire::memory_exporter>();
+  auto lf = logfire::configure(quiet_options({mem}));
+  ASSERT_TRUE(lf) << lf.error();
+  testing::internal::CaptureStderr();
+  logfire::span open("still open");
+  logfire::info("done");
+  EXPECT_FALSE(logfire::shutdown());  // not everything was delivered
+  const std::string err = testing::internal::GetCapturedStderr();
+  open.end();  // after shutdown: nothing happens
+  const auto st = logfire::stats();
+  EXPECT_EQ(st.dropped_by(drop_reason::open_at_shutdown), 1u) << st.summary();
+  EXPECT_EQ(st.exported, 1u);
+  expect_accounted(st);
+  // The loss is explained, and summarised once.
+  EXPECT_EQ(occurrences(err, "(open_at_shutdown)"), 1u) << err;
+  EXPECT_EQ(occurrences(err, "logfire: shutdown:"), 1u) << err;
+}
+
+TEST(lifecycle, the_setup_guard_shuts_down_at_scope_exit) {
+  auto mem = std::make_shared<logfire::memory_exporter>();
+  {
+    auto lf = logfire::configure(quiet_options({mem}));
+    ASSERT_TRUE(lf) << lf.error();
+    EXPECT_TRUE(logfire::is_configured());
+    logfire::info("inside the guard");
+  }
+  EXPECT_FALSE(logfire::is_configured());
+  EXPECT_EQ(mem->size(), 1u);
+  // A moved guard shuts down once, from its new owner.
+  {
+    logfire::setup outer;
+    {
+      auto lf = logfire::configure(quiet_options({mem}));
+      ASSERT_TRUE(lf);
+      outer = std::move(lf);
+    }
+    EXPECT_TRUE(logfire::is_configured());
+  }
+  EXPECT_FALSE(logfire::is_configured());
+}
+
+TEST(lifecycle, reconfigure_delivers_to_the_previous_exporters_first) {
+  auto first = std::make_shared<logfire::memory_exporter>();
+  auto second = std::make_shared<logfire::memory_exporter>();
+  auto lf1 = logfire::configure(quiet_options({first}));
+  ASSERT_TRUE(lf1);
+  for (int i = 0; i < 100; ++i) logfire::info("to first");
+  auto lf2 = logfire::configure(quiet_options({second}));
+  ASSERT_TRUE(lf2);
+  EXPECT_EQ(first->size(), 100u);
+  logfire::info("to second");
+  EXPECT_TRUE(logfire::force_flush());
+  EXPECT_EQ(first->size(), 100u);
+  EXPECT_EQ(second->size(), 1u);
+  // stats() counts since the last configure().
+  const auto st = logfire::stats();
+  EXPECT_EQ(st.produced, 1u);
+  EXPECT_EQ(st.exported, 1u);
+  lf1.release();  // the first guard must not shut down the second pipeline
+}
+
+TEST(lifecycle, flush_with_nothing_to_do) {
+  auto mem = std::make_shared<logfire::memory_exporter>();
+  auto lf = logfire::configure(quiet_options({mem}));
+  ASSERT_TRUE(lf);
+  for (int i = 0; i < 20; ++i) EXPECT_TRUE(logfire::force_flush());
+  EXPECT_EQ(mem->size(), 0u);
+  EXPECT_EQ(logfire::stats().produced, 0u);
+}
+
+TEST(lifecycle, reassigning_the_guard_keeps_the_new_pipeline) {
+  auto first = std::make_shared<logfire::memory_exporter>();
+  auto second = std::make_shared<logfire::memory_exporter>();
+  auto lf = logfire::configure(quiet_options({first}));
+  ASSERT_TRUE(lf);
+  logfire::info("to first");
+  lf = logfire::configure(quiet_options({second}));
+  ASSERT_TRUE(lf);
+  EXPECT_TRUE(logfire::is_configured());
+  logfire::info("to second");
+  EXPECT_TRUE(logfire::force_flush());
+  EXPECT_EQ(first->size(), 1u);
+  EXPECT_EQ(second->size(), 1u);
+}
+
+TEST(lifecycle, an_old_guard_does_not_stop_a_newer_configuration) {
+  auto first = std::make_shared<logfire::memory_exporter>();
+  auto second = std::make_shared<logfire::memory_exporter>();
+  auto lf2 = std::make_unique<logfire::setup>();
+  {
+    auto lf1 = logfire::configure(quiet_options({first}));
+    ASSERT_TRUE(lf1);
+    *lf2 = logfire::configure(quiet_options({second}));
+    ASSERT_TRUE(*lf2);
+  }  // lf1 ends here: its pipeline was already replaced
+  EXPECT_TRUE(logfire::is_configured());
+  logfire::info("to second");
+  EXPECT_TRUE(logfire::force_flush());
+  EXPECT_EQ(second->size(), 1u);
+  lf2.reset();
+  EXPECT_FALSE(logfire::is_configured());
+}
