@@ -1,21 +1,36 @@
 // W3C Trace Context Level 2 (traceparent + tracestate). Runs on the caller's thread, once per
 // incoming or outgoing request: no allocation except the tracestate string, which reuses the
 // capacity of the context it is written into.
+#include <array>
 #include <cstring>
 
-#include "context/ids.hpp"
 #include "propagation/parse.hpp"
 
 namespace logfire::detail {
 namespace {
 
-constexpr char k_hex[] = "0123456789abcdef";
-
-inline int lower_hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
+// Byte classes, looked up instead of branched on: these parsers run once per request.
+struct char_tables {
+  std::array<std::uint8_t, 256> hex{};  // lowercase hex digit value, 0xFF otherwise
+  std::array<bool, 256> key{};          // tracestate key character after the first ('@' aside)
+  std::array<bool, 256> value{};        // tracestate value character (0x20-0x7E but ',' and '=')
+  std::array<char, 512> hex_pairs{};    // "000102...ff": two output characters per byte
+  constexpr char_tables() {
+    for (auto& h : hex) h = 0xFF;
+    for (int c = '0'; c <= '9'; ++c) hex[c] = static_cast<std::uint8_t>(c - '0');
+    for (int c = 'a'; c <= 'f'; ++c) hex[c] = static_cast<std::uint8_t>(c - 'a' + 10);
+    for (int c = 'a'; c <= 'z'; ++c) key[c] = true;
+    for (int c = '0'; c <= '9'; ++c) key[c] = true;
+    key['_'] = key['-'] = key['*'] = key['/'] = true;
+    for (int c = 0x20; c <= 0x7E; ++c) value[c] = c != ',' && c != '=';
+    constexpr char digits[] = "0123456789abcdef";
+    for (int b = 0; b < 256; ++b) {
+      hex_pairs[2 * b] = digits[b >> 4];
+      hex_pairs[2 * b + 1] = digits[b & 0xF];
+    }
+  }
+};
+constexpr char_tables k_tables;
 
 inline bool is_lcalpha(char c) noexcept {
   return c >= 'a' && c <= 'z';
@@ -23,9 +38,29 @@ inline bool is_lcalpha(char c) noexcept {
 inline bool is_digit(char c) noexcept {
   return c >= '0' && c <= '9';
 }
-// Characters after the first in a tracestate key (without '@', which separates tenant and system).
 inline bool is_key_char(char c) noexcept {
-  return is_lcalpha(c) || is_digit(c) || c == '_' || c == '-' || c == '*' || c == '/';
+  return k_tables.key[static_cast<unsigned char>(c)];
+}
+
+// Exactly `n` lowercase hex digits; branch-free over the digits.
+template <int N>
+inline bool parse_hex(const char* p, std::uint64_t& out) noexcept {
+  std::uint64_t v = 0;
+  unsigned bad = 0;
+  for (int i = 0; i < N; ++i) {
+    const unsigned d = k_tables.hex[static_cast<unsigned char>(p[i])];
+    bad |= d;
+    v = (v << 4) | (d & 0xFu);
+  }
+  out = v;
+  return (bad & 0xF0u) == 0;
+}
+
+inline void write_hex64(std::uint64_t v, char* out16) noexcept {
+  for (int i = 7; i >= 0; --i) {
+    std::memcpy(out16 + 2 * i, &k_tables.hex_pairs[2 * (v & 0xFF)], 2);
+    v >>= 8;
+  }
 }
 
 }  // namespace
@@ -34,22 +69,17 @@ bool parse_traceparent(std::string_view value, span_context& out) noexcept {
   const std::string_view v = trim_ows(value);
   if (v.size() < traceparent_size) return false;
   const char* p = v.data();
-  const int v_hi = lower_hex_value(p[0]);
-  const int v_lo = lower_hex_value(p[1]);
-  if (v_hi < 0 || v_lo < 0) return false;
-  const int version = v_hi * 16 + v_lo;
-  if (version == 0xff) return false;
+  std::uint64_t version = 0;
+  if (!parse_hex<2>(p, version) || version == 0xff) return false;
   // Version 00 is exactly 55 characters; a later version may append fields after a '-'.
   if (version == 0 ? v.size() != traceparent_size : (v.size() > traceparent_size && p[55] != '-')) return false;
   if (p[2] != '-' || p[35] != '-' || p[52] != '-') return false;
   span_context ctx;
-  if (!parse_hex_u64(p + 3, ctx.trace.hi) || !parse_hex_u64(p + 19, ctx.trace.lo)) return false;
-  if (!parse_hex_u64(p + 36, ctx.span.value)) return false;
-  const int f_hi = lower_hex_value(p[53]);
-  const int f_lo = lower_hex_value(p[54]);
-  if (f_hi < 0 || f_lo < 0) return false;
-  if (!ctx.trace.valid() || !ctx.span.valid()) return false;
-  ctx.flags = static_cast<std::uint8_t>((f_hi * 16 + f_lo) & trace_flags::known);
+  std::uint64_t flags = 0;
+  const bool ok = parse_hex<16>(p + 3, ctx.trace.hi) && parse_hex<16>(p + 19, ctx.trace.lo) &&
+                  parse_hex<16>(p + 36, ctx.span.value) && parse_hex<2>(p + 53, flags);
+  if (!ok || !ctx.trace.valid() || !ctx.span.valid()) return false;
+  ctx.flags = static_cast<std::uint8_t>(flags & trace_flags::known);
   ctx.is_remote = true;
   out = ctx;
   return true;
@@ -59,14 +89,13 @@ void format_traceparent(const span_context& ctx, char* out55) noexcept {
   out55[0] = '0';
   out55[1] = '0';
   out55[2] = '-';
-  write_hex_u64(ctx.trace.hi, out55 + 3);
-  write_hex_u64(ctx.trace.lo, out55 + 19);
+  write_hex64(ctx.trace.hi, out55 + 3);
+  write_hex64(ctx.trace.lo, out55 + 19);
   out55[35] = '-';
-  write_hex_u64(ctx.span.value, out55 + 36);
+  write_hex64(ctx.span.value, out55 + 36);
   out55[52] = '-';
   const unsigned f = ctx.flags & trace_flags::known;
-  out55[53] = k_hex[f >> 4];
-  out55[54] = k_hex[f & 0xF];
+  std::memcpy(out55 + 53, &k_tables.hex_pairs[2 * f], 2);
 }
 
 // Level 1 grammar, which the conformance harness checks at its default strictness:
@@ -95,11 +124,9 @@ bool valid_tracestate_key(std::string_view key) noexcept {
 // value = 0*255 chr nblk-chr; chr = %x20-2B / %x2D-3C / %x3E-7E; nblk-chr = chr without SP.
 bool valid_tracestate_value(std::string_view value) noexcept {
   if (value.empty() || value.size() > 256) return false;
-  for (const char ch : value) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c > 0x7E || c == ',' || c == '=') return false;
-  }
-  return value.back() != ' ';
+  bool ok = true;
+  for (const char ch : value) ok &= k_tables.value[static_cast<unsigned char>(ch)];
+  return ok && value.back() != ' ';
 }
 
 bool tracestate_parser::add(std::string_view header_value) noexcept {
@@ -124,13 +151,13 @@ bool tracestate_parser::add(std::string_view header_value) noexcept {
     // A repeated key makes the list invalid (the harness's strict reading); at most 32 keys.
     const std::string_view key = member.substr(0, eq);
     for (std::size_t i = 0; i < count_; ++i) {
-      const std::string_view other = members_[i];
+      const std::string_view other(members_[i].data, members_[i].size);
       if (other.size() > key.size() && other[key.size()] == '=' && other.compare(0, key.size(), key) == 0) {
         invalid_ = true;
         return false;
       }
     }
-    members_[count_++] = member;
+    members_[count_++] = {member.data(), member.size()};
   }
   return true;
 }
@@ -139,11 +166,11 @@ bool tracestate_parser::finish(std::string& out) {
   out.clear();
   if (invalid_) return false;
   std::size_t total = count_ == 0 ? 0 : count_ - 1;
-  for (std::size_t i = 0; i < count_; ++i) total += members_[i].size();
+  for (std::size_t i = 0; i < count_; ++i) total += members_[i].size;
   out.reserve(total);
   for (std::size_t i = 0; i < count_; ++i) {
     if (i != 0) out.push_back(',');
-    out.append(members_[i]);
+    out.append(members_[i].data, members_[i].size);
   }
   return true;
 }
