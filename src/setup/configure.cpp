@@ -22,6 +22,9 @@
 
 namespace logfire {
 namespace detail {
+
+std::uint64_t not_configured_count() noexcept;  // api.cpp
+
 namespace {
 
 std::mutex g_configure_mutex;
@@ -363,6 +366,10 @@ pipeline_stats stats() noexcept {
       g_active_pipeline->fill_stats(s);
     else if (g_last_pipeline)
       g_last_pipeline->fill_stats(s);
+    else {  // never configured: only calls made too early, each one lost
+      s.produced = not_configured_count();
+      s.dropped[static_cast<std::size_t>(drop_reason::not_configured)] = s.produced;
+    }
   } catch (...) {
   }
   return s;
