@@ -28,7 +28,7 @@ std::uint64_t not_configured_count() noexcept;  // api.cpp
 namespace {
 
 std::mutex g_configure_mutex;
-std::uint64_t g_generation = 0;  // successful configure() calls, guarded by g_configure_mutex
+std::uint64_t g_generation = 0;             // successful configure() calls, guarded by g_configure_mutex
 std::unique_ptr<pipeline> g_last_pipeline;  // the last pipeline shut down, for stats()
 std::vector<control*> g_retired_controls;   // kept alive: callers may still read them
 
