@@ -148,10 +148,16 @@ std::string resolve_options(options& o, const env_lookup& env) {
   if (!(err = parse_bool(env, "LOGFIRE_CONSOLE_INCLUDE_TIMESTAMP", o.console.include_timestamps)).empty()) return err;
   if (!(err = parse_bool(env, "LOGFIRE_CONSOLE_VERBOSE", o.console.verbose)).empty()) return err;
   if (!(err = parse_level_var(env, "LOGFIRE_MIN_LEVEL", o.min_level)).empty()) return err;
+  const bool rate_from_code = o.trace_sample_rate.has_value();
   if (!(err = parse_double_var(env, "LOGFIRE_TRACE_SAMPLE_RATE", o.trace_sample_rate)).empty()) return err;
   if (!(err = parse_double_var(env, "OTEL_TRACES_SAMPLER_ARG", o.trace_sample_rate)).empty()) return err;
-  if (o.trace_sample_rate && !(*o.trace_sample_rate >= 0.0 && *o.trace_sample_rate <= 1.0))
-    return "trace_sample_rate must be between 0 and 1: '" + std::to_string(*o.trace_sample_rate) + "'";
+  if (o.trace_sample_rate && !(*o.trace_sample_rate >= 0.0 && *o.trace_sample_rate <= 1.0)) {
+    // Name where the value came from, with the text as written.
+    if (!rate_from_code)
+      for (const char* n : {"LOGFIRE_TRACE_SAMPLE_RATE", "OTEL_TRACES_SAMPLER_ARG"})
+        if (auto v = env(n)) return std::string(n) + " must be between 0 and 1: '" + *v + "'";
+    return "options.trace_sample_rate must be between 0 and 1: '" + std::to_string(*o.trace_sample_rate) + "'";
+  }
   if (!o.distributed_tracing) {
     if (auto v = env("LOGFIRE_DISTRIBUTED_TRACING")) {
       const std::string l = lower(*v);
