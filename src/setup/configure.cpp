@@ -281,9 +281,15 @@ setup::~setup() {
 
 setup configure(options opts) {
   try {
-    const env_lookup env = opts.read_environment
-                               ? process_environment()
-                               : env_lookup([](std::string_view) { return std::optional<std::string>(); });
+    // An empty variable counts as unset.
+    const env_lookup env =
+        opts.read_environment
+            ? env_lookup([raw = process_environment()](std::string_view n) -> std::optional<std::string> {
+                auto v = raw(n);
+                if (v && v->empty()) return std::nullopt;
+                return v;
+              })
+            : env_lookup([](std::string_view) { return std::optional<std::string>(); });
     if (auto err = resolve_options(opts, env); !err.empty()) return setup(std::move(err));
 
     pipeline_settings s;
