@@ -1,0 +1,55 @@
+// Calls made before configure() are cheap no-ops: nothing recorded, one warning in total (not
+// one per call), and each call counted as not_configured. Its own executable: the warning is
+// printed once per process, so no other test may instrument anything before this one.
+#include <stdexcept>
+
+#include "core/core_support.hpp"
+
+using namespace core_test;
+using logfire::drop_reason;
+
+TEST(not_configured, calls_before_configure_are_counted_noops_with_one_warning) {
+  ASSERT_FALSE(logfire::is_configured());
+  testing::internal::CaptureStderr();
+  for (int i = 0; i < 100; ++i) {
+    logfire::span s("before {i}", {{"i", i}});
+    EXPECT_FALSE(s.is_recording());
+    s.set_attribute("k", 1);
+    s.set_level(logfire::level::warn);
+    s.add_event("e");
+    s.record_exception(std::runtime_error("x"));
+    EXPECT_FALSE(logfire::current_span_context().valid());
+    logfire::info("log before {i}", {{"i", i}});
+    logfire::exception("failed", std::runtime_error("y"));
+  }
+  EXPECT_TRUE(logfire::force_flush());
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(occurrences(err, "logfire: "), 1u) << err;
+  EXPECT_NE(err.find("configure()"), std::string::npos) << err;
+
+  // Counted: 100 spans and 200 logs, none delivered.
+  auto st = logfire::stats();
+  EXPECT_EQ(st.produced, 300u) << st.summary();
+  EXPECT_EQ(st.dropped_by(drop_reason::not_configured), 300u) << st.summary();
+  EXPECT_EQ(st.exported, 0u);
+
+  // configure() afterwards works, and its stats start from zero.
+  auto mem = std::make_shared<logfire::memory_exporter>();
+  testing::internal::CaptureStderr();
+  {
+    auto lf = logfire::configure(quiet_options({mem}));
+    ASSERT_TRUE(lf) << lf.error();
+    logfire::info("after configure");
+    EXPECT_TRUE(logfire::force_flush());
+    EXPECT_EQ(mem->size(), 1u);
+    st = logfire::stats();
+    EXPECT_EQ(st.produced, 1u);
+    EXPECT_EQ(st.exported, 1u);
+    EXPECT_EQ(st.dropped_by(drop_reason::not_configured), 0u);
+  }
+  // After shutdown: still no second warning.
+  logfire::info("after shutdown");
+  const std::string err2 = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(occurrences(err2, "before logfire::configure()"), 0u) << err2;
+  EXPECT_EQ(logfire::stats().dropped_by(drop_reason::not_configured), 1u);
+}
