@@ -405,7 +405,24 @@ bool pipeline::flush(clock::time_point deadline) noexcept {
   flush_deadline_ = deadline;
   control_->cv.notify_all();
   if (!done_cv_.wait_until(lock, deadline, [&] { return flush_done_ >= seq; })) return false;
-  return last_flush_ok_;
+  const bool exporters_ok = last_flush_ok_;
+  lock.unlock();
+  // "Everything was delivered" also means nothing was lost on the way since the last flush
+  // (a full ring, a rejected batch); deliberate drops (level, sampling) do not count.
+  pipeline_stats s;
+  fill_stats(s);
+  const std::uint64_t lost = involuntary_losses(s);
+  const std::uint64_t before = involuntary_at_last_flush_.exchange(lost, std::memory_order_acq_rel);
+  return exporters_ok && lost == before;
+}
+
+std::uint64_t involuntary_losses(const pipeline_stats& s) noexcept {
+  std::uint64_t n = 0;
+  for (drop_reason r : {drop_reason::queue_full, drop_reason::export_failed, drop_reason::rejected_by_backend,
+                        drop_reason::shutdown_timeout, drop_reason::spool_full, drop_reason::spool_corrupt,
+                        drop_reason::open_at_shutdown})
+    n += s.dropped_by(r);
+  return n;
 }
 
 bool pipeline::shutdown(clock::time_point deadline) noexcept {
@@ -422,8 +439,7 @@ bool pipeline::shutdown(clock::time_point deadline) noexcept {
   pipeline_stats s;
   fill_stats(s);
   // Spans still open were never delivered either: not everything made it.
-  return last_flush_ok_ && s.dropped_by(drop_reason::shutdown_timeout) == 0 &&
-         s.dropped_by(drop_reason::open_at_shutdown) == 0;
+  return last_flush_ok_ && involuntary_losses(s) == involuntary_at_last_flush_.load(std::memory_order_acquire);
 }
 
 void pipeline::fill_stats(pipeline_stats& out) const {

@@ -70,6 +70,9 @@ struct control {
 // The active control block, or null before configure() and after shutdown().
 extern std::atomic<control*> g_control;
 
+// Records lost for reasons nobody chose (full ring, failed or rejected export, spool, shutdown).
+std::uint64_t involuntary_losses(const pipeline_stats& s) noexcept;
+
 class pipeline {
  public:
   pipeline(pipeline_settings settings, resource res, std::vector<std::shared_ptr<exporter>> exporters);
@@ -116,6 +119,7 @@ class pipeline {
   std::unique_ptr<diagnostics> diag_;
   // Thread counters are cumulative for the process; stats() reports them since configure().
   pipeline_stats baseline_;
+  std::atomic<std::uint64_t> involuntary_at_last_flush_{0};
 };
 
 // The active pipeline (guarded by the configure mutex), or null.
