@@ -1,0 +1,78 @@
+// The HTTP transport behind the OTLP exporter: one POST in, one answer out. The exporter's
+// sender thread is the only caller of a given transport object; tests and other transports
+// replace it through this interface (curl_transport.cpp is the default implementation).
+//
+//   auto t = logfire::detail::make_curl_transport({});
+//   auto r = t->post({.url = url, .headers = hdrs, .body = bytes, .timeout = 10s});
+//   if (r.status == 0) { /* connection error: r.error */ }
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace logfire::detail {
+
+struct http_header {
+  std::string name;
+  std::string value;
+};
+
+struct http_request {
+  std::string_view url;
+  std::span<const http_header> headers;
+  std::string_view body;
+  // Whole-request limit (connect + send + answer). The connect phase alone is limited to 3 s.
+  std::chrono::milliseconds timeout{10'000};
+  // When set, the transfer is aborted as soon as steady_clock's count passes this value
+  // (nanoseconds since the clock's epoch); shutdown uses it to cut a request at its deadline.
+  const std::atomic<std::int64_t>* abort_at_ns = nullptr;
+};
+
+struct http_response {
+  // The HTTP status, or 0 when no answer came (connection refused, DNS, TLS, timeout, abort).
+  int status = 0;
+  // Why there was no answer (status 0), for diagnostics.
+  std::string error;
+  // Whether the whole body went out before the failure: the server may have processed it,
+  // so a retry can create duplicates.
+  bool request_sent = false;
+  // The raw Retry-After header, when the server sent one.
+  std::optional<std::string> retry_after;
+  // The first bytes of the answer's body (at most 200), shown when a backend rejects data.
+  std::string body_prefix;
+};
+
+// Bytes of the answer's body kept in http_response::body_prefix.
+inline constexpr std::size_t k_response_prefix_bytes = 200;
+
+class http_transport {
+ public:
+  virtual ~http_transport() = default;
+  // Blocks the calling (sender) thread until the answer, a failure or the timeout. Never throws.
+  virtual http_response post(const http_request& request) noexcept = 0;
+};
+
+struct curl_transport_options {
+  std::chrono::milliseconds connect_timeout{3'000};
+  // "logfire-cpp/<version>" when empty.
+  std::string user_agent;
+};
+
+// libcurl-based transport: one easy handle reused across calls (keep-alive), TLS verification
+// on, proxies from the standard environment variables, no signals. Returns null only when
+// libcurl cannot be initialised.
+std::unique_ptr<http_transport> make_curl_transport(const curl_transport_options& options = {});
+
+// Parses a Retry-After value: delta-seconds or an HTTP date (RFC 9110, IMF-fixdate and the two
+// obsolete forms). Returns the wait from `now`, clamped at zero; nullopt when unparsable.
+std::optional<std::chrono::milliseconds> parse_retry_after(
+    std::string_view value, std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) noexcept;
+
+}  // namespace logfire::detail

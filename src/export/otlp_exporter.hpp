@@ -1,0 +1,104 @@
+// OTLP/HTTP exporters: one per destination (each Logfire token, the OTLP endpoint), built by
+// configure() from the options and the environment. export_batch() encodes and gzips on the
+// pipeline's background thread; a sender thread per exporter posts the bodies, retries, and
+// a spool thread writes what cannot be delivered to the disk spool.
+//
+//   std::vector<std::shared_ptr<logfire::exporter>> out;
+//   std::vector<std::string> notices;
+//   auto err = logfire::detail::make_otlp_destinations(opts, res, env, out, notices);
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "export/http_transport.hpp"
+#include "export/spool.hpp"
+#include "logfire/config.hpp"
+#include "logfire/exporter.hpp"
+#include "resource/resource.hpp"
+
+namespace logfire::detail {
+
+// Reads an environment variable; nullopt when unset (the same type as setup's env_lookup).
+// configure() passes a lookup that returns nullopt for everything when
+// options.read_environment is false.
+using env_lookup = std::function<std::optional<std::string>(std::string_view name)>;
+
+// Everything one exporter needs, resolved (no environment access after construction).
+struct otlp_exporter_config {
+  std::string name;  // "logfire https://logfire-us.pydantic.dev", "otlp http://collector:4318/v1/traces"
+  std::string url;   // the full traces URL
+  std::vector<http_header> headers;  // Authorization and OTEL_EXPORTER_OTLP_HEADERS
+  body_format format = body_format::protobuf;
+  bool gzip = true;
+  bool wants_pending_spans = false;  // Logfire destinations only
+  std::chrono::milliseconds timeout{10'000};
+  std::chrono::milliseconds connect_timeout{3'000};
+  // Spans waiting in memory for the network (OTEL_BSP_MAX_QUEUE_SIZE). When full, batches go
+  // to the spool, or are dropped as queue_full when there is no spool.
+  std::size_t max_queue_spans = 2048;
+  std::size_t max_body_bytes = 5u * 1024u * 1024u;  // before compression
+  std::chrono::milliseconds backoff_initial{1'000};
+  std::chrono::milliseconds backoff_max{128'000};
+  // A Retry-After beyond this is shortened to it (a broken server must not park us for days).
+  std::chrono::milliseconds retry_after_max{std::chrono::minutes(15)};
+  // Failed attempts in a row after which undelivered batches go to the spool (2 = the first
+  // retry failed).
+  int failures_before_spool = 2;
+  // Empty = no spool. The folder of this destination (already includes "<service>-<hash>").
+  std::string spool_directory;
+  std::uint64_t spool_max_bytes = 512ull << 20;
+  // Creates the transport on the sender thread; default: libcurl.
+  std::function<std::unique_ptr<http_transport>()> make_transport;
+};
+
+// Builds one exporter. `res` is copied. When the spool folder cannot be created or written,
+// the exporter works without a spool and `spool_error` says why. Throws only std::bad_alloc.
+[[nodiscard]] std::shared_ptr<exporter> make_otlp_exporter(otlp_exporter_config config, const resource& res,
+                                                           std::string* spool_error = nullptr);
+
+// The exporters implied by the options and environment: one per Logfire token (when sending to
+// Logfire) and one for the OTLP endpoint (when set). Appends to `out`; one-line messages for
+// the user (unknown token region, spool unavailable, "console only") go to `notices`.
+// Returns an error naming the option or variable and its value, leaving `out` unchanged.
+[[nodiscard]] std::string make_otlp_destinations(const options& opts, const resource& res, const env_lookup& env,
+                                                 std::vector<std::shared_ptr<exporter>>& out,
+                                                 std::vector<std::string>& notices);
+
+// The resolved settings behind make_otlp_destinations (exposed for tests and tools).
+[[nodiscard]] std::string resolve_destinations(const options& opts, const resource& res, const env_lookup& env,
+                                               std::vector<otlp_exporter_config>& out,
+                                               std::vector<std::string>& notices);
+
+// Whether to flush on SIGTERM/SIGINT and for how long: options.otlp.flush_on_signal /
+// LOGFIRE_FLUSH_ON_SIGNAL (default off) and options.otlp.signal_grace /
+// LOGFIRE_FLUSH_ON_SIGNAL_GRACE_MS (default 8 s). configure() passes them to
+// install_signal_flush() (export/signal_flush.hpp). Returns an error naming the variable.
+[[nodiscard]] std::string resolve_signal_flush(const options& opts, const env_lookup& env, bool& enabled,
+                                               std::chrono::milliseconds& grace);
+
+// Logfire's base URL for a token: its region's URL; legacy tokens go to the US region; an
+// unknown region also goes to the US and sets `warning`.
+[[nodiscard]] std::string logfire_base_url(std::string_view token, std::string* warning = nullptr);
+
+// Parses OTEL_EXPORTER_OTLP_HEADERS ("k=v,k2=v2", percent-encoded, blanks trimmed). Returns an
+// error naming the bad entry, empty on success.
+[[nodiscard]] std::string parse_otlp_headers(std::string_view text, std::vector<http_header>& out);
+
+// The default parent folder of the spools: $XDG_STATE_HOME/logfire-cpp/spool, else
+// $HOME/.local/state/logfire-cpp/spool; empty when neither is set.
+[[nodiscard]] std::string default_spool_root(const env_lookup& env);
+
+// The folder of one destination's spool under `root`: "<service>-<16 hex of a hash of the URL
+// and the credentials>", so that different projects never replay each other's data.
+[[nodiscard]] std::string spool_folder(std::string_view root, std::string_view service, std::string_view url,
+                                       const std::vector<http_header>& headers);
+
+}  // namespace logfire::detail

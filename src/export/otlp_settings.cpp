@@ -1,0 +1,476 @@
+// Destinations and their settings, from the options and the LOGFIRE_* / OTEL_* environment.
+// Runs once, inside configure(), on the caller's thread. Precedence: code > environment >
+// default; an empty variable counts as unset. Every error names the variable and its value.
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+
+#include "export/otlp_exporter.hpp"
+
+namespace logfire::detail {
+namespace {
+
+constexpr std::string_view k_known_regions = "us, eu";
+
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::optional<std::string> get(const env_lookup& env, std::string_view name) {
+  if (!env) return std::nullopt;
+  auto v = env(name);
+  if (v && trim(*v).empty()) return std::nullopt;  // empty = unset
+  return v;
+}
+
+std::string quoted(std::string_view name, std::string_view problem, std::string_view value) {
+  return std::string(name) + " " + std::string(problem) + ": '" + std::string(value) + "'";
+}
+
+std::optional<bool> parse_bool(std::string_view v) {
+  auto l = lower(trim(v));
+  if (l == "1" || l == "true" || l == "t" || l == "yes") return true;
+  if (l == "0" || l == "false" || l == "f" || l == "no") return false;
+  return std::nullopt;
+}
+
+// A positive integer; nullopt otherwise.
+std::optional<std::uint64_t> parse_count(std::string_view v) {
+  v = trim(v);
+  std::uint64_t out = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc() || p != v.data() + v.size()) return std::nullopt;
+  return out;
+}
+
+// "536870912", "512MiB", "512 M", "1GiB": binary multiples.
+std::optional<std::uint64_t> parse_bytes(std::string_view v) {
+  v = trim(v);
+  std::size_t digits = 0;
+  while (digits < v.size() && v[digits] >= '0' && v[digits] <= '9') ++digits;
+  auto n = parse_count(v.substr(0, digits));
+  if (!n) return std::nullopt;
+  auto unit = lower(trim(v.substr(digits)));
+  std::uint64_t mul = 1;
+  if (unit.empty() || unit == "b") {
+    mul = 1;
+  } else if (unit == "k" || unit == "kib" || unit == "kb") {
+    mul = 1ull << 10;
+  } else if (unit == "m" || unit == "mib" || unit == "mb") {
+    mul = 1ull << 20;
+  } else if (unit == "g" || unit == "gib" || unit == "gb") {
+    mul = 1ull << 30;
+  } else {
+    return std::nullopt;
+  }
+  if (*n > (std::numeric_limits<std::uint64_t>::max() / mul)) return std::nullopt;
+  return *n * mul;
+}
+
+bool is_http_url(std::string_view u) {
+  auto l = lower(u.substr(0, 8));
+  return (l.starts_with("http://") && u.size() > 7) || (l.starts_with("https://") && u.size() > 8);
+}
+
+std::string strip_slashes(std::string s) {
+  while (!s.empty() && s.back() == '/') s.pop_back();
+  return s;
+}
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool percent_decode(std::string_view in, std::string& out) {
+  out.clear();
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out.push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    int hi = hex_value(in[i + 1]);
+    int lo = hex_value(in[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return true;
+}
+
+std::uint64_t fnv1a(std::string_view s, std::uint64_t h = 0xcbf29ce484222325ull) noexcept {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+struct common_settings {
+  std::chrono::milliseconds timeout{10'000};
+  std::size_t max_queue_spans = 2048;
+  bool spool = true;
+  std::string spool_root;
+  std::uint64_t spool_max_bytes = 512ull << 20;
+  std::chrono::milliseconds backoff_initial{1'000};
+  std::chrono::milliseconds backoff_max{128'000};
+  std::string spool_notice;  // shown only when some destination exists
+};
+
+std::string resolve_common(const options& opts, const env_lookup& env, common_settings& c) {
+  const auto& o = opts.otlp;
+  if (o.timeout) {
+    if (o.timeout->count() <= 0) return "otlp.timeout must be positive: " + std::to_string(o.timeout->count()) + " ms";
+    c.timeout = *o.timeout;
+  } else {
+    for (std::string_view var : {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"}) {
+      if (auto v = get(env, var)) {
+        auto n = parse_count(*v);
+        if (!n || *n == 0 || *n > 3'600'000) return quoted(var, "is not a number of milliseconds (1..3600000)", *v);
+        c.timeout = std::chrono::milliseconds(*n);
+        break;
+      }
+    }
+  }
+  if (opts.batching.max_queue_size) {
+    if (*opts.batching.max_queue_size == 0) return "batching.max_queue_size must be positive";
+    c.max_queue_spans = *opts.batching.max_queue_size;
+  } else if (auto v = get(env, "OTEL_BSP_MAX_QUEUE_SIZE")) {
+    auto n = parse_count(*v);
+    if (!n || *n == 0) return quoted("OTEL_BSP_MAX_QUEUE_SIZE", "is not a positive number", *v);
+    c.max_queue_spans = static_cast<std::size_t>(*n);
+  }
+  if (o.spool) {
+    c.spool = *o.spool;
+  } else if (auto v = get(env, "LOGFIRE_SPOOL")) {
+    auto b = parse_bool(*v);
+    if (!b) return quoted("LOGFIRE_SPOOL", "is not a boolean (true/false/1/0)", *v);
+    c.spool = *b;
+  }
+  if (o.spool_max_bytes) {
+    c.spool_max_bytes = *o.spool_max_bytes;
+  } else if (auto v = get(env, "LOGFIRE_SPOOL_MAX_BYTES")) {
+    auto b = parse_bytes(*v);
+    if (!b) return quoted("LOGFIRE_SPOOL_MAX_BYTES", "is not a size in bytes (e.g. 536870912 or 512MiB)", *v);
+    c.spool_max_bytes = *b;
+  }
+  if (c.spool_max_bytes == 0) c.spool = false;
+  if (c.spool) {
+    if (o.spool_directory && !o.spool_directory->empty()) {
+      c.spool_root = *o.spool_directory;
+    } else if (auto v = get(env, "LOGFIRE_SPOOL_DIR")) {
+      c.spool_root = std::string(trim(*v));
+    } else {
+      c.spool_root = default_spool_root(env);
+      if (c.spool_root.empty()) {
+        c.spool = false;
+        c.spool_notice =
+            "no disk spool: neither XDG_STATE_HOME nor HOME is set; batches that cannot be delivered are kept in "
+            "memory only (set LOGFIRE_SPOOL_DIR)";
+      }
+    }
+  }
+  if (o.backoff_initial) c.backoff_initial = std::max(std::chrono::milliseconds(1), *o.backoff_initial);
+  if (o.backoff_max) c.backoff_max = std::max(c.backoff_initial, *o.backoff_max);
+  if (c.backoff_max < c.backoff_initial) c.backoff_max = c.backoff_initial;
+  return {};
+}
+
+void apply_common(const common_settings& c, std::string_view service, otlp_exporter_config& cfg) {
+  cfg.timeout = c.timeout;
+  cfg.max_queue_spans = c.max_queue_spans;
+  cfg.backoff_initial = c.backoff_initial;
+  cfg.backoff_max = c.backoff_max;
+  cfg.spool_max_bytes = c.spool_max_bytes;
+  if (c.spool) cfg.spool_directory = spool_folder(c.spool_root, service, cfg.url, cfg.headers);
+}
+
+}  // namespace
+
+std::string logfire_base_url(std::string_view token, std::string* warning) {
+  // ^pylf_v[0-9]+_([a-z]+)_
+  std::string_view t = trim(token);
+  std::string_view region;
+  if (t.starts_with("pylf_v")) {
+    std::size_t i = 6;
+    std::size_t digits = i;
+    while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i;
+    if (i > digits && i < t.size() && t[i] == '_') {
+      std::size_t start = ++i;
+      while (i < t.size() && t[i] >= 'a' && t[i] <= 'z') ++i;
+      if (i > start && i < t.size() && t[i] == '_') region = t.substr(start, i - start);
+    }
+  }
+  if (region == "eu") return "https://logfire-eu.pydantic.dev";
+  if (!region.empty() && region != "us" && warning != nullptr)
+    *warning = "unknown Logfire region '" + std::string(region) +
+               "' in the token (known regions: " + std::string(k_known_regions) +
+               "); sending to the US region (set LOGFIRE_BASE_URL to choose)";
+  return "https://logfire-us.pydantic.dev";
+}
+
+std::string parse_otlp_headers(std::string_view text, std::vector<http_header>& out) {
+  std::vector<http_header> parsed;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    std::size_t comma = text.find(',', pos);
+    if (comma == std::string_view::npos) comma = text.size();
+    std::string_view entry = trim(text.substr(pos, comma - pos));
+    pos = comma + 1;
+    if (entry.empty()) continue;
+    std::size_t eq = entry.find('=');
+    if (eq == std::string_view::npos || trim(entry.substr(0, eq)).empty())
+      return "entry '" + std::string(entry) + "' is not key=value";
+    http_header h;
+    if (!percent_decode(trim(entry.substr(0, eq)), h.name) || !percent_decode(trim(entry.substr(eq + 1)), h.value))
+      return "entry '" + std::string(entry) + "' has a bad percent-encoding";
+    auto bad = [](const std::string& s) {
+      return std::any_of(s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
+    };
+    if (bad(h.name) || bad(h.value) || h.name.find(':') != std::string::npos)
+      return "entry '" + std::string(entry) + "' holds characters not allowed in an HTTP header";
+    parsed.push_back(std::move(h));
+  }
+  for (auto& h : parsed) out.push_back(std::move(h));
+  return {};
+}
+
+std::string default_spool_root(const env_lookup& env) {
+  if (auto xdg = get(env, "XDG_STATE_HOME"); xdg && xdg->front() == '/')
+    return strip_slashes(*xdg) + "/logfire-cpp/spool";
+  if (auto home = get(env, "HOME"); home && home->front() == '/')
+    return strip_slashes(*home) + "/.local/state/logfire-cpp/spool";
+  return {};
+}
+
+std::string spool_folder(std::string_view root, std::string_view service, std::string_view url,
+                         const std::vector<http_header>& headers) {
+  std::uint64_t h = fnv1a(url);
+  for (const auto& hd : headers) {
+    h = fnv1a("\n", h);
+    h = fnv1a(lower(hd.name), h);
+    h = fnv1a(":", h);
+    h = fnv1a(hd.value, h);
+  }
+  std::string safe;
+  for (char c : service.substr(0, 64))
+    safe.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ? c : '_');
+  if (safe.empty() || safe.front() == '.') safe.insert(safe.begin(), '_');
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return strip_slashes(std::string(root)) + "/" + safe + "-" + hex;
+}
+
+std::string resolve_destinations(const options& opts, const resource& res, const env_lookup& env,
+                                 std::vector<otlp_exporter_config>& out, std::vector<std::string>& notices) {
+  std::vector<otlp_exporter_config> result;
+  std::vector<std::string> new_notices;
+  common_settings common;
+  if (auto err = resolve_common(opts, env, common); !err.empty()) return err;
+  const std::string service = res.service_name();
+
+  // ---- Logfire ----
+  std::vector<std::string> tokens;
+  if (!opts.tokens.empty()) {
+    for (const auto& t : opts.tokens)
+      if (!trim(t).empty()) tokens.emplace_back(trim(t));
+  } else if (auto v = get(env, "LOGFIRE_TOKEN")) {
+    std::string_view s = *v;
+    std::size_t pos = 0;
+    while (pos <= s.size()) {
+      std::size_t comma = s.find(',', pos);
+      if (comma == std::string_view::npos) comma = s.size();
+      auto t = trim(s.substr(pos, comma - pos));
+      if (!t.empty()) tokens.emplace_back(t);
+      pos = comma + 1;
+    }
+  }
+  auto send = opts.send_to_logfire;
+  if (!send) {
+    if (auto v = get(env, "LOGFIRE_SEND_TO_LOGFIRE")) {
+      auto l = lower(trim(*v));
+      if (l == "if-token-present" || l == "if_token_present") {
+        send = send_to_logfire::if_token_present;
+      } else if (auto b = parse_bool(l)) {
+        send = *b ? send_to_logfire::yes : send_to_logfire::no;
+      } else {
+        return quoted("LOGFIRE_SEND_TO_LOGFIRE", "must be yes, no or if-token-present", *v);
+      }
+    }
+  }
+  const auto mode = send.value_or(send_to_logfire::if_token_present);
+  if (mode == send_to_logfire::yes && tokens.empty())
+    return "send_to_logfire is 'yes' (LOGFIRE_SEND_TO_LOGFIRE) but there is no token: set LOGFIRE_TOKEN or "
+           "options.tokens (a write token from your Logfire project's settings)";
+  if (mode != send_to_logfire::no) {
+    std::optional<std::string> base;
+    if (opts.base_url && !trim(*opts.base_url).empty()) {
+      base = std::string(trim(*opts.base_url));
+      if (!is_http_url(*base)) return quoted("base_url", "is not an http(s) URL", *base);
+    } else if (auto v = get(env, "LOGFIRE_BASE_URL")) {
+      base = std::string(trim(*v));
+      if (!is_http_url(*base)) return quoted("LOGFIRE_BASE_URL", "is not an http(s) URL", *v);
+    }
+    bool warned = false;
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+      otlp_exporter_config cfg;
+      std::string warning;
+      std::string url_base = base ? *base : logfire_base_url(tokens[i], &warning);
+      if (!warning.empty() && !warned) {
+        new_notices.push_back(warning);
+        warned = true;  // one warning, however many tokens share the problem
+      }
+      url_base = strip_slashes(url_base);
+      cfg.url = url_base + "/v1/traces";
+      cfg.name = "logfire " + url_base + (tokens.size() > 1 ? " #" + std::to_string(i + 1) : "");
+      cfg.headers.push_back({"Authorization", tokens[i]});  // the raw token, no "Bearer"
+      cfg.format = body_format::protobuf;
+      cfg.gzip = true;
+      cfg.wants_pending_spans = true;
+      apply_common(common, service, cfg);
+      result.push_back(std::move(cfg));
+    }
+  }
+
+  // ---- any OTLP backend ----
+  const auto& o = opts.otlp;
+  std::string url;
+  if (o.traces_endpoint && !trim(*o.traces_endpoint).empty()) {
+    url = std::string(trim(*o.traces_endpoint));
+    if (!is_http_url(url)) return quoted("otlp.traces_endpoint", "is not an http(s) URL", url);
+  } else if (o.endpoint && !trim(*o.endpoint).empty()) {
+    url = std::string(trim(*o.endpoint));
+    if (!is_http_url(url)) return quoted("otlp.endpoint", "is not an http(s) URL", url);
+    url = strip_slashes(url) + "/v1/traces";
+  } else if (auto v = get(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) {
+    url = std::string(trim(*v));  // used as-is, per the OTLP exporter specification
+    if (!is_http_url(url)) return quoted("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "is not an http(s) URL", *v);
+  } else if (auto v2 = get(env, "OTEL_EXPORTER_OTLP_ENDPOINT")) {
+    url = std::string(trim(*v2));
+    if (!is_http_url(url)) return quoted("OTEL_EXPORTER_OTLP_ENDPOINT", "is not an http(s) URL", *v2);
+    url = strip_slashes(url) + "/v1/traces";
+  }
+  if (!url.empty()) {
+    otlp_exporter_config cfg;
+    cfg.url = url;
+    cfg.name = "otlp " + url;
+    if (!o.headers.empty()) {
+      for (const auto& [k, v] : o.headers) cfg.headers.push_back({k, v});
+    } else {
+      for (std::string_view var : {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"}) {
+        if (auto v = get(env, var)) {
+          if (auto err = parse_otlp_headers(*v, cfg.headers); !err.empty()) return std::string(var) + ": " + err;
+          break;
+        }
+      }
+    }
+    if (o.protocol) {
+      cfg.format = *o.protocol == otlp_protocol::http_json ? body_format::json : body_format::protobuf;
+    } else {
+      for (std::string_view var : {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"}) {
+        auto v = get(env, var);
+        if (!v) continue;
+        auto l = lower(trim(*v));
+        if (l == "http/protobuf") {
+          cfg.format = body_format::protobuf;
+        } else if (l == "http/json") {
+          cfg.format = body_format::json;
+        } else if (l == "grpc") {
+          return quoted(var,
+                        "asks for gRPC, which logfire-cpp does not send; use http/protobuf (a Collector "
+                        "listens for it on port 4318)",
+                        *v);
+        } else {
+          return quoted(var, "must be http/protobuf or http/json", *v);
+        }
+        break;
+      }
+    }
+    if (o.gzip) {
+      cfg.gzip = *o.gzip;
+    } else {
+      for (std::string_view var : {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"}) {
+        auto v = get(env, var);
+        if (!v) continue;
+        auto l = lower(trim(*v));
+        if (l == "gzip") {
+          cfg.gzip = true;
+        } else if (l == "none") {
+          cfg.gzip = false;
+        } else {
+          return quoted(var, "must be gzip or none", *v);
+        }
+        break;
+      }
+    }
+    cfg.wants_pending_spans = false;
+    apply_common(common, service, cfg);
+    result.push_back(std::move(cfg));
+  }
+
+  if (!result.empty() && !common.spool_notice.empty()) new_notices.push_back(common.spool_notice);
+  if (result.empty() && opts.exporters.empty())
+    new_notices.push_back(
+        "telemetry goes to the console only: set LOGFIRE_TOKEN to send it to Logfire, or "
+        "OTEL_EXPORTER_OTLP_ENDPOINT for any OpenTelemetry backend");
+  for (auto& c : result) out.push_back(std::move(c));
+  for (auto& n : new_notices) notices.push_back(std::move(n));
+  return {};
+}
+
+std::string make_otlp_destinations(const options& opts, const resource& res, const env_lookup& env,
+                                   std::vector<std::shared_ptr<exporter>>& out, std::vector<std::string>& notices) {
+  std::vector<otlp_exporter_config> configs;
+  std::vector<std::string> new_notices;
+  if (auto err = resolve_destinations(opts, res, env, configs, new_notices); !err.empty()) return err;
+  std::vector<std::shared_ptr<exporter>> made;
+  for (auto& c : configs) {
+    std::string spool_error;
+    std::string url = c.url;
+    made.push_back(make_otlp_exporter(std::move(c), res, &spool_error));
+    if (!spool_error.empty())
+      new_notices.push_back("no disk spool for " + url + ": " + spool_error +
+                            "; batches that cannot be delivered are kept in memory only (LOGFIRE_SPOOL_DIR)");
+  }
+  for (auto& e : made) out.push_back(std::move(e));
+  for (auto& n : new_notices) notices.push_back(std::move(n));
+  return {};
+}
+
+std::string resolve_signal_flush(const options& opts, const env_lookup& env, bool& enabled,
+                                 std::chrono::milliseconds& grace) {
+  enabled = false;
+  grace = std::chrono::milliseconds(8'000);
+  if (opts.otlp.flush_on_signal) {
+    enabled = *opts.otlp.flush_on_signal;
+  } else if (auto v = get(env, "LOGFIRE_FLUSH_ON_SIGNAL")) {
+    auto b = parse_bool(*v);
+    if (!b) return quoted("LOGFIRE_FLUSH_ON_SIGNAL", "is not a boolean (true/false/1/0)", *v);
+    enabled = *b;
+  }
+  if (opts.otlp.signal_grace) {
+    if (opts.otlp.signal_grace->count() < 0) return "otlp.signal_grace must not be negative";
+    grace = *opts.otlp.signal_grace;
+  } else if (auto v = get(env, "LOGFIRE_FLUSH_ON_SIGNAL_GRACE_MS")) {
+    auto n = parse_count(*v);
+    if (!n || *n > 3'600'000) return quoted("LOGFIRE_FLUSH_ON_SIGNAL_GRACE_MS", "is not a number of milliseconds", *v);
+    grace = std::chrono::milliseconds(*n);
+  }
+  return {};
+}
+
+}  // namespace logfire::detail
