@@ -93,6 +93,26 @@ inline void expect_accounted(const logfire::pipeline_stats& s) {
   EXPECT_EQ(s.produced, s.exported + s.dropped_total()) << s.summary();
 }
 
+// Captures what is written to stderr (file descriptor 2) while it lives; released even when
+// an assertion returns early, so the next capture can start.
+class stderr_capture {
+ public:
+  stderr_capture() { testing::internal::CaptureStderr(); }
+  ~stderr_capture() {
+    if (active_) (void)testing::internal::GetCapturedStderr();
+  }
+  stderr_capture(const stderr_capture&) = delete;
+  stderr_capture& operator=(const stderr_capture&) = delete;
+  // Stops capturing and returns the text.
+  std::string take() {
+    active_ = false;
+    return testing::internal::GetCapturedStderr();
+  }
+
+ private:
+  bool active_ = true;
+};
+
 // Counts the non-overlapping occurrences of `needle` in `text`.
 inline std::size_t occurrences(std::string_view text, std::string_view needle) {
   std::size_t n = 0;

@@ -135,11 +135,11 @@ TEST(lifecycle, spans_open_at_shutdown_are_counted) {
   auto mem = std::make_shared<logfire::memory_exporter>();
   auto lf = logfire::configure(quiet_options({mem}));
   ASSERT_TRUE(lf) << lf.error();
-  testing::internal::CaptureStderr();
+  stderr_capture capture;
   logfire::span open("still open");
   logfire::info("done");
   EXPECT_FALSE(logfire::shutdown());  // not everything was delivered
-  const std::string err = testing::internal::GetCapturedStderr();
+  const std::string err = capture.take();
   open.end();  // after shutdown: nothing happens
   const auto st = logfire::stats();
   EXPECT_EQ(st.dropped_by(drop_reason::open_at_shutdown), 1u) << st.summary();

