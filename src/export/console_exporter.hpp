@@ -6,8 +6,9 @@
 //   12:34:56.791   payment failed            <- red at error and above, yellow at warn
 //                  │ ValueError: card declined
 //
-// It receives pending spans (span starts) and logs, prints those at or above its min level, and
-// writes each batch with one fwrite + fflush. Everything runs on the SDK's background thread.
+// It receives pending spans (span starts) and logs, prints those at or above its min level in
+// time order within each batch (the pipeline drains thread by thread), and writes each batch with
+// one fwrite + fflush. Everything runs on the SDK's background thread.
 #pragma once
 
 #include <cstdint>

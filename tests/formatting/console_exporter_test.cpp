@@ -222,6 +222,19 @@ TEST_F(Console, SpanWhoseStartWasNeverSeenIsPrintedOnceInStartOrder) {
             "03:04:05.679   inside\n");
 }
 
+TEST_F(Console, RecordsFromSeveralThreadsPrintInTimeOrder) {
+  // The pipeline drains one thread's ring after another: thread 1's records, then thread 2's.
+  console_exporter c;
+  EXPECT_EQ(print(c, {pending("job a", 0, k_t0, 1), log("a done", 1, k_t0 + 3 * k_ms),
+                      pending("job b", 0, k_t0 + 1 * k_ms, 2), log("b step", 1, k_t0 + 2 * k_ms),
+                      log("b same ms", 1, k_t0 + 2 * k_ms)}),
+            "03:04:05.678 job a\n"
+            "03:04:05.679 job b\n"
+            "03:04:05.680   b step\n"
+            "03:04:05.680   b same ms\n"
+            "03:04:05.681   a done\n");
+}
+
 TEST_F(Console, SpanEndingWithAnExceptionShowsIt) {
   const attribute ex_attrs[] = {{"exception.type", str("RuntimeError")}, {"exception.message", str("boom")}};
   const event ex{"exception", k_t0 + 9 * k_ms, ex_attrs};
