@@ -1,0 +1,71 @@
+// Four exporting processes at once: every span of every acknowledged request is stored, once.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend/backend_support.hpp"
+
+namespace logfire::backend_test {
+namespace {
+
+constexpr int kClients = 4;
+constexpr int kRequests = 60;
+constexpr int kSpansPerRequest = 50;
+
+// Runs in a forked child: sends kRequests requests and returns how many were not acknowledged.
+int client_main(int port, int client) {
+  int failures = 0;
+  for (int r = 0; r < kRequests; ++r) {
+    std::vector<span_spec> spans;
+    std::string trace = random_hex(16);
+    for (int s = 0; s < kSpansPerRequest; ++s) {
+      span_spec spec;
+      spec.trace_id = trace;
+      spec.span_id = random_hex(8);
+      spec.name = "client " + std::to_string(client) + " span";
+      spec.attributes = {kv("request", std::int64_t{r}), kv("index", std::int64_t{s})};
+      spans.push_back(std::move(spec));
+    }
+    std::string body = trace_request(spans, "client-" + std::to_string(client)).SerializeAsString();
+    // Alternate plain and gzip bodies, as exporters configured differently would.
+    auto reply = r % 2 == 0
+                     ? post(port, "/v1/traces", body)
+                     : post(port, "/v1/traces", gzip(body), "application/x-protobuf", {{"Content-Encoding", "gzip"}});
+    if (reply.status != 200) ++failures;
+  }
+  return failures;
+}
+
+TEST(concurrency, four_exporting_processes_lose_nothing) {
+  temp_dir dir;
+  serve_process serve(dir.file("concurrent.db"));
+  ASSERT_TRUE(serve.started()) << serve.output();
+
+  std::vector<pid_t> children;
+  for (int c = 0; c < kClients; ++c) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) _exit(std::min(client_main(serve.port(), c), 255));
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "requests not acknowledged by client " << pid;
+  }
+
+  std::string db = dir.file("concurrent.db");
+  EXPECT_EQ(sql_count(db, "SELECT count(*) FROM records"), kClients * kRequests * kSpansPerRequest);
+  EXPECT_EQ(sql_count(db, "SELECT count(DISTINCT span_id) FROM records"), kClients * kRequests * kSpansPerRequest);
+  for (int c = 0; c < kClients; ++c) {
+    EXPECT_EQ(sql_count(db, "SELECT count(*) FROM records WHERE service_name = 'client-" + std::to_string(c) + "'"),
+              kRequests * kSpansPerRequest);
+    EXPECT_EQ(sql_count(db, "SELECT count(DISTINCT trace_id) FROM records WHERE service_name = 'client-" +
+                                std::to_string(c) + "'"),
+              kRequests);
+  }
+}
+
+}  // namespace
+}  // namespace logfire::backend_test
