@@ -14,8 +14,15 @@
 namespace logfire {
 namespace {
 
-std::atomic<bool> g_warned_continue{false};
-std::atomic<bool> g_warned_platform{false};
+// One warning of each kind per configure(): a control block is never freed, so its address
+// names one pipeline (a reconfigured SDK may run in another mode and warns again).
+std::atomic<const void*> g_warned_continue{nullptr};
+std::atomic<const void*> g_warned_platform{nullptr};
+
+bool first_warning(std::atomic<const void*>& flag, const detail::control* ctl) noexcept {
+  const void* key = ctl ? static_cast<const void*>(ctl) : static_cast<const void*>(&flag);
+  return flag.exchange(key, std::memory_order_relaxed) != key;
+}
 
 const propagator& active_propagator(const detail::control* ctl) noexcept {
   if (ctl && ctl->settings.propagator) return *ctl->settings.propagator;
@@ -92,7 +99,7 @@ attach_context::attach_context(const carrier& headers, attach_options opts) noex
             const auto& s = ctl->settings;
             const bool keep = s.sample_all || parent.trace.lo < s.sample_threshold;
             if (keep) parent.flags |= trace_flags::sampled;
-            if (!g_warned_platform.exchange(true, std::memory_order_relaxed)) {
+            if (first_warning(g_warned_platform, ctl)) {
               std::fprintf(stderr,
                            "logfire: %s marked an incoming request \"not sampled\" in its %s header; this "
                            "service's spans are recorded anyway (trace id kept for correlation). Set "
@@ -100,7 +107,7 @@ attach_context::attach_context(const carrier& headers, attach_options opts) noex
                            "context, or =link.\n",
                            ctl->settings.platform_name.c_str(), std::string(trace_header_name(incoming_)).c_str());
             }
-          } else if (!g_warned_continue.exchange(true, std::memory_order_relaxed)) {
+          } else if (first_warning(g_warned_continue, ctl)) {
             std::fprintf(stderr,
                          "logfire: continuing the trace from an incoming %s header (distributed tracing is not "
                          "configured). Set LOGFIRE_DISTRIBUTED_TRACING=true to continue silently, =false to "
