@@ -29,26 +29,6 @@ constexpr std::size_t k_timestamp_width = 13;
 // Deeper nesting is printed at this depth (keeps a runaway recursion readable).
 constexpr std::uint32_t k_max_indent_depth = 64;
 
-std::string_view level_name(level l) noexcept {
-  switch (l) {
-    case level::trace:
-      return "trace";
-    case level::debug:
-      return "debug";
-    case level::info:
-      return "info";
-    case level::notice:
-      return "notice";
-    case level::warn:
-      return "warn";
-    case level::error:
-      return "error";
-    case level::fatal:
-      return "fatal";
-  }
-  return "info";
-}
-
 // Copies text meant for a terminal, showing control characters other than newline and tab
 // as \xNN so that data cannot move the cursor or change colours.
 void append_terminal_text(std::string& out, std::string_view s) {
@@ -191,7 +171,7 @@ void console_exporter::format_record(const span_record& r, std::uint64_t time_un
       if (colors) out.append(k_reset);
     }
     out.push_back(' ');
-    out.append(level_name(r.lvl));
+    out.append(to_string(r.lvl));
     out.push_back('\n');
 
     // "│ key=value" for the call's own arguments; continuation lines align after "key=".
