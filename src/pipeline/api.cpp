@@ -313,6 +313,12 @@ bool push_update(rec kind, bool must_arrive, BodyFn&& body_fn) noexcept {
   return false;
 }
 
+// Counts a span update whose values were cut to the limits.
+inline void note_truncated(bool truncated) noexcept {
+  if (truncated) [[unlikely]]
+    this_thread_state().events[static_cast<std::size_t>(event_counter::attributes_truncated)].add();
+}
+
 // The sampling decision for a new span or log: returns 0 to record, or the drop reason + 1.
 struct decision {
   std::uint8_t flags;
@@ -586,6 +592,7 @@ void span::set_attribute(std::string_view key, value_ref value) noexcept {
     w.str(detail::cut(key, 256, truncated));
     detail::encode_value(w, value, lim, truncated);
   });
+  detail::note_truncated(truncated);
 }
 
 void span::set_level(level lvl) noexcept {
@@ -614,6 +621,7 @@ void span::record_exception(const std::exception& e, bool escaped) noexcept {
     w.pod(ref);
     detail::encode_exception(w, e, lim, truncated);
   });
+  detail::note_truncated(truncated);
 }
 
 void span::record_exception(std::string_view type, std::string_view message, std::string_view stacktrace,
@@ -631,6 +639,7 @@ void span::record_exception(std::string_view type, std::string_view message, std
     w.str(detail::cut(message, max, truncated));
     w.str(detail::cut(stacktrace, max, truncated));
   });
+  detail::note_truncated(truncated);
 }
 
 void span::add_event(std::string_view name, std::initializer_list<arg> args) noexcept {
@@ -640,12 +649,13 @@ void span::add_event(std::string_view name, std::initializer_list<arg> args) noe
   const detail::encode_limits lim{ctl->settings.max_value_length, ctl->settings.max_attributes};
   const std::size_t n = args.size() < lim.max_attributes ? args.size() : lim.max_attributes;
   const detail::span_ref ref{st_.self.span.value, detail::now_unix_nano(), 0, static_cast<std::uint32_t>(n)};
-  bool truncated = false;
+  bool truncated = args.size() > n;
   detail::push_update(detail::rec::event, false, [&](detail::byte_writer& w) {
     w.pod(ref);
     w.str(detail::cut(name, 256, truncated));
     detail::encode_args(w, args, n, lim, truncated);
   });
+  detail::note_truncated(truncated);
 }
 
 span_context current_span_context() noexcept {
