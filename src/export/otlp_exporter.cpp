@@ -10,6 +10,7 @@
 // the records but are not counted: they are previews of spans counted when they end.
 #include "export/otlp_exporter.hpp"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -99,7 +100,7 @@ class engine {
     if (spooler_.joinable()) spooler_.join();
   }
 
-  void set_counter(delivery_counter* c) noexcept { counter_ = c; }
+  void set_counter(delivery_counter* c) noexcept { counter_.store(c); }
   [[nodiscard]] const std::string& spool_error() const noexcept { return spool_error_; }
 
   void start_threads() {
@@ -173,6 +174,7 @@ class engine {
     sender_done_gen_ = flush_gen_;
     abort_at_ns_.store(std::numeric_limits<std::int64_t>::max());
     lk.unlock();
+    sender_cv_.notify_all();  // a sender that stopped at the cutoff carries on
     return nothing_left && own_spooled() == 0;
   }
 
@@ -217,12 +219,16 @@ class engine {
   }
 
  private:
-  delivery_counter& counter() noexcept { return counter_ != nullptr ? *counter_ : g_null_counter; }
+  delivery_counter& counter() noexcept {
+    delivery_counter* c = counter_.load();
+    return c != nullptr ? *c : g_null_counter;
+  }
   std::uint64_t own_spooled() { return spool_ ? spool_->own_records() : 0; }
 
   // ---- sender thread ----------------------------------------------------------------------
 
   void sender_main() {
+    ::pthread_setname_np(::pthread_self(), "logfire-send");
     transport_ = cfg_.make_transport ? cfg_.make_transport()
                                      : make_curl_transport({.connect_timeout = cfg_.connect_timeout, .user_agent = {}});
     std::unique_lock lk(mu_);
@@ -246,6 +252,11 @@ class engine {
           send_from_memory(lk);
           continue;
         }
+        if (outage_ && probe_due && !spool_may_have_files_ && to_spool_.empty() && !spooler_busy_) {
+          // Nothing at all to probe with: assume the backend is back. The next body tells; the
+          // failure streak is kept, so if it fails it goes to the spool at once.
+          outage_ = false;
+        }
       }
       if (flushing) {
         sender_done_gen_ = flush_gen_;
@@ -253,7 +264,8 @@ class engine {
       }
       // Idle: wake for new work, a flush, the next probe, or to look for files that other
       // processes of this service left in the spool.
-      auto wake = outage_ ? next_probe_ : now + std::chrono::seconds(5);
+      auto wake = now + std::chrono::seconds(5);
+      if (outage_ && next_probe_ > now) wake = std::min(wake, next_probe_);
       sender_cv_.wait_until(lk, wake);
       if (spool_ && clock::now() >= wake) spool_may_have_files_ = true;
     }
@@ -501,6 +513,7 @@ class engine {
   // ---- spool thread -----------------------------------------------------------------------
 
   void spooler_main() {
+    ::pthread_setname_np(::pthread_self(), "logfire-spool");
     std::unique_lock lk(mu_);
     for (;;) {
       spooler_cv_.wait(lk, [&] { return stopping_ || !to_spool_.empty() || (outage_ && !queue_.empty()); });
@@ -556,7 +569,7 @@ class engine {
   }
 
   const otlp_exporter_config cfg_;
-  delivery_counter* counter_;
+  std::atomic<delivery_counter*> counter_;
   std::unique_ptr<spool> spool_;  // null: no spool
   std::string spool_error_;
   // Requests are cut when steady_clock passes this (a flush's cutoff, or at once on stop).
@@ -681,6 +694,7 @@ class otlp_http_exporter final : public exporter {
     // abandon the engine (leaked on purpose) and start afresh; the parent still sends what it
     // had queued.
     (void)engine_.release();
+    spool::close_inherited_locks();
     try {
       engine_ = std::make_unique<engine>(cfg_, counter_);
       res_.set("process.pid", static_cast<std::int64_t>(::getpid()));

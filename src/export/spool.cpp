@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -108,6 +109,28 @@ bool read_all(int fd, std::string& out) {
   }
   out.resize(got);
   return true;
+}
+
+// Descriptors holding an flock, so that a forked child can close its copies: a lock belongs to
+// the open file description, which fork() shares, so a child would otherwise keep the parent's
+// claim alive for as long as it runs. Slots hold fd + 1 (0 = free); lock-free for use after fork.
+constexpr int k_tracked_slots = 64;
+std::atomic<int> g_locked_fds[k_tracked_slots];
+
+void track_lock(int fd) noexcept {
+  for (auto& slot : g_locked_fds) {
+    int expected = 0;
+    if (slot.compare_exchange_strong(expected, fd + 1)) return;
+  }
+}
+
+// Untracks and closes (which releases the flock).
+void close_locked(int fd) noexcept {
+  for (auto& slot : g_locked_fds) {
+    int expected = fd + 1;
+    if (slot.compare_exchange_strong(expected, 0)) break;
+  }
+  ::close(fd);
 }
 
 bool is_spool_name(std::string_view n) noexcept {
@@ -252,6 +275,7 @@ bool spool::evict_oldest_locked(std::vector<spool_loss>& out) {
       ::close(fd);
       continue;
     }
+    track_lock(fd);
     struct stat st {};
     bool linked = ::fstat(fd, &st) == 0 && st.st_nlink > 0;
     spool_loss loss;
@@ -268,7 +292,7 @@ bool spool::evict_oldest_locked(std::vector<spool_loss>& out) {
         own_.erase(own);
       }
     }
-    ::close(fd);
+    close_locked(fd);
     files_.erase(it);
     if (linked) out.push_back(std::move(loss));
     return true;
@@ -347,9 +371,10 @@ std::optional<spool_claim> spool::claim_oldest(std::vector<spool_loss>& corrupt)
       ++it;
       continue;
     }
+    track_lock(fd);
     struct stat st {};
     if (::fstat(fd, &st) != 0 || st.st_nlink == 0) {  // sent and deleted by another process meanwhile
-      ::close(fd);
+      close_locked(fd);
       it = files_.erase(it);
       continue;
     }
@@ -378,7 +403,7 @@ std::optional<spool_claim> spool::claim_oldest(std::vector<spool_loss>& corrupt)
       loss.detail = "spool file " + dir_ + "/" + c.name + " is corrupt (" + problem + ") and was deleted";
       if (!hd) loss.detail += "; its record count is unknown";
       ::unlinkat(dirfd_, c.name.c_str(), 0);
-      ::close(fd);
+      close_locked(fd);
       if (c.own) own_.erase(own);
       it = files_.erase(it);
       corrupt.push_back(std::move(loss));
@@ -397,7 +422,7 @@ void spool::remove(spool_claim& c) {
   std::lock_guard lock(mu_);
   if (c.fd < 0) return;
   ::unlinkat(dirfd_, c.name.c_str(), 0);
-  ::close(c.fd);  // releases the flock
+  close_locked(c.fd);  // releases the flock
   c.fd = -1;
   files_.erase(c.name);
   own_.erase(c.name);
@@ -407,9 +432,16 @@ void spool::remove(spool_claim& c) {
 void spool::release(spool_claim& c) {
   std::lock_guard lock(mu_);
   if (c.fd < 0) return;
-  ::close(c.fd);
+  close_locked(c.fd);
   c.fd = -1;
   claimed_.erase(c.name);
+}
+
+void spool::close_inherited_locks() noexcept {
+  for (auto& slot : g_locked_fds) {
+    int v = slot.exchange(0);
+    if (v > 0) ::close(v - 1);
+  }
 }
 
 std::size_t spool::file_count() {

@@ -94,6 +94,11 @@ class spool {
   // Gives a claimed file back, untouched (it will be sent later, maybe by another process).
   void release(spool_claim& c);
 
+  // In a forked child: closes the inherited descriptors that hold flocks (a lock belongs to the
+  // open file description that fork() shares, so the child would pin the parent's claims).
+  // Async-signal-safe; for every spool of the process at once.
+  static void close_inherited_locks() noexcept;
+
   // Files present (by any process) and their total size, from the last directory scan.
   [[nodiscard]] std::size_t file_count();
   [[nodiscard]] std::uint64_t total_bytes();

@@ -2,6 +2,7 @@
 // side) with the right headers, pending spans go only where they belong, and nothing on the
 // application's side waits for the network.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include "export_test_util.hpp"
 
@@ -140,6 +141,39 @@ TEST(ExporterDelivery, ASlowBackendNeverStallsTheCaller) {
   EXPECT_TRUE(exp->shutdown(clock::now() + 30s));
   EXPECT_EQ(counter.delivered() + counter.dropped_total(), 500u);
   EXPECT_EQ(arrived(rx).unique.size(), counter.delivered());
+}
+
+TEST(ExporterDelivery, AForkedChildSendsOnlyItsOwnRecords) {
+  otlp_receiver rx;
+  ASSERT_TRUE(rx.start());
+  rx.queue_replies({delayed(1s)});  // the parent's batch is in flight when it forks
+  test_counter counter;
+  auto exp = detail::make_otlp_exporter(fast_config(rx.traces_url()), test_resource());
+  exp->start(counter);
+  record_factory f;
+  auto parents = f.spans(10);
+  auto childs = f.spans(7);
+  exp->export_batch(parents);
+  std::this_thread::sleep_for(200ms);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // In the child: what the pipeline does after fork(), then the child's own work.
+    test_counter child_counter;
+    exp->after_fork_in_child();
+    exp->start(child_counter);
+    exp->export_batch(childs);
+    const bool ok = exp->force_flush(clock::now() + 10s) && child_counter.delivered() == 7;
+    ::_exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(exp->shutdown(clock::now() + 10s));
+  auto got = arrived(rx);
+  EXPECT_EQ(got.total, 17u);  // each record once: the child did not resend the parent's
+  EXPECT_EQ(got.unique.size(), 17u);
+  EXPECT_EQ(counter.delivered(), 10u);
 }
 
 }  // namespace

@@ -4,7 +4,9 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -183,6 +185,38 @@ TEST(Spool, AFileDeletedAfterItWasListedIsNotSentTwice) {
   ASSERT_TRUE(ca);
   a->remove(*ca);                          // sent and deleted by a
   EXPECT_FALSE(b->claim_oldest(corrupt));  // b's listing is stale, but it does not resend
+}
+
+TEST(Spool, AForkedChildDoesNotPinTheParentsClaims) {
+  temp_dir tmp;
+  auto sp = open_spool(tmp.path());
+  ASSERT_TRUE(sp->write("x", meta(1)).ok);
+  std::vector<spool_loss> corrupt;
+  auto c = sp->claim_oldest(corrupt);
+  ASSERT_TRUE(c);
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // What the exporter does in a forked child.
+    spool::close_inherited_locks();
+    char b = 'r';
+    if (::write(ready[1], &b, 1) != 1) ::_exit(1);
+    ::sleep(30);  // alive while the parent checks; killed below
+    ::_exit(0);
+  }
+  char b = 0;
+  ASSERT_EQ(::read(ready[0], &b, 1), 1);
+  sp->release(*c);  // the parent gives the file back while the child still runs
+  auto other = open_spool(tmp.path());
+  auto again = other->claim_oldest(corrupt);
+  EXPECT_TRUE(again) << "the child still holds the parent's lock";
+  if (again) other->release(*again);
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  ::close(ready[0]);
+  ::close(ready[1]);
 }
 
 TEST(Spool, SplitHalvesKeepTheirPlaceInTheOrder) {
