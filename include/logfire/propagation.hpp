@@ -34,10 +34,11 @@ namespace detail {
 [[nodiscard]] constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
+    const auto x = static_cast<unsigned char>(a[i]);
+    const auto y = static_cast<unsigned char>(b[i]);
+    if (x == y) continue;
+    const unsigned lx = x | 0x20u;  // folds 'A'-'Z' onto 'a'-'z' (and nothing else matters)
+    if (lx != (y | 0x20u) || lx < 'a' || lx > 'z') return false;
   }
   return true;
 }

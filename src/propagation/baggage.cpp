@@ -1,44 +1,43 @@
 // W3C Baggage. Runs on the caller's thread per request. Values are percent-decoded on extract
 // and encoded on inject; the limits (64 members, 8192 bytes) are measured on the canonical
 // encoding so that whatever extract keeps, inject can send again.
+#include <cstdint>
+
 #include "propagation/parse.hpp"
 
 namespace logfire::detail {
 namespace {
 
-// RFC 7230 tchar.
-constexpr bool is_tchar(char c) noexcept {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-      return true;
-    default:
-      return false;
+// Byte classes for the baggage grammar, looked up once per byte.
+enum : std::uint8_t {
+  k_tchar = 1,  // RFC 7230 token character (keys)
+  k_octet = 2,  // baggage-octet: %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E (values)
+  k_plain = 4,  // sent as is on inject; everything else (and '%' itself) is percent-encoded
+};
+struct class_table {
+  std::uint8_t v[256] = {};
+  constexpr class_table() {
+    for (int c = 0x21; c <= 0x7E; ++c) {
+      const bool octet = c != '"' && c != ',' && c != ';' && c != '\\';
+      v[c] = static_cast<std::uint8_t>((octet ? k_octet : 0) | (octet && c != '%' ? k_plain : 0));
+    }
+    for (int c = 'a'; c <= 'z'; ++c) v[c] |= k_tchar;
+    for (int c = 'A'; c <= 'Z'; ++c) v[c] |= k_tchar;
+    for (int c = '0'; c <= '9'; ++c) v[c] |= k_tchar;
+    for (const char c : {'!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~'})
+      v[static_cast<unsigned char>(c)] |= k_tchar;
   }
-}
+};
+constexpr class_table k_classes;
 
-// baggage-octet = %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E (no space, '"', ',', ';', '\').
+constexpr bool is_tchar(char c) noexcept {
+  return k_classes.v[static_cast<unsigned char>(c)] & k_tchar;
+}
 constexpr bool is_baggage_octet(unsigned char c) noexcept {
-  return c >= 0x21 && c <= 0x7E && c != '"' && c != ',' && c != ';' && c != '\\';
+  return k_classes.v[c] & k_octet;
 }
-
-// Sent as is on inject; everything else (and '%' itself) is percent-encoded.
 constexpr bool is_plain_octet(unsigned char c) noexcept {
-  return is_baggage_octet(c) && c != '%';
+  return k_classes.v[c] & k_plain;
 }
 
 constexpr int hex_digit(char c) noexcept {
@@ -63,23 +62,35 @@ bool all_baggage_octets(std::string_view s) noexcept {
 }
 
 // Percent-decodes `raw` (baggage-octets only) into `out`. False on a malformed escape.
-bool decode_value(std::string_view raw, std::string& out) {
-  out.clear();
-  out.reserve(raw.size());
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    const char c = raw[i];
+// Percent-decodes `raw` into `out` and sets `encoded` to the length inject will write for it.
+// False on a byte outside baggage-octet or a malformed escape.
+bool decode_value(std::string_view raw, std::string& out, std::size_t& encoded) {
+  bool escaped = false;
+  for (const char c : raw) {
     if (!is_baggage_octet(static_cast<unsigned char>(c))) return false;
-    if (c != '%') {
-      out.push_back(c);
+    escaped |= c == '%';
+  }
+  if (!escaped) {  // the common case: one copy, and inject writes it back unchanged
+    out.assign(raw);
+    encoded = raw.size();
+    return true;
+  }
+  out.resize(raw.size());
+  char* w = out.data();
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] != '%') {
+      *w++ = raw[i];
       continue;
     }
     if (i + 2 >= raw.size()) return false;
     const int hi = hex_digit(raw[i + 1]);
     const int lo = hex_digit(raw[i + 2]);
     if (hi < 0 || lo < 0) return false;
-    out.push_back(static_cast<char>(hi * 16 + lo));
+    *w++ = static_cast<char>(hi * 16 + lo);
     i += 2;
   }
+  out.resize(static_cast<std::size_t>(w - out.data()));
+  encoded = encoded_size(out);
   return true;
 }
 
@@ -169,7 +180,8 @@ void parse_baggage(std::string_view value, std::vector<baggage_member>& into, ba
     if (!is_token(key)) continue;
 
     baggage_member m;
-    if (!decode_value(raw_value, m.value)) continue;
+    std::size_t value_size = 0;
+    if (!decode_value(raw_value, m.value, value_size)) continue;
     bool ok = true;
     while (ok && semi != std::string_view::npos) {
       const std::size_t next = member.find(';', semi + 1);
@@ -179,8 +191,10 @@ void parse_baggage(std::string_view value, std::vector<baggage_member>& into, ba
       semi = next;
     }
     if (!ok) continue;
+    // Properties were rebuilt canonically above, so this is the size inject will write.
+    const std::size_t size = key.size() + 1 + value_size + (m.properties.empty() ? 0 : 1 + m.properties.size());
+    if (!budget.take(size)) continue;
     m.key.assign(key);
-    if (!budget.take(baggage_member_encoded_size(m))) continue;
     merge(into, std::move(m));
   }
 }
@@ -188,22 +202,32 @@ void parse_baggage(std::string_view value, std::vector<baggage_member>& into, ba
 void format_baggage(const std::vector<baggage_member>& members, std::string& out) {
   baggage_budget budget;
   for (const auto& m : members) {
-    const std::size_t size = baggage_member_encoded_size(m);
-    if (size == 0 || !budget.take(size)) continue;
+    if (!is_token(m.key)) continue;
+    const std::size_t value_size = encoded_size(m.value);
+    const bool with_properties = !m.properties.empty() && valid_canonical_properties(m.properties);
+    const std::size_t size = m.key.size() + 1 + value_size + (with_properties ? 1 + m.properties.size() : 0);
+    if (!budget.take(size)) continue;
     if (budget.members > 1) out.push_back(',');
     out.append(m.key);
     out.push_back('=');
-    for (const char ch : m.value) {
-      const auto c = static_cast<unsigned char>(ch);
-      if (is_plain_octet(c)) {
-        out.push_back(ch);
-      } else {
-        out.push_back('%');
-        out.push_back(k_upper_hex[c >> 4]);
-        out.push_back(k_upper_hex[c & 0xF]);
+    if (value_size == m.value.size()) {  // nothing to escape: one copy
+      out.append(m.value);
+    } else {
+      const std::size_t at = out.size();
+      out.resize(at + value_size);
+      char* w = out.data() + at;
+      for (const char ch : m.value) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (is_plain_octet(c)) {
+          *w++ = ch;
+        } else {
+          *w++ = '%';
+          *w++ = k_upper_hex[c >> 4];
+          *w++ = k_upper_hex[c & 0xF];
+        }
       }
     }
-    if (!m.properties.empty() && valid_canonical_properties(m.properties)) {
+    if (with_properties) {
       out.push_back(';');
       out.append(m.properties);
     }

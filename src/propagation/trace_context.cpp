@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "propagation/parse.hpp"
+#include "propagation/swar.hpp"
 
 namespace logfire::detail {
 namespace {
@@ -42,25 +43,25 @@ inline bool is_key_char(char c) noexcept {
   return k_tables.key[static_cast<unsigned char>(c)];
 }
 
-// Exactly `n` lowercase hex digits; branch-free over the digits.
-template <int N>
-inline bool parse_hex(const char* p, std::uint64_t& out) noexcept {
-  std::uint64_t v = 0;
-  unsigned bad = 0;
-  for (int i = 0; i < N; ++i) {
-    const unsigned d = k_tables.hex[static_cast<unsigned char>(p[i])];
-    bad |= d;
-    v = (v << 4) | (d & 0xFu);
-  }
-  out = v;
-  return (bad & 0xF0u) == 0;
+// Two lowercase hex digits (version, flags).
+inline bool parse_hex2(const char* p, std::uint64_t& out) noexcept {
+  const unsigned hi = k_tables.hex[static_cast<unsigned char>(p[0])];
+  const unsigned lo = k_tables.hex[static_cast<unsigned char>(p[1])];
+  out = (hi << 4) | (lo & 0xFu);
+  return ((hi | lo) & 0xF0u) == 0;
 }
 
-inline void write_hex64(std::uint64_t v, char* out16) noexcept {
-  for (int i = 7; i >= 0; --i) {
-    std::memcpy(out16 + 2 * i, &k_tables.hex_pairs[2 * (v & 0xFF)], 2);
-    v >>= 8;
+// Whether every byte is a tracestate value character (0x20-0x7E except ',' and '=').
+inline bool all_value_chars(std::string_view s) noexcept {
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    const std::uint64_t x = swar::load8(s.data() + i);
+    if (swar::any_below(x, 0x20) || swar::any_above(x, 0x7E) || swar::any_equal(x, ',') || swar::any_equal(x, '='))
+      return false;
   }
+  bool ok = true;
+  for (; i < s.size(); ++i) ok &= k_tables.value[static_cast<unsigned char>(s[i])];
+  return ok;
 }
 
 }  // namespace
@@ -70,14 +71,14 @@ bool parse_traceparent(std::string_view value, span_context& out) noexcept {
   if (v.size() < traceparent_size) return false;
   const char* p = v.data();
   std::uint64_t version = 0;
-  if (!parse_hex<2>(p, version) || version == 0xff) return false;
+  if (!parse_hex2(p, version) || version == 0xff) return false;
   // Version 00 is exactly 55 characters; a later version may append fields after a '-'.
   if (version == 0 ? v.size() != traceparent_size : (v.size() > traceparent_size && p[55] != '-')) return false;
   if (p[2] != '-' || p[35] != '-' || p[52] != '-') return false;
   span_context ctx;
   std::uint64_t flags = 0;
-  const bool ok = parse_hex<16>(p + 3, ctx.trace.hi) && parse_hex<16>(p + 19, ctx.trace.lo) &&
-                  parse_hex<16>(p + 36, ctx.span.value) && parse_hex<2>(p + 53, flags);
+  const bool ok = swar::parse_hex16(p + 3, ctx.trace.hi) && swar::parse_hex16(p + 19, ctx.trace.lo) &&
+                  swar::parse_hex16(p + 36, ctx.span.value) && parse_hex2(p + 53, flags);
   if (!ok || !ctx.trace.valid() || !ctx.span.valid()) return false;
   ctx.flags = static_cast<std::uint8_t>(flags & trace_flags::known);
   ctx.is_remote = true;
@@ -89,10 +90,10 @@ void format_traceparent(const span_context& ctx, char* out55) noexcept {
   out55[0] = '0';
   out55[1] = '0';
   out55[2] = '-';
-  write_hex64(ctx.trace.hi, out55 + 3);
-  write_hex64(ctx.trace.lo, out55 + 19);
+  swar::write_hex16(ctx.trace.hi, out55 + 3);
+  swar::write_hex16(ctx.trace.lo, out55 + 19);
   out55[35] = '-';
-  write_hex64(ctx.span.value, out55 + 36);
+  swar::write_hex16(ctx.span.value, out55 + 36);
   out55[52] = '-';
   const unsigned f = ctx.flags & trace_flags::known;
   std::memcpy(out55 + 53, &k_tables.hex_pairs[2 * f], 2);
@@ -124,9 +125,7 @@ bool valid_tracestate_key(std::string_view key) noexcept {
 // value = 0*255 chr nblk-chr; chr = %x20-2B / %x2D-3C / %x3E-7E; nblk-chr = chr without SP.
 bool valid_tracestate_value(std::string_view value) noexcept {
   if (value.empty() || value.size() > 256) return false;
-  bool ok = true;
-  for (const char ch : value) ok &= k_tables.value[static_cast<unsigned char>(ch)];
-  return ok && value.back() != ' ';
+  return all_value_chars(value) && value.back() != ' ';
 }
 
 bool tracestate_parser::add(std::string_view header_value) noexcept {
@@ -191,8 +190,13 @@ constexpr std::string_view k_tracestate = "tracestate";
 constexpr std::string_view k_trace_context_fields[] = {k_traceparent, k_tracestate};
 
 bool printable(std::string_view s) noexcept {
-  for (const char ch : s)
-    if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) > 0x7E) return false;
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    const std::uint64_t x = detail::swar::load8(s.data() + i);
+    if (detail::swar::any_below(x, 0x20) || detail::swar::any_above(x, 0x7E)) return false;
+  }
+  for (; i < s.size(); ++i)
+    if (static_cast<unsigned char>(s[i]) < 0x20 || static_cast<unsigned char>(s[i]) > 0x7E) return false;
   return true;
 }
 }  // namespace

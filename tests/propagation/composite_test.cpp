@@ -239,3 +239,15 @@ TEST(propagation_context, clear_keeps_nothing) {
 }
 
 }  // namespace
+
+namespace {
+TEST(carrier, header_names_fold_only_ascii_letters) {
+  using logfire::detail::iequals;
+  EXPECT_TRUE(iequals("X-Cloud-Trace-Context", "x-cloud-trace-context"));
+  EXPECT_TRUE(iequals("", ""));
+  EXPECT_FALSE(iequals("traceparent", "traceparen"));
+  EXPECT_FALSE(iequals("a@b", "a`b"));  // 0x40 / 0x60 differ by the case bit but are not letters
+  EXPECT_FALSE(iequals("[", "{"));
+  EXPECT_FALSE(iequals("a-b", "a\rb"));
+}
+}  // namespace
