@@ -359,6 +359,9 @@ void pipeline::run() noexcept {
       flush_deadline = flush_deadline_;
     }
     try {
+      // fork() waits for this section (before_fork), so a child never inherits half-built
+      // batches or an exporter lock held by this thread. Exporter flushes run outside it.
+      std::unique_lock work(work_mutex_);
       const bool was_empty = st.batch.empty();
       drain_all();
       if (was_empty && !st.batch.empty())
@@ -370,15 +373,17 @@ void pipeline::run() noexcept {
         st.first_batch = false;
       }
       thread_registry::instance().collect_retired();
+      if (stopping) {
+        // Spans still open will never end in this pipeline.
+        st.own_dropped[static_cast<std::size_t>(drop_reason::open_at_shutdown)] += st.open.size();
+        st.open.clear();
+      }
+      work.unlock();
       if (flushing || stopping) {
         bool ok = true;
         for (auto& s : slots_) ok = s->exp->force_flush(flush_deadline) && ok;
-        if (stopping) {
-          // Spans still open will never end in this pipeline.
-          st.own_dropped[static_cast<std::size_t>(drop_reason::open_at_shutdown)] += st.open.size();
-          st.open.clear();
+        if (stopping)
           for (auto& s : slots_) ok = s->exp->shutdown(flush_deadline) && ok;
-        }
         std::lock_guard lock(ctl.mutex);
         last_flush_ok_ = ok;
         if (flushing) flush_done_ = flush_seq;
@@ -386,6 +391,7 @@ void pipeline::run() noexcept {
       if (flushing || stopping) done_cv_.notify_all();
       const auto now = clock::now();
       if (now - last_report >= std::chrono::milliseconds(200) || flushing || stopping) {
+        work.lock();
         report_losses(false);
         last_report = now;
       }
@@ -473,15 +479,18 @@ void pipeline::fill_stats(pipeline_stats& out) const {
 }
 
 void pipeline::before_fork() noexcept {
+  work_mutex_.lock();  // the background thread is between cycles
   control_->mutex.lock();
 }
 void pipeline::after_fork_in_parent() noexcept {
   control_->mutex.unlock();
+  work_mutex_.unlock();
 }
 
 void pipeline::after_fork_in_child() noexcept {
   // Only the forking thread exists now. The background thread is gone: forget its handle
   // without touching it, start a new one, and let exporters restart their own threads.
+  new (&work_mutex_) std::mutex();
   new (&control_->mutex) std::mutex();
   new (&control_->cv) std::condition_variable();
   new (&done_cv_) std::condition_variable();

@@ -113,6 +113,9 @@ class pipeline {
   clock::time_point flush_deadline_{};
   std::thread thread_;
   std::atomic<bool> running_{false};
+  // Held by the background thread while it drains, builds and exports a batch; taken by
+  // before_fork() so fork() happens between cycles. Order: work_mutex_, control mutex, registry.
+  std::mutex work_mutex_;
 
   struct state;  // background-thread-only state (open spans, batch, arena)
   std::unique_ptr<state> state_;

@@ -211,8 +211,9 @@ namespace {
 
 void on_fork_prepare() {
   g_configure_mutex.lock();
-  thread_registry::instance().mutex().lock();
+  // Before the registry: the background thread takes the registry inside its work section.
   if (g_active_pipeline) g_active_pipeline->before_fork();
+  thread_registry::instance().mutex().lock();
 }
 void on_fork_parent() {
   if (g_active_pipeline) g_active_pipeline->after_fork_in_parent();
