@@ -29,6 +29,12 @@ class diagnostics {
   // One summary line if anything was lost; returns the line ("" when nothing was lost).
   std::string summary(const pipeline_stats& final_stats);
 
+  // In a child after fork(): counters restart from zero, so nothing has been reported yet.
+  void forget_reported() noexcept {
+    reported_ = {};
+    last_line_ = {};
+  }
+
   // The explanation line for `reason` (without the count), shared with tests and docs.
   [[nodiscard]] std::string explain(drop_reason reason) const;
 

@@ -512,6 +512,8 @@ void pipeline::after_fork_in_child() noexcept {
     s->exp->after_fork_in_child();
   }
   flush_requested_ = flush_done_ = 0;
+  involuntary_at_last_flush_ = 0;
+  diag_->forget_reported();  // the child's counters start from zero
   baseline_ = pipeline_stats{};
   baseline_.produced = not_configured_count();
   baseline_.dropped[static_cast<std::size_t>(drop_reason::not_configured)] = not_configured_count();
