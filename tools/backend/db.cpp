@@ -92,7 +92,9 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE INDEX IF NOT EXISTS records_trace ON records(trace_id, span_id);
 CREATE INDEX IF NOT EXISTS records_start ON records(start_timestamp);
-CREATE INDEX IF NOT EXISTS records_level ON records(level);
+-- Errors are what people filter on most: a partial index keeps `WHERE level >= 17` fast (counts,
+-- `traces --errors`) while costing inserts nothing for the other 98% of records.
+CREATE INDEX IF NOT EXISTS records_errors ON records(start_timestamp) WHERE level >= 17;
 -- Pending spans are few and short-lived: this tiny index makes "replace the pending span of
 -- this real span" a cheap lookup on every insert.
 CREATE INDEX IF NOT EXISTS records_pending ON records(trace_id, span_id) WHERE kind = 'pending_span';
@@ -165,6 +167,7 @@ db_handle open_read_only(const std::string& path, std::string& error, const std:
     error = path + " is not a logfire-cpp database: " + sqlite3_errmsg(db.get());
     return nullptr;
   }
+  sqlite3_exec(db.get(), "PRAGMA mmap_size = 268435456", nullptr, nullptr, nullptr);  // best effort
   restrict_to_reading(db.get());
   return db;
 }

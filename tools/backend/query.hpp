@@ -34,8 +34,8 @@ struct query_result {
 };
 
 struct query_limits {
-  std::optional<std::size_t> max_rows;               // none = all rows
-  std::optional<std::chrono::milliseconds> timeout;  // none = no limit
+  std::optional<std::size_t> max_rows{};               // none = all rows
+  std::optional<std::chrono::milliseconds> timeout{};  // none = no limit
 };
 
 // Runs exactly one statement (a trailing ';' is fine). Fails with SQLite's message for bad SQL,

@@ -81,5 +81,8 @@ struct metric_row {
 // "YYYY-MM-DD HH:MM:SS.ffffff" in UTC: sorts as text and compares directly with SQLite's
 // datetime('now', '-1 hour').
 std::string format_timestamp(std::int64_t unix_ns);
+// The same into a caller's buffer (no allocation; the writer thread formats two per row).
+// Returns the length, always 26.
+std::size_t format_timestamp(std::int64_t unix_ns, char (&out)[32]);
 
 }  // namespace logfire::backend

@@ -228,12 +228,19 @@ void server::install_routes() {
       }
       // cpp-httplib inflates gzip/deflate and de-chunks before this receiver sees the bytes, so
       // the limit applies to the decompressed size too (a small gzip bomb cannot fill memory).
+      // Past the limit the rest is read and dropped, so the client gets its 413 instead of a
+      // broken pipe; only a body many times the limit is cut off.
       std::string body;
       bool over_limit = false;
+      std::size_t received = 0;
+      const std::size_t discard_cap = std::max<std::size_t>(8 * options_.max_body_bytes, 256u << 20);
       bool read_ok = reader([&](const char* data, std::size_t n) {
+        received += n;
+        if (over_limit) return received <= discard_cap;
         if (body.size() + n > options_.max_body_bytes) {
           over_limit = true;
-          return false;
+          std::string().swap(body);
+          return received <= discard_cap;
         }
         body.append(data, n);
         return true;

@@ -28,7 +28,7 @@ struct server_options {
   int port = 4318;                 // OTLP/HTTP's port; 0 picks a free one
   // When set, /v1/* and /api/* require `Authorization: <token>` (or "Bearer <token>"); the web
   // page passes it from its URL (?token=...). Default none; env LOGFIRE_LOCAL_TOKEN.
-  std::optional<std::string> token;
+  std::optional<std::string> token{};
   // Largest request body accepted, before and after decompression. Default 64 MiB.
   std::size_t max_body_bytes = 64u << 20;
   // Worker threads answering HTTP requests. Default 16.

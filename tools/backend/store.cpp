@@ -89,16 +89,12 @@ int step_and_reset(sqlite3_stmt* s) {
 }
 
 int insert_record(sqlite3_stmt* s, const record_row& r, std::string_view created_at) {
-  std::string start = format_timestamp(r.start_ns);
-  std::optional<std::string> end;
-  std::optional<double> duration;
+  char start[32], end[32];
+  bind_text(s, 1, std::string_view(start, format_timestamp(r.start_ns, start)));
   if (r.end_ns) {
-    end = format_timestamp(*r.end_ns);
-    duration = static_cast<double>(*r.end_ns - r.start_ns) / 1e9;
+    bind_text(s, 2, std::string_view(end, format_timestamp(*r.end_ns, end)));
+    sqlite3_bind_double(s, 3, static_cast<double>(*r.end_ns - r.start_ns) / 1e9);
   }
-  bind_text(s, 1, std::string_view(start));
-  bind_text(s, 2, end);
-  bind_real(s, 3, duration);
   bind_text(s, 4, std::string_view(r.trace_id));
   bind_text(s, 5, std::string_view(r.span_id));
   bind_text(s, 6, r.parent_span_id);
@@ -138,11 +134,9 @@ int insert_record(sqlite3_stmt* s, const record_row& r, std::string_view created
 }
 
 int insert_metric(sqlite3_stmt* s, const metric_row& m, std::string_view created_at) {
-  std::string recorded = format_timestamp(m.recorded_ns);
-  std::optional<std::string> start;
-  if (m.start_ns) start = format_timestamp(*m.start_ns);
-  bind_text(s, 1, std::string_view(recorded));
-  bind_text(s, 2, start);
+  char recorded[32], start[32];
+  bind_text(s, 1, std::string_view(recorded, format_timestamp(m.recorded_ns, recorded)));
+  if (m.start_ns) bind_text(s, 2, std::string_view(start, format_timestamp(*m.start_ns, start)));
   bind_text(s, 3, std::string_view(m.metric_name));
   bind_text(s, 4, std::string_view(m.metric_type));
   bind_text(s, 5, std::string_view(m.unit));
@@ -165,6 +159,9 @@ int insert_metric(sqlite3_stmt* s, const metric_row& m, std::string_view created
 }
 
 std::atomic<int> memory_db_counter{0};
+
+// WAL pages (4 KiB each) after which the checkpointer copies the WAL into the database.
+constexpr int kCheckpointPages = 4000;
 
 }  // namespace
 
@@ -218,6 +215,15 @@ bool store::start(std::string& error) {
       return false;
     }
   }
+  if (uri_.empty()) {
+    // Commits only append to the WAL; the checkpointer thread moves it into the database.
+    if (!exec(db, "PRAGMA wal_autocheckpoint = 0", error) || !exec(db, "PRAGMA journal_size_limit = 67108864", error)) {
+      error = options_.path + ": " + error;
+      return false;
+    }
+    sqlite3_wal_hook(db, &store::on_wal_commit, this);
+  }
+  exec(db, "PRAGMA mmap_size = 268435456", error);  // fewer read syscalls; harmless if unsupported
   std::string sync = std::string("PRAGMA synchronous = ") + (options_.durable ? "FULL" : "NORMAL");
   if (!exec(db, sync.c_str(), error) || !exec(db, "PRAGMA temp_store = MEMORY", error) ||
       !exec(db, "PRAGMA cache_size = -65536", error) || !create_schema(db, error)) {
@@ -240,8 +246,48 @@ bool store::start(std::string& error) {
     error = options_.path + ": " + error;
     return false;
   }
+  if (uri_.empty()) {
+    sqlite3* raw_ckpt = nullptr;
+    if (sqlite3_open_v2(options_.path.c_str(), &raw_ckpt, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) ==
+        SQLITE_OK) {
+      checkpoint_db_.reset(raw_ckpt);
+      sqlite3_busy_timeout(raw_ckpt, 1000);
+      std::string sync_ckpt = std::string("PRAGMA synchronous = ") + (options_.durable ? "FULL" : "NORMAL");
+      exec(raw_ckpt, sync_ckpt.c_str(), error);
+      checkpointer_ = std::thread([this] { checkpoint_loop(); });
+    } else {
+      sqlite3_close_v2(raw_ckpt);  // without it, the WAL is checkpointed at shutdown only
+    }
+  }
   writer_ = std::thread([this] { writer_loop(); });
   return true;
+}
+
+// Writer thread (called by SQLite after each commit): wakes the checkpointer once the WAL grew.
+int store::on_wal_commit(void* self, sqlite3*, const char*, int pages) {
+  if (pages >= kCheckpointPages) {
+    auto* s = static_cast<store*>(self);
+    {
+      std::lock_guard lk(s->mu_);
+      s->checkpoint_requested_ = true;
+    }
+    s->checkpoint_cv_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+// Checkpointer thread. PASSIVE never blocks the writer or readers; frames a reader still needs
+// stay in the WAL until a later checkpoint.
+void store::checkpoint_loop() {
+  std::unique_lock lk(mu_);
+  while (true) {
+    checkpoint_cv_.wait(lk, [&] { return stopping_ || checkpoint_requested_; });
+    if (stopping_) break;
+    checkpoint_requested_ = false;
+    lk.unlock();
+    sqlite3_wal_checkpoint_v2(checkpoint_db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    lk.lock();
+  }
 }
 
 store::~store() {
@@ -250,7 +296,10 @@ store::~store() {
     stopping_ = true;
   }
   cv_.notify_all();
+  checkpoint_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  if (checkpointer_.joinable()) checkpointer_.join();
+  checkpoint_db_.reset();
   // Statements before the connection they belong to.
   insert_record_.reset();
   insert_pending_.reset();

@@ -35,9 +35,9 @@ struct store_options {
   // transaction. Default off (NORMAL): committed rows survive a crash or kill of the process.
   bool durable = false;
   // Records and metrics older than this (by start/recorded timestamp) are deleted. Default none.
-  std::optional<std::chrono::seconds> retention_age;
+  std::optional<std::chrono::seconds> retention_age{};
   // Once the data use more than this many bytes, the oldest rows are deleted. Default none.
-  std::optional<std::int64_t> retention_bytes;
+  std::optional<std::int64_t> retention_bytes{};
   // How often retention runs (also once at startup). Default 60 s.
   std::chrono::milliseconds retention_interval{60'000};
   // Rows waiting for the writer beyond which write() refuses at once (the server answers 503
@@ -92,6 +92,8 @@ class store {
   void writer_loop();
   bool commit(std::vector<job*>& batch, std::string& error);
   void apply_retention();
+  void checkpoint_loop();
+  static int on_wal_commit(void* self, sqlite3* db, const char* name, int pages);
 
   store_options options_;
   std::string uri_;  // the in-memory database's shared name, empty for a file
@@ -109,6 +111,13 @@ class store {
   std::uint64_t retention_runs_ = 0;
   store_counters counters_;  // guarded by mu_
   std::thread writer_;
+
+  // Checkpoints (copying the WAL into the database file, with its fsyncs) run on their own
+  // thread and connection, so commits never wait for them. File databases only.
+  db_handle checkpoint_db_;
+  std::thread checkpointer_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_requested_ = false;  // guarded by mu_
 
   // Idle read-only connections, reused across requests.
   std::mutex readers_mu_;

@@ -1,0 +1,289 @@
+// Benchmarks of the local backend (tools/backend):
+//   store_ingest/<batch>           rows committed into SQLite per second, by rows per write()
+//   decode_and_store/<batch>       an OTLP protobuf request decoded and committed (no HTTP)
+//   http_ingest/<batch>            the same through `serve`'s HTTP receiver on 127.0.0.1
+//   trace_lookup_1M                one trace's rows by id (the web view's query), 1 M records
+//   count_errors_1M                SELECT count(*) FROM records WHERE level >= 17, 1 M records
+// Targets: ingest >= 100 k spans/s, trace lookup < 50 ms.
+#include <benchmark/benchmark.h>
+#include <httplib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "backend/otlp_decode.hpp"
+#include "backend/query.hpp"
+#include "backend/server.hpp"
+#include "backend/store.hpp"
+#include "backend/traces.hpp"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+
+namespace {
+
+using namespace logfire::backend;
+namespace otlp = opentelemetry::proto;
+
+// CPU time of the whole process (all threads: the writer does the work). The machine running
+// the benchmarks is shared, so wall time alone understates what one free core sustains;
+// rows per CPU-second is reported beside it.
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+std::string temp_path(const std::string& name) {
+  static const std::string dir = [] {
+    std::string d =
+        std::filesystem::temp_directory_path().string() + "/logfire-bench-backend-" + std::to_string(getpid());
+    std::filesystem::create_directories(d);
+    return d;
+  }();
+  return dir + "/" + name;
+}
+
+void remove_db(const std::string& path) {
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+}
+
+std::string raw_id(std::mt19937_64& rng, int bytes) {
+  std::string out(static_cast<std::size_t>(bytes), '\0');
+  for (auto& c : out) c = static_cast<char>(rng() | 1);
+  return out;
+}
+
+// Trace ids as the SDK makes them (logfire-wire.md): 48 bits of milliseconds, then random bits,
+// so ids of consecutive traces sort together.
+std::string ulid_trace_id(std::mt19937_64& rng, std::uint64_t unix_ms) {
+  std::string out = raw_id(rng, 16);
+  for (int i = 0; i < 6; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>(unix_ms >> (40 - 8 * i));
+  return out;
+}
+
+void set_kv(otlp::common::v1::KeyValue* kv, const std::string& key, const std::string& value) {
+  kv->set_key(key);
+  kv->mutable_value()->set_string_value(value);
+}
+
+// A request shaped like the SDK's: traces of 10 spans with Logfire's attributes, 2% errors.
+// Successive requests move forward in time, as a running service's do.
+std::string make_request(std::size_t spans, std::mt19937_64& rng) {
+  static std::uint64_t clock = 1'700'000'000'000'000'000ULL;
+  otlp::collector::trace::v1::ExportTraceServiceRequest req;
+  auto* rs = req.add_resource_spans();
+  set_kv(rs->mutable_resource()->add_attributes(), "service.name", "bench");
+  set_kv(rs->mutable_resource()->add_attributes(), "telemetry.sdk.name", "logfire-cpp");
+  auto* ss = rs->add_scope_spans();
+  ss->mutable_scope()->set_name("logfire");
+  std::string trace;
+  std::string root;
+  std::uint64_t t0 = clock;
+  clock += spans * 1000 + 1'000'000;
+  for (std::size_t i = 0; i < spans; ++i) {
+    auto* s = ss->add_spans();
+    if (i % 10 == 0) {
+      trace = ulid_trace_id(rng, (t0 + i * 1000) / 1'000'000);
+      root = raw_id(rng, 8);
+      s->set_span_id(root);
+    } else {
+      s->set_span_id(raw_id(rng, 8));
+      s->set_parent_span_id(root);
+    }
+    s->set_trace_id(trace);
+    s->set_name("charged {user_id} for {amount}");
+    s->set_start_time_unix_nano(t0 + i * 1000);
+    s->set_end_time_unix_nano(t0 + i * 1000 + 500'000);
+    set_kv(s->add_attributes(), "logfire.msg_template", "charged {user_id} for {amount}");
+    set_kv(s->add_attributes(), "logfire.msg", "charged 42 for 9.99");
+    set_kv(s->add_attributes(), "logfire.span_type", "span");
+    set_kv(s->add_attributes(), "logfire.json_schema", R"({"type":"object","properties":{"user_id":{},"amount":{}}})");
+    set_kv(s->add_attributes(), "code.filepath", "src/checkout.cpp");
+    auto* user = s->add_attributes();
+    user->set_key("user_id");
+    user->mutable_value()->set_int_value(42);
+    auto* amount = s->add_attributes();
+    amount->set_key("amount");
+    amount->mutable_value()->set_double_value(9.99);
+    if (rng() % 50 == 0) s->mutable_status()->set_code(otlp::trace::v1::Status::STATUS_CODE_ERROR);
+  }
+  return req.SerializeAsString();
+}
+
+std::vector<record_row> make_rows(std::size_t n, std::mt19937_64& rng) {
+  decoded_request out;
+  std::string error;
+  decode_request(signal::traces, body_format::protobuf, make_request(n, rng), out, error);
+  return std::move(out.records);
+}
+
+void store_ingest(benchmark::State& state) {
+  auto batch = static_cast<std::size_t>(state.range(0));
+  std::string path = temp_path("ingest.db");
+  remove_db(path);
+  std::string error;
+  auto db = store::open({.path = path}, error);
+  if (!db) {
+    state.SkipWithError(error.c_str());
+    return;
+  }
+  std::mt19937_64 rng(1);
+  auto rows = make_rows(batch, rng);
+  double cpu = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto copy = rows;  // fresh ids are not needed: rows are never deduplicated
+    state.ResumeTiming();
+    double before = process_cpu_seconds();
+    auto r = db->write(std::move(copy), {});
+    cpu += process_cpu_seconds() - before;
+    if (!r.ok()) state.SkipWithError(r.error.c_str());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * batch));
+  state.counters["batch"] = static_cast<double>(batch);
+  state.counters["spans_per_cpu_s"] = static_cast<double>(state.iterations() * batch) / cpu;
+  db.reset();
+  remove_db(path);
+}
+BENCHMARK(store_ingest)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void decode_and_store(benchmark::State& state) {
+  auto batch = static_cast<std::size_t>(state.range(0));
+  std::string path = temp_path("decode.db");
+  remove_db(path);
+  std::string error;
+  auto db = store::open({.path = path}, error);
+  std::mt19937_64 rng(2);
+  std::string body = make_request(batch, rng);
+  double cpu = 0;
+  for (auto _ : state) {
+    double before = process_cpu_seconds();
+    decoded_request out;
+    if (!decode_request(signal::traces, body_format::protobuf, body, out, error)) state.SkipWithError(error.c_str());
+    auto r = db->write(std::move(out.records), std::move(out.metrics));
+    if (!r.ok()) state.SkipWithError(r.error.c_str());
+    cpu += process_cpu_seconds() - before;
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * batch));
+  state.counters["spans_per_cpu_s"] = static_cast<double>(state.iterations() * batch) / cpu;
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
+  state.counters["batch"] = static_cast<double>(batch);
+  db.reset();
+  remove_db(path);
+}
+BENCHMARK(decode_and_store)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Two client threads posting at once, as two exporters would, so decoding on the server's
+// worker threads overlaps with the writer's commits.
+void http_ingest(benchmark::State& state) {
+  auto batch = static_cast<std::size_t>(state.range(0));
+  std::string path = temp_path("http.db");
+  remove_db(path);
+  std::string error;
+  auto db = store::open({.path = path}, error);
+  server srv(*db, {.port = 0});
+  if (!srv.bind(error)) {
+    state.SkipWithError(error.c_str());
+    return;
+  }
+  std::thread runner([&] { srv.run(); });
+  std::mt19937_64 rng(3);
+  std::string body = make_request(batch, rng);
+  std::atomic<bool> failed{false};
+  double cpu_start = process_cpu_seconds();
+  for (auto _ : state) {
+    std::thread other([&] {
+      httplib::Client c("127.0.0.1", srv.port());
+      if (auto r = c.Post("/v1/traces", body, "application/x-protobuf"); !r || r->status != 200) failed = true;
+    });
+    httplib::Client c("127.0.0.1", srv.port());
+    if (auto r = c.Post("/v1/traces", body, "application/x-protobuf"); !r || r->status != 200) failed = true;
+    other.join();
+  }
+  if (failed) state.SkipWithError("a request was not acknowledged");
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * batch * 2));
+  // Includes the clients' CPU (they run in this process too): a lower bound for the server.
+  state.counters["spans_per_cpu_s"] =
+      static_cast<double>(state.iterations() * batch * 2) / (process_cpu_seconds() - cpu_start);
+  state.counters["batch"] = static_cast<double>(batch);
+  srv.stop();
+  runner.join();
+  db.reset();
+  remove_db(path);
+}
+BENCHMARK(http_ingest)->Arg(1000)->Arg(5000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// One database of 1 M records (100 k traces of 10 spans), built once per process.
+struct million {
+  std::string path = temp_path("million.db");
+  std::vector<std::string> trace_ids;
+  std::unique_ptr<store> db;
+  million() {
+    remove_db(path);
+    std::string error;
+    db = store::open({.path = path}, error);
+    std::mt19937_64 rng(4);
+    for (int b = 0; b < 50; ++b) {
+      auto rows = make_rows(20'000, rng);
+      for (std::size_t i = 0; i < rows.size(); i += 10) trace_ids.push_back(rows[i].trace_id);
+      db->write(std::move(rows), {});
+    }
+  }
+  ~million() {
+    db.reset();
+    remove_db(path);
+  }
+};
+
+million& one_million() {
+  static million m;
+  return m;
+}
+
+void trace_lookup_1M(benchmark::State& state) {
+  auto& m = one_million();
+  std::mt19937_64 rng(5);
+  std::string error;
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    const auto& id = m.trace_ids[rng() % m.trace_ids.size()];
+    std::string json;
+    m.db->read([&](sqlite3* db) { trace_to_json(db, id, json, error); }, error);
+    bytes += json.size();
+    benchmark::DoNotOptimize(json);
+  }
+  state.counters["records"] = 1e6;
+  state.counters["json_bytes"] = static_cast<double>(bytes) / static_cast<double>(state.iterations());
+}
+BENCHMARK(trace_lookup_1M)->Unit(benchmark::kMillisecond);
+
+void count_errors_1M(benchmark::State& state) {
+  auto& m = one_million();
+  std::string error;
+  std::int64_t errors = 0;
+  for (auto _ : state) {
+    query_result r;
+    m.db->read([&](sqlite3* db) { run_query(db, "SELECT count(*) FROM records WHERE level >= 17", {}, r, error); },
+               error);
+    errors = r.rows.empty() ? -1 : r.rows[0][0].i;
+  }
+  state.counters["records"] = 1e6;
+  state.counters["errors"] = static_cast<double>(errors);
+}
+BENCHMARK(count_errors_1M)->Unit(benchmark::kMillisecond);
+
+void recent_traces_1M(benchmark::State& state) {
+  auto& m = one_million();
+  std::string error;
+  for (auto _ : state) {
+    std::vector<trace_summary> list;
+    m.db->read([&](sqlite3* db) { recent_traces(db, {.limit = 50}, list, error); }, error);
+    benchmark::DoNotOptimize(list);
+  }
+}
+BENCHMARK(recent_traces_1M)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+BENCHMARK_MAIN();
