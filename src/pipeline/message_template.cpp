@@ -44,6 +44,18 @@ constexpr std::size_t lead_length(unsigned char c) noexcept {
   return c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF8 ? 4 : 1;
 }
 
+// SWAR: whether any byte of `w` equals the byte repeated in `pattern` (exact, no false hits).
+constexpr std::uint64_t k_ones = 0x0101010101010101ull;
+inline bool has_byte(std::uint64_t w, std::uint64_t pattern) noexcept {
+  const std::uint64_t x = w ^ pattern;
+  return ((x - k_ones) & ~x & (k_ones << 7)) != 0;
+}
+inline std::uint64_t load8(const char* p) noexcept {
+  std::uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+
 // Encodes a scalar value (not a surrogate, at most U+10FFFF) as UTF-8; returns the length.
 std::size_t encode_utf8(std::uint32_t cp, char* u) noexcept {
   if (cp < 0x80) {
@@ -332,7 +344,8 @@ std::size_t write_general_dot0(char* buf, std::size_t cap, double a, int p) {
 // is taken on the exact binary value, ties to even, exactly as Python (and to_chars) do.
 // Returns 0 when the value is out of range for this path.
 std::size_t write_fixed_fast(double a, int p, char* buf) noexcept {
-  constexpr double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+  static constexpr double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
   if (p > 15) return 0;
   const double scale = pow10[p];
   const double prod = a * scale;
@@ -554,8 +567,11 @@ const attribute_value* lookup(std::span<const attribute> attrs, std::string_view
   }
   for (const attribute& a : attrs) {
     if (a.key.size() != key.size() || a.key[0] != key[0]) continue;
-    std::size_t k = 1;
-    while (k < key.size() && a.key[k] == key[k]) ++k;  // keys are short: no memcmp call
+    // Keys are short: compare 8 bytes at a time inline rather than calling memcmp.
+    std::size_t k = 0;
+    while (k + 8 <= key.size() && load8(a.key.data() + k) == load8(key.data() + k)) k += 8;
+    if (k + 8 <= key.size()) continue;
+    while (k < key.size() && a.key[k] == key[k]) ++k;
     if (k == key.size()) return &a.value;
   }
   return nullptr;
@@ -656,18 +672,6 @@ constexpr std::array<unsigned char, 256> k_class = make_classes();
 
 inline unsigned char char_class(char c) noexcept {
   return k_class[static_cast<unsigned char>(c)];
-}
-
-// SWAR: whether any byte of `w` equals the byte repeated in `pattern` (exact, no false hits).
-constexpr std::uint64_t k_ones = 0x0101010101010101ull;
-inline bool has_byte(std::uint64_t w, std::uint64_t pattern) noexcept {
-  const std::uint64_t x = w ^ pattern;
-  return ((x - k_ones) & ~x & (k_ones << 7)) != 0;
-}
-inline std::uint64_t load8(const char* p) noexcept {
-  std::uint64_t w;
-  std::memcpy(&w, p, 8);
-  return w;
 }
 
 // Position of the next '{' or '}' at or after `i`, or s.size(). Literal text is skipped

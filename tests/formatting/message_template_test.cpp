@@ -140,6 +140,16 @@ TEST(MessageTemplate, DottedNamesAreWholeKeys) {
       "GET /users/{id} -> 200");
 }
 
+TEST(MessageTemplate, KeysSharingLongPrefixesAreToldApart) {
+  const std::vector<attribute> attrs = {{"http.request.header", S("h")},
+                                        {"http.request.method", S("GET")},
+                                        {"http.request.methods", S("many")},
+                                        {"http.request.method_", S("under")}};
+  EXPECT_EQ(fmt("{http.request.method}", attrs), "GET");
+  EXPECT_EQ(fmt("{http.request.method_}", attrs), "under");
+  fails("{http.request.metho}", attrs);
+}
+
 TEST(MessageTemplate, FirstMatchingAttributeWins) {
   EXPECT_EQ(fmt("{k}", {{"k", S("first")}, {"k", S("second")}}), "first");
   EXPECT_EQ(fmt("{k} {k}", {{"k", I(7)}}), "7 7");
