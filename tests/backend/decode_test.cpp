@@ -62,6 +62,24 @@ TEST(decode, hostile_bodies_fail_with_a_message) {
   EXPECT_FALSE(decode_request(signal::traces, body_format::json, body, out, error));
 }
 
+// Found by fuzz_otlp_request: logfire.pending_parent_id is an attribute, so it may hold anything.
+TEST(decode, a_pending_span_parent_must_be_a_hex_id) {
+  std::string body = R"({"resourceSpans":[{"scopeSpans":[{"spans":[
+    {"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0a0b0c0d0e0f0102","parentSpanId":"0102030405060708",
+     "name":"p","attributes":[{"key":"logfire.span_type","value":{"stringValue":"pending_span"}},
+                              {"key":"logfire.pending_parent_id","value":{"stringValue":"zz\"}{,0123456"}}]},
+    {"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0a0b0c0d0e0f0103","parentSpanId":"0102030405060709",
+     "name":"q","attributes":[{"key":"logfire.span_type","value":{"stringValue":"pending_span"}},
+                              {"key":"logfire.pending_parent_id","value":{"stringValue":"ABCDEF0123456789"}}]}]}]}]})";
+  decoded_request out;
+  std::string error;
+  ASSERT_TRUE(decode_request(signal::traces, body_format::json, body, out, error)) << error;
+  ASSERT_EQ(out.records.size(), 2u);
+  EXPECT_EQ(out.records[0].span_id, "0102030405060708");
+  EXPECT_FALSE(out.records[0].parent_span_id.has_value());
+  EXPECT_EQ(out.records[1].parent_span_id.value_or(""), "abcdef0123456789");
+}
+
 TEST(decode, an_empty_request_is_valid_and_empty) {
   decoded_request out;
   std::string error;

@@ -269,7 +269,7 @@ class parser {
       skip_ws();
       value member;
       if (!parse_value(out ? &member : nullptr, depth)) return false;
-      if (out) out->members.emplace_back(std::move(key), std::move(member));
+      if (out) out->members.push_back({std::move(key), std::move(member)});
       skip_ws();
       if (pos_ >= s_.size()) return false;
       if (s_[pos_] == ',') {

@@ -27,16 +27,22 @@ void append_uint(std::string& out, std::uint64_t u);
 
 // A parsed JSON document. Objects keep their members in document order.
 struct value {
+  struct member;  // defined below: a value holds members that hold values
   enum class type : std::uint8_t { null, boolean, number, string, array, object };
   type kind = type::null;
   bool b = false;
   double number = 0;
   std::string text;  // string contents, or the number as written
   std::vector<value> items;
-  std::vector<std::pair<std::string, value>> members;
+  std::vector<member> members;
 
   [[nodiscard]] const value* find(std::string_view key) const;
   [[nodiscard]] bool is_string() const { return kind == type::string; }
+};
+
+struct value::member {
+  std::string key;
+  value val;
 };
 
 // Parses a complete JSON document (surrounding whitespace allowed). Returns nullopt on any

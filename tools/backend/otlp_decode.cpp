@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstring>
 #include <ctime>
 #include <limits>
@@ -40,6 +41,11 @@ std::string to_hex(std::string_view bytes) {
     out += digits[b & 0xF];
   }
   return out;
+}
+
+bool is_hex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); });
 }
 
 bool all_zero(std::string_view bytes) {
@@ -473,10 +479,11 @@ std::string span_to_row(const trace::Span& span, record_row& row) {
     if (row.parent_span_id) {
       row.span_id = *row.parent_span_id;
       row.parent_span_id.reset();
+      // An attribute, so anything may be in it: only 16 hex digits (not all zero) name a parent.
       if (auto pending_parent = attrs.text("logfire.pending_parent_id")) {
-        if (pending_parent->size() == 16 && *pending_parent != "0000000000000000") {
-          row.parent_span_id = *pending_parent;
-        }
+        std::string id = *pending_parent;
+        std::transform(id.begin(), id.end(), id.begin(), [](unsigned char c) { return std::tolower(c); });
+        if (id.size() == 16 && is_hex(id) && id != "0000000000000000") row.parent_span_id = std::move(id);
       }
     }
     row.end_ns.reset();
@@ -816,11 +823,6 @@ bool decode_with_arena(body_format format, std::string_view body, decoded_reques
   if (!parse_body(format, body, *msg, error)) return false;
   decode(*msg, out);
   return true;
-}
-
-bool is_hex(std::string_view s) {
-  return std::all_of(s.begin(), s.end(),
-                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); });
 }
 
 std::string hex_to_bytes(std::string_view hex) {
