@@ -1,0 +1,240 @@
+// Browser test of the web view of `logfire-cpp serve`, in headless Chromium (Debian's, driven by
+// playwright-core; no browser download, no network beyond 127.0.0.1).
+//
+// Starts `serve` on a temporary database, loads traffic into it (by default the demo's service,
+// see LOGFIRE_TRAFFIC_CMD; otherwise OTLP/JSON requests shaped like it), opens the page and checks
+// what a user sees: the trace list, a trace's waterfall nested by parent with the error marked,
+// the selected span's exception and attributes, and a SQL result table. Saves screenshots.
+//
+//   node web_view_test.mjs
+// Environment:
+//   LOGFIRE_CPP_BIN      the logfire-cpp binary (required)
+//   LOGFIRE_TEST_OUTPUT  where screenshots go (default ../../build/test-output/browser)
+//   LOGFIRE_TRAFFIC_CMD  a command that sends traffic to $OTEL_EXPORTER_OTLP_ENDPOINT and exits
+//   CHROMIUM             the browser (default /usr/bin/chromium)
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const binary = process.env.LOGFIRE_CPP_BIN;
+const output = path.resolve(process.env.LOGFIRE_TEST_OUTPUT || path.join(here, '../../build/test-output/browser'));
+const browserPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const failures = [];
+
+function check(condition, message) {
+  if (condition) {
+    console.log(`  ok   ${message}`);
+  } else {
+    console.log(`  FAIL ${message}`);
+    failures.push(message);
+  }
+}
+
+// Starts `serve` and resolves with its port once the banner names it (at most 20 s).
+function startServe(db) {
+  const child = spawn(binary, ['serve', '--port', '0', '--db', db], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${out}`)), 20000);
+    const onData = (d) => {
+      out += d;
+      const m = out.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, port: Number(m[1]) });
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`serve exited with ${code}:\n${out}`)));
+  });
+}
+
+// ---- traffic -------------------------------------------------------------------------------------
+
+const hex = (bytes) => Array.from({ length: bytes }, () => Math.floor(Math.random() * 256).toString(16).padStart(2, '0')).join('');
+const str = (key, value) => ({ key, value: { stringValue: value } });
+const int = (key, value) => ({ key, value: { intValue: String(value) } });
+
+// What the demo's service produces for one request: a server span, child spans, logs, and for a
+// failing request an exception; sent as OTLP/JSON the way any exporter could.
+function requestTrace(path, fail, t0) {
+  const trace = hex(16);
+  const root = hex(8);
+  const load = hex(8);
+  const charge = hex(8);
+  const ns = (ms) => String(BigInt(t0) * 1000000n + BigInt(Math.round(ms * 1e6)));
+  const span = (spanId, parent, name, msg, startMs, endMs, extra = {}) => ({
+    traceId: trace, spanId, parentSpanId: parent, name, kind: parent ? 1 : 2,
+    startTimeUnixNano: ns(startMs), endTimeUnixNano: ns(endMs),
+    attributes: [str('logfire.msg_template', name), str('logfire.msg', msg), str('logfire.span_type', 'span'), ...(extra.attributes || [])],
+    ...(extra.rest || {}),
+  });
+  const log = (parent, name, msg, level, atMs) => ({
+    traceId: trace, spanId: hex(8), parentSpanId: parent, name,
+    startTimeUnixNano: ns(atMs), endTimeUnixNano: ns(atMs),
+    attributes: [str('logfire.msg_template', name), str('logfire.msg', msg), str('logfire.span_type', 'log'), int('logfire.level_num', level)],
+  });
+  const spans = [
+    span(root, '', 'handle {method} {path}', `handle GET ${path}`, 0, 42, { attributes: [str('http.route', path), int('http.response.status_code', fail ? 500 : 200)] }),
+    span(load, root, 'load cart {cart_id}', 'load cart 7', 2, 12, { attributes: [int('cart_id', 7)] }),
+    log(load, 'cart has {items} items', 'cart has 3 items', 9, 11),
+  ];
+  if (fail) {
+    spans.push(span(charge, root, 'charge card', 'charge card', 14, 40, {
+      attributes: [int('amount_cents', 1999)],
+      rest: {
+        status: { code: 2, message: 'PaymentDeclined: card 4242 declined' },
+        events: [{ name: 'exception', timeUnixNano: ns(39), attributes: [str('exception.type', 'PaymentDeclined'), str('exception.message', 'card 4242 declined'), str('exception.stacktrace', '#0 charge() at shop.cpp:88\n#1 handle() at shop.cpp:120')] }],
+      },
+    }));
+    spans.push(log(charge, 'payment failed for {user}', 'payment failed for ada', 17, 40));
+  }
+  return { trace, body: { resourceSpans: [{ resource: { attributes: [str('service.name', 'shop'), str('cloud.platform', 'gcp_cloud_run')] }, scopeSpans: [{ scope: { name: 'logfire' }, spans }] }] } };
+}
+
+async function sendJsonTraffic(port) {
+  const t0 = Date.now() - 5000;
+  const sent = [requestTrace('/health', false, t0), requestTrace('/checkout', true, t0 + 1000)];
+  for (const t of sent) {
+    const res = await fetch(`http://127.0.0.1:${port}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(t.body) });
+    if (res.status !== 200) throw new Error(`export answered ${res.status}: ${await res.text()}`);
+  }
+}
+
+// ---- the test ------------------------------------------------------------------------------------
+
+async function main() {
+  if (!binary) throw new Error('set LOGFIRE_CPP_BIN to the logfire-cpp binary');
+  mkdirSync(output, { recursive: true });
+  const work = mkdtempSync(path.join(tmpdir(), 'logfire-browser-'));
+  const db = path.join(work, 'web.db');
+  const { child: serve, port } = await startServe(db);
+  process.on('exit', () => serve.kill('SIGKILL'));  // even when the test itself fails
+  const base = `http://127.0.0.1:${port}`;
+  let browser;
+  try {
+    if (process.env.LOGFIRE_TRAFFIC_CMD) {
+      console.log(`traffic: ${process.env.LOGFIRE_TRAFFIC_CMD}`);
+      execFileSync('/bin/sh', ['-c', process.env.LOGFIRE_TRAFFIC_CMD], {
+        stdio: 'inherit', timeout: 180000, env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: base, LOGFIRE_LOCAL_URL: base },
+      });
+    } else {
+      console.log('traffic: OTLP/JSON requests shaped like the demo service');
+      await sendJsonTraffic(port);
+    }
+    // What the page should show comes from the API, so the checks hold for any traffic.
+    const list = await (await fetch(`${base}/api/traces?limit=100`)).json();
+    check(list.traces.length >= 2, `the server holds traces (${list.traces.length})`);
+    const failing = list.traces.find((t) => t.error_count > 0);
+    check(failing !== undefined, 'one trace has an error');
+
+    browser = await chromium.launch({
+      executablePath: browserPath,
+      headless: true,
+      timeout: 60000,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.setDefaultTimeout(15000);
+    const pageErrors = [];
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+    // Console errors count too, except the failed fetch the refused write below provokes.
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !m.text().includes('status of 400')) pageErrors.push(m.text());
+    });
+
+    // 1. The trace list.
+    await page.goto(`${base}/`);
+    await page.waitForSelector('#trace-list tbody tr');
+    const rows = await page.$$eval('#trace-list tbody tr', (trs) => trs.map((tr) => ({
+      id: tr.dataset.traceId, text: tr.innerText, spans: tr.querySelector('.spans').textContent, errors: tr.querySelector('.errors').textContent,
+    })));
+    check(rows.length === list.traces.length, `the list shows every trace (${rows.length})`);
+    const row = rows.find((r) => r.id === failing.trace_id);
+    check(row !== undefined, 'the failing trace is listed');
+    check(row && row.spans === String(failing.span_count) && row.errors === String(failing.error_count),
+      `its span and error counts are shown (${row && row.spans} spans, ${row && row.errors} errors)`);
+    check(row && row.text.includes(failing.root_message), `its root message is shown ("${failing.root_message}")`);
+    check(await page.$eval(`#trace-list tr[data-trace-id="${failing.trace_id}"]`, (tr) => tr.classList.contains('has-error')), 'the failing trace is marked');
+    await page.screenshot({ path: path.join(output, 'trace-list.png'), fullPage: true });
+
+    // 2. The waterfall of the failing trace.
+    const trace = await (await fetch(`${base}/api/trace/${failing.trace_id}`)).json();
+    await page.click(`#trace-list tr[data-trace-id="${failing.trace_id}"]`);
+    await page.waitForSelector('#waterfall svg .wf-row');
+    const bars = await page.$$eval('#waterfall svg .wf-row', (gs) => gs.map((g) => {
+      const label = g.querySelector('.wf-label');
+      return { span: g.dataset.spanId, kind: g.dataset.kind, x: Number(label.getAttribute('x')), title: label.querySelector('title').textContent, error: !!g.querySelector('.wf-bar.error, .wf-log.error') };
+    }));
+    check(bars.length === trace.records.length, `the waterfall has a row per span and log (${bars.length})`);
+    const byId = new Map(trace.records.map((r) => [r.span_id, r]));
+    const depth = (r) => { let d = 0; let p = r; while (p && p.parent_span_id && byId.has(p.parent_span_id) && d < 64) { p = byId.get(p.parent_span_id); d++; } return d; };
+    const nested = bars.every((b) => { const r = byId.get(b.span); return r && b.x === 8 + depth(r) * 14; });
+    check(nested, 'rows are indented by their depth in the trace');
+    let ordered = true;
+    bars.forEach((b, i) => {
+      const r = byId.get(b.span);
+      if (r && r.parent_span_id && byId.has(r.parent_span_id)) ordered &&= bars.slice(0, i).some((p) => p.span === r.parent_span_id);
+    });
+    check(ordered, 'every row comes after its parent');
+    check(bars.some((b) => b.kind === 'log') && bars.some((b) => b.kind === 'span'), 'spans and logs are both drawn');
+    const errorRecords = trace.records.filter((r) => r.level >= 17);
+    check(bars.filter((b) => b.error).length === errorRecords.length, `error records are drawn red (${errorRecords.length})`);
+    check((await page.textContent('#trace-title')).trim() === failing.root_message, 'the page is titled with the root message');
+
+    // 3. A span's exception and attributes.
+    const exceptional = trace.records.find((r) => r.is_exception);
+    check(exceptional !== undefined, 'the trace has a span with an exception');
+    if (exceptional) {
+      await page.click(`#waterfall .wf-row[data-span-id="${exceptional.span_id}"]`);
+      await page.waitForSelector('#exception');
+      const exc = await page.textContent('#exception');
+      check(exc.includes(exceptional.exception_type) && exc.includes(exceptional.exception_message),
+        `the exception is shown (${exceptional.exception_type}: ${exceptional.exception_message})`);
+      const attrs = await page.$$eval('#details table.attributes tr td:first-child', (tds) => tds.map((td) => td.textContent));
+      check(Object.keys(exceptional.attributes).every((k) => attrs.includes(k)), `its attributes are listed (${attrs.length})`);
+    }
+    await page.screenshot({ path: path.join(output, 'waterfall.png'), fullPage: true });
+
+    // 4. The SQL box.
+    await page.click('#nav-sql');
+    await page.fill('#sql-input', 'SELECT span_name, level, kind FROM records WHERE level >= 17 ORDER BY span_name');
+    await page.click('#sql-run');
+    await page.waitForSelector('#sql-result table tbody tr');
+    const header = await page.$$eval('#sql-result thead th', (ths) => ths.map((th) => th.textContent));
+    check(header.join(',') === 'span_name,level,kind', `the result table has the query's columns (${header.join(',')})`);
+    const cells = await page.$$eval('#sql-result tbody tr', (trs) => trs.map((tr) => Array.from(tr.children).map((td) => td.textContent)));
+    const expected = await (await fetch(`${base}/api/query`, { method: 'POST', body: 'SELECT span_name, level, kind FROM records WHERE level >= 17 ORDER BY span_name' })).json();
+    check(JSON.stringify(cells) === JSON.stringify(expected.rows.map((r) => r.map(String))), `the table shows the rows (${cells.length})`);
+    await page.screenshot({ path: path.join(output, 'sql.png'), fullPage: true });
+    await page.fill('#sql-input', 'DELETE FROM records');
+    await page.click('#sql-run');
+    await page.waitForSelector('#sql-error:not([hidden])');
+    check((await page.textContent('#sql-error')).includes('attempt to write a readonly database'), 'a write is refused with SQLite\'s message');
+
+    check(pageErrors.length === 0, `no errors in the page${pageErrors.length ? `: ${pageErrors.join('; ')}` : ''}`);
+    console.log(`screenshots: ${output}/{trace-list,waterfall,sql}.png`);
+  } finally {
+    if (browser) await browser.close();
+    serve.kill('SIGTERM');
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().then(() => {
+  if (failures.length > 0) {
+    console.log(`browser test: ${failures.length} check(s) failed`);
+    process.exit(1);
+  }
+  console.log('browser test: all checks passed');
+  process.exit(0);
+}).catch((e) => {
+  console.error(`browser test: ${e.stack || e}`);
+  process.exit(1);
+});
