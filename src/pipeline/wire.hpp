@@ -81,7 +81,7 @@ class byte_writer {
   byte_writer() noexcept = default;
 
   void raw(const void* src, std::size_t n) noexcept {
-    if (p_) std::memcpy(p_ + size_, src, n);
+    if (p_ && n) std::memcpy(p_ + size_, src, n);  // an empty view may have a null data()
     size_ += n;
   }
   template <typename T>
