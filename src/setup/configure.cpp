@@ -30,7 +30,9 @@ namespace {
 std::mutex g_configure_mutex;
 std::uint64_t g_generation = 0;             // successful configure() calls, guarded by g_configure_mutex
 std::unique_ptr<pipeline> g_last_pipeline;  // the last pipeline shut down, for stats()
-std::vector<control*> g_retired_controls;   // kept alive: callers may still read them
+// Kept alive (callers may still read them) and never destroyed, so they stay reachable
+// after static destruction (a leak checker must not report them).
+std::vector<control*>& g_retired_controls = *new std::vector<control*>;
 
 std::string lower(std::string_view s) {
   std::string out(s);
