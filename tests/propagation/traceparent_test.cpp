@@ -2,6 +2,7 @@
 // header list that keeps duplicates, as an HTTP server would see them.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
