@@ -12,13 +12,13 @@
 #include <exception>
 #include <initializer_list>
 #include <memory>
-#include <source_location>
 #include <string_view>
 
 #include "logfire/attributes.hpp"
 #include "logfire/context.hpp"
 #include "logfire/levels.hpp"
 #include "logfire/record.hpp"
+#include "logfire/source_location.hpp"
 
 namespace logfire {
 
@@ -68,7 +68,7 @@ struct span_state {
 class [[nodiscard]] span {
  public:
   span(std::string_view msg_template, std::initializer_list<arg> args = {}, const span_options& opts = {},
-       std::source_location loc = std::source_location::current()) noexcept;
+       source_location loc = source_location::current()) noexcept;
   span(span&& other) noexcept;
   span& operator=(span&& other) noexcept;
   span(const span&) = delete;
@@ -99,12 +99,12 @@ namespace detail {
 extern std::atomic<std::uint8_t> g_min_level;
 void count_filtered() noexcept;
 void emit_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args, const log_options& opts,
-              const std::source_location& loc) noexcept;
+              const source_location& loc) noexcept;
 }  // namespace detail
 
 // A log: a zero-duration record with `logfire.span_type = "log"`, child of the current span.
 inline void log(level lvl, std::string_view msg_template, std::initializer_list<arg> args = {},
-                const log_options& opts = {}, std::source_location loc = std::source_location::current()) noexcept {
+                const log_options& opts = {}, source_location loc = source_location::current()) noexcept {
   if (static_cast<std::uint8_t>(lvl) < detail::g_min_level.load(std::memory_order_relaxed)) [[unlikely]] {
     detail::count_filtered();
     return;
@@ -114,7 +114,7 @@ inline void log(level lvl, std::string_view msg_template, std::initializer_list<
 
 #define LOGFIRE_DEFINE_LEVEL_FUNCTION(name)                                                                           \
   inline void name(std::string_view msg_template, std::initializer_list<arg> args = {}, const log_options& opts = {}, \
-                   std::source_location loc = std::source_location::current()) noexcept {                             \
+                   source_location loc = source_location::current()) noexcept {                             \
     log(level::name, msg_template, args, opts, loc);                                                                  \
   }
 LOGFIRE_DEFINE_LEVEL_FUNCTION(trace)
@@ -128,7 +128,7 @@ LOGFIRE_DEFINE_LEVEL_FUNCTION(fatal)
 
 // Logs `e` at error level with an `exception` event: `logfire::exception("payment failed", e)`.
 inline void exception(std::string_view msg_template, const std::exception& e, std::initializer_list<arg> args = {},
-                      std::source_location loc = std::source_location::current()) noexcept {
+                      source_location loc = source_location::current()) noexcept {
   log(level::error, msg_template, args, log_options{.exception = &e}, loc);
 }
 

@@ -373,7 +373,7 @@ void take_side_records(std::vector<std::vector<std::byte>>& out) {
 }
 
 void emit_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args, const log_options& opts,
-              const std::source_location& loc) noexcept {
+              const source_location& loc) noexcept {
   control* ctl = g_control.load(std::memory_order_acquire);
   if (!ctl) [[unlikely]] {
     note_not_configured();
@@ -430,7 +430,7 @@ using detail::g_control;
 using detail::this_thread_state;
 
 span::span(std::string_view msg_template, std::initializer_list<arg> args, const span_options& opts,
-           std::source_location loc) noexcept {
+           source_location loc) noexcept {
   detail::control* ctl = g_control.load(std::memory_order_acquire);
   if (!ctl) [[unlikely]] {
     detail::note_not_configured();

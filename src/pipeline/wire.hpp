@@ -33,7 +33,7 @@ struct record_fixed {
   std::uint64_t span;
   std::uint64_t parent;
   std::uint64_t start_ns;
-  const char* file;  // std::source_location strings have static storage duration
+  const char* file;  // source_location strings have static storage duration
   const char* function;
   std::uint32_t line;
   std::uint32_t depth;
