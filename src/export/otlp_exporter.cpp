@@ -24,6 +24,7 @@
 #include "export/gzip.hpp"
 #include "export/otlp_encoder.hpp"
 #include "export/otlp_split.hpp"
+#include "resource/resource_listener.hpp"
 
 namespace logfire::detail {
 namespace {
@@ -605,7 +606,7 @@ class engine {
   std::thread spooler_;
 };
 
-class otlp_http_exporter final : public exporter {
+class otlp_http_exporter final : public exporter, public resource_listener {
  public:
   otlp_http_exporter(otlp_exporter_config cfg, const resource& res)
       : cfg_(std::move(cfg)), res_(res), engine_(std::make_unique<engine>(cfg_, nullptr)) {}
@@ -701,6 +702,13 @@ class otlp_http_exporter final : public exporter {
     } catch (...) {
     }
     threads_started_ = false;
+  }
+
+  void add_resource_attributes(const resource& additions) noexcept override {
+    try {
+      for (const auto& a : additions.attributes) res_.set(a.key, a.value);
+    } catch (...) {
+    }
   }
 
   [[nodiscard]] const std::string& spool_error() const noexcept { return engine_->spool_error(); }

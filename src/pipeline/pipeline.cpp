@@ -11,6 +11,7 @@
 #include "pipeline/records.hpp"
 #include "pipeline/thread_state.hpp"
 #include "pipeline/wire.hpp"
+#include "resource/resource_listener.hpp"
 
 namespace logfire::detail {
 
@@ -323,6 +324,12 @@ void pipeline::export_batch() {
   st.batch_arena.reset();
 }
 
+void pipeline::add_resource_attributes(resource additions) {
+  std::lock_guard lock(resource_mutex_);
+  if (!resource_additions_) resource_additions_ = resource{};
+  for (auto& a : additions.attributes) resource_additions_->set(a.key, std::move(a.value));
+}
+
 void pipeline::report_losses(bool final_summary) {
   pipeline_stats s;
   fill_stats(s);
@@ -362,6 +369,18 @@ void pipeline::run() noexcept {
       // fork() waits for this section (before_fork), so a child never inherits half-built
       // batches or an exporter lock held by this thread. Exporter flushes run outside it.
       std::unique_lock work(work_mutex_);
+      {
+        std::optional<resource> additions;
+        {
+          std::lock_guard lock(resource_mutex_);
+          additions.swap(resource_additions_);
+        }
+        if (additions) {
+          for (auto& a : additions->attributes) resource_.set(a.key, a.value);
+          for (auto& s : slots_)
+            if (auto* l = dynamic_cast<resource_listener*>(s->exp.get())) l->add_resource_attributes(*additions);
+        }
+      }
       const bool was_empty = st.batch.empty();
       drain_all();
       if (was_empty && !st.batch.empty())

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -88,6 +89,13 @@ class pipeline {
   [[nodiscard]] const resource& get_resource() const noexcept { return resource_; }
   void fill_stats(pipeline_stats& out) const;
 
+  // Resource attributes found later (GCP metadata), handed to exporters that carry the
+  // resource. Any thread; applied by the background thread before its next batch.
+  void add_resource_attributes(resource additions);
+  // Keeps a lookup whose callback calls add_resource_attributes (destroyed, and so cancelled,
+  // before the rest of the pipeline).
+  void own_lookup(std::shared_ptr<void> lookup) noexcept { lookup_ = std::move(lookup); }
+
   // fork() support: called around fork by the pthread_atfork handlers.
   void before_fork() noexcept;
   void after_fork_in_parent() noexcept;
@@ -117,12 +125,16 @@ class pipeline {
   // before_fork() so fork() happens between cycles. Order: work_mutex_, control mutex, registry.
   std::mutex work_mutex_;
 
+  std::mutex resource_mutex_;
+  std::optional<resource> resource_additions_;  // guarded by resource_mutex_
+
   struct state;  // background-thread-only state (open spans, batch, arena)
   std::unique_ptr<state> state_;
   std::unique_ptr<diagnostics> diag_;
   // Thread counters are cumulative for the process; stats() reports them since configure().
   pipeline_stats baseline_;
   std::atomic<std::uint64_t> involuntary_at_last_flush_{0};
+  std::shared_ptr<void> lookup_;  // last member: destroyed (its thread joined) first
 };
 
 // The active pipeline (guarded by the configure mutex), or null.

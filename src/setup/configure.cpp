@@ -18,6 +18,7 @@
 #include "logfire/logfire.hpp"
 #include "pipeline/pipeline.hpp"
 #include "pipeline/thread_state.hpp"
+#include "resource/gcp_metadata.hpp"
 #include "setup/configure_env.hpp"
 
 namespace logfire {
@@ -344,6 +345,18 @@ setup configure(options opts) {
     g_min_level.store(opts.min_level ? static_cast<std::uint8_t>(*opts.min_level) : 0, std::memory_order_relaxed);
     auto p = std::make_unique<pipeline>(std::move(s), std::move(res), std::move(exporters));
     p->start();
+    // On GCP, project, region and instance id come from the metadata server, off the hot path
+    // and without blocking startup: they reach the exporters when the lookup answers.
+    pipeline* raw = p.get();
+    auto on_metadata = [raw](const gcp_metadata& m) {
+      resource additions;
+      if (!m.project_id.empty()) additions.set("cloud.account.id", m.project_id);
+      if (!m.region.empty()) additions.set("cloud.region", m.region);
+      if (!m.instance_id.empty()) additions.set("faas.instance", m.instance_id);
+      if (!additions.attributes.empty()) raw->add_resource_attributes(std::move(additions));
+    };
+    if (auto lookup = gcp_metadata_lookup::start_if_gcp(plat, env, on_metadata))
+      p->own_lookup(std::shared_ptr<void>(std::move(lookup)));
     g_active_pipeline = p.release();
     setup result;
     result.owns_ = ++g_generation;
