@@ -1,7 +1,6 @@
 // The console as configure() sets it up: span starts and logs, indented by depth, with the
 // options of console_options (output file, colours, min level, timestamps, tags, verbose).
 #include <cstdio>
-#include <regex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -12,6 +11,17 @@ using namespace core_test;
 using logfire::level;
 
 namespace {
+
+// "HH:MM:SS.mmm " at the start of `l`.
+bool has_time_prefix(const std::string& l) {
+  static constexpr std::string_view shape = "dd:dd:dd.ddd ";
+  if (l.size() < shape.size()) return false;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    const bool digit = l[i] >= '0' && l[i] <= '9';
+    if (shape[i] == 'd' ? !digit : l[i] != shape[i]) return false;
+  }
+  return true;
+}
 
 // A console writing into a temporary file.
 class console_file {
@@ -33,20 +43,14 @@ class console_file {
   }
   // The lines, with the "HH:MM:SS.mmm " prefix checked and removed.
   std::vector<std::string> lines_without_time() const {
-    static const std::regex time_prefix(R"(^\d\d:\d\d:\d\d\.\d\d\d )");
     std::vector<std::string> out;
     const std::string t = text();
     std::size_t start = 0;
     while (start < t.size()) {
       std::size_t nl = t.find('\n', start);
       if (nl == std::string::npos) nl = t.size();
-      std::string l = t.substr(start, nl - start);
-      std::smatch m;
-      if (std::regex_search(l, m, time_prefix))
-        l = m.suffix();
-      else
-        l = "<no time> " + l;
-      out.push_back(l);
+      const std::string l = t.substr(start, nl - start);
+      out.push_back(has_time_prefix(l) ? l.substr(13) : "<no time> " + l);
       start = nl + 1;
     }
     return out;
