@@ -293,21 +293,28 @@ class parser {
 
 void append_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
+  out.reserve(out.size() + s.size() + 2);
   out += '"';
   std::size_t i = 0;
   while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      std::size_t n = utf8_sequence_length(s, i);
-      if (n == 0) {
-        out += "\xEF\xBF\xBD";  // U+FFFD for a byte that starts no valid sequence
-        ++i;
-      } else {
-        out.append(s.substr(i, n));
-        i += n;
+    // Copy the longest run that needs no escaping in one append (the common case: all of it).
+    std::size_t run = i;
+    while (run < s.size()) {
+      auto c = static_cast<unsigned char>(s[run]);
+      if (c < 0x20 || c == '"' || c == '\\' || c == 0x7F) break;
+      if (c < 0x80) {
+        ++run;
+        continue;
       }
-      continue;
+      std::size_t n = utf8_sequence_length(s, run);
+      if (n == 0) break;
+      run += n;
     }
+    out.append(s.data() + i, run - i);
+    i = run;
+    if (i >= s.size()) break;
+    auto c = static_cast<unsigned char>(s[i]);
+    ++i;
     switch (c) {
       case '"':
         out += "\\\"";
@@ -331,15 +338,14 @@ void append_string(std::string& out, std::string_view s) {
         out += "\\f";
         break;
       default:
-        if (c < 0x20 || c == 0x7F) {
+        if (c >= 0x80) {
+          out += "\xEF\xBF\xBD";  // U+FFFD for a byte that starts no valid sequence
+        } else {
           out += "\\u00";
           out += hex[c >> 4];
           out += hex[c & 0xF];
-        } else {
-          out += static_cast<char>(c);
         }
     }
-    ++i;
   }
   out += '"';
 }

@@ -33,12 +33,11 @@ constexpr int kError = 17;
 
 std::string to_hex(std::string_view bytes) {
   static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (char c : bytes) {
-    auto b = static_cast<unsigned char>(c);
-    out += digits[b >> 4];
-    out += digits[b & 0xF];
+  std::string out(bytes.size() * 2, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    auto b = static_cast<unsigned char>(bytes[i]);
+    out[2 * i] = digits[b >> 4];
+    out[2 * i + 1] = digits[b & 0xF];
   }
   return out;
 }
@@ -265,7 +264,14 @@ std::vector<std::string> structured_properties(const attribute_view& attrs) {
   std::vector<std::string> names;
   const auto* schema_value = attrs.get("logfire.json_schema");
   if (schema_value == nullptr || schema_value->value_case() != common::AnyValue::kStringValue) return names;
-  auto schema = json::parse(schema_value->string_value(), 16);
+  // Spans from one call site repeat one schema: remember the last one parsed on this thread.
+  thread_local std::string last_schema;
+  thread_local std::vector<std::string> last_names;
+  const std::string& text = schema_value->string_value();
+  if (text == last_schema) return last_names;
+  auto schema = json::parse(text, 16);
+  last_schema = text;
+  last_names.clear();
   if (!schema) return names;
   const json::value* props = schema->find("properties");
   if (props == nullptr || props->kind != json::value::type::object) return names;
@@ -275,12 +281,15 @@ std::vector<std::string> structured_properties(const attribute_view& attrs) {
       names.push_back(name);
     }
   }
+  last_names = names;
   return names;
 }
 
 std::string attributes_to_json(const google::protobuf::RepeatedPtrField<common::KeyValue>& kvs,
                                const std::vector<std::string>& structured = {}) {
-  std::string out = "{";
+  std::string out;
+  out.reserve(static_cast<std::size_t>(kvs.size()) * 48 + 2);
+  out += '{';
   bool first = true;
   for (const auto& kv : kvs) {
     if (!first) out += ',';

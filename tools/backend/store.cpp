@@ -160,8 +160,8 @@ int insert_metric(sqlite3_stmt* s, const metric_row& m, std::string_view created
 
 std::atomic<int> memory_db_counter{0};
 
-// WAL pages (4 KiB each) after which the checkpointer copies the WAL into the database.
-constexpr int kCheckpointPages = 4000;
+// WAL pages (16 KiB each: 16 MiB) after which the checkpointer copies the WAL into the database.
+constexpr int kCheckpointPages = 1000;
 
 }  // namespace
 
@@ -203,9 +203,10 @@ bool store::start(std::string& error) {
   sqlite3* db = writer_db_.get();
   sqlite3_busy_timeout(db, 10'000);
   sqlite3_extended_result_codes(db, 1);
-  // auto_vacuum must be chosen before the first table exists; INCREMENTAL lets size retention
-  // give freed pages back to the file system.
-  if (!exec(db, "PRAGMA auto_vacuum = INCREMENTAL", error)) {
+  // Both only take effect on a new database, before its first table. 16 KiB pages suit rows of
+  // about a kilobyte (a third more rows per CPU-second than 4 KiB in bench_backend);
+  // INCREMENTAL auto-vacuum lets size retention give freed pages back to the file system.
+  if (!exec(db, "PRAGMA page_size = 16384", error) || !exec(db, "PRAGMA auto_vacuum = INCREMENTAL", error)) {
     error = options_.path + ": " + error;
     return false;
   }
