@@ -57,6 +57,7 @@ class tracestate_parser {
     std::size_t size;
   };
   std::array<member_ref, tracestate_max_members> members_;
+  std::string_view whole_;  // the one header value holding every member, when already canonical
   std::size_t count_ = 0;
   bool invalid_ = false;
 };

@@ -106,20 +106,20 @@ void format_traceparent(const span_context& ctx, char* out55) noexcept {
 bool valid_tracestate_key(std::string_view key) noexcept {
   if (key.empty() || key.size() > 256) return false;
   if (!is_lcalpha(key[0]) && !is_digit(key[0])) return false;
-  const std::size_t at = key.find('@');
-  if (at == std::string_view::npos) {
-    for (std::size_t i = 1; i < key.size(); ++i)
-      if (!is_key_char(key[i])) return false;
-    return true;
+  // One pass: every character after the first is a key character, except at most one '@'.
+  std::size_t at = 0;
+  for (std::size_t i = 1; i < key.size(); ++i) {
+    if (key[i] == '@') {
+      if (at != 0) return false;
+      at = i;
+    } else if (!is_key_char(key[i])) {
+      return false;
+    }
   }
-  if (at > 241) return false;  // tenant: 1 + 240 characters at most
-  for (std::size_t i = 1; i < at; ++i)
-    if (!is_key_char(key[i])) return false;
-  const std::string_view system = key.substr(at + 1);
-  if (system.empty() || system.size() > 14 || !is_lcalpha(system[0])) return false;
-  for (std::size_t i = 1; i < system.size(); ++i)
-    if (!is_key_char(system[i])) return false;
-  return true;
+  if (at == 0) return true;
+  // tenant: 1 + 240 characters at most; system: a letter then 13 characters at most.
+  const std::size_t system = key.size() - at - 1;
+  return at <= 241 && system >= 1 && system <= 14 && is_lcalpha(key[at + 1]);
 }
 
 // value = 0*255 chr nblk-chr; chr = %x20-2B / %x2D-3C / %x3E-7E; nblk-chr = chr without SP.
@@ -130,6 +130,8 @@ bool valid_tracestate_value(std::string_view value) noexcept {
 
 bool tracestate_parser::add(std::string_view header_value) noexcept {
   if (invalid_) return false;
+  const std::size_t before = count_;
+  std::size_t bytes = 0;
   std::size_t pos = 0;
   while (pos <= header_value.size()) {
     std::size_t comma = header_value.find(',', pos);
@@ -157,6 +159,14 @@ bool tracestate_parser::add(std::string_view header_value) noexcept {
       }
     }
     members_[count_++] = {member.data(), member.size()};
+    bytes += member.size();
+  }
+  const std::size_t added = count_ - before;
+  if (added > 0) {
+    // Already canonical (the only header with members, no whitespace, no empty members): finish()
+    // copies it whole.
+    const bool canonical = before == 0 && bytes + added - 1 == header_value.size();
+    whole_ = canonical ? header_value : std::string_view();
   }
   return true;
 }
@@ -164,6 +174,10 @@ bool tracestate_parser::add(std::string_view header_value) noexcept {
 bool tracestate_parser::finish(std::string& out) {
   out.clear();
   if (invalid_) return false;
+  if (whole_.data() != nullptr) {
+    out.assign(whole_);
+    return true;
+  }
   std::size_t total = count_ == 0 ? 0 : count_ - 1;
   for (std::size_t i = 0; i < count_; ++i) total += members_[i].size;
   out.reserve(total);
