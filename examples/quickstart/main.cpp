@@ -16,8 +16,7 @@ struct card_declined : std::runtime_error {
 };
 
 void charge(int user_id, double amount) {
-  logfire::span s("charge {user_id} {amount:.2f}", {{"user_id", user_id}, {"amount", amount}},
-                  {.tags = {"payments"}});
+  logfire::span s("charge {user_id} {amount:.2f}", {{"user_id", user_id}, {"amount", amount}}, {.tags = {"payments"}});
   logfire::debug("looking up card", {{"user_id", user_id}});
   if (user_id % 3 == 0) {
     try {

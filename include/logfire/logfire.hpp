@@ -114,7 +114,7 @@ inline void log(level lvl, std::string_view msg_template, std::initializer_list<
 
 #define LOGFIRE_DEFINE_LEVEL_FUNCTION(name)                                                                           \
   inline void name(std::string_view msg_template, std::initializer_list<arg> args = {}, const log_options& opts = {}, \
-                   source_location loc = source_location::current()) noexcept {                             \
+                   source_location loc = source_location::current()) noexcept {                                       \
     log(level::name, msg_template, args, opts, loc);                                                                  \
   }
 LOGFIRE_DEFINE_LEVEL_FUNCTION(trace)

@@ -15,7 +15,9 @@ namespace {
 // Bumped in the child after fork(); each thread reseeds when it sees a new value.
 std::atomic<std::uint32_t> g_fork_generation{1};
 
-void on_fork_child() noexcept { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
+void on_fork_child() noexcept {
+  g_fork_generation.fetch_add(1, std::memory_order_relaxed);
+}
 
 struct rng_state {
   std::uint64_t s = 0;
@@ -109,7 +111,9 @@ void trace_id::write_bytes(unsigned char* out16) const noexcept {
   }
 }
 
-void span_id::write_hex(char* out16) const noexcept { write_hex_u64(value, out16); }
+void span_id::write_hex(char* out16) const noexcept {
+  write_hex_u64(value, out16);
+}
 
 std::string span_id::to_hex() const {
   std::string s(16, '0');
