@@ -109,9 +109,25 @@ std::string temp_path() {
   std::exit(code);
 }
 
+// ThreadSanitizer cannot start threads in the child of a multi-threaded process (it dies
+// with "starting new threads after multi-threaded fork is not supported").
+#if defined(__SANITIZE_THREAD__)
+#define LOGFIRE_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LOGFIRE_UNDER_TSAN 1
+#endif
+#endif
+#ifdef LOGFIRE_UNDER_TSAN
+#define SKIP_UNDER_TSAN() GTEST_SKIP() << "ThreadSanitizer does not support threads after fork()"
+#else
+#define SKIP_UNDER_TSAN() (void)0
+#endif
+
 }  // namespace
 
 TEST(fork, child_has_its_own_working_pipeline) {
+  SKIP_UNDER_TSAN();
   const std::string path = temp_path();
   auto lf = logfire::configure(quiet_options({std::make_shared<file_exporter>(path)}));
   ASSERT_TRUE(lf) << lf.error();
@@ -159,6 +175,7 @@ TEST(fork, child_has_its_own_working_pipeline) {
 }
 
 TEST(fork, forking_while_other_threads_produce) {
+  SKIP_UNDER_TSAN();
   const std::string path = temp_path();
   auto lf = logfire::configure(quiet_options({std::make_shared<file_exporter>(path)}));
   ASSERT_TRUE(lf) << lf.error();
@@ -205,6 +222,7 @@ TEST(fork, forking_while_other_threads_produce) {
 // The background thread exports continuously (tiny batches) into a memory exporter while the
 // main thread forks: no child may inherit a lock held by the parent's background thread.
 TEST(fork, children_never_inherit_a_busy_background_thread) {
+  SKIP_UNDER_TSAN();
   auto mem = std::make_shared<logfire::memory_exporter>();
   logfire::options o = quiet_options({mem});
   o.batching.max_export_batch_size = 4;
