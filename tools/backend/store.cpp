@@ -75,10 +75,12 @@ void bind_real(sqlite3_stmt* s, int i, const std::optional<double>& v) {
   }
 }
 
-std::optional<std::string> resource_text(const std::shared_ptr<const resource_info>& r,
-                                         std::optional<std::string> resource_info::*field) {
-  if (!r) return std::nullopt;
-  return (*r).*field;
+// A resource field by reference: text is bound SQLITE_STATIC, so it must outlive the step (a
+// temporary copy would not).
+const std::optional<std::string>& resource_text(const std::shared_ptr<const resource_info>& r,
+                                                std::optional<std::string> resource_info::*field) {
+  static const std::optional<std::string> none;
+  return r ? (*r).*field : none;
 }
 
 int step_and_reset(sqlite3_stmt* s) {
