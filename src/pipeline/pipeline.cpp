@@ -60,8 +60,8 @@ void thread_registry::sum(pipeline_stats& out) {
 }
 
 void thread_registry::after_fork_in_child(thread_state* survivor) noexcept {
-  // The registry mutex was taken in the prepare handler; it is re-created unlocked here.
-  new (&mutex_) std::mutex();
+  // The registry mutex was taken by this (the forking) thread in the prepare handler; it is
+  // released at the end, after the cleanup it protects.
   // Other threads do not exist in the child: their records belong to the parent. The child
   // starts its own accounting from zero.
   for (thread_state* t : states_)
@@ -77,6 +77,7 @@ void thread_registry::after_fork_in_child(thread_state* survivor) noexcept {
     for (auto& c : survivor->events) c.value.store(0);
     states_.push_back(survivor);
   }
+  mutex_.unlock();
 }
 
 namespace {
@@ -509,8 +510,11 @@ void pipeline::after_fork_in_parent() noexcept {
 void pipeline::after_fork_in_child() noexcept {
   // Only the forking thread exists now. The background thread is gone: forget its handle
   // without touching it, start a new one, and let exporters restart their own threads.
-  new (&work_mutex_) std::mutex();
-  new (&control_->mutex) std::mutex();
+  // The mutexes were locked by this thread in before_fork(): unlock them (re-creating a locked
+  // mutex is undefined and confuses ThreadSanitizer). Condition variables may have recorded
+  // the parent's background thread as a waiter: those are re-created.
+  control_->mutex.unlock();
+  work_mutex_.unlock();
   new (&control_->cv) std::condition_variable();
   new (&done_cv_) std::condition_variable();
   new (&thread_) std::thread();

@@ -224,9 +224,11 @@ void on_fork_parent() {
   g_configure_mutex.unlock();
 }
 void on_fork_child() {
-  new (&g_configure_mutex) std::mutex();
+  // Every lock was taken by this thread in on_fork_prepare; each is released once the state it
+  // protects is fit for the child.
   thread_registry::instance().after_fork_in_child(this_thread_state_if_any());
   if (g_active_pipeline) g_active_pipeline->after_fork_in_child();
+  g_configure_mutex.unlock();
 }
 
 void at_exit_flush() {
