@@ -66,11 +66,13 @@ inline std::string_view cut(std::string_view s, std::size_t max, bool& truncated
   return s.substr(0, n);
 }
 
-void encode_value(byte_writer& w, const value_ref& v, const encode_limits& lim, bool& truncated,
-                  int depth = 0) noexcept;
+// The encoders are templates over the writer: byte_sizer computes a record's size (plain
+// arithmetic after inlining), byte_writer then writes it into the reserved ring space.
+template <typename W>
+void encode_value(W& w, const value_ref& v, const encode_limits& lim, bool& truncated, int depth = 0) noexcept;
 
-template <typename T>
-void encode_typed_numbers(byte_writer& w, const void* data, std::size_t n, vtag tag) noexcept {
+template <typename T, typename W>
+void encode_typed_numbers(W& w, const void* data, std::size_t n, vtag tag) noexcept {
   const T* p = static_cast<const T*>(data);
   w.u8(static_cast<std::uint8_t>(tag));
   w.u32(static_cast<std::uint32_t>(n));
@@ -87,7 +89,8 @@ void encode_typed_numbers(byte_writer& w, const void* data, std::size_t n, vtag 
   }
 }
 
-void encode_typed_array(byte_writer& w, const value_ref& v, const encode_limits& lim, bool& truncated) noexcept {
+template <typename W>
+void encode_typed_array(W& w, const value_ref& v, const encode_limits& lim, bool& truncated) noexcept {
   w.u8(static_cast<std::uint8_t>(vtag::typed_array));
   std::size_t n = v.typed_size();
   if (n > lim.max_attributes * 8) {  // arrays are bounded like everything else
@@ -140,7 +143,8 @@ void encode_typed_array(byte_writer& w, const value_ref& v, const encode_limits&
   }
 }
 
-void encode_value(byte_writer& w, const value_ref& v, const encode_limits& lim, bool& truncated, int depth) noexcept {
+template <typename W>
+void encode_value(W& w, const value_ref& v, const encode_limits& lim, bool& truncated, int depth) noexcept {
   switch (v.type()) {
     case value_ref::kind::nil:
       w.u8(static_cast<std::uint8_t>(vtag::null));
@@ -198,7 +202,8 @@ void encode_value(byte_writer& w, const value_ref& v, const encode_limits& lim, 
   }
 }
 
-void encode_args(byte_writer& w, std::initializer_list<arg> args, std::size_t n, const encode_limits& lim,
+template <typename W>
+void encode_args(W& w, std::initializer_list<arg> args, std::size_t n, const encode_limits& lim,
                  bool& truncated) noexcept {
   std::size_t i = 0;
   for (const arg& a : args) {
@@ -222,7 +227,8 @@ struct record_input {
   const span_context* extra_link = nullptr;
 };
 
-void encode_exception(byte_writer& w, const std::exception& e, const encode_limits& lim, bool& truncated) noexcept {
+template <typename W>
+void encode_exception(W& w, const std::exception& e, const encode_limits& lim, bool& truncated) noexcept {
   // typeid(...).name() has static storage: pass the pointer, demangle on the background.
   w.u8(static_cast<std::uint8_t>(exc_type::mangled));
   w.pod(typeid(e).name());
@@ -231,7 +237,8 @@ void encode_exception(byte_writer& w, const std::exception& e, const encode_limi
   w.str({});  // no stack trace for a std::exception
 }
 
-void encode_body(byte_writer& w, const record_input& in, const encode_limits& lim, bool& truncated) noexcept {
+template <typename W>
+void encode_body(W& w, const record_input& in, const encode_limits& lim, bool& truncated) noexcept {
   w.pod(*in.fixed);
   w.str(cut(in.tmpl, lim.max_value_length, truncated));
   w.str(in.trace_state);
@@ -259,11 +266,11 @@ inline std::size_t round8(std::size_t n) noexcept {
   return (n + 7) & ~std::size_t{7};
 }
 
-// Encodes a record of `kind` with `body_fn(byte_writer&)` into the ring (two passes: size,
+// Encodes a record of `kind` with `body_fn(writer)` into the ring (two passes: size,
 // then write). Returns false when the ring is full.
 template <typename BodyFn>
 bool push(thread_state& ts, control& ctl, rec kind, BodyFn&& body_fn) noexcept {
-  byte_writer sizer;
+  byte_sizer sizer;
   body_fn(sizer);
   const std::size_t total = round8(sizeof(ring_record_header) + sizer.size());
   std::byte* out = ts.ring.try_reserve(total);
@@ -283,7 +290,7 @@ bool push(thread_state& ts, control& ctl, rec kind, BodyFn&& body_fn) noexcept {
 template <typename BodyFn>
 [[gnu::noinline]] bool push_side(rec kind, bool always, BodyFn&& body_fn) noexcept {
   try {
-    byte_writer sizer;
+    byte_sizer sizer;
     body_fn(sizer);
     const std::size_t total = round8(sizeof(ring_record_header) + sizer.size());
     std::lock_guard lock(g_side.mutex);
@@ -415,7 +422,7 @@ void emit_log(level lvl, std::string_view msg_template, std::initializer_list<ar
   if (const remote_state* remote = ts.remote.get(); remote && remote->incoming.trace == trace) [[unlikely]]
     trace_state = remote->trace_state;
   const record_input in{rec::log, &fixed, msg_template, trace_state, opts.tags, args, {}, opts.exception};
-  if (!push(ts, *ctl, rec::log, [&](byte_writer& w) { encode_body(w, in, lim, truncated); })) [[unlikely]] {
+  if (!push(ts, *ctl, rec::log, [&](auto& w) { encode_body(w, in, lim, truncated); })) [[unlikely]] {
     ts.dropped[reason_index(drop_reason::queue_full)].add();
     return;
   }
@@ -502,8 +509,8 @@ span::span(std::string_view msg_template, std::initializer_list<arg> args, const
   }
   const detail::record_input in{
       detail::rec::span_start, &fixed, msg_template, trace_state, opts.tags, args, opts.links, nullptr, extra_link};
-  if (!detail::push(ts, *ctl, detail::rec::span_start,
-                    [&](detail::byte_writer& w) { detail::encode_body(w, in, lim, truncated); })) [[unlikely]] {
+  if (!detail::push(ts, *ctl, detail::rec::span_start, [&](auto& w) { detail::encode_body(w, in, lim, truncated); }))
+      [[unlikely]] {
     ts.dropped[detail::reason_index(drop_reason::queue_full)].add();
     return;
   }
@@ -577,7 +584,7 @@ void span::end() noexcept {
   }
   if (!st_.recording) return;
   const detail::span_ref ref{st_.self.span.value, now, 0, 0};
-  detail::push_update(detail::rec::span_end, true, [&](detail::byte_writer& w) { w.pod(ref); });
+  detail::push_update(detail::rec::span_end, true, [&](auto& w) { w.pod(ref); });
 }
 
 void span::set_attribute(std::string_view key, value_ref value) noexcept {
@@ -587,7 +594,7 @@ void span::set_attribute(std::string_view key, value_ref value) noexcept {
   const detail::encode_limits lim{ctl->settings.max_value_length, ctl->settings.max_attributes};
   const detail::span_ref ref{st_.self.span.value, 0, 0, 1};
   bool truncated = false;
-  detail::push_update(detail::rec::set_attribute, false, [&](detail::byte_writer& w) {
+  detail::push_update(detail::rec::set_attribute, false, [&](auto& w) {
     w.pod(ref);
     w.str(detail::cut(key, 256, truncated));
     detail::encode_value(w, value, lim, truncated);
@@ -598,13 +605,13 @@ void span::set_attribute(std::string_view key, value_ref value) noexcept {
 void span::set_level(level lvl) noexcept {
   if (!is_recording()) return;
   const detail::span_ref ref{st_.self.span.value, 0, static_cast<std::uint32_t>(lvl), 0};
-  detail::push_update(detail::rec::set_level, true, [&](detail::byte_writer& w) { w.pod(ref); });
+  detail::push_update(detail::rec::set_level, true, [&](auto& w) { w.pod(ref); });
 }
 
 void span::set_status(status_code code, std::string_view description) noexcept {
   if (!is_recording()) return;
   const detail::span_ref ref{st_.self.span.value, 0, static_cast<std::uint32_t>(code), 0};
-  detail::push_update(detail::rec::set_status, true, [&](detail::byte_writer& w) {
+  detail::push_update(detail::rec::set_status, true, [&](auto& w) {
     w.pod(ref);
     w.str(description.substr(0, 1024));
   });
@@ -617,7 +624,7 @@ void span::record_exception(const std::exception& e, bool escaped) noexcept {
   const detail::encode_limits lim{ctl->settings.max_value_length, ctl->settings.max_attributes};
   const detail::span_ref ref{st_.self.span.value, detail::now_unix_nano(), escaped ? 1u : 0u, 0};
   bool truncated = false;
-  detail::push_update(detail::rec::exception, true, [&](detail::byte_writer& w) {
+  detail::push_update(detail::rec::exception, true, [&](auto& w) {
     w.pod(ref);
     detail::encode_exception(w, e, lim, truncated);
   });
@@ -632,7 +639,7 @@ void span::record_exception(std::string_view type, std::string_view message, std
   const std::size_t max = ctl->settings.max_value_length;
   const detail::span_ref ref{st_.self.span.value, detail::now_unix_nano(), escaped ? 1u : 0u, 0};
   bool truncated = false;
-  detail::push_update(detail::rec::exception, true, [&](detail::byte_writer& w) {
+  detail::push_update(detail::rec::exception, true, [&](auto& w) {
     w.pod(ref);
     w.u8(static_cast<std::uint8_t>(detail::exc_type::text));
     w.str(detail::cut(type, 256, truncated));
@@ -650,7 +657,7 @@ void span::add_event(std::string_view name, std::initializer_list<arg> args) noe
   const std::size_t n = args.size() < lim.max_attributes ? args.size() : lim.max_attributes;
   const detail::span_ref ref{st_.self.span.value, detail::now_unix_nano(), 0, static_cast<std::uint32_t>(n)};
   bool truncated = args.size() > n;
-  detail::push_update(detail::rec::event, false, [&](detail::byte_writer& w) {
+  detail::push_update(detail::rec::event, false, [&](auto& w) {
     w.pod(ref);
     w.str(detail::cut(name, 256, truncated));
     detail::encode_args(w, args, n, lim, truncated);

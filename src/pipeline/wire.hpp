@@ -102,6 +102,24 @@ class byte_writer {
   std::size_t size_ = 0;
 };
 
+// Counts the bytes a record will take, with the same interface as byte_writer (the encoders
+// are templates over both, so sizing compiles to additions).
+class byte_sizer {
+ public:
+  void raw(const void*, std::size_t n) noexcept { size_ += n; }
+  template <typename T>
+  void pod(const T&) noexcept {
+    size_ += sizeof(T);
+  }
+  void u8(std::uint8_t) noexcept { size_ += 1; }
+  void u32(std::uint32_t) noexcept { size_ += 4; }
+  void str(std::string_view s) noexcept { size_ += 4 + s.size(); }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+ private:
+  std::size_t size_ = 0;
+};
+
 class byte_reader {
  public:
   byte_reader(const std::byte* p, std::size_t n) noexcept : p_(p), end_(p + n) {}
