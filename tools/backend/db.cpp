@@ -29,16 +29,14 @@ bool exec(sqlite3* db, const char* sql, std::string& error) {
 }
 
 std::string default_database_path() {
-  if (const char* env = std::getenv("LOGFIRE_LOCAL_DB"); env && *env) return env;
-  std::string base;
-  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) {
-    base = xdg;
-  } else if (const char* home = std::getenv("HOME"); home && *home) {
-    base = std::string(home) + "/.local/share";
-  } else {
-    base = ".";
+  // One expression per case: GCC 12 at -O3 warns (-Wrestrict, a false positive) on assigning a
+  // getenv() result to a std::string declared earlier.
+  if (const char* env = std::getenv("LOGFIRE_LOCAL_DB"); env && *env) return std::string(env);
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return std::string(xdg) + "/logfire-cpp/logfire.db";
+  if (const char* home = std::getenv("HOME"); home && *home) {
+    return std::string(home) + "/.local/share/logfire-cpp/logfire.db";
   }
-  return base + "/logfire-cpp/logfire.db";
+  return "./logfire-cpp/logfire.db";
 }
 
 bool is_memory_path(std::string_view path) {
