@@ -237,8 +237,9 @@ void encode_exception(W& w, const std::exception& e, const encode_limits& lim, b
   w.str({});  // no stack trace for a std::exception
 }
 
+// Flattened: the argument and value encoders are inlined into it (the caller's hot path).
 template <typename W>
-void encode_body(W& w, const record_input& in, const encode_limits& lim, bool& truncated) noexcept {
+[[gnu::flatten]] void encode_body(W& w, const record_input& in, const encode_limits& lim, bool& truncated) noexcept {
   w.pod(*in.fixed);
   w.str(cut(in.tmpl, lim.max_value_length, truncated));
   w.str(in.trace_state);
