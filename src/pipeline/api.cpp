@@ -346,7 +346,7 @@ inline decision decide(const control& ctl, const span_context& parent, trace_id 
     return {flags, static_cast<std::uint8_t>(reason + 1)};
   }
   std::uint8_t flags = trace_flags::random;
-  if (!s.sample_all && trace.lo >= s.sample_threshold)
+  if (!s.head_sampler.keeps(trace))
     return {flags, static_cast<std::uint8_t>(reason_index(drop_reason::not_sampled) + 1)};
   if (s.hook) {
     bool keep = true;

@@ -97,7 +97,7 @@ attach_context::attach_context(const carrier& headers, attach_options opts) noex
             // The platform sampled this request out for its own tracing, not for ours: our
             // sampler decides; the trace id stays for correlation with the platform's logs.
             const auto& s = ctl->settings;
-            const bool keep = s.sample_all || parent.trace.lo < s.sample_threshold;
+            const bool keep = s.head_sampler.keeps(parent.trace);
             if (keep) parent.flags |= trace_flags::sampled;
             if (first_warning(g_warned_platform, ctl)) {
               std::fprintf(stderr,

@@ -186,9 +186,7 @@ pipeline::pipeline(pipeline_settings settings, resource res, std::vector<std::sh
   diagnostic_context dctx;
   const std::uint8_t ml = g_min_level.load(std::memory_order_relaxed);
   if (ml) dctx.min_level = std::string(to_string(static_cast<level>(ml)));
-  dctx.sample_rate = control_->settings.sample_all
-                         ? 1.0
-                         : static_cast<double>(control_->settings.sample_threshold) / 18446744073709551616.0;
+  dctx.sample_rate = control_->settings.head_sampler.rate();
   diag_ = std::make_unique<diagnostics>(std::move(dctx));
   thread_registry::instance().sum(baseline_);
   baseline_.produced += not_configured_count();

@@ -19,6 +19,7 @@
 #include "logfire/propagation.hpp"
 #include "logfire/stats.hpp"
 #include "resource/resource.hpp"
+#include "sampling/ratio.hpp"
 
 namespace logfire::detail {
 
@@ -26,9 +27,8 @@ struct pipeline_settings {
   std::size_t ring_bytes = 1u << 20;
   std::size_t max_attributes = 128;
   std::size_t max_value_length = 16384;
-  // Head sampling: keep a root when trace_id.lo < sample_threshold (or always when sample_all).
-  bool sample_all = true;
-  std::uint64_t sample_threshold = 0;
+  // Head sampling: the reference's ratio test on the trace id (keeps every root at rate 1).
+  ratio_sampler head_sampler{1.0};
   sampler_hook hook;
   std::chrono::milliseconds first_delay{100};
   std::chrono::milliseconds schedule_delay{500};

@@ -302,10 +302,7 @@ setup configure(options opts) {
     if (opts.limits.ring_bytes) s.ring_bytes = *opts.limits.ring_bytes;
     if (opts.limits.max_attributes) s.max_attributes = *opts.limits.max_attributes;
     if (opts.limits.max_value_length) s.max_value_length = *opts.limits.max_value_length;
-    const double rate = opts.trace_sample_rate.value_or(1.0);
-    s.sample_all = rate >= 1.0;
-    // keep a root when trace_id.lo < rate·2^64; the cast is only done below 2^64 (no UB at 1.0).
-    s.sample_threshold = s.sample_all || rate <= 0.0 ? 0 : static_cast<std::uint64_t>(std::ldexp(rate, 64));
+    s.head_sampler = ratio_sampler(opts.trace_sample_rate.value_or(1.0));
     s.hook = opts.sampler;
     if (opts.batching.schedule_delay) s.schedule_delay = *opts.batching.schedule_delay;
     s.first_delay = std::min(s.first_delay, s.schedule_delay);
