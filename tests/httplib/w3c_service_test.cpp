@@ -7,10 +7,7 @@
 // invalid. The harness side reads the forwarded requests as raw bytes off the socket (as the
 // real harness's Python server does), so nothing decodes them on the way. Also unit tests of the
 // service's JSON reader.
-#include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -20,6 +17,7 @@
 #include <set>
 
 #include "httplib/httplib_test_support.hpp"
+#include "support/child_process.hpp"
 #include "w3c_test_service/instructions.hpp"
 
 #ifndef W3C_TEST_SERVICE
@@ -76,86 +74,6 @@ TEST(w3c_instructions, invalid_json_is_an_error_with_a_position) {
 }
 
 // ---- the service as a process -------------------------------------------------------------
-
-// Runs the service with --port 0 and reads the port from its first line of output.
-class service_process {
- public:
-  service_process() {
-    // Exporters and propagators from the developer's environment stay out of the test. The
-    // environment is prepared before fork: the child only execs (other threads are running).
-    std::vector<std::string> env_text;
-    for (char** e = environ; *e; ++e) {
-      const std::string_view v = *e;
-      if (v.starts_with("LOGFIRE_") || v.starts_with("OTEL_")) continue;
-      env_text.emplace_back(v);
-    }
-    std::vector<char*> envp;
-    for (auto& v : env_text) envp.push_back(v.data());
-    envp.push_back(nullptr);
-    std::string exe = W3C_TEST_SERVICE, flag = "--port", zero = "0";
-    char* args[] = {exe.data(), flag.data(), zero.data(), nullptr};
-
-    int out[2];
-    if (::pipe(out) != 0) return;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out[1], 1);
-      ::close(out[0]);
-      ::close(out[1]);
-      ::execve(args[0], args, envp.data());
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    out_ = out[0];
-    std::string line;
-    for (int i = 0; i < 100 && line.find('\n') == std::string::npos; ++i) {  // at most 10 s
-      pollfd p{out_, POLLIN, 0};
-      if (::poll(&p, 1, 100) != 1) continue;
-      char buf[256];
-      const ssize_t n = ::read(out_, buf, sizeof buf);
-      if (n <= 0) break;
-      line.append(buf, static_cast<std::size_t>(n));
-    }
-    const auto colon = line.rfind(':');
-    const auto slash = line.rfind("/test");
-    if (colon != std::string::npos && slash != std::string::npos && slash > colon)
-      port_ = std::atoi(line.substr(colon + 1, slash - colon - 1).c_str());
-    first_line_ = line;
-  }
-  ~service_process() {
-    if (pid_ > 0 && !reaped_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    if (out_ >= 0) ::close(out_);
-  }
-  service_process(const service_process&) = delete;
-  service_process& operator=(const service_process&) = delete;
-
-  [[nodiscard]] int port() const { return port_; }
-  [[nodiscard]] const std::string& first_line() const { return first_line_; }
-
-  // SIGTERM, then waits up to 10 s; the exit status, or -1 if it did not end.
-  int terminate() {
-    ::kill(pid_, SIGTERM);
-    for (int i = 0; i < 1000; ++i) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        reaped_ = true;
-        return status;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    return -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-  int port_ = 0;
-  bool reaped_ = false;
-  std::string first_line_;
-};
 
 struct forwarded {
   std::string path;
@@ -310,8 +228,9 @@ class w3c_service : public ::testing::Test {
   static void SetUpTestSuite() {
     harness_ = new fake_harness;
     ASSERT_TRUE(harness_->start());
-    service_ = new service_process;
-    ASSERT_GT(service_->port(), 0) << "service said: " << service_->first_line();
+    // Exporters and propagators from the developer's environment stay out of the test.
+    service_ = new logfire::test::child_process({W3C_TEST_SERVICE, "--port", "0"}, logfire::test::test_environment());
+    ASSERT_GT(service_->wait_for_port(), 0) << "service said: " << service_->output() << service_->errors();
   }
   static void TearDownTestSuite() {
     if (service_) {
@@ -365,7 +284,7 @@ class w3c_service : public ::testing::Test {
   }
 
   static inline fake_harness* harness_ = nullptr;
-  static inline service_process* service_ = nullptr;
+  static inline logfire::test::child_process* service_ = nullptr;
 };
 
 constexpr const char* k_trace = "0af7651916cd43dd8448eb211c80319c";
