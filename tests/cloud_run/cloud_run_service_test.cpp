@@ -1,4 +1,5 @@
-// The deployable service (examples/cloud_run_service) run as its own process the way Cloud Run
+// The deployable service (examples/cloud_run_service) and the job (examples/cloud_run_job), each
+// run as its own process. The service runs the way Cloud Run
 // runs it: PORT and K_SERVICE set, exporting over OTLP/HTTP to a real receiver (decoded with
 // libprotobuf), the GCP metadata server played by a loopback server. Requests arrive as Cloud
 // Run's front end sends them, marked "not sampled": traceparent ...-00 with
@@ -6,7 +7,8 @@
 // SIGTERM. The service must exit 0 having flushed, and every request's SERVER span must be at the
 // receiver in the incoming trace, as the child of the front end's span, under a resource that
 // names the Cloud Run service, its revision, and the project, region and instance the metadata
-// server gave.
+// server gave. The job's task must deliver all its spans before it exits, under a resource that
+// names the job, the execution and the task.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -16,8 +18,8 @@
 #include "support/child_process.hpp"
 #include "support/otlp_receiver.hpp"
 
-#ifndef CLOUD_RUN_SERVICE
-#error "CLOUD_RUN_SERVICE must name the cloud_run_service executable"
+#if !defined(CLOUD_RUN_SERVICE) || !defined(CLOUD_RUN_JOB)
+#error "CLOUD_RUN_SERVICE and CLOUD_RUN_JOB must name the example executables"
 #endif
 
 namespace {
@@ -200,6 +202,38 @@ TEST_F(cloud_run_service, per_request_flush_delivers_before_each_response) {
   EXPECT_EQ(r.spans_before_sigterm, std::size_t{3 * k_service_requests});
   expect_clean_exit(r);
   expect_every_request_delivered();
+}
+
+TEST_F(cloud_run_service, a_job_task_flushes_before_it_exits) {
+  // Batches wait 60 s: only the flush at the end of the task delivers before the exit.
+  logfire::test::child_process job(
+      {CLOUD_RUN_JOB}, logfire::test::test_environment(
+                           {"CLOUD_RUN_JOB=nightly-invoices", "CLOUD_RUN_EXECUTION=nightly-invoices-x7k2p",
+                            "CLOUD_RUN_TASK_INDEX=2", "CLOUD_RUN_TASK_ATTEMPT=0", "CLOUD_RUN_TASK_COUNT=4",
+                            "OTEL_EXPORTER_OTLP_ENDPOINT=" + rx_.endpoint(), "GCE_METADATA_HOST=" + metadata_.host(),
+                            "LOGFIRE_SPOOL=false", "LOGFIRE_CONSOLE=false", "OTEL_BSP_SCHEDULE_DELAY=60000"}));
+  EXPECT_EQ(job.wait(), 0) << job.output() << job.errors();
+  // Invoices 2, 6, 10, 14, 18: a span and a log each, under the task's span.
+  EXPECT_NE(job.output().find("task 2 sent 5 invoices; telemetry: produced 11, exported 11, dropped 0"),
+            std::string::npos)
+      << job.output();
+  ASSERT_EQ(rx_.span_count(), 11u);
+  std::set<std::string> traces;
+  std::set<std::int64_t> invoices;
+  for (const auto& s : rx_.spans()) {
+    traces.insert(hex(s.trace_id()));
+    if (s.name() == "send invoice {invoice}") invoices.insert(logfire::test::find_attribute(s, "invoice")->int_value());
+  }
+  EXPECT_EQ(traces.size(), 1u);
+  EXPECT_EQ(invoices, (std::set<std::int64_t>{2, 6, 10, 14, 18}));
+  const auto reqs = rx_.requests();
+  ASSERT_FALSE(reqs.empty());
+  const auto& last = reqs.back().message;
+  EXPECT_EQ(resource_attr(last, "service.name"), "nightly-invoices");
+  EXPECT_EQ(resource_attr(last, "cloud.platform"), "gcp_cloud_run");
+  EXPECT_EQ(resource_attr(last, "faas.name"), "nightly-invoices");
+  EXPECT_EQ(resource_attr(last, "gcp.cloud_run.job.execution"), "nightly-invoices-x7k2p");
+  EXPECT_EQ(resource_attr(last, "cloud.account.id"), "shop-prod");
 }
 
 }  // namespace

@@ -133,20 +133,25 @@ class child_process {
     return 0;
   }
 
-  // Sends `sig` and waits (at most `timeout`) for the process to end: its wait status, or -1.
-  int terminate(int sig = SIGTERM, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  // Waits (at most `timeout`) for the process to end by itself: its wait status, or -1.
+  int wait(std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     if (pid_ <= 0) return -1;
-    if (reaped_) return status_;
-    ::kill(pid_, sig);
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
+    while (!reaped_ && std::chrono::steady_clock::now() < deadline) {
       if (::waitpid(pid_, &status_, WNOHANG) == pid_) {
         reaped_ = true;
-        return status_;
+        break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    return -1;
+    return reaped_ ? status_ : -1;
+  }
+
+  // Sends `sig` and waits (at most `timeout`) for the process to end: its wait status, or -1.
+  int terminate(int sig = SIGTERM, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    if (pid_ <= 0) return -1;
+    if (!reaped_) ::kill(pid_, sig);
+    return wait(timeout);
   }
 
   [[nodiscard]] std::string output() const { return slurp(out_path_); }
