@@ -86,6 +86,8 @@ void handle_order(const httplib::Request& req, httplib::Response& res) {
 
 }  // namespace
 
+// main reads as the container's life in order: arguments, configure, serve, stop on a signal,
+// flush; split into functions it would hide that order, which is what the example shows.
 int main(int argc, char** argv) {
   std::string host = "0.0.0.0";
   for (int i = 1; i < argc; ++i) {
@@ -141,6 +143,8 @@ int main(int argc, char** argv) {
     std::printf("cloud_run_service: %s: no new requests; flushing telemetry (at most %lld ms)\n",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT", static_cast<long long>(k_stop_budget.count()));
     std::fflush(stdout);
+    // stop() does nothing before the listener runs: a signal in that first instant waits for it.
+    while (!svr.is_running() && !listener_failed.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     svr.stop();
   });
   std::printf("cloud_run_service: listening on http://%s:%d (K_SERVICE=%s, flush after each request: %s)\n",
