@@ -130,9 +130,10 @@ class fake_harness {
       if (c < 0) continue;
       std::string raw;
       if (read_request(c, raw)) {
+        // Recorded before the answer: once the service has its answer, take() sees the call.
+        record(raw);
         static constexpr std::string_view ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
         (void)::send(c, ok.data(), ok.size(), MSG_NOSIGNAL);
-        record(raw);
       }
       ::close(c);
     }
