@@ -29,8 +29,9 @@ std::uint64_t not_configured_count() noexcept;  // api.cpp
 namespace {
 
 std::mutex g_configure_mutex;
-std::uint64_t g_generation = 0;             // successful configure() calls, guarded by g_configure_mutex
-std::unique_ptr<pipeline> g_last_pipeline;  // the last pipeline shut down, for stats()
+std::uint64_t g_generation = 0;                        // successful configure() calls, guarded by g_configure_mutex
+std::unique_ptr<pipeline> g_last_pipeline;             // the last pipeline shut down, for stats()
+std::weak_ptr<gcp_metadata_lookup> g_metadata_lookup;  // the active pipeline's, owned by it
 // Kept alive (callers may still read them) and never destroyed, so they stay reachable
 // after static destruction (a leak checker must not report them).
 std::vector<control*>& g_retired_controls = *new std::vector<control*>;
@@ -253,6 +254,13 @@ bool stop_active(clock::time_point deadline) {
   control* c = g_control.exchange(nullptr, std::memory_order_acq_rel);
   if (c) g_retired_controls.push_back(c);
   g_min_level.store(0, std::memory_order_relaxed);
+  // A process that stops before the metadata server answered (a short Cloud Run job) would send
+  // its last batches without cloud.account.id, cloud.region and faas.instance: wait for the
+  // answer, at most a quarter of the time left (the lookup itself gives up after 1 s).
+  if (auto lookup = g_metadata_lookup.lock()) {
+    const auto now = clock::now();
+    if (deadline > now) (void)lookup->wait_until_done(now + (deadline - now) / 4);
+  }
   const bool ok = p->shutdown(deadline);
   g_active_pipeline = nullptr;
   // Keep its final counters readable through stats() until the next configure().
@@ -355,8 +363,12 @@ setup configure(options opts) {
       if (!m.instance_id.empty()) additions.set("faas.instance", m.instance_id);
       if (!additions.attributes.empty()) raw->add_resource_attributes(std::move(additions));
     };
-    if (auto lookup = gcp_metadata_lookup::start_if_gcp(plat, env, on_metadata))
-      p->own_lookup(std::shared_ptr<void>(std::move(lookup)));
+    g_metadata_lookup.reset();
+    if (auto lookup = gcp_metadata_lookup::start_if_gcp(plat, env, on_metadata)) {
+      std::shared_ptr<gcp_metadata_lookup> owned(std::move(lookup));
+      g_metadata_lookup = owned;
+      p->own_lookup(std::move(owned));
+    }
     g_active_pipeline = p.release();
     setup result;
     result.owns_ = ++g_generation;
