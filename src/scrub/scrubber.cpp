@@ -196,7 +196,7 @@ std::string first_scrub_line(std::string_view pattern, bool default_pattern, boo
   line += key_matched ? " (its key matched " : " (its value matched ";
   line += default_pattern ? "default pattern " : "extra pattern ";
   line += quoted(pattern);
-  line += "); if it is no secret, ";
+  line += "); if it is not a secret, ";
   std::string_view key;
   for (auto it = path.rbegin(); it != path.rend() && key.empty(); ++it)
     if (!it->is_index && it != path.rend() - 1) key = it->key;  // the root ("attributes") is no key
