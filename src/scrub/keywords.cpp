@@ -276,7 +276,7 @@ keyword_matcher::keyword_matcher(std::uint32_t enabled) {
   // The first two symbols of every literal, for the candidate filters.
   pair_filter_ = true;
   for (const auto& l : literals) {
-    pairs_[class_of(l[0])] |= 1u << class_of(l[1]);
+    starts_[class_of(l[0]) * k_classes + class_of(l[1])] |= 1u << class_of(l[2]);
     bool listed = false;
     for (const auto pair : k_filter_pairs) listed = listed || l.compare(0, 2, pair) == 0;
     pair_filter_ = pair_filter_ && listed;
@@ -388,6 +388,10 @@ inline unsigned pair_starts(const unsigned char* p) noexcept {
 }  // namespace
 #endif
 
+inline bool keyword_matcher::may_start(const unsigned char* p) const noexcept {
+  return starts_[k_ascii_class[p[0]] * k_classes + k_ascii_class[p[1]]] >> k_ascii_class[p[2]] & 1u;
+}
+
 keyword_match keyword_matcher::find(std::string_view text) const noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const std::size_t n = text.size();
@@ -398,16 +402,24 @@ keyword_match keyword_matcher::find(std::string_view text) const noexcept {
   // the automaton knows those.
   if (!is_ascii(p, n)) return find_with_automaton(text);
   if (n < 17 || !pair_filter_) {
-    for (std::size_t i = 0; i + 2 < n; ++i)
-      if (pairs_[k_ascii_class[p[i]]] >> k_ascii_class[p[i + 1]] & 1u)
+    // The classes of the two symbols before p[i + 2] stay in registers: one table load a byte.
+    std::size_t a = k_ascii_class[p[0]], b = k_ascii_class[p[1]];
+    for (std::size_t i = 0; i + 2 < n; ++i) {
+      const std::size_t c = k_ascii_class[p[i + 2]];
+      if (starts_[a * k_classes + b] >> c & 1u)
         if (const keyword_match m = find_at(text, i); m.found) return m;
+      a = b;
+      b = c;
+    }
     return {};
   }
 #if defined(__SSE2__)
   auto first_in = [&](unsigned hits, std::size_t base) -> keyword_match {
-    for (; hits; hits &= hits - 1)
-      if (const keyword_match m = find_at(text, base + static_cast<std::size_t>(__builtin_ctz(hits))); m.found)
-        return m;
+    for (; hits; hits &= hits - 1) {
+      const std::size_t at = base + static_cast<std::size_t>(__builtin_ctz(hits));
+      if (at + 2 < n && may_start(p + at))
+        if (const keyword_match m = find_at(text, at); m.found) return m;
+    }
     return {};
   };
   std::size_t i = 0;

@@ -79,13 +79,17 @@ class keyword_matcher {
     std::uint8_t symbols;  // length of the literal, in symbols
   };
 
+  // Whether the three ASCII symbols at p start some literal.
+  bool may_start(const unsigned char* p) const noexcept;
   // The literals starting at `at`, checked; the one listed first wins.
   keyword_match find_at(std::string_view text, std::size_t at) const noexcept;
 
   std::vector<std::uint16_t> delta_;  // state * k_classes + class -> state
   std::vector<std::uint8_t> depth_;   // symbols from the root (a trie edge adds one; a failure link does not)
-  std::array<std::uint32_t, k_classes> pairs_{};  // bit b of pairs_[a]: a literal starts with symbols a, b
-  bool pair_filter_ = false;                      // the SSE2 filter covers every literal's first pair
+  // Bit c of starts_[a * k_classes + b]: a literal starts with the symbols a, b, c. On ASCII text
+  // a position whose three symbols start no literal is skipped without walking the trie.
+  std::array<std::uint32_t, k_classes * k_classes> starts_{};
+  bool pair_filter_ = false;  // the SSE2 filter covers every literal's first pair
   std::vector<std::uint32_t> out_begin_;
   std::vector<output> outputs_;  // outputs of state s: [out_begin_[s], out_begin_[s + 1])
   std::size_t literals_ = 0;

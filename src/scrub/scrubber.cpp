@@ -685,7 +685,10 @@ void scrub_session::write_notes_json(std::string& out) const {
   if (omitted_notes_) {
     if (!first) out += ',';
     out += "{\"path\":[],\"matched_substring\":";
-    json_append_string(out, "(" + std::to_string(omitted_notes_) + " more not listed)");
+    std::string more = std::to_string(omitted_notes_);  // (GCC 12 warns, wrongly, on "(" + string)
+    more.insert(0, 1, '(');
+    more += " more not listed)";
+    json_append_string(out, more);
     out += '}';
   }
   out += ']';
