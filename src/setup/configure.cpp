@@ -19,6 +19,7 @@
 #include "pipeline/pipeline.hpp"
 #include "pipeline/thread_state.hpp"
 #include "resource/gcp_metadata.hpp"
+#include "scrub/scrubber.hpp"
 #include "setup/configure_env.hpp"
 
 namespace logfire {
@@ -121,6 +122,20 @@ std::string parse_resource_attributes(std::string_view name, std::string_view te
   return {};
 }
 
+// "a, b,,c" -> {"a", "b", "c"}: entries trimmed of spaces, empty ones skipped.
+void parse_comma_list(std::string_view text, std::vector<std::string>& out) {
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    std::size_t comma = text.find(',', pos);
+    if (comma == std::string_view::npos) comma = text.size();
+    std::string_view item = text.substr(pos, comma - pos);
+    pos = comma + 1;
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) out.emplace_back(item);
+  }
+}
+
 std::string resolve_options(options& o, const env_lookup& env) {
   std::string err;
   auto first_of = [&](std::optional<std::string>& field, std::initializer_list<std::string_view> names) {
@@ -190,6 +205,11 @@ std::string resolve_options(options& o, const env_lookup& env) {
   if (!(err = parse_ms_var(env, "OTEL_BSP_EXPORT_TIMEOUT", o.batching.export_timeout)).empty()) return err;
   if (!(err = parse_size_var(env, "OTEL_ATTRIBUTE_COUNT_LIMIT", o.limits.max_attributes)).empty()) return err;
   if (!(err = parse_size_var(env, "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", o.limits.max_value_length)).empty()) return err;
+  if (!(err = parse_bool(env, "LOGFIRE_SCRUBBING", o.scrubbing.enabled)).empty()) return err;
+  if (auto v = env("LOGFIRE_SCRUBBING_SAFE_KEYS"); v && o.scrubbing.safe_keys.empty())
+    parse_comma_list(*v, o.scrubbing.safe_keys);
+  if (auto v = env("LOGFIRE_SCRUBBING_DISABLED_PATTERNS"); v && o.scrubbing.disabled_patterns.empty())
+    parse_comma_list(*v, o.scrubbing.disabled_patterns);
   return {};
 }
 
@@ -305,6 +325,11 @@ setup configure(options opts) {
               })
             : env_lookup([](std::string_view) { return std::optional<std::string>(); });
     if (auto err = resolve_options(opts, env); !err.empty()) return setup(std::move(err));
+    // Checked here, so an invalid pattern or name fails configure() with its message.
+    if (opts.scrubbing.enabled.value_or(true)) {
+      std::string err;
+      if (!scrubber::create(opts.scrubbing, err)) return setup(std::move(err));
+    }
 
     pipeline_settings s;
     if (opts.limits.ring_bytes) s.ring_bytes = *opts.limits.ring_bytes;
