@@ -15,6 +15,7 @@
 #include "logfire/handoff.hpp"
 #include "logfire/httplib.hpp"
 #include "logfire/logfire.hpp"
+#include "http_semconv.hpp"
 #include "span_args.hpp"
 
 namespace logfire {
@@ -94,15 +95,6 @@ std::vector<std::string> template_fields(std::string_view t) {
     i = close;
   }
   return out;
-}
-
-// OpenTelemetry's known methods keep their name; anything else is "_OTHER".
-bool known_method(std::string_view m) noexcept {
-  static constexpr std::array<std::string_view, 9> k_known = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
-                                                              "CONNECT", "OPTIONS", "TRACE", "PATCH"};
-  for (auto k : k_known)
-    if (k == m) return true;
-  return false;
 }
 
 bool expects_content(const ::httplib::Request& req) {
@@ -187,7 +179,7 @@ void begin_request(const httplib_server_state& st, const ::httplib::Request& req
     t_request.active = true;
     t_request.incoming.emplace(httplib_carrier(req.headers), attach_options{.third_party = !trusted});
 
-    const bool known = known_method(req.method);
+    const bool known = detail::known_http_method(req.method);
     const std::string_view method = known ? std::string_view(req.method) : std::string_view("_OTHER");
     std::string name(known ? std::string_view(req.method) : std::string_view("HTTP"));
     name += ' ';
