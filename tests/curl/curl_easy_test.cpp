@@ -125,6 +125,26 @@ TEST_F(easy, a_followed_redirect_is_a_second_span_with_its_own_traceparent_and_r
   EXPECT_EQ(spans[1].message, "GET " + server.url("/ok"));
 }
 
+TEST_F(easy, an_authentication_round_is_a_resend) {
+  easy_handle h;
+  h.url(server.url("/auth"));
+  curl_easy_setopt(h.get(), CURLOPT_HTTPAUTH, CURLAUTH_ANY);  // libcurl asks first, then answers
+  curl_easy_setopt(h.get(), CURLOPT_USERPWD, "alice:secret");
+  ASSERT_EQ(logfire::curl_easy_perform(h.get(), nullptr), CURLE_OK);
+  const auto spans = client_spans();
+  ASSERT_EQ(spans.size(), 2u);
+  const auto got = server.requests();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].all("Authorization").size(), 0u);
+  EXPECT_EQ(got[1].all("Authorization").size(), 1u);
+  EXPECT_EQ(got[0].one("traceparent"), expected_traceparent(spans[0]));
+  EXPECT_EQ(got[1].one("traceparent"), expected_traceparent(spans[1]));
+  EXPECT_EQ(int_attr(spans[0], "http.response.status_code"), 401);
+  EXPECT_EQ(spans[0].lvl, logfire::level::warn);
+  EXPECT_EQ(int_attr(spans[1], "http.request.resend_count"), 1);
+  EXPECT_EQ(int_attr(spans[1], "http.response.status_code"), 200);
+}
+
 TEST_F(easy, performing_the_same_request_again_after_a_failure_is_a_resend) {
   server.flaky_failures = 2;
   easy_handle h;

@@ -39,7 +39,8 @@ struct received {
   }
 };
 
-// Answers: /ok 200, /redirect 302 -> /ok, /missing 404, /fail 500, /flaky 503 until it has
+// Answers: /ok 200, /redirect 302 -> /ok, /auth 401 with a Basic challenge unless the request
+// has Authorization, /missing 404, /fail 500, /flaky 503 until it has
 // failed `flaky_failures` times then 200, /slow waits until release() (at most 10 s).
 class recording_server {
  public:
@@ -81,6 +82,13 @@ class recording_server {
     got_.push_back(std::move(r));
     if (req.path == "/redirect") {
       res.set_redirect("/ok");
+    } else if (req.path == "/auth") {
+      if (req.has_header("Authorization")) {
+        res.set_content("welcome", "text/plain");
+      } else {
+        res.status = 401;
+        res.set_header("WWW-Authenticate", "Basic realm=\"test\"");
+      }
     } else if (req.path == "/missing") {
       res.status = 404;
     } else if (req.path == "/fail") {
