@@ -10,6 +10,7 @@
 #include "grpc_common.hpp"
 #include "logfire/grpc.hpp"
 #include "logfire/handoff.hpp"
+#include "literal_template.hpp"
 #include "span_args.hpp"
 
 namespace logfire {
@@ -30,7 +31,7 @@ class client_interceptor final : public gx::Interceptor {
       args.add("rpc.method", m.method);
       if (!target.host.empty()) args.add("server.address", target.host);
       if (target.port > 0) args.add("server.port", target.port);
-      name_ = detail::grpc_span_name(m.name);
+      name_ = detail::literal_template(m.name);  // a generic call's method may hold braces
       detail::emplace_span(span_, name_, args, {.kind = span_kind::client, .current = false});
     } catch (...) {
       // No memory to describe the call: it goes on without its span.

@@ -98,18 +98,6 @@ struct grpc_method_parts {
   return p;
 }
 
-// The span name (a template): the method's full name, braces doubled (never in generated code,
-// but a generic call's method is any string) so that they do not read as fields.
-[[nodiscard]] inline std::string grpc_span_name(std::string_view full_name) {
-  std::string out;
-  out.reserve(full_name.size());
-  for (char c : full_name) {
-    out.push_back(c);
-    if (c == '{' || c == '}') out.push_back(c);
-  }
-  return out;
-}
-
 // An address as gRPC writes it ("ipv4:127.0.0.1:5000", "ipv6:[::1]:5000", "unix:/tmp/s") or a
 // channel target ("dns:///host:443", "host:443", "127.0.0.1:50051") as host and port (0: none).
 struct host_port {

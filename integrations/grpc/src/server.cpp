@@ -16,6 +16,7 @@
 #include "logfire/config.hpp"
 #include "logfire/grpc.hpp"
 #include "logfire/handoff.hpp"
+#include "literal_template.hpp"
 #include "span_args.hpp"
 
 namespace logfire {
@@ -117,7 +118,7 @@ class server_interceptor final : public gx::Interceptor {
         args.add("client.port", peer.port);
         args.add("network.peer.port", peer.port);
       }
-      name_ = detail::grpc_span_name(m.name);
+      name_ = detail::literal_template(m.name);  // a generic call's method may hold braces
 
       const detail::grpc_recv_carrier in(*md);
       const attach_options how{.third_party = !trusted};

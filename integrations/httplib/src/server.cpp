@@ -16,6 +16,7 @@
 #include "logfire/httplib.hpp"
 #include "logfire/logfire.hpp"
 #include "http_semconv.hpp"
+#include "literal_template.hpp"
 #include "span_args.hpp"
 
 namespace logfire {
@@ -68,15 +69,6 @@ bool has_regex_syntax(std::string_view p) noexcept {
   return p.find_first_of(".[]{}()\\*+?^$|") != std::string_view::npos;
 }
 
-std::string double_braces(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 4);
-  for (char c : s) {
-    out.push_back(c);
-    if (c == '{' || c == '}') out.push_back(c);
-  }
-  return out;
-}
 
 // The names of the `{field}`s of a route template ("{{" and "}}" are literal braces).
 std::vector<std::string> template_fields(std::string_view t) {
@@ -326,7 +318,7 @@ httplib_router& httplib_router::add(const char* method, const std::string& patte
   r.reader = reader;
   if (route.empty()) {
     r.route = pattern;
-    r.name_tail = double_braces(pattern);
+    r.name_tail = detail::literal_template(pattern);
   } else {
     r.fields = template_fields(route);
     r.name_tail = route;

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "logfire/config.hpp"
+#include "literal_template.hpp"
 #include "span_args.hpp"
 
 namespace logfire {
@@ -47,16 +48,6 @@ level to_level(spdlog::level::level_enum l, bool& off) noexcept {
     default:
       off = true;
       return level::info;
-  }
-}
-
-// The text as a template that formats to itself: braces doubled.
-void literal_template(std::string_view text, std::string& out) {
-  out.clear();
-  out.reserve(text.size() + 8);
-  for (char c : text) {
-    out.push_back(c);
-    if (c == '{' || c == '}') out.push_back(c);
   }
 }
 
@@ -147,7 +138,7 @@ void spdlog_sink::sink_it_(const spdlog::details::log_msg& msg) {
     if (call && to_logfire_template(*call, tmpl)) {
       for (const arg& a : call->args) args.add(a.key, a.value);
     } else {
-      literal_template(std::string_view(msg.payload.data(), msg.payload.size()), tmpl);
+      detail::assign_literal_template(std::string_view(msg.payload.data(), msg.payload.size()), tmpl);
     }
     args.add("logfire.logger_name", std::string_view(msg.logger_name.data(), msg.logger_name.size()));
     args.add("thread.id", static_cast<std::uint64_t>(msg.thread_id));
