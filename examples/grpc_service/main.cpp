@@ -23,8 +23,8 @@ class inventory_service final : public inventory::v1::Inventory::Service {
                        inventory::v1::ReserveReply* reply) override {
     std::lock_guard lock(mu_);
     int& left = stock_[req->sku()];
-    logfire::info("reserving {quantity} of {sku}, {left} left", {{"quantity", req->quantity()}, {"sku", req->sku()},
-                                                                 {"left", left}});
+    logfire::info("reserving {quantity} of {sku}, {left} left",
+                  {{"quantity", req->quantity()}, {"sku", req->sku()}, {"left", left}});
     if (req->quantity() > left) return {grpc::StatusCode::FAILED_PRECONDITION, "not enough stock"};
     left -= req->quantity();
     reply->set_left(left);

@@ -42,7 +42,10 @@
 #define LOGFIRE_DETAIL_FOR_EACH_STEP(m, a, ...) \
   m(a) __VA_OPT__(, LOGFIRE_DETAIL_FOR_EACH_AGAIN LOGFIRE_DETAIL_PARENS(m, __VA_ARGS__))
 #define LOGFIRE_DETAIL_FOR_EACH_AGAIN() LOGFIRE_DETAIL_FOR_EACH_STEP
+// clang-format would read the stringizing `#a` as a directive:
+// clang-format off
 #define LOGFIRE_DETAIL_NAMED_ARG(a) ::logfire::arg{#a, a}
+// clang-format on
 #define LOGFIRE_DETAIL_CAT2(a, b) a##b
 #define LOGFIRE_DETAIL_CAT(a, b) LOGFIRE_DETAIL_CAT2(a, b)
 
@@ -51,14 +54,14 @@
 // std::vector/std::span of those, or logfire::array/object. An exception leaving the scope ends
 // it with level error and an `exception` event (of type "unknown": the function form below
 // knows the type and message).
-#define LOGFIRE_INSTRUMENT(msg_template, ...)                                  \
+#define LOGFIRE_INSTRUMENT(msg_template, ...)                               \
   ::logfire::span LOGFIRE_DETAIL_CAT(logfire_instrumented_span_, __LINE__)( \
       msg_template, {LOGFIRE_DETAIL_FOR_EACH(LOGFIRE_DETAIL_NAMED_ARG, __VA_ARGS__)})
 
 // The same with span options (tags, level, kind), given as an lvalue or a call:
 //   static const logfire::span_options k_opts{.tags = {"payments"}};  // tags: string literals
 //   LOGFIRE_INSTRUMENT_WITH(k_opts, "charge {user_id}", user_id);
-#define LOGFIRE_INSTRUMENT_WITH(options, msg_template, ...)                   \
+#define LOGFIRE_INSTRUMENT_WITH(options, msg_template, ...)                 \
   ::logfire::span LOGFIRE_DETAIL_CAT(logfire_instrumented_span_, __LINE__)( \
       msg_template, {LOGFIRE_DETAIL_FOR_EACH(LOGFIRE_DETAIL_NAMED_ARG, __VA_ARGS__)}, options)
 
@@ -101,7 +104,9 @@ span start_instrumented(std::string_view tmpl, const std::array<arg, N>& args, c
 }
 
 template <class T>
-concept attribute_value_of = std::is_constructible_v<value_ref, const std::remove_cvref_t<T>&>;
+using const_ref_t = const std::remove_cvref_t<T>&;
+template <class T>
+concept attribute_value_of = std::is_constructible_v<value_ref, const_ref_t<T>>;
 
 template <std::size_t K, class F>
 class instrumented {

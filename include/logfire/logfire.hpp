@@ -61,10 +61,10 @@ struct span_state {
   std::uint32_t saved_depth = 0;
   std::uint32_t depth = 0;
   bool recording = false;
-  bool active = false;            // not yet ended
-  bool is_current = false;        // made itself the thread's current span
-  bool escape_recorded = false;   // record_exception(..., escaped = true) ran
-  int uncaught_at_start = 0;      // std::uncaught_exceptions() when it started (recording spans)
+  bool active = false;           // not yet ended
+  bool is_current = false;       // made itself the thread's current span
+  bool escape_recorded = false;  // record_exception(..., escaped = true) ran
+  int uncaught_at_start = 0;     // std::uncaught_exceptions() when it started (recording spans)
 };
 }  // namespace detail
 

@@ -66,10 +66,10 @@ void log_n(level lvl, std::string_view tmpl, const arg* a, const log_options& op
 template <std::size_t... N>
 constexpr auto make_log_table(std::index_sequence<N...>) noexcept {
   using fn = void (*)(level, std::string_view, const arg*, const log_options&, const source_location&) noexcept;
-  return std::array<fn, sizeof...(N)>{[](level lvl, std::string_view tmpl, const arg* a, const log_options& opts,
-                                         const source_location& loc) noexcept {
-    log_n(lvl, tmpl, a, opts, loc, std::make_index_sequence<N>{});
-  }...};
+  return std::array<fn, sizeof...(N)>{
+      [](level lvl, std::string_view tmpl, const arg* a, const log_options& opts, const source_location& loc) noexcept {
+        log_n(lvl, tmpl, a, opts, loc, std::make_index_sequence<N>{});
+      }...};
 }
 
 // Writes log(lvl, tmpl, args, opts, loc).

@@ -93,8 +93,8 @@ int reserve_impl(const std::string& sku, int quantity) {
 }
 
 TEST_F(instrument, the_function_form_names_the_arguments_and_records_the_exception_type_and_message) {
-  auto reserve = logfire::instrument("reserve {quantity} of {sku}", {"sku", "quantity"}, reserve_impl,
-                                     {.record_return = true});
+  auto reserve =
+      logfire::instrument("reserve {quantity} of {sku}", {"sku", "quantity"}, reserve_impl, {.record_return = true});
   EXPECT_EQ(reserve("B-7", 3), 3);
   EXPECT_THROW(reserve("B-7", 11), out_of_stock);
   const auto recs = flushed();

@@ -211,10 +211,11 @@ TEST_F(easy, unknown_methods_are_other) {
 TEST_F(easy, what_the_callbacks_log_nests_under_the_span) {
   easy_handle h;
   h.url(server.url("/ok"));
-  curl_easy_setopt(h.get(), CURLOPT_WRITEFUNCTION, +[](char*, std::size_t size, std::size_t n, void*) {
-    logfire::info("body chunk");
-    return size * n;
-  });
+  curl_easy_setopt(
+      h.get(), CURLOPT_WRITEFUNCTION, +[](char*, std::size_t size, std::size_t n, void*) {
+        logfire::info("body chunk");
+        return size * n;
+      });
   ASSERT_EQ(logfire::curl_easy_perform(h.get(), nullptr), CURLE_OK);
   logfire::info("after");
   ASSERT_TRUE(logfire::force_flush());
@@ -268,8 +269,8 @@ TEST(easy_otlp, the_client_span_on_the_wire) {
     return v ? v->int_value() : -1;
   };
   EXPECT_EQ(span->kind(), logfire::test::otlp::span::SPAN_KIND_CLIENT);
-  const std::string redacted = "http://REDACTED:REDACTED@127.0.0.1:" + std::to_string(server.port()) +
-                               "/ok?sig=REDACTED&page=2";
+  const std::string redacted =
+      "http://REDACTED:REDACTED@127.0.0.1:" + std::to_string(server.port()) + "/ok?sig=REDACTED&page=2";
   EXPECT_EQ(str("url.full"), redacted);
   EXPECT_EQ(str("logfire.msg"), "GET " + redacted);
   EXPECT_EQ(str("http.request.method"), "GET");

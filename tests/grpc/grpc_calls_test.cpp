@@ -103,8 +103,8 @@ TEST_F(calls, statuses_map_to_levels_as_the_grpc_conventions_say) {
   const auto servers = of_kind(recs, logfire::span_kind::server);
   ASSERT_EQ(clients.size(), 5u);
   ASSERT_EQ(servers.size(), 5u);
-  const std::map<int, std::string> names = {{5, "NOT_FOUND"}, {3, "INVALID_ARGUMENT"}, {13, "INTERNAL"},
-                                            {14, "UNAVAILABLE"}, {12, "UNIMPLEMENTED"}};
+  const std::map<int, std::string> names = {
+      {5, "NOT_FOUND"}, {3, "INVALID_ARGUMENT"}, {13, "INTERNAL"}, {14, "UNAVAILABLE"}, {12, "UNIMPLEMENTED"}};
   for (const auto& c : clients) {  // every failed call is the client's error
     const auto code = int_attr(c, "rpc.grpc.status_code");
     ASSERT_TRUE(names.contains(static_cast<int>(code))) << code;

@@ -129,8 +129,8 @@ class running_grpc_server {
 };
 
 inline std::unique_ptr<Shop::Stub> instrumented_stub(const std::string& target, bool message_events = false) {
-  return Shop::NewStub(logfire::grpc_channel(target, grpc::InsecureChannelCredentials(), {},
-                                             {.message_events = message_events}));
+  return Shop::NewStub(
+      logfire::grpc_channel(target, grpc::InsecureChannelCredentials(), {}, {.message_events = message_events}));
 }
 inline std::unique_ptr<Shop::Stub> plain_stub(const std::string& target) {
   return Shop::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));

@@ -123,8 +123,9 @@ TEST_F(tracing, trusted_methods_and_callers_are_always_continued) {
   EXPECT_EQ(servers[0].context.trace.to_hex(), k_trace);
   EXPECT_EQ(servers[0].parent.to_hex(), k_parent);
 
-  const auto other = serve_one_call({.distributed_tracing = logfire::distributed_tracing::off}, sampled,
-                                    {.trusted_methods = {"logfire.test.v1.Other/*", "logfire.test.v1.Shop/ListOrders"}});
+  const auto other =
+      serve_one_call({.distributed_tracing = logfire::distributed_tracing::off}, sampled,
+                     {.trusted_methods = {"logfire.test.v1.Other/*", "logfire.test.v1.Shop/ListOrders"}});
   servers = of_kind(other.records, logfire::span_kind::server);
   ASSERT_EQ(servers.size(), 1u);
   EXPECT_NE(servers[0].context.trace.to_hex(), k_trace);
@@ -151,16 +152,15 @@ TEST_F(tracing, one_trace_from_http_through_grpc_to_http) {
   ASSERT_TRUE(orders.ok());
   auto stub = instrumented_stub(orders.target());
   httplib_test::running_server front;
-  logfire::instrument_httplib(front.server())
-      .post("/checkout", [&](const httplib::Request&, httplib::Response& res) {
-        grpc::ClientContext ctx;
-        OrderRequest req;
-        req.set_id("C-9");
-        req.set_downstream("/stock");
-        OrderReply reply;
-        const auto st = stub->GetOrder(&ctx, req, &reply);
-        res.set_content(st.ok() ? reply.note() : "grpc failed", "text/plain");
-      });
+  logfire::instrument_httplib(front.server()).post("/checkout", [&](const httplib::Request&, httplib::Response& res) {
+    grpc::ClientContext ctx;
+    OrderRequest req;
+    req.set_id("C-9");
+    req.set_downstream("/stock");
+    OrderReply reply;
+    const auto st = stub->GetOrder(&ctx, req, &reply);
+    res.set_content(st.ok() ? reply.note() : "grpc failed", "text/plain");
+  });
   ASSERT_TRUE(front.start());
 
   httplib::Client browser("127.0.0.1", front.port());

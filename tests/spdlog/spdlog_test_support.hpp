@@ -42,8 +42,8 @@ class recording_sink final : public spdlog::sinks::base_sink<std::mutex> {
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
-    entries_.push_back({std::string(msg.payload.data(), msg.payload.size()), msg.thread_id,
-                        spdlog::details::os::thread_id()});
+    entries_.push_back(
+        {std::string(msg.payload.data(), msg.payload.size()), msg.thread_id, spdlog::details::os::thread_id()});
   }
   void flush_() override {}
 

@@ -41,8 +41,8 @@ constexpr std::size_t k_max_injected = 8;
 
 struct transfer {
   CURL* easy = nullptr;
-  curl_slist* caller_headers = nullptr;  // the caller's, never modified or freed here
-  curl_slist* sent = nullptr;            // the copy libcurl sends: caller's + injected; ours
+  curl_slist* caller_headers = nullptr;                // the caller's, never modified or freed here
+  curl_slist* sent = nullptr;                          // the copy libcurl sends: caller's + injected; ours
   std::array<curl_slist*, k_max_injected> injected{};  // nodes of `sent` holding injected headers
   std::size_t n_injected = 0;
   context parent;
@@ -310,8 +310,8 @@ void inject(transfer& t, bool create) noexcept {
         // A tracestate belongs to the traceparent it came with: ours replaces both.
         bool replaced = false;
         for (const auto& [k, v] : out)
-          replaced = replaced || detail::iequals(k, name) ||
-                     (k == "traceparent" && detail::iequals(name, "tracestate"));
+          replaced =
+              replaced || detail::iequals(k, name) || (k == "traceparent" && detail::iequals(name, "tracestate"));
         if (replaced) continue;
         curl_slist* grown = ::curl_slist_append(t.sent, n->data);
         if (!grown) throw std::bad_alloc();
@@ -356,8 +356,7 @@ void inject(transfer& t, bool create) noexcept {
   }
 }
 
-int on_prerequest(void* clientp, char* primary_ip, char* /*local_ip*/, int primary_port,
-                  int /*local_port*/) noexcept {
+int on_prerequest(void* clientp, char* primary_ip, char* /*local_ip*/, int primary_port, int /*local_port*/) noexcept {
   auto& t = *static_cast<transfer*>(clientp);
   ++t.requests;
   if (t.requests == 1) {
@@ -385,8 +384,7 @@ int on_prerequest(void* clientp, char* primary_ip, char* /*local_ip*/, int prima
   }
   // A further request of the same transfer: a redirect, an authentication round, or a resend.
   end_hop(t, CURLE_OK, true);
-  start_hop(t, info_string(t.easy, CURLINFO_EFFECTIVE_URL), primary_ip, primary_port,
-            t.resend_base + t.requests - 1);
+  start_hop(t, info_string(t.easy, CURLINFO_EFFECTIVE_URL), primary_ip, primary_port, t.resend_base + t.requests - 1);
   inject(t, false);
   return CURL_PREREQFUNC_OK;
 }

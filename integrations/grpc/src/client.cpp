@@ -8,9 +8,9 @@
 #include <utility>
 
 #include "grpc_common.hpp"
+#include "literal_template.hpp"
 #include "logfire/grpc.hpp"
 #include "logfire/handoff.hpp"
-#include "literal_template.hpp"
 #include "span_args.hpp"
 
 namespace logfire {
@@ -47,8 +47,7 @@ class client_interceptor final : public gx::Interceptor {
     using hook = gx::InterceptionHookPoints;
     if (span_) {
       if (methods->QueryInterceptionHookPoint(hook::PRE_SEND_INITIAL_METADATA)) inject(methods);
-      if (message_events_ && methods->QueryInterceptionHookPoint(hook::PRE_SEND_MESSAGE))
-        message("SENT", ++sent_);
+      if (message_events_ && methods->QueryInterceptionHookPoint(hook::PRE_SEND_MESSAGE)) message("SENT", ++sent_);
       // A failed read (the end of the stream) reaches this hook too, without a message.
       if (message_events_ && methods->QueryInterceptionHookPoint(hook::POST_RECV_MESSAGE) &&
           methods->GetRecvMessage() != nullptr)

@@ -13,10 +13,10 @@
 #include <utility>
 
 #include "grpc_common.hpp"
+#include "literal_template.hpp"
 #include "logfire/config.hpp"
 #include "logfire/grpc.hpp"
 #include "logfire/handoff.hpp"
-#include "literal_template.hpp"
 #include "span_args.hpp"
 
 namespace logfire {

@@ -5,10 +5,10 @@
 #include <string_view>
 #include <utility>
 
+#include "http_semconv.hpp"
 #include "logfire/handoff.hpp"
 #include "logfire/httplib.hpp"
 #include "logfire/logfire.hpp"
-#include "http_semconv.hpp"
 #include "span_args.hpp"
 
 namespace logfire {
@@ -62,7 +62,6 @@ std::string make_base_url(const endpoint& e) {
   url += std::to_string(e.port);
   return url;
 }
-
 
 }  // namespace
 

@@ -11,12 +11,12 @@
 #include <string_view>
 #include <utility>
 
+#include "http_semconv.hpp"
+#include "literal_template.hpp"
 #include "logfire/config.hpp"
 #include "logfire/handoff.hpp"
 #include "logfire/httplib.hpp"
 #include "logfire/logfire.hpp"
-#include "http_semconv.hpp"
-#include "literal_template.hpp"
 #include "span_args.hpp"
 
 namespace logfire {
@@ -68,7 +68,6 @@ thread_local request_slot t_request;
 bool has_regex_syntax(std::string_view p) noexcept {
   return p.find_first_of(".[]{}()\\*+?^$|") != std::string_view::npos;
 }
-
 
 // The names of the `{field}`s of a route template ("{{" and "}}" are literal braces).
 std::vector<std::string> template_fields(std::string_view t) {

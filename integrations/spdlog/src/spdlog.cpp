@@ -11,8 +11,8 @@
 #include <exception>
 #include <string>
 
-#include "logfire/config.hpp"
 #include "literal_template.hpp"
+#include "logfire/config.hpp"
 #include "span_args.hpp"
 
 namespace logfire {
@@ -129,8 +129,7 @@ void spdlog_sink::sink_it_(const spdlog::details::log_msg& msg) {
     // spdlog's source_loc holds __FILE__ and __func__ literals (static storage, as
     // logfire::source_location requires); a call without one has null pointers.
     const source_location loc =
-        source_location::current(msg.source.filename, static_cast<std::uint32_t>(msg.source.line),
-                                 msg.source.funcname);
+        source_location::current(msg.source.filename, static_cast<std::uint32_t>(msg.source.line), msg.source.funcname);
     thread_local std::string tmpl;
     const detail::spdlog_structured* call = on_caller ? t_structured : nullptr;
     if (call && (call->lvl != msg.level || call->line != msg.source.line)) call = nullptr;  // a nested record

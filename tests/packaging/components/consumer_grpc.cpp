@@ -12,7 +12,9 @@ int main() {
   grpc::GenericStub stub(logfire::grpc_channel("127.0.0.1:1", grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  grpc::ByteBuffer request, response;
+  grpc::Slice empty("");
+  grpc::ByteBuffer request(&empty, 1);  // a default ByteBuffer is not a valid message
+  grpc::ByteBuffer response;
   std::promise<grpc::Status> done;
   stub.UnaryCall(&ctx, "/consumer.v1.Probe/Ping", grpc::StubOptions(), &request, &response,
                  [&](grpc::Status s) { done.set_value(std::move(s)); });

@@ -7,9 +7,8 @@
 int main() {
   auto lf = consumer::configure();
   httplib::Server svr;
-  logfire::instrument_httplib(svr).get("/ok", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("ok", "text/plain");
-  });
+  logfire::instrument_httplib(svr).get(
+      "/ok", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok", "text/plain"); });
   const int port = svr.bind_to_any_port("127.0.0.1");
   std::thread t([&] { svr.listen_after_bind(); });
   while (!svr.is_running()) std::this_thread::yield();

@@ -102,10 +102,10 @@ namespace detail {
 // One LOGFIRE_SPDLOG_* call in progress on this thread: what the Logfire sink takes instead of
 // spdlog's formatted payload when it runs during the call.
 struct spdlog_structured {
-  std::string_view format;              // the format string as written
-  std::span<const arg> args;            // one per format argument, in order, named
-  std::span<const bool> stringified;    // the argument went through fmt (its spec is dropped)
-  spdlog::level::level_enum lvl;        // these two match the call to its record
+  std::string_view format;            // the format string as written
+  std::span<const arg> args;          // one per format argument, in order, named
+  std::span<const bool> stringified;  // the argument went through fmt (its spec is dropped)
+  spdlog::level::level_enum lvl;      // these two match the call to its record
   int line = 0;
 };
 
@@ -166,8 +166,8 @@ void spdlog_attribute(const A& a, std::string_view expr, std::size_t index, arg&
       stringified = true;
     }
   } else {
-    out.key = plain_name(expr) ? expr
-                               : (index < k_positional_names.size() ? k_positional_names[index] : std::string_view());
+    out.key =
+        plain_name(expr) ? expr : (index < k_positional_names.size() ? k_positional_names[index] : std::string_view());
     if constexpr (direct_attribute<T> || std::is_same_v<T, const char*> || std::is_same_v<T, char*>) {
       out.value = value_ref(a);
     } else {
@@ -189,10 +189,8 @@ void spdlog_structured_log(spdlog::logger& logger, spdlog::source_loc loc, spdlo
   std::array<bool, sizeof...(Args)> stringified{};
   [[maybe_unused]] std::size_t i = 0;
   ((spdlog_attribute(args, exprs[i], i, attrs[i], texts[i], stringified[i]), ++i), ...);
-  const spdlog_structured call{fmt::string_view(format).data() ? std::string_view(fmt::string_view(format).data(),
-                                                                                  fmt::string_view(format).size())
-                                                               : std::string_view(),
-                               attrs, stringified, lvl, loc.line};
+  const fmt::string_view text(format);
+  const spdlog_structured call{std::string_view(text.data(), text.size()), attrs, stringified, lvl, loc.line};
   spdlog_begin_structured(&call);
   struct end_guard {
     ~end_guard() { spdlog_end_structured(); }
@@ -216,9 +214,9 @@ void spdlog_structured_log(const std::shared_ptr<L>& logger, spdlog::source_loc 
 // attributes: fmt::arg("name", v) by its name, a positional argument by its expression when that
 // is an identifier (`user_id`, `order.id`), else argN. `logger`: a spdlog::logger& or a
 // std::shared_ptr to one. Source location as spdlog's SPDLOG_LOGGER_* macros give it.
-#define LOGFIRE_SPDLOG_LOG(logger, level, format, ...)                                                            \
-  ::logfire::detail::spdlog_structured_log(                                                                     \
-      logger, ::spdlog::source_loc{__FILE__, __LINE__, SPDLOG_FUNCTION}, level,                                 \
+#define LOGFIRE_SPDLOG_LOG(logger, level, format, ...)                                                       \
+  ::logfire::detail::spdlog_structured_log(                                                                  \
+      logger, ::spdlog::source_loc{__FILE__, __LINE__, SPDLOG_FUNCTION}, level,                              \
       ::logfire::detail::spdlog_expressions(LOGFIRE_DETAIL_FOR_EACH(LOGFIRE_DETAIL_STRINGIFY, __VA_ARGS__)), \
       format __VA_OPT__(, ) __VA_ARGS__)
 #define LOGFIRE_SPDLOG_TRACE(logger, format, ...) \
