@@ -97,12 +97,6 @@ inline void record_escaping(span& s) noexcept {
   }
 }
 
-template <std::size_t N, std::size_t... I>
-span start_instrumented(std::string_view tmpl, const std::array<arg, N>& args, const span_options& opts,
-                        const source_location& loc, std::index_sequence<I...>) noexcept {
-  return span(tmpl, {args[I]...}, opts, loc);
-}
-
 template <class T>
 using const_ref_t = const std::remove_cvref_t<T>&;
 template <class T>
@@ -130,9 +124,8 @@ class instrumented {
     static_assert((attribute_value_of<std::tuple_element_t<I, std::tuple<A...>>> && ...),
                   "logfire::instrument: a named argument is not an attribute value (bool, number, string, "
                   "std::vector/std::span of those, logfire::array/object)");
-    const std::array<arg, K> args{arg{names_[I], value_ref(std::get<I>(refs))}...};
-    span s = start_instrumented(tmpl_, args, span_options{.lvl = opts_.lvl, .kind = opts_.kind}, loc_,
-                                std::make_index_sequence<K>{});
+    span s(tmpl_, {arg{names_[I], value_ref(std::get<I>(refs))}...}, span_options{.lvl = opts_.lvl, .kind = opts_.kind},
+           loc_);
     using result = std::invoke_result_t<const F&, A&&...>;
     try {
       if constexpr (std::is_void_v<result>) {
