@@ -11,7 +11,7 @@
 //   auto charge = logfire::instrument("charge {user_id}", {"user_id", "amount"}, charge_impl);
 //   charge(42, 9.5);
 //
-// Both cost what the hand-written logfire::span costs (bench/bench_instrument.cpp).
+// Both cost what the hand-written logfire::span costs (BM_instrument_* in bench/bench_core.cpp).
 #pragma once
 
 #include <cxxabi.h>

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,16 +33,24 @@ inline std::string metadata(const grpc::ServerContextBase& ctx, std::string_view
   return {};
 }
 
-// What every handler does: log, optionally call the HTTP downstream, wait, fail on request.
+// GETs `url` and returns the body ("downstream failed" when there is none).
+using http_fetch = std::function<std::string(const std::string& url)>;
+
+// What every handler does: log, optionally call the HTTP downstream (through `fetch` when set,
+// else logfire::httplib_client), wait, fail on request.
 inline grpc::Status serve_one(const grpc::ServerContextBase& ctx, const OrderRequest& req, OrderReply& reply,
-                              const std::string& downstream_base) {
+                              const std::string& downstream_base, const http_fetch& fetch) {
   logfire::info("handling order {id}", {{"id", req.id()}});
   reply.set_id(req.id());
   reply.set_traceparent(metadata(ctx, "traceparent"));
   if (!req.downstream().empty()) {
-    logfire::httplib_client http(downstream_base);
-    auto res = http.get(req.downstream());
-    reply.set_note(res ? res->body : "downstream failed");
+    if (fetch) {
+      reply.set_note(fetch(downstream_base + req.downstream()));
+    } else {
+      logfire::httplib_client http(downstream_base);
+      auto res = http.get(req.downstream());
+      reply.set_note(res ? res->body : "downstream failed");
+    }
   }
   if (req.sleep_ms() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(req.sleep_ms()));
   if (req.fail_with() != 0) return {static_cast<grpc::StatusCode>(req.fail_with()), "failed on purpose"};
@@ -51,9 +60,10 @@ inline grpc::Status serve_one(const grpc::ServerContextBase& ctx, const OrderReq
 class sync_shop final : public Shop::Service {
  public:
   std::string downstream_base;  // "http://127.0.0.1:PORT" of the HTTP downstream, if any
+  http_fetch downstream_fetch;  // how the downstream is called (default: logfire::httplib_client)
 
   grpc::Status GetOrder(grpc::ServerContext* ctx, const OrderRequest* req, OrderReply* reply) override {
-    return serve_one(*ctx, *req, *reply, downstream_base);
+    return serve_one(*ctx, *req, *reply, downstream_base, downstream_fetch);
   }
   grpc::Status ListOrders(grpc::ServerContext* ctx, const OrderRequest* req,
                           grpc::ServerWriter<OrderReply>* writer) override {

@@ -1,9 +1,13 @@
 // Trace context across gRPC: a server applies the distributed_tracing setting to the context in
 // its calls' metadata exactly as an HTTP server does (the Cloud Run default included, for
 // requests that Cloud Run's front end marks "not sampled"), trusted methods and callers are
-// always continued, and one trace runs HTTP -> gRPC -> HTTP through all three integrations.
+// always continued, and one trace runs HTTP -> gRPC -> HTTP through the cpp-httplib, gRPC and
+// libcurl integrations.
+#include <curl/curl.h>
+
 #include "cloud_run/cloud_run_support.hpp"
 #include "grpc/grpc_test_support.hpp"
+#include "logfire/curl.hpp"
 #include "logfire/stats.hpp"
 
 namespace {
@@ -131,8 +135,25 @@ TEST_F(tracing, trusted_methods_and_callers_are_always_continued) {
   EXPECT_NE(servers[0].context.trace.to_hex(), k_trace);
 }
 
-// HTTP (cpp-httplib server) -> gRPC (client, then server) -> HTTP (client, then cpp-httplib
-// server): one trace, each span the child of the one before it.
+// GETs `url` with libcurl through logfire::curl_easy_perform.
+std::string curl_get(const std::string& url) {
+  CURL* easy = curl_easy_init();
+  if (!easy) return "downstream failed";
+  std::string body;
+  curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(
+      easy, CURLOPT_WRITEFUNCTION, +[](char* p, std::size_t size, std::size_t n, void* out) {
+        static_cast<std::string*>(out)->append(p, size * n);
+        return size * n;
+      });
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &body);
+  const CURLcode rc = logfire::curl_easy_perform(easy, nullptr);
+  curl_easy_cleanup(easy);
+  return rc == CURLE_OK ? body : "downstream failed";
+}
+
+// HTTP (cpp-httplib server) -> gRPC (client, then server) -> HTTP (libcurl client, then
+// cpp-httplib server): one trace, each span the child of the one before it.
 TEST_F(tracing, one_trace_from_http_through_grpc_to_http) {
   auto mem = std::make_shared<logfire::memory_exporter>();
   auto o = httplib_test::quiet_options(mem);
@@ -148,6 +169,7 @@ TEST_F(tracing, one_trace_from_http_through_grpc_to_http) {
   ASSERT_TRUE(stock.start());
   sync_shop shop;
   shop.downstream_base = stock.base_url();
+  shop.downstream_fetch = curl_get;
   running_grpc_server orders(&shop);
   ASSERT_TRUE(orders.ok());
   auto stub = instrumented_stub(orders.target());
@@ -192,6 +214,11 @@ TEST_F(tracing, one_trace_from_http_through_grpc_to_http) {
   EXPECT_EQ(grpc_in->parent, grpc_out->context.span);
   EXPECT_EQ(http_out->parent, grpc_in->context.span);
   EXPECT_EQ(stock_in->parent, http_out->context.span);
+  // The downstream call is libcurl's span (the request libcurl sent, as it connected).
+  ASSERT_TRUE(http_out->find("url.full") && http_out->find("url.full")->string());
+  EXPECT_EQ(*http_out->find("url.full")->string(), stock.base_url() + "/stock");
+  ASSERT_TRUE(http_out->find("network.peer.address") && http_out->find("network.peer.address")->string());
+  EXPECT_EQ(*http_out->find("network.peer.address")->string(), "127.0.0.1");
   for (const auto& l : httplib_test::logs(recs)) {
     if (l.message == "stock checked") {
       EXPECT_EQ(l.parent, stock_in->context.span);
