@@ -26,6 +26,7 @@
 
 #include "logfire/config.hpp"
 #include "logfire/exporter.hpp"
+#include "logfire/instrument.hpp"
 #include "logfire/logfire.hpp"
 #include "logfire/stats.hpp"
 
@@ -192,6 +193,34 @@ void BM_span_child_of_open_parent(benchmark::State& state) {
   run(state, 1, [] { logfire::span child("step {n}", {{"n", 1}}); });
 }
 BENCHMARK(BM_span_child_of_open_parent);
+
+// logfire/instrument.hpp against the span it replaces: the same function instrumented by hand,
+// by the macro and by the function wrapper (each call: a span with 2 attributes).
+[[gnu::noinline]] double charge_by_hand(int user, double amount) {
+  logfire::span s("charge {user}", {{"user", user}, {"amount", amount}});
+  return amount * 2;
+}
+[[gnu::noinline]] double charge_by_macro(int user, double amount) {
+  LOGFIRE_INSTRUMENT("charge {user}", user, amount);
+  return amount * 2;
+}
+[[gnu::noinline]] double charge_impl(int, double amount) {
+  return amount * 2;
+}
+const auto charge_by_wrapper = logfire::instrument("charge {user}", {"user", "amount"}, charge_impl);
+
+void BM_instrument_by_hand(benchmark::State& state) {
+  run(state, 1, [] { benchmark::DoNotOptimize(charge_by_hand(42, 12.5)); });
+}
+BENCHMARK(BM_instrument_by_hand);
+void BM_instrument_macro(benchmark::State& state) {
+  run(state, 1, [] { benchmark::DoNotOptimize(charge_by_macro(42, 12.5)); });
+}
+BENCHMARK(BM_instrument_macro);
+void BM_instrument_wrapper(benchmark::State& state) {
+  run(state, 1, [] { benchmark::DoNotOptimize(charge_by_wrapper(42, 12.5)); });
+}
+BENCHMARK(BM_instrument_wrapper);
 
 // Background drain: records piled up in a ring while the background thread is held in an
 // export, then timed from its release until a flush has drained, built and exported them all.

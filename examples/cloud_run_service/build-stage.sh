@@ -25,7 +25,7 @@ jobs=${JOBS:-$(nproc)}
 
 cmake -S "$src" -B "$work/logfire-cpp" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
   -DLOGFIRE_BUILD_TESTS=OFF -DLOGFIRE_BUILD_BENCH=OFF -DLOGFIRE_BUILD_EXAMPLES=OFF -DLOGFIRE_BUILD_TOOLS=OFF \
-  -DLOGFIRE_BUILD_INTEGRATIONS=ON -DLOGFIRE_INSTALL=ON >/dev/null
+  -DLOGFIRE_BUILD_INTEGRATIONS=ON -DLOGFIRE_INTEGRATIONS=httplib -DLOGFIRE_INSTALL=ON >/dev/null
 cmake --build "$work/logfire-cpp" -j "$jobs"
 cmake --install "$work/logfire-cpp" >/dev/null
 
