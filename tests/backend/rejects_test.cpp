@@ -103,10 +103,15 @@ TEST_F(rejects, a_required_token_is_checked) {
                  {{"Authorization", "Bearer s3cret"}})
                 .status,
             200);
+  // HTTP says the scheme is case-insensitive.
+  EXPECT_EQ(post(serve_->port(), "/v1/traces", one_span_body(), "application/x-protobuf",
+                 {{"Authorization", "bearer s3cret"}})
+                .status,
+            200);
   EXPECT_EQ(get(serve_->port(), "/api/traces").status, 401) << "the API needs the token too";
   auth_ = {{"Authorization", "s3cret"}};
-  EXPECT_EQ(stat("unauthorized"), 2);
-  EXPECT_EQ(sql_count(dir_.file("rejects.db"), "SELECT count(*) FROM records"), 2);
+  EXPECT_EQ(stat("unauthorized"), 3);
+  EXPECT_EQ(sql_count(dir_.file("rejects.db"), "SELECT count(*) FROM records"), 3);
 }
 
 TEST_F(rejects, unknown_paths_and_methods_are_named) {

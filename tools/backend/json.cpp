@@ -291,6 +291,28 @@ class parser {
 
 }  // namespace
 
+namespace {
+
+// A valid sequence of `n` bytes at s[i] that is written as \uXXXX although JSON allows it raw:
+// C1 controls (U+0080-U+009F) and bidirectional formatting characters. Raw, they reach whatever
+// shows the JSON (a terminal acts on C1 CSI; bidi overrides make text read other than it is).
+// Returns the code point, or 0 when the sequence is written as is.
+unsigned escaped_code_point(std::string_view s, std::size_t i, std::size_t n) {
+  auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  if (n == 2) {
+    unsigned cp = ((b(0) & 0x1Fu) << 6) | (b(1) & 0x3Fu);
+    return (cp >= 0x80 && cp <= 0x9F) || cp == 0x61C ? cp : 0;
+  }
+  if (n == 3 && b(0) == 0xE2) {
+    unsigned cp = ((b(0) & 0x0Fu) << 12) | ((b(1) & 0x3Fu) << 6) | (b(2) & 0x3Fu);
+    bool bidi = cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+    return bidi ? cp : 0;
+  }
+  return 0;
+}
+
+}  // namespace
+
 void append_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out.reserve(out.size() + s.size() + 2);
@@ -307,13 +329,26 @@ void append_string(std::string& out, std::string_view s) {
         continue;
       }
       std::size_t n = utf8_sequence_length(s, run);
-      if (n == 0) break;
+      if (n == 0 || escaped_code_point(s, run, n) != 0) break;
       run += n;
     }
     out.append(s.data() + i, run - i);
     i = run;
     if (i >= s.size()) break;
     auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      std::size_t n = utf8_sequence_length(s, i);
+      if (n == 0) {
+        out += "\xEF\xBF\xBD";  // U+FFFD for a byte that starts no valid sequence
+        ++i;
+      } else {
+        unsigned cp = escaped_code_point(s, i, n);
+        out += "\\u";
+        for (int shift = 12; shift >= 0; shift -= 4) out += hex[(cp >> shift) & 0xF];
+        i += n;
+      }
+      continue;
+    }
     ++i;
     switch (c) {
       case '"':
@@ -338,13 +373,9 @@ void append_string(std::string& out, std::string_view s) {
         out += "\\f";
         break;
       default:
-        if (c >= 0x80) {
-          out += "\xEF\xBF\xBD";  // U+FFFD for a byte that starts no valid sequence
-        } else {
-          out += "\\u00";
-          out += hex[c >> 4];
-          out += hex[c & 0xF];
-        }
+        out += "\\u00";
+        out += hex[c >> 4];
+        out += hex[c & 0xF];
     }
   }
   out += '"';

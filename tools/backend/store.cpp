@@ -1,5 +1,6 @@
 #include "store.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -162,6 +163,25 @@ int insert_metric(sqlite3_stmt* s, const metric_row& m, std::string_view created
 
 std::atomic<int> memory_db_counter{0};
 
+// Telemetry may hold secrets: a new database (and the folders made for it) is readable by its
+// user only. SQLite gives the -wal and -shm files the database file's mode. An existing file
+// keeps the mode its owner chose.
+bool create_private(const std::string& path, std::string& error) {
+  std::filesystem::path p(path);
+  if (p.has_parent_path() && !std::filesystem::exists(p.parent_path())) {
+    std::error_code ec;
+    std::filesystem::create_directories(p.parent_path(), ec);
+    if (!ec) std::filesystem::permissions(p.parent_path(), std::filesystem::perms::owner_all, ec);
+    if (ec) {
+      error = "cannot create the directory " + p.parent_path().string() + " for the database: " + ec.message();
+      return false;
+    }
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);  // EEXIST: a database already there
+  return true;
+}
+
 // WAL pages (16 KiB each: 16 MiB) after which the checkpointer copies the WAL into the database.
 constexpr int kCheckpointPages = 1000;
 
@@ -185,15 +205,7 @@ bool store::start(std::string& error) {
     target = uri_;
     flags |= SQLITE_OPEN_URI;
   } else {
-    std::filesystem::path p(options_.path);
-    if (p.has_parent_path()) {
-      std::error_code ec;
-      std::filesystem::create_directories(p.parent_path(), ec);
-      if (ec) {
-        error = "cannot create the directory " + p.parent_path().string() + " for the database: " + ec.message();
-        return false;
-      }
-    }
+    if (!create_private(options_.path, error)) return false;
   }
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(target.c_str(), &raw, flags, nullptr);
@@ -318,13 +330,13 @@ store::~store() {
   }
 }
 
-write_result store::write(std::vector<record_row>&& records, std::vector<metric_row>&& metrics) {
+write_result store::write(std::vector<record_row>&& records, std::vector<metric_row>&& metrics, bool continuation) {
   job j{&records, &metrics, {}};
   auto fut = j.done.get_future();
   {
     std::lock_guard lk(mu_);
     if (stopping_) return {write_result::status::busy, "the server is shutting down"};
-    if (queued_rows_ > 0 && queued_rows_ + j.rows() > options_.max_queued_rows) {
+    if (!continuation && queued_rows_ > 0 && queued_rows_ + j.rows() > options_.max_queued_rows) {
       return {write_result::status::busy,
               "the database writer is behind (" + std::to_string(queued_rows_) + " rows queued); retry later"};
     }
@@ -349,6 +361,7 @@ bool store::read(const std::function<void(sqlite3*)>& fn, std::string& error) {
     if (!db) return false;
   }
   fn(db.get());
+  if (!reader_is_clean(db.get())) return true;  // closed here instead of pooled
   std::lock_guard lk(readers_mu_);
   if (idle_readers_.size() < 8) idle_readers_.push_back(std::move(db));
   return true;

@@ -73,10 +73,15 @@ class store {
   store& operator=(const store&) = delete;
 
   // Any thread. Blocks until the rows are committed, the commit failed, or the queue is full.
-  write_result write(std::vector<record_row>&& records, std::vector<metric_row>&& metrics);
+  // `continuation`: a later chunk of a request whose first chunk was admitted; it is not refused
+  // for a full queue (refusing it would store the request in part), which bounds the queue by
+  // max_queued_rows plus one chunk per request in flight.
+  write_result write(std::vector<record_row>&& records, std::vector<metric_row>&& metrics, bool continuation = false);
 
   // Any thread. Runs `fn` with a read-only connection (restricted to reading, see db.hpp).
-  // Returns false with the reason when no connection could be opened.
+  // Returns false with the reason when no connection could be opened. A connection goes back to
+  // the pool only when it is as it came (no open transaction, no statement left); else it is
+  // closed, so nothing one reader does can freeze another's view or pin the WAL.
   bool read(const std::function<void(sqlite3*)>& fn, std::string& error);
 
   // Runs retention now on the writer thread and waits for it.

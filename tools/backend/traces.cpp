@@ -107,7 +107,8 @@ std::string traces_to_json(const std::vector<trace_summary>& traces) {
   return s;
 }
 
-bool trace_to_json(sqlite3* db, std::string_view trace_id, std::string& out, std::string& error) {
+bool trace_to_json(sqlite3* db, std::string_view trace_id, std::string& out, std::string& error,
+                   std::size_t max_bytes) {
   constexpr int kMaxRows = 20'000;
   auto s = prepare(db, "SELECT * FROM records WHERE trace_id = ?1 ORDER BY start_timestamp, id LIMIT 20001", error);
   if (!s) return false;
@@ -127,7 +128,7 @@ bool trace_to_json(sqlite3* db, std::string_view trace_id, std::string& out, std
       error = sqlite3_errmsg(db);
       return false;
     }
-    if (rows == kMaxRows) {
+    if (rows == kMaxRows || out.size() >= max_bytes) {
       truncated = true;
       break;
     }

@@ -10,11 +10,18 @@
 
 #include "args.hpp"
 #include "backend/db.hpp"
+#include "backend/text.hpp"
 #include "backend/traces.hpp"
 #include "commands.hpp"
 
 namespace logfire::cli {
 namespace {
+
+// Errors may quote SQL or data: escaped like everything else printed to a terminal.
+int fail(const char* command, const std::string& error) {
+  std::cerr << "logfire-cpp " << command << ": " << backend::text::for_terminal(error) << "\n";
+  return 1;
+}
 
 bool valid_format(const std::string& f) {
   return f == "table" || f == "json" || f == "csv";
@@ -77,19 +84,13 @@ int query_command(int argc, char** argv) {
   }
   std::string path = a.get("db").value_or(backend::default_database_path());
   auto db = backend::open_read_only(path, error);
-  if (!db) {
-    std::cerr << "logfire-cpp query: " << error << "\n";
-    return 1;
-  }
+  if (!db) return fail("query", error);
   backend::query_result result;
-  if (!backend::run_query(db.get(), sql, {}, result, error)) {
-    std::cerr << "logfire-cpp query: " << error << "\n";
-    return 1;
-  }
+  if (!backend::run_query(db.get(), sql, {}, result, error)) return fail("query", error);
   if (format == "json") {
     backend::write_json(std::cout, result);
   } else if (format == "csv") {
-    backend::write_csv(std::cout, result);
+    backend::write_csv(std::cout, result, isatty(STDOUT_FILENO) != 0);
   } else {
     backend::write_table(std::cout, result, max_width);
   }
@@ -133,15 +134,9 @@ int traces_command(int argc, char** argv) {
   q.errors_only = a.flag("errors");
   std::string path = a.get("db").value_or(backend::default_database_path());
   auto db = backend::open_read_only(path, error);
-  if (!db) {
-    std::cerr << "logfire-cpp traces: " << error << "\n";
-    return 1;
-  }
+  if (!db) return fail("traces", error);
   std::vector<backend::trace_summary> list;
-  if (!backend::recent_traces(db.get(), q, list, error)) {
-    std::cerr << "logfire-cpp traces: " << error << "\n";
-    return 1;
-  }
+  if (!backend::recent_traces(db.get(), q, list, error)) return fail("traces", error);
   if (format == "json") {
     std::cout << backend::traces_to_json(list) << "\n";
     return 0;
@@ -167,7 +162,7 @@ int traces_command(int argc, char** argv) {
                       num(t.log_count), num(t.error_count), text(t.service_name), text(t.trace_id), text(root)});
   }
   if (format == "csv") {
-    backend::write_csv(std::cout, r);
+    backend::write_csv(std::cout, r, isatty(STDOUT_FILENO) != 0);
   } else {
     backend::write_table(std::cout, r, 60);
   }
