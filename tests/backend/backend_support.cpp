@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <httplib.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -195,7 +196,7 @@ std::string serve_process::output() const {
 int serve_process::stop(int sig) {
   if (pid_ > 0) {
     kill(pid_, sig);
-    auto code = wait_for(pid_, std::chrono::seconds(10));
+    auto code = wait_for(pid_, std::chrono::seconds(kSanitized ? 60 : 10));
     if (!code) {
       kill(pid_, SIGKILL);
       code = wait_for(pid_, std::chrono::seconds(10));
@@ -212,7 +213,11 @@ int serve_process::stop(int sig) {
 }
 
 serve_process::~serve_process() {
-  stop();
+  bool running = pid_ > 0;
+  int code = stop();
+  // A server that does not exit cleanly on SIGTERM crashed, or (in the sanitizer builds) its
+  // sanitizer found something: the test that ran it fails, with what it printed.
+  if (running && code != 0) ADD_FAILURE() << "logfire-cpp serve exited with " << code << " on SIGTERM:\n" << output();
 }
 
 namespace {

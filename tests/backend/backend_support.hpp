@@ -38,6 +38,26 @@ using span = opentelemetry::proto::trace::v1::Span;
 using key_value = opentelemetry::proto::common::v1::KeyValue;
 }  // namespace pb
 
+// Whether this build runs under a sanitizer: memory bounds measured from /proc do not hold there
+// (shadow memory, quarantined frees), so tests check them only without one. ThreadSanitizer also
+// kills the child of a multi-threaded fork() before it can exec, so tests that start `serve`
+// while the SDK's threads run in the test process skip under it.
+#if defined(__has_feature)
+#define LOGFIRE_TEST_HAS_FEATURE(x) __has_feature(x)
+#else
+#define LOGFIRE_TEST_HAS_FEATURE(x) 0
+#endif
+#if defined(__SANITIZE_THREAD__) || LOGFIRE_TEST_HAS_FEATURE(thread_sanitizer)
+constexpr bool kThreadSanitizer = true;
+#else
+constexpr bool kThreadSanitizer = false;
+#endif
+#if defined(__SANITIZE_ADDRESS__) || LOGFIRE_TEST_HAS_FEATURE(address_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = kThreadSanitizer;
+#endif
+
 // The built binary (set by tests/backend/CMakeLists.txt), or $LOGFIRE_CPP_BIN when set (to run
 // the suite against another build, e.g. an older one).
 [[nodiscard]] std::string binary_path();
@@ -68,7 +88,8 @@ cli_result run_cli(const std::vector<std::string>& args, const std::string& stdi
 
 // `logfire-cpp serve --port 0 --db <db> <extra...>` in a child process. The constructor waits
 // (at most 20 s) for the banner that names the port. The destructor stops it with SIGTERM (and
-// SIGKILL if it does not exit within 10 s); the child also dies if the test process dies.
+// SIGKILL if it does not exit within 10 s) and fails the test unless it exited with 0; the child
+// also dies if the test process dies.
 class serve_process {
  public:
   explicit serve_process(const std::string& db, const std::vector<std::string>& extra = {});

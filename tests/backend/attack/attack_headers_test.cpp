@@ -4,6 +4,7 @@
 // the option, before anything else is done with it.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <thread>
 
 #include "backend/backend_support.hpp"
@@ -63,7 +64,10 @@ TEST(attack_3_headers, endless_headers_do_not_take_memory) {
   }
   for (auto& t : attackers) t.join();
   for (const auto& a : answers) EXPECT_TRUE(contains(a, "HTTP/1.1 431 ")) << a.substr(0, 200);
-  EXPECT_LT(sampler.peak() - before, 16 << 20) << "peak RssAnon " << sampler.peak() << ", before " << before;
+  std::printf("peak RssAnon growth: %lld MiB\n", static_cast<long long>((sampler.peak() - before) >> 20));
+  if (!kSanitized) {
+    EXPECT_LT(sampler.peak() - before, 16 << 20) << "peak RssAnon " << sampler.peak() << ", before " << before;
+  }
   // Still serving.
   EXPECT_EQ(get(serve.port(), "/api/stats", {{"Authorization", "Bearer t"}}).status, 200);
 }

@@ -28,6 +28,7 @@ TEST(crash, acknowledged_batches_survive_kill_9_mid_ingest) {
     {
       serve_process serve(db);
       ASSERT_TRUE(serve.started()) << serve.output();
+      const int port = serve.port();  // read once: stop() clears it while clients still run
       std::atomic<bool> dead{false};
       std::vector<std::thread> clients;
       for (int c = 0; c < 4; ++c) {
@@ -42,14 +43,22 @@ TEST(crash, acknowledged_batches_survive_kill_9_mid_ingest) {
               s.name = name;
               batch.push_back(s);
             }
-            auto r = post(serve.port(), "/v1/traces", trace_request(batch).SerializeAsString());
+            auto r = post(port, "/v1/traces", trace_request(batch).SerializeAsString());
             if (r.status != 200) break;  // killed (or refused): this batch is not acknowledged
             std::lock_guard lk(mu);
             for (const auto& s : batch) acknowledged.insert(s.span_id);
           }
         });
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 600));
+      // Kill at a random moment once ingest is under way (at least one batch answered).
+      for (int i = 0; i < 2000; ++i) {
+        {
+          std::lock_guard lk(mu);
+          if (!acknowledged.empty()) break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 600));
       serve.stop(SIGKILL);
       dead.store(true);
       for (auto& t : clients) t.join();
