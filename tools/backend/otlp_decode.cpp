@@ -97,6 +97,12 @@ class request_decoder {
       fail(decode_result::status::no_memory, "");
       return result_;
     }
+    std::size_t rows = std::min(expected_rows_, options_.chunk_rows);
+    if (sig_ == signal::metrics) {
+      metrics_.reserve(rows);
+    } else {
+      records_.reserve(rows);
+    }
     if (!walk(pass::decode)) return result_;
     flush(true);
     return result_;
@@ -578,6 +584,11 @@ class collecting_sink : public row_sink {
   explicit collecting_sink(decoded_request& out) : out_(out) {}
   bool reserve(std::size_t) override { return true; }
   bool flush(std::vector<record_row>& records, std::vector<metric_row>& metrics, bool) override {
+    if (out_.records.empty()) {
+      out_.records.swap(records);
+      out_.metrics.swap(metrics);
+      return true;
+    }
     for (auto& r : records) out_.records.push_back(std::move(r));
     for (auto& m : metrics) out_.metrics.push_back(std::move(m));
     return true;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -35,11 +36,12 @@ constexpr const char* kMetricColumns =
     "otel_resource_attributes, created_at";
 constexpr int kMetricColumnCount = 20;
 
-std::string placeholders(int n) {
+// "?1, ?2, ..., ?n", numbered from first + 1.
+std::string placeholders(int n, int first = 0) {
   std::string out;
   for (int i = 1; i <= n; ++i) {
     if (i > 1) out += ", ";
-    out += '?' + std::to_string(i);
+    out += '?' + std::to_string(first + i);
   }
   return out;
 }
@@ -91,49 +93,71 @@ int step_and_reset(sqlite3_stmt* s) {
   return rc;
 }
 
-int insert_record(sqlite3_stmt* s, const record_row& r, std::string_view created_at) {
-  char start[32], end[32];
-  bind_text(s, 1, std::string_view(start, format_timestamp(r.start_ns, start)));
+// Timestamps of one row, formatted into buffers that live as long as the statement's step.
+struct row_times {
+  char start[32];
+  char end[32];
+};
+
+// Binds every column of `r` to parameters first+1 .. first+36 (each one, NULLs included, so the
+// statement needs no clear_bindings between rows). Text is bound SQLITE_STATIC: `r`, `times` and
+// `created_at` must outlive the step.
+void bind_row(sqlite3_stmt* s, int first, const record_row& r, row_times& times, std::string_view created_at) {
+  auto at = [first](int column) { return first + column; };
+  bind_text(s, at(1), std::string_view(times.start, format_timestamp(r.start_ns, times.start)));
   if (r.end_ns) {
-    bind_text(s, 2, std::string_view(end, format_timestamp(*r.end_ns, end)));
-    sqlite3_bind_double(s, 3, static_cast<double>(*r.end_ns - r.start_ns) / 1e9);
+    bind_text(s, at(2), std::string_view(times.end, format_timestamp(*r.end_ns, times.end)));
+    sqlite3_bind_double(s, at(3), static_cast<double>(*r.end_ns - r.start_ns) / 1e9);
+  } else {
+    sqlite3_bind_null(s, at(2));
+    sqlite3_bind_null(s, at(3));
   }
-  bind_text(s, 4, std::string_view(r.trace_id));
-  bind_text(s, 5, std::string_view(r.span_id));
-  bind_text(s, 6, r.parent_span_id);
-  bind_text(s, 7, std::string_view(r.kind));
-  sqlite3_bind_int(s, 8, r.level);
-  bind_text(s, 9, std::string_view(r.span_name));
-  bind_text(s, 10, std::string_view(r.message));
-  bind_text(s, 11, std::string_view(r.tags));
-  bind_text(s, 12, std::string_view(r.attributes));
-  bind_text(s, 13, resource_text(r.resource, &resource_info::service_name));
-  bind_text(s, 14, resource_text(r.resource, &resource_info::service_version));
-  bind_text(s, 15, resource_text(r.resource, &resource_info::service_instance_id));
-  bind_text(s, 16, resource_text(r.resource, &resource_info::deployment_environment));
-  bind_int(s, 17, r.resource ? r.resource->process_pid : std::nullopt);
+  bind_text(s, at(4), std::string_view(r.trace_id));
+  bind_text(s, at(5), std::string_view(r.span_id));
+  bind_text(s, at(6), r.parent_span_id);
+  bind_text(s, at(7), std::string_view(r.kind));
+  sqlite3_bind_int(s, at(8), r.level);
+  bind_text(s, at(9), std::string_view(r.span_name));
+  bind_text(s, at(10), std::string_view(r.message));
+  bind_text(s, at(11), std::string_view(r.tags));
+  bind_text(s, at(12), std::string_view(r.attributes));
+  bind_text(s, at(13), resource_text(r.resource, &resource_info::service_name));
+  bind_text(s, at(14), resource_text(r.resource, &resource_info::service_version));
+  bind_text(s, at(15), resource_text(r.resource, &resource_info::service_instance_id));
+  bind_text(s, at(16), resource_text(r.resource, &resource_info::deployment_environment));
+  bind_int(s, at(17), r.resource ? r.resource->process_pid : std::nullopt);
   if (r.scope) {
-    bind_text(s, 18, std::string_view(r.scope->name));
-    bind_text(s, 19, std::string_view(r.scope->version));
+    bind_text(s, at(18), std::string_view(r.scope->name));
+    bind_text(s, at(19), std::string_view(r.scope->version));
+  } else {
+    sqlite3_bind_null(s, at(18));
+    sqlite3_bind_null(s, at(19));
   }
-  bind_text(s, 20, r.otel_span_kind);
-  bind_text(s, 21, std::string_view(r.otel_status_code));
-  bind_text(s, 22, r.otel_status_message);
-  sqlite3_bind_int(s, 23, r.is_exception ? 1 : 0);
-  bind_text(s, 24, r.exception_type);
-  bind_text(s, 25, r.exception_message);
-  bind_text(s, 26, r.exception_stacktrace);
-  bind_text(s, 27, r.resource ? std::string_view(r.resource->attributes_json) : std::string_view("{}"));
-  bind_text(s, 28, std::string_view(r.otel_links));
-  bind_text(s, 29, std::string_view(r.otel_events));
-  bind_text(s, 30, r.log_body);
-  bind_text(s, 31, r.http_method);
-  bind_text(s, 32, r.http_route);
-  bind_int(s, 33, r.http_response_status_code);
-  bind_text(s, 34, r.url_path);
-  bind_text(s, 35, r.url_full);
-  bind_text(s, 36, created_at);
-  return step_and_reset(s);
+  bind_text(s, at(20), r.otel_span_kind);
+  bind_text(s, at(21), std::string_view(r.otel_status_code));
+  bind_text(s, at(22), r.otel_status_message);
+  sqlite3_bind_int(s, at(23), r.is_exception ? 1 : 0);
+  bind_text(s, at(24), r.exception_type);
+  bind_text(s, at(25), r.exception_message);
+  bind_text(s, at(26), r.exception_stacktrace);
+  bind_text(s, at(27), r.resource ? std::string_view(r.resource->attributes_json) : std::string_view("{}"));
+  bind_text(s, at(28), std::string_view(r.otel_links));
+  bind_text(s, at(29), std::string_view(r.otel_events));
+  bind_text(s, at(30), r.log_body);
+  bind_text(s, at(31), r.http_method);
+  bind_text(s, at(32), r.http_route);
+  bind_int(s, at(33), r.http_response_status_code);
+  bind_text(s, at(34), r.url_path);
+  bind_text(s, at(35), r.url_full);
+  bind_text(s, at(36), created_at);
+}
+
+int insert_record(sqlite3_stmt* s, const record_row& r, std::string_view created_at) {
+  row_times times;
+  bind_row(s, 0, r, times, created_at);
+  int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  return rc;
 }
 
 int insert_metric(sqlite3_stmt* s, const metric_row& m, std::string_view created_at) {
@@ -184,6 +208,15 @@ bool create_private(const std::string& path, std::string& error) {
 
 // WAL pages (16 KiB each: 16 MiB) after which the checkpointer copies the WAL into the database.
 constexpr int kCheckpointPages = 1000;
+
+// Ordinary rows (spans and logs) are inserted this many per statement: per statement, SQLite
+// reads and writes the AUTOINCREMENT counter and runs the statement's setup, which cost about as
+// much as a row.
+constexpr int kRowsPerInsert = 32;
+
+// At most this many pending spans are remembered (see store::pending_keys_); beyond, every span
+// looks for a pending span to replace.
+constexpr std::size_t kMaxPendingKeys = 100'000;
 
 }  // namespace
 
@@ -248,6 +281,11 @@ bool store::start(std::string& error) {
   std::string cols = kRecordColumns;
   insert_record_ =
       prepare(db, "INSERT INTO records (" + cols + ") VALUES (" + placeholders(kRecordColumnCount) + ")", error);
+  std::string many = "INSERT INTO records (" + cols + ") VALUES ";
+  for (int i = 0; i < kRowsPerInsert; ++i) {
+    many += (i ? ", (" : "(") + placeholders(kRecordColumnCount, i * kRecordColumnCount) + ")";
+  }
+  insert_records_ = prepare(db, many, error);
   insert_pending_ = prepare(db,
                             "INSERT INTO records (" + cols + ") SELECT " + placeholders(kRecordColumnCount) +
                                 " WHERE NOT EXISTS (SELECT 1 FROM records WHERE trace_id = ?4 AND span_id = ?5)",
@@ -257,7 +295,7 @@ bool store::start(std::string& error) {
   insert_metric_ = prepare(
       db, std::string("INSERT INTO metrics (") + kMetricColumns + ") VALUES (" + placeholders(kMetricColumnCount) + ")",
       error);
-  if (!insert_record_ || !insert_pending_ || !delete_pending_ || !insert_metric_) {
+  if (!insert_record_ || !insert_records_ || !insert_pending_ || !delete_pending_ || !insert_metric_) {
     error = options_.path + ": " + error;
     return false;
   }
@@ -274,8 +312,22 @@ bool store::start(std::string& error) {
       sqlite3_close_v2(raw_ckpt);  // without it, the WAL is checkpointed at shutdown only
     }
   }
+  load_pending_keys();
   writer_ = std::thread([this] { writer_loop(); });
   return true;
+}
+
+// Writer thread (or before it starts): which pending spans the database holds.
+void store::load_pending_keys() {
+  pending_keys_.clear();
+  pending_overflow_ = false;
+  std::string error;
+  auto s = prepare(writer_db_.get(),
+                   "SELECT trace_id || span_id FROM records WHERE kind = 'pending_span' LIMIT " +
+                       std::to_string(kMaxPendingKeys + 1),
+                   error);
+  while (s && sqlite3_step(s.get()) == SQLITE_ROW) pending_keys_.insert(column_text(s.get(), 0));
+  pending_overflow_ = !s || pending_keys_.size() > kMaxPendingKeys;
 }
 
 // Writer thread (called by SQLite after each commit): wakes the checkpointer once the WAL grew.
@@ -317,6 +369,7 @@ store::~store() {
   checkpoint_db_.reset();
   // Statements before the connection they belong to.
   insert_record_.reset();
+  insert_records_.reset();
   insert_pending_.reset();
   delete_pending_.reset();
   insert_metric_.reset();
@@ -438,24 +491,59 @@ bool store::commit(std::vector<job*>& batch, std::string& error) {
     error = std::string(what) + ": " + sqlite3_errmsg(db);
     std::string rollback_error;
     exec(db, "ROLLBACK", rollback_error);
+    load_pending_keys();  // the set may now name rows the rollback removed or restored
     return false;
+  };
+  // Ordinary rows wait here until kRowsPerInsert of them go in one statement.
+  std::array<const record_row*, kRowsPerInsert> run{};
+  std::array<row_times, kRowsPerInsert> times{};
+  int in_run = 0;
+  auto insert_run = [&]() {
+    if (in_run == kRowsPerInsert) {
+      for (int i = 0; i < kRowsPerInsert; ++i) {
+        bind_row(insert_records_.get(), i * kRecordColumnCount, *run[static_cast<std::size_t>(i)],
+                 times[static_cast<std::size_t>(i)], created_at);
+      }
+      int rc = sqlite3_step(insert_records_.get());
+      sqlite3_reset(insert_records_.get());
+      if (rc != SQLITE_DONE) return false;
+    } else {
+      for (int i = 0; i < in_run; ++i) {
+        if (insert_record(insert_record_.get(), *run[static_cast<std::size_t>(i)], created_at) != SQLITE_DONE) {
+          return false;
+        }
+      }
+    }
+    in_run = 0;
+    return true;
   };
   for (job* j : batch) {
     for (const record_row& r : *j->records) {
       if (r.kind == "pending_span") {
-        // Ignored when its real span (or an earlier copy of it) is already stored.
+        // Ignored when its real span (or an earlier copy of it) is already stored, which the
+        // rows still waiting in `run` must be for this check.
+        if (!insert_run()) return fail("insert");
         if (insert_record(insert_pending_.get(), r, created_at) != SQLITE_DONE) return fail("insert");
-        if (sqlite3_changes(db) == 0) ++ignored;
+        if (sqlite3_changes(db) == 0) {
+          ++ignored;
+        } else if (!pending_overflow_) {
+          pending_keys_.insert(r.trace_id + r.span_id);
+          pending_overflow_ = pending_keys_.size() > kMaxPendingKeys;
+        }
         continue;
       }
-      if (r.kind == "span") {
+      if (r.kind == "span" && (pending_overflow_ || pending_keys_.erase(r.trace_id + r.span_id) > 0)) {
         bind_text(delete_pending_.get(), 1, std::string_view(r.trace_id));
         bind_text(delete_pending_.get(), 2, std::string_view(r.span_id));
         if (step_and_reset(delete_pending_.get()) != SQLITE_DONE) return fail("replace pending span");
         replaced += static_cast<std::uint64_t>(sqlite3_changes(db));
       }
-      if (insert_record(insert_record_.get(), r, created_at) != SQLITE_DONE) return fail("insert");
+      run[static_cast<std::size_t>(in_run++)] = &r;
+      if (in_run == kRowsPerInsert && !insert_run()) return fail("insert");
     }
+  }
+  if (!insert_run()) return fail("insert");
+  for (job* j : batch) {
     for (const metric_row& m : *j->metrics) {
       if (insert_metric(insert_metric_.get(), m, created_at) != SQLITE_DONE) return fail("insert metric");
     }
@@ -463,6 +551,7 @@ bool store::commit(std::vector<job*>& batch, std::string& error) {
   if (!exec(db, "COMMIT", error)) {
     std::string rollback_error;
     exec(db, "ROLLBACK", rollback_error);
+    load_pending_keys();
     return false;
   }
   std::lock_guard lk(mu_);

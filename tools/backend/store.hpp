@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "db.hpp"
@@ -96,6 +97,7 @@ class store {
   bool start(std::string& error);
   void writer_loop();
   bool commit(std::vector<job*>& batch, std::string& error);
+  void load_pending_keys();
   void apply_retention();
   void checkpoint_loop();
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int pages);
@@ -103,7 +105,12 @@ class store {
   store_options options_;
   std::string uri_;  // the in-memory database's shared name, empty for a file
   db_handle writer_db_;
-  stmt_handle insert_record_, insert_pending_, delete_pending_, insert_metric_;
+  stmt_handle insert_record_, insert_records_, insert_pending_, delete_pending_, insert_metric_;
+  // Writer thread only: trace_id + span_id of the pending spans stored, so that a span looks
+  // for a pending span to replace only when there is one (most spans never had one). Past
+  // kMaxPendingKeys, or when unsure, every span looks (pending_overflow_).
+  std::unordered_set<std::string> pending_keys_;
+  bool pending_overflow_ = true;
 
   // Queue between the HTTP threads (producers) and the writer thread (consumer).
   mutable std::mutex mu_;

@@ -52,10 +52,12 @@ std::size_t text_bytes(const std::optional<std::string>& s) {
   return s ? text_bytes(*s) : 0;
 }
 
-// Why an item dated `ns` is refused, or empty.
-std::string future_problem(std::string_view what, std::int64_t ns, const time_rules& rules) {
+// Why an item dated `ns` is refused, or empty. `what` names the item (only called when refused:
+// building the name costs an allocation per item).
+template <typename What>
+std::string future_problem(std::int64_t ns, const time_rules& rules, What what) {
   if (ns <= rules.now_ns || ns - rules.now_ns <= rules.max_future_ns) return {};
-  return std::string(what) + " is dated " + format_timestamp(ns) + " UTC, more than " +
+  return what() + " is dated " + format_timestamp(ns) + " UTC, more than " +
          std::to_string(rules.max_future_ns / 60'000'000'000) +
          " min ahead of this server's clock (raise --max-future-skew to accept it)";
 }
@@ -119,7 +121,9 @@ std::string span_times(const pb_trace::Span& span, const time_rules& rules, reco
   row.start_ns = clamp_ns(span.start_time_unix_nano());
   // An end of 0 means "not set": a zero-length span (as logs are).
   std::int64_t end = span.end_time_unix_nano() == 0 ? row.start_ns : clamp_ns(span.end_time_unix_nano());
-  if (auto why = future_problem("span " + quoted(span.name()), row.start_ns, rules); !why.empty()) return why;
+  if (auto why = future_problem(row.start_ns, rules, [&] { return "span " + quoted(span.name()); }); !why.empty()) {
+    return why;
+  }
   if (end < row.start_ns) {
     return "span " + quoted(span.name()) + " ends before it starts (" + format_timestamp(end) + " < " +
            format_timestamp(row.start_ns) + ")";
@@ -261,7 +265,8 @@ template <typename Point>
 std::string point_base(const metric_header& h, const Point& p, const time_rules& rules, metric_row& row) {
   const pb_metrics::Metric& m = *h.metric;
   row.recorded_ns = clamp_ns(p.time_unix_nano());
-  if (auto why = future_problem("a point of metric " + quoted(m.name()), row.recorded_ns, rules); !why.empty()) {
+  if (auto why = future_problem(row.recorded_ns, rules, [&] { return "a point of metric " + quoted(m.name()); });
+      !why.empty()) {
     return why;
   }
   row.metric_name = m.name();
@@ -343,7 +348,7 @@ std::string log_to_row(const pb_logs::LogRecord& log, std::size_t index, const t
   std::int64_t t = clamp_ns(log.time_unix_nano());
   if (t == 0) t = clamp_ns(log.observed_time_unix_nano());
   if (t == 0) t = rules.now_ns;
-  if (auto why = future_problem("a log record", t, rules); !why.empty()) return why;
+  if (auto why = future_problem(t, rules, [] { return std::string("a log record"); }); !why.empty()) return why;
   row.start_ns = t;
   row.end_ns = t;
   row.kind = "log";
