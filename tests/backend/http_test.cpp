@@ -75,6 +75,19 @@ TEST(http_parser, a_head_sent_a_byte_at_a_time_parses_the_same) {
   EXPECT_EQ(p.consumed(), text.size());
 }
 
+// Found by fuzz_http_request: the answer must not depend on how the bytes were split into reads.
+TEST(http_parser, a_request_line_at_its_limit_passes_whatever_the_split) {
+  head_limits limits{.max_request_line = 20, .max_header_bytes = 1000, .max_header_count = 5};
+  std::string line = "GET /" + std::string(6, 'a') + " HTTP/1.1";  // exactly 20 bytes
+  ASSERT_EQ(line.size(), 20u);
+  std::string text = line + "\r\nHost: h\r\n\r\n";
+  head_parser split(limits);
+  EXPECT_EQ(split.feed(text.substr(0, 21)), parse_state::incomplete) << "up to the CR: not yet too long";
+  EXPECT_EQ(split.feed(text), parse_state::complete);
+  EXPECT_EQ(parse(text, limits).state, parse_state::complete);
+  EXPECT_EQ(parse("GET /" + std::string(7, 'a') + " HTTP/1.1\r\n\r\n", limits).error, refusal::request_line_too_long);
+}
+
 TEST(http_parser, limits_are_checked_before_a_line_ends) {
   head_limits limits{.max_request_line = 100, .max_header_bytes = 1000, .max_header_count = 5};
   // No newline yet: refused as soon as the line passes its limit.

@@ -223,6 +223,13 @@ constexpr std::size_t kMaxPendingKeys = 100'000;
 store::store(store_options options) : options_(std::move(options)) {}
 
 std::unique_ptr<store> store::open(const store_options& options, std::string& error) {
+  // SQLite's memory statistics take a global mutex on every allocation; nothing here reads them.
+  // Only possible before the library initializes: later calls fail harmlessly.
+  static const bool configured = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)configured;
   std::unique_ptr<store> s(new store(options));
   if (!s->start(error)) return nullptr;
   return s;

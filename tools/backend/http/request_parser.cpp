@@ -187,15 +187,19 @@ parse_state head_parser::fail(refusal r, std::string detail) {
 }
 
 parse_state head_parser::feed(std::string_view buffer) {
+  // The limits are checked on a partial line as soon as it is certain to break them, and on a
+  // complete line before its contents: so the answer does not depend on how the bytes were split
+  // into reads.
   while (state_ == parse_state::incomplete) {
     auto nl = buffer.find('\n', scan_);
     if (nl == std::string_view::npos) {
       scan_ = buffer.size();
       std::size_t partial = buffer.size() - pos_;
       if (partial > 0 && !(partial == 1 && buffer[pos_] == '\r')) started_ = true;
-      if (!have_request_line_ && partial > limits_.max_request_line) {
-        return fail(refusal::request_line_too_long, "");
-      }
+      // One more byte may be the CR of the line's end.
+      bool line_over =
+          partial > limits_.max_request_line + 1 || (partial == limits_.max_request_line + 1 && buffer.back() != '\r');
+      if (!have_request_line_ && line_over) return fail(refusal::request_line_too_long, "");
       if (have_request_line_ && buffer.size() > limits_.max_header_bytes + empty_lines_ * 2) {
         return fail(refusal::header_too_large, "");
       }
@@ -204,14 +208,17 @@ parse_state head_parser::feed(std::string_view buffer) {
     std::string_view text = buffer.substr(pos_, nl - pos_);
     pos_ = scan_ = nl + 1;
     if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    if (!have_request_line_ && text.size() > limits_.max_request_line) {
+      return fail(refusal::request_line_too_long, "");
+    }
+    // Header bytes are counted without the empty lines allowed before the request line.
+    if (have_request_line_ && pos_ > limits_.max_header_bytes + empty_lines_ * 2) {
+      return fail(refusal::header_too_large, "");
+    }
     if (text.find('\r') != std::string_view::npos) {
       return fail(refusal::bad_request, "a bare CR (carriage return without line feed) in the request head");
     }
     line(text);
-    // Header bytes are counted without the empty lines allowed before the request line.
-    if (state_ != parse_state::failed && have_request_line_ && pos_ > limits_.max_header_bytes + empty_lines_ * 2) {
-      return fail(refusal::header_too_large, "");
-    }
   }
   return state_;
 }
@@ -413,7 +420,8 @@ std::size_t chunked_decoder::feed(std::string_view in, std::string& out) {
         auto nl = in.find('\n', i);
         std::string_view piece = in.substr(i, nl == std::string_view::npos ? std::string_view::npos : nl - i);
         std::size_t bound = state_ == state::size_line ? kMaxChunkSizeLine : limits_.max_header_bytes;
-        if (state_ == state::trailer) trailer_bytes_ += piece.size() + 1;
+        // Counted the same however the bytes were split into reads: the line's bytes, and its LF.
+        if (state_ == state::trailer) trailer_bytes_ += piece.size() + (nl == std::string_view::npos ? 0 : 1);
         if (line_.size() + piece.size() > bound || trailer_bytes_ > limits_.max_header_bytes) {
           return state_ == state::trailer ? fail(refusal::header_too_large, "trailer fields", i)
                                           : fail(refusal::bad_request, "a chunk size line longer than 4096 bytes", i);
