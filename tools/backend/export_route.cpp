@@ -87,35 +87,46 @@ std::optional<http::response> check_export_head(route_context& ctx, const http::
   return std::nullopt;
 }
 
+namespace {
+
+// A gzip/deflate body, inflated under --max-decompressed-size into `inflated` (the body as sent
+// is released); an answer when that fails.
+std::optional<http::response> inflate_export(route_context& ctx, http::request& req, body_format format,
+                                             std::string& inflated, http::memory_budget::reservation& memory) {
+  std::string encoding = req.head.header_or_empty("content-encoding");
+  switch (http::inflate_body(req.body, encoding, ctx.options.max_decompressed_bytes, inflated, memory)) {
+    case http::inflate_result::ok:
+      req.body = std::string();  // not needed any more: its memory goes back now
+      req.body_memory.release();
+      return std::nullopt;
+    case http::inflate_result::too_large:
+      ++ctx.stats.too_large;
+      return otlp_error(413, format, kGrpcInvalidArgument,
+                        "request body larger than the limit of " + human_bytes(ctx.options.max_decompressed_bytes) +
+                            " after decompression; split the export or raise --max-decompressed-size");
+    case http::inflate_result::corrupt:
+      ++ctx.stats.unreadable;
+      return otlp_error(400, format, kGrpcInvalidArgument,
+                        "could not read the request body: invalid " + text::printable(encoding, 16) + " data");
+    case http::inflate_result::no_memory:
+      break;
+  }
+  ++ctx.stats.too_many_requests;
+  return retry_later(otlp_error(429, format, kGrpcResourceExhausted,
+                                "decompressed bodies in flight would exceed the memory limit of " +
+                                    human_bytes(ctx.options.max_memory_bytes) +
+                                    "; retry later, or raise --max-memory"));
+}
+
+}  // namespace
+
 http::response handle_export(route_context& ctx, signal sig, http::request& req) {
   body_format format = format_of(media_type(req.head)).value_or(body_format::protobuf);
-  std::string encoding = req.head.header_or_empty("content-encoding");
   std::string inflated;
   http::memory_budget::reservation inflated_memory = ctx.budget.reserve(0);
   std::string_view body = req.body;
-  if (http::is_compressed(encoding)) {
-    switch (http::inflate_body(req.body, encoding, ctx.options.max_decompressed_bytes, inflated, inflated_memory)) {
-      case http::inflate_result::ok:
-        break;
-      case http::inflate_result::too_large:
-        ++ctx.stats.too_large;
-        return otlp_error(413, format, kGrpcInvalidArgument,
-                          "request body larger than the limit of " + human_bytes(ctx.options.max_decompressed_bytes) +
-                              " after decompression; split the export or raise --max-decompressed-size");
-      case http::inflate_result::corrupt:
-        ++ctx.stats.unreadable;
-        return otlp_error(400, format, kGrpcInvalidArgument,
-                          "could not read the request body: invalid " + text::printable(encoding, 16) + " data");
-      case http::inflate_result::no_memory:
-        ++ctx.stats.too_many_requests;
-        return retry_later(otlp_error(429, format, kGrpcResourceExhausted,
-                                      "decompressed bodies in flight would exceed the memory limit of " +
-                                          human_bytes(ctx.options.max_memory_bytes) +
-                                          "; retry later, or raise --max-memory"));
-    }
-    // The body as sent is not needed any more: its memory goes back now.
-    req.body = std::string();
-    req.body_memory.release();
+  if (http::is_compressed(req.head.header_or_empty("content-encoding"))) {
+    if (auto refused = inflate_export(ctx, req, format, inflated, inflated_memory)) return std::move(*refused);
     body = inflated;
   }
 

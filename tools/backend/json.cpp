@@ -313,6 +313,8 @@ unsigned escaped_code_point(std::string_view s, std::size_t i, std::size_t n) {
 
 }  // namespace
 
+// On the decoding hot path (every attribute of every span): runs without escapes are copied in
+// one append, which is why the escaping is written out here rather than split up.
 void append_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out.reserve(out.size() + s.size() + 2);

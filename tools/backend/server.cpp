@@ -160,7 +160,8 @@ http::response server::on_request(http::request& req) {
 }
 
 // I/O thread: the HTTP layer refused a request or a connection; say which limit, and how to
-// raise it. OTLP clients get a google.rpc.Status in their request's format.
+// raise it. OTLP clients get a google.rpc.Status in their request's format. Longer than a screen:
+// one case per refusal, each its own message.
 http::response server::on_refusal(http::refusal kind, const http::request_head* head, const std::string& detail) {
   const auto& limits = options_.http;
   std::string message;

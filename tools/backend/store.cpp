@@ -236,6 +236,14 @@ std::unique_ptr<store> store::open(const store_options& options, std::string& er
 }
 
 bool store::start(std::string& error) {
+  if (!open_writer(error) || !configure_writer(error) || !prepare_writes(error)) return false;
+  start_checkpointer();
+  load_pending_keys();
+  writer_ = std::thread([this] { writer_loop(); });
+  return true;
+}
+
+bool store::open_writer(std::string& error) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   std::string target = options_.path;
   if (is_memory_path(options_.path)) {
@@ -244,8 +252,8 @@ bool store::start(std::string& error) {
     uri_ = "file:/logfire-cpp-" + std::to_string(getpid()) + "-" + std::to_string(memory_db_counter++) + "?vfs=memdb";
     target = uri_;
     flags |= SQLITE_OPEN_URI;
-  } else {
-    if (!create_private(options_.path, error)) return false;
+  } else if (!create_private(options_.path, error)) {
+    return false;
   }
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(target.c_str(), &raw, flags, nullptr);
@@ -254,9 +262,13 @@ bool store::start(std::string& error) {
     error = "cannot open the database " + options_.path + ": " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc));
     return false;
   }
+  sqlite3_busy_timeout(raw, 10'000);
+  sqlite3_extended_result_codes(raw, 1);
+  return true;
+}
+
+bool store::configure_writer(std::string& error) {
   sqlite3* db = writer_db_.get();
-  sqlite3_busy_timeout(db, 10'000);
-  sqlite3_extended_result_codes(db, 1);
   // Both only take effect on a new database, before its first table. 16 KiB pages suit rows of
   // about a kilobyte (a third more rows per CPU-second than 4 KiB in bench_backend);
   // INCREMENTAL auto-vacuum lets size retention give freed pages back to the file system.
@@ -265,15 +277,10 @@ bool store::start(std::string& error) {
     return false;
   }
   if (uri_.empty()) {
-    if (!exec(db, "PRAGMA journal_mode = WAL", error)) {
-      error = "cannot use " + options_.path + " as a database: " + error;
-      return false;
-    }
-  }
-  if (uri_.empty()) {
     // Commits only append to the WAL; the checkpointer thread moves it into the database.
-    if (!exec(db, "PRAGMA wal_autocheckpoint = 0", error) || !exec(db, "PRAGMA journal_size_limit = 67108864", error)) {
-      error = options_.path + ": " + error;
+    if (!exec(db, "PRAGMA journal_mode = WAL", error) || !exec(db, "PRAGMA wal_autocheckpoint = 0", error) ||
+        !exec(db, "PRAGMA journal_size_limit = 67108864", error)) {
+      error = "cannot use " + options_.path + " as a database: " + error;
       return false;
     }
     sqlite3_wal_hook(db, &store::on_wal_commit, this);
@@ -285,6 +292,11 @@ bool store::start(std::string& error) {
     error = "cannot use " + options_.path + " as a database: " + error;
     return false;
   }
+  return true;
+}
+
+bool store::prepare_writes(std::string& error) {
+  sqlite3* db = writer_db_.get();
   std::string cols = kRecordColumns;
   insert_record_ =
       prepare(db, "INSERT INTO records (" + cols + ") VALUES (" + placeholders(kRecordColumnCount) + ")", error);
@@ -306,22 +318,23 @@ bool store::start(std::string& error) {
     error = options_.path + ": " + error;
     return false;
   }
-  if (uri_.empty()) {
-    sqlite3* raw_ckpt = nullptr;
-    if (sqlite3_open_v2(options_.path.c_str(), &raw_ckpt, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) ==
-        SQLITE_OK) {
-      checkpoint_db_.reset(raw_ckpt);
-      sqlite3_busy_timeout(raw_ckpt, 1000);
-      std::string sync_ckpt = std::string("PRAGMA synchronous = ") + (options_.durable ? "FULL" : "NORMAL");
-      exec(raw_ckpt, sync_ckpt.c_str(), error);
-      checkpointer_ = std::thread([this] { checkpoint_loop(); });
-    } else {
-      sqlite3_close_v2(raw_ckpt);  // without it, the WAL is checkpointed at shutdown only
-    }
-  }
-  load_pending_keys();
-  writer_ = std::thread([this] { writer_loop(); });
   return true;
+}
+
+// File databases: a connection and a thread of their own copy the WAL into the database, so
+// commits never wait for it. Without them the WAL is checkpointed at shutdown only.
+void store::start_checkpointer() {
+  if (!uri_.empty()) return;
+  sqlite3* raw = nullptr;
+  if (sqlite3_open_v2(options_.path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    sqlite3_close_v2(raw);
+    return;
+  }
+  checkpoint_db_.reset(raw);
+  sqlite3_busy_timeout(raw, 1000);
+  std::string error;
+  exec(raw, options_.durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL", error);
+  checkpointer_ = std::thread([this] { checkpoint_loop(); });
 }
 
 // Writer thread (or before it starts): which pending spans the database holds.
@@ -489,27 +502,19 @@ void store::writer_loop() {
   retention_done_cv_.notify_all();
 }
 
-bool store::commit(std::vector<job*>& batch, std::string& error) {
+// Writer thread: the records of a batch, inside the open transaction. Returns what failed, or
+// null. Ordinary rows are inserted kRowsPerInsert per statement; a pending span is inserted alone,
+// after the rows before it (its "real span already stored?" check must see them).
+const char* store::insert_records(std::vector<job*>& batch, std::string_view created_at, std::uint64_t& replaced,
+                                  std::uint64_t& ignored) {
   sqlite3* db = writer_db_.get();
-  if (!exec(db, "BEGIN IMMEDIATE", error)) return false;
-  std::string created_at = format_timestamp(now_ns());
-  std::uint64_t replaced = 0, ignored = 0;
-  auto fail = [&](const char* what) {
-    error = std::string(what) + ": " + sqlite3_errmsg(db);
-    std::string rollback_error;
-    exec(db, "ROLLBACK", rollback_error);
-    load_pending_keys();  // the set may now name rows the rollback removed or restored
-    return false;
-  };
-  // Ordinary rows wait here until kRowsPerInsert of them go in one statement.
   std::array<const record_row*, kRowsPerInsert> run{};
   std::array<row_times, kRowsPerInsert> times{};
   int in_run = 0;
   auto insert_run = [&]() {
     if (in_run == kRowsPerInsert) {
-      for (int i = 0; i < kRowsPerInsert; ++i) {
-        bind_row(insert_records_.get(), i * kRecordColumnCount, *run[static_cast<std::size_t>(i)],
-                 times[static_cast<std::size_t>(i)], created_at);
+      for (std::size_t i = 0; i < run.size(); ++i) {
+        bind_row(insert_records_.get(), static_cast<int>(i) * kRecordColumnCount, *run[i], times[i], created_at);
       }
       int rc = sqlite3_step(insert_records_.get());
       sqlite3_reset(insert_records_.get());
@@ -527,12 +532,9 @@ bool store::commit(std::vector<job*>& batch, std::string& error) {
   for (job* j : batch) {
     for (const record_row& r : *j->records) {
       if (r.kind == "pending_span") {
-        // Ignored when its real span (or an earlier copy of it) is already stored, which the
-        // rows still waiting in `run` must be for this check.
-        if (!insert_run()) return fail("insert");
-        if (insert_record(insert_pending_.get(), r, created_at) != SQLITE_DONE) return fail("insert");
+        if (!insert_run() || insert_record(insert_pending_.get(), r, created_at) != SQLITE_DONE) return "insert";
         if (sqlite3_changes(db) == 0) {
-          ++ignored;
+          ++ignored;  // its real span (or an earlier copy of it) is stored already
         } else if (!pending_overflow_) {
           pending_keys_.insert(r.trace_id + r.span_id);
           pending_overflow_ = pending_keys_.size() > kMaxPendingKeys;
@@ -542,25 +544,40 @@ bool store::commit(std::vector<job*>& batch, std::string& error) {
       if (r.kind == "span" && (pending_overflow_ || pending_keys_.erase(r.trace_id + r.span_id) > 0)) {
         bind_text(delete_pending_.get(), 1, std::string_view(r.trace_id));
         bind_text(delete_pending_.get(), 2, std::string_view(r.span_id));
-        if (step_and_reset(delete_pending_.get()) != SQLITE_DONE) return fail("replace pending span");
+        if (step_and_reset(delete_pending_.get()) != SQLITE_DONE) return "replace pending span";
         replaced += static_cast<std::uint64_t>(sqlite3_changes(db));
       }
       run[static_cast<std::size_t>(in_run++)] = &r;
-      if (in_run == kRowsPerInsert && !insert_run()) return fail("insert");
+      if (in_run == kRowsPerInsert && !insert_run()) return "insert";
     }
   }
-  if (!insert_run()) return fail("insert");
-  for (job* j : batch) {
-    for (const metric_row& m : *j->metrics) {
-      if (insert_metric(insert_metric_.get(), m, created_at) != SQLITE_DONE) return fail("insert metric");
-    }
-  }
-  if (!exec(db, "COMMIT", error)) {
+  return insert_run() ? nullptr : "insert";
+}
+
+bool store::commit(std::vector<job*>& batch, std::string& error) {
+  sqlite3* db = writer_db_.get();
+  if (!exec(db, "BEGIN IMMEDIATE", error)) return false;
+  std::string created_at = format_timestamp(now_ns());
+  std::uint64_t replaced = 0, ignored = 0;
+  auto roll_back = [&]() {
     std::string rollback_error;
     exec(db, "ROLLBACK", rollback_error);
-    load_pending_keys();
+    load_pending_keys();  // the set may now name rows the rollback removed, or miss restored ones
     return false;
+  };
+  if (const char* failed = insert_records(batch, created_at, replaced, ignored)) {
+    error = std::string(failed) + ": " + sqlite3_errmsg(db);
+    return roll_back();
   }
+  for (job* j : batch) {
+    for (const metric_row& m : *j->metrics) {
+      if (insert_metric(insert_metric_.get(), m, created_at) != SQLITE_DONE) {
+        error = std::string("insert metric: ") + sqlite3_errmsg(db);
+        return roll_back();
+      }
+    }
+  }
+  if (!exec(db, "COMMIT", error)) return roll_back();
   std::lock_guard lk(mu_);
   counters_.pending_replaced += replaced;
   counters_.pending_ignored += ignored;

@@ -95,8 +95,14 @@ class store {
   struct job;
   explicit store(store_options options);
   bool start(std::string& error);
+  bool open_writer(std::string& error);
+  bool configure_writer(std::string& error);
+  bool prepare_writes(std::string& error);
+  void start_checkpointer();
   void writer_loop();
   bool commit(std::vector<job*>& batch, std::string& error);
+  const char* insert_records(std::vector<job*>& batch, std::string_view created_at, std::uint64_t& replaced,
+                             std::uint64_t& ignored);
   void load_pending_keys();
   void apply_retention();
   void checkpoint_loop();

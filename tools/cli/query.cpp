@@ -23,10 +23,6 @@ int fail(const char* command, const std::string& error) {
   return 1;
 }
 
-bool valid_format(const std::string& f) {
-  return f == "table" || f == "json" || f == "csv";
-}
-
 std::string local_time(std::int64_t unix_ns) {
   std::time_t secs = static_cast<std::time_t>(unix_ns / 1'000'000'000);
   std::tm tm{};
@@ -34,6 +30,35 @@ std::string local_time(std::int64_t unix_ns) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
   return buf;
+}
+
+// The trace list as rows for write_table / write_csv.
+backend::query_result traces_table(const std::vector<backend::trace_summary>& list) {
+  auto text = [](std::string s) {
+    backend::cell c;
+    c.kind = backend::cell::type::text;
+    c.text = std::move(s);
+    return c;
+  };
+  auto num = [](std::int64_t v) {
+    backend::cell c;
+    c.kind = backend::cell::type::integer;
+    c.i = v;
+    return c;
+  };
+  backend::query_result r;
+  r.columns = {"start", "duration", "spans", "logs", "errors", "service", "trace_id", "root"};
+  for (const auto& t : list) {
+    std::string root = t.root_message.empty() ? t.root_span_name : t.root_message;
+    if (t.pending_count > 0) root += " (running)";
+    r.rows.push_back({text(local_time(t.start_ns)), text(backend::format_duration(t.duration_s)), num(t.span_count),
+                      num(t.log_count), num(t.error_count), text(t.service_name), text(t.trace_id), text(root)});
+  }
+  return r;
+}
+
+bool valid_format(const std::string& f) {
+  return f == "table" || f == "json" || f == "csv";
 }
 
 }  // namespace
@@ -141,26 +166,7 @@ int traces_command(int argc, char** argv) {
     std::cout << backend::traces_to_json(list) << "\n";
     return 0;
   }
-  backend::query_result r;
-  r.columns = {"start", "duration", "spans", "logs", "errors", "service", "trace_id", "root"};
-  for (const auto& t : list) {
-    auto text = [](std::string s) {
-      backend::cell c;
-      c.kind = backend::cell::type::text;
-      c.text = std::move(s);
-      return c;
-    };
-    auto num = [](std::int64_t v) {
-      backend::cell c;
-      c.kind = backend::cell::type::integer;
-      c.i = v;
-      return c;
-    };
-    std::string root = t.root_message.empty() ? t.root_span_name : t.root_message;
-    if (t.pending_count > 0) root += " (running)";
-    r.rows.push_back({text(local_time(t.start_ns)), text(backend::format_duration(t.duration_s)), num(t.span_count),
-                      num(t.log_count), num(t.error_count), text(t.service_name), text(t.trace_id), text(root)});
-  }
+  backend::query_result r = traces_table(list);
   if (format == "csv") {
     backend::write_csv(std::cout, r, isatty(STDOUT_FILENO) != 0);
   } else {

@@ -66,6 +66,7 @@ apply_fn count(long long min, long long max, std::function<void(serve_config&, l
 constexpr std::int64_t KiB = 1024, MiB = 1024 * KiB, GiB = 1024 * MiB;
 using ms = std::chrono::milliseconds;
 
+// One entry per option, in --help order: long because it is the table, not because it does much.
 std::vector<serve_option> option_table() {
   return {
       {{"host", "ADDRESS",

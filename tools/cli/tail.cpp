@@ -27,7 +27,8 @@ struct tail_options {
   std::chrono::milliseconds interval{500};
 };
 
-// Returns -1 to go on; otherwise the exit code (0 after --help, 2 for bad usage).
+// Returns -1 to go on; otherwise the exit code (0 after --help, 2 for bad usage). One check per
+// option, in --help order.
 int parse_tail_options(int argc, char** argv, tail_options& o) {
   args a("tail", "[options]",
          "Print spans and logs as they reach the database, in Logfire's console style: local time, two\n"

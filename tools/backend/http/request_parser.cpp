@@ -307,6 +307,8 @@ parse_state head_parser::header_line(std::string_view text) {
   return state_;
 }
 
+// The head is complete: the rules that need all of it (Host, framing, connection, Expect), in
+// one pass over the fields; long because each rule is a few lines of RFC 9112.
 parse_state head_parser::finish() {
   std::size_t hosts = 0, lengths = 0;
   std::string length_value;
@@ -411,6 +413,8 @@ bool chunked_decoder::size_line(std::string_view text) {
   return true;
 }
 
+// A state machine over the bytes (size line, data, CRLF, trailer): one switch, so that where a
+// read ends never matters.
 std::size_t chunked_decoder::feed(std::string_view in, std::string& out) {
   std::size_t i = 0;
   while (i < in.size()) {

@@ -657,33 +657,68 @@ response text_response(int status, std::string message) {
   return r;
 }
 
-bool is_ip_address(const std::string& host) {
-  std::string h = host;
-  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  in_addr v4{};
-  in6_addr v6{};
-  return inet_pton(AF_INET, h.c_str(), &v4) == 1 || inet_pton(AF_INET6, h.c_str(), &v6) == 1;
+namespace {
+
+std::string without_brackets(const std::string& host) {
+  return host.size() >= 2 && host.front() == '[' && host.back() == ']' ? host.substr(1, host.size() - 2) : host;
 }
 
-bool server::listen(const std::string& host, int port, std::string& error) {
-  std::string h = host;
-  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  sockaddr_storage addr{};
-  socklen_t addr_len = 0;
+// The socket address of an IPv4 or IPv6 literal; false when `host` is neither.
+bool socket_address(const std::string& host, int port, sockaddr_storage& addr, socklen_t& len) {
+  std::string h = without_brackets(host);
+  addr = {};
   auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
   if (inet_pton(AF_INET, h.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons(static_cast<std::uint16_t>(port));
-    addr_len = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, h.c_str(), &v6->sin6_addr) == 1) {
+    len = sizeof(sockaddr_in);
+    return true;
+  }
+  if (inet_pton(AF_INET6, h.c_str(), &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(static_cast<std::uint16_t>(port));
-    addr_len = sizeof(sockaddr_in6);
-  } else {
+    len = sizeof(sockaddr_in6);
+    return true;
+  }
+  return false;
+}
+
+// Why bind() failed, in words that say what to do about it.
+std::string bind_failure(int e, const std::string& where, const std::string& host) {
+  std::string prefix = "cannot listen on " + where + ": ";
+  switch (e) {
+    case EADDRINUSE:
+      return prefix +
+             "the port is already in use (by another `logfire-cpp serve` or a Collector?); choose another "
+             "with --port";
+    case EACCES:
+      return prefix + "permission denied (ports below 1024 need privileges); choose another with --port";
+    case EADDRNOTAVAIL:
+      return prefix + without_brackets(host) +
+             " is not an address of this machine (use 127.0.0.1 or ::1 for this machine only, 0.0.0.0 or :: for "
+             "every interface)";
+    default:
+      return prefix + std::strerror(e);
+  }
+}
+
+}  // namespace
+
+bool is_ip_address(const std::string& host) {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  return socket_address(host, 0, addr, len);
+}
+
+bool server::listen(const std::string& host, int port, std::string& error) {
+  sockaddr_storage addr{};
+  socklen_t addr_len = 0;
+  if (!socket_address(host, port, addr, addr_len)) {
     error = "'" + text::printable(host) + "' is not an IP address (use 127.0.0.1, ::1, 0.0.0.0 or ::)";
     return false;
   }
+  std::string h = without_brackets(host);
   std::string where = (addr.ss_family == AF_INET6 ? "[" + h + "]" : h) + ":" + std::to_string(port);
   int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -692,28 +727,9 @@ bool server::listen(const std::string& host, int port, std::string& error) {
   }
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0) {
-    int e = errno;
-    ::close(fd);
-    if (e == EADDRINUSE) {
-      error = "cannot listen on " + where +
-              ": the port is already in use (by another `logfire-cpp serve` or a Collector?); choose another "
-              "with --port";
-    } else if (e == EACCES) {
-      error = "cannot listen on " + where +
-              ": permission denied (ports below 1024 need privileges); choose "
-              "another with --port";
-    } else if (e == EADDRNOTAVAIL) {
-      error = "cannot listen on " + where + ": " + h +
-              " is not an address of this machine (use 127.0.0.1 or ::1 for this machine only, 0.0.0.0 or :: "
-              "for every interface)";
-    } else {
-      error = "cannot listen on " + where + ": " + std::strerror(e);
-    }
-    return false;
-  }
-  if (::listen(fd, std::max(1, impl_->limits.listen_backlog)) != 0) {
-    error = "cannot listen on " + where + ": " + std::strerror(errno);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0 ||
+      ::listen(fd, std::max(1, impl_->limits.listen_backlog)) != 0) {
+    error = bind_failure(errno, where, host);
     ::close(fd);
     return false;
   }
@@ -731,7 +747,7 @@ bool server::listen(const std::string& host, int port, std::string& error) {
   }
   epoll_event ev{};
   ev.events = EPOLLIN;
-  ev.data.u64 = 0;
+  ev.data.u64 = 0;  // the listener; connections are numbered from 1, the wake-up is UINT64_MAX
   epoll_ctl(impl_->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
   ev.data.u64 = UINT64_MAX;
   epoll_ctl(impl_->epoll_fd, EPOLL_CTL_ADD, impl_->wake_fd, &ev);
