@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "backend/backend_support.hpp"
@@ -400,6 +401,88 @@ TEST(http_server, stop_answers_the_requests_being_handled) {
   EXPECT_TRUE(c.read_to_close());
   EXPECT_NE(c.received().find("finished"), std::string::npos) << c.received();
   EXPECT_NE(c.received().find("Connection: close"), std::string::npos);
+}
+
+// A streamed answer (server-sent events): its bytes reach the client as the producer writes them,
+// from a thread of its own after the handler returned, and the close ends the body.
+TEST(http_server, a_stream_sends_its_bytes_as_they_come_and_ends_with_the_connection) {
+  auto events = std::make_shared<body_stream>();
+  test_server s({}, 64u << 20, [&](request&) {
+    response r;
+    r.content_type = "text/event-stream";
+    r.stream = events;
+    return r;
+  });
+  raw_client c(s.port());
+  ASSERT_TRUE(c.send("GET /events HTTP/1.1\r\nHost: h\r\n\r\n"));
+  std::string head = c.read_until("\r\n\r\n");
+  EXPECT_EQ(head.rfind("HTTP/1.1 200 OK", 0), 0u) << head;
+  EXPECT_NE(head.find("Content-Type: text/event-stream"), std::string::npos) << head;
+  EXPECT_NE(head.find("Connection: close"), std::string::npos) << head;
+  EXPECT_EQ(head.find("Content-Length"), std::string::npos) << "the close ends the body: " << head;
+  std::thread producer([&] {
+    for (int i = 1; i <= 3; ++i) EXPECT_TRUE(events->write("data: " + std::to_string(i) + "\n\n"));
+  });
+  EXPECT_NE(c.read_until("data: 3\n\n").find("data: 1\n\ndata: 2\n\ndata: 3\n\n"), std::string::npos) << c.received();
+  producer.join();
+  EXPECT_FALSE(events->closed());
+  events->end();
+  EXPECT_TRUE(c.read_to_close()) << "end() closes the connection once the bytes are out";
+  EXPECT_FALSE(events->write("data: late\n\n"));
+}
+
+TEST(http_server, a_stream_whose_client_leaves_or_whose_server_stops_is_closed) {
+  std::vector<std::shared_ptr<body_stream>> made;
+  std::mutex mu;
+  auto s = std::make_unique<test_server>(server_limits{}, 64u << 20, [&](request&) {
+    response r;
+    r.stream = std::make_shared<body_stream>();
+    std::lock_guard lk(mu);
+    made.push_back(r.stream);
+    return r;
+  });
+  auto stream_of = [&](std::size_t i) {
+    for (int tries = 0; tries < 500; ++tries) {
+      {
+        std::lock_guard lk(mu);
+        if (made.size() > i) return made[i];
+      }
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    return std::shared_ptr<body_stream>();
+  };
+  auto closed_soon = [](const std::shared_ptr<body_stream>& st) {
+    for (int tries = 0; tries < 500 && !st->closed(); ++tries) std::this_thread::sleep_for(milliseconds(10));
+    return st->closed();
+  };
+  {
+    raw_client leaving(s->port());
+    ASSERT_TRUE(leaving.send("GET /a HTTP/1.1\r\nHost: h\r\n\r\n"));
+    leaving.read_until("\r\n\r\n");
+  }
+  auto first = stream_of(0);
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(closed_soon(first)) << "the producer learns that its client left";
+  EXPECT_FALSE(first->write("data: x\n\n"));
+
+  raw_client staying(s->port());
+  ASSERT_TRUE(staying.send("GET /b HTTP/1.1\r\nHost: h\r\n\r\n"));
+  staying.read_until("\r\n\r\n");
+  auto second = stream_of(1);
+  ASSERT_TRUE(second);
+  s->srv().stop();
+  EXPECT_TRUE(staying.read_to_close()) << "stopping ends streams: their clients reconnect";
+  EXPECT_TRUE(closed_soon(second));
+  s.reset();
+  EXPECT_FALSE(second->write("data: after the server\n\n"));
+}
+
+TEST(http_server, a_stream_holds_at_most_its_bound) {
+  body_stream st(10);
+  EXPECT_TRUE(st.write("12345"));
+  EXPECT_FALSE(st.write("123456")) << "past the bound: refused whole, the producer decides";
+  EXPECT_TRUE(st.write("67890"));
+  EXPECT_FALSE(st.write("x"));
 }
 
 TEST(http_server, listen_names_the_problem) {

@@ -113,7 +113,11 @@ http::head_decision server::on_head(const http::request_head& head) {
     if (!reads(head.method)) return {method_not_allowed(stats_, path, "GET, HEAD", "GET")};
     return {serve_page(ctx, head)};
   }
-  if (path == "/favicon.ico") return {http::response{.status = 204, .content_type = {}, .body = {}, .headers = {}}};
+  if (path == "/favicon.ico") {
+    http::response none;
+    none.status = 204;
+    return {std::move(none)};
+  }
   if (path.rfind("/assets/", 0) == 0) {
     if (!reads(head.method)) return {method_not_allowed(stats_, path, "GET, HEAD", "GET")};
     return {serve_asset(ctx, head)};

@@ -50,6 +50,8 @@ bool safe_header_text(std::string_view s) {
   return s.find_first_of("\r\n") == std::string_view::npos && !s.empty();
 }
 
+// The response head and, unless `head_only`, its body. A streamed body has no length: it ends
+// when the connection closes, so `close` is then always true.
 std::string serialize(const response& res, bool head_only, bool close, bool keep_alive_10) {
   int status = res.status;
   std::string out;
@@ -66,9 +68,11 @@ std::string serialize(const response& res, bool head_only, bool close, bool keep
     out += res.content_type;
     out += "\r\n";
   }
-  out += "Content-Length: ";
-  out += std::to_string(res.body.size());
-  out += "\r\n";
+  if (!res.stream) {
+    out += "Content-Length: ";
+    out += std::to_string(res.body.size());
+    out += "\r\n";
+  }
   for (const auto& [name, value] : res.headers) {
     // Names and values come from the application; never let one split the response.
     if (!safe_header_text(name) || value.find_first_of("\r\n") != std::string::npos) continue;
@@ -87,7 +91,8 @@ std::string serialize(const response& res, bool head_only, bool close, bool keep
   return out;
 }
 
-enum class phase : std::uint8_t { head, body, dispatched, writing, lingering };
+// streaming: a body_stream's bytes are sent as they come; the connection closes after it ends.
+enum class phase : std::uint8_t { head, body, dispatched, writing, streaming, lingering };
 
 struct connection {
   int fd = -1;
@@ -106,11 +111,13 @@ struct connection {
   bool refused_at_accept = false;
   clock::time_point deadline;
   std::size_t lingered = 0;
-  std::uint32_t events = 0;    // current epoll interest
-  bool registered = false;     // added to epoll
-  bool dead = false;           // closed; erased from the table at the end of the loop iteration
-  bool parse_queued = false;   // buffered bytes wait for advance_head (pipelining)
-  std::size_t body_bytes = 0;  // of the request being answered (for on_response)
+  std::uint32_t events = 0;             // current epoll interest
+  bool registered = false;              // added to epoll
+  bool dead = false;                    // closed; erased from the table at the end of the loop iteration
+  bool parse_queued = false;            // buffered bytes wait for advance_head (pipelining)
+  std::size_t body_bytes = 0;           // of the request being answered (for on_response)
+  std::shared_ptr<body_stream> stream;  // phase::streaming
+  bool stream_ended = false;            // everything of the stream is in `out`
 
   explicit connection(const head_limits& limits) : parser(limits) {}
 };
@@ -149,6 +156,7 @@ struct server::impl {
   std::size_t live = 0;               // connections not dead and not refused
   std::size_t refused_lingering = 0;  // refused at accept, still draining
   std::vector<std::uint64_t> parse_queue;
+  std::vector<std::uint64_t> streams;  // connections in phase::streaming
   bool accept_paused = false;
   clock::time_point accept_resume{};
 
@@ -244,6 +252,8 @@ struct server::impl {
     }
     if (c.registered) epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c.fd, nullptr);
     ::close(c.fd);
+    if (c.stream) c.stream->detach();  // its producer sees closed(); its writes fail from now on
+    c.stream.reset();
     c.fd = -1;
     c.req = request{};  // gives its memory back now
     c.in = std::string();
@@ -306,7 +316,7 @@ struct server::impl {
   // ---- reading -------------------------------------------------------------------------------
 
   void on_readable(connection& c) {
-    while (!c.dead && (c.state == phase::head || c.state == phase::body || c.state == phase::lingering)) {
+    while (!c.dead && c.state != phase::dispatched && c.state != phase::writing) {
       ssize_t n = ::recv(c.fd, read_buffer.data(), read_buffer.size(), 0);
       if (n < 0) {
         if (errno == EINTR) continue;
@@ -319,7 +329,8 @@ struct server::impl {
         return;
       }
       std::string_view data(read_buffer.data(), static_cast<std::size_t>(n));
-      if (c.state == phase::lingering) {
+      if (c.state == phase::lingering || c.state == phase::streaming) {
+        // Nothing more is read as a request: dropped, up to a bound.
         c.lingered += data.size();
         if (c.lingered > kLingerMaxBytes) kill(c);
       } else if (c.state == phase::head) {
@@ -441,29 +452,66 @@ struct server::impl {
   void respond(connection& c, response r, bool unread_input) {
     bool parsed = c.parser.state() == parse_state::complete;
     bool head_only = parsed && c.req.head.method == "HEAD";
-    bool keep = !r.close && !unread_input && !stopping.load() && parsed && c.req.head.keep_alive;
+    bool keep = !r.stream && !r.close && !unread_input && !stopping.load() && parsed && c.req.head.keep_alive;
     if (on.on_response && parsed) on.on_response(c.req.head, r.status, std::max(c.body_bytes, c.req.body.size()));
     c.out += serialize(r, head_only, !keep, keep && c.req.head.minor_version == 0);
     c.close_after_write = !keep;
     c.linger_after_write = unread_input;
-    c.state = phase::writing;
     c.deadline = clock::now() + limits.write_timeout;
+    if (r.stream && !head_only && !unread_input && !stopping.load()) return start_stream(c, std::move(r.stream));
+    if (r.stream) r.stream->detach();  // nothing of it will be sent
+    c.state = phase::writing;
     flush(c);
+  }
+
+  // The head is in c.out: from now on the stream's bytes follow it as they come.
+  void start_stream(connection& c, std::shared_ptr<body_stream> stream) {
+    c.state = phase::streaming;
+    c.stream = std::move(stream);
+    c.stream_ended = false;
+    c.lingered = 0;
+    c.stream->attach([this] { wake(); });
+    streams.push_back(c.id);
+    pump(c);
+  }
+
+  // Moves what a stream has buffered into its connection's output and sends it; closes the
+  // connection once the stream has ended and everything is out.
+  void pump(connection& c) {
+    bool was_empty = c.out_pos == c.out.size();
+    bool ended = false;
+    if (c.stream->take(c.out, ended) && was_empty) c.deadline = clock::now() + limits.write_timeout;
+    c.stream_ended = c.stream_ended || ended;
+    flush(c);
+  }
+
+  void pump_streams() {
+    std::erase_if(streams, [&](std::uint64_t id) {
+      connection* c = find(id);
+      if (c == nullptr || c->state != phase::streaming) return true;
+      pump(*c);
+      return c->dead;
+    });
   }
 
   // Writes pending output; continues with the next phase once it is all out.
   void flush(connection& c) {
+    // While a body or a stream is under way, the client's side is watched too (more body; a
+    // client that leaves).
+    bool reading = c.state == phase::body || c.state == phase::streaming;
     while (c.out_pos < c.out.size()) {
       ssize_t n = ::send(c.fd, c.out.data() + c.out_pos, c.out.size() - c.out_pos, MSG_NOSIGNAL);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          watch(c, EPOLLOUT | (c.state == phase::body ? static_cast<std::uint32_t>(EPOLLIN | EPOLLRDHUP) : 0u));
+          watch(c, EPOLLOUT | (reading ? static_cast<std::uint32_t>(EPOLLIN | EPOLLRDHUP) : 0u));
           return;
         }
         return kill(c);
       }
       c.out_pos += static_cast<std::size_t>(n);
+      // A stream has no end to wait for: its deadline is for progress.
+      if (c.state == phase::streaming) c.deadline = clock::now() + limits.write_timeout;
     }
     c.out.clear();
     c.out_pos = 0;
@@ -471,6 +519,9 @@ struct server::impl {
       watch(c, EPOLLIN | EPOLLRDHUP);
     } else if (c.state == phase::writing) {
       response_written(c);
+    } else if (c.state == phase::streaming) {
+      if (c.stream_ended) return kill(c);  // the close ends the body
+      watch(c, EPOLLIN | EPOLLRDHUP);
     }
   }
 
@@ -522,11 +573,15 @@ struct server::impl {
     }
     for (auto& d : ready) {
       connection* c = find(d.connection_id);
-      if (c == nullptr) continue;  // the client went away meanwhile
+      if (c == nullptr) {  // the client went away meanwhile
+        if (d.res.stream) d.res.stream->detach();
+        continue;
+      }
       c->req.head = std::move(d.head);
       c->body_bytes = d.body_bytes;
       respond(*c, std::move(d.res), false);
     }
+    pump_streams();  // the same wake-up also says a stream has bytes
   }
 
   // ---- deadlines -----------------------------------------------------------------------------
@@ -559,6 +614,11 @@ struct server::impl {
           self.counters_.write_timeouts.fetch_add(1, std::memory_order_relaxed);
           kill(c);
           break;
+        case phase::streaming:
+          if (c.out_pos == c.out.size()) break;  // nothing waits for the client: no deadline
+          self.counters_.write_timeouts.fetch_add(1, std::memory_order_relaxed);
+          kill(c);
+          break;
         case phase::lingering:
         case phase::dispatched:
           kill(c);
@@ -585,9 +645,9 @@ struct server::impl {
       listen_fd = -1;
     }
     // Requests not yet complete are dropped (their clients got no answer and retry); the ones
-    // being handled are answered.
+    // being handled are answered; streams end here (an event stream's client reconnects).
     for (auto& [id, c] : connections) {
-      if (c->state == phase::head || c->state == phase::body || c->state == phase::lingering) kill(*c);
+      if (c->state != phase::dispatched && c->state != phase::writing) kill(*c);
     }
   }
 
@@ -637,6 +697,9 @@ struct server::impl {
     reap();
     stop_workers();
     std::lock_guard lk(done_mu);
+    for (auto& d : done) {
+      if (d.res.stream) d.res.stream->detach();  // never sent: its producer sees closed()
+    }
     done.clear();
   }
 };
@@ -646,6 +709,49 @@ server::server(server_limits limits, handlers h, memory_budget& budget)
 
 server::~server() {
   stop();
+}
+
+bool body_stream::write(std::string_view bytes) {
+  std::lock_guard lk(mu_);
+  if (ended_ || detached_ || bytes.size() > max_buffered_ - pending_.size()) return false;
+  bool was_empty = pending_.empty();
+  pending_.append(bytes);
+  // Under the lock: detach() clears wake_ before the server that it wakes goes away.
+  if (was_empty && wake_) wake_();
+  return true;
+}
+
+void body_stream::end() {
+  std::lock_guard lk(mu_);
+  if (ended_) return;
+  ended_ = true;
+  if (wake_) wake_();
+}
+
+bool body_stream::closed() const {
+  std::lock_guard lk(mu_);
+  return ended_ || detached_;
+}
+
+void body_stream::attach(std::function<void()> wake) {
+  std::lock_guard lk(mu_);
+  if (!detached_) wake_ = std::move(wake);
+}
+
+bool body_stream::take(std::string& out, bool& ended) {
+  std::lock_guard lk(mu_);
+  bool any = !pending_.empty();
+  out.append(pending_);
+  pending_.clear();
+  ended = ended_;
+  return any;
+}
+
+void body_stream::detach() {
+  std::lock_guard lk(mu_);
+  detached_ = true;
+  wake_ = nullptr;
+  pending_ = std::string();
 }
 
 response text_response(int status, std::string message) {

@@ -12,7 +12,9 @@
 // sees the head (on_head, on the I/O thread) and may answer at once — before the body is read,
 // which is also when `Expect: 100-continue` is answered — or name the body limit for its route;
 // the body is read within body_timeout, held against the shared memory budget, and passed to a
-// worker. Responses leave in request order; a connection serves one request at a time.
+// worker. Responses leave in request order; a connection serves one request at a time. A
+// response may also stream its body (body_stream), written from any thread after the handler
+// returns: server-sent events need no thread of their own.
 //
 //   http::server srv(limits, {.on_head = ..., .on_request = ..., .on_refusal = ...}, budget);
 //   if (!srv.listen("127.0.0.1", 0, error)) ...;
@@ -24,8 +26,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -46,12 +50,57 @@ struct server_limits {
   int workers = 16;                                  // handler threads
 };
 
+// A response body written over time, from any thread: server-sent events, a long download. The
+// head leaves when the handler returns, without Content-Length; the body is every write() in
+// order, and ends, closing the connection, at end() (an HTTP/1.1 body delimited by the close).
+// Bytes wait here, at most `max_buffered`, until the I/O thread sends them; a client that does
+// not take them within server_limits::write_timeout is dropped, as for any answer.
+//
+//   http::response r;                              // in a handler
+//   r.content_type = "text/event-stream";
+//   r.stream = std::make_shared<http::body_stream>();
+//   subscribers.add(r.stream);                      // someone calls write() as events happen
+//   return r;
+class body_stream {
+ public:
+  explicit body_stream(std::size_t max_buffered = 1u << 20) : max_buffered_(max_buffered) {}
+  body_stream(const body_stream&) = delete;
+  body_stream& operator=(const body_stream&) = delete;
+
+  // Any thread. False, and nothing written, when the bytes would pass max_buffered (the client
+  // reads more slowly than they come: skip or end, the producer decides) or the stream is over.
+  bool write(std::string_view bytes);
+  // Any thread: no more bytes; the connection closes once the buffered ones are sent.
+  void end();
+  // Any thread: the client went away, the server stopped or end() was called; a producer's cue
+  // to stop.
+  [[nodiscard]] bool closed() const;
+
+ private:
+  friend class server;
+  // I/O thread: the server starts sending (`wake` tells it there is more), takes what is
+  // buffered, and lets go when the connection closes.
+  void attach(std::function<void()> wake);
+  bool take(std::string& out, bool& ended);
+  void detach();
+
+  const std::size_t max_buffered_;
+  mutable std::mutex mu_;
+  std::string pending_;
+  bool ended_ = false;     // end() was called
+  bool detached_ = false;  // the connection is gone: writes fail
+  std::function<void()> wake_;
+};
+
 struct response {
   int status = 200;
   std::string content_type;
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   bool close = false;  // close the connection after this response
+  // When set, the body is this stream's bytes instead of `body` (and the connection closes
+  // after it ends).
+  std::shared_ptr<body_stream> stream;
 };
 
 // A text/plain answer (the message and a newline).
