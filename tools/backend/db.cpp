@@ -45,6 +45,7 @@ bool is_memory_path(std::string_view path) {
   return path == ":memory:";
 }
 
+// Longer than a screen because it is the schema: one statement per table and index.
 bool create_schema(sqlite3* db, std::string& error) {
   // Column names and meanings follow Logfire's `records` table, so queries written there run
   // here. Timestamps are UTC text ("YYYY-MM-DD HH:MM:SS.ffffff"), duration is in seconds, ids are

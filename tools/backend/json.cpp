@@ -154,6 +154,31 @@ class parser {
     }
   }
 
+  // The character a one-letter escape stands for (\n, \t, \", ...); 0 when it is none.
+  static char simple_escape(char e) {
+    static constexpr std::string_view from = "\"\\/bfnrt", to = "\"\\/\b\f\n\r\t";
+    std::size_t k = from.find(e);
+    return k == std::string_view::npos ? 0 : to[k];
+  }
+
+  // After "\u": the code point of the escape, or of the surrogate pair it starts; a lone
+  // surrogate becomes U+FFFD.
+  bool parse_unicode_escape(unsigned& cp) {
+    if (!parse_hex4(cp)) return false;
+    if (cp >= 0xD800 && cp <= 0xDBFF && s_.substr(pos_, 2) == "\\u") {
+      std::size_t save = pos_;
+      pos_ += 2;
+      unsigned low = 0;
+      if (parse_hex4(low) && low >= 0xDC00 && low <= 0xDFFF) {
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+      } else {
+        pos_ = save;
+      }
+    }
+    if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;
+    return true;
+  }
+
   bool parse_string(std::string* out) {
     ++pos_;  // opening quote
     while (pos_ < s_.size()) {
@@ -166,53 +191,15 @@ class parser {
       if (c == '\\') {
         if (++pos_ >= s_.size()) return false;
         char e = s_[pos_++];
-        char plain = 0;
-        switch (e) {
-          case '"':
-            plain = '"';
-            break;
-          case '\\':
-            plain = '\\';
-            break;
-          case '/':
-            plain = '/';
-            break;
-          case 'b':
-            plain = '\b';
-            break;
-          case 'f':
-            plain = '\f';
-            break;
-          case 'n':
-            plain = '\n';
-            break;
-          case 'r':
-            plain = '\r';
-            break;
-          case 't':
-            plain = '\t';
-            break;
-          case 'u': {
-            unsigned cp = 0;
-            if (!parse_hex4(cp)) return false;
-            if (cp >= 0xD800 && cp <= 0xDBFF && s_.substr(pos_, 2) == "\\u") {
-              std::size_t save = pos_;
-              pos_ += 2;
-              unsigned low = 0;
-              if (parse_hex4(low) && low >= 0xDC00 && low <= 0xDFFF) {
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-              } else {
-                pos_ = save;
-              }
-            }
-            if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;  // lone surrogate
-            if (out) append_utf8(*out, cp);
-            continue;
-          }
-          default:
-            return false;
+        if (e == 'u') {
+          unsigned cp = 0;
+          if (!parse_unicode_escape(cp)) return false;
+          if (out) append_utf8(*out, cp);
+        } else if (char plain = simple_escape(e); plain != 0) {
+          if (out) *out += plain;
+        } else {
+          return false;
         }
-        if (out) *out += plain;
         continue;
       }
       std::size_t n = utf8_sequence_length(s_, pos_);

@@ -174,6 +174,19 @@ struct connection_guard {
   }
 };
 
+// Why a step failed; the two limits a query can hit name their option.
+std::string step_error(sqlite3* db, int rc, const query_limits& limits, const deadline_state& deadline) {
+  if ((rc & 0xFF) == SQLITE_INTERRUPT && deadline.passed) {
+    return with_option("interrupted: the query ran longer than " + std::to_string(limits.timeout->count()) + " ms",
+                       limits.timeout_option);
+  }
+  if ((rc & 0xFF) == SQLITE_TOOBIG && limits.max_bytes) {
+    return with_option("string or blob too big: values are limited to " + human_bytes(*limits.max_bytes) + " here",
+                       limits.bytes_option);
+  }
+  return sqlite3_errmsg(db);
+}
+
 }  // namespace
 
 bool run_query(sqlite3* db, std::string_view sql, const query_limits& limits, query_result& out, std::string& error) {
@@ -198,15 +211,7 @@ bool run_query(sqlite3* db, std::string_view sql, const query_limits& limits, qu
     if (rc == SQLITE_DONE) return true;
     if (rc == SQLITE_ROW && limits.timeout && check_deadline(&deadline)) rc = SQLITE_INTERRUPT;
     if (rc != SQLITE_ROW) {
-      if ((rc & 0xFF) == SQLITE_INTERRUPT && deadline.passed) {
-        error = with_option("interrupted: the query ran longer than " + std::to_string(limits.timeout->count()) + " ms",
-                            limits.timeout_option);
-      } else if ((rc & 0xFF) == SQLITE_TOOBIG && limits.max_bytes) {
-        error = with_option("string or blob too big: values are limited to " + human_bytes(*limits.max_bytes) + " here",
-                            limits.bytes_option);
-      } else {
-        error = sqlite3_errmsg(db);
-      }
+      error = step_error(db, rc, limits, deadline);
       return false;
     }
     if (limits.max_rows && out.rows.size() >= *limits.max_rows) {

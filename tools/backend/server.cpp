@@ -256,6 +256,7 @@ std::uint64_t server::requests_refused() const {
          s.bad_request + s.header_too_large + s.timed_out + s.too_many_requests + s.unavailable;
 }
 
+// Any thread. One line per counter, in the order GET /api/stats shows them.
 std::string server::stats_json() const {
   auto c = store_.counters();
   const auto& conn = http_->counters();

@@ -52,13 +52,12 @@ apply_fn duration(std::chrono::milliseconds min, std::chrono::milliseconds max,
 // A whole number within [min, max].
 apply_fn count(long long min, long long max, std::function<void(serve_config&, long long)> set) {
   return [=](const std::string& v, serve_config& c, std::string& error) {
-    char* end = nullptr;
-    long long n = std::strtoll(v.c_str(), &end, 10);
-    if (v.empty() || *end != '\0' || n < min || n > max) {
+    auto n = parse_count(v, min, max);
+    if (!n) {
       error = "must be a number from " + std::to_string(min) + " to " + std::to_string(max) + ", got '" + v + "'";
       return false;
     }
-    set(c, n);
+    set(c, *n);
     return true;
   };
 }

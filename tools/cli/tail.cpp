@@ -62,10 +62,9 @@ int parse_tail_options(int argc, char** argv, tail_options& o) {
     return 2;
   };
   if (auto l = a.get("last")) {
-    char* end = nullptr;
-    long n = std::strtol(l->c_str(), &end, 10);
-    if (l->empty() || *end != '\0' || n < 0) return bad("--last must be a number, got '" + *l + "'");
-    o.last = static_cast<std::size_t>(n);
+    auto n = parse_count(*l, 0, 1'000'000);
+    if (!n) return bad("--last must be a number from 0 to 1000000, got '" + *l + "'");
+    o.last = static_cast<std::size_t>(*n);
   }
   if (auto l = a.get("min-level")) {
     auto lv = parse_level(*l);

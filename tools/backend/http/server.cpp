@@ -651,6 +651,9 @@ struct server::impl {
     }
   }
 
+  // The I/O thread's loop: each turn handles the ready sockets and completions, parses queued
+  // pipelined requests, checks deadlines, and reaps closed connections; after stop() it drains
+  // the requests being handled (bounded by kStopDrain). One function, so the order is visible.
   void run() {
     start_workers();
     epoll_event events[256];

@@ -35,6 +35,31 @@ std::size_t skip_string(std::string_view text, std::size_t pos) {
   return std::string_view::npos;
 }
 
+// Position after `"name" :` and the spaces that follow (an object member's name), or npos.
+std::size_t skip_member_name(std::string_view text, std::size_t pos) {
+  std::size_t i = skip_string(text, pos);
+  if (i == std::string_view::npos) return i;
+  i = skip_ws(text, i);
+  if (i >= text.size() || text[i] != ':') return std::string_view::npos;
+  return skip_ws(text, i + 1);
+}
+
+// Position after the string, literal or number at text[pos], or npos.
+std::size_t skip_scalar(std::string_view text, std::size_t pos) {
+  char c = text[pos];
+  if (c == '"') return skip_string(text, pos);
+  if (c == 't' || c == 'f' || c == 'n') {
+    std::string_view word = c == 't' ? "true" : c == 'f' ? "false" : "null";
+    return text.substr(pos, word.size()) == word ? pos + word.size() : std::string_view::npos;
+  }
+  std::size_t i = pos;
+  while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '-' || text[i] == '+' || text[i] == '.' ||
+                             text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+  }
+  return i == pos || (c != '-' && (c < '0' || c > '9')) ? std::string_view::npos : i;
+}
+
 }  // namespace
 
 std::size_t read_key(std::string_view text, std::size_t pos, std::string& key) {
@@ -53,8 +78,9 @@ std::size_t read_key(std::string_view text, std::size_t pos, std::string& key) {
 
 std::size_t skip_value(std::string_view text, std::size_t pos, int base_depth, int max_depth, int& deepest,
                        bool& too_deep) {
-  // Iterative, so hostile nesting cannot exhaust the stack; `kinds` holds the open containers
-  // ('o' object, 'a' array) so that each closing bracket must match the one it closes.
+  // Iterative, so hostile nesting cannot exhaust the stack, and therefore one loop rather than a
+  // function per grammar rule; `kinds` holds the open containers ('o' object, 'a' array) so that
+  // each closing bracket must match the one it closes.
   std::string kinds;
   std::size_t i = skip_ws(text, pos);
   bool expect_value = true;
@@ -75,33 +101,14 @@ std::size_t skip_value(std::string_view text, std::size_t pos, int base_depth, i
           ++i;
           expect_value = false;
         } else if (c == '{') {
-          // A key, then ':' and a value.
-          i = skip_string(text, i);
+          i = skip_member_name(text, i);  // then its value
           if (i == std::string_view::npos) return i;
-          i = skip_ws(text, i);
-          if (i >= text.size() || text[i] != ':') return std::string_view::npos;
-          i = skip_ws(text, i + 1);
         }
         if (!expect_value && kinds.empty()) return i;
         continue;
       }
-      if (c == '"') {
-        i = skip_string(text, i);
-        if (i == std::string_view::npos) return i;
-      } else if (c == 't' || c == 'f' || c == 'n') {
-        std::string_view word = c == 't' ? "true" : c == 'f' ? "false" : "null";
-        if (text.substr(i, word.size()) != word) return std::string_view::npos;
-        i += word.size();
-      } else if (c == '-' || (c >= '0' && c <= '9')) {
-        std::size_t start = i;
-        while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '-' || text[i] == '+' ||
-                                   text[i] == '.' || text[i] == 'e' || text[i] == 'E')) {
-          ++i;
-        }
-        if (i == start) return std::string_view::npos;
-      } else {
-        return std::string_view::npos;
-      }
+      i = skip_scalar(text, i);
+      if (i == std::string_view::npos) return i;
       expect_value = false;
       if (kinds.empty()) return i;
       continue;
@@ -113,11 +120,8 @@ std::size_t skip_value(std::string_view text, std::size_t pos, int base_depth, i
     if (c == ',') {
       i = skip_ws(text, i + 1);
       if (kinds.back() == 'o') {
-        i = skip_string(text, i);
+        i = skip_member_name(text, i);
         if (i == std::string_view::npos) return i;
-        i = skip_ws(text, i);
-        if (i >= text.size() || text[i] != ':') return std::string_view::npos;
-        i = skip_ws(text, i + 1);
       }
       expect_value = true;
       continue;

@@ -336,6 +336,25 @@ std::string span_to_row(const pb_trace::Span& span, const time_rules& rules, rec
   return {};
 }
 
+namespace {
+
+// A log record becomes a row of its own: its span id is derived from its content (and its
+// trace id too when it has none), and the span that was active when it was emitted (the record's
+// span_id) is its parent.
+void set_log_ids(const pb_logs::LogRecord& log, std::size_t index, const std::string& body_text, record_row& row) {
+  std::string seed = log.trace_id() + log.span_id() + std::to_string(row.start_ns) + '/' + std::to_string(index) + '/' +
+                     body_text.substr(0, 256);
+  if (valid_id(log.trace_id(), 16)) {
+    row.trace_id = to_hex(log.trace_id());
+  } else {
+    row.trace_id = hex64(fnv1a(seed, 1)) + hex64(fnv1a(seed, 2));
+  }
+  row.span_id = hex64(fnv1a(seed, 3));
+  if (valid_id(log.span_id(), 8)) row.parent_span_id = to_hex(log.span_id());
+}
+
+}  // namespace
+
 std::string log_to_row(const pb_logs::LogRecord& log, std::size_t index, const time_rules& rules, record_row& row) {
   if (!log.trace_id().empty() && log.trace_id().size() != 16) {
     return "log record has an invalid trace_id (" + std::to_string(log.trace_id().size()) +
@@ -356,18 +375,7 @@ std::string log_to_row(const pb_logs::LogRecord& log, std::size_t index, const t
   std::string body_text = log.has_body() ? any_to_text(log.body()) : std::string();
   if (log.has_body()) row.log_body = any_to_json(log.body());
 
-  // A log record becomes a row of its own: its span id is derived from its content, and the
-  // span that was active when it was emitted (the record's span_id) is its parent.
-  std::string seed =
-      log.trace_id() + log.span_id() + std::to_string(t) + '/' + std::to_string(index) + '/' + body_text.substr(0, 256);
-  if (valid_id(log.trace_id(), 16)) {
-    row.trace_id = to_hex(log.trace_id());
-  } else {
-    row.trace_id = hex64(fnv1a(seed, 1)) + hex64(fnv1a(seed, 2));
-  }
-  row.span_id = hex64(fnv1a(seed, 3));
-  if (valid_id(log.span_id(), 8)) row.parent_span_id = to_hex(log.span_id());
-
+  set_log_ids(log, index, body_text, row);
   int severity = static_cast<int>(log.severity_number());
   row.level = severity >= 1 && severity <= 24 ? severity : level_from(attrs, kInfo);
   row.message = attrs.text("logfire.msg").value_or(body_text);
