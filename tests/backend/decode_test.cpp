@@ -186,6 +186,21 @@ TEST(decode_streaming, nesting_beyond_the_limit_is_named) {
   EXPECT_TRUE(decode_request(signal::traces, body_format::protobuf, body, options, deeper).ok());
 }
 
+TEST(decode_streaming, more_rows_than_the_limit_refuse_the_request_before_anything_is_delivered) {
+  decode_options options;
+  options.max_rows = 5;
+  options.chunk_rows = 2;  // several chunks: the limit must hold before the first is stored
+  recording_sink over;
+  auto r = decode_request(signal::traces, body_format::protobuf, spans(6).SerializeAsString(), options, over);
+  EXPECT_EQ(r.outcome, decode_result::status::too_many);
+  EXPECT_EQ(r.error,
+            "request holds 6 spans, more than the limit of 5 per request; split the export or raise "
+            "--max-request-rows");
+  EXPECT_TRUE(over.chunks.empty());
+  recording_sink at;
+  EXPECT_TRUE(decode_request(signal::traces, body_format::protobuf, spans(5).SerializeAsString(), options, at).ok());
+}
+
 TEST(decode_streaming, fields_in_any_order_and_both_json_spellings) {
   // The resource after its scopes, snake_case keys: what protobuf's own parser accepts.
   std::string body = R"({"resource_spans":[{"scope_spans":[{"spans":[{"trace_id":"0102030405060708090a0b0c0d0e0f10",

@@ -142,6 +142,9 @@ http::response handle_export(route_context& ctx, signal sig, http::request& req)
     case decode_result::status::too_deep:
       ++ctx.stats.malformed;
       return otlp_error(400, format, kGrpcInvalidArgument, r.error + " on /v1/" + std::string(signal_name(sig)));
+    case decode_result::status::too_many:
+      ++ctx.stats.too_large;
+      return otlp_error(413, format, kGrpcInvalidArgument, r.error);
     case decode_result::status::no_memory:
       ++ctx.stats.too_many_requests;
       return retry_later(otlp_error(429, format, kGrpcResourceExhausted,

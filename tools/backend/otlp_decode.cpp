@@ -91,6 +91,14 @@ class request_decoder {
 
   decode_result run() {
     if (!walk(pass::count)) return result_;
+    if (expected_rows_ > options_.max_rows) {
+      static constexpr std::array<std::string_view, 3> kRows = {"spans", "log records", "metric data points"};
+      fail(decode_result::status::too_many, "request holds " + std::to_string(expected_rows_) + " " +
+                                                std::string(kRows[index(sig_)]) + ", more than the limit of " +
+                                                std::to_string(options_.max_rows) +
+                                                " per request; split the export or raise --max-request-rows");
+      return result_;
+    }
     multi_ = expected_rows_ > options_.chunk_rows || body_.size() > options_.chunk_bytes / 4;
     if (multi_ && !walk(pass::validate)) return result_;
     if (!sink_.begin(multi_)) {

@@ -33,6 +33,10 @@ struct decode_options {
   // Attribute values nested deeper than this (an array or map inside a value is one level) make
   // the request malformed. Default 32, which is protobuf's own limit of 100 message levels.
   int max_nesting = 32;
+  // Spans, log records or metric data points in one request, at most: more refuse the request
+  // before anything is stored. Bounds how long one request holds the writer, and how much a
+  // retry after a failure between chunks stores twice. Default 1 000 000 (--max-request-rows).
+  std::size_t max_rows = 1'000'000;
   // Rows per chunk handed to the sink, at most; and about this many bytes of rows.
   std::size_t chunk_rows = 10'000;
   std::size_t chunk_bytes = 16u << 20;
@@ -60,11 +64,12 @@ struct decode_result {
     ok,
     malformed,  // not a valid Export<Signal>ServiceRequest; nothing was delivered
     too_deep,   // attribute values nested deeper than max_nesting; nothing was delivered
+    too_many,   // more rows than max_rows; nothing was delivered
     no_memory,  // the sink refused a reservation; chunks before it may have been delivered
     stopped,    // the sink refused a chunk; chunks before it may have been delivered
   };
   status outcome = status::ok;
-  std::string error;             // malformed / too_deep: what is wrong (never raw body bytes)
+  std::string error;             // malformed / too_deep / too_many: what is wrong (never raw body bytes)
   std::int64_t rejected = 0;     // well-formed but unusable items (OTLP partial success)
   std::string rejected_message;  // why the first one was rejected
   std::size_t items = 0;         // spans, log records or metrics in the request
