@@ -287,8 +287,11 @@ bool store::configure_writer(std::string& error) {
   }
   exec(db, "PRAGMA mmap_size = 268435456", error);  // fewer read syscalls; harmless if unsupported
   std::string sync = std::string("PRAGMA synchronous = ") + (options_.durable ? "FULL" : "NORMAL");
+  // An 8 MiB page cache: inserts touch the right-hand edges of the table and its indexes, and
+  // other pages come from the mapping above. With 64 MiB, bench_backend measured 1.7 times the
+  // CPU per stored row (pages allocated and evicted over a larger, colder working set).
   if (!exec(db, sync.c_str(), error) || !exec(db, "PRAGMA temp_store = MEMORY", error) ||
-      !exec(db, "PRAGMA cache_size = -65536", error) || !create_schema(db, error)) {
+      !exec(db, "PRAGMA cache_size = -8192", error) || !create_schema(db, error)) {
     error = "cannot use " + options_.path + " as a database: " + error;
     return false;
   }

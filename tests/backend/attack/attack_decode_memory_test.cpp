@@ -46,11 +46,11 @@ TEST(attack_5_decode_memory, a_body_of_minimal_spans_is_decoded_in_bounded_memor
     anon_peak_sampler sampler(serve.pid());
     auto r = post(serve.port(), "/v1/traces", body);
     ASSERT_EQ(r.status, 200) << r.body;
-    // The body (16 MiB), one chunk of rows (16 MiB), SQLite's page cache (64 MiB) and the
+    // The body (16 MiB), one chunk of rows (16 MiB), SQLite's page cache (8 MiB) and the
     // allocator's slack; the old decoder took about 46 times the body.
     std::printf("peak RssAnon growth: %lld MiB\n", static_cast<long long>((sampler.peak() - before) >> 20));
     if (!kSanitized) {
-      EXPECT_LT(sampler.peak() - before, 160 << 20)
+      EXPECT_LT(sampler.peak() - before, 96 << 20)
           << "peak RssAnon " << (sampler.peak() >> 20) << " MiB, before " << (before >> 20) << " MiB";
     }
   }
@@ -94,7 +94,7 @@ TEST(attack_5_decode_memory, requests_beyond_the_memory_budget_get_429_and_nothi
   EXPECT_GE(refused, 1) << "four 8 MiB requests at once do not fit in 48 MiB";
   std::printf("peak RssAnon growth: %lld MiB\n", static_cast<long long>((sampler.peak() - before) >> 20));
   if (!kSanitized) {
-    EXPECT_LT(sampler.peak() - before, (48 + 96) << 20);
+    EXPECT_LT(sampler.peak() - before, (48 + 64) << 20);
   }
   EXPECT_EQ(sql_count(db, "SELECT count(*) FROM records"), static_cast<std::int64_t>(per) * kClients);
 }
