@@ -29,21 +29,8 @@ namespace otlp = logfire::test::otlp;
 
 constexpr int k_service_requests = 120;
 
-std::string hex(const std::string& bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out.push_back(digits[c >> 4]);
-    out.push_back(digits[c & 0xF]);
-  }
-  return out;
-}
-
-std::string resource_attr(const otlp::export_request& req, std::string_view key) {
-  if (req.resource_spans_size() == 0) return {};
-  const auto* v = logfire::test::find_attribute(req.resource_spans(0).resource().attributes(), key);
-  return v ? v->string_value() : std::string();
-}
+using logfire::test::hex;
+using logfire::test::resource_attr;
 
 // The GCP metadata server as the SDK asks it (header Metadata-Flavor: Google).
 class fake_metadata_server {
