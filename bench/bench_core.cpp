@@ -4,7 +4,7 @@
 // log with 2 attributes <= 80 ns, filtered log <= 2 ns, drain >= 2 M records/s.
 //
 // The ring never overflows silently: each caller benchmark flushes (timer paused) every
-// k_flush_every iterations, and every benchmark reports the records lost under queue_full in
+// k_flush_every iterations, and every benchmark reports the records lost under ring_full in
 // the "dropped" counter (and fails when it is not zero).
 #include <benchmark/benchmark.h>
 
@@ -72,14 +72,14 @@ logfire::options bench_options() {
   return o;
 }
 
-std::uint64_t queue_full() {
-  return logfire::stats().dropped_by(logfire::drop_reason::queue_full);
+std::uint64_t ring_full() {
+  return logfire::stats().dropped_by(logfire::drop_reason::ring_full);
 }
 
 // Runs `body` per iteration; flushes with the timer paused every k_flush_every iterations.
 template <typename Body>
 void run(benchmark::State& state, std::int64_t records_per_iteration, Body&& body) {
-  const std::uint64_t dropped_before = state.thread_index() == 0 ? queue_full() : 0;
+  const std::uint64_t dropped_before = state.thread_index() == 0 ? ring_full() : 0;
   int n = 0;
   for (auto _ : state) {
     body();
@@ -93,9 +93,9 @@ void run(benchmark::State& state, std::int64_t records_per_iteration, Body&& bod
   state.SetItemsProcessed(state.iterations() * records_per_iteration);
   if (state.thread_index() == 0) {
     logfire::force_flush(std::chrono::seconds(10));
-    const std::uint64_t dropped = queue_full() - dropped_before;
+    const std::uint64_t dropped = ring_full() - dropped_before;
     state.counters["dropped"] = static_cast<double>(dropped);
-    if (dropped) state.SkipWithError("records were dropped (queue_full): the ring overflowed");
+    if (dropped) state.SkipWithError("records were dropped (ring_full): the ring overflowed");
   }
 }
 
@@ -150,7 +150,7 @@ BENCHMARK(BM_span_child_of_open_parent);
 // export, then timed from its release until a flush has drained, built and exported them all.
 void BM_background_drain(benchmark::State& state) {
   constexpr int k_records = 16384;
-  const std::uint64_t dropped_before = queue_full();
+  const std::uint64_t dropped_before = ring_full();
   for (auto _ : state) {
     g_exporter->arm();
     std::thread blocker([] {
@@ -168,9 +168,9 @@ void BM_background_drain(benchmark::State& state) {
   }
   // items_per_second: records drained per second of (manual) drain time.
   state.SetItemsProcessed(state.iterations() * k_records);
-  const std::uint64_t dropped = queue_full() - dropped_before;
+  const std::uint64_t dropped = ring_full() - dropped_before;
   state.counters["dropped"] = static_cast<double>(dropped);
-  if (dropped) state.SkipWithError("records were dropped (queue_full): the ring overflowed");
+  if (dropped) state.SkipWithError("records were dropped (ring_full): the ring overflowed");
 }
 BENCHMARK(BM_background_drain)->UseManualTime()->Unit(benchmark::kMillisecond);
 

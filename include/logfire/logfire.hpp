@@ -58,6 +58,9 @@ struct span_state {
   bool recording = false;
   bool active = false;      // not yet ended
   bool is_current = false;  // made itself the thread's current span
+  // The pipeline generation (configure() or fork) that recorded the start: updates and the end
+  // go to that pipeline only.
+  std::uint32_t generation = 0;
 };
 }  // namespace detail
 
