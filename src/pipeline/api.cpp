@@ -406,7 +406,7 @@ void count_filtered() noexcept {
   // One counter, so the call is never seen half counted; no in-call scope (nothing is pushed):
   // a count racing with shutdown() lands in the closed ledger, produced and dropped together.
   thread_state& ts = this_thread_state();
-  if (const control* ctl = g_control.load(std::memory_order_relaxed);
+  if (const control* ctl = g_control.load(std::memory_order_acquire);
       ctl && ts.counters.generation.load(std::memory_order_relaxed) != ctl->generation) [[unlikely]]
     ts.counters.rollover(ctl->generation);
   ts.counters.dropped[static_cast<std::size_t>(drop_reason::filtered_by_level)].add();

@@ -1,5 +1,5 @@
 // heavy_barrier(): membarrier(2), else an mprotect() TLB shootdown (as folly's
-// asymmetricHeavyBarrier does), else a plain fence (a kernel without either; documented).
+// asymmetricHeavyBarrier does).
 #include "pipeline/barrier.hpp"
 
 #include <linux/membarrier.h>
@@ -36,17 +36,24 @@ bool mprotect_barrier() noexcept {
   return ::mprotect(page, 4096, PROT_READ | PROT_WRITE) == 0;
 }
 
+// A full fence on this thread (a locked read-modify-write; ThreadSanitizer does not model
+// standalone fences).
+void local_fence() noexcept {
+  static std::atomic<int> dummy{0};
+  dummy.exchange(0, std::memory_order_seq_cst);
+}
+
 }  // namespace
 
 void heavy_barrier() noexcept {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  local_fence();
   if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return;
   // Not registered yet (or again, in a forked child): register, then try once more.
   if (errno == EPERM && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0 &&
       membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0)
     return;
   (void)mprotect_barrier();
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  local_fence();
 }
 
 }  // namespace logfire::detail

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <unordered_map>
 
 #include "pipeline/diagnostics.hpp"
@@ -18,6 +19,11 @@ namespace logfire::detail {
 
 std::atomic<control*> g_control{nullptr};
 pipeline* g_active_pipeline = nullptr;
+
+std::mutex& consumer_mutex() noexcept {
+  static std::mutex* m = new std::mutex;  // never destroyed: an abandoned thread may still use it
+  return *m;
+}
 
 void take_side_records(std::vector<std::vector<std::byte>>& out) noexcept;
 std::size_t side_queue_size() noexcept;
@@ -241,6 +247,9 @@ namespace {
 constexpr std::size_t k_max_span_updates_bytes = 4u << 20;  // updates kept per open span
 constexpr std::size_t k_max_orphans = 65536;                // updates waiting for their start
 constexpr std::size_t k_max_orphan_bytes = 4u << 20;
+// Full batches waiting for the exporters at most before a pass lets the exporters have them:
+// bounds the background thread's memory (each batch holds an arena) during a large backlog.
+constexpr std::size_t k_waiting_batches = 4;
 
 // Appends "[u8 kind][u32 size][body]" to `updates`, all or nothing (std::bad_alloc leaves it
 // unchanged).
@@ -254,6 +263,12 @@ void append_update(std::string& updates, std::uint8_t kind, const std::byte* bod
 
 }  // namespace
 
+struct pipeline::batch {
+  arena memory;
+  std::vector<span_record> records;  // at most max_batch, pending spans included
+  std::size_t finished = 0;          // spans and logs (not pending spans)
+};
+
 struct pipeline::state {
   struct open_span {
     std::vector<std::byte> start;  // the span_start body
@@ -261,28 +276,32 @@ struct pipeline::state {
   };
   std::unordered_map<std::uint64_t, open_span> open;
   // Updates whose span start was not seen yet: it is in a ring drained later in the same pass,
-  // or committed just after that ring was read (then the next cycle finds it).
+  // or committed just after that ring was read (then the next complete pass finds it).
   struct orphan {
     std::string updates;
-    std::uint64_t cycle = 0;
+    std::uint64_t pass = 0;  // `passes` when it arrived
   };
   std::unordered_map<std::uint64_t, orphan> orphans;
   std::size_t orphan_bytes = 0;
   // Span ends, applied once every update made before them (on any thread) has been read: ends
-  // committed before this cycle's first pass are applied at the end of the cycle; later ones
-  // wait for the next cycle.
+  // committed before a pass's mark are applied at the end of that pass; later ones, and all of
+  // them when a pass was cut short (fork), wait for the next complete pass.
   std::vector<span_ref> ends_now;
   std::vector<span_ref> ends_next;
   std::vector<span_ref> ends_deferred;
-  std::uint64_t cycle = 0;
-  std::vector<thread_state*> rings;  // this cycle's snapshot of the registry
-  std::vector<std::uint64_t> marks;  // each ring's published position at the first pass
+  std::uint64_t passes = 0;          // complete passes so far
+  std::vector<thread_state*> rings;  // this pass's snapshot of the registry
+  std::vector<std::uint64_t> marks;  // each ring's published position at the start of the pass
   std::vector<std::vector<std::byte>> side;
 
-  arena batch_arena;
-  std::vector<span_record> batch;  // at most max_batch records, pending spans included
+  // Records go into `current`; a full batch waits in `full`. The exporters get the waiting
+  // batches after the pass, or in the middle of it once there are k_waiting_batches, with the
+  // consumer lock released meanwhile: a stalled exporter never holds the rings, and memory
+  // stays bounded whatever the backlog.
+  batch current;
+  std::deque<batch> full;
+  std::vector<batch> spare;  // emptied batches, reused
   std::vector<span_record> without_pending;
-  std::size_t finished_in_batch = 0;  // spans and logs (not pending spans) in the batch
   clock::time_point batch_deadline{};
   bool first_batch = true;
   bool any_pending_exporter = false;
@@ -313,10 +332,9 @@ pipeline::pipeline(pipeline_settings settings, resource res, std::vector<std::sh
   const pipeline_settings& cfg = control_->settings;
   st.any_pending_exporter =
       std::any_of(slots_.begin(), slots_.end(), [](const auto& s) { return s->exp->wants_pending_spans(); });
-  // The batch never outgrows max_batch, so it is reserved once (up to a sane size).
-  const std::size_t reserve = std::min<std::size_t>(cfg.max_batch, 8192);
-  st.batch.reserve(reserve);
-  st.without_pending.reserve(reserve);
+  // A batch never outgrows max_batch, so it is reserved once (up to a sane size).
+  st.current.records.reserve(batch_reserve());
+  st.without_pending.reserve(batch_reserve());
   st.builder.set_max_attributes(cfg.max_attributes);
   diagnostic_context dctx;
   const std::uint8_t ml = g_min_level.load(std::memory_order_relaxed);
@@ -358,14 +376,39 @@ void pipeline::lost(drop_reason reason, std::uint64_t n) noexcept {
   state_->own_dropped[static_cast<std::size_t>(reason)].fetch_add(n, std::memory_order_relaxed);
 }
 
-// Adds a record built in the batch's arena. The callers first make room (a full batch goes to
-// the exporters, which resets the arena), then build, then add: a record is in the batch or,
-// when building or adding throws, counted by the caller.
+std::size_t pipeline::batch_reserve() const noexcept {
+  return std::min<std::size_t>(control_->settings.max_batch, 8192);
+}
+
+// Makes room for one more record in the current batch: a full one joins the batches waiting
+// for the exporters, and an empty one (reused when possible) takes its place. Throws
+// std::bad_alloc leaving everything as it was.
+void pipeline::make_room() {
+  state& st = *state_;
+  if (st.current.records.size() < control_->settings.max_batch) return;
+  batch fresh;
+  if (!st.spare.empty()) {
+    fresh = std::move(st.spare.back());
+    st.spare.pop_back();
+  } else {
+    fresh.records.reserve(batch_reserve());
+  }
+  try {
+    st.full.push_back(std::move(st.current));
+  } catch (...) {
+    st.spare.push_back(std::move(fresh));  // capacity is there: it came from it, or it is new
+    throw;
+  }
+  st.current = std::move(fresh);
+  st.batch_deadline = clock::time_point::max();  // set by the next record
+}
+
+// Adds a record built in the current batch's arena (after make_room(), before building).
 void pipeline::add_to_batch(const span_record& r, bool finished) {
   state& st = *state_;
-  const bool was_empty = st.batch.empty();
-  st.batch.push_back(r);  // within the reserved capacity unless max_batch is above 8192
-  if (finished) ++st.finished_in_batch;
+  const bool was_empty = st.current.records.empty();
+  st.current.records.push_back(r);  // within the reserved capacity unless max_batch is above 8192
+  if (finished) ++st.current.finished;
   if (was_empty) {
     const pipeline_settings& cfg = control_->settings;
     st.batch_deadline = clock::now() + (st.first_batch ? cfg.first_delay : cfg.schedule_delay);
@@ -384,11 +427,10 @@ void pipeline::finish_span(std::uint64_t span, std::uint64_t end_ns) noexcept {
     }
     return;
   }
-  const pipeline_settings& cfg = control_->settings;
   try {
-    if (st.batch.size() >= cfg.max_batch) export_batch();
+    make_room();
     const span_record r = st.builder.build(it->second.start.data(), it->second.start.size(), false, it->second.updates,
-                                           end_ns, st.batch_arena);
+                                           end_ns, st.current.memory);
     add_to_batch(r, true);
   } catch (...) {
     lost(drop_reason::internal_error, 1);
@@ -407,8 +449,8 @@ void pipeline::on_record(const ring_record_header& h, const std::byte* body, std
   switch (kind) {
     case rec::log: {
       try {
-        if (st.batch.size() >= cfg.max_batch) export_batch();
-        const span_record r = st.builder.build(body, size, true, {}, 0, st.batch_arena);
+        make_room();
+        const span_record r = st.builder.build(body, size, true, {}, 0, st.current.memory);
         add_to_batch(r, true);
       } catch (...) {
         lost(drop_reason::internal_error, 1);
@@ -442,8 +484,8 @@ void pipeline::on_record(const ring_record_header& h, const std::byte* body, std
       }
       if (st.any_pending_exporter) {
         try {
-          if (st.batch.size() >= cfg.max_batch) export_batch();
-          const span_record r = st.builder.build_pending(body, size, st.batch_arena);
+          make_room();
+          const span_record r = st.builder.build_pending(body, size, st.current.memory);
           add_to_batch(r, false);
         } catch (...) {
           // A preview of a span counted when it ends: nothing is lost.
@@ -468,16 +510,22 @@ void pipeline::on_record(const ring_record_header& h, const std::byte* body, std
     case rec::event: {
       span_ref ref;
       std::memcpy(&ref, body, sizeof ref);
+      // Over a bound, or out of memory: the update is lost, and counted.
       try {
         if (auto it = st.open.find(ref.span); it != st.open.end()) {
-          if (it->second.updates.size() + 5 + size > k_max_span_updates_bytes) throw std::length_error("span updates");
+          if (it->second.updates.size() + 5 + size > k_max_span_updates_bytes) {
+            st.updates_lost.fetch_add(1, std::memory_order_relaxed);
+            return;
+          }
           append_update(it->second.updates, static_cast<std::uint8_t>(kind), body, size);
           return;
         }
-        if (st.orphans.size() >= k_max_orphans || st.orphan_bytes + 5 + size > k_max_orphan_bytes)
-          throw std::length_error("orphaned updates");
+        if (st.orphans.size() >= k_max_orphans || st.orphan_bytes + 5 + size > k_max_orphan_bytes) {
+          st.updates_lost.fetch_add(1, std::memory_order_relaxed);
+          return;
+        }
         auto [it, inserted] = st.orphans.try_emplace(ref.span);
-        if (inserted) it->second.cycle = st.cycle;
+        if (inserted) it->second.pass = st.passes;
         append_update(it->second.updates, static_cast<std::uint8_t>(kind), body, size);
         st.orphan_bytes += 5 + size;
       } catch (...) {
@@ -490,48 +538,92 @@ void pipeline::on_record(const ring_record_header& h, const std::byte* body, std
   }
 }
 
-// One pass over every ring and the side queue. Two reads of each ring's position make a span's
-// cross-thread updates arrive before its end: an end committed before the first read (the
-// "mark") happened after every update made before it on any thread, and those updates were
-// committed before the second read, which the drain does. Ends after the mark wait a cycle.
-void pipeline::drain_rings(bool final) {
+// Lets the exporters have the batches that filled up during a pass once there are
+// k_waiting_batches of them, with the consumer lock released meanwhile (see cycle()). Returns false
+// when shutdown() gave up on this pipeline during the export: the pass then stops at once and
+// touches no ring, no side queue and no registry entry again (a later pipeline owns them).
+bool pipeline::relieve(std::unique_lock<std::mutex>& consumer) noexcept {
   state& st = *state_;
-  ++st.cycle;
+  if (st.full.size() < k_waiting_batches) return true;
+  consumer.unlock();
+  export_batches(false);
+  consumer.lock();
+  return !abandoned_.load(std::memory_order_acquire);
+}
+
+// One pass over every ring and the side queue, with the consumer lock held (except while
+// relieve() exports). Two reads of each ring's position make a span's cross-thread updates
+// arrive before its end: an end committed before the first read (the "mark") happened after
+// every update made before it on any thread, and those updates were committed before the
+// second read, which the drain does. Ends after the mark wait for the next complete pass.
+// Returns false when the pipeline was abandoned meanwhile (stop touching anything shared).
+bool pipeline::drain_rings(std::unique_lock<std::mutex>& consumer, bool final) {
+  state& st = *state_;
   thread_registry::instance().snapshot(st.rings);  // may throw before anything is consumed
   st.marks.resize(st.rings.size());
   for (std::size_t i = 0; i < st.rings.size(); ++i) st.marks[i] = st.rings[i]->ring.published();
   const std::size_t side_mark = side_queue_size();
 
   // A fork() waiting for this thread cuts the pass short (not at shutdown, when every record
-  // must be settled): what is left stays in the rings for the next cycle, where the marks hold.
-  const auto keep_going = [&] { return final || !fork_waiting_.load(std::memory_order_relaxed); };
-  for (std::size_t i = 0; i < st.rings.size(); ++i) {
+  // must be settled): what is left stays in the rings, and every end waits for a complete pass.
+  bool cut = false;
+  bool gone = false;
+  const auto keep_going = [&] {
+    if (!final && fork_waiting_.load(std::memory_order_relaxed)) {
+      cut = true;
+      return false;
+    }
+    if (!relieve(consumer)) {
+      gone = true;
+      return false;
+    }
+    return true;
+  };
+  for (std::size_t i = 0; i < st.rings.size() && !cut; ++i) {
     const std::uint64_t mark = st.marks[i];
     st.rings[i]->ring.drain([&](const ring_record_header& h, const std::byte* body, std::size_t size,
                                 std::uint64_t at) { on_record(h, body, size, at < mark); },
                             keep_going);
+    if (gone) return false;
   }
   take_side_records(st.side);
   for (std::size_t j = 0; j < st.side.size(); ++j) {
+    if (!relieve(consumer)) return false;
     const auto& r = st.side[j];
     const auto* h = reinterpret_cast<const ring_record_header*>(r.data());
     on_record(*h, r.data() + sizeof(ring_record_header), h->size - sizeof(ring_record_header), j < side_mark);
   }
   st.side.clear();
 
-  for (const span_ref& e : st.ends_deferred) finish_span(e.span, e.time_ns);
-  st.ends_deferred.clear();
-  for (const span_ref& e : st.ends_now) finish_span(e.span, e.time_ns);
-  st.ends_now.clear();
-  st.ends_deferred.swap(st.ends_next);
-  if (final) {  // nothing arrives after the last cycle
-    for (const span_ref& e : st.ends_deferred) finish_span(e.span, e.time_ns);
-    st.ends_deferred.clear();
+  const auto finish_all = [&](std::vector<span_ref>& ends) {
+    for (const span_ref& e : ends) {
+      if (!relieve(consumer)) return false;
+      finish_span(e.span, e.time_ns);
+    }
+    ends.clear();
+    return true;
+  };
+  if (cut) {
+    // Some rings were not read up to their marks: no end is safe yet.
+    try {
+      st.ends_deferred.insert(st.ends_deferred.end(), st.ends_now.begin(), st.ends_now.end());
+      st.ends_deferred.insert(st.ends_deferred.end(), st.ends_next.begin(), st.ends_next.end());
+      st.ends_now.clear();
+      st.ends_next.clear();
+    } catch (...) {  // no room to wait: end them now
+      if (!finish_all(st.ends_now) || !finish_all(st.ends_next)) return false;
+    }
+    return true;
   }
+  ++st.passes;
+  if (!finish_all(st.ends_deferred) || !finish_all(st.ends_now)) return false;
+  st.ends_deferred.swap(st.ends_next);
+  if (final && !finish_all(st.ends_deferred)) return false;  // nothing arrives after the last pass
 
-  // Updates whose start never came (it was dropped and counted): they can wait no longer.
+  // Updates whose start never came (it was dropped and counted): a complete pass that began
+  // after they arrived has read every start committed before them. They can wait no longer.
   for (auto it = st.orphans.begin(); it != st.orphans.end();) {
-    if (it->second.cycle + 1 < st.cycle) {
+    if (it->second.pass + 2 <= st.passes) {
       st.orphan_bytes -= it->second.updates.size();
       st.updates_lost.fetch_add(1, std::memory_order_relaxed);
       it = st.orphans.erase(it);
@@ -539,47 +631,69 @@ void pipeline::drain_rings(bool final) {
       ++it;
     }
   }
+  return true;
 }
 
-void pipeline::export_batch() noexcept {
+// Hands one batch to every exporter (without pending spans to those that do not want them),
+// then empties it for reuse. Never called with the consumer lock held.
+void pipeline::export_one(batch& b) noexcept {
   state& st = *state_;
-  if (st.batch.empty()) return;
-  if (slots_.empty()) {
-    lost(drop_reason::no_exporter, st.finished_in_batch);
-  } else {
-    bool filtered = false;
-    bool filter_failed = false;
-    for (auto& s : slots_) {
-      std::span<const span_record> view = st.batch;
-      if (!s->exp->wants_pending_spans()) {
-        if (!filtered) {
-          filtered = true;
-          try {
-            st.without_pending.clear();
-            for (const auto& r : st.batch)
-              if (r.type != record_type::pending_span) st.without_pending.push_back(r);
-          } catch (...) {
-            filter_failed = true;
+  if (!b.records.empty()) {
+    if (slots_.empty()) {
+      lost(drop_reason::no_exporter, b.finished);
+    } else {
+      bool filtered = false;
+      bool filter_failed = false;
+      for (auto& s : slots_) {
+        // Abandoned (shutdown() returned without this thread): the closed ledger counted these
+        // records, and what the exporters write to may be gone.
+        if (abandoned_.load(std::memory_order_acquire)) break;
+        std::span<const span_record> view = b.records;
+        if (!s->exp->wants_pending_spans()) {
+          if (!filtered) {
+            filtered = true;
+            try {
+              st.without_pending.clear();
+              for (const auto& r : b.records)
+                if (r.type != record_type::pending_span) st.without_pending.push_back(r);
+            } catch (...) {
+              filter_failed = true;
+            }
           }
+          if (filter_failed) {
+            s->dropped(drop_reason::internal_error, b.finished, "out of memory while batching");
+            continue;
+          }
+          view = st.without_pending;
         }
-        if (filter_failed) {
-          s->dropped(drop_reason::internal_error, st.finished_in_batch, "out of memory while batching");
-          continue;
-        }
-        view = st.without_pending;
+        if (!view.empty()) s->exp->export_batch(view);
       }
-      if (!view.empty()) s->exp->export_batch(view);
     }
+    st.first_batch = false;
   }
-  st.batch.clear();
-  st.finished_in_batch = 0;
-  st.batch_arena.reset();
-  st.first_batch = false;
+  b.records.clear();
+  b.finished = 0;
+  b.memory.reset();
 }
 
-void pipeline::end_of_pipeline() noexcept {
+// The batches that filled up, oldest first, then the current one when `and_current`.
+void pipeline::export_batches(bool and_current) noexcept {
   state& st = *state_;
-  export_batch();
+  while (!st.full.empty()) {
+    export_one(st.full.front());
+    if (st.spare.size() < 2) {  // keep a couple for the next backlog; free the rest
+      try {
+        st.spare.push_back(std::move(st.full.front()));
+      } catch (...) {
+      }
+    }
+    st.full.pop_front();
+  }
+  if (and_current) export_one(st.current);
+}
+
+void pipeline::end_open_spans() noexcept {
+  state& st = *state_;
   // Spans still open will never end in this pipeline (their ends, if any, are ignored).
   lost(drop_reason::open_at_shutdown, st.open.size());
   st.open.clear();
@@ -588,22 +702,33 @@ void pipeline::end_of_pipeline() noexcept {
   st.orphan_bytes = 0;
 }
 
+// One cycle of the background thread. The rings, the side queue and the registry's retired
+// states have one consumer at a time, process-wide: the consumer lock. It is never held while
+// an exporter runs (a stalled exporter would hold the rings), and shutdown() marks a pipeline
+// abandoned under it, so a thread that outlived its pipeline's shutdown never drains again.
 void pipeline::cycle(bool flushing, bool stopping) {
   state& st = *state_;
-  const pipeline_settings& cfg = control_->settings;
-  try {
-    drain_rings(false);
-    // At shutdown the callers are done (shutdown() waited for them): a second pass settles the
-    // ends that waited for it, and nothing arrives after.
-    if (stopping) drain_rings(true);
-  } catch (...) {
-    // The registry snapshot could not be allocated: nothing was consumed, the next cycle tries
-    // again. At shutdown, what stays in the rings is counted when the ledger closes.
+  {
+    std::unique_lock consumer(consumer_mutex());
+    if (abandoned_.load(std::memory_order_acquire)) return;
+    try {
+      if (!drain_rings(consumer, false)) return;  // abandoned during an export: touch nothing shared
+      // At shutdown the callers are done (shutdown() waited for them): a second pass settles
+      // the ends that waited for it, and nothing arrives after.
+      if (stopping && !drain_rings(consumer, true)) return;
+    } catch (...) {
+      // The registry snapshot could not be allocated: nothing was consumed, the next cycle
+      // tries again. At shutdown, what stays in the rings is counted when the ledger closes.
+      if (stopping) drain_failed_.store(true, std::memory_order_relaxed);
+    }
+    if (stopping) end_open_spans();
+    try {
+      thread_registry::instance().collect_retired(control_->generation);
+    } catch (...) {
+    }
   }
-  if (flushing || stopping || (!st.batch.empty() && clock::now() >= st.batch_deadline) ||
-      st.finished_in_batch >= cfg.max_batch)
-    export_batch();
-  if (stopping) end_of_pipeline();
+  const bool due = !st.current.records.empty() && clock::now() >= st.batch_deadline;
+  export_batches(flushing || stopping || due);
 }
 
 void pipeline::add_resource_attributes(resource additions) {
@@ -645,7 +770,7 @@ void pipeline::run() noexcept {
     clock::time_point flush_deadline{};
     {
       std::unique_lock lock(ctl.mutex);
-      const auto wait_until = st.batch.empty() ? clock::now() + cfg.first_delay : st.batch_deadline;
+      const auto wait_until = st.current.records.empty() ? clock::now() + cfg.first_delay : st.batch_deadline;
       ctl.cv.wait_until(lock, wait_until,
                         [&] { return ctl.wake_requested || stop_ || flush_requested_ > flush_done_; });
       ctl.wake_requested = false;
@@ -675,17 +800,17 @@ void pipeline::run() noexcept {
         }
       } catch (...) {
       }
+      if (abandoned_.load(std::memory_order_acquire)) break;  // shut down without us: touch nothing shared
       cycle(flushing, stopping);
-      try {
-        thread_registry::instance().collect_retired(ctl.generation);
-      } catch (...) {
-      }
     }
+    if (abandoned_.load(std::memory_order_acquire)) break;  // never call an exporter again
     if (flushing || stopping) {
       bool ok = true;
-      for (auto& s : slots_) ok = s->exp->force_flush(flush_deadline) && ok;
+      for (auto& s : slots_)
+        if (!abandoned_.load(std::memory_order_acquire)) ok = s->exp->force_flush(flush_deadline) && ok;
       if (stopping)
-        for (auto& s : slots_) ok = s->exp->shutdown(flush_deadline) && ok;
+        for (auto& s : slots_)
+          if (!abandoned_.load(std::memory_order_acquire)) ok = s->exp->shutdown(flush_deadline) && ok;
       {
         std::lock_guard lock(ctl.mutex);
         last_flush_ok_ = ok;
@@ -762,21 +887,26 @@ bool pipeline::shutdown(clock::time_point deadline, bool callers_stuck) noexcept
     thread_.join();
   } else {
     // Stuck in an exporter (or the machine is starved): leave it; this object stays alive.
+    // Under the consumer lock, so that from now on it never drains a ring again.
     thread_.detach();
-    abandoned_ = true;
+    std::lock_guard consumer(consumer_mutex());
+    abandoned_.store(true, std::memory_order_release);
   }
   running_ = false;
 
-  // Close the ledger. Normally everything is settled by now; when a caller or the background
-  // thread did not finish in time, what is still unsettled is counted as shutdown_timeout
-  // (reports arriving later are ignored, records pushed later are never exported).
+  // Close the ledger. Normally everything is settled by now, and nothing is filled in (an
+  // accounting bug shows as an imbalance). Reports arriving later are ignored, records pushed
+  // later are never exported.
   pipeline_stats s;
   try {
     compute_stats(s);
   } catch (...) {
   }
-  if (abandoned_ || callers_stuck) {
-    constexpr auto timeout = static_cast<std::size_t>(drop_reason::shutdown_timeout);
+  // What remains unsettled has one cause: time ran out (a caller or the background thread did
+  // not finish by the deadline), or the final drain could not run (out of memory).
+  const bool late = abandoned_.load(std::memory_order_acquire) || callers_stuck;
+  if (late || drain_failed_.load(std::memory_order_relaxed)) {
+    const auto cause = static_cast<std::size_t>(late ? drop_reason::shutdown_timeout : drop_reason::internal_error);
     std::uint64_t destination_drops = 0;
     for (const auto& e : s.exporters)
       if (e.destination) destination_drops += e.dropped_total();
@@ -787,11 +917,11 @@ bool pipeline::shutdown(clock::time_point deadline, bool callers_stuck) noexcept
       any_destination = true;
       const std::uint64_t settled = pipeline_drops + e.exported + e.dropped_total() + e.in_spool + e.spool_taken_over;
       if (s.produced > settled) {
-        e.dropped[timeout] += s.produced - settled;
-        s.dropped[timeout] += s.produced - settled;
+        e.dropped[cause] += s.produced - settled;
+        s.dropped[cause] += s.produced - settled;
       }
     }
-    if (!any_destination && s.produced > s.dropped_total()) s.dropped[timeout] += s.produced - s.dropped_total();
+    if (!any_destination && s.produced > s.dropped_total()) s.dropped[cause] += s.produced - s.dropped_total();
   }
   closed_stats_ = std::move(s);
   closed_.store(true, std::memory_order_release);
@@ -901,7 +1031,7 @@ void pipeline::after_fork_in_child() noexcept {
     // The parent's background thread was in the middle of a batch: its state is not fit for
     // use. The child runs without this pipeline (configure.cpp unpublishes it).
     running_ = false;
-    abandoned_ = true;
+    abandoned_.store(true, std::memory_order_relaxed);
     return;
   }
   work_mutex_.unlock();
@@ -915,9 +1045,10 @@ void pipeline::after_fork_in_child() noexcept {
   st.ends_next.clear();
   st.ends_deferred.clear();
   st.side.clear();
-  st.batch.clear();
-  st.finished_in_batch = 0;
-  st.batch_arena.reset();
+  st.full.clear();
+  st.current.records.clear();
+  st.current.finished = 0;
+  st.current.memory.reset();
   for (auto& d : st.own_dropped) d = 0;
   st.updates_lost = 0;
   st.counters.utf8_repaired = 0;
@@ -947,7 +1078,7 @@ void pipeline::after_fork_in_child() noexcept {
     running_ = true;
   } catch (...) {
     running_ = false;
-    abandoned_ = true;
+    abandoned_.store(true, std::memory_order_relaxed);
   }
 }
 

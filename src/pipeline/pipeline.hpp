@@ -81,6 +81,10 @@ extern std::atomic<control*> g_control;
 // A new generation number (process-wide, never 0).
 std::uint32_t next_generation() noexcept;
 
+// Held by a background thread while it drains the rings and the side queue (never while it
+// calls an exporter): one consumer at a time, also when an abandoned pipeline's thread wakes.
+std::mutex& consumer_mutex() noexcept;
+
 // Records lost for reasons nobody chose (full ring, failed or rejected export, spool, shutdown).
 std::uint64_t involuntary_losses(const pipeline_stats& s) noexcept;
 
@@ -103,7 +107,7 @@ class pipeline {
   bool shutdown(clock::time_point deadline, bool callers_stuck) noexcept;
   // The background thread did not stop by the deadline: it was detached and still uses this
   // object, which must then never be destroyed.
-  [[nodiscard]] bool abandoned() const noexcept { return abandoned_; }
+  [[nodiscard]] bool abandoned() const noexcept { return abandoned_.load(std::memory_order_acquire); }
   [[nodiscard]] const pipeline_settings& settings() const noexcept { return control_->settings; }
   [[nodiscard]] std::uint32_t generation() const noexcept { return control_->generation; }
   [[nodiscard]] const resource& get_resource() const noexcept { return resource_; }
@@ -132,16 +136,21 @@ class pipeline {
   struct exporter_slot;
 
  private:
-  struct state;  // background-thread-only state (open spans, batch, arena)
+  struct state;  // background-thread-only state (open spans, batches)
+  struct batch;  // records and the arena behind them
 
   void run() noexcept;
   void cycle(bool flushing, bool stopping);
-  void drain_rings(bool stopping);
+  bool drain_rings(std::unique_lock<std::mutex>& consumer, bool final);
+  bool relieve(std::unique_lock<std::mutex>& consumer) noexcept;
   void on_record(const ring_record_header& h, const std::byte* body, std::size_t size, bool before_mark) noexcept;
   void finish_span(std::uint64_t span, std::uint64_t end_ns) noexcept;
+  [[nodiscard]] std::size_t batch_reserve() const noexcept;
+  void make_room();
   void add_to_batch(const span_record& r, bool finished);
-  void export_batch() noexcept;
-  void end_of_pipeline() noexcept;
+  void export_one(batch& b) noexcept;
+  void export_batches(bool and_current) noexcept;
+  void end_open_spans() noexcept;
   void lost(drop_reason reason, std::uint64_t n) noexcept;
   void report_losses(bool final_summary) noexcept;
   void compute_stats(pipeline_stats& out) const;
@@ -160,7 +169,10 @@ class pipeline {
   clock::time_point flush_deadline_{};
   std::thread thread_;
   std::atomic<bool> running_{false};
-  bool abandoned_ = false;
+  std::atomic<bool> abandoned_{false};
+  // The final drain could not run (out of memory): shutdown() counts what it left as
+  // internal_error.
+  std::atomic<bool> drain_failed_{false};
   // Held by the background thread while it drains, builds and exports a batch; taken by
   // before_fork() so fork() happens between cycles. Order: work_mutex_, control mutex,
   // resource, diagnostics, exporter slots, exporters, then the registry and the side queue.

@@ -220,23 +220,26 @@ namespace {
 
 // fork(): the prepare handler takes every lock of the SDK, in the order the SDK's threads take
 // them (configure, then the pipeline's work/control/resource/diagnostics/exporter locks, then
-// the registry and the side queue), so that the child never inherits one held by a thread
+// the rings' consumer lock, the registry and the side queue), so that the child never inherits one held by a thread
 // that does not exist there. Each is released once the state it protects is fit for the child.
 void on_fork_prepare() {
   g_configure_mutex.lock();
   if (g_active_pipeline) g_active_pipeline->before_fork();
+  consumer_mutex().lock();
   thread_registry::instance().mutex().lock();
   side_queue_mutex().lock();
 }
 void on_fork_parent() {
   side_queue_mutex().unlock();
   thread_registry::instance().mutex().unlock();
+  consumer_mutex().unlock();
   if (g_active_pipeline) g_active_pipeline->after_fork_in_parent();
   g_configure_mutex.unlock();
 }
 void on_fork_child() {
   side_queue_after_fork_in_child();
   thread_registry::instance().after_fork_in_child(this_thread_state_if_any());
+  consumer_mutex().unlock();
   if (pipeline* p = g_active_pipeline) {
     p->after_fork_in_child();
     if (p->abandoned()) {

@@ -43,7 +43,8 @@ inline bool balanced(const logfire::pipeline_stats& s) {
   if (destinations <= 1) return s.produced == s.exported + s.dropped_total() + s.in_spool + s.spool_taken_over;
   const std::uint64_t pipeline_drops = s.dropped_total() - destination_drops;
   for (const auto& e : s.exporters)
-    if (e.destination && s.produced != pipeline_drops + e.exported + e.dropped_total() + e.in_spool + e.spool_taken_over)
+    if (e.destination &&
+        s.produced != pipeline_drops + e.exported + e.dropped_total() + e.in_spool + e.spool_taken_over)
       return false;
   return true;
 }

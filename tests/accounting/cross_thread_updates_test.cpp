@@ -29,8 +29,8 @@ TEST(cross_thread_updates, updates_from_a_worker_before_the_end_are_applied) {
   int missing = 0;
   for (const auto& r : mem->records()) {
     if (r.name != "job {n}") continue;
-    const bool ok = int_attr(r, "worker") == int_attr(r, "n") && r.status == logfire::status_code::error &&
-                    r.events.size() == 1;
+    const bool ok =
+        int_attr(r, "worker") == int_attr(r, "n") && r.status == logfire::status_code::error && r.events.size() == 1;
     missing += ok ? 0 : 1;
   }
   EXPECT_EQ(mem->size(), static_cast<std::size_t>(k_rounds));

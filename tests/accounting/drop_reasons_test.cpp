@@ -108,7 +108,8 @@ TEST(drop_reasons, our_sampler_on_cloud_run_is_not_sampled_with_one_consistent_l
         logfire::span s("GET /checkout", {}, {.kind = logfire::span_kind::server});
         logfire::info("priced cart");
       }
-    }).join();
+    })
+        .join();
     EXPECT_TRUE(logfire::force_flush()) << logfire::stats().summary();
     const auto st = logfire::stats();
     EXPECT_GT(st.dropped_by(logfire::drop_reason::not_sampled), 50u) << st.summary();

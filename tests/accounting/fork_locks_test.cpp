@@ -20,7 +20,8 @@ int wait_for(pid_t pid, std::chrono::milliseconds limit) {
   const auto until = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < until) {
     int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (::waitpid(pid, &status, WNOHANG) == pid)
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     std::this_thread::sleep_for(2ms);
   }
   ::kill(pid, SIGKILL);
@@ -83,8 +84,7 @@ TEST(fork_locks, children_of_a_process_whose_ring_overflows_work) {
   }
   stop = true;
   producer.join();
-  EXPECT_EQ(failed, 0) << "exit codes (-1: hung and killed; 1: flush failed; 2: shutdown failed; 3: ledger)"
-                       << codes;
+  EXPECT_EQ(failed, 0) << "exit codes (-1: hung and killed; 1: flush failed; 2: shutdown failed; 3: ledger)" << codes;
   (void)logfire::shutdown(10s);
   expect_balanced(logfire::stats());
 }

@@ -66,7 +66,8 @@ void write_foreign_file(const std::string& dir, std::uint32_t records, bool corr
   ASSERT_TRUE(sp->write(body, meta).ok);
   if (!corrupt) return;
   // Flip one body byte of the only file.
-  std::string cmd = "f=$(ls '" + dir + "'/*.lfspool) && printf 'X' | dd of=\"$f\" bs=1 seek=40 conv=notrunc 2>/dev/null";
+  std::string cmd =
+      "f=$(ls '" + dir + "'/*.lfspool) && printf 'X' | dd of=\"$f\" bs=1 seek=40 conv=notrunc 2>/dev/null";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
 }
 
@@ -133,7 +134,8 @@ TEST(spool_ledgers, a_file_of_this_process_sent_by_another_process_is_taken_over
     for (int i = 0; i < 10; ++i) logfire::info("spooled {i}", {{"i", i}});
     EXPECT_FALSE(logfire::force_flush(1s));
     const auto until = std::chrono::steady_clock::now() + 20s;
-    while (logfire::stats().in_spool < 10 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
+    while (logfire::stats().in_spool < 10 && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(10ms);
     ASSERT_EQ(logfire::stats().in_spool, 10u) << logfire::stats().summary();
 
     // Another process of the service, whose backend answers, sends the file.

@@ -20,8 +20,8 @@ TEST(wire_limits, dropped_attributes_count_reaches_the_backend) {
   {
     logfire::span s("grows {a}", {{"a", 1}, {"b", 2}});
     s.set_attribute("c", 3);
-    s.set_attribute("d", 4);  // over the limit
-    s.set_attribute("e", 5);  // over the limit
+    s.set_attribute("d", 4);   // over the limit
+    s.set_attribute("e", 5);   // over the limit
     s.set_attribute("a", 10);  // replaces: not over the limit
   }
   logfire::info("within {a}", {{"a", 1}});

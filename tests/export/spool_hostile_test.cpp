@@ -4,8 +4,8 @@
 // chunks, and no allocation failure or exception reaches the host. A file whose header cannot be
 // read is deleted with a line naming it. A server's Retry-After holds during flush and shutdown
 // too: a deadline-bound flush does not hammer a server that asked for time.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -129,8 +129,7 @@ TEST(SpoolHostile, HugeAndSparseFilesNeitherAbortNorBloatTheHost) {
   });
   const std::string err = read_file(err_path);
   ASSERT_TRUE(WIFEXITED(status)) << "the child did not exit normally (status " << status << ")\n" << err;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: configure, 11: charged to this process, 12: not counted, 13: RSS\n"
-                                    << err;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: configure, 11: charged to this process, 12: not counted, 13: RSS\n" << err;
   const auto left = spool_files(folder);
   EXPECT_EQ(std::count(left.begin(), left.end(), "00000000000000000001-x.lfspool"), 0) << "the 100 GB file stayed";
   EXPECT_EQ(std::count(left.begin(), left.end(), "00000000000000000002-y.lfspool"), 0) << "the 1 GiB file stayed";
