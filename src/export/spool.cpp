@@ -368,6 +368,16 @@ spool::write_result spool::write(std::string_view body, const body_meta& meta, s
 
 std::optional<spool_claim> spool::claim_oldest(std::vector<spool_loss>& corrupt) {
   std::lock_guard lock(mu_);
+  try {
+    return claim_oldest_locked(corrupt);
+  } catch (...) {
+    // Out of memory: the file being examined stays for a later try; the corrupt files deleted
+    // before it are in `corrupt`, for the caller to report.
+    return std::nullopt;
+  }
+}
+
+std::optional<spool_claim> spool::claim_oldest_locked(std::vector<spool_loss>& corrupt) {
   rescan_locked(false);
   for (auto it = files_.begin(); it != files_.end();) {
     if (claimed_.count(it->first) != 0) {
@@ -391,6 +401,15 @@ std::optional<spool_claim> spool::claim_oldest(std::vector<spool_loss>& corrupt)
       it = files_.erase(it);
       continue;
     }
+    // From here on the descriptor is closed (releasing the flock) on every way out but a claim,
+    // also when an allocation fails (the file then stays for a later try).
+    struct closer {
+      int fd;
+      bool armed = true;
+      ~closer() {
+        if (armed) close_locked(fd);
+      }
+    } close_on_exit{fd};
     spool_claim c;
     c.name = it->first;
     c.fd = fd;
@@ -416,12 +435,7 @@ std::optional<spool_claim> spool::claim_oldest(std::vector<spool_loss>& corrupt)
                 " body bytes, the header says " + std::to_string(hd->body_bytes) + ")";
     } else {
       std::string body;
-      try {
-        body.resize(static_cast<std::size_t>(hd->body_bytes));
-      } catch (...) {
-        close_locked(fd);  // no memory now: the file stays for a later try
-        return std::nullopt;
-      }
+      body.resize(static_cast<std::size_t>(hd->body_bytes));  // at most max_file_bytes
       constexpr std::size_t k_chunk = 1u << 20;
       uLong crc = ::crc32(0L, Z_NULL, 0);
       for (std::size_t at = 0; at < body.size() && problem.empty(); at += k_chunk) {
@@ -433,9 +447,10 @@ std::optional<spool_claim> spool::claim_oldest(std::vector<spool_loss>& corrupt)
       }
       if (problem.empty() && static_cast<std::uint32_t>(crc) != hd->body_crc) problem = "body checksum mismatch";
       if (problem.empty()) {
+        claimed_.insert(c.name);
         c.meta = hd->meta;
         c.body = std::move(body);
-        claimed_.insert(c.name);
+        close_on_exit.armed = false;  // the claim holds it now
         return c;
       }
     }
@@ -450,8 +465,8 @@ std::optional<spool_claim> spool::claim_oldest(std::vector<spool_loss>& corrupt)
     }
     loss.detail = "spool file " + dir_ + "/" + c.name + " is corrupt (" + problem + ") and was deleted";
     if (!loss.records_known) loss.detail += "; its record count is unknown";
+    corrupt.reserve(corrupt.size() + 1);  // may throw: before the file goes, so it is never lost uncounted
     ::unlinkat(dirfd_, c.name.c_str(), 0);
-    close_locked(fd);
     if (c.own) own_.erase(own);
     it = files_.erase(it);
     corrupt.push_back(std::move(loss));

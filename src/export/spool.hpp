@@ -120,6 +120,7 @@ class spool {
  private:
   spool(std::string dir, int dirfd, std::uint64_t max_bytes, std::uint64_t max_file_bytes);
   void rescan_locked(bool force);
+  std::optional<spool_claim> claim_oldest_locked(std::vector<spool_loss>& corrupt);  // may throw bad_alloc
   bool evict_oldest_locked(std::vector<spool_loss>& out);
   std::string next_stem_locked();
 
