@@ -131,6 +131,15 @@ void diagnostics::report(const pipeline_stats& now, const diagnostic_details& de
   if (now.events[unreadable] != events_[unreadable].count)
     line(events_[unreadable], now.events[unreadable], "spool file deleted unread", "spool files deleted unread",
          to_string(event_counter::spool_files_unreadable), {}, details.events[unreadable], t);
+  // Updates lost: their span is exported (or dropped and counted) without them.
+  constexpr auto updates = static_cast<std::size_t>(event_counter::span_updates_lost);
+  if (now.events[updates] != events_[updates].count)
+    line(events_[updates], now.events[updates], "span update", "span updates",
+         to_string(event_counter::span_updates_lost),
+         "(attributes, events, status, level, exceptions) never reached their span: the calling thread's ring and its "
+         "4 MiB side queue were full (raise options.limits.ring_bytes), one open span held more than 4 MiB of updates, "
+         "or the span itself was dropped (counted under its own reason)",
+         details.events[updates], t);
 }
 
 std::string diagnostics::summary(const pipeline_stats& s) {

@@ -1,6 +1,6 @@
 // The background thread's tables are bounded, and what does not fit is counted: spans open at
 // once (limits.max_open_spans, open_spans_full), and the updates kept for one open span (4 MiB,
-// span_updates_lost). Before, both grew without limit.
+// span_updates_lost, with a line saying so). Before, both grew without limit.
 #include <string>
 #include <vector>
 
@@ -39,25 +39,32 @@ TEST(bounded_tables, spans_beyond_max_open_spans_are_dropped_counted_and_explain
   EXPECT_NE(err.find("options.limits.max_open_spans"), std::string::npos) << err;
 }
 
-TEST(bounded_tables, updates_of_one_open_span_are_bounded_and_the_excess_counted) {
+TEST(bounded_tables, updates_of_one_open_span_are_bounded_and_the_excess_counted_and_explained) {
   auto mem = std::make_shared<logfire::memory_exporter>();
-  auto lf = logfire::configure(quiet_options({mem}));
-  ASSERT_TRUE(lf) << lf.error();
-  const std::string value(16000, 'v');
+  stderr_capture capture;
   {
-    logfire::span s("long lived");
-    // 400 updates of 16 kB: 6.4 MB for one span, more than the 4 MiB kept per open span. The
-    // flushes keep the ring from filling, so every update reaches the background thread.
-    for (int i = 0; i < 400; ++i) {
-      s.set_attribute("payload", value);
-      if (i % 20 == 19) (void)logfire::force_flush();
+    auto lf = logfire::configure(quiet_options({mem}));
+    ASSERT_TRUE(lf) << lf.error();
+    const std::string value(16000, 'v');
+    {
+      logfire::span s("long lived");
+      // 400 updates of 16 kB: 6.4 MB for one span, more than the 4 MiB kept per open span. The
+      // flushes keep the ring from filling, so every update reaches the background thread.
+      for (int i = 0; i < 400; ++i) {
+        s.set_attribute("payload", value);
+        if (i % 20 == 19) (void)logfire::force_flush();
+      }
     }
+    ASSERT_TRUE(logfire::force_flush()) << logfire::stats().summary();
+    const auto st = logfire::stats();
+    EXPECT_EQ(st.exported, 1u) << st.summary();
+    const auto lost = st.count_of(logfire::event_counter::span_updates_lost);
+    EXPECT_GT(lost, 100u) << st.summary();
+    EXPECT_LT(lost, 200u) << st.summary();
+    expect_balanced(st);
   }
-  ASSERT_TRUE(logfire::force_flush()) << logfire::stats().summary();
-  const auto st = logfire::stats();
-  EXPECT_EQ(st.exported, 1u) << st.summary();
-  const auto lost = st.count_of(logfire::event_counter::span_updates_lost);
-  EXPECT_GT(lost, 100u) << st.summary();
-  EXPECT_LT(lost, 200u) << st.summary();
-  expect_balanced(st);
+  // The span arrived without some of its updates: one line says so, and why.
+  const std::string err = capture.take();
+  EXPECT_EQ(occurrences(err, "(span_updates_lost)"), 1u) << err;
+  EXPECT_NE(err.find("more than 4 MiB of updates"), std::string::npos) << err;
 }
