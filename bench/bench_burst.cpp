@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
     if (flush_every > 0 && (i + 1) % flush_every == 0) (void)logfire::force_flush(std::chrono::seconds(60));
   }
   const double loop_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  // Returns false after any queue_full: the identity below is what tells.
+  // Returns false after any ring_full: the identity below is what tells.
   (void)logfire::force_flush(std::chrono::seconds(60));
   const auto st = logfire::stats();
 

@@ -5,7 +5,7 @@
 //
 // The timer is never paused in the headline rows: a caller that outruns the background thread
 // fills its ring, and what that costs (the background thread competing for the machine, the
-// records dropped as queue_full) is part of the figure. Each row reports the share of its calls
+// records dropped as ring_full) is part of the figure. Each row reports the share of its calls
 // that were dropped ("dropped_pct"), since a dropped call is cheaper than a recorded one. Rows
 // whose name says "paused_flush" pause the timer to flush every k_flush_every calls, so that
 // the ring never fills: they measure the caller alone, with an idle background thread.
@@ -83,19 +83,19 @@ logfire::options bench_options() {
   return o;
 }
 
-std::uint64_t queue_full() {
-  return logfire::stats().dropped_by(logfire::drop_reason::queue_full);
+std::uint64_t ring_full() {
+  return logfire::stats().dropped_by(logfire::drop_reason::ring_full);
 }
 
 std::uint64_t produced() {
   return logfire::stats().produced;
 }
 
-// After a row: flushes, then reports the calls dropped as queue_full during it ("dropped" and
+// After a row: flushes, then reports the calls dropped as ring_full during it ("dropped" and
 // "dropped_pct" of the records produced). Thread 0 only.
 void report_drops(benchmark::State& state, std::uint64_t dropped_before, std::uint64_t produced_before) {
   logfire::force_flush(std::chrono::seconds(30));
-  const std::uint64_t dropped = queue_full() - dropped_before;
+  const std::uint64_t dropped = ring_full() - dropped_before;
   const std::uint64_t n = produced() - produced_before;
   state.counters["dropped"] = static_cast<double>(dropped);
   state.counters["dropped_pct"] = n ? 100.0 * static_cast<double>(dropped) / static_cast<double>(n) : 0.0;
@@ -106,7 +106,7 @@ template <typename Body>
 void run(benchmark::State& state, std::int64_t records_per_iteration, Body&& body) {
   // Every row starts from an empty ring, whatever the row before it left.
   if (state.thread_index() == 0) logfire::force_flush(std::chrono::seconds(30));
-  const std::uint64_t dropped_before = state.thread_index() == 0 ? queue_full() : 0;
+  const std::uint64_t dropped_before = state.thread_index() == 0 ? ring_full() : 0;
   const std::uint64_t produced_before = state.thread_index() == 0 ? produced() : 0;
   for (auto _ : state) body();
   state.SetItemsProcessed(state.iterations() * records_per_iteration);
@@ -118,7 +118,7 @@ void run(benchmark::State& state, std::int64_t records_per_iteration, Body&& bod
 template <typename Body>
 void run_paused_flush(benchmark::State& state, Body&& body) {
   logfire::force_flush(std::chrono::seconds(30));
-  const std::uint64_t dropped_before = queue_full();
+  const std::uint64_t dropped_before = ring_full();
   const std::uint64_t produced_before = produced();
   int n = 0;
   for (auto _ : state) {
@@ -132,7 +132,7 @@ void run_paused_flush(benchmark::State& state, Body&& body) {
   }
   state.SetItemsProcessed(state.iterations());
   report_drops(state, dropped_before, produced_before);
-  if (state.counters["dropped"] > 0) state.SkipWithError("records were dropped (queue_full): the ring overflowed");
+  if (state.counters["dropped"] > 0) state.SkipWithError("records were dropped (ring_full): the ring overflowed");
 }
 
 void BM_span_0_attributes(benchmark::State& state) {
@@ -228,7 +228,7 @@ BENCHMARK(BM_instrument_wrapper);
 // measures the background thread's cost under load, in CPU per span.
 void BM_background_drain(benchmark::State& state) {
   constexpr int k_records = 4096;
-  const std::uint64_t dropped_before = queue_full();
+  const std::uint64_t dropped_before = ring_full();
   for (auto _ : state) {
     g_exporter->arm();
     std::thread blocker([] {
@@ -246,9 +246,9 @@ void BM_background_drain(benchmark::State& state) {
   }
   // items_per_second: records drained per second of (manual) drain time.
   state.SetItemsProcessed(state.iterations() * k_records);
-  const std::uint64_t dropped = queue_full() - dropped_before;
+  const std::uint64_t dropped = ring_full() - dropped_before;
   state.counters["dropped"] = static_cast<double>(dropped);
-  if (dropped) state.SkipWithError("records were dropped (queue_full): the ring overflowed");
+  if (dropped) state.SkipWithError("records were dropped (ring_full): the ring overflowed");
 }
 BENCHMARK(BM_background_drain)->UseManualTime()->Unit(benchmark::kMillisecond);
 

@@ -134,7 +134,7 @@ inline std::uint64_t status_kib(const char* field) noexcept {
   return v;
 }
 
-// "dropped.queue_full=12 dropped.not_sampled=3": the reasons with a non-zero count.
+// "dropped.ring_full=12 dropped.not_sampled=3": the reasons with a non-zero count.
 inline std::string dropped_by_reason(const logfire::pipeline_stats& s) {
   std::string out;
   for (std::size_t i = 0; i < logfire::drop_reason_count; ++i) {

@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
   stop.store(true, std::memory_order_relaxed);
   for (auto& t : threads) t.join();
   const double window = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  // Returns false after any queue_full: the identity below is what tells.
+  // Returns false after any ring_full: the identity below is what tells.
   (void)logfire::force_flush(std::chrono::seconds(60));
   const std::uint64_t process_cpu = bench::cpu_ns(RUSAGE_SELF) - process0;
   const std::uint64_t main_cpu = bench::cpu_ns(RUSAGE_THREAD) - main0;

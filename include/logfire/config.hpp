@@ -63,7 +63,11 @@ struct batch_options {
 
 struct limits {
   // Bytes of each thread's ring (records waiting for the background thread). Default 1 MiB.
+  // A thread's ring is sized at its first instrumentation call.
   std::optional<std::size_t> ring_bytes{};
+  // Spans open at once that the background thread keeps track of; a span started beyond it is
+  // dropped (counted as open_spans_full). Default 65536.
+  std::optional<std::size_t> max_open_spans{};
   // Attributes per record beyond which the rest are dropped (counted). Default 128;
   // OTEL_ATTRIBUTE_COUNT_LIMIT.
   std::optional<std::size_t> max_attributes{};

@@ -64,7 +64,10 @@ struct span_state {
   bool active = false;           // not yet ended
   bool is_current = false;       // made itself the thread's current span
   bool escape_recorded = false;  // record_exception(..., escaped = true) ran
-  int uncaught_at_start = 0;     // std::uncaught_exceptions() when it started (recording spans)
+  // The pipeline generation (configure() or fork) that recorded the start: updates and the end
+  // go to that pipeline only.
+  std::uint32_t generation = 0;
+  int uncaught_at_start = 0;  // std::uncaught_exceptions() when it started (recording spans)
 };
 }  // namespace detail
 
