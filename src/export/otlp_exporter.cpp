@@ -274,7 +274,10 @@ class engine {
         }
         const bool probe_due = outage_ ? (now >= next_probe_ || (flushing && !spool_tried)) : !spool_tried;
         if (probe_due && spool_ && spool_may_have_files_) {
-          if (send_from_spool(lk)) continue;
+          // It unlocks: whatever it found, look again, since a flush may have begun meanwhile
+          // (an empty spool clears spool_may_have_files_, so this is not tried twice).
+          send_from_spool(lk);
+          continue;
         }
         if (outage_ && probe_due && !queue_.empty()) {
           // Nothing on disk to probe with (the spool cannot be written): probe with memory.
