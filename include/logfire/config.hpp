@@ -20,6 +20,7 @@
 #include "logfire/context.hpp"
 #include "logfire/exporter.hpp"
 #include "logfire/levels.hpp"
+#include "logfire/scrubbing.hpp"
 #include "logfire/stats.hpp"
 
 namespace logfire {
@@ -142,6 +143,8 @@ struct options {
   sampler_hook sampler{};  // called for roots after the ratio test; false drops the trace
   batch_options batching{};
   logfire::limits limits{};
+  // Redaction of secrets by Logfire's rules (logfire/scrubbing.hpp, docs/scrubbing.md).
+  scrubbing_options scrubbing{};
   otlp_options otlp{};
   // Exporters added to the ones the options imply (console, Logfire, OTLP endpoint).
   std::vector<std::shared_ptr<exporter>> exporters{};

@@ -537,12 +537,14 @@ span::span(std::string_view msg_template, std::initializer_list<arg> args, const
   st_.self.flags = d.flags;
 
   // Become the thread's current span, recording or not, so children and outgoing requests
-  // keep the trace together.
-  st_.saved_current = ts.current;
-  st_.saved_depth = ts.depth;
-  st_.is_current = true;
-  ts.current = st_.self;
-  ts.depth = st_.depth + 1;
+  // keep the trace together (unless the caller tracks work this thread does not wait for).
+  if (opts.current) [[likely]] {
+    st_.saved_current = ts.current;
+    st_.saved_depth = ts.depth;
+    st_.is_current = true;
+    ts.current = st_.self;
+    ts.depth = st_.depth + 1;
+  }
 
   if (d.drop) {
     ts.counters.dropped[d.drop - 1].add();
@@ -592,6 +594,7 @@ span::span(std::string_view msg_template, std::initializer_list<arg> args, const
     ts.counters.events[static_cast<std::size_t>(event_counter::attributes_truncated)].add();
   st_.recording = true;
   st_.generation = ctl->generation;
+  st_.uncaught_at_start = std::uncaught_exceptions();
 }
 
 span::span(span&& other) noexcept : st_(other.st_) {
@@ -692,6 +695,7 @@ void span::set_status(status_code code, std::string_view description) noexcept {
 
 void span::record_exception(const std::exception& e, bool escaped) noexcept {
   if (!is_recording()) return;
+  st_.escape_recorded |= escaped;
   const detail::span_ref ref{st_.self.span.value, detail::now_unix_nano(), escaped ? 1u : 0u, 0};
   bool truncated = false;
   detail::push_update(st_, detail::rec::exception, false, [&](auto& w, const detail::pipeline_settings& s) {
@@ -705,6 +709,7 @@ void span::record_exception(const std::exception& e, bool escaped) noexcept {
 void span::record_exception(std::string_view type, std::string_view message, std::string_view stacktrace,
                             bool escaped) noexcept {
   if (!is_recording()) return;
+  st_.escape_recorded |= escaped;
   const detail::span_ref ref{st_.self.span.value, detail::now_unix_nano(), escaped ? 1u : 0u, 0};
   bool truncated = false;
   detail::push_update(st_, detail::rec::exception, false, [&](auto& w, const detail::pipeline_settings& s) {
@@ -716,6 +721,13 @@ void span::record_exception(std::string_view type, std::string_view message, std
     w.str(detail::cut(stacktrace, max, truncated));
   });
   detail::note_truncated(truncated);
+}
+
+// The destructor runs during stack unwinding. The exception in flight is not reachable from
+// here (std::current_exception() names only a caught one), so the event says it is unknown.
+[[gnu::cold]] void span::record_unwinding() noexcept {
+  if (st_.escape_recorded) return;  // recorded with its type where it was caught and rethrown
+  record_exception("unknown", "an exception escaped the span's scope", {}, true);
 }
 
 void span::add_event(std::string_view name, std::initializer_list<arg> args) noexcept {

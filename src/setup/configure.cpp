@@ -20,6 +20,7 @@
 #include "pipeline/pipeline.hpp"
 #include "pipeline/thread_state.hpp"
 #include "resource/gcp_metadata.hpp"
+#include "scrub/scrubber.hpp"
 #include "setup/configure_env.hpp"
 
 namespace logfire {
@@ -31,8 +32,9 @@ void side_queue_after_fork_in_child() noexcept;  // api.cpp
 namespace {
 
 std::mutex g_configure_mutex;
-std::uint64_t g_generation = 0;             // successful configure() calls, guarded by g_configure_mutex
-std::unique_ptr<pipeline> g_last_pipeline;  // the last pipeline shut down, for stats()
+std::uint64_t g_generation = 0;                        // successful configure() calls, guarded by g_configure_mutex
+std::unique_ptr<pipeline> g_last_pipeline;             // the last pipeline shut down, for stats()
+std::weak_ptr<gcp_metadata_lookup> g_metadata_lookup;  // the active pipeline's, owned by it
 // Kept alive (callers may still read them) and never destroyed, so they stay reachable
 // after static destruction (a leak checker must not report them).
 std::vector<control*>& g_retired_controls = *new std::vector<control*>;
@@ -126,6 +128,20 @@ std::string parse_resource_attributes(std::string_view name, std::string_view te
   return {};
 }
 
+// "a, b,,c" -> {"a", "b", "c"}: entries trimmed of spaces, empty ones skipped.
+void parse_comma_list(std::string_view text, std::vector<std::string>& out) {
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    std::size_t comma = text.find(',', pos);
+    if (comma == std::string_view::npos) comma = text.size();
+    std::string_view item = text.substr(pos, comma - pos);
+    pos = comma + 1;
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) out.emplace_back(item);
+  }
+}
+
 std::string resolve_options(options& o, const env_lookup& env) {
   std::string err;
   auto first_of = [&](std::optional<std::string>& field, std::initializer_list<std::string_view> names) {
@@ -195,6 +211,11 @@ std::string resolve_options(options& o, const env_lookup& env) {
   if (!(err = parse_ms_var(env, "OTEL_BSP_EXPORT_TIMEOUT", o.batching.export_timeout)).empty()) return err;
   if (!(err = parse_size_var(env, "OTEL_ATTRIBUTE_COUNT_LIMIT", o.limits.max_attributes)).empty()) return err;
   if (!(err = parse_size_var(env, "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", o.limits.max_value_length)).empty()) return err;
+  if (!(err = parse_bool(env, "LOGFIRE_SCRUBBING", o.scrubbing.enabled)).empty()) return err;
+  if (auto v = env("LOGFIRE_SCRUBBING_SAFE_KEYS"); v && o.scrubbing.safe_keys.empty())
+    parse_comma_list(*v, o.scrubbing.safe_keys);
+  if (auto v = env("LOGFIRE_SCRUBBING_DISABLED_PATTERNS"); v && o.scrubbing.disabled_patterns.empty())
+    parse_comma_list(*v, o.scrubbing.disabled_patterns);
   return {};
 }
 
@@ -284,6 +305,13 @@ bool stop_active(clock::time_point deadline) {
   heavy_barrier();
   const bool callers_done = thread_registry::instance().wait_for_callers(deadline);
   g_min_level.store(0, std::memory_order_relaxed);
+  // A process that stops before the metadata server answered (a short Cloud Run job) would send
+  // its last batches without cloud.account.id, cloud.region and faas.instance: wait for the
+  // answer, at most a quarter of the time left (the lookup itself gives up after 1 s).
+  if (auto lookup = g_metadata_lookup.lock()) {
+    const auto now = clock::now();
+    if (deadline > now) (void)lookup->wait_until_done(now + (deadline - now) / 4);
+  }
   const bool ok = p->shutdown(deadline, !callers_done);
   g_active_pipeline = nullptr;
   if (p->abandoned()) {
@@ -336,6 +364,11 @@ setup configure(options opts) {
               })
             : env_lookup([](std::string_view) { return std::optional<std::string>(); });
     if (auto err = resolve_options(opts, env); !err.empty()) return setup(std::move(err));
+    // Checked here, so an invalid pattern or name fails configure() with its message.
+    if (opts.scrubbing.enabled.value_or(true)) {
+      std::string err;
+      if (!scrubber::create(opts.scrubbing, err)) return setup(std::move(err));
+    }
 
     pipeline_settings s;
     if (opts.limits.ring_bytes) s.ring_bytes = *opts.limits.ring_bytes;
@@ -396,8 +429,12 @@ setup configure(options opts) {
       if (!m.instance_id.empty()) additions.set("faas.instance", m.instance_id);
       if (!additions.attributes.empty()) raw->add_resource_attributes(std::move(additions));
     };
-    if (auto lookup = gcp_metadata_lookup::start_if_gcp(plat, env, on_metadata))
-      p->own_lookup(std::shared_ptr<void>(std::move(lookup)));
+    g_metadata_lookup.reset();
+    if (auto lookup = gcp_metadata_lookup::start_if_gcp(plat, env, on_metadata)) {
+      std::shared_ptr<gcp_metadata_lookup> owned(std::move(lookup));
+      g_metadata_lookup = owned;
+      p->own_lookup(std::move(owned));
+    }
     g_active_pipeline = p.release();
     setup result;
     result.owns_ = ++g_generation;
