@@ -464,3 +464,44 @@ TEST(tail_sampling, shutdown_decides_buffered_traces_by_their_records_so_far) {
   EXPECT_EQ(dropped(s, drop_reason::open_at_shutdown), 2u) << s.summary();  // both roots
   expect_identity(s);
 }
+
+TEST(tail_sampling, bounds_come_from_the_environment_and_bad_values_are_named) {
+  ::setenv("LOGFIRE_TAIL_MAX_TRACES", "abc", 1);
+  {
+    logfire::options o;
+    o.console.enabled = false;
+    o.sampling = logfire::level_or_duration();
+    auto lf = logfire::configure(std::move(o));
+    ASSERT_FALSE(lf);
+    EXPECT_EQ(lf.error(), "LOGFIRE_TAIL_MAX_TRACES is not a positive integer: 'abc'");
+  }
+  {
+    logfire::options o;
+    o.read_environment = false;
+    o.console.enabled = false;
+    o.trace_sample_rate = 0.5;
+    o.sampling.head = 0.25;
+    auto lf = logfire::configure(std::move(o));
+    ASSERT_FALSE(lf);
+    EXPECT_NE(lf.error().find("options.sampling.head and options.trace_sample_rate"), std::string::npos) << lf.error();
+  }
+  ::setenv("LOGFIRE_TAIL_MAX_TRACES", "1", 1);
+  lt::otlp_receiver rx;
+  ASSERT_TRUE(rx.start());
+  auto o = to_receiver(rx, logfire::level_or_duration());
+  o.read_environment = true;
+  {
+    auto lf = logfire::configure(std::move(o));
+    ASSERT_TRUE(lf) << lf.error();
+    logfire::span a("first", {}, {.current = false});
+    logfire::span b("second", {}, {.current = false});  // the first trace is decided now
+    a.end();
+    b.end();
+    EXPECT_TRUE(logfire::shutdown(10s));
+  }
+  ::unsetenv("LOGFIRE_TAIL_MAX_TRACES");
+  const auto s = logfire::stats();
+  EXPECT_EQ(dropped(s, drop_reason::tail_bound), 1u) << s.summary();
+  EXPECT_EQ(dropped(s, drop_reason::tail_sampled_out), 1u) << s.summary();
+  expect_identity(s);
+}
