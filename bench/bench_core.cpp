@@ -18,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -268,7 +269,12 @@ int main(int argc, char** argv) {
   argv = args.data();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  auto lf = logfire::configure(bench_options());
+  // BENCH_CORE_TAIL=1: with tail sampling on (level_or_duration keeping nothing in the
+  // background), to show the caller's cost does not depend on it (docs/sampling.md).
+  auto opts = bench_options();
+  if (const char* t = std::getenv("BENCH_CORE_TAIL"); t && std::string_view(t) == "1")
+    opts.sampling = logfire::level_or_duration(1.0, logfire::level::error, std::chrono::hours(1), 0.0);
+  auto lf = logfire::configure(std::move(opts));
   if (!lf) {
     std::fprintf(stderr, "configure failed: %s\n", lf.error().c_str());
     return 1;

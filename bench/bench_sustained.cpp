@@ -16,8 +16,11 @@
 //
 //   bench_sustained --producers=1 --rate=0 --exporter=otlp --seconds=3
 //   bench_sustained --producers=2 --rate=1000000 --exporter=otlp_gzip
+//   bench_sustained --producers=1 --rate=200000 --exporter=discard --tail=drop
 // --rate is spans per second per producer (0: flat out); --exporter is discard, otlp or
-// otlp_gzip (bench_support.hpp).
+// otlp_gzip (bench_support.hpp); --tail is off (default), keep or drop: tail sampling with
+// level_or_duration, keeping every trace (background rate 1) or none (0; each span is a trace,
+// buffered until it ends, then dropped and counted). Each span is a root: one trace per span.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -39,6 +42,7 @@ struct args {
   double rate = 0;  // spans/s per producer; 0 = flat out
   double seconds = 3;
   std::string exporter = "otlp";
+  std::string tail = "off";
 };
 
 bool parse(int argc, char** argv, args& a) {
@@ -58,11 +62,14 @@ bool parse(int argc, char** argv, args& a) {
       a.seconds = std::atof(v.c_str());
     } else if (value("--exporter=", v)) {
       a.exporter = v;
+    } else if (value("--tail=", v)) {
+      a.tail = v;
     } else {
       return false;
     }
   }
-  return a.producers >= 1 && a.producers <= 64 && a.rate >= 0 && a.seconds > 0;
+  return a.producers >= 1 && a.producers <= 64 && a.rate >= 0 && a.seconds > 0 &&
+         (a.tail == "off" || a.tail == "keep" || a.tail == "drop");
 }
 
 struct producer_result {
@@ -106,7 +113,7 @@ int main(int argc, char** argv) {
   if (!parse(argc, argv, a)) {
     std::fprintf(stderr,
                  "usage: bench_sustained [--producers=N] [--rate=SPANS_PER_S_PER_PRODUCER (0: flat out)] "
-                 "[--seconds=S] [--exporter=discard|otlp|otlp_gzip]\n");
+                 "[--seconds=S] [--exporter=discard|otlp|otlp_gzip] [--tail=off|keep|drop]\n");
     return 2;
   }
   auto exp = bench::make_exporter(a.exporter);
@@ -114,7 +121,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "unknown exporter '%s' (discard, otlp, otlp_gzip)\n", a.exporter.c_str());
     return 2;
   }
-  auto lf = logfire::configure(bench::default_options(exp));
+  auto opts = bench::default_options(exp);
+  if (a.tail != "off")
+    opts.sampling =
+        logfire::level_or_duration(1.0, logfire::level::error, std::chrono::hours(1), a.tail == "keep" ? 1.0 : 0.0);
+  auto lf = logfire::configure(std::move(opts));
   if (!lf) {
     std::fprintf(stderr, "configure failed: %s\n", lf.error().c_str());
     return 1;
@@ -160,12 +171,13 @@ int main(int argc, char** argv) {
               " dropped=%" PRIu64
               " dropped_pct=%.3f produced_per_s=%.0f delivered_per_s=%.0f"
               " process_cpu_ns_per_delivered=%.1f caller_cpu_ns_per_produced=%.1f"
-              " background_cpu_ns_per_delivered=%.1f rss_kib=%" PRIu64 " rss_peak_kib=%" PRIu64 " identity=%s %s\n",
+              " background_cpu_ns_per_delivered=%.1f rss_kib=%" PRIu64 " rss_peak_kib=%" PRIu64
+              " tail=%s background_cpu_ns_per_produced=%.1f identity=%s %s\n",
               a.producers, a.rate, a.exporter.c_str(), window, st.produced, delivered, dropped, dropped_pct,
               static_cast<double>(st.produced) / window, static_cast<double>(delivered) / window,
               per(process_cpu, delivered), per(caller_cpu, st.produced), per(background_cpu, delivered),
-              bench::status_kib("VmRSS"), bench::status_kib("VmHWM"), identity ? "held" : "broken",
-              bench::dropped_by_reason(st).c_str());
+              bench::status_kib("VmRSS"), bench::status_kib("VmHWM"), a.tail.c_str(), per(background_cpu, st.produced),
+              identity ? "held" : "broken", bench::dropped_by_reason(st).c_str());
   std::fprintf(stderr,
                "%d producer(s) %s, %s, %.2f s: produced %.2f M/s, delivered %.2f M/s, dropped %.2f %%; "
                "CPU per delivered span: process %.0f ns, background %.0f ns; caller %.0f ns per span; "

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "logfire/context.hpp"
 #include "logfire/exporter.hpp"
 #include "logfire/levels.hpp"
+#include "logfire/record.hpp"
 #include "logfire/scrubbing.hpp"
 #include "logfire/stats.hpp"
 
@@ -123,6 +125,56 @@ struct sampling_input {
 };
 using sampler_hook = std::function<bool(const sampling_input&)>;
 
+// Tail sampling (docs/sampling.md): what the callback sees about one record of a buffered
+// trace. Runs on the SDK's background thread, never the caller's.
+enum class tail_event : std::uint8_t { span_start, span_end, log };
+struct tail_span_info {
+  const span_record& record;  // the span (pending at its start, finished at its end) or the log
+  tail_event event;
+  // From the trace's first span start to this event (the record's start or end time).
+  std::chrono::nanoseconds duration;
+  level max_level;  // the highest level among the trace's records so far, this one included
+  // The trace's records buffered so far (pending spans only when an exporter wants them).
+  std::span<const span_record> trace;
+};
+// Returns the probability, in [0, 1], of keeping the trace. The decision is drawn from the
+// trace id (as the head sampler's ratio test), so every process deciding on a trace agrees.
+using tail_callback = std::function<double(const tail_span_info&)>;
+
+struct sampling_options {
+  // Head sampling rate in [0, 1] (the same as trace_sample_rate; set only one of them).
+  std::optional<double> head{};
+  // Tail sampling callback; empty = no tail sampling.
+  tail_callback tail{};
+  // The rate `tail` returns for traces that meet no criterion, when known (level_or_duration
+  // sets it): configure() checks it is not above the head rate.
+  std::optional<double> background_rate{};
+  // Bounds of the tail buffer. When one is reached the oldest buffered trace is decided at once
+  // by its records so far (or dropped, see drop_on_bound); records not kept are counted as
+  // tail_bound. Defaults: 2048 traces, 16 MiB, 30 s; LOGFIRE_TAIL_MAX_TRACES,
+  // LOGFIRE_TAIL_MAX_BYTES (bytes), LOGFIRE_TAIL_MAX_AGE_MS.
+  std::optional<std::size_t> max_traces{};
+  std::optional<std::size_t> max_bytes{};
+  std::optional<std::chrono::milliseconds> max_age{};
+  // Decisions remembered for spans and logs arriving after their trace was decided. Default
+  // 16384 traces; LOGFIRE_TAIL_DECISION_CACHE.
+  std::optional<std::size_t> decision_cache{};
+  // On a bound, drop the oldest trace instead of deciding it by its records so far. Default
+  // false; LOGFIRE_TAIL_DROP_ON_BOUND.
+  std::optional<bool> drop_on_bound{};
+  // Buffer traces continued from a remote parent too. Default: no (the caller's system
+  // decided), except where the platform injects its own trace headers (Cloud Run & co.) in the
+  // default distributed-tracing mode; LOGFIRE_TAIL_BUFFER_REMOTE.
+  std::optional<bool> buffer_remote{};
+};
+
+// Logfire's ready-made tail sampling: keep a trace when any of its records reaches
+// `level_threshold` or it lasts `duration_threshold` (from its first span to now), and a
+// `background_rate` share of the others. configure() fails when background_rate > head.
+[[nodiscard]] sampling_options level_or_duration(double head = 1.0, level level_threshold = level::notice,
+                                                 std::chrono::nanoseconds duration_threshold = std::chrono::seconds(5),
+                                                 double background_rate = 0.0);
+
 struct options {
   std::optional<std::string> service_name{};     // default "unknown_service"; LOGFIRE_SERVICE_NAME, OTEL_SERVICE_NAME
   std::optional<std::string> service_version{};  // LOGFIRE_SERVICE_VERSION, OTEL_SERVICE_VERSION
@@ -141,6 +193,8 @@ struct options {
   // "tracecontext,baggage"; OTEL_PROPAGATORS.
   std::optional<std::string> propagators{};
   sampler_hook sampler{};  // called for roots after the ratio test; false drops the trace
+  // Head and tail sampling (docs/sampling.md).
+  sampling_options sampling{};
   batch_options batching{};
   logfire::limits limits{};
   // Redaction of secrets by Logfire's rules (logfire/scrubbing.hpp, docs/scrubbing.md).

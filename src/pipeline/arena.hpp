@@ -43,6 +43,13 @@ class arena {
     return {p, s.size()};
   }
 
+  // Bytes of the chunks it holds.
+  [[nodiscard]] std::size_t capacity() const noexcept {
+    std::size_t n = 0;
+    for (std::size_t s : sizes_) n += s;
+    return n;
+  }
+
   void reset() noexcept {
     current_ = 0;
     used_ = 0;

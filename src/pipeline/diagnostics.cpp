@@ -80,6 +80,13 @@ std::string diagnostics::explain(drop_reason reason) const {
              " spans were open at once (options.limits.max_open_spans); end spans that are done, or raise the limit";
     case drop_reason::internal_error:
       return "lost because the SDK's background thread could not process them (out of memory)";
+    case drop_reason::tail_sampled_out:
+      return "not exported because tail sampling did not keep their trace (options.sampling.tail; see "
+             "docs/sampling.md)";
+    case drop_reason::tail_bound:
+      return "not exported because the tail sampling buffer reached a bound (" + ctx_.tail_bounds +
+             ") and their trace, decided early, was not kept; raise LOGFIRE_TAIL_MAX_TRACES, LOGFIRE_TAIL_MAX_BYTES or "
+             "LOGFIRE_TAIL_MAX_AGE_MS (options.sampling.max_*)";
     case drop_reason::count_:
       break;
   }

@@ -22,6 +22,7 @@ struct diagnostic_context {
   std::size_t ring_bytes = 1u << 20;
   std::size_t max_open_spans = 65536;
   std::string console_min_level;  // "info"; "" without a console
+  std::string tail_bounds;        // "2048 traces, 16 MiB, 30000 ms" (tail sampling's bounds)
 };
 
 // The first explanation an exporter (or the pipeline) gave per reason, shown after the line.

@@ -100,6 +100,10 @@ std::string_view to_string(drop_reason r) noexcept {
       return "open_spans_full";
     case drop_reason::internal_error:
       return "internal_error";
+    case drop_reason::tail_sampled_out:
+      return "tail_sampled_out";
+    case drop_reason::tail_bound:
+      return "tail_bound";
     case drop_reason::count_:
       break;
   }

@@ -265,8 +265,9 @@ void append_update(std::string& updates, std::uint8_t kind, const std::byte* bod
 
 struct pipeline::batch {
   arena memory;
-  std::vector<span_record> records;  // at most max_batch, pending spans included
-  std::size_t finished = 0;          // spans and logs (not pending spans)
+  std::vector<span_record> records;               // at most max_batch, pending spans included
+  std::size_t finished = 0;                       // spans and logs (not pending spans)
+  std::vector<std::shared_ptr<const void>> held;  // memory of records released by tail sampling
 };
 
 struct pipeline::state {
@@ -309,6 +310,18 @@ struct pipeline::state {
   record_builder builder{counters};
   std::array<std::atomic<std::uint64_t>, drop_reason_count> own_dropped{};  // drops decided here
   std::atomic<std::uint64_t> updates_lost{0};
+  // Tail sampling: traces buffered after decoding, released into the current batch.
+  struct tail_output final : tail_sink {
+    pipeline* p = nullptr;
+    void emit(const span_record& r, bool finished, const std::shared_ptr<const void>& owner) override {
+      state& st = *p->state_;
+      p->make_room();
+      if (st.current.held.empty() || st.current.held.back() != owner) st.current.held.push_back(owner);
+      p->add_to_batch(r, finished);
+    }
+    void dropped(drop_reason reason, std::uint64_t n) noexcept override { p->lost(reason, n); }
+  } tail_out;
+  std::unique_ptr<tail_sampler> tail;
 };
 
 pipeline::pipeline(pipeline_settings settings, resource res, std::vector<std::shared_ptr<exporter>> exporters)
@@ -336,6 +349,10 @@ pipeline::pipeline(pipeline_settings settings, resource res, std::vector<std::sh
   st.current.records.reserve(batch_reserve());
   st.without_pending.reserve(batch_reserve());
   st.builder.set_max_attributes(cfg.max_attributes);
+  if (cfg.tail) {
+    st.tail_out.p = this;
+    st.tail = std::make_unique<tail_sampler>(*cfg.tail, st.any_pending_exporter, st.builder, st.tail_out);
+  }
   diagnostic_context dctx;
   const std::uint8_t ml = g_min_level.load(std::memory_order_relaxed);
   if (ml) dctx.min_level = std::string(to_string(static_cast<level>(ml)));
@@ -343,6 +360,10 @@ pipeline::pipeline(pipeline_settings settings, resource res, std::vector<std::sh
   dctx.ring_bytes = cfg.ring_bytes;
   dctx.max_open_spans = cfg.max_open_spans;
   dctx.console_min_level = cfg.console_min_level;
+  if (cfg.tail)
+    dctx.tail_bounds =
+        std::to_string(cfg.tail->max_traces) + " traces, " + std::to_string(cfg.tail->max_bytes) + " bytes, " +
+        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(cfg.tail->max_age).count()) + " ms";
   diag_ = std::make_unique<diagnostics>(std::move(dctx));
   not_configured_at_start_ = not_configured_count();
 }
@@ -427,6 +448,10 @@ void pipeline::finish_span(std::uint64_t span, std::uint64_t end_ns) noexcept {
     }
     return;
   }
+  if (st.tail && st.tail->on_end(it->second.start.data(), it->second.start.size(), it->second.updates, end_ns)) {
+    st.open.erase(it);
+    return;
+  }
   try {
     make_room();
     const span_record r = st.builder.build(it->second.start.data(), it->second.start.size(), false, it->second.updates,
@@ -448,6 +473,7 @@ void pipeline::on_record(const ring_record_header& h, const std::byte* body, std
   const auto kind = static_cast<rec>(h.kind());
   switch (kind) {
     case rec::log: {
+      if (st.tail && st.tail->on_log(body, size)) return;
       try {
         make_room();
         const span_record r = st.builder.build(body, size, true, {}, 0, st.current.memory);
@@ -482,6 +508,7 @@ void pipeline::on_record(const ring_record_header& h, const std::byte* body, std
         lost(drop_reason::internal_error, 1);
         return;
       }
+      if (st.tail && st.tail->on_start(body, size)) return;
       if (st.any_pending_exporter) {
         try {
           make_room();
@@ -619,6 +646,7 @@ bool pipeline::drain_rings(std::unique_lock<std::mutex>& consumer, bool final) {
   if (!finish_all(st.ends_deferred) || !finish_all(st.ends_now)) return false;
   st.ends_deferred.swap(st.ends_next);
   if (final && !finish_all(st.ends_deferred)) return false;  // nothing arrives after the last pass
+  if (st.tail) st.tail->after_pass();
 
   // Updates whose start never came (it was dropped and counted): a complete pass that began
   // after they arrived has read every start committed before them. They can wait no longer.
@@ -674,6 +702,7 @@ void pipeline::export_one(batch& b) noexcept {
   b.records.clear();
   b.finished = 0;
   b.memory.reset();
+  b.held.clear();
 }
 
 // The batches that filled up, oldest first, then the current one when `and_current`.
@@ -721,6 +750,7 @@ void pipeline::cycle(bool flushing, bool stopping) {
       // tries again. At shutdown, what stays in the rings is counted when the ledger closes.
       if (stopping) drain_failed_.store(true, std::memory_order_relaxed);
     }
+    if (stopping && st.tail) st.tail->at_shutdown();  // decided by their records so far (docs/sampling.md)
     if (stopping) end_open_spans();
     try {
       thread_registry::instance().collect_retired(control_->generation);
@@ -1049,6 +1079,8 @@ void pipeline::after_fork_in_child() noexcept {
   st.current.records.clear();
   st.current.finished = 0;
   st.current.memory.reset();
+  st.current.held.clear();
+  if (st.tail) st.tail->forget_all();
   for (auto& d : st.own_dropped) d = 0;
   st.updates_lost = 0;
   st.counters.utf8_repaired = 0;

@@ -21,6 +21,7 @@
 #include "pipeline/ring.hpp"
 #include "resource/resource.hpp"
 #include "sampling/ratio.hpp"
+#include "sampling/tail.hpp"
 
 namespace logfire::detail {
 
@@ -32,6 +33,8 @@ struct pipeline_settings {
   // Head sampling: the reference's ratio test on the trace id (keeps every root at rate 1).
   ratio_sampler head_sampler{1.0};
   sampler_hook hook;
+  // Tail sampling (src/sampling/tail.hpp), or null.
+  std::shared_ptr<const tail_settings> tail;
   std::chrono::milliseconds first_delay{100};
   std::chrono::milliseconds schedule_delay{500};
   std::size_t max_batch = 512;

@@ -109,6 +109,27 @@ std::string parse_ms_var(const env_lookup& env, std::string_view name, std::opti
   return {};
 }
 
+// Tail sampling's bounds from the environment, and the background rate against the head rate
+// (after both are resolved).
+std::string parse_tail_sampling(const env_lookup& env, options& o) {
+  std::string err;
+  sampling_options& t = o.sampling;
+  if (!(err = parse_size_var(env, "LOGFIRE_TAIL_MAX_TRACES", t.max_traces)).empty()) return err;
+  if (!(err = parse_size_var(env, "LOGFIRE_TAIL_MAX_BYTES", t.max_bytes)).empty()) return err;
+  if (!(err = parse_ms_var(env, "LOGFIRE_TAIL_MAX_AGE_MS", t.max_age)).empty()) return err;
+  if (!(err = parse_size_var(env, "LOGFIRE_TAIL_DECISION_CACHE", t.decision_cache)).empty()) return err;
+  if (!(err = parse_bool(env, "LOGFIRE_TAIL_DROP_ON_BOUND", t.drop_on_bound)).empty()) return err;
+  if (!(err = parse_bool(env, "LOGFIRE_TAIL_BUFFER_REMOTE", t.buffer_remote)).empty()) return err;
+  if (t.max_traces && *t.max_traces == 0) return "options.sampling.max_traces must be at least 1";
+  if (t.max_age && t.max_age->count() <= 0) return "options.sampling.max_age must be positive";
+  const double head = o.trace_sample_rate.value_or(1.0);
+  if (t.background_rate && !(*t.background_rate >= 0.0 && *t.background_rate <= head))
+    return "options.sampling: the tail background rate (" + std::to_string(*t.background_rate) +
+           ") must be between 0 and the head rate (" + std::to_string(head) +
+           "): a trace the head sampler dropped never reaches the tail (level_or_duration(head, ..., background_rate))";
+  return {};
+}
+
 std::string parse_resource_attributes(std::string_view name, std::string_view text,
                                       std::vector<std::pair<std::string, std::string>>& out) {
   std::size_t pos = 0;
@@ -173,6 +194,13 @@ std::string resolve_options(options& o, const env_lookup& env) {
   if (!(err = parse_bool(env, "LOGFIRE_CONSOLE_INCLUDE_TIMESTAMP", o.console.include_timestamps)).empty()) return err;
   if (!(err = parse_bool(env, "LOGFIRE_CONSOLE_VERBOSE", o.console.verbose)).empty()) return err;
   if (!(err = parse_level_var(env, "LOGFIRE_MIN_LEVEL", o.min_level)).empty()) return err;
+  if (o.sampling.head) {
+    if (!(*o.sampling.head >= 0.0 && *o.sampling.head <= 1.0))
+      return "options.sampling.head must be between 0 and 1: '" + std::to_string(*o.sampling.head) + "'";
+    if (o.trace_sample_rate && *o.trace_sample_rate != *o.sampling.head)
+      return "options.sampling.head and options.trace_sample_rate are both set and differ; set only one";
+    o.trace_sample_rate = o.sampling.head;
+  }
   const bool rate_from_code = o.trace_sample_rate.has_value();
   if (!(err = parse_double_var(env, "LOGFIRE_TRACE_SAMPLE_RATE", o.trace_sample_rate)).empty()) return err;
   if (!(err = parse_double_var(env, "OTEL_TRACES_SAMPLER_ARG", o.trace_sample_rate)).empty()) return err;
@@ -211,6 +239,7 @@ std::string resolve_options(options& o, const env_lookup& env) {
   if (!(err = parse_ms_var(env, "OTEL_BSP_EXPORT_TIMEOUT", o.batching.export_timeout)).empty()) return err;
   if (!(err = parse_size_var(env, "OTEL_ATTRIBUTE_COUNT_LIMIT", o.limits.max_attributes)).empty()) return err;
   if (!(err = parse_size_var(env, "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", o.limits.max_value_length)).empty()) return err;
+  if (!(err = parse_tail_sampling(env, o)).empty()) return err;
   if (!(err = parse_bool(env, "LOGFIRE_SCRUBBING", o.scrubbing.enabled)).empty()) return err;
   if (auto v = env("LOGFIRE_SCRUBBING_SAFE_KEYS"); v && o.scrubbing.safe_keys.empty())
     parse_comma_list(*v, o.scrubbing.safe_keys);
@@ -377,6 +406,16 @@ setup configure(options opts) {
     if (opts.limits.max_open_spans) s.max_open_spans = *opts.limits.max_open_spans;
     s.head_sampler = ratio_sampler(opts.trace_sample_rate.value_or(1.0));
     s.hook = opts.sampler;
+    if (opts.sampling.tail) {
+      tail_settings t;
+      t.callback = opts.sampling.tail;
+      if (opts.sampling.max_traces) t.max_traces = *opts.sampling.max_traces;
+      if (opts.sampling.max_bytes) t.max_bytes = *opts.sampling.max_bytes;
+      if (opts.sampling.max_age) t.max_age = *opts.sampling.max_age;
+      if (opts.sampling.decision_cache) t.decision_cache = *opts.sampling.decision_cache;
+      t.drop_on_bound = opts.sampling.drop_on_bound.value_or(false);
+      s.tail = std::make_shared<const tail_settings>(std::move(t));
+    }
     if (opts.batching.schedule_delay) s.schedule_delay = *opts.batching.schedule_delay;
     s.first_delay = std::min(s.first_delay, s.schedule_delay);
     if (opts.batching.max_export_batch_size) s.max_batch = *opts.batching.max_export_batch_size;
@@ -386,6 +425,17 @@ setup configure(options opts) {
     const platform plat = detect_platform(env);
     s.platform_injects = platform_injects_trace_headers(plat);
     s.platform_name = std::string(platform_display_name(plat));
+    if (s.tail && !opts.sampling.buffer_remote.has_value()) {
+      // Where the platform injects its own trace headers (Cloud Run & co.) and the default mode
+      // does not obey them, an incoming parent is the platform's, not a caller's decision.
+      auto t = std::make_shared<tail_settings>(*s.tail);
+      t->buffer_remote = s.platform_injects && s.tracing_mode == logfire::distributed_tracing::unset;
+      s.tail = std::move(t);
+    } else if (s.tail) {
+      auto t = std::make_shared<tail_settings>(*s.tail);
+      t->buffer_remote = *opts.sampling.buffer_remote;
+      s.tail = std::move(t);
+    }
     {
       auto sel = propagators_from_names(opts.propagators.value_or("tracecontext,baggage"),
                                         opts.propagators ? "OTEL_PROPAGATORS" : "propagators");
