@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 #include "logfire/stats.hpp"
 
@@ -34,6 +35,10 @@ class diagnostics {
     reported_ = {};
     last_line_ = {};
   }
+
+  // Prints one line said once for something that is not a loss (the first value each scrubbing
+  // pattern redacted); `line` starts with "logfire: " and has no newline.
+  void notice(std::string_view line);
 
   // The explanation line for `reason` (without the count), shared with tests and docs.
   [[nodiscard]] std::string explain(drop_reason reason) const;

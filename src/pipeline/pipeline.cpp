@@ -12,6 +12,7 @@
 #include "pipeline/thread_state.hpp"
 #include "pipeline/wire.hpp"
 #include "resource/resource_listener.hpp"
+#include "scrub/scrubber.hpp"
 
 namespace logfire::detail {
 
@@ -188,6 +189,7 @@ pipeline::pipeline(pipeline_settings settings, resource res, std::vector<std::sh
   if (ml) dctx.min_level = std::string(to_string(static_cast<level>(ml)));
   dctx.sample_rate = control_->settings.head_sampler.rate();
   diag_ = std::make_unique<diagnostics>(std::move(dctx));
+  state_->builder.set_scrubber(control_->settings.scrub.get(), diag_.get());
   thread_registry::instance().sum(baseline_);
   baseline_.produced += not_configured_count();
   baseline_.dropped[static_cast<std::size_t>(drop_reason::not_configured)] += not_configured_count();
@@ -494,6 +496,7 @@ void pipeline::fill_stats(pipeline_stats& out) const {
     out.exporters.push_back(std::move(es));
   }
   if (!has_destination) out.exported += state_->console_only_exported;
+  if (const auto& scrub = control_->settings.scrub) out.scrubbed = scrub->counts();
 }
 
 void pipeline::before_fork() noexcept {

@@ -23,6 +23,8 @@
 
 namespace logfire::detail {
 
+class scrubber;
+
 struct pipeline_settings {
   std::size_t ring_bytes = 1u << 20;
   std::size_t max_attributes = 128;
@@ -39,6 +41,8 @@ struct pipeline_settings {
   // "not sampled" flag does not stop our own spans.
   bool platform_injects = false;
   std::string platform_name;
+  // Secrets redacted on the background thread while records are built (null: scrubbing off).
+  std::shared_ptr<const scrubber> scrub;
 };
 
 class diagnostics;
