@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "export/console_exporter.hpp"
-#include "pipeline/json.hpp"
+#include "scrub/json.hpp"
 #include "pipeline/message_template.hpp"
 #include "scrub/utf8.hpp"
 

@@ -21,7 +21,7 @@
 #include "export/otlp_encoder.hpp"
 #include "logfire/record.hpp"
 #include "pipeline/arena.hpp"
-#include "pipeline/json.hpp"
+#include "scrub/json.hpp"
 #include "pipeline/message_template.hpp"
 #include "pipeline/records.hpp"
 #include "pipeline/wire.hpp"

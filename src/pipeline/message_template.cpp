@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "pipeline/json.hpp"
+#include "scrub/json.hpp"
 #include "scrub/utf8.hpp"
 
 // Python's format-spec mini-language, re-implemented on std::to_chars: the values are few

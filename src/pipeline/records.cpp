@@ -8,7 +8,7 @@
 
 #include "context/ids.hpp"
 #include "pipeline/diagnostics.hpp"
-#include "pipeline/json.hpp"
+#include "scrub/json.hpp"
 #include "pipeline/message_template.hpp"
 #include "pipeline/wire.hpp"
 #include "scrub/scrubber.hpp"
