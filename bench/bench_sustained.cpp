@@ -90,19 +90,19 @@ struct producer_result {
 // The 12-attribute span (bench_scrub's record), with or without two values to scrub.
 void span_12_attributes(std::int64_t i, bool matches) noexcept {
   static constexpr std::string_view cart = R"({"items":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"coupon":null})";
-  logfire::span s("checkout {order_id}", {{"user_id", 123456},
-                                          {"order_id", "ord_01HZX8K2M4"},
-                                          {"amount", 42.5},
-                                          {"currency", "EUR"},
-                                          {"http.route", "/checkout/{id}"},
-                                          {"region", "europe-west1"},
-                                          {matches ? "password" : "retry", i},
-                                          {"customer", "ann@example.com"},
-                                          {"cart", cart},
-                                          {"note", matches ? "reset the session cookie before retrying"
-                                                           : "customer asked for gift wrapping"},
-                                          {"latency_ms", 12.75},
-                                          {"payment_provider", "stripe"}});
+  logfire::span s("checkout {order_id}",
+                  {{"user_id", 123456},
+                   {"order_id", "ord_01HZX8K2M4"},
+                   {"amount", 42.5},
+                   {"currency", "EUR"},
+                   {"http.route", "/checkout/{id}"},
+                   {"region", "europe-west1"},
+                   {matches ? "password" : "retry", i},
+                   {"customer", "ann@example.com"},
+                   {"cart", cart},
+                   {"note", matches ? "reset the session cookie before retrying" : "customer asked for gift wrapping"},
+                   {"latency_ms", 12.75},
+                   {"payment_provider", "stripe"}});
 }
 
 void one_span(const args& a, std::int64_t i) noexcept {
@@ -198,17 +198,17 @@ int main(int argc, char** argv) {
   };
   const double dropped_pct = st.produced ? 100.0 * static_cast<double>(dropped) / static_cast<double>(st.produced) : 0;
 
-  std::printf("result producers=%d rate=%.0f exporter=%s attributes=%d matches=%d scrubbing=%s seconds=%.3f produced=%" PRIu64 " delivered=%" PRIu64
-              " dropped=%" PRIu64
-              " dropped_pct=%.3f produced_per_s=%.0f delivered_per_s=%.0f"
-              " process_cpu_ns_per_delivered=%.1f caller_cpu_ns_per_produced=%.1f"
-              " background_cpu_ns_per_delivered=%.1f rss_kib=%" PRIu64 " rss_peak_kib=%" PRIu64 " identity=%s %s\n",
-              a.producers, a.rate, a.exporter.c_str(), a.attributes, a.matches, a.scrubbing ? "on" : "off", window,
-              st.produced, delivered, dropped, dropped_pct,
-              static_cast<double>(st.produced) / window, static_cast<double>(delivered) / window,
-              per(process_cpu, delivered), per(caller_cpu, st.produced), per(background_cpu, delivered),
-              bench::status_kib("VmRSS"), bench::status_kib("VmHWM"), identity ? "held" : "broken",
-              bench::dropped_by_reason(st).c_str());
+  std::printf(
+      "result producers=%d rate=%.0f exporter=%s attributes=%d matches=%d scrubbing=%s seconds=%.3f produced=%" PRIu64
+      " delivered=%" PRIu64 " dropped=%" PRIu64
+      " dropped_pct=%.3f produced_per_s=%.0f delivered_per_s=%.0f"
+      " process_cpu_ns_per_delivered=%.1f caller_cpu_ns_per_produced=%.1f"
+      " background_cpu_ns_per_delivered=%.1f rss_kib=%" PRIu64 " rss_peak_kib=%" PRIu64 " identity=%s %s\n",
+      a.producers, a.rate, a.exporter.c_str(), a.attributes, a.matches, a.scrubbing ? "on" : "off", window, st.produced,
+      delivered, dropped, dropped_pct, static_cast<double>(st.produced) / window,
+      static_cast<double>(delivered) / window, per(process_cpu, delivered), per(caller_cpu, st.produced),
+      per(background_cpu, delivered), bench::status_kib("VmRSS"), bench::status_kib("VmHWM"),
+      identity ? "held" : "broken", bench::dropped_by_reason(st).c_str());
   std::fprintf(stderr,
                "%d producer(s) %s, %s, %.2f s: produced %.2f M/s, delivered %.2f M/s, dropped %.2f %%; "
                "CPU per delivered span: process %.0f ns, background %.0f ns; caller %.0f ns per span; "

@@ -8,9 +8,9 @@
 
 #include "context/ids.hpp"
 #include "pipeline/diagnostics.hpp"
-#include "scrub/json.hpp"
 #include "pipeline/message_template.hpp"
 #include "pipeline/wire.hpp"
+#include "scrub/json.hpp"
 #include "scrub/scrubber.hpp"
 #include "scrub/utf8.hpp"
 

@@ -15,6 +15,7 @@
 #include "core/core_support.hpp"
 #include "logfire/config.hpp"
 #include "logfire/logfire.hpp"
+#include "pipeline/message_template.hpp"
 #include "support/otlp_receiver.hpp"
 
 namespace {
@@ -169,9 +170,8 @@ TEST(scrub_pipeline, logs_and_pending_spans) {
   ASSERT_TRUE(pending);
   EXPECT_EQ(str(*pending, "session"), "[Scrubbed due to 'session']");
   EXPECT_EQ(str(*pending, "logfire.msg"), "job [Scrubbed due to 'session']");
-  EXPECT_EQ(str(*pending, "logfire.scrubbed"),
-            R"([{"path":["message","session"],"matched_substring":"session"},)"
-            R"({"path":["attributes","session"],"matched_substring":"session"}])");
+  EXPECT_EQ(str(*pending, "logfire.scrubbed"), R"([{"path":["message","session"],"matched_substring":"session"},)"
+                                               R"({"path":["attributes","session"],"matched_substring":"session"}])");
   const auto* done = named(spans, "job {session}");
   ASSERT_TRUE(done);
   EXPECT_EQ(str(*done, "session"), "[Scrubbed due to 'session']");
@@ -184,11 +184,12 @@ TEST(scrub_pipeline, options_safe_keys_disabled_patterns_callback_and_off) {
       .extra_patterns = {"iban"},
       .disabled_patterns = {"auth"},
       .safe_keys = {"session_id", "myapp.*"},
-      .callback = [](const logfire::scrub_match& m) {
-        if (m.pattern == "cookie") return logfire::scrub_action::keep();
-        if (m.pattern == "iban") return logfire::scrub_action::replace("DE**");
-        return logfire::scrub_action::redact();
-      },
+      .callback =
+          [](const logfire::scrub_match& m) {
+            if (m.pattern == "cookie") return logfire::scrub_action::keep();
+            if (m.pattern == "iban") return logfire::scrub_action::replace("DE**");
+            return logfire::scrub_action::redact();
+          },
   };
   auto spans = run(rx, to(rx, std::move(opts)), [] {
     logfire::info("tuned", {{"session_id", "s1"},
@@ -253,8 +254,9 @@ TEST(scrub_pipeline, a_pathological_user_pattern_runs_in_one_pass) {
   ASSERT_TRUE(rx.start());
   const std::string no_match = std::string(5000, 'a') + "!";
   const std::string match = "x" + std::string(5000, 'a');
-  auto spans =
-      run(rx, to(rx, {.extra_patterns = {"(a+)+$"}}), [&] { logfire::info("re", {{"k1", no_match}, {"k2", match}}); });
+  auto spans = run(rx, to(rx, {.extra_patterns = {"(a+)+$"}}), [&] {
+    logfire::info("re", {{"k1", no_match}, {"k2", match}});
+  });
   const auto* r = named(spans, "re", "log");
   ASSERT_TRUE(r);
   EXPECT_EQ(str(*r, "k1"), no_match);
@@ -323,8 +325,19 @@ TEST(scrub_pipeline, invalid_patterns_fail_configure_quoting_them) {
   o.scrubbing.extra_patterns = {"a*"};
   auto lf = logfire::configure(std::move(o));
   ASSERT_FALSE(lf);
-  EXPECT_EQ(lf.error(),
-            "options.scrubbing.extra_patterns[0] 'a*' can match an empty string, so it would scrub every value; make it "
-            "match at least one character");
+  EXPECT_EQ(
+      lf.error(),
+      "options.scrubbing.extra_patterns[0] 'a*' can match an empty string, so it would scrub every value; make it "
+      "match at least one character");
   EXPECT_FALSE(logfire::is_configured());
+}
+
+// The fields whose scrubbed values are also listed under ["message", field].
+TEST(scrub_pipeline, template_fields_are_the_keys_a_template_uses) {
+  std::vector<std::string_view> fields;
+  logfire::detail::template_fields("{{literal}} {user=} {pw!r:>10} {x:>{width}} {user} }}", fields);
+  EXPECT_EQ(fields, (std::vector<std::string_view>{"user", "pw", "x", "width"}));
+  fields.clear();
+  logfire::detail::template_fields("ok {a} then {unclosed", fields);
+  EXPECT_EQ(fields, (std::vector<std::string_view>{"a"}));
 }
