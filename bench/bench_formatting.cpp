@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "export/console_exporter.hpp"
-#include "pipeline/json.hpp"
 #include "pipeline/message_template.hpp"
+#include "scrub/json.hpp"
 #include "scrub/utf8.hpp"
 
 namespace {

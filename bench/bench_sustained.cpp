@@ -1,4 +1,4 @@
-// Sustained load, whole cost: producer threads create spans with 4 attributes for a fixed time,
+// Sustained load, whole cost: producer threads create spans with 4 (or 12) attributes for a fixed time,
 // flat out or paced, with the default settings (1 MiB ring per thread, batches of 512), then
 // one flush. Counts what the whole process spent, the background thread included:
 //   produced, delivered, dropped by reason      from logfire::stats() after the flush
@@ -17,10 +17,14 @@
 //   bench_sustained --producers=1 --rate=0 --exporter=otlp --seconds=3
 //   bench_sustained --producers=2 --rate=1000000 --exporter=otlp_gzip
 //   bench_sustained --producers=1 --rate=200000 --exporter=discard --tail=drop
+//   bench_sustained --rate=200000 --exporter=discard --attributes=12 --scrubbing=off
 // --rate is spans per second per producer (0: flat out); --exporter is discard, otlp or
 // otlp_gzip (bench_support.hpp); --tail is off (default), keep or drop: tail sampling with
 // level_or_duration, keeping every trace (background rate 1) or none (0; each span is a trace,
 // buffered until it ends, then dropped and counted). Each span is a root: one trace per span.
+// --attributes is 4 (bench_core's span) or 12 (bench_scrub's record: ids, amounts, a route, a
+// JSON cart, free text; with --matches=2 a password and a cookie in it); --scrubbing on (the
+// default, as configure() does) or off.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -43,6 +47,9 @@ struct args {
   double seconds = 3;
   std::string exporter = "otlp";
   std::string tail = "off";
+  int attributes = 4;
+  int matches = 0;
+  bool scrubbing = true;
 };
 
 bool parse(int argc, char** argv, args& a) {
@@ -64,12 +71,20 @@ bool parse(int argc, char** argv, args& a) {
       a.exporter = v;
     } else if (value("--tail=", v)) {
       a.tail = v;
+    } else if (value("--attributes=", v)) {
+      a.attributes = std::atoi(v.c_str());
+    } else if (value("--matches=", v)) {
+      a.matches = std::atoi(v.c_str());
+    } else if (value("--scrubbing=", v)) {
+      if (v != "on" && v != "off") return false;
+      a.scrubbing = v == "on";
     } else {
       return false;
     }
   }
   return a.producers >= 1 && a.producers <= 64 && a.rate >= 0 && a.seconds > 0 &&
-         (a.tail == "off" || a.tail == "keep" || a.tail == "drop");
+         (a.tail == "off" || a.tail == "keep" || a.tail == "drop") && (a.attributes == 4 || a.attributes == 12) &&
+         (a.matches == 0 || a.matches == 2);
 }
 
 struct producer_result {
@@ -80,20 +95,45 @@ struct producer_result {
 // Flat out: spans back to back until stopped. Paced: chunks of spans at `rate` on average,
 // sleeping between chunks (a paced producer spends no CPU waiting); a producer that fell
 // behind catches up at most 10 ms of backlog, then gives the rest up (its produced/s says so).
+// The 12-attribute span (bench_scrub's record), with or without two values to scrub.
+void span_12_attributes(std::int64_t i, bool matches) noexcept {
+  static constexpr std::string_view cart = R"({"items":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"coupon":null})";
+  logfire::span s("checkout {order_id}",
+                  {{"user_id", 123456},
+                   {"order_id", "ord_01HZX8K2M4"},
+                   {"amount", 42.5},
+                   {"currency", "EUR"},
+                   {"http.route", "/checkout/{id}"},
+                   {"region", "europe-west1"},
+                   {matches ? "password" : "retry", i},
+                   {"customer", "ann@example.com"},
+                   {"cart", cart},
+                   {"note", matches ? "reset the session cookie before retrying" : "customer asked for gift wrapping"},
+                   {"latency_ms", 12.75},
+                   {"payment_provider", "stripe"}});
+}
+
+void one_span(const args& a, std::int64_t i) noexcept {
+  if (a.attributes == 12)
+    span_12_attributes(i, a.matches != 0);
+  else
+    bench::span_4_attributes(i);
+}
+
 void produce(const args& a, std::latch& start, const std::atomic<bool>& stop, producer_result& out) {
   start.wait();
   const std::uint64_t cpu0 = bench::cpu_ns(RUSAGE_THREAD);
   std::int64_t i = 0;
   if (a.rate <= 0) {
     while (!stop.load(std::memory_order_relaxed))
-      for (int k = 0; k < 64; ++k) bench::span_4_attributes(i++);
+      for (int k = 0; k < 64; ++k) one_span(a, i++);
   } else {
     constexpr int k_chunk = 200;
     const auto period = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
         std::chrono::duration<double>(k_chunk / a.rate));
     auto next = std::chrono::steady_clock::now();
     while (!stop.load(std::memory_order_relaxed)) {
-      for (int k = 0; k < k_chunk; ++k) bench::span_4_attributes(i++);
+      for (int k = 0; k < k_chunk; ++k) one_span(a, i++);
       next += period;
       const auto now = std::chrono::steady_clock::now();
       if (next > now)
@@ -113,7 +153,8 @@ int main(int argc, char** argv) {
   if (!parse(argc, argv, a)) {
     std::fprintf(stderr,
                  "usage: bench_sustained [--producers=N] [--rate=SPANS_PER_S_PER_PRODUCER (0: flat out)] "
-                 "[--seconds=S] [--exporter=discard|otlp|otlp_gzip] [--tail=off|keep|drop]\n");
+                 "[--seconds=S] [--exporter=discard|otlp|otlp_gzip] [--tail=off|keep|drop] [--attributes=4|12] "
+                 "[--matches=0|2] [--scrubbing=on|off]\n");
     return 2;
   }
   auto exp = bench::make_exporter(a.exporter);
@@ -122,6 +163,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto opts = bench::default_options(exp);
+  opts.scrubbing.enabled = a.scrubbing;
   if (a.tail != "off")
     opts.sampling =
         logfire::level_or_duration(1.0, logfire::level::error, std::chrono::hours(1), a.tail == "keep" ? 1.0 : 0.0);
@@ -167,17 +209,18 @@ int main(int argc, char** argv) {
   };
   const double dropped_pct = st.produced ? 100.0 * static_cast<double>(dropped) / static_cast<double>(st.produced) : 0;
 
-  std::printf("result producers=%d rate=%.0f exporter=%s seconds=%.3f produced=%" PRIu64 " delivered=%" PRIu64
-              " dropped=%" PRIu64
-              " dropped_pct=%.3f produced_per_s=%.0f delivered_per_s=%.0f"
-              " process_cpu_ns_per_delivered=%.1f caller_cpu_ns_per_produced=%.1f"
-              " background_cpu_ns_per_delivered=%.1f rss_kib=%" PRIu64 " rss_peak_kib=%" PRIu64
-              " tail=%s background_cpu_ns_per_produced=%.1f identity=%s %s\n",
-              a.producers, a.rate, a.exporter.c_str(), window, st.produced, delivered, dropped, dropped_pct,
-              static_cast<double>(st.produced) / window, static_cast<double>(delivered) / window,
-              per(process_cpu, delivered), per(caller_cpu, st.produced), per(background_cpu, delivered),
-              bench::status_kib("VmRSS"), bench::status_kib("VmHWM"), a.tail.c_str(), per(background_cpu, st.produced),
-              identity ? "held" : "broken", bench::dropped_by_reason(st).c_str());
+  std::printf(
+      "result producers=%d rate=%.0f exporter=%s attributes=%d matches=%d scrubbing=%s seconds=%.3f produced=%" PRIu64
+      " delivered=%" PRIu64 " dropped=%" PRIu64
+      " dropped_pct=%.3f produced_per_s=%.0f delivered_per_s=%.0f"
+      " process_cpu_ns_per_delivered=%.1f caller_cpu_ns_per_produced=%.1f"
+      " background_cpu_ns_per_delivered=%.1f rss_kib=%" PRIu64 " rss_peak_kib=%" PRIu64
+      " tail=%s background_cpu_ns_per_produced=%.1f identity=%s %s\n",
+      a.producers, a.rate, a.exporter.c_str(), a.attributes, a.matches, a.scrubbing ? "on" : "off", window, st.produced,
+      delivered, dropped, dropped_pct, static_cast<double>(st.produced) / window,
+      static_cast<double>(delivered) / window, per(process_cpu, delivered), per(caller_cpu, st.produced),
+      per(background_cpu, delivered), bench::status_kib("VmRSS"), bench::status_kib("VmHWM"), a.tail.c_str(),
+      per(background_cpu, st.produced), identity ? "held" : "broken", bench::dropped_by_reason(st).c_str());
   std::fprintf(stderr,
                "%d producer(s) %s, %s, %.2f s: produced %.2f M/s, delivered %.2f M/s, dropped %.2f %%; "
                "CPU per delivered span: process %.0f ns, background %.0f ns; caller %.0f ns per span; "

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "pipeline/json.hpp"
+#include "scrub/json.hpp"
 #include "scrub/utf8.hpp"
 
 namespace {

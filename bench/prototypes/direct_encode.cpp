@@ -21,11 +21,11 @@
 #include "export/otlp_encoder.hpp"
 #include "logfire/record.hpp"
 #include "pipeline/arena.hpp"
-#include "pipeline/json.hpp"
 #include "pipeline/message_template.hpp"
 #include "pipeline/records.hpp"
 #include "pipeline/wire.hpp"
 #include "resource/resource.hpp"
+#include "scrub/json.hpp"
 #include "scrub/utf8.hpp"
 
 using namespace logfire;

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "logfire/scrubbing.hpp"
+
 namespace logfire {
 
 // Why a span or log was not delivered: one cause per reason. Each prints one explanatory line
@@ -115,6 +117,10 @@ struct pipeline_stats {
   std::array<std::uint64_t, event_counter_count> events{};
   std::vector<exporter_stats> exporters;
   replay_stats replayed;
+  // Values the scrubber redacted since configure(), per pattern with a non-zero count: the
+  // default patterns in Logfire's order, then extra_patterns, then "scan_budget" (docs/scrubbing.md).
+  // Scrubbing changes data but loses no record, so these are not drops.
+  std::vector<scrub_count> scrubbed;
 
   [[nodiscard]] std::uint64_t dropped_by(drop_reason r) const noexcept { return dropped[static_cast<std::size_t>(r)]; }
   [[nodiscard]] std::uint64_t count_of(event_counter c) const noexcept { return events[static_cast<std::size_t>(c)]; }

@@ -149,6 +149,13 @@ void diagnostics::report(const pipeline_stats& now, const diagnostic_details& de
          details.events[updates], t);
 }
 
+void diagnostics::notice(std::string_view line) {
+  std::string out(line);
+  out += '\n';
+  std::fputs(out.c_str(), out_);
+  std::fflush(out_);
+}
+
 std::string diagnostics::summary(const pipeline_stats& s) {
   if (s.dropped_total() == 0 && s.in_spool == 0) return {};
   std::string line = "logfire: shutdown: " + s.summary();

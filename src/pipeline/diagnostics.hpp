@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 #include "logfire/stats.hpp"
 
@@ -47,6 +48,10 @@ class diagnostics {
     replayed_ = {};
     events_ = {};
   }
+
+  // Prints one line said once for something that is not a loss (the first value each scrubbing
+  // pattern redacted); `line` starts with "logfire: " and has no newline.
+  void notice(std::string_view line);
 
   // The explanation line for `reason` (without the count), shared with tests and docs.
   [[nodiscard]] std::string explain(drop_reason reason) const;

@@ -1,2 +1,2 @@
-# Message templates and JSON writing, run by the background thread.
-target_sources(logfire PRIVATE ${CMAKE_CURRENT_LIST_DIR}/json.cpp ${CMAKE_CURRENT_LIST_DIR}/message_template.cpp)
+# Message templates, run by the background thread.
+target_sources(logfire PRIVATE ${CMAKE_CURRENT_LIST_DIR}/message_template.cpp)

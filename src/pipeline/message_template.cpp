@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "pipeline/json.hpp"
+#include "scrub/json.hpp"
 #include "scrub/utf8.hpp"
 
 // Python's format-spec mini-language, re-implemented on std::to_chars: the values are few
@@ -808,6 +808,44 @@ bool append_message(std::string_view tmpl, std::span<const attribute> attrs, std
   out.append(tmpl);
   if (problem) *problem = {err, bad};
   return false;
+}
+
+void template_fields(std::string_view tmpl, std::vector<std::string_view>& out) {
+  auto add = [&](std::string_view name) {
+    if (!name.empty() && name.back() == '=') name.remove_suffix(1);
+    for (const std::string_view f : out)
+      if (f == name) return;
+    out.push_back(name);
+  };
+  std::size_t i = 0;
+  while (i < tmpl.size()) {
+    const std::size_t j = next_brace(tmpl, i);
+    if (j == tmpl.size()) return;
+    if (j + 1 < tmpl.size() && tmpl[j + 1] == tmpl[j]) {  // "{{" or "}}"
+      i = j + 2;
+      continue;
+    }
+    if (tmpl[j] == '}') return;
+    // The field's name runs to the first ':', '!' or brace; fields nested in its spec are names
+    // of their own.
+    std::size_t k = j + 1;
+    while (k < tmpl.size() && char_class(tmpl[k]) == c_plain) ++k;
+    if (k == tmpl.size()) return;
+    add(tmpl.substr(j + 1, k - j - 1));
+    int depth = 1;
+    std::size_t nested = std::string_view::npos;
+    for (; k < tmpl.size(); ++k) {
+      const unsigned char c = char_class(tmpl[k]);
+      if (c == c_open) {
+        if (++depth == 2) nested = k + 1;
+      } else if (c == c_close) {
+        if (--depth == 0) break;
+        if (depth == 1 && nested != std::string_view::npos) add(tmpl.substr(nested, k - nested));
+      }
+    }
+    if (k == tmpl.size()) return;
+    i = k + 1;
+  }
 }
 
 bool format_message(std::string_view tmpl, std::span<const attribute> attrs, std::string& out,

@@ -23,6 +23,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "logfire/record.hpp"
 
@@ -64,6 +65,10 @@ bool format_message(std::string_view tmpl, std::span<const attribute> attrs, std
 // Like format_message, but appends to `out`. On failure, what it appended is exactly `tmpl`.
 bool append_message(std::string_view tmpl, std::span<const attribute> attrs, std::string& out,
                     template_problem* problem = nullptr);
+
+// Appends the attribute keys `tmpl` refers to ("{user=}" and "{x:>{width}}" give "user", "x",
+// "width"), in order, repeats included. Stops at the first malformed field.
+void template_fields(std::string_view tmpl, std::vector<std::string_view>& out);
 
 // True when `tmpl` contains no brace at all, so the message is the template itself.
 [[nodiscard]] bool is_plain_template(std::string_view tmpl) noexcept;

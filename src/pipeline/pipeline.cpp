@@ -14,6 +14,7 @@
 #include "pipeline/thread_state.hpp"
 #include "pipeline/wire.hpp"
 #include "resource/resource_listener.hpp"
+#include "scrub/scrubber.hpp"
 
 namespace logfire::detail {
 
@@ -366,6 +367,7 @@ pipeline::pipeline(pipeline_settings settings, resource res, std::vector<std::sh
         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(cfg.tail->max_age).count()) + " ms";
   diag_ = std::make_unique<diagnostics>(std::move(dctx));
   not_configured_at_start_ = not_configured_count();
+  st.builder.set_scrubber(cfg.scrub.get(), diag_.get());
 }
 
 pipeline::~pipeline() {
@@ -1004,6 +1006,7 @@ void pipeline::compute_stats(pipeline_stats& out) const {
     }
     out.exporters.push_back(std::move(es));
   }
+  if (const auto& scrub = control_->settings.scrub) out.scrubbed = scrub->counts();
 }
 
 void pipeline::fill_stats(pipeline_stats& out) const {

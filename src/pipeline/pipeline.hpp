@@ -25,6 +25,8 @@
 
 namespace logfire::detail {
 
+class scrubber;
+
 struct pipeline_settings {
   std::size_t ring_bytes = 1u << 20;
   std::size_t max_attributes = 128;
@@ -46,6 +48,8 @@ struct pipeline_settings {
   std::string platform_name;
   // Quoted by the explanation of below_console_level ("" when there is no console).
   std::string console_min_level;
+  // Secrets redacted on the background thread while records are built (null: scrubbing off).
+  std::shared_ptr<const scrubber> scrub;
 };
 
 class diagnostics;

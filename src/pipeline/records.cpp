@@ -7,9 +7,11 @@
 #include <limits>
 
 #include "context/ids.hpp"
-#include "pipeline/json.hpp"
+#include "pipeline/diagnostics.hpp"
 #include "pipeline/message_template.hpp"
 #include "pipeline/wire.hpp"
+#include "scrub/json.hpp"
+#include "scrub/scrubber.hpp"
 #include "scrub/utf8.hpp"
 
 namespace logfire::detail {
@@ -47,7 +49,59 @@ std::string demangle(const char* mangled) {
   return out;
 }
 
+// The scrubber writes its replacements into the batch's arena, next to the record.
+class arena_sink final : public scrub_sink {
+ public:
+  explicit arena_sink(arena& a) : a_(a) {}
+  std::string_view copy(std::string_view text) override { return a_.copy(text); }
+  attribute_value* make_values(std::size_t n) override { return a_.make_array<attribute_value>(n); }
+
+ private:
+  arena& a_;
+};
+
+// Attribute arrays of events and links are built in the batch's arena by this file and only
+// exposed as const spans once the record is handed over: scrubbing edits them before that.
+std::span<attribute> mutable_attributes(std::span<const attribute> attrs) noexcept {
+  return {const_cast<attribute*>(attrs.data()), attrs.size()};
+}
+
 }  // namespace
+
+record_builder::record_builder(decode_counters& counters) : counters_(counters) {}
+record_builder::~record_builder() = default;
+
+void record_builder::set_scrubber(const scrubber* s, diagnostics* diag) {
+  scrub_ = s ? std::make_unique<scrub_session>(*s) : nullptr;
+  diag_ = diag;
+}
+
+void record_builder::scrub(std::span<link> links, arena& out) {
+  arena_sink sink(out);
+  scrub_->begin_record();
+  const scrub_path_segment attributes_root[] = {{.key = "attributes"}};
+  scrub_->scrub_attributes(attributes_root, attrs_, sink);
+  for (std::size_t i = 0; i < events_.size(); ++i) {
+    const scrub_path_segment root[] = {{.key = "otel_events"}, {.index = i, .is_index = true}, {.key = "attributes"}};
+    scrub_->scrub_attributes(root, mutable_attributes(events_[i].attributes), sink);
+  }
+  for (std::size_t i = 0; i < links.size(); ++i) {
+    const scrub_path_segment root[] = {{.key = "links"}, {.index = i, .is_index = true}, {.key = "attributes"}};
+    scrub_->scrub_attributes(root, mutable_attributes(links[i].attributes), sink);
+  }
+  if (diag_)
+    for (const std::string& line : scrub_->first_scrub_lines()) diag_->notice(line);
+}
+
+std::string_view record_builder::scrubbed_notes(std::string_view tmpl, arena& out) {
+  if (!scrub_ || !scrub_->scrubbed()) return {};
+  fields_.clear();
+  template_fields(tmpl, fields_);
+  scrub_->add_message_notes(fields_);
+  notes_.clear();
+  scrub_->write_notes_json(notes_);
+  return out.copy(notes_);
+}
 
 std::string_view record_builder::text(std::string_view s, arena& out) {
   if (is_valid_utf8(s)) [[likely]]
@@ -410,6 +464,9 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
     status = status_code::error;
   if (status != status_code::error) status_message = {};
 
+  // Secrets go before the message is formatted, so it is formatted from the scrubbed values.
+  if (scrub_) scrub({links, fixed.n_links}, out);
+
   // The message, from the user's attributes (before the logfire.* ones are added).
   const std::string_view name = text(tmpl, out);
   message_.clear();
@@ -461,6 +518,8 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
     arr.items = {nv, null_args_.size()};
     attrs_.push_back({"logfire.null_args", arr});
   }
+  if (const std::string_view notes = scrubbed_notes(name, out); !notes.empty())
+    attrs_.push_back({"logfire.scrubbed", str_value(notes)});
   if (fixed.file) attrs_.push_back({"code.filepath", str_value(text(fixed.file, out))});
   attrs_.push_back({"code.lineno", int_value(fixed.line)});
   if (fixed.function) attrs_.push_back({"code.function", str_value(text(fixed.function, out))});

@@ -1,11 +1,14 @@
 // Turning ring records into span_records: the background thread's decoder. It joins a span's
 // start with its updates and end, applies Logfire's attribute conventions, formats the
-// message, builds `logfire.json_schema`, repairs invalid UTF-8 and materialises everything
+// message, builds `logfire.json_schema`, repairs invalid UTF-8, scrubs secrets (before the
+// message is formatted, so it is formatted from the scrubbed values) and materialises everything
 // into the batch's arena.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -14,6 +17,10 @@
 #include "pipeline/arena.hpp"
 
 namespace logfire::detail {
+
+class diagnostics;
+class scrubber;
+class scrub_session;
 
 // Counters the decoder bumps (background thread; read by stats() from any thread).
 struct decode_counters {
@@ -24,7 +31,15 @@ struct decode_counters {
 
 class record_builder {
  public:
-  explicit record_builder(decode_counters& counters) : counters_(counters) {}
+  explicit record_builder(decode_counters& counters);
+  ~record_builder();
+  record_builder(const record_builder&) = delete;
+  record_builder& operator=(const record_builder&) = delete;
+
+  // Scrubs every record built from now on with `s` (null: no scrubbing); the first value each
+  // pattern redacts is announced through `diag`. Both outlive the builder. Called once, before
+  // the background thread starts.
+  void set_scrubber(const scrubber* s, diagnostics* diag);
 
   // Attributes a record may hold; set_attribute calls adding more are dropped and counted in
   // the record's dropped_attributes_count (the call site bounds the constructor's arguments).
@@ -42,6 +57,11 @@ class record_builder {
   span_record build_impl(const std::byte* start, std::size_t start_size, bool is_log, std::string_view updates,
                          std::uint64_t end_ns, bool pending, arena& out);
   std::string_view text(std::string_view s, arena& out);
+  // Scrubs the user's attributes (attrs_), the events' and the links' attributes in place, in
+  // the order Logfire lists them in `logfire.scrubbed`.
+  void scrub(std::span<logfire::link> links, arena& out);
+  // After the message is formatted: the `logfire.scrubbed` value, or "" when nothing was scrubbed.
+  std::string_view scrubbed_notes(std::string_view tmpl, arena& out);
 
   decode_counters& counters_;
   std::size_t max_attributes_ = 128;
@@ -53,6 +73,10 @@ class record_builder {
   std::string json_;
   std::string schema_;
   std::string message_;
+  std::unique_ptr<scrub_session> scrub_;  // null when scrubbing is off
+  diagnostics* diag_ = nullptr;
+  std::vector<std::string_view> fields_;
+  std::string notes_;
 };
 
 }  // namespace logfire::detail

@@ -1,6 +1,6 @@
 #include "scrub/json_tree.hpp"
 
-#include "pipeline/json.hpp"
+#include "scrub/json.hpp"
 
 namespace logfire::detail {
 

@@ -4,7 +4,7 @@
 
 #include <charconv>
 
-#include "pipeline/json.hpp"
+#include "scrub/json.hpp"
 
 namespace logfire::detail {
 namespace {

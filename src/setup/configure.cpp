@@ -393,13 +393,14 @@ setup configure(options opts) {
               })
             : env_lookup([](std::string_view) { return std::optional<std::string>(); });
     if (auto err = resolve_options(opts, env); !err.empty()) return setup(std::move(err));
-    // Checked here, so an invalid pattern or name fails configure() with its message.
+    // Built once here, so an invalid pattern or name fails configure() with its message; the
+    // background thread applies it to every record.
+    pipeline_settings s;
     if (opts.scrubbing.enabled.value_or(true)) {
       std::string err;
-      if (!scrubber::create(opts.scrubbing, err)) return setup(std::move(err));
+      s.scrub = scrubber::create(opts.scrubbing, err);
+      if (!s.scrub) return setup(std::move(err));
     }
-
-    pipeline_settings s;
     if (opts.limits.ring_bytes) s.ring_bytes = *opts.limits.ring_bytes;
     if (opts.limits.max_attributes) s.max_attributes = *opts.limits.max_attributes;
     if (opts.limits.max_value_length) s.max_value_length = *opts.limits.max_value_length;

@@ -202,6 +202,30 @@ async function main() {
     }
     await page.screenshot({ path: path.join(output, 'waterfall.png'), fullPage: true });
 
+    // 3b. A record the SDK scrubbed: logfire.scrubbed is called out above its attributes.
+    {
+      const trace = hex(16);
+      const spanId = hex(8);
+      const now = String(BigInt(Date.now()) * 1000000n);
+      const notes = '[{"path":["attributes","password"],"matched_substring":"password"}]';
+      const body = { resourceSpans: [{ resource: { attributes: [str('service.name', 'shop')] }, scopeSpans: [{ scope: { name: 'logfire' }, spans: [{
+        traceId: trace, spanId, name: 'login {user}', kind: 1, startTimeUnixNano: now, endTimeUnixNano: now,
+        attributes: [str('logfire.msg_template', 'login {user}'), str('logfire.msg', 'login ann'), str('logfire.span_type', 'span'),
+          str('user', 'ann'), str('password', "[Scrubbed due to 'password']"), str('logfire.scrubbed', notes)],
+      }] }] }] };
+      const res = await fetch(`${base}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      check(res.status === 200, `a scrubbed record is accepted (${res.status})`);
+      await page.goto(`${base}/`);
+      await page.click(`#trace-list tr[data-trace-id="${trace}"]`);
+      await page.click(`#waterfall .wf-row[data-span-id="${spanId}"]`);
+      await page.waitForSelector('#scrubbed');
+      const text = await page.textContent('#scrubbed');
+      check(text.includes('1 value redacted') && text.includes('["attributes","password"]'), `what was scrubbed is shown (${text})`);
+      const marked = await page.$$eval('#details table.attributes tr.scrubbed-attr td:first-child', (tds) => tds.map((td) => td.textContent));
+      check(marked.join(',') === 'password', `the scrubbed attribute is marked (${marked.join(',')})`);
+      await page.screenshot({ path: path.join(output, 'scrubbed.png'), fullPage: true });
+    }
+
     // 4. The SQL box.
     await page.click('#nav-sql');
     await page.fill('#sql-input', 'SELECT span_name, level, kind FROM records WHERE level >= 17 ORDER BY span_name');
@@ -240,7 +264,7 @@ async function main() {
     }
 
     check(pageErrors.length === 0, `no errors in the page${pageErrors.length ? `: ${pageErrors.join('; ')}` : ''}`);
-    console.log(`screenshots: ${output}/{trace-list,waterfall,sql}.png`);
+    console.log(`screenshots: ${output}/{trace-list,waterfall,scrubbed,sql}.png`);
   } finally {
     if (browser) await browser.close();
     serve.kill('SIGTERM');

@@ -1,6 +1,6 @@
 // JSON writing: string escapes, integers at their limits, doubles laid out like Python's
 // json.dumps (so Logfire reads the same text from every SDK), NaN/Infinity as strings.
-#include "pipeline/json.hpp"
+#include "scrub/json.hpp"
 
 #include <gtest/gtest.h>
 

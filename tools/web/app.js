@@ -264,6 +264,15 @@
     return JSON.stringify(v, null, 2);
   }
 
+  // The entries of a record's logfire.scrubbed attribute (a JSON string, or already parsed), or [].
+  function scrubbedEntries(attributes) {
+    let v = attributes['logfire.scrubbed'];
+    if (typeof v === 'string') {
+      try { v = JSON.parse(v); } catch { return [{ path: [], matched_substring: v }]; }
+    }
+    return Array.isArray(v) ? v.filter((e) => e && Array.isArray(e.path)) : [];
+  }
+
   function selectRecord(r, row) {
     if (selectedRow) selectedRow.classList.remove('selected');
     selectedRow = row;
@@ -294,9 +303,19 @@
         r.exception_stacktrace ? el('pre', {}, r.exception_stacktrace) : null));
     }
     const attrs = Object.entries(r.attributes || {});
+    // Scrubbing: the SDK lists what it redacted in logfire.scrubbed ([{path, matched_substring}]);
+    // say so above the attributes and mark the attributes it touched.
+    const scrubbed = scrubbedEntries(r.attributes || {});
+    const scrubbedKeys = new Set(scrubbed.filter((e) => e.path[0] === 'attributes').map((e) => String(e.path[1])));
+    if (scrubbed.length > 0) {
+      parts.push(el('div', { class: 'scrubbed', id: 'scrubbed' },
+        el('h3', {}, `Scrubbed: ${scrubbed.length} value${scrubbed.length === 1 ? '' : 's'} redacted by the SDK`),
+        el('ul', {}, ...scrubbed.map((e) => el('li', { class: 'mono' }, `${JSON.stringify(e.path)} (matched ${JSON.stringify(e.matched_substring)})`)))));
+    }
     parts.push(el('h3', {}, `Attributes (${attrs.length})`));
     parts.push(el('table', { class: 'attributes' },
-      ...attrs.map(([k, v]) => el('tr', {}, el('td', { class: 'mono' }, k), el('td', {}, el('pre', {}, valueText(v)))))));
+      ...attrs.map(([k, v]) => el('tr', { class: scrubbedKeys.has(k) ? 'scrubbed-attr' : undefined },
+        el('td', { class: 'mono' }, k), el('td', {}, el('pre', {}, valueText(v)))))));
     const events = (r.otel_events || []).filter((e) => e.name !== 'exception');
     if (events.length > 0) {
       parts.push(el('h3', {}, `Events (${events.length})`));

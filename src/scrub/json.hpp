@@ -1,6 +1,7 @@
-// Tiny JSON writers for the pipeline (logfire.json_schema, nested values, logfire.scrubbed) and
-// the exporters (OTLP/JSON). They append to a caller-owned buffer that is reused across records,
-// so the steady state allocates nothing. Runs on the background thread.
+// Tiny JSON writers for the scrubber (JSON written back, logfire.scrubbed), the pipeline
+// (logfire.json_schema, nested values) and the exporters (OTLP/JSON). They append to a
+// caller-owned buffer that is reused across records, so the steady state allocates nothing.
+// Runs on the background thread.
 //
 //   std::string out;
 //   detail::json_append_string(out, "say \"hi\"");  // "say \"hi\""

@@ -1,4 +1,4 @@
-#include "pipeline/json.hpp"
+#include "scrub/json.hpp"
 
 #include <array>
 #include <charconv>
