@@ -3,6 +3,7 @@
 #include <cxxabi.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 
@@ -150,6 +151,28 @@ struct decoded_value {
 };
 
 }  // namespace
+
+void record_builder::warn_template(std::string_view tmpl, const template_problem& problem) {
+  const std::uint64_t errors = counters_.template_errors.load(std::memory_order_relaxed);
+  const auto now = std::chrono::steady_clock::now();
+  const bool first = template_warned_count_ == 0;
+  if (!first && now - template_warned_at_ < std::chrono::minutes(1)) return;
+  std::string line = "logfire: ";
+  if (!first) line += std::to_string(errors - template_warned_count_) + " more message templates could not be formatted; the latest: ";
+  line += "message template '";
+  line.append(tmpl.substr(0, 200));
+  if (tmpl.size() > 200) line += "...";
+  line += "' could not be formatted (";
+  line += to_string(problem.error);
+  if (!problem.field.empty()) {
+    line += ": ";
+    line.append(problem.field.substr(0, 100));
+  }
+  line += "); the message is the template itself (counted as template_errors)\n";
+  std::fputs(line.c_str(), stderr);
+  template_warned_count_ = errors;
+  template_warned_at_ = now;
+}
 
 span_record record_builder::build(const std::byte* start, std::size_t start_size, bool is_log, std::string_view updates,
                                   std::uint64_t end_ns, arena& out) {
@@ -404,7 +427,10 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
   // The message, from the user's attributes (before the logfire.* ones are added).
   const std::string_view name = text(tmpl, out);
   message_.clear();
-  if (!format_message(name, attrs_, message_)) ++counters_.template_errors;
+  if (template_problem problem; !format_message(name, attrs_, message_, &problem)) [[unlikely]] {
+    ++counters_.template_errors;
+    warn_template(name, problem);
+  }
   const std::string_view message = out.copy(message_);
 
   // logfire.json_schema over the user's attributes.
@@ -452,9 +478,12 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
     arr.items = {nv, null_args_.size()};
     attrs_.push_back({"logfire.null_args", arr});
   }
-  if (fixed.file) attrs_.push_back({"code.filepath", str_value(text(fixed.file, out))});
-  attrs_.push_back({"code.lineno", int_value(fixed.line)});
-  if (fixed.function) attrs_.push_back({"code.function", str_value(text(fixed.function, out))});
+  // A record made with an empty source_location (an integration's span) carries no code.*.
+  if (fixed.file && *fixed.file) {
+    attrs_.push_back({"code.filepath", str_value(text(fixed.file, out))});
+    attrs_.push_back({"code.lineno", int_value(fixed.line)});
+    if (fixed.function && *fixed.function) attrs_.push_back({"code.function", str_value(text(fixed.function, out))});
+  }
 
   span_record rec_out;
   rec_out.type = type;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -14,6 +15,8 @@
 #include "pipeline/arena.hpp"
 
 namespace logfire::detail {
+
+struct template_problem;  // message_template.hpp
 
 // Counters the decoder bumps (background thread; read by stats() from any thread).
 struct decode_counters {
@@ -37,6 +40,9 @@ class record_builder {
   span_record build_impl(const std::byte* start, std::size_t start_size, bool is_log, std::string_view updates,
                          std::uint64_t end_ns, bool pending, arena& out);
   std::string_view text(std::string_view s, arena& out);
+  // One stderr line for the first template that could not be formatted, then at most one a
+  // minute while more fail (like the loss diagnostics).
+  void warn_template(std::string_view tmpl, const template_problem& problem);
 
   decode_counters& counters_;
   std::vector<attribute> attrs_;
@@ -47,6 +53,8 @@ class record_builder {
   std::string json_;
   std::string schema_;
   std::string message_;
+  std::uint64_t template_warned_count_ = 0;  // template errors when the last line was printed
+  std::chrono::steady_clock::time_point template_warned_at_{};
 };
 
 }  // namespace logfire::detail
