@@ -29,6 +29,8 @@ enum class drop_reason : std::uint8_t {
   spool_corrupt,              // a spool file could not be read back
   not_configured,             // produced before configure() or after shutdown()
   open_at_shutdown,           // a span still open when shutdown() ran (its start was shown)
+  no_destination,             // no exporter at all: console off, no token, no OTLP endpoint
+  suppressed,                 // created under logfire::suppress_instrumentation
   count_
 };
 inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_reason::count_);

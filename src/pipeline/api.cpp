@@ -1,6 +1,7 @@
 // The caller's side of the pipeline: span handles and logs. Runs on the application's
 // threads, so it only decides (level, sampling), stamps (ids, times), copies the argument
 // values into this thread's ring and returns. No locks, no allocation on the common path.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <typeinfo>
@@ -17,6 +18,7 @@ namespace logfire {
 namespace detail {
 
 std::atomic<std::uint8_t> g_min_level{0};
+std::atomic<bool> g_shut_down{false};
 
 namespace {
 
@@ -33,15 +35,23 @@ struct side_queue {
 };
 side_queue g_side;
 
-std::atomic<bool> g_warned_not_configured{false};
+std::atomic<bool> g_warned_before_configure{false};
+std::atomic<bool> g_warned_after_shutdown{false};
 std::atomic<std::uint64_t> g_not_configured{0};
 
 [[gnu::noinline, gnu::cold]] void note_not_configured() noexcept {
   g_not_configured.fetch_add(1, std::memory_order_relaxed);
-  if (!g_warned_not_configured.exchange(true, std::memory_order_relaxed)) {
+  // One line of each kind per process, naming what actually happened.
+  if (g_shut_down.load(std::memory_order_relaxed)) {
+    if (!g_warned_after_shutdown.exchange(true, std::memory_order_relaxed))
+      std::fputs(
+          "logfire: a span or log was created after logfire::shutdown(); it is not recorded (counted as "
+          "not_configured).\n",
+          stderr);
+  } else if (!g_warned_before_configure.exchange(true, std::memory_order_relaxed)) {
     std::fputs(
-        "logfire: a span or log was created before logfire::configure() (or after shutdown()); it is not recorded. "
-        "Call logfire::configure() at startup.\n",
+        "logfire: a span or log was created before logfire::configure(); it is not recorded (counted as "
+        "not_configured). Call logfire::configure() at startup.\n",
         stderr);
   }
 }
@@ -218,7 +228,9 @@ struct record_input {
   const record_fixed* fixed;
   std::string_view tmpl;
   std::string_view trace_state;
+  std::span<const std::string_view> extra_tags;  // a handle's, before the call's own
   std::initializer_list<std::string_view> tags;
+  std::span<const baggage_member> baggage;  // added as string attributes before args
   std::initializer_list<arg> args;
   std::initializer_list<link_ref> links;
   // exception (logs and exception updates)
@@ -243,8 +255,14 @@ template <typename W>
   w.pod(*in.fixed);
   w.str(cut(in.tmpl, lim.max_value_length, truncated));
   w.str(in.trace_state);
+  for (auto t : in.extra_tags) w.str(cut(t, 256, truncated));
   for (auto t : in.tags) w.str(cut(t, 256, truncated));
-  encode_args(w, in.args, in.fixed->n_attrs, lim, truncated);
+  for (const baggage_member& m : in.baggage) {
+    w.str(cut(m.key, 256, truncated));
+    w.u8(static_cast<std::uint8_t>(vtag::string));
+    w.str(cut(m.value, lim.max_value_length, truncated));
+  }
+  encode_args(w, in.args, in.fixed->n_attrs - in.baggage.size(), lim, truncated);
   for (const link_ref& l : in.links) {
     w.pod(l.context.trace.hi);
     w.pod(l.context.trace.lo);
@@ -321,6 +339,15 @@ bool push_update(rec kind, bool must_arrive, BodyFn&& body_fn) noexcept {
   return false;
 }
 
+// The baggage entries a new record gets as attributes: those of the context attached on this
+// thread, as many as fit beside the call's own attributes.
+inline std::span<const baggage_member> baggage_attributes(const remote_state* remote, const pipeline_settings& s,
+                                                          std::size_t n_args) noexcept {
+  if (!remote || remote->baggage.empty() || !s.baggage_attributes) return {};
+  const std::size_t room = s.max_attributes > n_args ? s.max_attributes - n_args : 0;
+  return std::span<const baggage_member>(remote->baggage).first(std::min(room, remote->baggage.size()));
+}
+
 // Counts a span update whose values were cut to the limits.
 inline void note_truncated(bool truncated) noexcept {
   if (truncated) [[unlikely]]
@@ -381,7 +408,7 @@ void take_side_records(std::vector<std::vector<std::byte>>& out) {
 }
 
 void emit_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args, const log_options& opts,
-              const source_location& loc) noexcept {
+              const source_location& loc, std::span<const std::string_view> extra_tags) noexcept {
   control* ctl = g_control.load(std::memory_order_acquire);
   if (!ctl) [[unlikely]] {
     note_not_configured();
@@ -393,7 +420,8 @@ void emit_log(level lvl, std::string_view msg_template, std::initializer_list<ar
   const span_context parent = explicit_parent ? opts.parent : ts.current;
   const std::uint64_t now = now_unix_nano();
   const trace_id trace = parent.valid() ? parent.trace : new_trace_id(now);
-  const decision d = decide(*ctl, parent, trace, msg_template, lvl, true);
+  const decision d = ts.suppressed ? decision{0, static_cast<std::uint8_t>(reason_index(drop_reason::suppressed) + 1)}
+                                   : decide(*ctl, parent, trace, msg_template, lvl, true);
   if (d.drop) {
     ts.dropped[d.drop - 1].add();
     return;
@@ -414,15 +442,20 @@ void emit_log(level lvl, std::string_view msg_template, std::initializer_list<ar
   fixed.parent_remote = parent.is_remote ? 1 : 0;
   fixed.kind = static_cast<std::uint8_t>(span_kind::internal);
   fixed.lvl = static_cast<std::uint8_t>(lvl);
-  fixed.n_tags = static_cast<std::uint16_t>(opts.tags.size());
+  fixed.n_tags = static_cast<std::uint16_t>(extra_tags.size() + opts.tags.size());
   fixed.n_attrs = static_cast<std::uint16_t>(args.size() < s.max_attributes ? args.size() : s.max_attributes);
   fixed.n_links = 0;
   fixed.has_exception = opts.exception ? 1 : 0;
   bool truncated = args.size() > fixed.n_attrs;
   std::string_view trace_state;
-  if (const remote_state* remote = ts.remote.get(); remote && remote->incoming.trace == trace) [[unlikely]]
-    trace_state = remote->trace_state;
-  const record_input in{rec::log, &fixed, msg_template, trace_state, opts.tags, args, {}, opts.exception};
+  std::span<const baggage_member> baggage;
+  if (const remote_state* remote = ts.remote.get()) [[unlikely]] {
+    if (remote->incoming.trace == trace) trace_state = remote->trace_state;
+    baggage = baggage_attributes(remote, s, fixed.n_attrs);
+    fixed.n_attrs = static_cast<std::uint16_t>(fixed.n_attrs + baggage.size());
+  }
+  const record_input in{rec::log,   &fixed, msg_template, trace_state, extra_tags, opts.tags,
+                        baggage,    args,   {},           opts.exception};
   if (!push(ts, *ctl, rec::log, [&](auto& w) { encode_body(w, in, lim, truncated); })) [[unlikely]] {
     ts.dropped[reason_index(drop_reason::queue_full)].add();
     return;
@@ -439,6 +472,17 @@ using detail::this_thread_state;
 
 span::span(std::string_view msg_template, std::initializer_list<arg> args, const span_options& opts,
            source_location loc) noexcept {
+  start(nullptr, msg_template, args, opts, loc);
+}
+
+span::span(const detail::handle_defaults& defaults, std::string_view msg_template, std::initializer_list<arg> args,
+           const span_options& opts, source_location loc) noexcept {
+  start(&defaults, msg_template, args, opts, loc);
+}
+
+// Both constructors: decide, stamp, become current, encode the start into this thread's ring.
+void span::start(const detail::handle_defaults* defaults, std::string_view msg_template,
+                 std::initializer_list<arg> args, const span_options& opts, const source_location& loc) noexcept {
   detail::control* ctl = g_control.load(std::memory_order_acquire);
   if (!ctl) [[unlikely]] {
     detail::note_not_configured();
@@ -456,12 +500,16 @@ span::span(std::string_view msg_template, std::initializer_list<arg> args, const
   st_.depth = explicit_parent || opts.new_trace ? 0 : ts.depth;
   st_.active = true;
 
+  const level lvl = opts.level ? *opts.level : defaults && defaults->level ? *defaults->level : level::info;
   detail::decision d{};
-  if (static_cast<std::uint8_t>(opts.lvl) < detail::g_min_level.load(std::memory_order_relaxed)) [[unlikely]] {
+  if (static_cast<std::uint8_t>(lvl) < detail::g_min_level.load(std::memory_order_relaxed)) [[unlikely]] {
     d = {static_cast<std::uint8_t>(parent.valid() ? parent.flags & trace_flags::known : trace_flags::random),
          static_cast<std::uint8_t>(detail::reason_index(drop_reason::filtered_by_level) + 1)};
+  } else if (ts.suppressed) [[unlikely]] {
+    d = {static_cast<std::uint8_t>(parent.valid() ? parent.flags & trace_flags::known : trace_flags::random),
+         static_cast<std::uint8_t>(detail::reason_index(drop_reason::suppressed) + 1)};
   } else {
-    d = detail::decide(*ctl, parent, st_.self.trace, msg_template, opts.lvl, false);
+    d = detail::decide(*ctl, parent, st_.self.trace, msg_template, lvl, false);
   }
   st_.self.flags = d.flags;
 
@@ -492,8 +540,9 @@ span::span(std::string_view msg_template, std::initializer_list<arg> args, const
   fixed.flags = d.flags;
   fixed.parent_remote = parent.is_remote ? 1 : 0;
   fixed.kind = static_cast<std::uint8_t>(opts.kind);
-  fixed.lvl = static_cast<std::uint8_t>(opts.lvl);
-  fixed.n_tags = static_cast<std::uint16_t>(opts.tags.size());
+  fixed.lvl = static_cast<std::uint8_t>(lvl);
+  const std::span<const std::string_view> extra_tags = defaults ? defaults->tags : std::span<const std::string_view>{};
+  fixed.n_tags = static_cast<std::uint16_t>(extra_tags.size() + opts.tags.size());
   fixed.n_attrs = static_cast<std::uint16_t>(args.size() < s.max_attributes ? args.size() : s.max_attributes);
   fixed.n_links = static_cast<std::uint16_t>(opts.links.size());
   bool truncated = args.size() > fixed.n_attrs;
@@ -501,15 +550,27 @@ span::span(std::string_view msg_template, std::initializer_list<arg> args, const
   // link mode give a new root a link to it.
   std::string_view trace_state;
   const span_context* extra_link = nullptr;
+  std::span<const baggage_member> baggage;
   if (const detail::remote_state* remote = ts.remote.get()) [[unlikely]] {
     if (remote->incoming.trace == st_.self.trace) trace_state = remote->trace_state;
+    baggage = detail::baggage_attributes(remote, s, fixed.n_attrs);
+    fixed.n_attrs = static_cast<std::uint16_t>(fixed.n_attrs + baggage.size());
     if (!parent.valid() && remote->link_to.valid()) {
       extra_link = &remote->link_to;
       ++fixed.n_links;
     }
   }
-  const detail::record_input in{
-      detail::rec::span_start, &fixed, msg_template, trace_state, opts.tags, args, opts.links, nullptr, extra_link};
+  const detail::record_input in{detail::rec::span_start,
+                                &fixed,
+                                msg_template,
+                                trace_state,
+                                extra_tags,
+                                opts.tags,
+                                baggage,
+                                args,
+                                opts.links,
+                                nullptr,
+                                extra_link};
   if (!detail::push(ts, *ctl, detail::rec::span_start, [&](auto& w) { detail::encode_body(w, in, lim, truncated); }))
       [[unlikely]] {
     ts.dropped[detail::reason_index(drop_reason::queue_full)].add();
@@ -702,6 +763,51 @@ attach::~attach() {
   ts.current = saved_;
   ts.depth = saved_depth_;
   ts.remote = std::move(saved_remote_);
+}
+
+// ----- handles (with_tags / with_settings) ----------------------------------------------
+// Setup-time code (allocates); the handle's calls themselves are the ordinary hot path.
+
+handle::handle(std::shared_ptr<const storage> s, std::optional<logfire::level> lvl) noexcept
+    : storage_(std::move(s)) {
+  if (storage_) d_.tags = storage_->views;
+  d_.level = lvl;
+}
+
+handle handle::with_settings(const handle_settings& settings) const {
+  auto s = std::make_shared<storage>();
+  s->tags.reserve(d_.tags.size() + settings.tags.size());
+  for (auto t : d_.tags) s->tags.emplace_back(t);
+  for (const auto& t : settings.tags) s->tags.push_back(t);
+  // Views into the strings, taken once they no longer move.
+  s->views.assign(s->tags.begin(), s->tags.end());
+  return handle(std::move(s), settings.level ? settings.level : d_.level);
+}
+
+handle handle::with_tags(std::initializer_list<std::string_view> tags) const {
+  handle_settings settings;
+  for (auto t : tags) settings.tags.emplace_back(t);
+  return with_settings(settings);
+}
+
+handle with_tags(std::initializer_list<std::string_view> tags) {
+  return handle().with_tags(tags);
+}
+
+handle with_settings(const handle_settings& settings) {
+  return handle().with_settings(settings);
+}
+
+// ----- suppress_instrumentation ----------------------------------------------------------
+
+suppress_instrumentation::suppress_instrumentation() noexcept {
+  detail::thread_state& ts = this_thread_state();
+  previous_ = ts.suppressed;
+  ts.suppressed = true;
+}
+
+suppress_instrumentation::~suppress_instrumentation() {
+  this_thread_state().suppressed = previous_;
 }
 
 }  // namespace logfire

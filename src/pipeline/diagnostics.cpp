@@ -40,6 +40,11 @@ std::string diagnostics::explain(drop_reason reason) const {
       return "not recorded because they were created before logfire::configure() or after shutdown()";
     case drop_reason::open_at_shutdown:
       return "spans still open when shutdown() ran; end spans before shutting down";
+    case drop_reason::no_destination:
+      return "dropped because there is no destination: the console is off (LOGFIRE_CONSOLE) and neither "
+             "LOGFIRE_TOKEN nor OTEL_EXPORTER_OTLP_ENDPOINT is set; set one of them to keep them";
+    case drop_reason::suppressed:
+      return "not recorded because logfire::suppress_instrumentation was active on their thread";
     case drop_reason::count_:
       break;
   }

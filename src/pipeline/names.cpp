@@ -88,6 +88,10 @@ std::string_view to_string(drop_reason r) noexcept {
       return "not_configured";
     case drop_reason::open_at_shutdown:
       return "open_at_shutdown";
+    case drop_reason::no_destination:
+      return "no_destination";
+    case drop_reason::suppressed:
+      return "suppressed";
     case drop_reason::count_:
       break;
   }

@@ -39,6 +39,8 @@ struct pipeline_settings {
   // "not sampled" flag does not stop our own spans.
   bool platform_injects = false;
   std::string platform_name;
+  // Baggage entries of the current context become attributes (options.add_baggage_to_attributes).
+  bool baggage_attributes = true;
 };
 
 class diagnostics;

@@ -26,6 +26,7 @@ namespace logfire {
 namespace detail {
 
 std::uint64_t not_configured_count() noexcept;  // api.cpp
+extern std::atomic<bool> g_shut_down;           // api.cpp: a pipeline was shut down (for the not-configured line)
 
 namespace {
 
@@ -36,6 +37,17 @@ std::weak_ptr<gcp_metadata_lookup> g_metadata_lookup;  // the active pipeline's,
 // Kept alive (callers may still read them) and never destroyed, so they stay reachable
 // after static destruction (a leak checker must not report them).
 std::vector<control*>& g_retired_controls = *new std::vector<control*>;
+
+// Stands in when there is no exporter at all (console off, no token, no endpoint): every span
+// and log is lost, and that is counted as no_destination rather than called "exported".
+// Background thread.
+class no_destination_exporter final : public exporter {
+ public:
+  std::string name() const override { return "none"; }
+  void export_batch(std::span<const span_record> records) noexcept override {
+    if (counter_ && !records.empty()) counter_->dropped(drop_reason::no_destination, records.size());
+  }
+};
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -49,13 +61,8 @@ std::string parse_bool(const env_lookup& env, std::string_view name, std::option
   if (out) return {};
   auto v = env(name);
   if (!v) return {};
-  const std::string l = lower(*v);
-  if (l == "1" || l == "true" || l == "t")
-    out = true;
-  else if (l == "0" || l == "false" || l == "f")
-    out = false;
-  else
-    return std::string(name) + " is not a boolean (1/true/t or 0/false/f): '" + *v + "'";
+  out = parse_bool_value(*v);
+  if (!out) return std::string(name) + " is not a boolean (" + std::string(k_bool_values) + "): '" + *v + "'";
   return {};
 }
 
@@ -179,15 +186,13 @@ std::string resolve_options(options& o, const env_lookup& env) {
   }
   if (!o.distributed_tracing) {
     if (auto v = env("LOGFIRE_DISTRIBUTED_TRACING")) {
-      const std::string l = lower(*v);
-      if (l == "1" || l == "true" || l == "t" || l == "on")
-        o.distributed_tracing = distributed_tracing::on;
-      else if (l == "0" || l == "false" || l == "f" || l == "off")
-        o.distributed_tracing = distributed_tracing::off;
-      else if (l == "link")
+      if (auto b = parse_bool_value(*v))
+        o.distributed_tracing = *b ? distributed_tracing::on : distributed_tracing::off;
+      else if (lower(*v) == "link")
         o.distributed_tracing = distributed_tracing::link;
       else
-        return "LOGFIRE_DISTRIBUTED_TRACING is not true, false or link: '" + *v + "'";
+        return "LOGFIRE_DISTRIBUTED_TRACING is not a boolean (" + std::string(k_bool_values) + ") or link: '" + *v +
+               "'";
     }
   }
   if (!o.propagators) {
@@ -253,8 +258,9 @@ void on_fork_child() {
 }
 
 void at_exit_flush() {
-  // Normal process exit: deliver what is in memory. A pipeline owned by a live setup guard
-  // is still flushed here (the guard's destructor, if it runs later, finds nothing to do).
+  // Normal process exit: deliver what is in memory. This is how a configuration that nobody
+  // keeps a guard for ends; one bound to a live shutdown_guard is flushed here too (the guard's
+  // destructor, if it runs later, finds nothing to do).
   logfire::shutdown(std::chrono::milliseconds(5000));
 }
 
@@ -283,12 +289,13 @@ bool stop_active(clock::time_point deadline) {
   }
   const bool ok = p->shutdown(deadline);
   g_active_pipeline = nullptr;
+  g_shut_down.store(true, std::memory_order_relaxed);
   // Keep its final counters readable through stats() until the next configure().
   g_last_pipeline.reset(p);
   return ok;
 }
 
-// A setup guard ends: shut down only if its configuration is still the active one.
+// A shutdown_guard ends: shut down only if its configuration is still the active one.
 void shutdown_generation(std::uint64_t generation) noexcept {
   std::lock_guard lock(g_configure_mutex);
   if (g_active_pipeline && generation == g_generation) stop_active(clock::now() + std::chrono::seconds(5));
@@ -302,15 +309,34 @@ using namespace detail;
 
 setup& setup::operator=(setup&& other) noexcept {
   if (this != &other) {
-    if (owns_) shutdown_generation(owns_);
     error_ = std::move(other.error_);
-    owns_ = std::exchange(other.owns_, 0);
+    generation_ = std::exchange(other.generation_, 0);
+    checked_ = std::exchange(other.checked_, true);
   }
   return *this;
 }
 
 setup::~setup() {
-  if (owns_) shutdown_generation(owns_);
+  // `logfire::configure();` with an invalid option: say so, since nobody else will.
+  if (!checked_ && !error_.empty())
+    std::fprintf(stderr, "logfire: configure() failed, nothing changed: %s\n", error_.c_str());
+}
+
+shutdown_guard::shutdown_guard() noexcept {
+  std::lock_guard lock(g_configure_mutex);
+  if (g_active_pipeline) generation_ = g_generation;
+}
+
+shutdown_guard& shutdown_guard::operator=(shutdown_guard&& other) noexcept {
+  if (this != &other) {
+    if (generation_) shutdown_generation(generation_);
+    generation_ = std::exchange(other.generation_, 0);
+  }
+  return *this;
+}
+
+shutdown_guard::~shutdown_guard() {
+  if (generation_) shutdown_generation(generation_);
 }
 
 setup configure(options opts) {
@@ -341,6 +367,7 @@ setup configure(options opts) {
     s.first_delay = std::min(s.first_delay, s.schedule_delay);
     if (opts.batching.max_export_batch_size) s.max_batch = *opts.batching.max_export_batch_size;
     s.tracing_mode = opts.distributed_tracing.value_or(logfire::distributed_tracing::unset);
+    s.baggage_attributes = opts.add_baggage_to_attributes.value_or(true);
 
     resource res = build_resource(opts, env);
     const platform plat = detect_platform(env);
@@ -371,6 +398,7 @@ setup configure(options opts) {
     for (const auto& n : notices) std::fprintf(stderr, "logfire: %s\n", n.c_str());
     for (auto& d : destinations) exporters.push_back(std::move(d));
     for (auto& e : opts.exporters) exporters.push_back(e);
+    if (exporters.empty()) exporters.push_back(std::make_shared<no_destination_exporter>());
 
     std::lock_guard lock(g_configure_mutex);
     install_process_hooks();
@@ -396,7 +424,7 @@ setup configure(options opts) {
     }
     g_active_pipeline = p.release();
     setup result;
-    result.owns_ = ++g_generation;
+    result.generation_ = ++g_generation;
     return result;
   } catch (const std::exception& e) {
     return setup(std::string("logfire::configure failed: ") + e.what());

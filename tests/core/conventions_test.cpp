@@ -44,7 +44,7 @@ TEST_F(conventions, level_num_per_level) {
   logfire::error("e");
   logfire::fatal("f");
   { logfire::span s("default span"); }
-  { logfire::span s("warn span", {}, {.lvl = level::warn}); }
+  { logfire::span s("warn span", {}, {.level = level::warn}); }
   auto recs = flushed();
   ASSERT_EQ(recs.size(), 9u);
   const std::pair<const char*, std::int64_t> expected[] = {{"t", 1},  {"d", 5},  {"i", 9}, {"n", 10},
@@ -256,7 +256,7 @@ TEST_F(conventions, exception_on_a_span) {
 
 TEST_F(conventions, escaped_exception_from_strings) {
   {
-    logfire::span s("job", {}, {.lvl = level::debug});
+    logfire::span s("job", {}, {.level = level::debug});
     s.record_exception("ValueError", "bad input", "frame 1\nframe 2", true);
   }
   auto recs = flushed();
@@ -310,7 +310,7 @@ TEST_F(conventions, status_and_level_rules) {
     logfire::span s("level error");
     s.set_level(level::error);
   }
-  { logfire::span s("fatal at start", {}, {.lvl = level::fatal}); }
+  { logfire::span s("fatal at start", {}, {.level = level::fatal}); }
   {
     logfire::span s("ok status");
     s.set_status(status_code::ok, "ignored description");
