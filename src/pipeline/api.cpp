@@ -2,6 +2,7 @@
 // threads, so it only decides (level, sampling), stamps (ids, times), copies the argument
 // values into this thread's ring and returns. No locks, no allocation on the common path.
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstring>
 #include <typeinfo>
@@ -76,8 +77,176 @@ inline std::string_view cut(std::string_view s, std::size_t max, bool& truncated
   return s.substr(0, n);
 }
 
-// The encoders are templates over the writer: byte_sizer computes a record's size (plain
+// The encoders are templates over the writer: record_sizer computes a record's size (plain
 // arithmetic after inlining), byte_writer then writes it into the reserved ring space.
+
+// ----- custom values (maps, ranges, users' types) and time points -------------------------
+// A custom value is written by a function (attribute_converter, to_attribute, the map and
+// range adapters), which must run once per record: during the size pass it writes into this
+// thread's scratch buffer, and the write pass copies those bytes. So the record's size never
+// depends on running user code twice, and a value written differently each time cannot
+// overflow the reserved space. Scratch memory is kept per thread (it grows once, for records
+// with custom values only).
+constexpr std::size_t k_custom_max_bytes = 1u << 20;  // per custom value; beyond it: null
+
+struct custom_scratch {
+  std::vector<std::byte> bytes;
+  std::vector<std::uint32_t> ends;  // end offset of each custom value of the record, in order
+  std::size_t next = 0;             // the write pass copies this one next
+};
+thread_local custom_scratch t_custom;
+
+// The size pass: a byte_sizer that knows whether this record's custom values started yet.
+struct record_sizer : byte_sizer {
+  bool custom_started = false;
+};
+
+}  // namespace
+}  // namespace detail
+
+namespace detail {
+
+// What a value_writer writes into: wire-format bytes appended to the scratch buffer, with the
+// structure enforced (one value per custom function; arrays and objects closed, counted and
+// bounded). Runs on the caller's thread.
+struct custom_encoder {
+  std::vector<std::byte>& out;
+  std::size_t max_value_length;
+  std::size_t max_attributes;
+  bool& truncated;
+  int depth;  // nesting of the custom value in its attribute
+  bool failed = false;
+
+  struct container {
+    std::size_t count_pos;
+    std::uint32_t count;
+    bool is_object;
+    bool key_pending;
+  };
+  std::array<container, 16> stack{};
+  int top = 0;         // open containers
+  int frame_base = 0;  // containers that belong to enclosing custom values
+  bool frame_done = false;
+  int ignoring = 0;  // containers opened past the limits, whose contents are skipped
+
+  // The byte_writer interface, appending.
+  void raw(const void* p, std::size_t n) noexcept {
+    if (failed || n == 0) return;
+    if (out.size() + n > k_custom_max_bytes) {
+      failed = true;
+      return;
+    }
+    try {
+      const auto* b = static_cast<const std::byte*>(p);
+      out.insert(out.end(), b, b + n);
+    } catch (...) {
+      failed = true;
+    }
+  }
+  template <typename T>
+  void pod(const T& v) noexcept {
+    raw(&v, sizeof v);
+  }
+  void u8(std::uint8_t v) noexcept { pod(v); }
+  void u32(std::uint32_t v) noexcept { pod(v); }
+  void str(std::string_view s) noexcept {
+    u32(static_cast<std::uint32_t>(s.size()));
+    raw(s.data(), s.size());
+  }
+
+  // Claims the place of the next value: false when there is none (counted as truncated).
+  bool take_slot() noexcept {
+    if (ignoring) return false;
+    if (top == frame_base) {
+      if (frame_done) {
+        truncated = true;
+        return false;
+      }
+      frame_done = true;
+      return true;
+    }
+    container& c = stack[static_cast<std::size_t>(top - 1)];
+    if ((c.is_object && !c.key_pending) || c.count >= max_attributes * 8) {
+      truncated = true;
+      return false;
+    }
+    ++c.count;
+    c.key_pending = false;
+    return true;
+  }
+
+  void value(const value_ref& v) noexcept;
+  void begin(bool is_object) noexcept {
+    if (ignoring) {
+      ++ignoring;
+      return;
+    }
+    if (!take_slot()) {
+      ++ignoring;
+      return;
+    }
+    if (depth + top >= 15 || top == static_cast<int>(stack.size())) {  // bounded nesting, as elsewhere
+      truncated = true;
+      u8(static_cast<std::uint8_t>(vtag::null));
+      ++ignoring;
+      return;
+    }
+    u8(static_cast<std::uint8_t>(is_object ? vtag::object : vtag::array));
+    stack[static_cast<std::size_t>(top++)] = {out.size(), 0, is_object, false};
+    u32(0);  // the count, patched by end()
+  }
+  void key(std::string_view k) noexcept {
+    if (ignoring || top == frame_base) return;
+    container& c = stack[static_cast<std::size_t>(top - 1)];
+    if (!c.is_object || c.key_pending) return;
+    str(cut(k, 256, truncated));
+    c.key_pending = true;
+  }
+  void end() noexcept {
+    if (ignoring) {
+      --ignoring;
+      return;
+    }
+    if (top == frame_base) return;
+    container& c = stack[static_cast<std::size_t>(top - 1)];
+    if (c.key_pending) {  // a key without its value
+      u8(static_cast<std::uint8_t>(vtag::null));
+      ++c.count;
+    }
+    if (!failed) std::memcpy(out.data() + c.count_pos, &c.count, sizeof c.count);
+    --top;
+  }
+
+  // Writes `v`, a custom value, as exactly one value.
+  void run(const value_ref& v) noexcept {
+    const int saved_base = frame_base;
+    const bool saved_done = frame_done;
+    const int saved_ignoring = ignoring;
+    frame_base = top;
+    frame_done = false;
+    ignoring = 0;
+    const std::size_t mark = out.size();
+    value_writer w(*this);
+    try {
+      v.custom_writer()(v.custom_object(), w);
+    } catch (...) {
+      // The value is null; what it wrote is discarded.
+      if (!failed) out.resize(mark);
+      top = frame_base;
+      frame_done = false;
+      truncated = true;
+    }
+    ignoring = 0;
+    while (top > frame_base) end();
+    if (!frame_done) u8(static_cast<std::uint8_t>(vtag::null));
+    frame_base = saved_base;
+    frame_done = saved_done;
+    ignoring = saved_ignoring;
+  }
+};
+
+namespace {
+
 template <typename W>
 void encode_value(W& w, const value_ref& v, const encode_limits& lim, bool& truncated, int depth = 0) noexcept;
 
@@ -153,6 +322,109 @@ void encode_typed_array(W& w, const value_ref& v, const encode_limits& lim, bool
   }
 }
 
+// RFC 3339 in UTC with microseconds, as Logfire Python writes a datetime: the calendar
+// arithmetic is a few integer operations, done here so the value keeps its meaning.
+[[gnu::noinline]] inline std::size_t format_timestamp(std::int64_t ns, char (&buf)[40]) noexcept {
+  std::int64_t secs = ns / 1'000'000'000;
+  std::int64_t frac = ns % 1'000'000'000;
+  if (frac < 0) {
+    frac += 1'000'000'000;
+    --secs;
+  }
+  std::int64_t days = secs / 86400;
+  std::int64_t sod = secs % 86400;
+  if (sod < 0) {
+    sod += 86400;
+    --days;
+  }
+  // Days since 1970-01-01 to a civil date (proleptic Gregorian), in 400-year eras.
+  const std::int64_t z = days + 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const std::int64_t doe = z - era * 146097;
+  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const std::int64_t mp = (5 * doy + 2) / 153;
+  const std::int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const std::int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  std::int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  if (year < 0 || year > 9999) year = year < 0 ? 0 : 9999;  // outside RFC 3339: clamped
+  auto put = [&](char* p, std::int64_t v, int n) {
+    for (int i = n - 1; i >= 0; --i) {
+      p[i] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    }
+  };
+  put(buf, year, 4);
+  buf[4] = '-';
+  put(buf + 5, month, 2);
+  buf[7] = '-';
+  put(buf + 8, day, 2);
+  buf[10] = 'T';
+  put(buf + 11, sod / 3600, 2);
+  buf[13] = ':';
+  put(buf + 14, sod / 60 % 60, 2);
+  buf[16] = ':';
+  put(buf + 17, sod % 60, 2);
+  buf[19] = '.';
+  put(buf + 20, frac / 1000, 6);
+  buf[26] = 'Z';
+  return 27;
+}
+
+template <typename W>
+void encode_timestamp(W& w, std::int64_t ns) noexcept {
+  w.u8(static_cast<std::uint8_t>(vtag::string));
+  if constexpr (std::is_base_of_v<byte_sizer, W>) {
+    w.str(std::string_view("0000-00-00T00:00:00.000000Z"));  // the size only: always 27 bytes
+  } else {
+    char buf[40];
+    w.str(std::string_view(buf, format_timestamp(ns, buf)));
+  }
+}
+
+template <typename W>
+[[gnu::noinline]] void encode_custom(W& w, const value_ref& v, const encode_limits& lim, bool& truncated,
+                                     int depth) noexcept {
+  if constexpr (std::is_same_v<W, custom_encoder>) {
+    w.run(v);  // inside another custom value: written in place
+  } else if constexpr (std::is_same_v<W, record_sizer>) {
+    custom_scratch& sc = t_custom;
+    if (!w.custom_started) {
+      sc.bytes.clear();
+      sc.ends.clear();
+      sc.next = 0;
+      w.custom_started = true;
+    }
+    const std::size_t start = sc.bytes.size();
+    custom_encoder enc{sc.bytes, lim.max_value_length, lim.max_attributes, truncated, depth};
+    enc.run(v);
+    if (enc.failed) {  // too large or out of memory: null
+      sc.bytes.resize(start);
+      truncated = true;
+      const auto null_tag = static_cast<std::byte>(vtag::null);
+      try {
+        sc.bytes.push_back(null_tag);
+      } catch (...) {
+      }
+    }
+    try {
+      sc.ends.push_back(static_cast<std::uint32_t>(sc.bytes.size()));
+    } catch (...) {
+      sc.bytes.resize(start);  // the write pass finds no segment and writes null: same size
+    }
+    w.raw(nullptr, sc.bytes.size() > start ? sc.bytes.size() - start : 1);
+  } else {
+    custom_scratch& sc = t_custom;
+    if (sc.next < sc.ends.size()) {
+      const std::uint32_t begin = sc.next ? sc.ends[sc.next - 1] : 0;
+      const std::uint32_t end = sc.ends[sc.next++];
+      w.raw(sc.bytes.data() + begin, end - begin);
+    } else {
+      w.u8(static_cast<std::uint8_t>(vtag::null));
+    }
+  }
+}
+
 template <typename W>
 void encode_value(W& w, const value_ref& v, const encode_limits& lim, bool& truncated, int depth) noexcept {
   switch (v.type()) {
@@ -181,6 +453,17 @@ void encode_value(W& w, const value_ref& v, const encode_limits& lim, bool& trun
       return;
     case value_ref::kind::typed_array:
       encode_typed_array(w, v, lim, truncated);
+      return;
+    case value_ref::kind::timestamp:
+      encode_timestamp(w, v.as_int64());
+      return;
+    case value_ref::kind::custom:
+      if (depth >= 16) {
+        truncated = true;
+        w.u8(static_cast<std::uint8_t>(vtag::null));
+        return;
+      }
+      encode_custom(w, v, lim, truncated, depth);
       return;
     case value_ref::kind::array: {
       if (depth >= 16) {  // bounded nesting keeps the background's recursion bounded
@@ -289,7 +572,7 @@ inline std::size_t round8(std::size_t n) noexcept {
 // then write). Returns false when the ring is full.
 template <typename BodyFn>
 bool push(thread_state& ts, control& ctl, rec kind, BodyFn&& body_fn) noexcept {
-  byte_sizer sizer;
+  record_sizer sizer;
   body_fn(sizer);
   const std::size_t total = round8(sizeof(ring_record_header) + sizer.size());
   std::byte* out = ts.ring.try_reserve(total);
@@ -309,7 +592,7 @@ bool push(thread_state& ts, control& ctl, rec kind, BodyFn&& body_fn) noexcept {
 template <typename BodyFn>
 [[gnu::noinline]] bool push_side(rec kind, bool always, BodyFn&& body_fn) noexcept {
   try {
-    byte_sizer sizer;
+    record_sizer sizer;
     body_fn(sizer);
     const std::size_t total = round8(sizeof(ring_record_header) + sizer.size());
     std::lock_guard lock(g_side.mutex);
@@ -388,6 +671,11 @@ inline decision decide(const control& ctl, const span_context& parent, trace_id 
 }
 
 }  // namespace
+
+void custom_encoder::value(const value_ref& v) noexcept {
+  if (!take_slot()) return;
+  encode_value(*this, v, encode_limits{max_value_length, max_attributes}, truncated, depth + top);
+}
 
 void count_filtered() noexcept {
   thread_state& ts = this_thread_state();
@@ -763,6 +1051,24 @@ attach::~attach() {
   ts.current = saved_;
   ts.depth = saved_depth_;
   ts.remote = std::move(saved_remote_);
+}
+
+// ----- value_writer (custom attribute values) ----------------------------------------------
+
+void value_writer::value(const value_ref& v) noexcept {
+  e_->value(v);
+}
+void value_writer::begin_array() noexcept {
+  e_->begin(false);
+}
+void value_writer::begin_object() noexcept {
+  e_->begin(true);
+}
+void value_writer::key(std::string_view k) noexcept {
+  e_->key(k);
+}
+void value_writer::end() noexcept {
+  e_->end();
 }
 
 // ----- handles (with_tags / with_settings) ----------------------------------------------

@@ -53,7 +53,7 @@ TEST_F(conventions, level_num_per_level) {
     const auto* r = find_log(recs, name);
     ASSERT_TRUE(r) << name;
     EXPECT_EQ(int_attr(*r, "logfire.level_num"), num) << name;
-    EXPECT_EQ(static_cast<std::int64_t>(r->lvl), num) << name;
+    EXPECT_EQ(static_cast<std::int64_t>(r->level), num) << name;
   }
   EXPECT_EQ(int_attr(*find(recs, "default span"), "logfire.level_num"), 9);
   EXPECT_EQ(int_attr(*find(recs, "warn span"), "logfire.level_num"), 13);
