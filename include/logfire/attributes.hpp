@@ -13,12 +13,12 @@
 
 #include <chrono>
 #include <concepts>
-#include <iterator>
-#include <optional>
-#include <ranges>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <iterator>
+#include <optional>
+#include <ranges>
 #include <span>
 #include <string>
 #include <string_view>
@@ -120,8 +120,8 @@ constexpr element_type element_type_of() noexcept {
 }
 template <typename T>
 concept array_element = std::is_arithmetic_v<std::remove_cv_t<T>> || std::is_same_v<std::remove_cv_t<T>, std::string> ||
-                        std::is_same_v<std::remove_cv_t<T>, std::string_view> ||
-                        std::is_same_v<std::remove_cv_t<T>, const char*>;
+                        std::is_same_v<std::remove_cv_t<T>, std::string_view> || std::is_same_v < std::remove_cv_t<T>,
+const char* > ;
 
 template <typename T>
 inline constexpr bool always_false = false;
@@ -130,9 +130,13 @@ inline constexpr bool always_false = false;
 void to_attribute() = delete;
 
 template <typename T>
-concept has_attribute_converter = requires(value_writer& w, const T& v) { attribute_converter<T>::write(w, v); };
+concept has_attribute_converter = requires(value_writer& w, const T& v) {
+  attribute_converter<T>::write(w, v);
+};
 template <typename T>
-concept has_to_attribute = requires(value_writer& w, const T& v) { to_attribute(w, v); };
+concept has_to_attribute = requires(value_writer& w, const T& v) {
+  to_attribute(w, v);
+};
 template <typename T>
 concept user_converted = has_attribute_converter<T> || has_to_attribute<T>;
 
@@ -170,15 +174,15 @@ concept map_like = std::ranges::input_range<const R> && requires(std::ranges::ra
 
 // Types the value_ref constructors take directly; the rest go through the catch-all one.
 template <typename U>
-concept direct_value =
-    std::is_same_v<U, value_ref> || std::is_same_v<U, null_t> || std::is_same_v<U, array> ||
-    std::is_same_v<U, object> || std::is_same_v<U, bool> || std::is_same_v<U, char> ||
-    std::is_same_v<U, double> || std::is_same_v<U, float> || (std::integral<U> && !user_converted<U>) ||
-    std::is_same_v<U, const char*> || std::is_same_v<U, char*> || std::is_same_v<U, std::string> ||
-    std::is_same_v<U, std::string_view> ||
-    (std::is_array_v<U> && std::is_same_v<std::remove_cv_t<std::remove_extent_t<U>>, char>) ||
-    ((is_span<U>::value || is_vector<U>::value) && array_element<typename U::value_type> &&
-     !std::is_same_v<std::remove_cv_t<typename U::value_type>, bool> && !user_converted<U>);
+concept direct_value = std::is_same_v<U, value_ref> || std::is_same_v<U, null_t> || std::is_same_v<U, array> ||
+                       std::is_same_v<U, object> || std::is_same_v<U, bool> || std::is_same_v<U, char> ||
+                       std::is_same_v<U, double> || std::is_same_v<U, float> ||
+                       (std::integral<U> && !user_converted<U>) ||
+                       std::is_same_v<U, const char*> || std::is_same_v<U, char*> || std::is_same_v<U, std::string> ||
+                       std::is_same_v<U, std::string_view> ||
+                       (std::is_array_v<U> && std::is_same_v<std::remove_cv_t<std::remove_extent_t<U>>, char>) ||
+                       ((is_span<U>::value || is_vector<U>::value) && array_element<typename U::value_type> &&
+                        !std::is_same_v<std::remove_cv_t<typename U::value_type>, bool> && !user_converted<U>);
 }  // namespace detail
 
 // One attribute value as written at the call site. Holds pointers into the caller's data,
@@ -446,7 +450,8 @@ void value_ref::assign(const T& v) noexcept {
     *this = value_ref(std::chrono::duration<double>(v).count());  // seconds, as Python's total_seconds()
   } else if constexpr (detail::is_system_time<U>::value) {
     kind_ = kind::timestamp;
-    u_.i = static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(v.time_since_epoch()).count());
+    u_.i =
+        static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(v.time_since_epoch()).count());
   } else if constexpr (detail::is_time_point<U>::value) {
     static_assert(detail::always_false<U>,
                   "logfire: only std::chrono::system_clock time points are attribute values (other clocks have no "
@@ -467,7 +472,8 @@ void value_ref::assign(const T& v) noexcept {
     } else if constexpr (std::ranges::contiguous_range<const U> && std::ranges::sized_range<const U> &&
                          detail::array_element<std::ranges::range_value_t<const U>> &&
                          !std::is_same_v<std::ranges::range_value_t<const U>, bool>) {
-      *this = value_ref(std::span<const std::ranges::range_value_t<const U>>(std::ranges::data(v), std::ranges::size(v)));
+      *this =
+          value_ref(std::span<const std::ranges::range_value_t<const U>>(std::ranges::data(v), std::ranges::size(v)));
     } else if constexpr (detail::map_like<U>) {
       set_custom(&v, &detail::write_map<U>);
     } else {

@@ -43,7 +43,8 @@ class [[nodiscard]] attach_context {
   [[nodiscard]] attach_context(const carrier& headers, attach_options opts = {}) noexcept;
   [[nodiscard]] attach_context(const std::map<std::string, std::string>& headers, attach_options opts = {}) noexcept
       : attach_context(map_carrier<const std::map<std::string, std::string>>(headers), opts) {}
-  [[nodiscard]] attach_context(const std::unordered_map<std::string, std::string>& headers, attach_options opts = {}) noexcept
+  [[nodiscard]] attach_context(const std::unordered_map<std::string, std::string>& headers,
+                               attach_options opts = {}) noexcept
       : attach_context(map_carrier<const std::unordered_map<std::string, std::string>>(headers), opts) {}
   [[nodiscard]] attach_context(const header_list& headers, attach_options opts = {}) noexcept
       : attach_context(header_list_carrier<const header_list>(headers), opts) {}

@@ -80,7 +80,7 @@ struct span_state {
 class [[nodiscard]] span {
  public:
   [[nodiscard]] span(std::string_view msg_template, std::initializer_list<arg> args = {}, const span_options& opts = {},
-       source_location loc = source_location::current()) noexcept;
+                     source_location loc = source_location::current()) noexcept;
   span(span&& other) noexcept;
   span& operator=(span&& other) noexcept;
   span(const span&) = delete;
@@ -243,10 +243,10 @@ class handle {
     detail::emit_log(lvl, msg_template, args, opts, loc, d_.tags);
   }
 
-#define LOGFIRE_DEFINE_HANDLE_LEVEL(name)                                                                    \
+#define LOGFIRE_DEFINE_HANDLE_LEVEL(name)                                                                      \
   void name(std::string_view msg_template, std::initializer_list<arg> args = {}, const log_options& opts = {}, \
-            source_location loc = source_location::current()) const noexcept {                               \
-    log(logfire::level::name, msg_template, args, opts, loc);                                                 \
+            source_location loc = source_location::current()) const noexcept {                                 \
+    log(logfire::level::name, msg_template, args, opts, loc);                                                  \
   }
   LOGFIRE_DEFINE_HANDLE_LEVEL(trace)
   LOGFIRE_DEFINE_HANDLE_LEVEL(debug)

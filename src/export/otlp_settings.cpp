@@ -302,7 +302,8 @@ std::string resolve_destinations(const options& opts, const resource& res, const
       } else if (auto b = parse_bool_value(l)) {
         send = *b ? send_to_logfire::yes : send_to_logfire::no;
       } else {
-        return quoted("LOGFIRE_SEND_TO_LOGFIRE", "must be a boolean (" + std::string(k_bool_values) + ") or if-token-present", *v);
+        return quoted("LOGFIRE_SEND_TO_LOGFIRE",
+                      "must be a boolean (" + std::string(k_bool_values) + ") or if-token-present", *v);
       }
     }
   }

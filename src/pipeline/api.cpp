@@ -93,12 +93,21 @@ struct custom_scratch {
   std::vector<std::byte> bytes;
   std::vector<std::uint32_t> ends;  // end offset of each custom value of the record, in order
   std::size_t next = 0;             // the write pass copies this one next
+  bool busy = false;                // a custom function is running (it may log: re-entry)
 };
 thread_local custom_scratch t_custom;
 
-// The size pass: a byte_sizer that knows whether this record's custom values started yet.
+// The size pass: a byte_sizer that knows whether this record's custom values started yet, and
+// whether they are blocked (a record made inside a custom function gets nulls for its own
+// custom values, so the two records never share the scratch buffer).
 struct record_sizer : byte_sizer {
   bool custom_started = false;
+  bool custom_blocked = false;
+};
+// The write pass, told by the size pass whether custom values were blocked.
+struct record_writer : byte_writer {
+  record_writer(std::byte* out, bool blocked) noexcept : byte_writer(out), custom_blocked(blocked) {}
+  bool custom_blocked;
 };
 
 }  // namespace
@@ -389,6 +398,12 @@ template <typename W>
     w.run(v);  // inside another custom value: written in place
   } else if constexpr (std::is_same_v<W, record_sizer>) {
     custom_scratch& sc = t_custom;
+    if (sc.busy || w.custom_blocked) {
+      w.custom_blocked = true;
+      truncated = true;
+      w.u8(static_cast<std::uint8_t>(vtag::null));
+      return;
+    }
     if (!w.custom_started) {
       sc.bytes.clear();
       sc.ends.clear();
@@ -397,7 +412,9 @@ template <typename W>
     }
     const std::size_t start = sc.bytes.size();
     custom_encoder enc{sc.bytes, lim.max_value_length, lim.max_attributes, truncated, depth};
+    sc.busy = true;
     enc.run(v);
+    sc.busy = false;
     if (enc.failed) {  // too large or out of memory: null
       sc.bytes.resize(start);
       truncated = true;
@@ -414,8 +431,11 @@ template <typename W>
     }
     w.raw(nullptr, sc.bytes.size() > start ? sc.bytes.size() - start : 1);
   } else {
+    static_assert(std::is_same_v<W, record_writer>);
     custom_scratch& sc = t_custom;
-    if (sc.next < sc.ends.size()) {
+    if (w.custom_blocked) {
+      w.u8(static_cast<std::uint8_t>(vtag::null));
+    } else if (sc.next < sc.ends.size()) {
       const std::uint32_t begin = sc.next ? sc.ends[sc.next - 1] : 0;
       const std::uint32_t end = sc.ends[sc.next++];
       w.raw(sc.bytes.data() + begin, end - begin);
@@ -580,7 +600,7 @@ bool push(thread_state& ts, control& ctl, rec kind, BodyFn&& body_fn) noexcept {
   auto* h = reinterpret_cast<ring_record_header*>(out);
   h->size = static_cast<std::uint32_t>(total);
   h->kind = static_cast<std::uint8_t>(kind);
-  byte_writer w(out + sizeof(ring_record_header));
+  record_writer w(out + sizeof(ring_record_header), sizer.custom_blocked);
   body_fn(w);
   ts.ring.commit(total);
   if (ts.ring.used_by_producer() > ts.ring.capacity() / 2) [[unlikely]]
@@ -601,7 +621,7 @@ template <typename BodyFn>
     auto* h = reinterpret_cast<ring_record_header*>(buf.data());
     h->size = static_cast<std::uint32_t>(total);
     h->kind = static_cast<std::uint8_t>(kind);
-    byte_writer w(buf.data() + sizeof(ring_record_header));
+    record_writer w(buf.data() + sizeof(ring_record_header), sizer.custom_blocked);
     body_fn(w);
     g_side.bytes += total;
     g_side.records.push_back(std::move(buf));
@@ -742,8 +762,8 @@ void emit_log(level lvl, std::string_view msg_template, std::initializer_list<ar
     baggage = baggage_attributes(remote, s, fixed.n_attrs);
     fixed.n_attrs = static_cast<std::uint16_t>(fixed.n_attrs + baggage.size());
   }
-  const record_input in{rec::log,   &fixed, msg_template, trace_state, extra_tags, opts.tags,
-                        baggage,    args,   {},           opts.exception};
+  const record_input in{rec::log,  &fixed,  msg_template, trace_state, extra_tags,
+                        opts.tags, baggage, args,         {},          opts.exception};
   if (!push(ts, *ctl, rec::log, [&](auto& w) { encode_body(w, in, lim, truncated); })) [[unlikely]] {
     ts.dropped[reason_index(drop_reason::queue_full)].add();
     return;
@@ -1074,8 +1094,7 @@ void value_writer::end() noexcept {
 // ----- handles (with_tags / with_settings) ----------------------------------------------
 // Setup-time code (allocates); the handle's calls themselves are the ordinary hot path.
 
-handle::handle(std::shared_ptr<const storage> s, std::optional<logfire::level> lvl) noexcept
-    : storage_(std::move(s)) {
+handle::handle(std::shared_ptr<const storage> s, std::optional<logfire::level> lvl) noexcept : storage_(std::move(s)) {
   if (storage_) d_.tags = storage_->views;
   d_.level = lvl;
 }

@@ -158,7 +158,9 @@ void record_builder::warn_template(std::string_view tmpl, const template_problem
   const bool first = template_warned_count_ == 0;
   if (!first && now - template_warned_at_ < std::chrono::minutes(1)) return;
   std::string line = "logfire: ";
-  if (!first) line += std::to_string(errors - template_warned_count_) + " more message templates could not be formatted; the latest: ";
+  if (!first)
+    line += std::to_string(errors - template_warned_count_) +
+            " more message templates could not be formatted; the latest: ";
   line += "message template '";
   line.append(tmpl.substr(0, 200));
   if (tmpl.size() > 200) line += "...";

@@ -85,6 +85,17 @@ struct logfire::attribute_converter<sloppy> {
   }
 };
 
+// A converter that logs, with a custom value of its own (re-entry into the SDK).
+struct chatty {};
+template <>
+struct logfire::attribute_converter<chatty> {
+  static void write(logfire::value_writer& w, const chatty&) {
+    const std::map<std::string, int> inner{{"n", 1}};
+    logfire::info("from a converter", {{"inner", inner}, {"plain", 5}});
+    w.value(std::map<std::string, int>{{"outer", 2}});
+  }
+};
+
 namespace {
 
 class attribute_types : public memory_sdk {};
@@ -198,4 +209,18 @@ TEST_F(attribute_types, a_misbehaving_converter_cannot_corrupt_the_record) {
   const auto st = logfire::stats();
   EXPECT_GE(st.count_of(logfire::event_counter::attributes_truncated), 1u);
   expect_accounted(st);
+}
+
+TEST_F(attribute_types, a_converter_that_logs_does_not_disturb_the_outer_record) {
+  logfire::info("outer", {{"c", chatty{}}, {"after", 7}});
+  const auto recs = flushed();
+  const auto* outer = find_log(recs, "outer");
+  ASSERT_NE(outer, nullptr);
+  EXPECT_EQ(str(*outer, "c"), R"({"outer":2})");
+  EXPECT_EQ(int_attr(*outer, "after"), 7);
+  const auto* inner = find_log(recs, "from a converter");
+  ASSERT_NE(inner, nullptr);
+  EXPECT_EQ(int_attr(*inner, "plain"), 5);
+  // The inner record's own custom value could not share the scratch buffer: null, counted.
+  EXPECT_EQ(string_array(*inner, "logfire.null_args"), (std::vector<std::string>{"inner"}));
 }

@@ -38,8 +38,9 @@ TEST(configure, an_unchecked_error_is_printed_and_a_checked_one_is_not) {
     stderr_capture capture;
     logfire::configure(bad);
     const std::string err = capture.take();
-    EXPECT_NE(err.find("logfire: configure() failed, nothing changed: options.trace_sample_rate must be between 0 and 1"),
-              std::string::npos)
+    EXPECT_NE(
+        err.find("logfire: configure() failed, nothing changed: options.trace_sample_rate must be between 0 and 1"),
+        std::string::npos)
         << err;
     EXPECT_EQ(occurrences(err, "logfire: "), 1u) << err;
   }

@@ -35,10 +35,9 @@ std::string resolve(const std::string& name, const std::string& value) {
   return logfire::detail::resolve_destinations(o, res, env, configs, notices);
 }
 
-const char* const k_variables[] = {"LOGFIRE_CONSOLE",         "LOGFIRE_CONSOLE_INCLUDE_TIMESTAMP",
-                                   "LOGFIRE_CONSOLE_VERBOSE", "LOGFIRE_SCRUBBING",
-                                   "LOGFIRE_SPOOL",           "LOGFIRE_FLUSH_ON_SIGNAL",
-                                   "LOGFIRE_SEND_TO_LOGFIRE", "LOGFIRE_DISTRIBUTED_TRACING"};
+const char* const k_variables[] = {
+    "LOGFIRE_CONSOLE", "LOGFIRE_CONSOLE_INCLUDE_TIMESTAMP", "LOGFIRE_CONSOLE_VERBOSE", "LOGFIRE_SCRUBBING",
+    "LOGFIRE_SPOOL",   "LOGFIRE_FLUSH_ON_SIGNAL",           "LOGFIRE_SEND_TO_LOGFIRE", "LOGFIRE_DISTRIBUTED_TRACING"};
 
 }  // namespace
 

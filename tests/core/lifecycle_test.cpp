@@ -1,8 +1,8 @@
 // flush and shutdown deliver everything produced before them, from any number of threads;
 // stats() after shutdown; calls after shutdown; reconfiguration; the setup guard.
 #include <barrier>
-#include <optional>
 #include <latch>
+#include <optional>
 #include <thread>
 #include <vector>
 

@@ -109,14 +109,16 @@ TEST_F(python_api, suppress_instrumentation_counts_what_it_suppresses) {
 TEST_F(python_api, set_baggage_becomes_attributes_and_goes_out_with_requests) {
   {
     logfire::set_baggage bag({{"tenant", "acme"}, {"user", "7"}});
-    EXPECT_EQ(logfire::get_baggage(), (std::vector<std::pair<std::string, std::string>>{{"tenant", "acme"}, {"user", "7"}}));
+    EXPECT_EQ(logfire::get_baggage(),
+              (std::vector<std::pair<std::string, std::string>>{{"tenant", "acme"}, {"user", "7"}}));
     logfire::span s("work for {tenant}");
     {
       logfire::set_baggage more({{"user", "8"}});
       logfire::info("inner", {{"tenant", "own value wins"}});
       bool found = false;
       for (const auto& [name, value] : logfire::get_context())
-        if (name == "baggage") found = value.find("user=8") != std::string::npos && value.find("tenant=acme") != std::string::npos;
+        if (name == "baggage")
+          found = value.find("user=8") != std::string::npos && value.find("tenant=acme") != std::string::npos;
       EXPECT_TRUE(found);
     }
     EXPECT_EQ(logfire::get_baggage().back().second, "7");
