@@ -445,6 +445,21 @@ template <typename W>
   }
 }
 
+// Time points and custom values, out of line so the common cases stay small (encode_body is
+// flattened into the caller's hot path).
+template <typename W>
+[[gnu::noinline, gnu::cold]] void encode_rare(W& w, const value_ref& v, const encode_limits& lim, bool& truncated,
+                                              int depth) noexcept {
+  if (v.type() == value_ref::kind::timestamp) {
+    encode_timestamp(w, v.as_int64());
+  } else if (depth >= 16) {
+    truncated = true;
+    w.u8(static_cast<std::uint8_t>(vtag::null));
+  } else {
+    encode_custom(w, v, lim, truncated, depth);
+  }
+}
+
 template <typename W>
 void encode_value(W& w, const value_ref& v, const encode_limits& lim, bool& truncated, int depth) noexcept {
   switch (v.type()) {
@@ -475,15 +490,8 @@ void encode_value(W& w, const value_ref& v, const encode_limits& lim, bool& trun
       encode_typed_array(w, v, lim, truncated);
       return;
     case value_ref::kind::timestamp:
-      encode_timestamp(w, v.as_int64());
-      return;
     case value_ref::kind::custom:
-      if (depth >= 16) {
-        truncated = true;
-        w.u8(static_cast<std::uint8_t>(vtag::null));
-        return;
-      }
-      encode_custom(w, v, lim, truncated, depth);
+      encode_rare(w, v, lim, truncated, depth);
       return;
     case value_ref::kind::array: {
       if (depth >= 16) {  // bounded nesting keeps the background's recursion bounded
@@ -552,19 +560,28 @@ void encode_exception(W& w, const std::exception& e, const encode_limits& lim, b
   w.str({});  // no stack trace for a std::exception
 }
 
+// Baggage entries as string attributes (only under logfire::set_baggage or an incoming request).
+template <typename W>
+[[gnu::noinline]] void encode_baggage(W& w, std::span<const baggage_member> baggage, const encode_limits& lim,
+                                      bool& truncated) noexcept {
+  for (const baggage_member& m : baggage) {
+    w.str(cut(m.key, 256, truncated));
+    w.u8(static_cast<std::uint8_t>(vtag::string));
+    w.str(cut(m.value, lim.max_value_length, truncated));
+  }
+}
+
 // Flattened: the argument and value encoders are inlined into it (the caller's hot path).
 template <typename W>
 [[gnu::flatten]] void encode_body(W& w, const record_input& in, const encode_limits& lim, bool& truncated) noexcept {
   w.pod(*in.fixed);
   w.str(cut(in.tmpl, lim.max_value_length, truncated));
   w.str(in.trace_state);
-  for (auto t : in.extra_tags) w.str(cut(t, 256, truncated));
+  if (!in.extra_tags.empty()) [[unlikely]]
+    for (auto t : in.extra_tags) w.str(cut(t, 256, truncated));
   for (auto t : in.tags) w.str(cut(t, 256, truncated));
-  for (const baggage_member& m : in.baggage) {
-    w.str(cut(m.key, 256, truncated));
-    w.u8(static_cast<std::uint8_t>(vtag::string));
-    w.str(cut(m.value, lim.max_value_length, truncated));
-  }
+  if (!in.baggage.empty()) [[unlikely]]
+    encode_baggage(w, in.baggage, lim, truncated);
   encode_args(w, in.args, in.fixed->n_attrs - in.baggage.size(), lim, truncated);
   for (const link_ref& l : in.links) {
     w.pod(l.context.trace.hi);
@@ -728,8 +745,11 @@ void emit_log(level lvl, std::string_view msg_template, std::initializer_list<ar
   const span_context parent = explicit_parent ? opts.parent : ts.current;
   const std::uint64_t now = now_unix_nano();
   const trace_id trace = parent.valid() ? parent.trace : new_trace_id(now);
-  const decision d = ts.suppressed ? decision{0, static_cast<std::uint8_t>(reason_index(drop_reason::suppressed) + 1)}
-                                   : decide(*ctl, parent, trace, msg_template, lvl, true);
+  if (ts.suppressed) [[unlikely]] {
+    ts.dropped[reason_index(drop_reason::suppressed)].add();
+    return;
+  }
+  const decision d = decide(*ctl, parent, trace, msg_template, lvl, true);
   if (d.drop) {
     ts.dropped[d.drop - 1].add();
     return;

@@ -64,14 +64,14 @@ set_baggage::set_baggage(std::initializer_list<std::pair<std::string_view, std::
       ctx.depth_ = ts->depth;
       if (ts->remote) *remote = *ts->remote;
     }
-    for (const auto& [key, value] : entries) {
+    for (const auto& entry : entries) {
       auto it = std::find_if(remote->baggage.begin(), remote->baggage.end(),
-                             [&](const baggage_member& m) { return m.key == key; });
+                             [&](const baggage_member& m) { return m.key == entry.first; });
       if (it != remote->baggage.end()) {
-        it->value.assign(value);
+        it->value.assign(entry.second);
         it->properties.clear();
       } else {
-        remote->baggage.push_back({std::string(key), std::string(value), {}});
+        remote->baggage.push_back({std::string(entry.first), std::string(entry.second), {}});
       }
     }
     ctx.remote_ = std::move(remote);

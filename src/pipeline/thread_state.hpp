@@ -37,9 +37,10 @@ struct thread_state {
   std::array<owned_counter, drop_reason_count> dropped;
   std::array<owned_counter, event_counter_count> events;
   std::atomic<bool> retired{false};  // the owning thread has exited
-
-  // logfire::suppress_instrumentation is active on this thread (only its owner touches it).
+  // logfire::suppress_instrumentation is active on this thread (only its owner touches it; in
+  // the padding after `retired`, so the hot fields keep their offsets).
   bool suppressed = false;
+
   // The thread's current span (invalid when none) and the depth its children get.
   span_context current{};
   std::uint32_t depth = 0;
