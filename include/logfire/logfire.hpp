@@ -122,7 +122,11 @@ namespace detail {
 extern std::atomic<std::uint8_t> g_min_level;
 void count_filtered() noexcept;
 void emit_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args, const log_options& opts,
-              const source_location& loc, std::span<const std::string_view> extra_tags = {}) noexcept;
+              const source_location& loc) noexcept;
+// The same for a handle's log: its tags come before the call's own.
+void emit_tagged_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args,
+                     const log_options& opts, const source_location& loc,
+                     std::span<const std::string_view> extra_tags) noexcept;
 }  // namespace detail
 
 // A log: a zero-duration record with `logfire.span_type = "log"`, child of the current span.
@@ -240,7 +244,7 @@ class handle {
       detail::count_filtered();
       return;
     }
-    detail::emit_log(lvl, msg_template, args, opts, loc, d_.tags);
+    detail::emit_tagged_log(lvl, msg_template, args, opts, loc, d_.tags);
   }
 
 #define LOGFIRE_DEFINE_HANDLE_LEVEL(name)                                                                      \

@@ -732,8 +732,12 @@ void take_side_records(std::vector<std::vector<std::byte>>& out) {
   g_side.bytes = 0;
 }
 
-void emit_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args, const log_options& opts,
-              const source_location& loc, std::span<const std::string_view> extra_tags) noexcept {
+namespace {
+// Both log entry points; inlined into each so the plain one passes no tags at all.
+[[gnu::always_inline]] inline void emit_log_impl(level lvl, std::string_view msg_template,
+                                                 std::initializer_list<arg> args, const log_options& opts,
+                                                 const source_location& loc,
+                                                 std::span<const std::string_view> extra_tags) noexcept {
   control* ctl = g_control.load(std::memory_order_acquire);
   if (!ctl) [[unlikely]] {
     note_not_configured();
@@ -790,6 +794,18 @@ void emit_log(level lvl, std::string_view msg_template, std::initializer_list<ar
   }
   if (truncated) [[unlikely]]
     ts.events[static_cast<std::size_t>(event_counter::attributes_truncated)].add();
+}
+}  // namespace
+
+void emit_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args, const log_options& opts,
+              const source_location& loc) noexcept {
+  emit_log_impl(lvl, msg_template, args, opts, loc, {});
+}
+
+void emit_tagged_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args,
+                     const log_options& opts, const source_location& loc,
+                     std::span<const std::string_view> extra_tags) noexcept {
+  emit_log_impl(lvl, msg_template, args, opts, loc, extra_tags);
 }
 
 }  // namespace detail
