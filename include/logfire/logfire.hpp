@@ -124,9 +124,8 @@ void count_filtered() noexcept;
 void emit_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args, const log_options& opts,
               const source_location& loc) noexcept;
 // The same for a handle's log: its tags come before the call's own.
-void emit_tagged_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args,
-                     const log_options& opts, const source_location& loc,
-                     std::span<const std::string_view> extra_tags) noexcept;
+void emit_tagged_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args, const log_options& opts,
+                     const source_location& loc, std::span<const std::string_view> extra_tags) noexcept;
 }  // namespace detail
 
 // A log: a zero-duration record with `logfire.span_type = "log"`, child of the current span.

@@ -802,9 +802,8 @@ void emit_log(level lvl, std::string_view msg_template, std::initializer_list<ar
   emit_log_impl(lvl, msg_template, args, opts, loc, {});
 }
 
-void emit_tagged_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args,
-                     const log_options& opts, const source_location& loc,
-                     std::span<const std::string_view> extra_tags) noexcept {
+void emit_tagged_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args, const log_options& opts,
+                     const source_location& loc, std::span<const std::string_view> extra_tags) noexcept {
   emit_log_impl(lvl, msg_template, args, opts, loc, extra_tags);
 }
 

@@ -498,7 +498,7 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
   rec_out.name = name;
   rec_out.message = message;
   rec_out.kind = static_cast<span_kind>(fixed.kind);
-  rec_out.lvl = lvl;
+  rec_out.level = lvl;
   rec_out.start_unix_nano = fixed.start_ns;
   rec_out.end_unix_nano = is_log || pending ? fixed.start_ns : end_ns;
   rec_out.status = status;

@@ -76,6 +76,8 @@ TEST_F(python_api, warning_is_warn_and_set_attributes_sets_several) {
   EXPECT_EQ(load->message, "load orders");
   EXPECT_EQ(int_attr(*load, "rows"), 3);
   EXPECT_EQ(logfire::to_string(level::warning), "warn");
+  EXPECT_EQ(logfire::parse_level("warning"), level::warn);
+  EXPECT_EQ(logfire::parse_level("WARN"), level::warn);
 }
 
 TEST_F(python_api, suppress_instrumentation_counts_what_it_suppresses) {
