@@ -47,7 +47,8 @@ struct span_options {
 
 struct log_options {
   std::initializer_list<std::string_view> tags{};
-  // Recorded as an `exception` event; the log gets status ERROR.
+  // Recorded as an `exception` event; the log gets status ERROR when its level is error or
+  // above (logfire::exception, logfire::error), as in Logfire Python.
   const std::exception* exception = nullptr;
   span_context parent{};
 };
@@ -98,7 +99,9 @@ class [[nodiscard]] span {
   }
   void set_level(level lvl) noexcept;
   void set_status(status_code code, std::string_view description = {}) noexcept;
-  // Adds an `exception` event, sets status ERROR ("<Type>: <message>"); escaped => level error.
+  // Adds an `exception` event. As in Logfire Python, only an exception that escaped the span
+  // (`escaped = true`) also makes it an error: status ERROR ("<Type>: <message>"), level error.
+  // One that was caught and handled is recorded as an event only.
   void record_exception(const std::exception& e, bool escaped = false) noexcept;
   void record_exception(std::string_view type, std::string_view message, std::string_view stacktrace = {},
                         bool escaped = false) noexcept;

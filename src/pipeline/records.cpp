@@ -368,6 +368,12 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
     if (!stack.empty()) ea[n++] = {"exception.stacktrace", str_value(stack)};
     ea[n++] = {"exception.escaped", bool_value(escaped)};
     events_.push_back({"exception", time_ns ? time_ns : fixed.start_ns, {ea, n}});
+    // As Logfire Python: an exception that escaped the span makes it an error (status and
+    // level); one recorded and handled is an event only; a log's makes it an error when the
+    // log's level is error or above.
+    const bool is_error =
+        escaped || (is_log && static_cast<std::uint8_t>(lvl) >= static_cast<std::uint8_t>(level::error));
+    if (!is_error) return;
     status = status_code::error;
     scratch_.assign(type);
     scratch_ += ": ";

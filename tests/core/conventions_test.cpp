@@ -248,10 +248,11 @@ TEST_F(conventions, exception_on_a_span) {
   EXPECT_EQ(ev.find("exception.escaped")->boolean(), false);
   EXPECT_GE(ev.time_unix_nano, r->start_unix_nano);
   EXPECT_LE(ev.time_unix_nano, r->end_unix_nano);
-  EXPECT_EQ(r->status, status_code::error);
-  EXPECT_EQ(r->status_message, "card_declined: insufficient funds");
-  // Status ERROR without an explicit level: level 17.
-  EXPECT_EQ(int_attr(*r, "logfire.level_num"), 17);
+  // Caught and handled (not escaped): an event only, as in Logfire Python; the span stays info.
+  EXPECT_EQ(r->status, status_code::unset);
+  EXPECT_EQ(r->status_message, "");
+  EXPECT_EQ(r->level, level::info);
+  EXPECT_EQ(int_attr(*r, "logfire.level_num"), 9);
 }
 
 TEST_F(conventions, escaped_exception_from_strings) {
@@ -281,6 +282,9 @@ TEST_F(conventions, exception_log) {
     logfire::exception("lookup failed {key}", e, {{"key", "k"}});
   }
   logfire::warn("warned", {}, {.exception = nullptr});
+  const std::runtime_error retried("timeout");
+  logfire::warn("retrying", {}, {.exception = &retried});
+  logfire::error("gave up", {}, {.exception = &retried});
   auto recs = flushed();
   const auto* r = find_log(recs, "lookup failed {key}");
   ASSERT_TRUE(r);
@@ -294,6 +298,16 @@ TEST_F(conventions, exception_log) {
   ASSERT_TRUE(w);
   EXPECT_EQ(w->status, status_code::unset);
   EXPECT_TRUE(w->events.empty());
+  // A log's exception makes it an error only at error level and above (Logfire Python).
+  const auto* retrying = find_log(recs, "retrying");
+  ASSERT_TRUE(retrying);
+  EXPECT_EQ(retrying->events.size(), 1u);
+  EXPECT_EQ(retrying->status, status_code::unset);
+  EXPECT_EQ(retrying->level, level::warn);
+  const auto* gave_up = find_log(recs, "gave up");
+  ASSERT_TRUE(gave_up);
+  EXPECT_EQ(gave_up->status, status_code::error);
+  EXPECT_EQ(gave_up->status_message, "std::runtime_error: timeout");
 }
 
 TEST_F(conventions, status_and_level_rules) {
