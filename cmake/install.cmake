@@ -1,5 +1,5 @@
 # Installs the library, its headers, a CMake package (logfire-cpp-config.cmake + version file)
-# and a pkg-config file (logfire-cpp.pc).
+# and a pkg-config file (logfire-cpp.pc, written at install time for the prefix installed to).
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -19,5 +19,31 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/logfire-cpp-config-versio
 install(FILES ${PROJECT_BINARY_DIR}/logfire-cpp-config.cmake ${PROJECT_BINARY_DIR}/logfire-cpp-config-version.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/logfire-cpp)
 
-configure_file(${PROJECT_SOURCE_DIR}/cmake/logfire-cpp.pc.in ${PROJECT_BINARY_DIR}/logfire-cpp.pc @ONLY)
+# logfire-cpp.pc is written at install time, so that `cmake --install --prefix DIR` names DIR (the
+# prefix given at configure time may differ). A static library needs its dependencies on every
+# link, so they go in Requires (`pkg-config --libs` and `--libs --static` both link); a shared
+# one keeps them private.
+get_target_property(_logfire_type logfire TYPE)
+if(_logfire_type STREQUAL "STATIC_LIBRARY")
+  set(_logfire_pc_requires "Requires")
+else()
+  set(_logfire_pc_requires "Requires.private")
+endif()
+install(CODE "
+  set(LOGFIRE_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+  if(IS_ABSOLUTE \"${CMAKE_INSTALL_LIBDIR}\")
+    set(LOGFIRE_PC_LIBDIR \"${CMAKE_INSTALL_LIBDIR}\")
+  else()
+    set(LOGFIRE_PC_LIBDIR \"\\\${prefix}/${CMAKE_INSTALL_LIBDIR}\")
+  endif()
+  if(IS_ABSOLUTE \"${CMAKE_INSTALL_INCLUDEDIR}\")
+    set(LOGFIRE_PC_INCLUDEDIR \"${CMAKE_INSTALL_INCLUDEDIR}\")
+  else()
+    set(LOGFIRE_PC_INCLUDEDIR \"\\\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}\")
+  endif()
+  set(LOGFIRE_PC_REQUIRES \"${_logfire_pc_requires}\")
+  set(PROJECT_DESCRIPTION \"${PROJECT_DESCRIPTION}\")
+  set(PROJECT_VERSION \"${PROJECT_VERSION}\")
+  configure_file(\"${PROJECT_SOURCE_DIR}/cmake/logfire-cpp.pc.in\" \"${PROJECT_BINARY_DIR}/logfire-cpp.pc\" @ONLY)
+")
 install(FILES ${PROJECT_BINARY_DIR}/logfire-cpp.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

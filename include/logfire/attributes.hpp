@@ -3,12 +3,22 @@
 //
 //   logfire::info("charged {user_id}", {{"user_id", 42}, {"tags", logfire::array{"a", "b"}},
 //                                        {"card", logfire::object{{"last4", "4242"}}}});
+//
+// Accepted values: bool, integers, floating point, strings, enums (their number), std::chrono
+// durations (seconds) and system_clock time points (RFC 3339, UTC), std::optional (empty =
+// null), ranges and maps of accepted values, logfire::array / object / null, and your own
+// types through logfire::attribute_converter<T> or to_attribute() (docs/attributes.md). Raw
+// pointers and anything else are rejected at compile time with a message listing these.
 #pragma once
 
+#include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <iterator>
+#include <optional>
+#include <ranges>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,6 +29,24 @@ namespace logfire {
 
 struct arg;
 class value_ref;
+class value_writer;
+
+// The customization point for your own types, as fmt::formatter or nlohmann::adl_serializer:
+//
+//   template <> struct logfire::attribute_converter<point> {
+//     static void write(logfire::value_writer& w, const point& p) {
+//       w.value(logfire::object{{"x", p.x}, {"y", p.y}});
+//     }
+//   };
+//
+// or, found by argument-dependent lookup, in your type's namespace:
+//
+//   void to_attribute(logfire::value_writer& w, const point& p) { ... }
+//
+// `write` runs on the calling thread, once per record, while the span or log copies its
+// values; it must write one value and should not throw (an exception makes the value null).
+template <typename T>
+struct attribute_converter {};
 
 // A JSON-like array built in place: `logfire::array{1, "two", 3.0}`.
 struct array {
@@ -55,6 +83,8 @@ enum class element_type : std::uint8_t {
 };
 
 namespace detail {
+struct custom_encoder;  // api.cpp: what a value_writer writes into
+
 template <typename T>
 constexpr element_type element_type_of() noexcept {
   using U = std::remove_cv_t<T>;
@@ -92,13 +122,88 @@ template <typename T>
 concept array_element = std::is_arithmetic_v<std::remove_cv_t<T>> || std::is_same_v<std::remove_cv_t<T>, std::string> ||
                         std::is_same_v<std::remove_cv_t<T>, std::string_view> || std::is_same_v < std::remove_cv_t<T>,
 const char* > ;
+
+template <typename T>
+inline constexpr bool always_false = false;
+
+// Blocks unqualified lookup so that only argument-dependent lookup finds to_attribute.
+void to_attribute() = delete;
+
+template <typename T>
+concept has_attribute_converter = requires(value_writer& w, const T& v) {
+  attribute_converter<T>::write(w, v);
+};
+template <typename T>
+concept has_to_attribute = requires(value_writer& w, const T& v) {
+  to_attribute(w, v);
+};
+template <typename T>
+concept user_converted = has_attribute_converter<T> || has_to_attribute<T>;
+
+template <typename T>
+struct is_optional : std::false_type {};
+template <typename T>
+struct is_optional<std::optional<T>> : std::true_type {};
+template <typename T>
+struct is_duration : std::false_type {};
+template <typename R, typename P>
+struct is_duration<std::chrono::duration<R, P>> : std::true_type {};
+template <typename T>
+struct is_system_time : std::false_type {};
+template <typename D>
+struct is_system_time<std::chrono::time_point<std::chrono::system_clock, D>> : std::true_type {};
+template <typename T>
+struct is_time_point : std::false_type {};
+template <typename C, typename D>
+struct is_time_point<std::chrono::time_point<C, D>> : std::true_type {};
+template <typename T>
+struct is_span : std::false_type {};
+template <typename T, std::size_t N>
+struct is_span<std::span<T, N>> : std::true_type {};
+template <typename T>
+struct is_vector : std::false_type {};
+template <typename T, typename A>
+struct is_vector<std::vector<T, A>> : std::true_type {};
+
+// A range of (key, value) pairs: std::map, std::unordered_map, a vector of pairs.
+template <typename R>
+concept map_like = std::ranges::input_range<const R> && requires(std::ranges::range_value_t<R> p) {
+  p.first;
+  p.second;
+};
+
+// Types the value_ref constructors take directly; the rest go through the catch-all one.
+template <typename U>
+concept direct_value = std::is_same_v<U, value_ref> || std::is_same_v<U, null_t> || std::is_same_v<U, array> ||
+                       std::is_same_v<U, object> || std::is_same_v<U, bool> || std::is_same_v<U, char> ||
+                       std::is_same_v<U, double> || std::is_same_v<U, float> ||
+                       (std::integral<U> && !user_converted<U>) ||
+                       std::is_same_v<U, const char*> || std::is_same_v<U, char*> || std::is_same_v<U, std::string> ||
+                       std::is_same_v<U, std::string_view> ||
+                       (std::is_array_v<U> && std::is_same_v<std::remove_cv_t<std::remove_extent_t<U>>, char>) ||
+                       ((is_span<U>::value || is_vector<U>::value) && array_element<typename U::value_type> &&
+                        !std::is_same_v<std::remove_cv_t<typename U::value_type>, bool> && !user_converted<U>);
 }  // namespace detail
 
 // One attribute value as written at the call site. Holds pointers into the caller's data,
 // so it must not outlive the call (instrumentation functions copy what they need).
 class value_ref {
  public:
-  enum class kind : std::uint8_t { nil, boolean, int64, uint64, float64, string, typed_array, array, object };
+  enum class kind : std::uint8_t {
+    nil,
+    boolean,
+    int64,
+    uint64,
+    float64,
+    string,
+    typed_array,
+    array,
+    object,
+    timestamp,  // nanoseconds since the Unix epoch (as_int64), written as RFC 3339 UTC text
+    custom,     // written by a function on the calling thread (maps, ranges, your own types)
+  };
+  // Writes a custom value (see attribute_converter).
+  using writer_fn = void (*)(const void* object, value_writer& w);
 
   value_ref() noexcept : kind_(kind::nil) {}
   value_ref(null_t) noexcept : kind_(kind::nil) {}
@@ -144,7 +249,12 @@ class value_ref {
   template <detail::array_element T>
   requires(!std::is_same_v<T, bool>) value_ref(const std::vector<T>& items)
   noexcept : value_ref(std::span<const T>(items)) {}
-  value_ref(const std::vector<bool>&) = delete;  // not contiguous; copy into std::vector<char> or an array{}
+
+  // Everything else: enums, durations, time points, optionals, ranges, maps, your own types;
+  // anything not accepted stops the compilation here with a message that lists what is.
+  template <typename T>
+  requires(!detail::direct_value<std::remove_cvref_t<T>>) value_ref(const T& v)
+  noexcept { assign(v); }
 
   [[nodiscard]] kind type() const noexcept { return kind_; }
   [[nodiscard]] bool as_bool() const noexcept { return u_.b; }
@@ -159,8 +269,18 @@ class value_ref {
   [[nodiscard]] element_type typed_element() const noexcept { return elem_; }
   [[nodiscard]] const void* typed_data() const noexcept { return u_.t.p; }
   [[nodiscard]] std::size_t typed_size() const noexcept { return u_.t.n; }
+  [[nodiscard]] const void* custom_object() const noexcept { return u_.c.p; }
+  [[nodiscard]] writer_fn custom_writer() const noexcept { return u_.c.fn; }
 
  private:
+  template <typename T>
+  void assign(const T& v) noexcept;
+  void set_custom(const void* p, writer_fn fn) noexcept {
+    kind_ = kind::custom;
+    u_.c.p = p;
+    u_.c.fn = fn;
+  }
+
   void set_string(std::string_view s) noexcept {
     // Empty strings still need a non-null pointer to tell them from the char form.
     u_.s.p = s.data() ? s.data() : "";
@@ -188,6 +308,10 @@ class value_ref {
       const void* p;
       std::size_t n;
     } t;
+    struct {
+      const void* p;
+      writer_fn fn;
+    } c;
   } u_{};
   kind kind_;
   element_type elem_ = element_type::i64;
@@ -202,6 +326,169 @@ struct arg {
 
 inline std::span<const arg> value_ref::as_object() const noexcept {
   return {u_.o.p, u_.o.n};
+}
+
+// Writes one value for a custom type (attribute_converter, to_attribute), on the calling
+// thread, straight into the record being built. Write exactly one value: a value() call, or
+// a begin_array()/begin_object() ... end() group whose members are value() calls (after a
+// key() in an object) or nested groups. Mistakes cannot corrupt the record: a missing value is
+// null, extra ones are ignored, open groups are closed.
+class value_writer {
+ public:
+  value_writer(const value_writer&) = delete;
+  value_writer& operator=(const value_writer&) = delete;
+
+  // Any accepted value: numbers, strings, ranges, maps, logfire::object{...}, your own types.
+  void value(const value_ref& v) noexcept;
+  void begin_array() noexcept;
+  void begin_object() noexcept;
+  // The key of the next member of the innermost object.
+  void key(std::string_view k) noexcept;
+  // Closes the innermost array or object.
+  void end() noexcept;
+
+ private:
+  friend struct detail::custom_encoder;
+  explicit value_writer(detail::custom_encoder& e) noexcept : e_(&e) {}
+  detail::custom_encoder* e_;
+};
+
+namespace detail {
+
+template <typename T>
+void write_user(const void* p, value_writer& w) {
+  const T& v = *static_cast<const T*>(p);
+  if constexpr (has_attribute_converter<T>)
+    attribute_converter<T>::write(w, v);
+  else
+    to_attribute(w, v);
+}
+
+// An element of a range as a value_ref: by reference, or copied when the range yields proxies
+// (std::vector<bool>).
+template <typename R, typename F>
+void for_each_element(const R& range, F&& f) {
+  using E = std::ranges::range_value_t<R>;
+  for (auto&& e : range) {
+    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(e)>, E>) {
+      f(e);
+    } else {
+      const E copy = e;
+      f(copy);
+    }
+  }
+}
+
+template <typename K>
+void write_key(value_writer& w, const K& k) {
+  if constexpr (std::is_convertible_v<const K&, std::string_view>) {
+    w.key(std::string_view(k));
+  } else if constexpr (std::is_enum_v<K>) {
+    write_key(w, static_cast<std::underlying_type_t<K>>(k));
+  } else if constexpr (std::is_integral_v<K>) {
+    // Python's logfire writes a non-string key as its repr: a number's digits.
+    using N = std::conditional_t<std::is_signed_v<K>, long long, unsigned long long>;
+    char buf[24];
+    const N n = static_cast<N>(k);
+    char* end = buf + sizeof buf;
+    char* p = end;
+    bool neg = false;
+    if constexpr (std::is_signed_v<K>) neg = n < 0;
+    unsigned long long u = neg ? 0ull - static_cast<unsigned long long>(n) : static_cast<unsigned long long>(n);
+    do {
+      *--p = static_cast<char>('0' + u % 10);
+      u /= 10;
+    } while (u);
+    if (neg) *--p = '-';
+    w.key(std::string_view(p, static_cast<std::size_t>(end - p)));
+  } else {
+    static_assert(always_false<K>,
+                  "logfire: a map key must be a string (std::string, std::string_view, const char*), an integer or "
+                  "an enum");
+  }
+}
+
+template <typename R>
+void write_map(const void* p, value_writer& w) {
+  const R& m = *static_cast<const R*>(p);
+  w.begin_object();
+  for (const auto& entry : m) {
+    write_key(w, entry.first);
+    w.value(value_ref(entry.second));
+  }
+  w.end();
+}
+
+template <typename R>
+void write_range(const void* p, value_writer& w) {
+  w.begin_array();
+  for_each_element(*static_cast<const R*>(p), [&](const auto& e) { w.value(value_ref(e)); });
+  w.end();
+}
+
+}  // namespace detail
+
+template <typename T>
+void value_ref::assign(const T& v) noexcept {
+  using U = std::remove_cvref_t<T>;
+  if constexpr (detail::user_converted<U>) {
+    set_custom(&v, &detail::write_user<U>);
+  } else if constexpr (std::is_same_v<U, std::nullptr_t>) {
+    kind_ = kind::nil;
+  } else if constexpr (std::is_pointer_v<U> || std::is_member_pointer_v<U>) {
+    static_assert(detail::always_false<U>,
+                  "logfire: a raw pointer is not an attribute value (only const char* is, as a string): pass the "
+                  "value it points to (*p), or a std::optional");
+  } else if constexpr (std::is_enum_v<U>) {
+    // Logfire Python records an Enum by its value; specialize attribute_converter for names.
+    *this = value_ref(static_cast<std::underlying_type_t<U>>(v));
+  } else if constexpr (std::is_integral_v<U>) {
+    *this = value_ref(static_cast<std::conditional_t<std::is_signed_v<U>, std::int64_t, std::uint64_t>>(v));
+  } else if constexpr (std::is_floating_point_v<U>) {
+    *this = value_ref(static_cast<double>(v));
+  } else if constexpr (detail::is_duration<U>::value) {
+    *this = value_ref(std::chrono::duration<double>(v).count());  // seconds, as Python's total_seconds()
+  } else if constexpr (detail::is_system_time<U>::value) {
+    kind_ = kind::timestamp;
+    u_.i =
+        static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(v.time_since_epoch()).count());
+  } else if constexpr (detail::is_time_point<U>::value) {
+    static_assert(detail::always_false<U>,
+                  "logfire: only std::chrono::system_clock time points are attribute values (other clocks have no "
+                  "calendar meaning): pass a duration, e.g. now - start");
+  } else if constexpr (detail::is_optional<U>::value) {
+    if (v)
+      *this = value_ref(*v);
+    else
+      kind_ = kind::nil;
+  } else if constexpr (std::is_convertible_v<const U&, std::string_view>) {
+    kind_ = kind::string;
+    set_string(std::string_view(v));
+  } else if constexpr (std::ranges::input_range<const U>) {
+    if constexpr (std::is_same_v<std::remove_cvref_t<std::ranges::range_value_t<const U>>, U>) {
+      static_assert(detail::always_false<U>,
+                    "logfire: this type is a range of itself (std::filesystem::path?); pass it as a string, e.g. "
+                    "p.string()");
+    } else if constexpr (std::ranges::contiguous_range<const U> && std::ranges::sized_range<const U> &&
+                         detail::array_element<std::ranges::range_value_t<const U>> &&
+                         !std::is_same_v<std::ranges::range_value_t<const U>, bool>) {
+      *this =
+          value_ref(std::span<const std::ranges::range_value_t<const U>>(std::ranges::data(v), std::ranges::size(v)));
+    } else if constexpr (detail::map_like<U>) {
+      set_custom(&v, &detail::write_map<U>);
+    } else {
+      set_custom(&v, &detail::write_range<U>);
+    }
+  } else {
+    static_assert(detail::always_false<U>,
+                  "logfire: this type is not an attribute value. Accepted: bool, integers, floating point, strings "
+                  "(std::string, std::string_view, const char*), enums (their number), std::chrono durations "
+                  "(seconds) and system_clock time points, std::optional, std::nullptr_t, ranges (std::vector, "
+                  "std::array, std::span, std::list, std::set, ...) and maps (std::map, std::unordered_map) of "
+                  "accepted values, logfire::array{...}, logfire::object{...}, logfire::null; for your own type "
+                  "specialize logfire::attribute_converter<T> or declare to_attribute(logfire::value_writer&, "
+                  "const T&) in its namespace (docs/attributes.md)");
+  }
 }
 
 }  // namespace logfire

@@ -1,9 +1,9 @@
 // Setup: configure() once with an options struct; every unset option is read from the
 // LOGFIRE_* / OTEL_* environment, then from defaults. Errors are returned, never thrown.
 //
-//   auto lf = logfire::configure({.service_name = "checkout", .console = {.verbose = true}});
-//   if (!lf) { std::fprintf(stderr, "%s\n", lf.error().c_str()); }
-//   // ... lf shuts the SDK down (flushing) when it goes out of scope.
+//   logfire::configure({.service_name = "checkout"});  // configured until exit, as in Python
+//   auto lf = logfire::configure({.console = {.verbose = true}});  // or look at the result:
+//   if (!lf) { std::fprintf(stderr, "%s\n", lf.error().c_str()); }  // (unchecked errors print)
 #pragma once
 
 #include <chrono>
@@ -120,7 +120,7 @@ struct sampling_input {
   trace_id trace;
   span_context parent;  // invalid for a root
   std::string_view name{};
-  level lvl;
+  logfire::level level;
   bool is_log;
 };
 using sampler_hook = std::function<bool(const sampling_input&)>;
@@ -195,6 +195,9 @@ struct options {
   sampler_hook sampler{};  // called for roots after the ratio test; false drops the trace
   // Head and tail sampling (docs/sampling.md).
   sampling_options sampling{};
+  // W3C baggage of the current context (logfire::set_baggage, an incoming request) becomes
+  // attributes of the spans and logs started in it, as in Logfire Python. Default true.
+  std::optional<bool> add_baggage_to_attributes{};
   batch_options batching{};
   logfire::limits limits{};
   // Redaction of secrets by Logfire's rules (logfire/scrubbing.hpp, docs/scrubbing.md).
@@ -206,35 +209,75 @@ struct options {
   bool read_environment = true;
 };
 
-// The result of configure(): a status and an RAII guard that shuts the SDK down (flushing
-// everything) when it goes out of scope. release() keeps the SDK running until exit.
-class [[nodiscard]] setup {
+// The result of configure(): whether it worked, and why not. Keeping it is optional: like
+// `logfire.configure()` in Python, a successful configure() stays in force until shutdown() or
+// normal process exit (which flushes), so `logfire::configure();` on its own line is right. An
+// error that nobody looked at (ok(), operator bool or error()) is printed on stderr when the
+// result is destroyed, so a failed configure() is never silent. For shutdown at the end of a
+// scope, keep a logfire::shutdown_guard.
+class setup {
  public:
   setup() = default;
   explicit setup(std::string error) : error_(std::move(error)) {}
-  setup(setup&& other) noexcept : error_(std::move(other.error_)), owns_(std::exchange(other.owns_, 0)) {}
+  setup(setup&& other) noexcept
+      : error_(std::move(other.error_)),
+        generation_(std::exchange(other.generation_, 0)),
+        checked_(std::exchange(other.checked_, true)) {}
   setup& operator=(setup&& other) noexcept;
   setup(const setup&) = delete;
   setup& operator=(const setup&) = delete;
   ~setup();
 
-  [[nodiscard]] explicit operator bool() const noexcept { return error_.empty(); }
-  [[nodiscard]] bool ok() const noexcept { return error_.empty(); }
+  [[nodiscard]] explicit operator bool() const noexcept { return ok(); }
+  [[nodiscard]] bool ok() const noexcept {
+    checked_ = true;
+    return error_.empty();
+  }
   // Names the option or variable and the value, e.g.
   // "LOGFIRE_TRACE_SAMPLE_RATE is not a number: 'abc'".
-  [[nodiscard]] const std::string& error() const noexcept { return error_; }
-  // Stop shutting down at scope exit; the SDK then flushes at normal process exit.
-  void release() noexcept { owns_ = 0; }
+  [[nodiscard]] const std::string& error() const noexcept {
+    checked_ = true;
+    return error_;
+  }
 
  private:
   friend setup configure(options opts);
+  friend class shutdown_guard;
   std::string error_{};
-  // The configuration this guard shuts down (a configure() count; 0 = none). A guard whose
-  // configuration was replaced by a later configure() leaves the newer one running.
-  std::uint64_t owns_ = 0;
+  // The configuration this result started (a configure() count; 0 = none).
+  std::uint64_t generation_ = 0;
+  mutable bool checked_ = false;
 };
 
-// Starts the SDK (or reconfigures it: the previous pipeline is shut down first).
+// Shuts the SDK down (flushing everything) when it goes out of scope, for programs and tests
+// that want the SDK's lifetime bound to a scope rather than to the process:
+//
+//   auto lf = logfire::configure({...});
+//   logfire::shutdown_guard guard(lf);  // shutdown() when main returns, before static destructors
+//
+// A guard bound to a configuration that a later configure() replaced leaves the newer one
+// running. Move-only.
+class shutdown_guard {
+ public:
+  // Binds to the configuration active now (none: the guard does nothing).
+  [[nodiscard]] shutdown_guard() noexcept;
+  // Binds to the configuration `s` started (a failed configure(): the guard does nothing).
+  [[nodiscard]] explicit shutdown_guard(const setup& s) noexcept : generation_(s.generation_) {}
+  shutdown_guard(shutdown_guard&& other) noexcept : generation_(std::exchange(other.generation_, 0)) {}
+  shutdown_guard& operator=(shutdown_guard&& other) noexcept;
+  shutdown_guard(const shutdown_guard&) = delete;
+  shutdown_guard& operator=(const shutdown_guard&) = delete;
+  ~shutdown_guard();
+
+  // Stop shutting down at scope exit; the SDK then stays until shutdown() or process exit.
+  void release() noexcept { generation_ = 0; }
+
+ private:
+  std::uint64_t generation_ = 0;
+};
+
+// Starts the SDK (or reconfigures it: the previous pipeline is shut down first). The SDK stays
+// configured until shutdown() or normal process exit; the result need not be kept.
 // Returns an error, changing nothing, when an option or environment variable is invalid.
 setup configure(options opts = {});
 

@@ -8,8 +8,10 @@
 //   logfire::span s("GET /orders", {}, {.kind = logfire::span_kind::server});
 #pragma once
 
+#include <initializer_list>
 #include <map>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -38,12 +40,13 @@ struct attach_options {
 // Continues the context found in `headers` on this thread until the guard ends.
 class [[nodiscard]] attach_context {
  public:
-  attach_context(const carrier& headers, attach_options opts = {}) noexcept;
-  attach_context(const std::map<std::string, std::string>& headers, attach_options opts = {}) noexcept
+  [[nodiscard]] attach_context(const carrier& headers, attach_options opts = {}) noexcept;
+  [[nodiscard]] attach_context(const std::map<std::string, std::string>& headers, attach_options opts = {}) noexcept
       : attach_context(map_carrier<const std::map<std::string, std::string>>(headers), opts) {}
-  attach_context(const std::unordered_map<std::string, std::string>& headers, attach_options opts = {}) noexcept
+  [[nodiscard]] attach_context(const std::unordered_map<std::string, std::string>& headers,
+                               attach_options opts = {}) noexcept
       : attach_context(map_carrier<const std::unordered_map<std::string, std::string>>(headers), opts) {}
-  attach_context(const header_list& headers, attach_options opts = {}) noexcept
+  [[nodiscard]] attach_context(const header_list& headers, attach_options opts = {}) noexcept
       : attach_context(header_list_carrier<const header_list>(headers), opts) {}
   attach_context(const attach_context&) = delete;
   attach_context& operator=(const attach_context&) = delete;
@@ -59,5 +62,28 @@ class [[nodiscard]] attach_context {
   bool continued_ = false;
   attach scope_;
 };
+
+// Adds W3C baggage entries to this thread's context until the guard ends, as Logfire Python's
+// `with logfire.set_baggage(user_id="42"):`. Outgoing requests carry them (get_context()), and
+// spans and logs started meanwhile get them as attributes (options.add_baggage_to_attributes,
+// default true, as in Python; the call's own attributes win over a baggage entry of the same
+// key). A later value for a key replaces the earlier one; guards nest.
+//
+//   logfire::set_baggage bag({{"tenant", "acme"}});
+//   logfire::info("works for {tenant}");  // tenant = "acme"
+class set_baggage {
+ public:
+  [[nodiscard]] explicit set_baggage(
+      std::initializer_list<std::pair<std::string_view, std::string_view>> entries) noexcept;
+  set_baggage(const set_baggage&) = delete;
+  set_baggage& operator=(const set_baggage&) = delete;
+
+ private:
+  attach scope_;
+};
+
+// The baggage of this thread's context (entries set with set_baggage or received with an
+// incoming request), in order.
+[[nodiscard]] std::vector<std::pair<std::string, std::string>> get_baggage();
 
 }  // namespace logfire

@@ -70,7 +70,7 @@ namespace logfire {
 // ----- the function form ------------------------------------------------------------------
 
 struct instrument_options {
-  level lvl = level::info;
+  logfire::level level = logfire::level::info;
   span_kind kind = span_kind::internal;
   // Record the return value as the attribute `return` (when it converts to an attribute
   // value), as Logfire Python's record_return does. Default false.
@@ -124,7 +124,7 @@ class instrumented {
     static_assert((attribute_value_of<std::tuple_element_t<I, std::tuple<A...>>> && ...),
                   "logfire::instrument: a named argument is not an attribute value (bool, number, string, "
                   "std::vector/std::span of those, logfire::array/object)");
-    span s(tmpl_, {arg{names_[I], value_ref(std::get<I>(refs))}...}, span_options{.lvl = opts_.lvl, .kind = opts_.kind},
+    span s(tmpl_, {arg{names_[I], value_ref(std::get<I>(refs))}...}, span_options{.level = opts_.level, .kind = opts_.kind},
            loc_);
     using result = std::invoke_result_t<const F&, A&&...>;
     try {

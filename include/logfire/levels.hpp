@@ -15,6 +15,7 @@ enum class level : std::uint8_t {
   info = 9,
   notice = 10,
   warn = 13,
+  warning = 13,  // Python's name; the same level as warn
   error = 17,
   fatal = 21,
 };

@@ -12,7 +12,11 @@
 #include <exception>
 #include <initializer_list>
 #include <memory>
+#include <optional>
+#include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "logfire/attributes.hpp"
 #include "logfire/context.hpp"
@@ -31,7 +35,8 @@ struct link_ref {
 struct span_options {
   // Added as `logfire.tags` (deduplicated, order kept).
   std::initializer_list<std::string_view> tags{};
-  level lvl = level::info;
+  // Default info, or the level of the handle (logfire::with_settings) that opens the span.
+  std::optional<logfire::level> level{};
   span_kind kind = span_kind::internal;
   // Explicit parent; when unset (invalid), the thread's current span is the parent.
   span_context parent{};
@@ -47,7 +52,8 @@ struct span_options {
 
 struct log_options {
   std::initializer_list<std::string_view> tags{};
-  // Recorded as an `exception` event; the log gets status ERROR.
+  // Recorded as an `exception` event; the log gets status ERROR when its level is error or
+  // above (logfire::exception, logfire::error), as in Logfire Python.
   const std::exception* exception = nullptr;
   span_context parent{};
 };
@@ -55,6 +61,11 @@ struct log_options {
 namespace detail {
 struct thread_state;
 struct remote_state;
+// What a handle adds to the records it makes (see logfire::handle).
+struct handle_defaults {
+  std::span<const std::string_view> tags{};
+  std::optional<logfire::level> level{};
+};
 struct span_state {
   span_context self{};
   span_context saved_current{};  // the thread's current span before this one started
@@ -81,10 +92,13 @@ struct span_state {
 // The destructor sees only that an exception is unwinding, not which one: that event's type is
 // "unknown". Record the exception where it is caught, or use logfire::instrument's function
 // form (logfire/instrument.hpp), to get its type and message.
+//
+// A temporary (`logfire::span("x");`) would end at once: the constructor is [[nodiscard]], so the
+// compiler warns.
 class [[nodiscard]] span {
  public:
-  span(std::string_view msg_template, std::initializer_list<arg> args = {}, const span_options& opts = {},
-       source_location loc = source_location::current()) noexcept;
+  [[nodiscard]] span(std::string_view msg_template, std::initializer_list<arg> args = {}, const span_options& opts = {},
+                     source_location loc = source_location::current()) noexcept;
   span(span&& other) noexcept;
   span& operator=(span&& other) noexcept;
   span(const span&) = delete;
@@ -102,9 +116,15 @@ class [[nodiscard]] span {
 
   // Adds or replaces an attribute; the message template may refer to it.
   void set_attribute(std::string_view key, value_ref value) noexcept;
+  // Adds or replaces several: `s.set_attributes({{"rows", 3}, {"table", "orders"}})`.
+  void set_attributes(std::initializer_list<arg> attributes) noexcept {
+    for (const arg& a : attributes) set_attribute(a.key, a.value);
+  }
   void set_level(level lvl) noexcept;
   void set_status(status_code code, std::string_view description = {}) noexcept;
-  // Adds an `exception` event, sets status ERROR ("<Type>: <message>"); escaped => level error.
+  // Adds an `exception` event. As in Logfire Python, only an exception that escaped the span
+  // (`escaped = true`) also makes it an error: status ERROR ("<Type>: <message>"), level error.
+  // One that was caught and handled is recorded as an event only.
   void record_exception(const std::exception& e, bool escaped = false) noexcept;
   void record_exception(std::string_view type, std::string_view message, std::string_view stacktrace = {},
                         bool escaped = false) noexcept;
@@ -114,6 +134,13 @@ class [[nodiscard]] span {
 
  private:
   void record_unwinding() noexcept;
+  friend class handle;
+  // A span opened through a handle: its tags come first, its level is the default.
+  span(const detail::handle_defaults& defaults, std::string_view msg_template, std::initializer_list<arg> args,
+       const span_options& opts, source_location loc) noexcept;
+  void start(const detail::handle_defaults* defaults, std::string_view msg_template, std::initializer_list<arg> args,
+             const span_options& opts, const source_location& loc) noexcept;
+
   detail::span_state st_;
 };
 
@@ -123,6 +150,9 @@ extern std::atomic<std::uint8_t> g_min_level;
 void count_filtered() noexcept;
 void emit_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args, const log_options& opts,
               const source_location& loc) noexcept;
+// The same for a handle's log: its tags come before the call's own.
+void emit_tagged_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args, const log_options& opts,
+                     const source_location& loc, std::span<const std::string_view> extra_tags) noexcept;
 }  // namespace detail
 
 // A log: a zero-duration record with `logfire.span_type = "log"`, child of the current span.
@@ -145,6 +175,7 @@ LOGFIRE_DEFINE_LEVEL_FUNCTION(debug)
 LOGFIRE_DEFINE_LEVEL_FUNCTION(info)
 LOGFIRE_DEFINE_LEVEL_FUNCTION(notice)
 LOGFIRE_DEFINE_LEVEL_FUNCTION(warn)
+LOGFIRE_DEFINE_LEVEL_FUNCTION(warning)
 LOGFIRE_DEFINE_LEVEL_FUNCTION(error)
 LOGFIRE_DEFINE_LEVEL_FUNCTION(fatal)
 #undef LOGFIRE_DEFINE_LEVEL_FUNCTION
@@ -179,6 +210,7 @@ class context {
   friend context current_context() noexcept;
   friend class attach;
   friend class attach_context;
+  friend class set_baggage;
   span_context span_{};
   std::uint32_t depth_ = 0;
   std::shared_ptr<const detail::remote_state> remote_;  // tracestate, baggage (rare)
@@ -190,19 +222,116 @@ class context {
 // capture with current_context() on the submitting thread, attach in the task).
 class [[nodiscard]] attach {
  public:
-  explicit attach(const context& ctx) noexcept;
+  [[nodiscard]] explicit attach(const context& ctx) noexcept;
   ~attach();
   attach(const attach&) = delete;
   attach& operator=(const attach&) = delete;
 
  private:
   friend class attach_context;
+  friend class set_baggage;
   attach() noexcept = default;
   void enter(const context& ctx) noexcept;
   span_context saved_{};
   std::uint32_t saved_depth_ = 0;
   std::shared_ptr<const detail::remote_state> saved_remote_;
   bool entered_ = false;
+};
+
+// What logfire::with_settings() sets on a handle (Logfire Python's `with_settings`).
+struct handle_settings {
+  // Added to every span and log made through the handle, before the call's own tags.
+  std::vector<std::string> tags{};
+  // The level of spans opened through the handle when the call gives none. Default info.
+  std::optional<logfire::level> level{};
+};
+
+// A handle carrying tags and a default level, as Logfire Python's `logfire.with_tags(...)` and
+// `logfire.with_settings(...)` return. Cheap to copy and to keep (in a class, a namespace-scope
+// constant); safe to use from any thread. Its calls cost what the free functions cost, plus
+// its tags' bytes in the record.
+//
+//   const auto payments = logfire::with_tags({"payments"});
+//   payments.info("charged {user_id}", {{"user_id", 42}});           // tags: payments
+//   auto s = payments.span("refund {id}", {{"id", 7}}, {.tags = {"slow"}});  // payments, slow
+class handle {
+ public:
+  handle() = default;
+
+  // A new handle with `tags` added to this one's.
+  [[nodiscard]] handle with_tags(std::initializer_list<std::string_view> tags) const;
+  // A new handle with `settings` applied: tags are added, a level replaces this one's.
+  [[nodiscard]] handle with_settings(const handle_settings& settings) const;
+
+  [[nodiscard]] std::span<const std::string_view> tags() const noexcept { return d_.tags; }
+  [[nodiscard]] std::optional<logfire::level> level() const noexcept { return d_.level; }
+
+  // logfire::span through this handle.
+  [[nodiscard]] logfire::span span(std::string_view msg_template, std::initializer_list<arg> args = {},
+                                   const span_options& opts = {},
+                                   source_location loc = source_location::current()) const noexcept {
+    return logfire::span(d_, msg_template, args, opts, loc);
+  }
+
+  void log(logfire::level lvl, std::string_view msg_template, std::initializer_list<arg> args = {},
+           const log_options& opts = {}, source_location loc = source_location::current()) const noexcept {
+    if (static_cast<std::uint8_t>(lvl) < detail::g_min_level.load(std::memory_order_relaxed)) [[unlikely]] {
+      detail::count_filtered();
+      return;
+    }
+    detail::emit_tagged_log(lvl, msg_template, args, opts, loc, d_.tags);
+  }
+
+#define LOGFIRE_DEFINE_HANDLE_LEVEL(name)                                                                      \
+  void name(std::string_view msg_template, std::initializer_list<arg> args = {}, const log_options& opts = {}, \
+            source_location loc = source_location::current()) const noexcept {                                 \
+    log(logfire::level::name, msg_template, args, opts, loc);                                                  \
+  }
+  LOGFIRE_DEFINE_HANDLE_LEVEL(trace)
+  LOGFIRE_DEFINE_HANDLE_LEVEL(debug)
+  LOGFIRE_DEFINE_HANDLE_LEVEL(info)
+  LOGFIRE_DEFINE_HANDLE_LEVEL(notice)
+  LOGFIRE_DEFINE_HANDLE_LEVEL(warn)
+  LOGFIRE_DEFINE_HANDLE_LEVEL(warning)
+  LOGFIRE_DEFINE_HANDLE_LEVEL(error)
+  LOGFIRE_DEFINE_HANDLE_LEVEL(fatal)
+#undef LOGFIRE_DEFINE_HANDLE_LEVEL
+
+  void exception(std::string_view msg_template, const std::exception& e, std::initializer_list<arg> args = {},
+                 source_location loc = source_location::current()) const noexcept {
+    log(logfire::level::error, msg_template, args, log_options{.exception = &e}, loc);
+  }
+
+ private:
+  // Immutable once built and shared by copies, so the views in d_ stay valid.
+  struct storage {
+    std::vector<std::string> tags;
+    std::vector<std::string_view> views;
+  };
+  handle(std::shared_ptr<const storage> s, std::optional<logfire::level> lvl) noexcept;
+
+  std::shared_ptr<const storage> storage_;
+  detail::handle_defaults d_{};
+};
+
+// A handle whose spans and logs carry `tags`: `logfire::with_tags({"payments"})`.
+[[nodiscard]] handle with_tags(std::initializer_list<std::string_view> tags);
+// A handle with tags and a default span level: `logfire::with_settings({.tags = {"db"}})`.
+[[nodiscard]] handle with_settings(const handle_settings& settings);
+
+// While the guard lives, spans and logs made on this thread are not recorded (counted as
+// `suppressed`), as inside Logfire Python's `with logfire.suppress_instrumentation():`. For
+// code whose own telemetry would be noise (a health check, the SDK's own calls). Nests; other
+// threads are not affected.
+class suppress_instrumentation {
+ public:
+  [[nodiscard]] suppress_instrumentation() noexcept;
+  ~suppress_instrumentation();
+  suppress_instrumentation(const suppress_instrumentation&) = delete;
+  suppress_instrumentation& operator=(const suppress_instrumentation&) = delete;
+
+ private:
+  bool previous_ = false;
 };
 
 }  // namespace logfire

@@ -63,7 +63,7 @@ struct stored_record {
   std::string name;
   std::string message;
   span_kind kind = span_kind::internal;
-  level lvl = level::info;
+  logfire::level level = logfire::level::info;
   std::uint64_t start_unix_nano = 0;
   std::uint64_t end_unix_nano = 0;
   std::vector<std::pair<std::string, stored_value>> attributes;  // in wire order

@@ -73,7 +73,7 @@ struct span_record {
   std::string_view name;         // the unformatted message template
   std::string_view message;      // the formatted message (`logfire.msg`)
   span_kind kind = span_kind::internal;
-  level lvl = level::info;
+  logfire::level level = logfire::level::info;
   std::uint64_t start_unix_nano = 0;
   std::uint64_t end_unix_nano = 0;
   // Every attribute as it goes on the wire, including the `logfire.*` and `code.*` ones.

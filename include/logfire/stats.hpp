@@ -41,6 +41,7 @@ enum class drop_reason : std::uint8_t {
   internal_error,             // the SDK's background thread could not process them (out of memory)
   tail_sampled_out,           // their trace was not kept by tail sampling (options.sampling.tail)
   tail_bound,                 // their trace was decided early by a tail buffer bound and not kept (LOGFIRE_TAIL_MAX_*)
+  suppressed,                 // created under logfire::suppress_instrumentation
   count_
 };
 inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_reason::count_);

@@ -33,12 +33,13 @@ class span_args {
   std::size_t n_ = 0;
 };
 
-// The span is built here and moved into `out`, so its code location is this file's (the
-// integration's), not the standard library's optional::emplace.
+// The span is built here and moved into `out`. It carries no code location: the integration's
+// own file and function (this template) would say nothing about the user's code, and the
+// handler's location is not known to cpp-httplib.
 template <std::size_t... I>
 void emplace_span_n(std::optional<span>& out, std::string_view tmpl, const arg* a, const span_options& opts,
                     std::index_sequence<I...>) noexcept {
-  out.emplace(span(tmpl, std::initializer_list<arg>{a[I]...}, opts));
+  out.emplace(span(tmpl, std::initializer_list<arg>{a[I]...}, opts, source_location{}));
 }
 
 template <std::size_t... N>

@@ -127,7 +127,9 @@ void console_exporter::format_record(const span_record& r, std::uint64_t time_un
   if (settings_.include_timestamps) append_time(time_unix_nano, out);
   out.append(2 * std::size_t{depth}, ' ');
   const std::string_view msg = r.message.empty() ? r.name : r.message;
-  const std::string_view color = r.lvl >= level::error ? k_red : r.lvl >= level::warn ? k_yellow : std::string_view{};
+  const std::string_view color = r.level >= level::error  ? k_red
+                                 : r.level >= level::warn ? k_yellow
+                                                          : std::string_view{};
   append_colored(out, colors, color, msg);
   if (settings_.include_tags && !r.tags.empty()) {
     out.push_back(' ');
@@ -171,7 +173,7 @@ void console_exporter::format_record(const span_record& r, std::uint64_t time_un
       if (colors) out.append(k_reset);
     }
     out.push_back(' ');
-    out.append(to_string(r.lvl));
+    out.append(to_string(r.level));
     out.push_back('\n');
 
     // "│ key=value" for the call's own arguments; continuation lines align after "key=".
@@ -237,14 +239,14 @@ void console_exporter::format_batch(std::span<const span_record> records, std::s
       case record_type::pending_span:
         if (started_.size() >= k_max_open_spans) started_.clear();
         started_.insert(r.parent.value);
-        if (r.lvl >= settings_.min_level) entries_.push_back({r.start_unix_nano, &r, false});
+        if (r.level >= settings_.min_level) entries_.push_back({r.start_unix_nano, &r, false});
         break;
       case record_type::log:
-        if (r.lvl >= settings_.min_level) entries_.push_back({r.start_unix_nano, &r, false});
+        if (r.level >= settings_.min_level) entries_.push_back({r.start_unix_nano, &r, false});
         break;
       case record_type::span: {
         const bool was_started = started_.erase(r.context.span.value) != 0;
-        if (r.lvl < settings_.min_level) break;
+        if (r.level < settings_.min_level) break;
         if (!was_started) {
           // Its start was never shown: show it now, at its start time.
           entries_.push_back({r.start_unix_nano, &r, false});
@@ -274,7 +276,7 @@ void console_exporter::export_batch(std::span<const span_record> records) noexce
   std::uint64_t not_printed = 0;
   for (const span_record& r : records) {
     if (r.type == record_type::pending_span) continue;
-    if (r.lvl >= settings_.min_level && !console_disabled(r))
+    if (r.level >= settings_.min_level && !console_disabled(r))
       ++shown;
     else
       ++not_printed;

@@ -75,7 +75,7 @@ void memory_exporter::export_batch(std::span<const span_record> records) noexcep
       s.name = r.name;
       s.message = r.message;
       s.kind = r.kind;
-      s.lvl = r.lvl;
+      s.level = r.level;
       s.start_unix_nano = r.start_unix_nano;
       s.end_unix_nano = r.end_unix_nano;
       s.attributes = copy_attributes(r.attributes);

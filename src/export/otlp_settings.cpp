@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "export/otlp_exporter.hpp"
+#include "resource/detect.hpp"
 
 namespace logfire::detail {
 namespace {
@@ -36,13 +37,6 @@ std::optional<std::string> get(const env_lookup& env, std::string_view name) {
 
 std::string quoted(std::string_view name, std::string_view problem, std::string_view value) {
   return std::string(name) + " " + std::string(problem) + ": '" + std::string(value) + "'";
-}
-
-std::optional<bool> parse_bool(std::string_view v) {
-  auto l = lower(trim(v));
-  if (l == "1" || l == "true" || l == "t" || l == "yes") return true;
-  if (l == "0" || l == "false" || l == "f" || l == "no") return false;
-  return std::nullopt;
 }
 
 // A positive integer; nullopt otherwise.
@@ -157,8 +151,8 @@ std::string resolve_common(const options& opts, const env_lookup& env, common_se
   if (o.spool) {
     c.spool = *o.spool;
   } else if (auto v = get(env, "LOGFIRE_SPOOL")) {
-    auto b = parse_bool(*v);
-    if (!b) return quoted("LOGFIRE_SPOOL", "is not a boolean (true/false/1/0)", *v);
+    auto b = parse_bool_value(*v);
+    if (!b) return quoted("LOGFIRE_SPOOL", "is not a boolean (" + std::string(k_bool_values) + ")", *v);
     c.spool = *b;
   }
   if (o.spool_max_bytes) {
@@ -305,10 +299,11 @@ std::string resolve_destinations(const options& opts, const resource& res, const
       auto l = lower(trim(*v));
       if (l == "if-token-present" || l == "if_token_present") {
         send = send_to_logfire::if_token_present;
-      } else if (auto b = parse_bool(l)) {
+      } else if (auto b = parse_bool_value(l)) {
         send = *b ? send_to_logfire::yes : send_to_logfire::no;
       } else {
-        return quoted("LOGFIRE_SEND_TO_LOGFIRE", "must be yes, no or if-token-present", *v);
+        return quoted("LOGFIRE_SEND_TO_LOGFIRE",
+                      "must be a boolean (" + std::string(k_bool_values) + ") or if-token-present", *v);
       }
     }
   }
@@ -423,7 +418,8 @@ std::string resolve_destinations(const options& opts, const resource& res, const
   }
 
   if (!result.empty() && !common.spool_notice.empty()) new_notices.push_back(common.spool_notice);
-  if (result.empty() && opts.exporters.empty())
+  // With the console off too there is nowhere at all: configure() counts that loss instead.
+  if (result.empty() && opts.exporters.empty() && opts.console.enabled.value_or(true))
     new_notices.push_back(
         "telemetry goes to the console only: set LOGFIRE_TOKEN to send it to Logfire, or "
         "OTEL_EXPORTER_OTLP_ENDPOINT for any OpenTelemetry backend");
@@ -458,8 +454,8 @@ std::string resolve_signal_flush(const options& opts, const env_lookup& env, boo
   if (opts.otlp.flush_on_signal) {
     enabled = *opts.otlp.flush_on_signal;
   } else if (auto v = get(env, "LOGFIRE_FLUSH_ON_SIGNAL")) {
-    auto b = parse_bool(*v);
-    if (!b) return quoted("LOGFIRE_FLUSH_ON_SIGNAL", "is not a boolean (true/false/1/0)", *v);
+    auto b = parse_bool_value(*v);
+    if (!b) return quoted("LOGFIRE_FLUSH_ON_SIGNAL", "is not a boolean (" + std::string(k_bool_values) + ")", *v);
     enabled = *b;
   }
   if (opts.otlp.signal_grace) {

@@ -1,6 +1,8 @@
 // The caller's side of the pipeline: span handles and logs. Runs on the application's
 // threads, so it only decides (level, sampling), stamps (ids, times), copies the argument
 // values into this thread's ring and returns. No locks, no allocation on the common path.
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstring>
 #include <typeinfo>
@@ -18,6 +20,7 @@ namespace logfire {
 namespace detail {
 
 std::atomic<std::uint8_t> g_min_level{0};
+std::atomic<bool> g_shut_down{false};
 
 namespace {
 
@@ -59,15 +62,23 @@ class call_scope {
   control* ctl_;
 };
 
-std::atomic<bool> g_warned_not_configured{false};
+std::atomic<bool> g_warned_before_configure{false};
+std::atomic<bool> g_warned_after_shutdown{false};
 std::atomic<std::uint64_t> g_not_configured{0};
 
 [[gnu::noinline, gnu::cold]] void note_not_configured() noexcept {
   g_not_configured.fetch_add(1, std::memory_order_relaxed);
-  if (!g_warned_not_configured.exchange(true, std::memory_order_relaxed)) {
+  // One line of each kind per process, naming what actually happened.
+  if (g_shut_down.load(std::memory_order_relaxed)) {
+    if (!g_warned_after_shutdown.exchange(true, std::memory_order_relaxed))
+      std::fputs(
+          "logfire: a span or log was created after logfire::shutdown(); it is not recorded (counted as "
+          "not_configured).\n",
+          stderr);
+  } else if (!g_warned_before_configure.exchange(true, std::memory_order_relaxed)) {
     std::fputs(
-        "logfire: a span or log was created before logfire::configure() (or after shutdown()); it is not recorded. "
-        "Call logfire::configure() at startup.\n",
+        "logfire: a span or log was created before logfire::configure(); it is not recorded (counted as "
+        "not_configured). Call logfire::configure() at startup.\n",
         stderr);
   }
 }
@@ -92,8 +103,185 @@ inline std::string_view cut(std::string_view s, std::size_t max, bool& truncated
   return s.substr(0, n);
 }
 
-// The encoders are templates over the writer: byte_sizer computes a record's size (plain
+// The encoders are templates over the writer: record_sizer computes a record's size (plain
 // arithmetic after inlining), byte_writer then writes it into the reserved ring space.
+
+// ----- custom values (maps, ranges, users' types) and time points -------------------------
+// A custom value is written by a function (attribute_converter, to_attribute, the map and
+// range adapters), which must run once per record: during the size pass it writes into this
+// thread's scratch buffer, and the write pass copies those bytes. So the record's size never
+// depends on running user code twice, and a value written differently each time cannot
+// overflow the reserved space. Scratch memory is kept per thread (it grows once, for records
+// with custom values only).
+constexpr std::size_t k_custom_max_bytes = 1u << 20;  // per custom value; beyond it: null
+
+struct custom_scratch {
+  std::vector<std::byte> bytes;
+  std::vector<std::uint32_t> ends;  // end offset of each custom value of the record, in order
+  std::size_t next = 0;             // the write pass copies this one next
+  bool busy = false;                // a custom function is running (it may log: re-entry)
+};
+thread_local custom_scratch t_custom;
+
+// The size pass: a byte_sizer that knows whether this record's custom values started yet, and
+// whether they are blocked (a record made inside a custom function gets nulls for its own
+// custom values, so the two records never share the scratch buffer).
+struct record_sizer : byte_sizer {
+  bool custom_started = false;
+  bool custom_blocked = false;
+};
+// The write pass, told by the size pass whether custom values were blocked.
+struct record_writer : byte_writer {
+  record_writer(std::byte* out, bool blocked) noexcept : byte_writer(out), custom_blocked(blocked) {}
+  bool custom_blocked;
+};
+
+}  // namespace
+}  // namespace detail
+
+namespace detail {
+
+// What a value_writer writes into: wire-format bytes appended to the scratch buffer, with the
+// structure enforced (one value per custom function; arrays and objects closed, counted and
+// bounded). Runs on the caller's thread.
+struct custom_encoder {
+  std::vector<std::byte>& out;
+  std::size_t max_value_length;
+  std::size_t max_attributes;
+  bool& truncated;
+  int depth;  // nesting of the custom value in its attribute
+  bool failed = false;
+
+  struct container {
+    std::size_t count_pos;
+    std::uint32_t count;
+    bool is_object;
+    bool key_pending;
+  };
+  std::array<container, 16> stack{};
+  int top = 0;         // open containers
+  int frame_base = 0;  // containers that belong to enclosing custom values
+  bool frame_done = false;
+  int ignoring = 0;  // containers opened past the limits, whose contents are skipped
+
+  // The byte_writer interface, appending.
+  void raw(const void* p, std::size_t n) noexcept {
+    if (failed || n == 0) return;
+    if (out.size() + n > k_custom_max_bytes) {
+      failed = true;
+      return;
+    }
+    try {
+      const auto* b = static_cast<const std::byte*>(p);
+      out.insert(out.end(), b, b + n);
+    } catch (...) {
+      failed = true;
+    }
+  }
+  template <typename T>
+  void pod(const T& v) noexcept {
+    raw(&v, sizeof v);
+  }
+  void u8(std::uint8_t v) noexcept { pod(v); }
+  void u32(std::uint32_t v) noexcept { pod(v); }
+  void str(std::string_view s) noexcept {
+    u32(static_cast<std::uint32_t>(s.size()));
+    raw(s.data(), s.size());
+  }
+
+  // Claims the place of the next value: false when there is none (counted as truncated).
+  bool take_slot() noexcept {
+    if (ignoring) return false;
+    if (top == frame_base) {
+      if (frame_done) {
+        truncated = true;
+        return false;
+      }
+      frame_done = true;
+      return true;
+    }
+    container& c = stack[static_cast<std::size_t>(top - 1)];
+    if ((c.is_object && !c.key_pending) || c.count >= max_attributes * 8) {
+      truncated = true;
+      return false;
+    }
+    ++c.count;
+    c.key_pending = false;
+    return true;
+  }
+
+  void value(const value_ref& v) noexcept;
+  void begin(bool is_object) noexcept {
+    if (ignoring) {
+      ++ignoring;
+      return;
+    }
+    if (!take_slot()) {
+      ++ignoring;
+      return;
+    }
+    if (depth + top >= 15 || top == static_cast<int>(stack.size())) {  // bounded nesting, as elsewhere
+      truncated = true;
+      u8(static_cast<std::uint8_t>(vtag::null));
+      ++ignoring;
+      return;
+    }
+    u8(static_cast<std::uint8_t>(is_object ? vtag::object : vtag::array));
+    stack[static_cast<std::size_t>(top++)] = {out.size(), 0, is_object, false};
+    u32(0);  // the count, patched by end()
+  }
+  void key(std::string_view k) noexcept {
+    if (ignoring || top == frame_base) return;
+    container& c = stack[static_cast<std::size_t>(top - 1)];
+    if (!c.is_object || c.key_pending) return;
+    str(cut(k, 256, truncated));
+    c.key_pending = true;
+  }
+  void end() noexcept {
+    if (ignoring) {
+      --ignoring;
+      return;
+    }
+    if (top == frame_base) return;
+    container& c = stack[static_cast<std::size_t>(top - 1)];
+    if (c.key_pending) {  // a key without its value
+      u8(static_cast<std::uint8_t>(vtag::null));
+      ++c.count;
+    }
+    if (!failed) std::memcpy(out.data() + c.count_pos, &c.count, sizeof c.count);
+    --top;
+  }
+
+  // Writes `v`, a custom value, as exactly one value.
+  void run(const value_ref& v) noexcept {
+    const int saved_base = frame_base;
+    const bool saved_done = frame_done;
+    const int saved_ignoring = ignoring;
+    frame_base = top;
+    frame_done = false;
+    ignoring = 0;
+    const std::size_t mark = out.size();
+    value_writer w(*this);
+    try {
+      v.custom_writer()(v.custom_object(), w);
+    } catch (...) {
+      // The value is null; what it wrote is discarded.
+      if (!failed) out.resize(mark);
+      top = frame_base;
+      frame_done = false;
+      truncated = true;
+    }
+    ignoring = 0;
+    while (top > frame_base) end();
+    if (!frame_done) u8(static_cast<std::uint8_t>(vtag::null));
+    frame_base = saved_base;
+    frame_done = saved_done;
+    ignoring = saved_ignoring;
+  }
+};
+
+namespace {
+
 template <typename W>
 void encode_value(W& w, const value_ref& v, const encode_limits& lim, bool& truncated, int depth = 0) noexcept;
 
@@ -169,6 +357,135 @@ void encode_typed_array(W& w, const value_ref& v, const encode_limits& lim, bool
   }
 }
 
+// RFC 3339 in UTC with microseconds, as Logfire Python writes a datetime: the calendar
+// arithmetic is a few integer operations, done here so the value keeps its meaning.
+[[gnu::noinline]] inline std::size_t format_timestamp(std::int64_t ns, char (&buf)[40]) noexcept {
+  std::int64_t secs = ns / 1'000'000'000;
+  std::int64_t frac = ns % 1'000'000'000;
+  if (frac < 0) {
+    frac += 1'000'000'000;
+    --secs;
+  }
+  std::int64_t days = secs / 86400;
+  std::int64_t sod = secs % 86400;
+  if (sod < 0) {
+    sod += 86400;
+    --days;
+  }
+  // Days since 1970-01-01 to a civil date (proleptic Gregorian), in 400-year eras.
+  const std::int64_t z = days + 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const std::int64_t doe = z - era * 146097;
+  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const std::int64_t mp = (5 * doy + 2) / 153;
+  const std::int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const std::int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  std::int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  if (year < 0 || year > 9999) year = year < 0 ? 0 : 9999;  // outside RFC 3339: clamped
+  auto put = [&](char* p, std::int64_t v, int n) {
+    for (int i = n - 1; i >= 0; --i) {
+      p[i] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    }
+  };
+  put(buf, year, 4);
+  buf[4] = '-';
+  put(buf + 5, month, 2);
+  buf[7] = '-';
+  put(buf + 8, day, 2);
+  buf[10] = 'T';
+  put(buf + 11, sod / 3600, 2);
+  buf[13] = ':';
+  put(buf + 14, sod / 60 % 60, 2);
+  buf[16] = ':';
+  put(buf + 17, sod % 60, 2);
+  buf[19] = '.';
+  put(buf + 20, frac / 1000, 6);
+  buf[26] = 'Z';
+  return 27;
+}
+
+template <typename W>
+void encode_timestamp(W& w, std::int64_t ns) noexcept {
+  w.u8(static_cast<std::uint8_t>(vtag::string));
+  if constexpr (std::is_base_of_v<byte_sizer, W>) {
+    w.str(std::string_view("0000-00-00T00:00:00.000000Z"));  // the size only: always 27 bytes
+  } else {
+    char buf[40];
+    w.str(std::string_view(buf, format_timestamp(ns, buf)));
+  }
+}
+
+template <typename W>
+[[gnu::noinline]] void encode_custom(W& w, const value_ref& v, const encode_limits& lim, bool& truncated,
+                                     int depth) noexcept {
+  if constexpr (std::is_same_v<W, custom_encoder>) {
+    w.run(v);  // inside another custom value: written in place
+  } else if constexpr (std::is_same_v<W, record_sizer>) {
+    custom_scratch& sc = t_custom;
+    if (sc.busy || w.custom_blocked) {
+      w.custom_blocked = true;
+      truncated = true;
+      w.u8(static_cast<std::uint8_t>(vtag::null));
+      return;
+    }
+    if (!w.custom_started) {
+      sc.bytes.clear();
+      sc.ends.clear();
+      sc.next = 0;
+      w.custom_started = true;
+    }
+    const std::size_t start = sc.bytes.size();
+    custom_encoder enc{sc.bytes, lim.max_value_length, lim.max_attributes, truncated, depth};
+    sc.busy = true;
+    enc.run(v);
+    sc.busy = false;
+    if (enc.failed) {  // too large or out of memory: null
+      sc.bytes.resize(start);
+      truncated = true;
+      const auto null_tag = static_cast<std::byte>(vtag::null);
+      try {
+        sc.bytes.push_back(null_tag);
+      } catch (...) {
+      }
+    }
+    try {
+      sc.ends.push_back(static_cast<std::uint32_t>(sc.bytes.size()));
+    } catch (...) {
+      sc.bytes.resize(start);  // the write pass finds no segment and writes null: same size
+    }
+    w.raw(nullptr, sc.bytes.size() > start ? sc.bytes.size() - start : 1);
+  } else {
+    static_assert(std::is_same_v<W, record_writer>);
+    custom_scratch& sc = t_custom;
+    if (w.custom_blocked) {
+      w.u8(static_cast<std::uint8_t>(vtag::null));
+    } else if (sc.next < sc.ends.size()) {
+      const std::uint32_t begin = sc.next ? sc.ends[sc.next - 1] : 0;
+      const std::uint32_t end = sc.ends[sc.next++];
+      w.raw(sc.bytes.data() + begin, end - begin);
+    } else {
+      w.u8(static_cast<std::uint8_t>(vtag::null));
+    }
+  }
+}
+
+// Time points and custom values, out of line so the common cases stay small (encode_body is
+// flattened into the caller's hot path).
+template <typename W>
+[[gnu::noinline, gnu::cold]] void encode_rare(W& w, const value_ref& v, const encode_limits& lim, bool& truncated,
+                                              int depth) noexcept {
+  if (v.type() == value_ref::kind::timestamp) {
+    encode_timestamp(w, v.as_int64());
+  } else if (depth >= 16) {
+    truncated = true;
+    w.u8(static_cast<std::uint8_t>(vtag::null));
+  } else {
+    encode_custom(w, v, lim, truncated, depth);
+  }
+}
+
 template <typename W>
 void encode_value(W& w, const value_ref& v, const encode_limits& lim, bool& truncated, int depth) noexcept {
   switch (v.type()) {
@@ -197,6 +514,10 @@ void encode_value(W& w, const value_ref& v, const encode_limits& lim, bool& trun
       return;
     case value_ref::kind::typed_array:
       encode_typed_array(w, v, lim, truncated);
+      return;
+    case value_ref::kind::timestamp:
+    case value_ref::kind::custom:
+      encode_rare(w, v, lim, truncated, depth);
       return;
     case value_ref::kind::array: {
       if (depth >= 16) {  // bounded nesting keeps the background's recursion bounded
@@ -244,7 +565,9 @@ struct record_input {
   const record_fixed* fixed;
   std::string_view tmpl;
   std::string_view trace_state;
+  std::span<const std::string_view> extra_tags;  // a handle's, before the call's own
   std::initializer_list<std::string_view> tags;
+  std::span<const baggage_member> baggage;  // added as string attributes before args
   std::initializer_list<arg> args;
   std::initializer_list<link_ref> links;
   // exception (logs and exception updates)
@@ -263,14 +586,29 @@ void encode_exception(W& w, const std::exception& e, const encode_limits& lim, b
   w.str({});  // no stack trace for a std::exception
 }
 
+// Baggage entries as string attributes (only under logfire::set_baggage or an incoming request).
+template <typename W>
+[[gnu::noinline]] void encode_baggage(W& w, std::span<const baggage_member> baggage, const encode_limits& lim,
+                                      bool& truncated) noexcept {
+  for (const baggage_member& m : baggage) {
+    w.str(cut(m.key, 256, truncated));
+    w.u8(static_cast<std::uint8_t>(vtag::string));
+    w.str(cut(m.value, lim.max_value_length, truncated));
+  }
+}
+
 // Flattened: the argument and value encoders are inlined into it (the caller's hot path).
 template <typename W>
 [[gnu::flatten]] void encode_body(W& w, const record_input& in, const encode_limits& lim, bool& truncated) noexcept {
   w.pod(*in.fixed);
   w.str(cut(in.tmpl, lim.max_value_length, truncated));
   w.str(in.trace_state);
+  if (!in.extra_tags.empty()) [[unlikely]]
+    for (auto t : in.extra_tags) w.str(cut(t, 256, truncated));
   for (auto t : in.tags) w.str(cut(t, 256, truncated));
-  encode_args(w, in.args, in.fixed->n_attrs, lim, truncated);
+  if (!in.baggage.empty()) [[unlikely]]
+    encode_baggage(w, in.baggage, lim, truncated);
+  encode_args(w, in.args, in.fixed->n_attrs - in.baggage.size(), lim, truncated);
   for (const link_ref& l : in.links) {
     w.pod(l.context.trace.hi);
     w.pod(l.context.trace.lo);
@@ -297,7 +635,7 @@ inline std::size_t round8(std::size_t n) noexcept {
 // then write). Returns false when the ring is full.
 template <typename BodyFn>
 bool push(thread_state& ts, control& ctl, rec kind, BodyFn&& body_fn) noexcept {
-  byte_sizer sizer;
+  record_sizer sizer;
   body_fn(sizer);
   const std::size_t total = round8(sizeof(ring_record_header) + sizer.size());
   std::byte* out = ts.ring.try_reserve(total);
@@ -305,7 +643,7 @@ bool push(thread_state& ts, control& ctl, rec kind, BodyFn&& body_fn) noexcept {
   auto* h = reinterpret_cast<ring_record_header*>(out);
   h->size = static_cast<std::uint32_t>(total);
   h->tag = ring_record_header::make_tag(static_cast<std::uint8_t>(kind), ctl.generation);
-  byte_writer w(out + sizeof(ring_record_header));
+  record_writer w(out + sizeof(ring_record_header), sizer.custom_blocked);
   body_fn(w);
   ts.ring.commit(total);
   if (ts.ring.used_by_producer() > ts.ring.capacity() / 2) [[unlikely]]
@@ -318,14 +656,14 @@ bool push(thread_state& ts, control& ctl, rec kind, BodyFn&& body_fn) noexcept {
 template <typename BodyFn>
 [[gnu::noinline]] bool push_side(std::uint32_t generation, rec kind, bool always, BodyFn&& body_fn) noexcept {
   try {
-    byte_sizer sizer;
+    record_sizer sizer;
     body_fn(sizer);
     const std::size_t total = round8(sizeof(ring_record_header) + sizer.size());
     std::vector<std::byte> buf(total);
     auto* h = reinterpret_cast<ring_record_header*>(buf.data());
     h->size = static_cast<std::uint32_t>(total);
     h->tag = ring_record_header::make_tag(static_cast<std::uint8_t>(kind), generation);
-    byte_writer w(buf.data() + sizeof(ring_record_header));
+    record_writer w(buf.data() + sizeof(ring_record_header), sizer.custom_blocked);
     body_fn(w);
     std::lock_guard lock(g_side.mutex);
     if (!always && g_side.bytes + total > k_side_queue_limit) return false;
@@ -350,6 +688,15 @@ bool push_update(const span_state& st, rec kind, bool must_arrive, Make&& make) 
   if (push_side(ctl->generation, kind, must_arrive, body_fn)) return true;
   ts.counters.events[static_cast<std::size_t>(event_counter::span_updates_lost)].add();
   return false;
+}
+
+// The baggage entries a new record gets as attributes: those of the context attached on this
+// thread, as many as fit beside the call's own attributes.
+inline std::span<const baggage_member> baggage_attributes(const remote_state* remote, const pipeline_settings& s,
+                                                          std::size_t n_args) noexcept {
+  if (!remote || remote->baggage.empty() || !s.baggage_attributes) return {};
+  const std::size_t room = s.max_attributes > n_args ? s.max_attributes - n_args : 0;
+  return std::span<const baggage_member>(remote->baggage).first(std::min(room, remote->baggage.size()));
 }
 
 // Counts a span update whose values were cut to the limits.
@@ -402,6 +749,11 @@ inline decision decide(const control& ctl, const span_context& parent, trace_id 
 
 }  // namespace
 
+void custom_encoder::value(const value_ref& v) noexcept {
+  if (!take_slot()) return;
+  encode_value(*this, v, encode_limits{max_value_length, max_attributes}, truncated, depth + top);
+}
+
 void count_filtered() noexcept {
   // One counter, so the call is never seen half counted; no in-call scope (nothing is pushed):
   // a count racing with shutdown() lands in the closed ledger, produced and dropped together.
@@ -441,8 +793,12 @@ void take_side_records(std::vector<std::vector<std::byte>>& out) noexcept {
   g_side.bytes = 0;
 }
 
-void emit_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args, const log_options& opts,
-              const source_location& loc) noexcept {
+namespace {
+// Both log entry points; inlined into each so the plain one passes no tags at all.
+[[gnu::always_inline]] inline void emit_log_impl(level lvl, std::string_view msg_template,
+                                                 std::initializer_list<arg> args, const log_options& opts,
+                                                 const source_location& loc,
+                                                 std::span<const std::string_view> extra_tags) noexcept {
   if (!g_control.load(std::memory_order_relaxed)) [[unlikely]] {  // no thread state before configure()
     note_not_configured();
     return;
@@ -458,6 +814,10 @@ void emit_log(level lvl, std::string_view msg_template, std::initializer_list<ar
   const span_context parent = explicit_parent ? opts.parent : ts.current;
   const std::uint64_t now = now_unix_nano();
   const trace_id trace = parent.valid() ? parent.trace : new_trace_id(now);
+  if (ts.suppressed) [[unlikely]] {
+    ts.counters.dropped[reason_index(drop_reason::suppressed)].add();
+    return;
+  }
   const decision d = decide(*ctl, parent, trace, msg_template, lvl, true, ts.remote.get());
   if (d.drop) {
     ts.counters.dropped[d.drop - 1].add();
@@ -479,16 +839,21 @@ void emit_log(level lvl, std::string_view msg_template, std::initializer_list<ar
   fixed.parent_remote = parent.is_remote ? 1 : 0;
   fixed.kind = static_cast<std::uint8_t>(span_kind::internal);
   fixed.lvl = static_cast<std::uint8_t>(lvl);
-  fixed.n_tags = static_cast<std::uint16_t>(opts.tags.size());
+  fixed.n_tags = static_cast<std::uint16_t>(extra_tags.size() + opts.tags.size());
   fixed.n_attrs = static_cast<std::uint16_t>(args.size() < s.max_attributes ? args.size() : s.max_attributes);
   fixed.n_links = 0;
   fixed.has_exception = opts.exception ? 1 : 0;
   fixed.dropped_attrs = static_cast<std::uint32_t>(args.size() - fixed.n_attrs);
   bool truncated = args.size() > fixed.n_attrs;
   std::string_view trace_state;
-  if (const remote_state* remote = ts.remote.get(); remote && remote->incoming.trace == trace) [[unlikely]]
-    trace_state = remote->trace_state;
-  const record_input in{rec::log, &fixed, msg_template, trace_state, opts.tags, args, {}, opts.exception};
+  std::span<const baggage_member> baggage;
+  if (const remote_state* remote = ts.remote.get()) [[unlikely]] {
+    if (remote->incoming.trace == trace) trace_state = remote->trace_state;
+    baggage = baggage_attributes(remote, s, fixed.n_attrs);
+    fixed.n_attrs = static_cast<std::uint16_t>(fixed.n_attrs + baggage.size());
+  }
+  const record_input in{rec::log,  &fixed,  msg_template, trace_state, extra_tags,
+                        opts.tags, baggage, args,         {},          opts.exception};
   if (!push(ts, *ctl, rec::log, [&](auto& w) { encode_body(w, in, lim, truncated); })) [[unlikely]] {
     ts.counters.dropped[reason_index(drop_reason::ring_full)].add();
     return;
@@ -496,6 +861,17 @@ void emit_log(level lvl, std::string_view msg_template, std::initializer_list<ar
   ts.counters.pushed.add();
   if (truncated) [[unlikely]]
     ts.counters.events[static_cast<std::size_t>(event_counter::attributes_truncated)].add();
+}
+}  // namespace
+
+void emit_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args, const log_options& opts,
+              const source_location& loc) noexcept {
+  emit_log_impl(lvl, msg_template, args, opts, loc, {});
+}
+
+void emit_tagged_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args, const log_options& opts,
+                     const source_location& loc, std::span<const std::string_view> extra_tags) noexcept {
+  emit_log_impl(lvl, msg_template, args, opts, loc, extra_tags);
 }
 
 }  // namespace detail
@@ -506,6 +882,17 @@ using detail::this_thread_state;
 
 span::span(std::string_view msg_template, std::initializer_list<arg> args, const span_options& opts,
            source_location loc) noexcept {
+  start(nullptr, msg_template, args, opts, loc);
+}
+
+span::span(const detail::handle_defaults& defaults, std::string_view msg_template, std::initializer_list<arg> args,
+           const span_options& opts, source_location loc) noexcept {
+  start(&defaults, msg_template, args, opts, loc);
+}
+
+// Both constructors: decide, stamp, become current, encode the start into this thread's ring.
+void span::start(const detail::handle_defaults* defaults, std::string_view msg_template,
+                 std::initializer_list<arg> args, const span_options& opts, const source_location& loc) noexcept {
   if (!g_control.load(std::memory_order_relaxed)) [[unlikely]] {  // no thread state before configure()
     detail::note_not_configured();
     return;
@@ -527,12 +914,16 @@ span::span(std::string_view msg_template, std::initializer_list<arg> args, const
   st_.depth = explicit_parent || opts.new_trace ? 0 : ts.depth;
   st_.active = true;
 
+  const level lvl = opts.level ? *opts.level : defaults && defaults->level ? *defaults->level : level::info;
   detail::decision d{};
-  if (static_cast<std::uint8_t>(opts.lvl) < detail::g_min_level.load(std::memory_order_relaxed)) [[unlikely]] {
+  if (static_cast<std::uint8_t>(lvl) < detail::g_min_level.load(std::memory_order_relaxed)) [[unlikely]] {
     d = {static_cast<std::uint8_t>(parent.valid() ? parent.flags & trace_flags::known : trace_flags::random),
          static_cast<std::uint8_t>(detail::reason_index(drop_reason::filtered_by_level) + 1)};
+  } else if (ts.suppressed) [[unlikely]] {
+    d = {static_cast<std::uint8_t>(parent.valid() ? parent.flags & trace_flags::known : trace_flags::random),
+         static_cast<std::uint8_t>(detail::reason_index(drop_reason::suppressed) + 1)};
   } else {
-    d = detail::decide(*ctl, parent, st_.self.trace, msg_template, opts.lvl, false, ts.remote.get());
+    d = detail::decide(*ctl, parent, st_.self.trace, msg_template, lvl, false, ts.remote.get());
   }
   st_.self.flags = d.flags;
 
@@ -565,8 +956,9 @@ span::span(std::string_view msg_template, std::initializer_list<arg> args, const
   fixed.flags = d.flags;
   fixed.parent_remote = parent.is_remote ? 1 : 0;
   fixed.kind = static_cast<std::uint8_t>(opts.kind);
-  fixed.lvl = static_cast<std::uint8_t>(opts.lvl);
-  fixed.n_tags = static_cast<std::uint16_t>(opts.tags.size());
+  fixed.lvl = static_cast<std::uint8_t>(lvl);
+  const std::span<const std::string_view> extra_tags = defaults ? defaults->tags : std::span<const std::string_view>{};
+  fixed.n_tags = static_cast<std::uint16_t>(extra_tags.size() + opts.tags.size());
   fixed.n_attrs = static_cast<std::uint16_t>(args.size() < s.max_attributes ? args.size() : s.max_attributes);
   fixed.n_links = static_cast<std::uint16_t>(opts.links.size());
   fixed.dropped_attrs = static_cast<std::uint32_t>(args.size() - fixed.n_attrs);
@@ -575,15 +967,27 @@ span::span(std::string_view msg_template, std::initializer_list<arg> args, const
   // link mode give a new root a link to it.
   std::string_view trace_state;
   const span_context* extra_link = nullptr;
+  std::span<const baggage_member> baggage;
   if (const detail::remote_state* remote = ts.remote.get()) [[unlikely]] {
     if (remote->incoming.trace == st_.self.trace) trace_state = remote->trace_state;
+    baggage = detail::baggage_attributes(remote, s, fixed.n_attrs);
+    fixed.n_attrs = static_cast<std::uint16_t>(fixed.n_attrs + baggage.size());
     if (!parent.valid() && remote->link_to.valid()) {
       extra_link = &remote->link_to;
       ++fixed.n_links;
     }
   }
-  const detail::record_input in{
-      detail::rec::span_start, &fixed, msg_template, trace_state, opts.tags, args, opts.links, nullptr, extra_link};
+  const detail::record_input in{detail::rec::span_start,
+                                &fixed,
+                                msg_template,
+                                trace_state,
+                                extra_tags,
+                                opts.tags,
+                                baggage,
+                                args,
+                                opts.links,
+                                nullptr,
+                                extra_link};
   if (!detail::push(ts, *ctl, detail::rec::span_start, [&](auto& w) { detail::encode_body(w, in, lim, truncated); }))
       [[unlikely]] {
     ts.counters.dropped[detail::reason_index(drop_reason::ring_full)].add();
@@ -782,6 +1186,68 @@ attach::~attach() {
   ts.current = saved_;
   ts.depth = saved_depth_;
   ts.remote = std::move(saved_remote_);
+}
+
+// ----- value_writer (custom attribute values) ----------------------------------------------
+
+void value_writer::value(const value_ref& v) noexcept {
+  e_->value(v);
+}
+void value_writer::begin_array() noexcept {
+  e_->begin(false);
+}
+void value_writer::begin_object() noexcept {
+  e_->begin(true);
+}
+void value_writer::key(std::string_view k) noexcept {
+  e_->key(k);
+}
+void value_writer::end() noexcept {
+  e_->end();
+}
+
+// ----- handles (with_tags / with_settings) ----------------------------------------------
+// Setup-time code (allocates); the handle's calls themselves are the ordinary hot path.
+
+handle::handle(std::shared_ptr<const storage> s, std::optional<logfire::level> lvl) noexcept : storage_(std::move(s)) {
+  if (storage_) d_.tags = storage_->views;
+  d_.level = lvl;
+}
+
+handle handle::with_settings(const handle_settings& settings) const {
+  auto s = std::make_shared<storage>();
+  s->tags.reserve(d_.tags.size() + settings.tags.size());
+  for (auto t : d_.tags) s->tags.emplace_back(t);
+  for (const auto& t : settings.tags) s->tags.push_back(t);
+  // Views into the strings, taken once they no longer move.
+  s->views.assign(s->tags.begin(), s->tags.end());
+  return handle(std::move(s), settings.level ? settings.level : d_.level);
+}
+
+handle handle::with_tags(std::initializer_list<std::string_view> tags) const {
+  handle_settings settings;
+  for (auto t : tags) settings.tags.emplace_back(t);
+  return with_settings(settings);
+}
+
+handle with_tags(std::initializer_list<std::string_view> tags) {
+  return handle().with_tags(tags);
+}
+
+handle with_settings(const handle_settings& settings) {
+  return handle().with_settings(settings);
+}
+
+// ----- suppress_instrumentation ----------------------------------------------------------
+
+suppress_instrumentation::suppress_instrumentation() noexcept {
+  detail::thread_state& ts = this_thread_state();
+  previous_ = ts.suppressed;
+  ts.suppressed = true;
+}
+
+suppress_instrumentation::~suppress_instrumentation() {
+  this_thread_state().suppressed = previous_;
 }
 
 }  // namespace logfire

@@ -87,6 +87,8 @@ std::string diagnostics::explain(drop_reason reason) const {
       return "not exported because the tail sampling buffer reached a bound (" + ctx_.tail_bounds +
              ") and their trace, decided early, was not kept; raise LOGFIRE_TAIL_MAX_TRACES, LOGFIRE_TAIL_MAX_BYTES or "
              "LOGFIRE_TAIL_MAX_AGE_MS (options.sampling.max_*)";
+    case drop_reason::suppressed:
+      return "not recorded because logfire::suppress_instrumentation was active on their thread";
     case drop_reason::count_:
       break;
   }

@@ -3,6 +3,7 @@
 // is acceptable here (it is not the per-span hot path), locks are not.
 #include "logfire/handoff.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 
@@ -52,6 +53,39 @@ void inject_context(carrier& to) noexcept {
     active_propagator(ctl).inject(ctx, to);
   } catch (...) {
   }
+}
+
+set_baggage::set_baggage(std::initializer_list<std::pair<std::string_view, std::string_view>> entries) noexcept {
+  try {
+    auto remote = std::make_shared<detail::remote_state>();
+    context ctx;
+    if (const detail::thread_state* ts = detail::this_thread_state_if_any()) {
+      ctx.span_ = ts->current;  // the current span stays current
+      ctx.depth_ = ts->depth;
+      if (ts->remote) *remote = *ts->remote;
+    }
+    for (const auto& entry : entries) {
+      auto it = std::find_if(remote->baggage.begin(), remote->baggage.end(),
+                             [&](const baggage_member& m) { return m.key == entry.first; });
+      if (it != remote->baggage.end()) {
+        it->value.assign(entry.second);
+        it->properties.clear();
+      } else {
+        remote->baggage.push_back({std::string(entry.first), std::string(entry.second), {}});
+      }
+    }
+    ctx.remote_ = std::move(remote);
+    scope_.enter(ctx);
+  } catch (...) {
+    // Out of memory: the baggage is not set; the thread's context is unchanged.
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> get_baggage() {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (const detail::thread_state* ts = detail::this_thread_state_if_any(); ts && ts->remote)
+    for (const auto& m : ts->remote->baggage) out.emplace_back(m.key, m.value);
+  return out;
 }
 
 header_list get_context() {

@@ -104,6 +104,8 @@ std::string_view to_string(drop_reason r) noexcept {
       return "tail_sampled_out";
     case drop_reason::tail_bound:
       return "tail_bound";
+    case drop_reason::suppressed:
+      return "suppressed";
     case drop_reason::count_:
       break;
   }

@@ -50,6 +50,8 @@ struct pipeline_settings {
   std::string console_min_level;
   // Secrets redacted on the background thread while records are built (null: scrubbing off).
   std::shared_ptr<const scrubber> scrub;
+  // Baggage entries of the current context become attributes (options.add_baggage_to_attributes).
+  bool baggage_attributes = true;
 };
 
 class diagnostics;

@@ -3,6 +3,7 @@
 #include <cxxabi.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 
@@ -205,6 +206,30 @@ struct decoded_value {
 
 }  // namespace
 
+void record_builder::warn_template(std::string_view tmpl, const template_problem& problem) {
+  const std::uint64_t errors = counters_.template_errors.load(std::memory_order_relaxed);
+  const auto now = std::chrono::steady_clock::now();
+  const bool first = template_warned_count_ == 0;
+  if (!first && now - template_warned_at_ < std::chrono::minutes(1)) return;
+  std::string line = "logfire: ";
+  if (!first)
+    line += std::to_string(errors - template_warned_count_) +
+            " more message templates could not be formatted; the latest: ";
+  line += "message template '";
+  line.append(tmpl.substr(0, 200));
+  if (tmpl.size() > 200) line += "...";
+  line += "' could not be formatted (";
+  line += to_string(problem.error);
+  if (!problem.field.empty()) {
+    line += ": ";
+    line.append(problem.field.substr(0, 100));
+  }
+  line += "); the message is the template itself (counted as template_errors)\n";
+  std::fputs(line.c_str(), stderr);
+  template_warned_count_ = errors;
+  template_warned_at_ = now;
+}
+
 span_record record_builder::build(const std::byte* start, std::size_t start_size, bool is_log, std::string_view updates,
                                   std::uint64_t end_ns, arena& out) {
   return build_impl(start, start_size, is_log, updates, end_ns, false, out);
@@ -403,6 +428,12 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
     if (!stack.empty()) ea[n++] = {"exception.stacktrace", str_value(stack)};
     ea[n++] = {"exception.escaped", bool_value(escaped)};
     events_.push_back({"exception", time_ns ? time_ns : fixed.start_ns, {ea, n}});
+    // As Logfire Python: an exception that escaped the span makes it an error (status and
+    // level); one recorded and handled is an event only; a log's makes it an error when the
+    // log's level is error or above.
+    const bool is_error =
+        escaped || (is_log && static_cast<std::uint8_t>(lvl) >= static_cast<std::uint8_t>(level::error));
+    if (!is_error) return;
     status = status_code::error;
     scratch_.assign(type);
     scratch_ += ": ";
@@ -470,7 +501,10 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
   // The message, from the user's attributes (before the logfire.* ones are added).
   const std::string_view name = text(tmpl, out);
   message_.clear();
-  if (!format_message(name, attrs_, message_)) ++counters_.template_errors;
+  if (template_problem problem; !format_message(name, attrs_, message_, &problem)) [[unlikely]] {
+    ++counters_.template_errors;
+    warn_template(name, problem);
+  }
   const std::string_view message = out.copy(message_);
 
   // logfire.json_schema over the user's attributes.
@@ -520,9 +554,12 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
   }
   if (const std::string_view notes = scrubbed_notes(name, out); !notes.empty())
     attrs_.push_back({"logfire.scrubbed", str_value(notes)});
-  if (fixed.file) attrs_.push_back({"code.filepath", str_value(text(fixed.file, out))});
-  attrs_.push_back({"code.lineno", int_value(fixed.line)});
-  if (fixed.function) attrs_.push_back({"code.function", str_value(text(fixed.function, out))});
+  // A record made with an empty source_location (an integration's span) carries no code.*.
+  if (fixed.file && *fixed.file) {
+    attrs_.push_back({"code.filepath", str_value(text(fixed.file, out))});
+    attrs_.push_back({"code.lineno", int_value(fixed.line)});
+    if (fixed.function && *fixed.function) attrs_.push_back({"code.function", str_value(text(fixed.function, out))});
+  }
 
   span_record rec_out;
   rec_out.type = type;
@@ -535,7 +572,7 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
   rec_out.name = name;
   rec_out.message = message;
   rec_out.kind = static_cast<span_kind>(fixed.kind);
-  rec_out.lvl = lvl;
+  rec_out.level = lvl;
   rec_out.start_unix_nano = fixed.start_ns;
   rec_out.end_unix_nano = is_log || pending ? fixed.start_ns : end_ns;
   rec_out.status = status;

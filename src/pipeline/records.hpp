@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -21,6 +22,7 @@ namespace logfire::detail {
 class diagnostics;
 class scrubber;
 class scrub_session;
+struct template_problem;  // message_template.hpp
 
 // Counters the decoder bumps (background thread; read by stats() from any thread).
 struct decode_counters {
@@ -62,6 +64,9 @@ class record_builder {
   void scrub(std::span<logfire::link> links, arena& out);
   // After the message is formatted: the `logfire.scrubbed` value, or "" when nothing was scrubbed.
   std::string_view scrubbed_notes(std::string_view tmpl, arena& out);
+  // One stderr line for the first template that could not be formatted, then at most one a
+  // minute while more fail (like the loss diagnostics).
+  void warn_template(std::string_view tmpl, const template_problem& problem);
 
   decode_counters& counters_;
   std::size_t max_attributes_ = 128;
@@ -77,6 +82,8 @@ class record_builder {
   diagnostics* diag_ = nullptr;
   std::vector<std::string_view> fields_;
   std::string notes_;
+  std::uint64_t template_warned_count_ = 0;  // template errors when the last line was printed
+  std::chrono::steady_clock::time_point template_warned_at_{};
 };
 
 }  // namespace logfire::detail

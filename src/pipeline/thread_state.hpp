@@ -60,6 +60,9 @@ struct thread_state {
   // owner only (a plain store, with light_barrier() before it reads g_control), read by
   // shutdown() to wait for callers in the middle of a push. See pipeline/barrier.hpp.
   std::atomic<std::uint32_t> in_call{0};
+  // logfire::suppress_instrumentation is active on this thread (only its owner touches it;
+  // after the hot fields, so they keep their offsets).
+  bool suppressed = false;
 
   // The thread's current span (invalid when none) and the depth its children get.
   span_context current{};

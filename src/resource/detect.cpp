@@ -51,6 +51,22 @@ void add_gcp_common(resource& r, const env_lookup& env, std::string_view cloud_p
 
 }  // namespace
 
+std::optional<bool> parse_bool_value(std::string_view text) noexcept {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (!text.empty() && space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && space(text.back())) text.remove_suffix(1);
+  if (text.size() > 5) return std::nullopt;
+  char l[5] = {};
+  for (std::size_t i = 0; i < text.size(); ++i)
+    l[i] = static_cast<char>(text[i] >= 'A' && text[i] <= 'Z' ? text[i] - 'A' + 'a' : text[i]);
+  const std::string_view v(l, text.size());
+  for (std::string_view t : {"1", "true", "t", "yes", "y", "on"})
+    if (v == t) return true;
+  for (std::string_view f : {"0", "false", "f", "no", "n", "off"})
+    if (v == f) return false;
+  return std::nullopt;
+}
+
 env_lookup process_environment() {
   return [](std::string_view name) -> std::optional<std::string> {
     const std::string n(name);

@@ -22,6 +22,12 @@ namespace logfire::detail {
 // treats an empty value as unset.
 using env_lookup = std::function<std::optional<std::string>(std::string_view name)>;
 
+// The one boolean parser for every environment variable: 1/true/t/yes/y/on and
+// 0/false/f/no/n/off, case-insensitive, spaces around ignored; nullopt for anything else.
+[[nodiscard]] std::optional<bool> parse_bool_value(std::string_view text) noexcept;
+// What parse_bool_value accepts, for error messages: "true/false, 1/0, yes/no or on/off".
+inline constexpr std::string_view k_bool_values = "true/false, 1/0, yes/no or on/off";
+
 // The real process environment (std::getenv). Safe to call from any thread as long as nobody
 // calls setenv concurrently.
 [[nodiscard]] env_lookup process_environment();

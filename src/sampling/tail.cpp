@@ -14,7 +14,7 @@ sampling_options level_or_duration(double head, level level_threshold, std::chro
   o.head = head;
   o.background_rate = background_rate;
   o.tail = [level_threshold, duration_threshold, background_rate](const tail_span_info& info) {
-    return info.record.lvl >= level_threshold || info.duration >= duration_threshold ? 1.0 : background_rate;
+    return info.record.level >= level_threshold || info.duration >= duration_threshold ? 1.0 : background_rate;
   };
   return o;
 }
@@ -169,7 +169,7 @@ void tail_sampler::account(trace_buffer& b) noexcept {
 // Keeps the trace if the callback says so for this record (drawn from the trace id). Returns
 // whether it was kept (then `b` is gone).
 bool tail_sampler::evaluate(key k, trace_buffer& b, const span_record& r, tail_event ev, std::uint64_t at_ns) noexcept {
-  b.max_level = std::max(b.max_level, r.lvl);
+  b.max_level = std::max(b.max_level, r.level);
   double p = 1.0;
   try {
     const tail_span_info info{r, ev, std::chrono::nanoseconds(at_ns > b.first_ns ? at_ns - b.first_ns : 0), b.max_level,

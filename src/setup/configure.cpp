@@ -28,6 +28,7 @@ namespace detail {
 
 std::uint64_t not_configured_count() noexcept;   // api.cpp
 void side_queue_after_fork_in_child() noexcept;  // api.cpp
+extern std::atomic<bool> g_shut_down;           // api.cpp: a pipeline was shut down (for the not-configured line)
 
 namespace {
 
@@ -55,13 +56,8 @@ std::string parse_bool(const env_lookup& env, std::string_view name, std::option
   if (out) return {};
   auto v = env(name);
   if (!v) return {};
-  const std::string l = lower(*v);
-  if (l == "1" || l == "true" || l == "t")
-    out = true;
-  else if (l == "0" || l == "false" || l == "f")
-    out = false;
-  else
-    return std::string(name) + " is not a boolean (1/true/t or 0/false/f): '" + *v + "'";
+  out = parse_bool_value(*v);
+  if (!out) return std::string(name) + " is not a boolean (" + std::string(k_bool_values) + "): '" + *v + "'";
   return {};
 }
 
@@ -213,15 +209,13 @@ std::string resolve_options(options& o, const env_lookup& env) {
   }
   if (!o.distributed_tracing) {
     if (auto v = env("LOGFIRE_DISTRIBUTED_TRACING")) {
-      const std::string l = lower(*v);
-      if (l == "1" || l == "true" || l == "t" || l == "on")
-        o.distributed_tracing = distributed_tracing::on;
-      else if (l == "0" || l == "false" || l == "f" || l == "off")
-        o.distributed_tracing = distributed_tracing::off;
-      else if (l == "link")
+      if (auto b = parse_bool_value(*v))
+        o.distributed_tracing = *b ? distributed_tracing::on : distributed_tracing::off;
+      else if (lower(*v) == "link")
         o.distributed_tracing = distributed_tracing::link;
       else
-        return "LOGFIRE_DISTRIBUTED_TRACING is not true, false or link: '" + *v + "'";
+        return "LOGFIRE_DISTRIBUTED_TRACING is not a boolean (" + std::string(k_bool_values) + ") or link: '" + *v +
+               "'";
     }
   }
   if (!o.propagators) {
@@ -308,8 +302,9 @@ void on_fork_child() {
 }
 
 void at_exit_flush() {
-  // Normal process exit: deliver what is in memory. A pipeline owned by a live setup guard
-  // is still flushed here (the guard's destructor, if it runs later, finds nothing to do).
+  // Normal process exit: deliver what is in memory. This is how a configuration that nobody
+  // keeps a guard for ends; one bound to a live shutdown_guard is flushed here too (the guard's
+  // destructor, if it runs later, finds nothing to do).
   logfire::shutdown(std::chrono::milliseconds(5000));
 }
 
@@ -343,6 +338,7 @@ bool stop_active(clock::time_point deadline) {
   }
   const bool ok = p->shutdown(deadline, !callers_done);
   g_active_pipeline = nullptr;
+  g_shut_down.store(true, std::memory_order_relaxed);
   if (p->abandoned()) {
     // Its background thread still runs: the object must outlive it. Its closed ledger is
     // what stats() reports until the next configure().
@@ -356,7 +352,7 @@ bool stop_active(clock::time_point deadline) {
   return ok && callers_done;
 }
 
-// A setup guard ends: shut down only if its configuration is still the active one.
+// A shutdown_guard ends: shut down only if its configuration is still the active one.
 void shutdown_generation(std::uint64_t generation) noexcept {
   std::lock_guard lock(g_configure_mutex);
   if (g_active_pipeline && generation == g_generation) stop_active(clock::now() + std::chrono::seconds(5));
@@ -370,15 +366,34 @@ using namespace detail;
 
 setup& setup::operator=(setup&& other) noexcept {
   if (this != &other) {
-    if (owns_) shutdown_generation(owns_);
     error_ = std::move(other.error_);
-    owns_ = std::exchange(other.owns_, 0);
+    generation_ = std::exchange(other.generation_, 0);
+    checked_ = std::exchange(other.checked_, true);
   }
   return *this;
 }
 
 setup::~setup() {
-  if (owns_) shutdown_generation(owns_);
+  // `logfire::configure();` with an invalid option: say so, since nobody else will.
+  if (!checked_ && !error_.empty())
+    std::fprintf(stderr, "logfire: configure() failed, nothing changed: %s\n", error_.c_str());
+}
+
+shutdown_guard::shutdown_guard() noexcept {
+  std::lock_guard lock(g_configure_mutex);
+  if (g_active_pipeline) generation_ = g_generation;
+}
+
+shutdown_guard& shutdown_guard::operator=(shutdown_guard&& other) noexcept {
+  if (this != &other) {
+    if (generation_) shutdown_generation(generation_);
+    generation_ = std::exchange(other.generation_, 0);
+  }
+  return *this;
+}
+
+shutdown_guard::~shutdown_guard() {
+  if (generation_) shutdown_generation(generation_);
 }
 
 setup configure(options opts) {
@@ -421,6 +436,7 @@ setup configure(options opts) {
     s.first_delay = std::min(s.first_delay, s.schedule_delay);
     if (opts.batching.max_export_batch_size) s.max_batch = *opts.batching.max_export_batch_size;
     s.tracing_mode = opts.distributed_tracing.value_or(logfire::distributed_tracing::unset);
+    s.baggage_attributes = opts.add_baggage_to_attributes.value_or(true);
 
     resource res = build_resource(opts, env);
     const platform plat = detect_platform(env);
@@ -488,7 +504,7 @@ setup configure(options opts) {
     }
     g_active_pipeline = p.release();
     setup result;
-    result.owns_ = ++g_generation;
+    result.generation_ = ++g_generation;
     return result;
   } catch (const std::exception& e) {
     return setup(std::string("logfire::configure failed: ") + e.what());

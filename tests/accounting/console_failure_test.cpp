@@ -72,7 +72,7 @@ TEST(console_failure, records_the_console_does_not_print_are_not_exported) {
     logfire::info("not shown");
     logfire::debug("not shown either");
     logfire::warn("shown");
-    { logfire::span s("shown span", {}, {.lvl = logfire::level::error}); }
+    { logfire::span s("shown span", {}, {.level = logfire::level::error}); }
     EXPECT_TRUE(logfire::force_flush());  // a deliberate filter, like min_level
     const auto st = logfire::stats();
     EXPECT_EQ(st.exported, 2u) << st.summary();

@@ -39,6 +39,7 @@ TEST_P(sdk_export, sql_returns_exactly_what_was_produced) {
                                      .spool = false},
                             .read_environment = false});
     ASSERT_TRUE(setup.ok()) << setup.error();
+    logfire::shutdown_guard guard(setup);
     {
       span root("checkout {cart_id}", {{"cart_id", 42}, {"user", "ada"}}, {.tags = {"shop", "web"}});
       root_ctx = root.context();

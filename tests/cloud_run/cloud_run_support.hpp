@@ -101,6 +101,7 @@ run_result run_service(logfire::options o, bool traceparent, AfterFlush after_fl
   {
     auto lf = logfire::configure(std::move(o));
     EXPECT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard guard(lf);
     running_server srv;
     auto routes = logfire::instrument_httplib(srv.server());
     routes.post(R"(/checkout/(\d+))",

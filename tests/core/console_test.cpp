@@ -75,6 +75,7 @@ TEST(console, nested_spans_and_logs_are_indented) {
   {
     auto lf = logfire::configure(console_options(out));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard guard(lf);  // the console is complete when the scope ends
     {
       logfire::span request("GET /orders/{id}", {{"id", 7}}, {.tags = {"http", "api"}});
       logfire::info("loading order {id}", {{"id", 7}});
@@ -101,6 +102,7 @@ TEST(console, spans_are_shown_at_their_start) {
   {
     auto lf = logfire::configure(console_options(out));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard guard(lf);  // the console is complete when the scope ends
     logfire::span long_running("long running");
     ASSERT_TRUE(logfire::force_flush());
     // Visible before it ends.
@@ -117,6 +119,7 @@ TEST(console, min_level_timestamps_and_tags_options) {
     o.console.include_tags = false;
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard guard(lf);  // the console is complete when the scope ends
     logfire::info("hidden");
     logfire::warn("shown", {}, {.tags = {"t"}});
     logfire::error("also shown");
@@ -132,6 +135,7 @@ TEST(console, colours_always) {
     o.console.include_timestamps = false;
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard guard(lf);  // the console is complete when the scope ends
     logfire::error("red");
     logfire::warn("yellow");
     logfire::info("plain", {}, {.tags = {"cyan"}});
@@ -150,6 +154,7 @@ TEST(console, verbose_shows_location_arguments_and_exceptions) {
     o.console.include_timestamps = false;
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard guard(lf);  // the console is complete when the scope ends
     logfire::exception("payment failed for {user}", std::runtime_error("card declined"), {{"user", "ann"}});
   }
   const std::string t = out.text();
@@ -164,6 +169,7 @@ TEST(console, the_console_alone_counts_as_the_destination) {
   console_file out;
   auto lf = logfire::configure(console_options(out));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard guard(lf);
   for (int i = 0; i < 5; ++i) logfire::info("line {i}", {{"i", i}});
   EXPECT_TRUE(logfire::force_flush());
   const auto st = logfire::stats();
@@ -181,6 +187,7 @@ TEST(console, disabled_console_prints_nothing) {
     o.exporters = {mem};
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard guard(lf);  // the console is complete when the scope ends
     logfire::info("only in memory");
     EXPECT_TRUE(logfire::force_flush());
     EXPECT_EQ(mem->size(), 1u);

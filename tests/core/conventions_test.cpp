@@ -44,7 +44,7 @@ TEST_F(conventions, level_num_per_level) {
   logfire::error("e");
   logfire::fatal("f");
   { logfire::span s("default span"); }
-  { logfire::span s("warn span", {}, {.lvl = level::warn}); }
+  { logfire::span s("warn span", {}, {.level = level::warn}); }
   auto recs = flushed();
   ASSERT_EQ(recs.size(), 9u);
   const std::pair<const char*, std::int64_t> expected[] = {{"t", 1},  {"d", 5},  {"i", 9}, {"n", 10},
@@ -53,7 +53,7 @@ TEST_F(conventions, level_num_per_level) {
     const auto* r = find_log(recs, name);
     ASSERT_TRUE(r) << name;
     EXPECT_EQ(int_attr(*r, "logfire.level_num"), num) << name;
-    EXPECT_EQ(static_cast<std::int64_t>(r->lvl), num) << name;
+    EXPECT_EQ(static_cast<std::int64_t>(r->level), num) << name;
   }
   EXPECT_EQ(int_attr(*find(recs, "default span"), "logfire.level_num"), 9);
   EXPECT_EQ(int_attr(*find(recs, "warn span"), "logfire.level_num"), 13);
@@ -248,15 +248,16 @@ TEST_F(conventions, exception_on_a_span) {
   EXPECT_EQ(ev.find("exception.escaped")->boolean(), false);
   EXPECT_GE(ev.time_unix_nano, r->start_unix_nano);
   EXPECT_LE(ev.time_unix_nano, r->end_unix_nano);
-  EXPECT_EQ(r->status, status_code::error);
-  EXPECT_EQ(r->status_message, "card_declined: insufficient funds");
-  // Status ERROR without an explicit level: level 17.
-  EXPECT_EQ(int_attr(*r, "logfire.level_num"), 17);
+  // Caught and handled (not escaped): an event only, as in Logfire Python; the span stays info.
+  EXPECT_EQ(r->status, status_code::unset);
+  EXPECT_EQ(r->status_message, "");
+  EXPECT_EQ(r->level, level::info);
+  EXPECT_EQ(int_attr(*r, "logfire.level_num"), 9);
 }
 
 TEST_F(conventions, escaped_exception_from_strings) {
   {
-    logfire::span s("job", {}, {.lvl = level::debug});
+    logfire::span s("job", {}, {.level = level::debug});
     s.record_exception("ValueError", "bad input", "frame 1\nframe 2", true);
   }
   auto recs = flushed();
@@ -281,6 +282,9 @@ TEST_F(conventions, exception_log) {
     logfire::exception("lookup failed {key}", e, {{"key", "k"}});
   }
   logfire::warn("warned", {}, {.exception = nullptr});
+  const std::runtime_error retried("timeout");
+  logfire::warn("retrying", {}, {.exception = &retried});
+  logfire::error("gave up", {}, {.exception = &retried});
   auto recs = flushed();
   const auto* r = find_log(recs, "lookup failed {key}");
   ASSERT_TRUE(r);
@@ -294,6 +298,16 @@ TEST_F(conventions, exception_log) {
   ASSERT_TRUE(w);
   EXPECT_EQ(w->status, status_code::unset);
   EXPECT_TRUE(w->events.empty());
+  // A log's exception makes it an error only at error level and above (Logfire Python).
+  const auto* retrying = find_log(recs, "retrying");
+  ASSERT_TRUE(retrying);
+  EXPECT_EQ(retrying->events.size(), 1u);
+  EXPECT_EQ(retrying->status, status_code::unset);
+  EXPECT_EQ(retrying->level, level::warn);
+  const auto* gave_up = find_log(recs, "gave up");
+  ASSERT_TRUE(gave_up);
+  EXPECT_EQ(gave_up->status, status_code::error);
+  EXPECT_EQ(gave_up->status_message, "std::runtime_error: timeout");
 }
 
 TEST_F(conventions, status_and_level_rules) {
@@ -310,7 +324,7 @@ TEST_F(conventions, status_and_level_rules) {
     logfire::span s("level error");
     s.set_level(level::error);
   }
-  { logfire::span s("fatal at start", {}, {.lvl = level::fatal}); }
+  { logfire::span s("fatal at start", {}, {.level = level::fatal}); }
   {
     logfire::span s("ok status");
     s.set_status(status_code::ok, "ignored description");

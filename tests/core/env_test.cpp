@@ -83,6 +83,7 @@ TEST(env, invalid_values_are_named_and_change_nothing) {
 }
 
 TEST(env, invalid_value_without_a_previous_configuration) {
+  logfire::shutdown();  // what earlier tests configured
   scoped_env env("LOGFIRE_MIN_LEVEL", "loud");
   auto mem = std::make_shared<logfire::memory_exporter>();
   auto bad = logfire::configure(env_options(mem));
@@ -183,6 +184,7 @@ TEST(env, booleans_accept_the_documented_spellings) {
     {
       auto lf = logfire::configure(std::move(o));
       ASSERT_TRUE(lf) << lf.error();
+      logfire::shutdown_guard guard(lf);  // flushes the console when the scope ends
       logfire::info("shown?");
     }
     const bool on = v[0] == '1' || v[0] == 't' || v[0] == 'T';

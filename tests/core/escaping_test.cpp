@@ -39,7 +39,7 @@ TEST_F(escaping, an_exception_leaving_the_scope_makes_the_span_an_error) {
   const auto recs = flushed();
   const auto* s = find(recs, "charge");
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->lvl, level::error);
+  EXPECT_EQ(s->level, level::error);
   EXPECT_EQ(int_attr(*s, "logfire.level_num"), 17);
   EXPECT_EQ(s->status, status_code::error);
   ASSERT_EQ(exception_events(*s), 1u);
@@ -71,7 +71,7 @@ TEST_F(escaping, every_span_the_exception_crosses_is_an_error_and_its_parent_aft
   const auto* outer = find(recs, "outer");
   ASSERT_TRUE(outer);
   EXPECT_EQ(outer->status, status_code::unset);
-  EXPECT_EQ(outer->lvl, level::info);
+  EXPECT_EQ(outer->level, level::info);
   EXPECT_TRUE(outer->events.empty());
 }
 

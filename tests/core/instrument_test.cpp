@@ -79,7 +79,7 @@ TEST_F(instrument, the_macro_records_an_escaping_exception) {
   EXPECT_EQ(spans[0]->message, "ship A-1");
   EXPECT_EQ(spans[0]->string_attr("o.id"), "A-1");
   EXPECT_EQ(spans[0]->status, status_code::error);
-  EXPECT_EQ(spans[0]->lvl, level::error);
+  EXPECT_EQ(spans[0]->level, level::error);
   ASSERT_EQ(spans[0]->events.size(), 1u);
   EXPECT_EQ(*spans[0]->events[0].find("exception.type")->string(), "unknown");
   EXPECT_EQ(spans[1]->status, status_code::unset);
@@ -110,7 +110,7 @@ TEST_F(instrument, the_function_form_names_the_arguments_and_records_the_excepti
   EXPECT_EQ(failed.message, "reserve 11 of B-7");
   EXPECT_EQ(failed.find("return"), nullptr);
   EXPECT_EQ(failed.status, status_code::error);
-  EXPECT_EQ(failed.lvl, level::error);
+  EXPECT_EQ(failed.level, level::error);
   ASSERT_EQ(failed.events.size(), 1u);  // recorded once: not again by the unwinding span
   const auto& ev = failed.events[0];
   EXPECT_EQ(*ev.find("exception.type")->string(), "(anonymous namespace)::out_of_stock");

@@ -2,6 +2,7 @@
 // stats() after shutdown; calls after shutdown; reconfiguration; the setup guard.
 #include <barrier>
 #include <latch>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -150,11 +151,12 @@ TEST(lifecycle, spans_open_at_shutdown_are_counted) {
   EXPECT_EQ(occurrences(err, "logfire: shutdown:"), 1u) << err;
 }
 
-TEST(lifecycle, the_setup_guard_shuts_down_at_scope_exit) {
+TEST(lifecycle, a_shutdown_guard_shuts_down_at_scope_exit) {
   auto mem = std::make_shared<logfire::memory_exporter>();
   {
     auto lf = logfire::configure(quiet_options({mem}));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard guard(lf);
     EXPECT_TRUE(logfire::is_configured());
     logfire::info("inside the guard");
   }
@@ -162,15 +164,23 @@ TEST(lifecycle, the_setup_guard_shuts_down_at_scope_exit) {
   EXPECT_EQ(mem->size(), 1u);
   // A moved guard shuts down once, from its new owner.
   {
-    logfire::setup outer;
+    std::optional<logfire::shutdown_guard> outer;
     {
-      auto lf = logfire::configure(quiet_options({mem}));
-      ASSERT_TRUE(lf);
-      outer = std::move(lf);
+      ASSERT_TRUE(logfire::configure(quiet_options({mem})));
+      logfire::shutdown_guard guard;  // binds to the configuration active now
+      outer.emplace(std::move(guard));
     }
     EXPECT_TRUE(logfire::is_configured());
   }
   EXPECT_FALSE(logfire::is_configured());
+  // A released guard leaves the SDK running.
+  {
+    ASSERT_TRUE(logfire::configure(quiet_options({mem})));
+    logfire::shutdown_guard guard;
+    guard.release();
+  }
+  EXPECT_TRUE(logfire::is_configured());
+  EXPECT_TRUE(logfire::shutdown());
 }
 
 TEST(lifecycle, reconfigure_delivers_to_the_previous_exporters_first) {
@@ -190,7 +200,6 @@ TEST(lifecycle, reconfigure_delivers_to_the_previous_exporters_first) {
   const auto st = logfire::stats();
   EXPECT_EQ(st.produced, 1u);
   EXPECT_EQ(st.exported, 1u);
-  lf1.release();  // the first guard must not shut down the second pipeline
 }
 
 TEST(lifecycle, flush_with_nothing_to_do) {
@@ -202,31 +211,18 @@ TEST(lifecycle, flush_with_nothing_to_do) {
   EXPECT_EQ(logfire::stats().produced, 0u);
 }
 
-TEST(lifecycle, reassigning_the_guard_keeps_the_new_pipeline) {
-  auto first = std::make_shared<logfire::memory_exporter>();
-  auto second = std::make_shared<logfire::memory_exporter>();
-  auto lf = logfire::configure(quiet_options({first}));
-  ASSERT_TRUE(lf);
-  logfire::info("to first");
-  lf = logfire::configure(quiet_options({second}));
-  ASSERT_TRUE(lf);
-  EXPECT_TRUE(logfire::is_configured());
-  logfire::info("to second");
-  EXPECT_TRUE(logfire::force_flush());
-  EXPECT_EQ(first->size(), 1u);
-  EXPECT_EQ(second->size(), 1u);
-}
-
 TEST(lifecycle, an_old_guard_does_not_stop_a_newer_configuration) {
   auto first = std::make_shared<logfire::memory_exporter>();
   auto second = std::make_shared<logfire::memory_exporter>();
-  auto lf2 = std::make_unique<logfire::setup>();
+  auto lf2 = std::make_unique<logfire::shutdown_guard>();
   {
     auto lf1 = logfire::configure(quiet_options({first}));
     ASSERT_TRUE(lf1);
-    *lf2 = logfire::configure(quiet_options({second}));
-    ASSERT_TRUE(*lf2);
-  }  // lf1 ends here: its pipeline was already replaced
+    logfire::shutdown_guard guard1(lf1);
+    auto second_setup = logfire::configure(quiet_options({second}));
+    ASSERT_TRUE(second_setup);
+    *lf2 = logfire::shutdown_guard(second_setup);
+  }  // guard1 ends here: its pipeline was already replaced
   EXPECT_TRUE(logfire::is_configured());
   logfire::info("to second");
   EXPECT_TRUE(logfire::force_flush());

@@ -135,7 +135,7 @@ TEST_F(bad_input, invalid_utf8_in_nested_values_events_and_exceptions) {
     logfire::span s("nested");
     s.set_attribute("obj", logfire::object{{"k\xff", "v\xfe"}});
     s.add_event("ev\xc0", {{"a", "b\xc1"}});
-    s.record_exception("Type\xf5", "msg\xf8");
+    s.record_exception("Type\xf5", "msg\xf8", {}, /*escaped=*/true);
   }
   auto recs = flushed();
   ASSERT_EQ(recs.size(), 1u);

@@ -39,6 +39,7 @@ TEST(not_configured, calls_before_configure_are_counted_noops_with_one_warning) 
   {
     auto lf = logfire::configure(quiet_options({mem}));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard guard(lf);
     logfire::info("after configure");
     EXPECT_TRUE(logfire::force_flush());
     EXPECT_EQ(mem->size(), 1u);
@@ -47,9 +48,11 @@ TEST(not_configured, calls_before_configure_are_counted_noops_with_one_warning) 
     EXPECT_EQ(st.exported, 1u);
     EXPECT_EQ(st.dropped_by(drop_reason::not_configured), 0u);
   }
-  // After shutdown: still no second warning.
+  // After shutdown: the line says what happened (not "before configure()"), once.
   logfire::info("after shutdown");
+  logfire::info("after shutdown again");
   const std::string err2 = capture2.take();
   EXPECT_EQ(occurrences(err2, "before logfire::configure()"), 0u) << err2;
-  EXPECT_EQ(logfire::stats().dropped_by(drop_reason::not_configured), 1u);
+  EXPECT_EQ(occurrences(err2, "after logfire::shutdown()"), 1u) << err2;
+  EXPECT_EQ(logfire::stats().dropped_by(drop_reason::not_configured), 2u);
 }

@@ -21,6 +21,7 @@ TEST(overflow, burst_into_a_tiny_ring_is_counted_exactly) {
   {
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard guard(lf);  // the summary and the loss line are out when the scope ends
     std::vector<std::thread> threads;
     for (int t = 0; t < k_threads; ++t) {
       threads.emplace_back([t] {
@@ -65,6 +66,7 @@ TEST(overflow, after_a_burst_the_pipeline_recovers) {
   {
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard guard(lf);  // the summary and the loss line are out when the scope ends
     for (int i = 0; i < 2000; ++i) logfire::info("flood {i}", {{"i", i}});
     (void)logfire::force_flush();
     const auto before = logfire::stats();
@@ -90,6 +92,7 @@ TEST(overflow, a_record_larger_than_the_ring_is_dropped_and_counted) {
   {
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard guard(lf);  // the summary and the loss line are out when the scope ends
     const std::string big(8192, 'x');
     logfire::info("big {v}", {{"v", big}});
     logfire::info("small");

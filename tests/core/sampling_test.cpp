@@ -41,10 +41,10 @@ TEST_F(min_level, below_is_filtered_and_counted) {
 
 TEST_F(min_level, spans_below_are_filtered_too) {
   {
-    logfire::span s("debug span", {}, {.lvl = level::debug});
+    logfire::span s("debug span", {}, {.level = level::debug});
     EXPECT_FALSE(s.is_recording());
   }
-  { logfire::span s("error span", {}, {.lvl = level::error}); }
+  { logfire::span s("error span", {}, {.level = level::error}); }
   auto recs = flushed();
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].name, "error span");
@@ -126,7 +126,7 @@ TEST(sampler_hook, decides_for_roots_only) {
   o.sampler = [&](const logfire::sampling_input& in) {
     ++calls;
     if (in.is_log) ++log_calls;
-    if (in.lvl >= level::error) ++errors_seen;
+    if (in.level >= level::error) ++errors_seen;
     EXPECT_FALSE(in.parent.valid());
     EXPECT_TRUE(in.trace.valid());
     return in.name.find("health") == std::string_view::npos;

@@ -140,7 +140,7 @@ TEST_F(easy, an_authentication_round_is_a_resend) {
   EXPECT_EQ(got[0].one("traceparent"), expected_traceparent(spans[0]));
   EXPECT_EQ(got[1].one("traceparent"), expected_traceparent(spans[1]));
   EXPECT_EQ(int_attr(spans[0], "http.response.status_code"), 401);
-  EXPECT_EQ(spans[0].lvl, logfire::level::warn);
+  EXPECT_EQ(spans[0].level, logfire::level::warn);
   EXPECT_EQ(int_attr(spans[1], "http.request.resend_count"), 1);
   EXPECT_EQ(int_attr(spans[1], "http.response.status_code"), 200);
 }
@@ -182,10 +182,10 @@ TEST_F(easy, client_errors_are_warnings_server_errors_and_transport_failures_are
 
   const auto spans = client_spans();
   ASSERT_EQ(spans.size(), 3u);
-  EXPECT_EQ(spans[0].lvl, logfire::level::warn);
+  EXPECT_EQ(spans[0].level, logfire::level::warn);
   EXPECT_EQ(spans[0].status, logfire::status_code::unset);
   EXPECT_EQ(spans[0].find("error.type"), nullptr);
-  EXPECT_EQ(spans[1].lvl, logfire::level::error);
+  EXPECT_EQ(spans[1].level, logfire::level::error);
   EXPECT_EQ(spans[1].status, logfire::status_code::error);
   EXPECT_EQ(spans[1].string_attr("error.type"), "500");
   EXPECT_EQ(spans[1].status_message, "");  // the status code says it all

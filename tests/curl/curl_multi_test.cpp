@@ -111,7 +111,7 @@ TEST_F(multi, concurrent_transfers_are_children_of_the_adding_span_and_never_cur
     EXPECT_EQ(r->one("X-Batch"), "7");
     ++by_path[r->path];
     if (r->path == "/missing") {
-      EXPECT_EQ(s.lvl, logfire::level::warn);
+      EXPECT_EQ(s.level, logfire::level::warn);
     }
     if (r->path == "/redirect") {
       EXPECT_EQ(int_attr(s, "http.response.status_code"), 302);

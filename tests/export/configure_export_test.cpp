@@ -46,7 +46,6 @@ TEST(ConfigureExport, SigtermFlushesWhatThePipelineStillHolds) {
     o.batching.schedule_delay = std::chrono::milliseconds(600'000);
     auto sdk = configure(o);
     if (!sdk) ::_exit(93);
-    sdk.release();
     // The pipeline sends its first batch after 100 ms, then waits the schedule delay.
     info("first batch");
     std::this_thread::sleep_for(500ms);

@@ -159,7 +159,9 @@ TEST(Settings, SendToLogfire) {
 
   env.vars["LOGFIRE_SEND_TO_LOGFIRE"] = "sometimes";
   r = resolve(env);
-  EXPECT_EQ(r.error, "LOGFIRE_SEND_TO_LOGFIRE must be yes, no or if-token-present: 'sometimes'");
+  EXPECT_EQ(
+      r.error,
+      "LOGFIRE_SEND_TO_LOGFIRE must be a boolean (true/false, 1/0, yes/no or on/off) or if-token-present: 'sometimes'");
 
   options o;
   o.send_to_logfire = send_to_logfire::no;  // code wins over the bad variable

@@ -55,7 +55,7 @@ class Console : public ::testing::Test {
     r.type = record_type::pending_span;
     r.name = r.message = msg;
     r.depth = depth;
-    r.lvl = lvl;
+    r.level = lvl;
     r.start_unix_nano = r.end_unix_nano = t;
     r.context.span.value = span_id + 1000;  // pending spans have their own id
     r.parent.value = span_id;
@@ -66,7 +66,7 @@ class Console : public ::testing::Test {
     r.type = record_type::log;
     r.name = r.message = msg;
     r.depth = depth;
-    r.lvl = lvl;
+    r.level = lvl;
     r.start_unix_nano = r.end_unix_nano = t;
     return r;
   }
@@ -76,7 +76,7 @@ class Console : public ::testing::Test {
     r.type = record_type::span;
     r.name = r.message = msg;
     r.depth = depth;
-    r.lvl = lvl;
+    r.level = lvl;
     r.start_unix_nano = start;
     r.end_unix_nano = end;
     r.context.span.value = span_id;

@@ -109,7 +109,7 @@ TEST_F(calls, statuses_map_to_levels_as_the_grpc_conventions_say) {
     const auto code = int_attr(c, "rpc.grpc.status_code");
     ASSERT_TRUE(names.contains(static_cast<int>(code))) << code;
     EXPECT_EQ(c.status, logfire::status_code::error) << code;
-    EXPECT_EQ(c.lvl, logfire::level::error) << code;
+    EXPECT_EQ(c.level, logfire::level::error) << code;
     EXPECT_EQ(c.string_attr("error.type"), names.at(static_cast<int>(code)));
     EXPECT_EQ(c.string_attr("rpc.response.status_code"), names.at(static_cast<int>(code)));
   }
@@ -117,7 +117,7 @@ TEST_F(calls, statuses_map_to_levels_as_the_grpc_conventions_say) {
     const auto code = int_attr(s, "rpc.grpc.status_code");
     const bool server_fault = code == 13 || code == 14 || code == 12;
     EXPECT_EQ(s.status, server_fault ? logfire::status_code::error : logfire::status_code::unset) << code;
-    EXPECT_EQ(s.lvl, server_fault ? logfire::level::error : logfire::level::warn) << code;
+    EXPECT_EQ(s.level, server_fault ? logfire::level::error : logfire::level::warn) << code;
     EXPECT_EQ(s.find("error.type") != nullptr, server_fault) << code;
     if (server_fault && code != 12) {
       EXPECT_EQ(s.status_message, "failed on purpose");

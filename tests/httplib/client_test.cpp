@@ -111,10 +111,11 @@ TEST_F(client, a_5xx_is_an_error_and_a_4xx_a_warning) {
   const auto spans = of_kind(flushed(), logfire::span_kind::client);
   ASSERT_EQ(spans.size(), 2u);
   EXPECT_EQ(spans[0].status, logfire::status_code::error);
-  EXPECT_EQ(spans[0].lvl, logfire::level::error);
-  EXPECT_EQ(int_attr(spans[0], "error.type"), 502);
+  EXPECT_EQ(spans[0].level, logfire::level::error);
+  EXPECT_EQ(spans[0].string_attr("error.type"), "502");
+  EXPECT_EQ(spans[0].find("code.filepath"), nullptr);
   EXPECT_EQ(spans[1].status, logfire::status_code::unset);
-  EXPECT_EQ(spans[1].lvl, logfire::level::warn);
+  EXPECT_EQ(spans[1].level, logfire::level::warn);
 }
 
 TEST_F(client, a_connection_failure_is_an_error) {
@@ -130,7 +131,7 @@ TEST_F(client, a_connection_failure_is_an_error) {
   const auto spans = of_kind(flushed(), logfire::span_kind::client);
   ASSERT_EQ(spans.size(), 1u);
   EXPECT_EQ(spans[0].status, logfire::status_code::error);
-  EXPECT_EQ(spans[0].lvl, logfire::level::error);
+  EXPECT_EQ(spans[0].level, logfire::level::error);
   EXPECT_EQ(spans[0].find("http.response.status_code"), nullptr);
   EXPECT_EQ(spans[0].string_attr("error.type"), httplib::to_string(httplib::Error::Connection));
 }

@@ -46,7 +46,7 @@ TEST_F(server_exceptions, is_recorded_and_answered_with_500) {
   ASSERT_EQ(servers.size(), 1u);
   const auto& s = servers[0];
   EXPECT_EQ(s.status, logfire::status_code::error);
-  EXPECT_EQ(s.lvl, logfire::level::error);
+  EXPECT_EQ(s.level, logfire::level::error);
   EXPECT_EQ(int_attr(s, "http.response.status_code"), 500);
   ASSERT_EQ(s.events.size(), 1u);
   EXPECT_EQ(s.events[0].name, "exception");

@@ -115,7 +115,7 @@ inline void fill_sample_records(record_set& rs) {
     r.name = "GET /orders/{id}";
     r.message = "GET /orders/42";
     r.kind = span_kind::server;
-    r.lvl = level::error;
+    r.level = level::error;
     r.start_unix_nano = 1'700'000'000'123'456'789ULL;
     r.end_unix_nano = 1'700'000'001'987'654'321ULL;
     r.attributes = rs.attrs({
@@ -178,7 +178,7 @@ inline void fill_sample_records(record_set& rs) {
     r.name = "charged {user_id}";
     r.message = "charged 7";
     r.kind = span_kind::internal;
-    r.lvl = level::info;
+    r.level = level::info;
     r.start_unix_nano = r.end_unix_nano = 1'700'000'000'900'000'000ULL;
     r.attributes = rs.attrs({{"logfire.span_type", rs.str("log")},
                              {"logfire.level_num", rs.i64(9)},

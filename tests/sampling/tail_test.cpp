@@ -210,7 +210,7 @@ TEST(tail_sampling, late_spans_get_their_traces_decision) {
   { logfire::span late("late in kept", {}, {.parent = kept_root}); }
   {
     // Meets the criteria, but its trace was decided without it: dropped (docs/sampling.md).
-    logfire::span late("late in dropped", {}, {.lvl = level::error, .parent = dropped_root});
+    logfire::span late("late in dropped", {}, {.level = level::error, .parent = dropped_root});
     logfire::error("late log in dropped");
   }
   // A span still open when its root ends holds the buffer: the trace waits for it.
@@ -338,7 +338,7 @@ TEST(tail_sampling, max_bytes_decides_every_trace_at_once_when_nothing_fits) {
     logfire::info("log");
   }
   {
-    logfire::span root("warn root", {}, {.lvl = level::warn});  // kept at its first record
+    logfire::span root("warn root", {}, {.level = level::warn});  // kept at its first record
     logfire::info("log in kept");
   }
   ASSERT_TRUE(logfire::force_flush(10s));

@@ -84,7 +84,7 @@ TEST(scrubbing_environment, code_wins) {
 TEST(scrubbing_environment, bad_values_are_named) {
   logfire::options o;
   EXPECT_EQ(logfire::detail::resolve_options(o, env_of({{"LOGFIRE_SCRUBBING", "maybe"}})),
-            "LOGFIRE_SCRUBBING is not a boolean (1/true/t or 0/false/f): 'maybe'");
+            "LOGFIRE_SCRUBBING is not a boolean (true/false, 1/0, yes/no or on/off): 'maybe'");
 }
 
 TEST(scrubbing_environment, reaches_configure) {

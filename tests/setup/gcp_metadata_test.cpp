@@ -59,6 +59,7 @@ TEST(gcp_metadata, cloud_run_resource_is_enriched_without_blocking_configure) {
   {
     auto lf = logfire::configure({.console = {.enabled = false}, .exporters = {rec}});
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard guard(lf);
     std::map<std::string, std::string> seen;
     for (int i = 0; i < 100 && seen.size() < 3; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));

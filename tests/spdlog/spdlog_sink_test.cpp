@@ -63,7 +63,7 @@ TEST_F(sink, levels_map_to_logfires_and_off_is_not_sent) {
                                                       {"e", logfire::level::error}, {"c", logfire::level::fatal}};
   for (const auto& r : recs) {
     ASSERT_TRUE(want.contains(r.message)) << r.message;
-    EXPECT_EQ(r.lvl, want.at(r.message)) << r.message;
+    EXPECT_EQ(r.level, want.at(r.message)) << r.message;
   }
 }
 
@@ -125,7 +125,7 @@ TEST_F(sink, the_macros_keep_the_template_and_the_arguments) {
   EXPECT_EQ(recs[1].name, "retry {attempt} of {max}");
   EXPECT_EQ(recs[1].message, "retry 2 of 3");
   EXPECT_EQ(recs[1].find("attempt")->int64(), 2);
-  EXPECT_EQ(recs[1].lvl, logfire::level::warn);
+  EXPECT_EQ(recs[1].level, logfire::level::warn);
 
   EXPECT_EQ(recs[2].name, "refund {arg0} failed");
   EXPECT_EQ(recs[2].message, "refund 12.50 EUR failed");

@@ -125,7 +125,8 @@ httplib_client::httplib_client(const std::string& host, int port)
     const int status = result->status;
     s->set_attribute("http.response.status_code", status);
     if (status >= 500) {
-      s->set_attribute("error.type", status);
+      // The status code as a string, as the HTTP semantic conventions ask ("500").
+      s->set_attribute("error.type", std::to_string(status));
       s->set_status(status_code::error);
     } else if (status >= 400) {
       s->set_level(level::warn);

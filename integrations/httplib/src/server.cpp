@@ -247,7 +247,8 @@ void end_request(const httplib_server_state& st, const ::httplib::Request& req,
     span& s = *t_request.server;
     s.set_attribute("http.response.status_code", res.status);
     if (res.status >= 500) {
-      s.set_attribute("error.type", res.status);
+      // The status code as a string, as the HTTP semantic conventions ask ("500").
+      s.set_attribute("error.type", std::to_string(res.status));
       s.set_status(status_code::error);
     } else if (res.status >= 400) {
       s.set_level(level::warn);
