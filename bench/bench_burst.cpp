@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto lf = logfire::configure(bench::default_options(exp));
+  logfire::shutdown_guard lf_guard(lf);
   if (!lf) {
     std::fprintf(stderr, "configure failed: %s\n", lf.error().c_str());
     return 1;

@@ -168,6 +168,7 @@ int main(int argc, char** argv) {
     opts.sampling =
         logfire::level_or_duration(1.0, logfire::level::error, std::chrono::hours(1), a.tail == "keep" ? 1.0 : 0.0);
   auto lf = logfire::configure(std::move(opts));
+  logfire::shutdown_guard lf_guard(lf);
   if (!lf) {
     std::fprintf(stderr, "configure failed: %s\n", lf.error().c_str());
     return 1;

@@ -426,7 +426,43 @@ void write_range(const void* p, value_writer& w) {
   w.end();
 }
 
+// The same decisions as value_ref::assign, answered without compiling the value in: true for
+// exactly the types a value_ref accepts. Integrations use it to fall back to text for the rest.
+template <typename U>
+constexpr bool accepts_value() noexcept {
+  if constexpr (direct_value<U> || user_converted<U> || std::is_same_v<U, std::nullptr_t>) {
+    return true;
+  } else if constexpr (std::is_pointer_v<U> || std::is_member_pointer_v<U>) {
+    return false;
+  } else if constexpr (std::is_enum_v<U> || std::is_arithmetic_v<U> || is_duration<U>::value ||
+                       is_system_time<U>::value) {
+    return true;
+  } else if constexpr (is_time_point<U>::value) {
+    return false;
+  } else if constexpr (is_optional<U>::value) {
+    return accepts_value<std::remove_cvref_t<typename U::value_type>>();
+  } else if constexpr (std::is_convertible_v<const U&, std::string_view>) {
+    return true;
+  } else if constexpr (std::ranges::input_range<const U>) {
+    using E = std::remove_cvref_t<std::ranges::range_value_t<const U>>;
+    if constexpr (std::is_same_v<E, U>) {
+      return false;
+    } else if constexpr (map_like<U>) {
+      return accepts_value<std::remove_cvref_t<decltype(std::declval<const E&>().second)>>();
+    } else {
+      return accepts_value<E>();
+    }
+  } else {
+    return false;
+  }
+}
+
 }  // namespace detail
+
+// True when T can be passed as an attribute value (the types listed in docs/attributes.md, and
+// yours once converted); code that takes arbitrary arguments can format the others as text.
+template <typename T>
+inline constexpr bool is_attribute_value_v = detail::accepts_value<std::remove_cvref_t<T>>();
 
 template <typename T>
 void value_ref::assign(const T& v) noexcept {

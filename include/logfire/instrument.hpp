@@ -98,9 +98,7 @@ inline void record_escaping(span& s) noexcept {
 }
 
 template <class T>
-using const_ref_t = const std::remove_cvref_t<T>&;
-template <class T>
-concept attribute_value_of = std::is_constructible_v<value_ref, const_ref_t<T>>;
+concept attribute_value_of = is_attribute_value_v<T>;
 
 template <std::size_t K, class F>
 class instrumented {
@@ -124,8 +122,8 @@ class instrumented {
     static_assert((attribute_value_of<std::tuple_element_t<I, std::tuple<A...>>> && ...),
                   "logfire::instrument: a named argument is not an attribute value (bool, number, string, "
                   "std::vector/std::span of those, logfire::array/object)");
-    span s(tmpl_, {arg{names_[I], value_ref(std::get<I>(refs))}...}, span_options{.level = opts_.level, .kind = opts_.kind},
-           loc_);
+    span s(tmpl_, {arg{names_[I], value_ref(std::get<I>(refs))}...},
+           span_options{.level = opts_.level, .kind = opts_.kind}, loc_);
     using result = std::invoke_result_t<const F&, A&&...>;
     try {
       if constexpr (std::is_void_v<result>) {

@@ -62,6 +62,7 @@ TEST(background_oom, records_lost_to_out_of_memory_are_counted_and_the_pipeline_
   o.limits.ring_bytes = 4096;  // span updates and ends overflow to the side queue
   auto lf = logfire::configure(std::move(o));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   ASSERT_TRUE(logfire::force_flush());  // the background thread is up and idle
 
   g_fail = true;

@@ -39,6 +39,7 @@ TEST(batching, a_drained_backlog_is_exported_in_batches_of_at_most_the_maximum) 
   o.batching.schedule_delay = std::chrono::milliseconds(60'000);  // only the flush exports
   auto lf = logfire::configure(std::move(o));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   ASSERT_TRUE(logfire::force_flush());
   for (int i = 0; i < 3000; ++i) {
     logfire::info("backlog {i}", {{"i", i}});

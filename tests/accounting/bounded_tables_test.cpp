@@ -16,6 +16,7 @@ TEST(bounded_tables, spans_beyond_max_open_spans_are_dropped_counted_and_explain
   {
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard lf_guard(lf);
     std::vector<logfire::span> spans;
     spans.reserve(20);
     for (int i = 0; i < 20; ++i) {
@@ -45,6 +46,7 @@ TEST(bounded_tables, updates_of_one_open_span_are_bounded_and_the_excess_counted
   {
     auto lf = logfire::configure(quiet_options({mem}));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard lf_guard(lf);
     const std::string value(16000, 'v');
     {
       logfire::span s("long lived");

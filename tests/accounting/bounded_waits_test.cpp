@@ -29,6 +29,7 @@ TEST(bounded_waits, shutdown_returns_by_its_deadline_while_an_exporter_stalls) {
   auto exp = std::make_shared<stalling_exporter>();
   auto lf = logfire::configure(quiet_options({exp}));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   for (int i = 0; i < 10; ++i) logfire::info("held {i}", {{"i", i}});
   EXPECT_FALSE(logfire::force_flush(200ms));  // the exporter is stuck: not delivered by then
   ASSERT_TRUE(exp->stalled.load());
@@ -55,6 +56,7 @@ TEST(bounded_waits, flush_returns_by_its_deadline_while_an_exporter_stalls) {
   auto exp = std::make_shared<stalling_exporter>();
   auto lf = logfire::configure(quiet_options({exp}));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   logfire::info("held");
   bool flushed = true;
   const bool returned = returns_within(
@@ -108,6 +110,7 @@ TEST_P(abandoned_thread, never_touches_the_next_pipelines_rings) {
   o.batching.max_export_batch_size = 1;  // one batch per record: the stall leaves records behind
   auto lf = logfire::configure(std::move(o));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   for (int i = 0; i < first_records; ++i) logfire::info("first pipeline {i}", {{"i", i}});
   EXPECT_FALSE(logfire::force_flush(200ms));
   ASSERT_TRUE(gate->wait_entered(1, 5s));

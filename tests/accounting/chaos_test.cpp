@@ -352,6 +352,7 @@ TEST(chaos, the_ledger_balances_after_every_round) {
 
     stderr_capture quiet;  // the explanation lines of hundreds of rounds
     auto lf = logfire::configure(std::move(o));
+    logfire::shutdown_guard lf_guard(lf);
     if (!lf) {
       failures.push_back("configure: " + lf.error());
       break;

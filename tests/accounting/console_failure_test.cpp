@@ -27,6 +27,7 @@ TEST(console_failure, failed_console_writes_are_dropped_and_explained) {
   {
     auto lf = logfire::configure(console_only(full));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard lf_guard(lf);
     for (int i = 0; i < 10; ++i) logfire::info("lost line {i}", {{"i", i}});
     EXPECT_FALSE(logfire::force_flush());  // nothing reached the only output
     const auto st = logfire::stats();
@@ -50,6 +51,7 @@ TEST(console_failure, a_failing_console_next_to_a_destination_loses_nothing) {
   {
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard lf_guard(lf);
     for (int i = 0; i < 10; ++i) logfire::info("line {i}", {{"i", i}});
     EXPECT_TRUE(logfire::force_flush());  // the console is only a view here
     const auto st = logfire::stats();
@@ -69,6 +71,7 @@ TEST(console_failure, records_the_console_does_not_print_are_not_exported) {
   {
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard lf_guard(lf);
     logfire::info("not shown");
     logfire::debug("not shown either");
     logfire::warn("shown");
@@ -93,6 +96,7 @@ TEST(console_failure, with_no_output_at_all_nothing_is_called_exported) {
   {
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard lf_guard(lf);
     logfire::info("nowhere");
     EXPECT_FALSE(logfire::force_flush());
     const auto st = logfire::stats();

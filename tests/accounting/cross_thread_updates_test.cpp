@@ -19,6 +19,7 @@ TEST(cross_thread_updates, updates_from_a_worker_before_the_end_are_applied) {
   auto mem = std::make_shared<logfire::memory_exporter>();
   auto lf = logfire::configure(quiet_options({mem}));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   constexpr int k_rounds = 50;
   for (int round = 0; round < k_rounds; ++round) {
     logfire::span s("job {n}", {{"n", round}});
@@ -49,6 +50,7 @@ TEST(cross_thread_updates, a_span_ended_on_another_thread_keeps_every_update) {
   auto mem = std::make_shared<logfire::memory_exporter>();
   auto lf = logfire::configure(quiet_options({mem}));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   for (int round = 0; round < 30; ++round) {
     logfire::span s("handed {n}", {{"n", round}});
     s.set_attribute("owner", 1);
@@ -115,6 +117,7 @@ TEST(cross_thread_updates, ends_of_spans_from_an_earlier_configuration_cost_no_m
     o.limits.max_open_spans = 2 * k_spans;
     auto first = logfire::configure(std::move(o));
     ASSERT_TRUE(first) << first.error();
+    logfire::shutdown_guard first_guard(first);
     for (int i = 0; i < k_spans; ++i) {
       spans.emplace_back("left open");
       if (i % 2'000 == 0) (void)logfire::force_flush();  // the ring never fills
@@ -124,6 +127,7 @@ TEST(cross_thread_updates, ends_of_spans_from_an_earlier_configuration_cost_no_m
   }
   auto second = logfire::configure(quiet_options({std::make_shared<counting_exporter>()}));
   ASSERT_TRUE(second) << second.error();
+  logfire::shutdown_guard second_guard(second);
   ASSERT_TRUE(logfire::force_flush());
   const std::int64_t before = g_live_bytes.load();
   int n = 0;

@@ -19,6 +19,7 @@ TEST(drop_reasons, a_full_ring_is_ring_full_and_names_ring_bytes) {
   {
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard lf_guard(lf);
     logfire::info("too big {v}", {{"v", std::string(8192, 'x')}});  // larger than the ring
     (void)logfire::force_flush();
     const auto st = logfire::stats();
@@ -45,6 +46,7 @@ TEST(drop_reasons, a_full_export_queue_is_export_queue_full_and_names_its_settin
   {
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard lf_guard(lf);
     // From a new thread: its ring has the default size (a thread's ring is sized at its first call).
     std::thread([] {
       for (int i = 0; i < 40; ++i) logfire::info("burst {i}", {{"i", i}});
@@ -96,6 +98,7 @@ TEST(drop_reasons, our_sampler_on_cloud_run_is_not_sampled_with_one_consistent_l
   {
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard lf_guard(lf);
     std::thread([] {  // a new thread: a ring of the default size
       for (int i = 0; i < 200; ++i) {
         char trace[33];

@@ -53,6 +53,7 @@ TEST(fork_locks, children_of_a_process_whose_ring_overflows_work) {
   o.batching.max_export_batch_size = 8;
   auto lf = logfire::configure(std::move(o));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
 
   std::atomic<bool> stop{false};
   std::thread producer([&] {

@@ -57,6 +57,7 @@ TEST(shutdown_race, every_pipeline_balances_while_threads_keep_logging) {
     o.limits.ring_bytes = 64 * 1024;
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard lf_guard(lf);
     std::this_thread::sleep_for(std::chrono::microseconds(300 + 500 * (round % 4)));
     (void)logfire::shutdown(5s);
     const auto st = logfire::stats();
@@ -90,6 +91,7 @@ TEST(shutdown_race, a_call_that_outlives_shutdown_never_reaches_the_next_pipelin
   };
   auto lf = logfire::configure(std::move(o));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   std::thread caller([] { logfire::info("slow decision"); });
   while (!entered.load()) std::this_thread::sleep_for(1ms);
 
@@ -103,6 +105,7 @@ TEST(shutdown_race, a_call_that_outlives_shutdown_never_reaches_the_next_pipelin
   auto second = std::make_shared<logfire::memory_exporter>();
   auto lf2 = logfire::configure(quiet_options({second}));
   ASSERT_TRUE(lf2) << lf2.error();
+  logfire::shutdown_guard lf2_guard(lf2);
   release = true;
   caller.join();  // its record is now in its ring, pushed under the first pipeline's settings
   logfire::info("second");

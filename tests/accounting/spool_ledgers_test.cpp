@@ -91,6 +91,7 @@ TEST(spool_ledgers, a_corrupt_file_of_an_earlier_process_is_not_charged_to_this_
   {
     auto lf = logfire::configure(o);
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard lf_guard(lf);
     EXPECT_TRUE(logfire::force_flush(5s));  // this process lost nothing
     const auto st = logfire::stats();
     EXPECT_EQ(st.produced, 0u) << st.summary();
@@ -113,6 +114,7 @@ TEST(spool_ledgers, an_intact_file_of_an_earlier_process_is_replayed_apart) {
   write_foreign_file(spool_folder_of(o), 12, /*corrupt=*/false);
   auto lf = logfire::configure(o);
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   logfire::info("mine");
   EXPECT_TRUE(logfire::force_flush(5s));
   const auto st = logfire::stats();
@@ -131,6 +133,7 @@ TEST(spool_ledgers, a_file_of_this_process_sent_by_another_process_is_taken_over
   {
     auto lf = logfire::configure(o);
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard lf_guard(lf);
     for (int i = 0; i < 10; ++i) logfire::info("spooled {i}", {{"i", i}});
     EXPECT_FALSE(logfire::force_flush(1s));
     const auto until = std::chrono::steady_clock::now() + 20s;

@@ -16,6 +16,7 @@ TEST(wire_limits, dropped_attributes_count_reaches_the_backend) {
   o.limits.max_attributes = 3;
   auto lf = logfire::configure(std::move(o));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   logfire::info("six {a}", {{"a", 1}, {"b", 2}, {"c", 3}, {"d", 4}, {"e", 5}, {"f", 6}});
   {
     logfire::span s("grows {a}", {{"a", 1}, {"b", 2}});

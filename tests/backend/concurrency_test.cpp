@@ -79,6 +79,7 @@ int sdk_client_main(const std::string& endpoint, int client) {
                           .batching = {.max_queue_size = 100'000},
                           .otlp = {.endpoint = endpoint, .spool = false},
                           .read_environment = false});
+  logfire::shutdown_guard setup_guard(setup);
   if (!setup) return 10;
   for (int i = 0; i < kTraces; ++i) {
     span s("job {n}", {{"n", i}, {"client", client}});

@@ -92,6 +92,7 @@ TEST(restart, the_sdk_exports_across_a_restart_of_serve) {
                                    .backoff_max = std::chrono::milliseconds(500)},
                           .read_environment = false});
   ASSERT_TRUE(setup.ok()) << setup.error();
+  logfire::shutdown_guard setup_guard(setup);
   for (int i = 0; i < 100; ++i) span s("before restart {i}", {{"i", i}});
   ASSERT_TRUE(force_flush(std::chrono::seconds(20)));
   ASSERT_EQ(first->stop(SIGTERM), 0);

@@ -59,6 +59,20 @@ struct logfire::attribute_converter<throws> {
     throw std::runtime_error("converter failed");
   }
 };
+// is_attribute_value_v answers what the value_ref constructor accepts, so integrations can
+// fall back to text for the rest instead of stopping the compilation.
+struct not_a_value {};
+static_assert(logfire::is_attribute_value_v<int> && logfire::is_attribute_value_v<const std::string&>);
+static_assert(logfire::is_attribute_value_v<color> && logfire::is_attribute_value_v<std::chrono::milliseconds>);
+static_assert(logfire::is_attribute_value_v<std::optional<double>> && logfire::is_attribute_value_v<shop::order>);
+static_assert(logfire::is_attribute_value_v<std::map<std::string, std::vector<int>>>);
+static_assert(logfire::is_attribute_value_v<std::list<money>>);
+static_assert(!logfire::is_attribute_value_v<not_a_value> && !logfire::is_attribute_value_v<const int*>);
+static_assert(!logfire::is_attribute_value_v<std::vector<not_a_value>>);
+static_assert(!logfire::is_attribute_value_v<std::optional<not_a_value>>);
+static_assert(!logfire::is_attribute_value_v<std::map<std::string, not_a_value>>);
+static_assert(!logfire::is_attribute_value_v<std::chrono::steady_clock::time_point>);
+
 struct writes_twice {};
 template <>
 struct logfire::attribute_converter<writes_twice> {

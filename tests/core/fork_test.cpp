@@ -149,6 +149,7 @@ TEST(fork, child_has_its_own_working_pipeline) {
   const std::string path = temp_path();
   auto lf = logfire::configure(quiet_options({std::make_shared<file_exporter>(path)}));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   for (int i = 0; i < 3; ++i) logfire::info("parent before {i}", {{"i", i}});
   ASSERT_TRUE(logfire::force_flush());
   // Leave something in the parent's ring at fork time: the child must not export it.
@@ -197,6 +198,7 @@ TEST(fork, forking_while_other_threads_produce) {
   const std::string path = temp_path();
   auto lf = logfire::configure(quiet_options({std::make_shared<file_exporter>(path)}));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   std::atomic<bool> stop{false};
   std::thread producer([&] {
     for (int i = 0; !stop.load(); ++i) {
@@ -247,6 +249,7 @@ TEST(fork, children_never_inherit_a_busy_background_thread) {
   o.batching.max_export_batch_size = 4;
   auto lf = logfire::configure(std::move(o));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   std::atomic<bool> stop{false};
   std::thread producer([&] {
     for (int i = 0; !stop.load(); ++i) {

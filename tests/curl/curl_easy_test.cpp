@@ -244,6 +244,7 @@ TEST(easy_otlp, the_client_span_on_the_wire) {
   o.otlp.spool = false;
   auto lf = logfire::configure(std::move(o));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
 
   easy_handle h;
   const std::string path = "/ok?sig=s3cr3t&page=2";

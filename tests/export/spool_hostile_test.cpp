@@ -118,6 +118,7 @@ TEST(SpoolHostile, HugeAndSparseFilesNeitherAbortNorBloatTheHost) {
   const std::string err_path = tmp.path() + "/stderr.txt";
   const int status = run_child(err_path, 60s, [&] {
     auto lf = configure(o);
+    logfire::shutdown_guard lf_guard(lf);
     if (!lf) return 10;
     (void)force_flush(3s);
     const auto st = stats();
@@ -150,6 +151,7 @@ TEST(SpoolHostile, AFileWithAnUnreadableHeaderIsDeletedWithALineNamingIt) {
   {
     auto lf = configure(o);
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard lf_guard(lf);
     EXPECT_TRUE(force_flush(5s));
     const auto st = stats();
     EXPECT_EQ(st.count_of(event_counter::spool_files_unreadable), 1u) << st.summary();
@@ -172,6 +174,7 @@ TEST(SpoolHostile, FlushAndShutdownHonourALongRetryAfter) {
     {
       auto lf = configure(o);
       ASSERT_TRUE(lf) << lf.error();
+      logfire::shutdown_guard lf_guard(lf);
       for (int i = 0; i < 10; ++i) info("asked to wait {i}", {{"i", i}});
       EXPECT_FALSE(force_flush(2s));
       EXPECT_FALSE(shutdown(2s));

@@ -248,6 +248,7 @@ TEST(calls_otlp, client_and_server_spans_on_the_wire) {
   o.otlp.spool = false;
   auto lf = logfire::configure(std::move(o));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   sync_shop shop;
   running_grpc_server server(&shop);
   ASSERT_TRUE(server.ok());

@@ -38,6 +38,7 @@ outcome serve_one_call(logfire::options o, std::vector<std::pair<std::string, st
   {
     auto lf = logfire::configure(std::move(o));
     EXPECT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard lf_guard(lf);
     sync_shop shop;
     running_grpc_server server(&shop, std::move(server_opts));
     EXPECT_TRUE(server.ok());
@@ -160,6 +161,7 @@ TEST_F(tracing, one_trace_from_http_through_grpc_to_http) {
   o.distributed_tracing = logfire::distributed_tracing::on;
   auto lf = logfire::configure(std::move(o));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
 
   httplib_test::running_server stock;
   logfire::instrument_httplib(stock.server()).get("/stock", [](const httplib::Request&, httplib::Response& res) {

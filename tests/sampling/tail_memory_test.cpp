@@ -23,6 +23,7 @@ TEST(tail_sampling_memory, ten_thousand_traces_a_second_stay_within_the_byte_cap
   o.limits.ring_bytes = 8u << 20;
   auto lf = logfire::configure(std::move(o));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
 
   // Each root stays open while the next 3000 traces start (about 0.3 s at the target rate).
   std::deque<logfire::span> open;

@@ -45,6 +45,7 @@ TEST(tail_sampling, keeps_traces_by_level_and_drops_the_rest_counted_and_explain
   {
     auto lf = logfire::configure(to_receiver(rx, logfire::level_or_duration()));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard lf_guard(lf);
     {
       logfire::span root("kept root");
       { logfire::span child("kept child"); }
@@ -87,6 +88,7 @@ TEST(tail_sampling, a_long_trace_is_released_before_it_finishes) {
   ASSERT_TRUE(rx.start());
   auto lf = logfire::configure(to_receiver(rx, logfire::level_or_duration(1.0, level::error, 200ms)));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   {
     logfire::span root("long root");
     { logfire::span early("early child"); }
@@ -119,6 +121,7 @@ TEST(tail_sampling, the_background_rate_is_drawn_from_the_trace_id) {
   o.sampling.max_traces = 8192;  // a burst of 4000 traces may all start within one pass
   auto lf = logfire::configure(std::move(o));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   constexpr int n = 4000;
   for (int i = 0; i < n; ++i) {
     logfire::span root("background root");
@@ -156,6 +159,7 @@ TEST(tail_sampling_child, decides_given_trace_ids) {
   o.sampling.buffer_remote = true;
   auto lf = logfire::configure(std::move(o));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   for (std::uint64_t i = 0; i < 200; ++i) {
     logfire::span s("same trace", {}, {.parent = remote_parent(i + 1, (i + 1) * 0x9E3779B97F4A7C15ull)});
   }
@@ -172,6 +176,7 @@ TEST(tail_sampling, two_processes_decide_the_same_traces) {
     o.sampling.buffer_remote = true;
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard lf_guard(lf);
     for (std::uint64_t i = 0; i < 200; ++i) {
       logfire::span s("same trace", {}, {.parent = remote_parent(i + 1, (i + 1) * 0x9E3779B97F4A7C15ull)});
     }
@@ -196,6 +201,7 @@ TEST(tail_sampling, late_spans_get_their_traces_decision) {
   ASSERT_TRUE(rx.start());
   auto lf = logfire::configure(to_receiver(rx, logfire::level_or_duration()));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   logfire::span_context kept_root, dropped_root;
   {
     logfire::span root("kept root");
@@ -246,6 +252,7 @@ TEST(tail_sampling, pending_spans_are_never_orphaned) {
   o.exporters.push_back(mem);
   auto lf = logfire::configure(std::move(o));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   for (int i = 0; i < 20; ++i) {
     logfire::span root("root {i}", {{"i", i}});
     logfire::span child("child");
@@ -276,6 +283,7 @@ TEST(tail_sampling, remote_parents_pass_through_unless_buffered) {
     if (buffer_remote) o.sampling.buffer_remote = true;
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard lf_guard(lf);
     {
       logfire::span server("handler", {}, {.parent = remote_parent(7, 7)});
       logfire::span inner("inner");
@@ -302,6 +310,7 @@ TEST(tail_sampling, max_traces_decides_the_oldest_early_with_exact_counts) {
   {
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard lf_guard(lf);
     std::vector<logfire::span> roots;
     for (int i = 0; i < 5; ++i) {
       roots.emplace_back("open root", std::initializer_list<logfire::arg>{}, logfire::span_options{.current = false});
@@ -332,6 +341,7 @@ TEST(tail_sampling, max_bytes_decides_every_trace_at_once_when_nothing_fits) {
   o.sampling.max_bytes = 1;  // no trace fits: each is decided at its first record
   auto lf = logfire::configure(std::move(o));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   for (int i = 0; i < 10; ++i) {
     logfire::span root("root");
     logfire::span child("child");
@@ -360,6 +370,7 @@ TEST(tail_sampling, max_age_decides_by_the_criteria_so_far_or_drops_by_option) {
     o.sampling.drop_on_bound = drop_on_bound;
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard lf_guard(lf);
     {
       logfire::span root("waiting root");
       { logfire::span child("done child"); }
@@ -383,6 +394,7 @@ TEST(tail_sampling, head_sampling_comes_first_and_the_background_rate_cannot_exc
     bad.sampling = logfire::level_or_duration(0.1, level::notice, 5s, 0.5);
     auto lf = logfire::configure(std::move(bad));
     ASSERT_FALSE(lf);
+    logfire::shutdown_guard lf_guard(lf);
     EXPECT_NE(lf.error().find("background rate (0.500000) must be between 0 and the head rate (0.100000)"),
               std::string::npos)
         << lf.error();
@@ -391,6 +403,7 @@ TEST(tail_sampling, head_sampling_comes_first_and_the_background_rate_cannot_exc
   ASSERT_TRUE(rx.start());
   auto lf = logfire::configure(to_receiver(rx, logfire::level_or_duration(0.5, level::notice, 1h, 0.25)));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   for (int i = 0; i < 2000; ++i) {
     logfire::span root("root");
     if (i % 100 == 0) logfire::error("keeps it if the head kept it");
@@ -417,6 +430,7 @@ TEST(tail_sampling, on_cloud_run_the_platforms_parent_is_buffered_in_the_default
   {
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard lf_guard(lf);
     {
       // "not sampled" by the platform's front end, as Cloud Run sends it.
       logfire::attach_context in(
@@ -450,6 +464,7 @@ TEST(tail_sampling, shutdown_decides_buffered_traces_by_their_records_so_far) {
   ASSERT_TRUE(rx.start());
   auto lf = logfire::configure(to_receiver(rx, logfire::level_or_duration(1.0, level::error, 500ms)));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   logfire::span slow("slow open root", {}, {.current = false});
   { logfire::span child("slow child", {}, {.parent = slow.context()}); }
   std::this_thread::sleep_for(700ms);  // the slow trace is past its duration threshold by now
@@ -473,6 +488,7 @@ TEST(tail_sampling, bounds_come_from_the_environment_and_bad_values_are_named) {
     o.sampling = logfire::level_or_duration();
     auto lf = logfire::configure(std::move(o));
     ASSERT_FALSE(lf);
+    logfire::shutdown_guard lf_guard(lf);
     EXPECT_EQ(lf.error(), "LOGFIRE_TAIL_MAX_TRACES is not a positive integer: 'abc'");
   }
   {
@@ -483,6 +499,7 @@ TEST(tail_sampling, bounds_come_from_the_environment_and_bad_values_are_named) {
     o.sampling.head = 0.25;
     auto lf = logfire::configure(std::move(o));
     ASSERT_FALSE(lf);
+    logfire::shutdown_guard lf_guard(lf);
     EXPECT_NE(lf.error().find("options.sampling.head and options.trace_sample_rate"), std::string::npos) << lf.error();
   }
   ::setenv("LOGFIRE_TAIL_MAX_TRACES", "1", 1);
@@ -493,6 +510,7 @@ TEST(tail_sampling, bounds_come_from_the_environment_and_bad_values_are_named) {
   {
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard lf_guard(lf);
     logfire::span a("first", {}, {.current = false});
     logfire::span b("second", {}, {.current = false});  // the first trace is decided now
     a.end();

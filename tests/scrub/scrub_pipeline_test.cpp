@@ -43,6 +43,7 @@ logfire::options to(const otlp_receiver& rx, logfire::scrubbing_options scrubbin
 std::vector<otlp::span> run(otlp_receiver& rx, logfire::options o, const std::function<void()>& produce) {
   auto sdk = logfire::configure(std::move(o));
   EXPECT_TRUE(sdk) << sdk.error();
+  logfire::shutdown_guard sdk_guard(sdk);
   produce();
   EXPECT_TRUE(logfire::shutdown(10s));
   return rx.spans();
@@ -298,6 +299,7 @@ TEST(scrub_pipeline, stats_count_per_pattern_and_the_first_scrub_says_one_line) 
   core_test::stderr_capture capture;
   auto sdk = logfire::configure(to(rx));
   ASSERT_TRUE(sdk) << sdk.error();
+  logfire::shutdown_guard sdk_guard(sdk);
   for (int i = 0; i < 3; ++i) logfire::info("login", {{"session_id", "s"}, {"password", "p"}, {"note", "a password"}});
   ASSERT_TRUE(logfire::force_flush(10s));
   const auto s = logfire::stats();
@@ -325,6 +327,7 @@ TEST(scrub_pipeline, invalid_patterns_fail_configure_quoting_them) {
   o.scrubbing.extra_patterns = {"a*"};
   auto lf = logfire::configure(std::move(o));
   ASSERT_FALSE(lf);
+  logfire::shutdown_guard lf_guard(lf);
   EXPECT_EQ(
       lf.error(),
       "options.scrubbing.extra_patterns[0] 'a*' can match an empty string, so it would scrub every value; make it "

@@ -172,6 +172,7 @@ TEST(sink_otlp, a_log_on_the_wire) {
   o.otlp.spool = false;
   auto lf = logfire::configure(std::move(o));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   auto logger = std::make_shared<spdlog::logger>("billing", std::make_shared<logfire::spdlog_sink>());
   std::string parent;
   {

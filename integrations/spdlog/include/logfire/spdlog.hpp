@@ -147,7 +147,7 @@ template <class Char, class T>
 struct is_fmt_named<fmt::detail::named_arg<Char, T>> : std::true_type {};
 
 template <class T>
-concept direct_attribute = std::is_constructible_v<value_ref, const T&> && !std::is_pointer_v<T>;
+concept direct_attribute = is_attribute_value_v<T>;
 
 // Fills the attribute of one argument: named by fmt::arg's name or by its expression; its value
 // as is when it is an attribute value, else as fmt formats it (into `text`).
