@@ -1,0 +1,145 @@
+// The metrics reader: collects every instrument every `interval` (default 60 s,
+// OTEL_METRIC_EXPORT_INTERVAL), at force_flush() and at shutdown(), on its own thread, and hands
+// each collection to the metric exporters as one metric_batch. It owns the temporality choice
+// (per instrument kind, from the preference), the start timestamps, the conversion to
+// cumulative totals and the loss accounting of data points.
+//
+//   detail::metric_reader r({.exporters = {mem}});
+//   r.start();
+//   ...
+//   r.force_flush(clock::now() + 5s);   // collect now, export, flush the exporters
+//   r.shutdown(clock::now() + 5s);      // final collection, exporters shut down
+//
+// Exports never run concurrently (one run at a time, on the reader thread or, once the thread
+// has stopped, on the caller of shutdown()).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "logfire/metric_exporter.hpp"
+#include "logfire/metric_stats.hpp"
+#include "resource/resource.hpp"
+
+namespace logfire::detail {
+
+struct metric_reader_settings {
+  std::chrono::milliseconds interval{60000};  // OTEL_METRIC_EXPORT_INTERVAL
+  std::chrono::milliseconds timeout{30000};   // OTEL_METRIC_EXPORT_TIMEOUT: a periodic run's deadline
+  metric_temporality preference = metric_temporality::delta;
+  resource res;
+  std::vector<std::shared_ptr<metric_exporter>> exporters;
+  std::FILE* diagnostics = stderr;  // where the one-line explanations go
+};
+
+// Counts one exporter's data points by outcome (thread-safe: exporters may report from their
+// own threads).
+class point_counter final : public delivery_counter {
+ public:
+  void delivered(std::uint64_t n) noexcept override { delivered_.fetch_add(n, std::memory_order_relaxed); }
+  void dropped(drop_reason reason, std::uint64_t n, std::string_view detail = {}) noexcept override;
+  void count(event_counter which, std::uint64_t n = 1) noexcept override {
+    events_[static_cast<std::size_t>(which)].fetch_add(n, std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t delivered_count() const noexcept { return delivered_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t dropped_count(std::size_t reason) const noexcept {
+    return dropped_[reason].load(std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::string detail(std::size_t reason) const;
+
+ private:
+  std::atomic<std::uint64_t> delivered_{0};
+  std::array<std::atomic<std::uint64_t>, drop_reason_count> dropped_{};
+  std::array<std::atomic<std::uint64_t>, event_counter_count> events_{};
+  mutable std::mutex mutex_;
+  std::array<std::string, drop_reason_count> detail_;
+};
+
+struct collection;
+struct observable_instrument;
+struct observation_sink;
+
+class metric_reader {
+ public:
+  explicit metric_reader(metric_reader_settings settings);
+  ~metric_reader();
+  metric_reader(const metric_reader&) = delete;
+  metric_reader& operator=(const metric_reader&) = delete;
+
+  // Starts the collection thread and becomes the reader metrics_stats() reports.
+  void start();
+  // Collects now and exports; then flushes the exporters. From inside a callback (the reader's
+  // own thread) it returns at once: the collection in progress delivers.
+  bool force_flush(clock::time_point deadline) noexcept;
+  // Stops the thread, collects one last time, exports and shuts the exporters down.
+  bool shutdown(clock::time_point deadline) noexcept;
+
+  // Replaces the resource (e.g. when cloud metadata arrives); applies from the next collection.
+  void add_resource_attributes(const resource& additions);
+
+  [[nodiscard]] metric_stats stats() const;
+
+  // fork(): the thread does not survive in the child; the child restarts it.
+  void before_fork() noexcept;
+  void after_fork_in_parent() noexcept;
+  void after_fork_in_child() noexcept;
+
+ private:
+  void loop();
+  // One collection and export. Holds run_mutex_.
+  bool run(clock::time_point deadline, bool flush_exporters) noexcept;
+  void collect(collection& c);
+  void collect_observable(collection& c, observable_instrument& inst, observation_sink& sink,
+                          std::uint64_t interval_start);
+  void report_diagnostics();
+
+  metric_reader_settings settings_;
+  std::vector<std::unique_ptr<point_counter>> counters_;  // one per exporter
+
+  std::mutex run_mutex_;                         // one run at a time
+  std::mutex resource_mutex_;                    // settings_.res
+  std::uint64_t last_collection_unix_nano_ = 0;  // run_mutex_
+
+  std::mutex mutex_;  // the fields below
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  bool stop_ = false;
+  bool started_ = false;
+  bool stopped_ = false;
+  std::uint64_t flush_requested_ = 0;
+  std::uint64_t flush_done_ = 0;
+  bool flush_ok_ = true;
+  clock::time_point flush_deadline_{};
+  std::thread thread_;
+
+  std::atomic<std::uint64_t> collections_{0};
+  std::atomic<std::uint64_t> points_produced_{0};
+  std::atomic<std::uint64_t> callback_errors_{0};
+
+  // Diagnostics already printed (run_mutex_).
+  std::array<std::uint64_t, drop_reason_count> reported_drops_{};
+  std::array<clock::time_point, drop_reason_count> last_drop_line_{};
+  std::uint64_t reported_rejected_ = 0;
+  clock::time_point last_rejected_line_{};
+  bool attributes_explained_ = false;
+  bool callback_error_explained_ = false;
+  std::string errored_instrument_;  // the first instrument whose callback threw (run_mutex_)
+};
+
+// Observable instruments' registry-wide counters (added to by the reader).
+struct observable_counters {
+  std::atomic<std::uint64_t> rejected{0};
+  std::atomic<std::uint64_t> overflowed{0};
+  std::atomic<std::uint64_t> attributes_dropped{0};
+};
+observable_counters& observable_totals() noexcept;
+
+}  // namespace logfire::detail
