@@ -39,23 +39,61 @@ inline std::uint64_t canonical_bits(double d) noexcept {
   return std::bit_cast<std::uint64_t>(d);
 }
 
-inline std::uint64_t value_hash(const attribute_value& v) noexcept {
+// One multiply and a shift: enough per element, since the set's hash is fully mixed at the end.
+inline std::uint64_t fold(std::uint64_t x) noexcept {
+  x *= k_mul;
+  return x ^ (x >> 29);
+}
+
+inline std::uint64_t hash_bytes_seeded(const char* p, std::size_t n, std::uint64_t sd) noexcept {
+  // Whole 8-byte words, then the tail read with at most two overlapping loads (never byte by
+  // byte: a word assembled from single-byte stores stalls the load that reads it back).
+  std::uint64_t h = sd ^ (static_cast<std::uint64_t>(n) * k_mul);
+  auto load64 = [](const char* q) {
+    std::uint64_t w;
+    std::memcpy(&w, q, 8);
+    return w;
+  };
+  auto load32 = [](const char* q) {
+    std::uint32_t w;
+    std::memcpy(&w, q, 4);
+    return static_cast<std::uint64_t>(w);
+  };
+  std::uint64_t w = 0;
+  if (n >= 8) {
+    const char* const end = p + n;
+    while (end - p > 8) {
+      h = (h ^ load64(p)) * k_mul;
+      h ^= h >> 29;
+      p += 8;
+    }
+    w = load64(end - 8);
+  } else if (n >= 4) {
+    w = (load32(p) << 32) | load32(p + n - 4);
+  } else if (n > 0) {
+    const auto* u = reinterpret_cast<const unsigned char*>(p);
+    w = (static_cast<std::uint64_t>(u[0]) << 16) | (static_cast<std::uint64_t>(u[n >> 1]) << 8) | u[n - 1];
+  }
+  return fold(h ^ w);
+}
+
+inline std::uint64_t value_hash(const attribute_value& v, std::uint64_t sd) noexcept {
   switch (v.type) {
     case attribute_value::kind::boolean:
-      return mix(static_cast<std::uint64_t>(v.b) ^ tag_bool ^ seed());
+      return fold(static_cast<std::uint64_t>(v.b) ^ tag_bool ^ sd);
     case attribute_value::kind::int64:
-      return mix(static_cast<std::uint64_t>(v.i) ^ tag_int ^ seed());
+      return fold(static_cast<std::uint64_t>(v.i) ^ tag_int ^ sd);
     case attribute_value::kind::float64:
-      return mix(canonical_bits(v.d) ^ tag_double ^ seed());
+      return fold(canonical_bits(v.d) ^ tag_double ^ sd);
     case attribute_value::kind::string:
-      return hash_bytes(v.s.data(), v.s.size()) ^ tag_string;
+      return hash_bytes_seeded(v.s.data(), v.s.size(), sd) ^ tag_string;
     default:
       return 0;
   }
 }
 
-inline std::uint64_t pair_hash(std::string_view key, std::uint64_t value_h) noexcept {
-  return mix(hash_bytes(key.data(), key.size()) * k_mul + value_h);
+inline std::uint64_t pair_hash(std::string_view key, std::uint64_t value_h, std::uint64_t sd) noexcept {
+  return fold(hash_bytes_seeded(key.data(), key.size(), sd) + std::rotl(value_h, 23));
 }
 
 inline std::uint64_t finish_hash(std::uint64_t sum, std::size_t n) noexcept {
@@ -111,22 +149,7 @@ inline bool same_value(const attribute_value& a, const attribute_value& b) noexc
 }  // namespace
 
 std::uint64_t hash_bytes(const char* p, std::size_t n) noexcept {
-  std::uint64_t h = seed() ^ (static_cast<std::uint64_t>(n) * k_mul);
-  while (n >= 8) {
-    std::uint64_t w;
-    std::memcpy(&w, p, 8);
-    h = (h ^ w) * k_mul;
-    h ^= h >> 29;
-    p += 8;
-    n -= 8;
-  }
-  if (n) {
-    std::uint64_t w = 0;
-    std::memcpy(&w, p, n);
-    h = (h ^ w) * k_mul;
-    h ^= h >> 29;
-  }
-  return mix(h);
+  return hash_bytes_seeded(p, n, seed());
 }
 
 attribute_set& attribute_set::operator=(const attribute_set& o) {
@@ -184,6 +207,7 @@ void attribute_set::finish() {
   strings_.clear();
   strings_.reserve(owned);
   std::uint64_t sum = 0;
+  const std::uint64_t sd = seed();
   for (attribute& a : unique) {
     strings_.emplace_back(a.key);
     a.key = strings_.back();
@@ -191,7 +215,7 @@ void attribute_set::finish() {
       strings_.emplace_back(a.value.s);
       a.value.s = strings_.back();
     }
-    sum += pair_hash(a.key, value_hash(a.value));
+    sum += pair_hash(a.key, value_hash(a.value, sd), sd);
   }
   attrs_ = std::move(unique);
   hash_ = finish_hash(sum, attrs_.size());
@@ -218,10 +242,11 @@ const attribute_set& overflow_attributes() {
 bool hash_args(std::span<const arg> args, std::uint64_t& hash) noexcept {
   if (args.size() > 32) return false;
   std::uint64_t sum = 0;
+  const std::uint64_t sd = seed();
   for (const arg& a : args) {
     attribute_value v;
     if (!plain_value(a.value, v)) return false;
-    sum += pair_hash(a.key, value_hash(v));
+    sum += pair_hash(a.key, value_hash(v, sd), sd);
   }
   hash = finish_hash(sum, args.size());
   return true;

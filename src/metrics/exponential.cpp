@@ -44,8 +44,11 @@ const boundary_table& table() noexcept {
 // The bucket within its power-of-two range of a significand (not 0) at scale 10.
 inline int sub_index_10(std::uint64_t mant) noexcept {
   const boundary_table& t = table();
+  // Branch-free: the segment holds at most two boundaries (bound[1024] is above every
+  // significand, so j never passes 1023).
   int j = t.first[mant >> (52 - k_table_scale)];
-  while (mant > t.bound[j + 1]) ++j;  // bound[1024] stops the loop
+  j += mant > t.bound[j + 1] ? 1 : 0;
+  j += mant > t.bound[j + 1] ? 1 : 0;
   return j;
 }
 

@@ -56,6 +56,7 @@ series* new_series(instrument* inst, attribute_set attrs, bool overflow) {
     case instrument_type::counter:
     case instrument_type::up_down_counter:
       s->cells = new sum_cell[shard_count()];
+      s->cell_mask = shard_count() - 1;
       break;
     case instrument_type::histogram:
       s->shards = std::make_unique<std::atomic<histogram_shard*>[]>(shard_count());
@@ -163,10 +164,16 @@ void histogram_data::record(const histogram_config& cfg, double v) noexcept {
   ++count;
   sum += v;
   if (cfg.exponential) {
-    if (v == 0)
+    if (v == 0) {
       ++zero_count;
+      return;
+    }
+    const std::int32_t idx = expo::map_to_index(v, positive.scale);
+    const std::int64_t at = static_cast<std::int64_t>(idx) - positive.offset;
+    if (positive.len != 0 && at >= 0 && at < positive.len) [[likely]]
+      ++positive.counts[at];
     else
-      positive.add_value(v);
+      positive.add_index(idx, positive.scale, 1);  // extends the range, lowering the scale if needed
   } else {
     // Bucket i holds (bounds[i-1], bounds[i]]: the first bound >= v.
     const auto it = std::lower_bound(cfg.bounds.begin(), cfg.bounds.end(), v);
@@ -232,18 +239,28 @@ instrument* instrument_registry::find_or_add(instrument_type type, value_kind vk
                                              std::string_view unit, std::string_view description, std::uint32_t limit,
                                              const histogram_config* hist) {
   std::lock_guard lock(mutex_);
+  bool other_kind = false;
   for (instrument* i : instruments_) {
-    if (i->type != type || !same_metric_name(i->name, name)) continue;
-    if ((i->unit != unit || i->description != description || i->vk != vk) && !i->conflict_warned) {
+    if (!same_metric_name(i->name, name)) continue;
+    if (i->type != type || i->vk != vk) {
+      other_kind = true;
+      continue;
+    }
+    if ((i->unit != unit || i->description != description) && !i->conflict_warned) {
       // The specification's duplicate registration: the first definition wins, and we say so.
       i->conflict_warned = true;
       std::fprintf(stderr,
-                   "logfire: metric '%s' was created again with a different unit, description or value type; the "
-                   "first definition (unit '%s') is kept: give different instruments different names\n",
+                   "logfire: metric '%s' was created again with a different unit or description; the first "
+                   "definition (unit '%s') is kept\n",
                    i->name.c_str(), i->unit.c_str());
     }
     return i;
   }
+  if (other_kind)
+    std::fprintf(stderr,
+                 "logfire: metric '%.*s' was created as instruments of different kinds or value types; each is "
+                 "exported as its own metric under that name: give different instruments different names\n",
+                 static_cast<int>(name.size()), name.data());
   instruments_.reserve(instruments_.size() + 1);
   instrument* i = new_instrument(type, vk, name, unit, description, limit, hist);
   instruments_.push_back(i);
@@ -352,10 +369,6 @@ series* find_series(instrument* inst, const attribute_set& set) noexcept {
     inst->overflowed.fetch_add(1, std::memory_order_relaxed);
     return inst->overflow;
   }
-}
-
-bound_target target_of(series* s) noexcept {
-  return bound_target{s, s->cells ? s->cells : g_unbound_cells, &s->gauge, s->cells ? shard_count() - 1 : 0, s->inst};
 }
 
 instrument_counters sum_instrument_counters() noexcept {

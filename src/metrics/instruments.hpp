@@ -136,7 +136,8 @@ struct series {
   std::uint64_t created_unix_nano = 0;
 
   // Written by the application's threads.
-  sum_cell* cells = nullptr;  // counters: one per shard
+  sum_cell* cells = nullptr;    // counters: one per shard
+  std::uint32_t cell_mask = 0;  // shard_count() - 1 for counters, else 0
   gauge_cell gauge;
   std::unique_ptr<std::atomic<histogram_shard*>[]> shards;  // histograms: allocated on first use
 
@@ -185,7 +186,9 @@ series* find_series(instrument* inst, std::span<const arg> args) noexcept;
 // The series for an owned attribute set (observable instruments and tests).
 series* find_series(instrument* inst, const attribute_set& set) noexcept;
 
-bound_target target_of(series* s) noexcept;
+inline bound_target target_of(series* s) noexcept {
+  return bound_target{s, s->cells ? s->cells : g_unbound_cells, &s->gauge, s->cell_mask, s->inst};
+}
 
 // Registry-wide counters for metrics_stats().
 struct instrument_counters {

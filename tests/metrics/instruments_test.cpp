@@ -288,6 +288,28 @@ TEST(instruments, same_name_and_type_is_the_same_instrument_case_insensitively) 
   EXPECT_EQ(m.points[0].as_int, 3);
 }
 
+TEST(instruments, same_name_with_another_value_type_is_exported_as_its_own_metric) {
+  reader_fixture r;
+  const std::string name = unique("two.types");
+  logfire::metric_counter(name).add(2);
+  logfire::metric_counter<double>(name).add(0.5);
+  auto b = r.collect();
+  int ints = 0, doubles = 0;
+  for (const auto& m : b.metrics) {
+    if (m.name != name) continue;
+    ASSERT_EQ(m.points.size(), 1u);
+    if (m.points[0].is_double) {
+      ++doubles;
+      EXPECT_DOUBLE_EQ(m.points[0].as_double, 0.5);
+    } else {
+      ++ints;
+      EXPECT_EQ(m.points[0].as_int, 2);
+    }
+  }
+  EXPECT_EQ(ints, 1);
+  EXPECT_EQ(doubles, 1);
+}
+
 TEST(instruments, a_handle_of_nothing_records_nothing) {
   logfire::counter<> c;
   c.add(1, {{"a", 1}});
