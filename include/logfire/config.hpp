@@ -20,6 +20,7 @@
 #include "logfire/context.hpp"
 #include "logfire/exporter.hpp"
 #include "logfire/levels.hpp"
+#include "logfire/metric_exporter.hpp"
 #include "logfire/stats.hpp"
 
 namespace logfire {
@@ -108,6 +109,22 @@ struct otlp_options {
   std::optional<std::chrono::milliseconds> signal_grace{};
 };
 
+// Metrics (docs/metrics.md): the reader that collects every instrument on its own thread and
+// hands each collection to the metric exporters (also at force_flush() and shutdown()).
+struct metrics_options {
+  // Time between collections. Default 60 s; OTEL_METRIC_EXPORT_INTERVAL (ms).
+  std::optional<std::chrono::milliseconds> export_interval{};
+  // Deadline of a periodic collection's export. Default 30 s; OTEL_METRIC_EXPORT_TIMEOUT (ms).
+  std::optional<std::chrono::milliseconds> export_timeout{};
+  // Temporality per instrument kind. Default delta (Logfire's: delta for counters, observable
+  // counters and histograms, cumulative for the rest);
+  // OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE (cumulative, delta, lowmemory).
+  std::optional<metric_temporality> temporality{};
+  // Where collections go. Metrics are not sent over OTLP yet: without an exporter here no reader
+  // runs, and measurements stay aggregated in memory (bounded by each instrument's limit).
+  std::vector<std::shared_ptr<metric_exporter>> exporters{};
+};
+
 // Input to a custom sampler hook (runs on the caller's thread: keep it cheap, noexcept).
 struct sampling_input {
   trace_id trace;
@@ -141,6 +158,7 @@ struct options {
   otlp_options otlp{};
   // Exporters added to the ones the options imply (console, Logfire, OTLP endpoint).
   std::vector<std::shared_ptr<exporter>> exporters{};
+  metrics_options metrics{};
   // Read LOGFIRE_* / OTEL_* variables for unset options. Default true.
   bool read_environment = true;
 };

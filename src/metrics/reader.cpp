@@ -347,6 +347,10 @@ namespace {
 thread_local const metric_reader* t_collecting = nullptr;  // the reader running on this thread
 }
 
+bool on_metric_reader_thread() noexcept {
+  return t_collecting != nullptr;
+}
+
 bool metric_reader::force_flush(clock::time_point deadline) noexcept {
   if (t_collecting == this) return true;  // from a callback: the run in progress delivers
   try {
@@ -372,6 +376,7 @@ bool metric_reader::shutdown(clock::time_point deadline) noexcept {
     if (stopped_) return true;
     stopped_ = true;
     stop_ = true;
+    if (!started_) return true;  // never ran: nothing collected, exporters never started
   }
   wake_.notify_all();
   done_.notify_all();

@@ -134,6 +134,9 @@ class metric_reader {
   std::string errored_instrument_;  // the first instrument whose callback threw (run_mutex_)
 };
 
+// Whether this thread is a metrics reader running a collection (callbacks run there).
+bool on_metric_reader_thread() noexcept;
+
 // Observable instruments' registry-wide counters (added to by the reader).
 struct observable_counters {
   std::atomic<std::uint64_t> rejected{0};

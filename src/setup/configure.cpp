@@ -16,6 +16,7 @@
 #include "export/console_exporter.hpp"
 #include "logfire/config.hpp"
 #include "logfire/logfire.hpp"
+#include "metrics/reader.hpp"
 #include "pipeline/pipeline.hpp"
 #include "pipeline/thread_state.hpp"
 #include "resource/gcp_metadata.hpp"
@@ -29,8 +30,9 @@ std::uint64_t not_configured_count() noexcept;  // api.cpp
 namespace {
 
 std::mutex g_configure_mutex;
-std::uint64_t g_generation = 0;             // successful configure() calls, guarded by g_configure_mutex
-std::unique_ptr<pipeline> g_last_pipeline;  // the last pipeline shut down, for stats()
+std::uint64_t g_generation = 0;                  // successful configure() calls, guarded by g_configure_mutex
+std::unique_ptr<pipeline> g_last_pipeline;       // the last pipeline shut down, for stats()
+std::shared_ptr<metric_reader> g_metric_reader;  // when metric exporters are configured
 // Kept alive (callers may still read them) and never destroyed, so they stay reachable
 // after static destruction (a leak checker must not report them).
 std::vector<control*>& g_retired_controls = *new std::vector<control*>;
@@ -188,6 +190,21 @@ std::string resolve_options(options& o, const env_lookup& env) {
   if (!(err = parse_size_var(env, "OTEL_BSP_MAX_QUEUE_SIZE", o.batching.max_queue_size)).empty()) return err;
   if (!(err = parse_ms_var(env, "OTEL_BSP_EXPORT_TIMEOUT", o.batching.export_timeout)).empty()) return err;
   if (!(err = parse_size_var(env, "OTEL_ATTRIBUTE_COUNT_LIMIT", o.limits.max_attributes)).empty()) return err;
+  if (!(err = parse_ms_var(env, "OTEL_METRIC_EXPORT_INTERVAL", o.metrics.export_interval)).empty()) return err;
+  if (!(err = parse_ms_var(env, "OTEL_METRIC_EXPORT_TIMEOUT", o.metrics.export_timeout)).empty()) return err;
+  if (!o.metrics.temporality) {
+    if (auto v = env("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE")) {
+      const std::string l = lower(*v);
+      if (l == "delta")
+        o.metrics.temporality = metric_temporality::delta;
+      else if (l == "cumulative")
+        o.metrics.temporality = metric_temporality::cumulative;
+      else if (l == "lowmemory")
+        o.metrics.temporality = metric_temporality::low_memory;
+      else
+        return "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE is not cumulative, delta or lowmemory: '" + *v + "'";
+    }
+  }
   if (!(err = parse_size_var(env, "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", o.limits.max_value_length)).empty()) return err;
   return {};
 }
@@ -216,9 +233,11 @@ void on_fork_prepare() {
   g_configure_mutex.lock();
   // Before the registry: the background thread takes the registry inside its work section.
   if (g_active_pipeline) g_active_pipeline->before_fork();
+  if (g_metric_reader) g_metric_reader->before_fork();
   thread_registry::instance().mutex().lock();
 }
 void on_fork_parent() {
+  if (g_metric_reader) g_metric_reader->after_fork_in_parent();
   if (g_active_pipeline) g_active_pipeline->after_fork_in_parent();
   thread_registry::instance().mutex().unlock();
   g_configure_mutex.unlock();
@@ -228,6 +247,7 @@ void on_fork_child() {
   // protects is fit for the child.
   thread_registry::instance().after_fork_in_child(this_thread_state_if_any());
   if (g_active_pipeline) g_active_pipeline->after_fork_in_child();
+  if (g_metric_reader) g_metric_reader->after_fork_in_child();
   g_configure_mutex.unlock();
 }
 
@@ -248,12 +268,16 @@ void install_process_hooks() {
 
 // Stops the active pipeline. Caller holds g_configure_mutex.
 bool stop_active(clock::time_point deadline) {
+  // Metrics first: their last collection may run callbacks that log.
+  bool metrics_ok = true;
+  if (g_metric_reader) metrics_ok = g_metric_reader->shutdown(deadline);
+  g_metric_reader.reset();
   pipeline* p = g_active_pipeline;
-  if (!p) return true;
+  if (!p) return metrics_ok;
   control* c = g_control.exchange(nullptr, std::memory_order_acq_rel);
   if (c) g_retired_controls.push_back(c);
   g_min_level.store(0, std::memory_order_relaxed);
-  const bool ok = p->shutdown(deadline);
+  const bool ok = p->shutdown(deadline) && metrics_ok;
   g_active_pipeline = nullptr;
   // Keep its final counters readable through stats() until the next configure().
   g_last_pipeline.reset(p);
@@ -286,6 +310,8 @@ setup::~setup() {
 }
 
 setup configure(options opts) {
+  // A metric callback runs on the reader's thread, which reconfiguring would have to stop.
+  if (on_metric_reader_thread()) return setup("logfire::configure cannot be called from a metric callback");
   try {
     // An empty variable counts as unset.
     const env_lookup env =
@@ -339,6 +365,17 @@ setup configure(options opts) {
     for (auto& d : destinations) exporters.push_back(std::move(d));
     for (auto& e : opts.exporters) exporters.push_back(e);
 
+    std::shared_ptr<metric_reader> metrics;
+    if (!opts.metrics.exporters.empty()) {
+      metric_reader_settings ms;
+      if (opts.metrics.export_interval) ms.interval = *opts.metrics.export_interval;
+      if (opts.metrics.export_timeout) ms.timeout = *opts.metrics.export_timeout;
+      ms.preference = opts.metrics.temporality.value_or(metric_temporality::delta);
+      ms.res = res;
+      ms.exporters = opts.metrics.exporters;
+      metrics = std::make_shared<metric_reader>(std::move(ms));
+    }
+
     std::lock_guard lock(g_configure_mutex);
     install_process_hooks();
     stop_active(clock::now() + std::chrono::seconds(5));
@@ -348,16 +385,23 @@ setup configure(options opts) {
     // On GCP, project, region and instance id come from the metadata server, off the hot path
     // and without blocking startup: they reach the exporters when the lookup answers.
     pipeline* raw = p.get();
-    auto on_metadata = [raw](const gcp_metadata& m) {
+    std::weak_ptr<metric_reader> weak_metrics = metrics;
+    auto on_metadata = [raw, weak_metrics](const gcp_metadata& m) {
       resource additions;
       if (!m.project_id.empty()) additions.set("cloud.account.id", m.project_id);
       if (!m.region.empty()) additions.set("cloud.region", m.region);
       if (!m.instance_id.empty()) additions.set("faas.instance", m.instance_id);
-      if (!additions.attributes.empty()) raw->add_resource_attributes(std::move(additions));
+      if (additions.attributes.empty()) return;
+      if (auto r = weak_metrics.lock()) r->add_resource_attributes(additions);
+      raw->add_resource_attributes(std::move(additions));
     };
     if (auto lookup = gcp_metadata_lookup::start_if_gcp(plat, env, on_metadata))
       p->own_lookup(std::shared_ptr<void>(std::move(lookup)));
     g_active_pipeline = p.release();
+    if (metrics) {
+      metrics->start();
+      g_metric_reader = std::move(metrics);
+    }
     setup result;
     result.owns_ = ++g_generation;
     return result;
@@ -367,12 +411,18 @@ setup configure(options opts) {
 }
 
 bool force_flush(std::chrono::milliseconds timeout) noexcept {
+  // From a metric callback: the collection in progress delivers; waiting here for the reader
+  // (which waits for this callback) would never end.
+  if (on_metric_reader_thread()) return true;
   std::lock_guard lock(g_configure_mutex);
   if (!g_active_pipeline) return true;
-  return g_active_pipeline->flush(clock::now() + timeout);
+  const auto deadline = clock::now() + timeout;
+  const bool metrics_ok = g_metric_reader ? g_metric_reader->force_flush(deadline) : true;
+  return g_active_pipeline->flush(deadline) && metrics_ok;
 }
 
 bool shutdown(std::chrono::milliseconds timeout) noexcept {
+  if (on_metric_reader_thread()) return false;  // a callback cannot stop the thread running it
   std::lock_guard lock(g_configure_mutex);
   if (!g_active_pipeline) return true;
   return stop_active(clock::now() + timeout);

@@ -5,34 +5,13 @@
 #include <string>
 
 #include "core/core_support.hpp"
+#include "support/scoped_env.hpp"
 
 using namespace core_test;
 using logfire::drop_reason;
 using logfire::level;
 
 namespace {
-
-// Sets a variable for the scope of the guard.
-class scoped_env {
- public:
-  scoped_env(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old, had_ = true;
-    ::setenv(name, value, 1);
-  }
-  ~scoped_env() {
-    if (had_)
-      ::setenv(name_, old_.c_str(), 1);
-    else
-      ::unsetenv(name_);
-  }
-  scoped_env(const scoped_env&) = delete;
-  scoped_env& operator=(const scoped_env&) = delete;
-
- private:
-  const char* name_;
-  std::string old_;
-  bool had_ = false;
-};
 
 // Options that read the environment, with only `e` as exporter. The console is left unset
 // (so LOGFIRE_CONSOLE is read) only when asked.

@@ -1,0 +1,128 @@
+// Metrics through configure(): options.metrics starts the reader; force_flush() collects;
+// shutdown() collects one last time; the environment variables are honoured (and a bad value is
+// named); a callback may log and flush while another thread flushes, and cannot reconfigure.
+#include <cstdlib>
+#include <thread>
+
+#include "logfire/config.hpp"
+#include "logfire/logfire.hpp"
+#include "logfire/memory_exporter.hpp"
+#include "metrics/metrics_support.hpp"
+#include "support/scoped_env.hpp"
+
+namespace {
+
+using namespace metrics_test;
+
+logfire::options metric_options(std::shared_ptr<logfire::memory_metric_exporter> mem, bool env = false) {
+  logfire::options o;
+  o.console.enabled = false;
+  o.read_environment = env;
+  o.metrics.exporters = {std::move(mem)};
+  return o;
+}
+
+TEST(metrics_configure, force_flush_collects_and_shutdown_collects_the_rest) {
+  auto mem = std::make_shared<logfire::memory_metric_exporter>();
+  const std::string name = unique("cfg.requests");
+  auto c = logfire::metric_counter(name);
+  {
+    auto lf = logfire::configure(metric_options(mem));
+    ASSERT_TRUE(lf) << lf.error();
+    c.add(2);
+    ASSERT_TRUE(logfire::force_flush());
+    auto m = mem->last(name);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->points.at(0).as_int, 2);
+    EXPECT_EQ(m->temporality, logfire::aggregation_temporality::delta);
+    c.add(5);
+  }  // the guard shuts down: a last collection
+  auto m = mem->last(name);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->points.at(0).as_int, 5);
+  const auto st = logfire::metrics_stats();
+  EXPECT_GT(st.points_produced, 0u);
+  EXPECT_EQ(st.points_produced, st.points_exported + st.points_dropped_total());
+  // The resource is the one the spans get.
+  bool service = false;
+  const auto batches = mem->batches();
+  for (const auto& [k, v] : batches.back().resource)
+    if (k == "service.name") service = true;
+  EXPECT_TRUE(service);
+}
+
+TEST(metrics_configure, environment_variables) {
+  auto mem = std::make_shared<logfire::memory_metric_exporter>();
+  scoped_env pref("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "CUMULATIVE");
+  scoped_env interval("OTEL_METRIC_EXPORT_INTERVAL", "50");
+  const std::string name = unique("cfg.env");
+  auto lf = logfire::configure(metric_options(mem, true));
+  ASSERT_TRUE(lf) << lf.error();
+  logfire::metric_counter(name).add(1);
+  // Collections every 50 ms: one arrives without a flush (bounded wait for the event).
+  for (int i = 0; i < 500 && !mem->last(name); ++i) std::this_thread::sleep_for(10ms);
+  auto m = mem->last(name);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->temporality, logfire::aggregation_temporality::cumulative);
+}
+
+TEST(metrics_configure, a_bad_value_is_named) {
+  auto mem = std::make_shared<logfire::memory_metric_exporter>();
+  {
+    scoped_env pref("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "sometimes");
+    auto lf = logfire::configure(metric_options(mem, true));
+    ASSERT_FALSE(lf);
+    EXPECT_EQ(lf.error(),
+              "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE is not cumulative, delta or lowmemory: "
+              "'sometimes'");
+  }
+  scoped_env interval("OTEL_METRIC_EXPORT_INTERVAL", "soon");
+  auto lf = logfire::configure(metric_options(mem, true));
+  ASSERT_FALSE(lf);
+  EXPECT_EQ(lf.error(), "OTEL_METRIC_EXPORT_INTERVAL is not a positive integer: 'soon'");
+}
+
+TEST(metrics_configure, callbacks_may_log_and_flush_while_another_thread_flushes) {
+  auto mem = std::make_shared<logfire::memory_metric_exporter>();
+  auto spans = std::make_shared<logfire::memory_exporter>();
+  auto o = metric_options(mem);
+  o.exporters = {spans};
+  auto lf = logfire::configure(std::move(o));
+  ASSERT_TRUE(lf) << lf.error();
+  const std::string name = unique("cfg.reentrant");
+  std::string reconfigure_error;
+  auto reg = logfire::metric_gauge_callback(name, [&](logfire::observer& obs) {
+    logfire::info("collecting {n}", {{"n", 1}});
+    EXPECT_TRUE(logfire::force_flush(1s));  // returns at once on the reader's thread
+    auto again = logfire::configure(metric_options(mem));
+    reconfigure_error = again.error();
+    EXPECT_FALSE(logfire::shutdown(1s));
+    obs.observe(1.0);
+  });
+  // This thread holds the configure lock while it waits for the reader, whose callback flushes.
+  ASSERT_TRUE(logfire::force_flush(10s));
+  EXPECT_TRUE(mem->last(name));
+  EXPECT_EQ(reconfigure_error, "logfire::configure cannot be called from a metric callback");
+  ASSERT_TRUE(logfire::force_flush(10s));
+  bool logged = false;
+  for (const auto& r : spans->records())
+    if (r.name == "collecting {n}") logged = true;
+  EXPECT_TRUE(logged);
+}
+
+TEST(metrics_configure, without_metric_exporters_no_reader_runs) {
+  const std::string name = unique("cfg.no.reader");
+  auto lf = logfire::configure({.console = {.enabled = false}, .read_environment = false});
+  ASSERT_TRUE(lf);
+  logfire::metric_counter(name).add(3);
+  ASSERT_TRUE(logfire::force_flush());
+  // Still in the instrument: a later configuration with an exporter collects it.
+  auto mem = std::make_shared<logfire::memory_metric_exporter>();
+  auto lf2 = logfire::configure(metric_options(mem));
+  ASSERT_TRUE(logfire::force_flush());
+  auto m = mem->last(name);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->points.at(0).as_int, 3);
+}
+
+}  // namespace
