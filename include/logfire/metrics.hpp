@@ -32,7 +32,7 @@ struct metric_options {
   std::string_view description{};
   // Distinct attribute sets this instrument keeps apart. Measurements with further sets go to
   // one point with the attribute otel.metric.overflow = true (counted, explained once on
-  // stderr). 0 = the default, 2000 (OpenTelemetry's).
+  // stderr). 0 = the default, 2000 (OpenTelemetry's); at most 1,000,000.
   std::uint32_t cardinality_limit = 0;
 };
 

@@ -1,6 +1,7 @@
 // Observable instruments: registration, removal and running their callbacks (collector thread).
 #include <pthread.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "context/ids.hpp"
@@ -57,7 +58,7 @@ void observation_sink::add_to_overflow(std::int64_t i, double d, bool is_double)
         (overflow.is_double ? overflow.d : static_cast<double>(overflow.i)) + (is_double ? d : static_cast<double>(i));
     overflow.is_double = true;
   } else {
-    overflow.i += i;
+    overflow.i = wrapping_add(overflow.i, i);
   }
   has_overflow = true;
 }
@@ -96,7 +97,8 @@ callback_registration observable_registry::add(metric_kind kind, std::string_vie
     fresh->name = std::string(name);
     fresh->unit = std::string(opts.unit);
     fresh->description = std::string(opts.description);
-    fresh->limit = opts.cardinality_limit ? opts.cardinality_limit : k_default_cardinality_limit;
+    fresh->limit = opts.cardinality_limit ? std::min(opts.cardinality_limit, k_max_cardinality_limit)
+                                          : k_default_cardinality_limit;
     fresh->created_unix_nano = now_unix_nano();
     inst = fresh.release();
     instruments_.push_back(inst);

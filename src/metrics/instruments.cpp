@@ -120,7 +120,7 @@ instrument* new_instrument(instrument_type type, value_kind vk, std::string_view
   inst->name = std::string(name);
   inst->unit = std::string(unit);
   inst->description = std::string(description);
-  inst->limit = limit ? limit : k_default_cardinality_limit;
+  inst->limit = limit ? std::min(limit, k_max_cardinality_limit) : k_default_cardinality_limit;
   inst->created_unix_nano = now_unix_nano();
   if (hist) inst->hist = *hist;
   const std::uint32_t slots = next_pow2(std::max<std::uint32_t>(16, 2 * (inst->limit + 2)));

@@ -28,6 +28,8 @@
 namespace logfire::detail {
 
 inline constexpr std::uint32_t k_default_cardinality_limit = 2000;
+// The table and series list are sized from the limit up front: a larger limit is lowered to this.
+inline constexpr std::uint32_t k_max_cardinality_limit = 1'000'000;
 
 // A test-and-test-and-set lock for the histogram shards: uncontended it costs one locked
 // exchange; the only other party is the collector, for a copy of a few hundred bytes.
@@ -151,6 +153,14 @@ struct series {
     bool hist_ready = false;
   } collected;
 };
+
+// Integer sums wrap as the cells' atomic adds do (two's complement) instead of overflowing.
+inline std::int64_t wrapping_add(std::int64_t a, std::int64_t b) noexcept {
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) + static_cast<std::uint64_t>(b));
+}
+inline std::int64_t wrapping_neg(std::int64_t a) noexcept {
+  return static_cast<std::int64_t>(std::uint64_t{0} - static_cast<std::uint64_t>(a));
+}
 
 // Instrument names are case-insensitive (the specification's "name conflict").
 bool same_metric_name(std::string_view a, std::string_view b) noexcept;

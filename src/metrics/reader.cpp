@@ -193,6 +193,8 @@ number_point number(const series& s, std::uint64_t start, std::uint64_t time, va
 }
 
 // Drains one synchronous instrument into `c`. `interval_start` is where delta points begin.
+// One function for the four kinds because they share the walk over series and the choice
+// between delta and cumulative; each case is the kind's drain and its temporality.
 void collect_instrument(collection& c, instrument& inst, aggregation_temporality t, std::uint64_t interval_start) {
   const std::uint32_t shards = shard_count();
   const bool cumulative = t == aggregation_temporality::cumulative;
@@ -216,14 +218,14 @@ void collect_instrument(collection& c, instrument& inst, aggregation_temporality
         double d = 0;
         for (std::uint32_t k = 0; k < shards; ++k) {
           touched |= s.cells[k].touched.exchange(0, std::memory_order_relaxed) != 0;
-          i += s.cells[k].i.exchange(0, std::memory_order_relaxed);
+          i = wrapping_add(i, s.cells[k].i.exchange(0, std::memory_order_relaxed));
           d += s.cells[k].d.exchange(0, std::memory_order_relaxed);
         }
         touched |= i != 0 || d != 0;
         if (cumulative) {
           if (touched) {
             st.seen = true;
-            st.total_i += i;
+            st.total_i = wrapping_add(st.total_i, i);
             st.total_d += d;
           }
           if (st.seen) c.numbers.push_back(number(s, s.created_unix_nano, c.time, inst.vk, st.total_i, st.total_d));
@@ -498,7 +500,7 @@ void metric_reader::collect_observable(collection& c, observable_instrument& ins
             p.is_double = true;
             p.as_double = now_v >= prev_v ? now_v - prev_v : now_v;
           } else {
-            p.as_int = o.i >= prev->i ? o.i - prev->i : o.i;
+            p.as_int = o.i >= prev->i ? wrapping_add(o.i, wrapping_neg(prev->i)) : o.i;
           }
         }
       }
@@ -513,6 +515,8 @@ void metric_reader::collect_observable(collection& c, observable_instrument& ins
   c.end();
 }
 
+// Longer than a screen because it is a list: one block per kind of explanation (overflow per
+// instrument, rejected measurements, dropped attributes, callback errors, points lost per reason).
 void metric_reader::report_diagnostics() {
   // Called at the end of a run (run_mutex_ held). Instruments' "explained" flags are shared by
   // every reader, hence the lock.
