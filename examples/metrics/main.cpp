@@ -38,7 +38,7 @@ int main() {
     return 1;
   }
 
-  // Fixed attribute sets: bind once, then each add touches one atomic.
+  // Fixed attribute sets: bind once, then each add touches only this thread's cell.
   auto checkout_ok = requests.bind({{"http.route", "/checkout"}, {"http.response.status_code", 200}});
   checkout_ok.add(1);
 

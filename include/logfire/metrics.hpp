@@ -1,6 +1,6 @@
 // Metrics as Logfire names them: counters, up-down counters, histograms and gauges. Create an
 // instrument once (handles are cheap to copy), record from any thread. A bound handle fixes the
-// attribute set up front, so an add touches one atomic in a per-thread shard and nothing else.
+// attribute set up front, so an add touches only this thread's own cell of the series.
 //
 //   auto requests = logfire::metric_counter("http.server.requests", {.unit = "{request}"});
 //   requests.add(1, {{"http.route", "/checkout"}});
@@ -55,8 +55,12 @@ namespace detail {
 struct instrument;
 struct series;
 
-// One shard of a sum: its own cache line, so threads recording into different shards never
-// share a line. `touched` tells the collector that a measurement arrived (an add of 0 counts).
+// One cell of a sum: its own cache line, so threads writing different cells never share a line.
+// A sum has 2 * K cells (K = 4..16 from the number of CPUs). Cells 0..K-1 each belong to one
+// live thread at a time, which adds to `i` with a plain load and store (no locked instruction);
+// the collector reads them as running totals. Threads beyond the first K share cells K..2K-1
+// with atomic adds, which the collector exchanges with zero. Doubles always use atomic adds on
+// `d`. `touched` tells the collector that a measurement arrived (an add of 0 counts).
 struct alignas(64) sum_cell {
   std::atomic<std::int64_t> i{0};
   std::atomic<double> d{0.0};
@@ -70,8 +74,9 @@ struct alignas(64) gauge_cell {
   std::atomic<std::uint32_t> touched{0};
 };
 
-// This thread's shard number (1-based; 0 until the thread first records). Threads get
-// consecutive numbers, so two threads never share a shard while there are as many shards.
+// This thread's cell: its index in the low bits, k_owner_cell when the thread owns it (0 until
+// the thread first records). Histogram shards use the index modulo K.
+inline constexpr std::uint32_t k_owner_cell = 0x100;
 extern thread_local constinit std::uint32_t t_metric_shard;
 [[gnu::cold]] std::uint32_t assign_metric_shard() noexcept;
 inline std::uint32_t metric_shard() noexcept {
@@ -122,14 +127,20 @@ constexpr void check_value_type() noexcept {
                 "this instrument counts integers; create it with <double> for fractional values");
 }
 
-// A sum cell's shard for this thread, with the fast add both counters share.
+// This thread's cell of a sum, with the fast add both counters share.
 template <typename T>
 inline void add_to_cell(const bound_target& t, T v) noexcept {
-  sum_cell& c = t.cells[metric_shard() & t.mask];
-  if constexpr (std::is_same_v<T, double>)
+  const std::uint32_t s = metric_shard();
+  sum_cell& c = t.cells[s & t.mask];
+  if constexpr (std::is_same_v<T, double>) {
     c.d.fetch_add(v, std::memory_order_relaxed);
-  else
+  } else if (s & k_owner_cell) {
+    // The only writer of this cell: a plain add (wrapping, as fetch_add does).
+    const auto old = static_cast<std::uint64_t>(c.i.load(std::memory_order_relaxed));
+    c.i.store(static_cast<std::int64_t>(old + static_cast<std::uint64_t>(v)), std::memory_order_relaxed);
+  } else {
     c.i.fetch_add(v, std::memory_order_relaxed);
+  }
   if (c.touched.load(std::memory_order_relaxed) == 0) [[unlikely]]
     c.touched.store(1, std::memory_order_relaxed);
 }
@@ -144,8 +155,9 @@ inline bound_target unbound_target() noexcept {
 
 }  // namespace detail
 
-// A counter bound to one attribute set. add() is a few nanoseconds: one relaxed atomic add on
-// this thread's shard. Copyable; valid for the life of the process.
+// A counter bound to one attribute set. add() is about a nanosecond: a plain add into this
+// thread's own cell (an atomic add into a shared cell for threads beyond the first few).
+// Copyable; valid for the life of the process.
 template <typename T = std::int64_t>
 class bound_counter {
   static_assert(detail::is_metric_value<T>, "counters hold std::int64_t or double");

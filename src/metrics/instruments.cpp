@@ -55,8 +55,8 @@ series* new_series(instrument* inst, attribute_set attrs, bool overflow) {
   switch (inst->type) {
     case instrument_type::counter:
     case instrument_type::up_down_counter:
-      s->cells = new sum_cell[shard_count()];
-      s->cell_mask = shard_count() - 1;
+      s->cells = new sum_cell[2 * shard_count()];
+      s->cell_mask = 2 * shard_count() - 1;
       break;
     case instrument_type::histogram:
       s->shards = std::make_unique<std::atomic<histogram_shard*>[]>(shard_count());
@@ -145,11 +145,48 @@ std::uint32_t shard_count() noexcept {
   return n;
 }
 
+namespace {
+
+// Which owner cells (0..K-1) live threads hold: bit k set = cell k taken.
+std::atomic<std::uint32_t> g_owned_cells{0};
+
+// Gives the thread's owner cell back when the thread exits. Records made later in the thread's
+// exit (other thread-local destructors) go to a shared cell.
+struct owned_cell_release {
+  ~owned_cell_release() {
+    const std::uint32_t s = t_metric_shard;
+    if (!(s & k_owner_cell)) return;
+    const std::uint32_t k = shard_count();
+    t_metric_shard = k + (s & (k - 1));
+    g_owned_cells.fetch_and(~(1u << (s & (k - 1))), std::memory_order_release);
+  }
+};
+
+}  // namespace
+
 std::uint32_t assign_metric_shard() noexcept {
-  // 1-based and consecutive: thread k writes shard k % shard_count().
-  t_metric_shard = g_next_shard.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (t_metric_shard == 0) t_metric_shard = 1;  // after 2^32 threads
+  // An owner cell if one is free (the first K threads that record, or those that replace them
+  // after they exit); otherwise a shared cell, by consecutive thread number.
+  const std::uint32_t k = shard_count();
+  std::uint32_t owned = g_owned_cells.load(std::memory_order_relaxed);
+  while (owned != (k >= 32 ? ~0u : (1u << k) - 1)) {
+    const auto slot = static_cast<std::uint32_t>(std::countr_one(owned));
+    if (g_owned_cells.compare_exchange_weak(owned, owned | (1u << slot), std::memory_order_acquire,
+                                            std::memory_order_relaxed)) {
+      static thread_local owned_cell_release release;  // constructed once per owning thread
+      (void)release;
+      t_metric_shard = k_owner_cell | slot;
+      return t_metric_shard;
+    }
+  }
+  t_metric_shard = k + (g_next_shard.fetch_add(1, std::memory_order_relaxed) & (k - 1));
   return t_metric_shard;
+}
+
+void release_owned_cells_after_fork(std::uint32_t keep) noexcept {
+  // In the child only the forking thread exists: every other owner cell is free again.
+  const std::uint32_t s = t_metric_shard;
+  g_owned_cells.store((s & k_owner_cell) ? (1u << (s & (keep - 1))) : 0u, std::memory_order_relaxed);
 }
 
 // ---- histogram accumulation (under the shard lock, or collector-owned) ----
@@ -314,11 +351,12 @@ void instrument_registry::after_fork_in_child() noexcept {
   for (instrument* inst : instruments_) {
     for_each_series(inst, [inst](series& s) {
       if (s.cells)
-        for (std::uint32_t k = 0; k < shard_count(); ++k) {
+        for (std::uint32_t k = 0; k < 2 * shard_count(); ++k) {
           s.cells[k].i.store(0, std::memory_order_relaxed);
           s.cells[k].d.store(0, std::memory_order_relaxed);
           s.cells[k].touched.store(0, std::memory_order_relaxed);
         }
+      s.collected.owner_totals.fill(0);
       s.gauge.touched.store(0, std::memory_order_relaxed);
       for_each_shard(s, [inst](histogram_shard& h) {
         h.data.reset(inst->hist);
@@ -331,6 +369,7 @@ void instrument_registry::after_fork_in_child() noexcept {
     });
     inst->insert_mutex.unlock();
   }
+  release_owned_cells_after_fork(shard_count());
   mutex_.unlock();
 }
 

@@ -2,16 +2,18 @@
 // attribute set, found through a lock-free table), and the cells the application's threads write.
 //
 // Threads:
-//   * application threads record: they read the table without locks and write their shard's
-//     cell (sums: one relaxed atomic add; histograms: a per-shard spinlock that only the
-//     collector ever contends; gauges: two relaxed stores). A new attribute set takes the
-//     instrument's mutex once, to create its series.
+//   * application threads record: they read the table without locks and write their own cell
+//     (sums: a plain add into the thread's owner cell, or an atomic add into a shared one;
+//     histograms: a per-shard spinlock, contended only by threads sharing a shard and by the
+//     collector; gauges: two relaxed stores). A new attribute set takes the instrument's mutex
+//     once, to create its series.
 //   * the collector (metrics reader thread) reads and resets the cells; it alone touches the
 //     `collected` part of a series.
 // Series are never freed while the process lives, so bound handles and lock-free readers never
 // see a dangling pointer; the cardinality limit bounds their number per instrument.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -145,7 +147,8 @@ struct series {
 
   // Collector only.
   struct collected_state {
-    bool seen = false;  // has had a measurement (cumulative points are exported from then on)
+    bool seen = false;                            // has had a measurement (cumulative points are exported from then on)
+    std::array<std::int64_t, 16> owner_totals{};  // the owner cells' running totals, as last read
     std::int64_t total_i = 0;
     double total_d = 0;
     std::uint64_t last_bits = 0;  // gauges
@@ -165,8 +168,11 @@ inline std::int64_t wrapping_neg(std::int64_t a) noexcept {
 // Instrument names are case-insensitive (the specification's "name conflict").
 bool same_metric_name(std::string_view a, std::string_view b) noexcept;
 
-// Shards per sum or histogram (a power of two: 4 to 16, from the number of CPUs).
+// K: shards per histogram and owner cells per sum (a power of two: 4 to 16, from the number of
+// CPUs). Sums have K shared cells besides.
 std::uint32_t shard_count() noexcept;
+// After fork() in the child: frees the owner cells of the threads that did not survive.
+void release_owned_cells_after_fork(std::uint32_t k) noexcept;
 
 // The registry of every instrument (never destroyed: instruments outlive configure()).
 class instrument_registry {

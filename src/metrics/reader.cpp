@@ -216,9 +216,16 @@ void collect_instrument(collection& c, instrument& inst, aggregation_temporality
         bool touched = false;
         std::int64_t i = 0;
         double d = 0;
-        for (std::uint32_t k = 0; k < shards; ++k) {
+        for (std::uint32_t k = 0; k < 2 * shards; ++k) {
           touched |= s.cells[k].touched.exchange(0, std::memory_order_relaxed) != 0;
-          i = wrapping_add(i, s.cells[k].i.exchange(0, std::memory_order_relaxed));
+          if (k < shards) {
+            // An owner cell: a running total its one writer keeps adding to; take the increase.
+            const std::int64_t total = s.cells[k].i.load(std::memory_order_relaxed);
+            i = wrapping_add(i, wrapping_add(total, wrapping_neg(st.owner_totals[k])));
+            st.owner_totals[k] = total;
+          } else {
+            i = wrapping_add(i, s.cells[k].i.exchange(0, std::memory_order_relaxed));
+          }
           d += s.cells[k].d.exchange(0, std::memory_order_relaxed);
         }
         touched |= i != 0 || d != 0;

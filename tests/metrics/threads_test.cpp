@@ -72,3 +72,42 @@ TEST(metric_threads, concurrent_recording_and_collection_lose_nothing) {
 }
 
 }  // namespace
+
+namespace {
+
+// More threads than there are owner cells, in waves (threads exit and new ones take their
+// cells): owners and sharers together lose nothing, while the reader collects in between.
+TEST(metric_threads, more_threads_than_owner_cells_in_waves) {
+  reader_fixture r;
+  const std::string name = unique("mt.waves");
+  auto c = logfire::metric_counter(name);
+  const std::string u_name = unique("mt.waves.updown");
+  auto u = logfire::metric_up_down_counter(u_name);
+  const auto bound = c.bind({{"k", "v"}});
+  constexpr int k_waves = 3, k_threads = 12, k_iterations = 5000;
+  for (int w = 0; w < k_waves; ++w) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < k_threads; ++t)
+      threads.emplace_back([&] {
+        for (int i = 0; i < k_iterations; ++i) {
+          bound.add(1);
+          u.add(1);
+          u.add(-1);
+        }
+      });
+    if (w == 1) r.collect();  // a collection while a wave runs
+    for (auto& th : threads) th.join();
+    r.collect();
+  }
+  // Every add counted exactly once across the collections (the mid-wave one included).
+  std::int64_t all = 0;
+  for (const auto& b : r.mem->batches())
+    if (const auto* m = b.find(name))
+      for (const auto& p : m->points) all += p.as_int;
+  EXPECT_EQ(all, static_cast<std::int64_t>(k_waves) * k_threads * k_iterations);
+  auto ud = r.collect_one(u_name);
+  ASSERT_EQ(ud.points.size(), 1u);
+  EXPECT_EQ(ud.points[0].as_int, 0);
+}
+
+}  // namespace
