@@ -18,9 +18,11 @@ struct metric_stats {
   std::uint64_t points_produced = 0;
   std::uint64_t points_exported = 0;
   std::array<std::uint64_t, drop_reason_count> points_dropped{};
-  // Negative, NaN or infinite values given to counters and histograms (not recorded).
+  // Values an instrument could not take (not recorded): negative ones given to counters and
+  // histograms, NaN and infinities given to any instrument.
   std::uint64_t measurements_rejected = 0;
-  // Measurements folded into an otel.metric.overflow point (recorded, attributes lost).
+  // Measurements (and bindings) that went to an otel.metric.overflow point: recorded, but
+  // without their attributes.
   std::uint64_t measurements_overflowed = 0;
   // Attribute values dropped because metrics take scalars and strings only.
   std::uint64_t attributes_dropped = 0;
