@@ -1,6 +1,4 @@
 // Observable instruments: registration, removal and running their callbacks (collector thread).
-#include <pthread.h>
-
 #include <algorithm>
 #include <limits>
 
@@ -74,9 +72,7 @@ void observation_sink::absorb(observation_sink&& other) {
 observable_registry& observable_registry::instance() noexcept {
   static observable_registry* r = [] {
     auto* reg = new observable_registry();
-    pthread_atfork([] { observable_registry::instance().before_fork(); },
-                   [] { observable_registry::instance().after_fork(); },
-                   [] { observable_registry::instance().after_fork(); });
+    install_metrics_fork_handlers();
     return reg;
   }();
   return *r;

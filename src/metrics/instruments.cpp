@@ -2,8 +2,6 @@
 // for who touches what.
 #include "metrics/instruments.hpp"
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <bit>
 #include <cctype>
@@ -264,9 +262,7 @@ instrument_registry& instrument_registry::instance() noexcept {
   // Never destroyed: bound handles and instruments in statics outlive every destructor.
   static instrument_registry* r = [] {
     auto* reg = new instrument_registry();
-    pthread_atfork([] { instrument_registry::instance().before_fork(); },
-                   [] { instrument_registry::instance().after_fork_in_parent(); },
-                   [] { instrument_registry::instance().after_fork_in_child(); });
+    install_metrics_fork_handlers();
     return reg;
   }();
   return *r;

@@ -206,6 +206,12 @@ inline bound_target target_of(series* s) noexcept {
   return bound_target{s, s->cells ? s->cells : g_unbound_cells, &s->gauge, s->cell_mask, s->inst};
 }
 
+// fork(): one set of handlers for the whole metrics layer, so that its locks are always taken in
+// the same order (running readers first, waiting for a collection in progress, then the callback
+// registry, then the instrument registry and its shard locks). Installed once, by whichever of
+// the registries or a reader comes first. Defined in reader.cpp.
+void install_metrics_fork_handlers() noexcept;
+
 // Registry-wide counters for metrics_stats().
 struct instrument_counters {
   std::uint64_t rejected = 0;

@@ -3,6 +3,8 @@
 // once that thread has stopped; run_mutex_ keeps runs one at a time.
 #include "metrics/reader.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <bit>
 #include <string>
@@ -102,6 +104,41 @@ struct collection {
 std::mutex g_active_mutex;
 metric_reader* g_active = nullptr;
 metric_stats g_last_stats{};
+
+// Readers whose thread runs (between start() and shutdown()), for the fork handlers.
+std::mutex& running_mutex() {
+  static std::mutex* m = new std::mutex;  // never destroyed: fork handlers outlive statics
+  return *m;
+}
+std::vector<metric_reader*>& running_readers() {
+  static auto* v = new std::vector<metric_reader*>;
+  return *v;
+}
+
+void install_metrics_fork_handlers() noexcept {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    pthread_atfork(
+        [] {
+          running_mutex().lock();
+          for (metric_reader* r : running_readers()) r->before_fork();
+          observable_registry::instance().before_fork();
+          instrument_registry::instance().before_fork();
+        },
+        [] {
+          instrument_registry::instance().after_fork_in_parent();
+          observable_registry::instance().after_fork();
+          for (metric_reader* r : running_readers()) r->after_fork_in_parent();
+          running_mutex().unlock();
+        },
+        [] {
+          instrument_registry::instance().after_fork_in_child();
+          observable_registry::instance().after_fork();
+          for (metric_reader* r : running_readers()) r->after_fork_in_child();
+          running_mutex().unlock();
+        });
+  });
+}
 
 namespace {
 
@@ -317,36 +354,43 @@ metric_reader::metric_reader(metric_reader_settings settings) : settings_(std::m
 
 metric_reader::~metric_reader() {
   shutdown(clock::now() + std::chrono::seconds(5));
+  delete ctl_;
 }
 
 void metric_reader::start() {
-  std::lock_guard lock(mutex_);
-  if (started_) return;
-  started_ = true;
+  std::lock_guard lock(ctl_->mutex);
+  if (ctl_->started) return;
+  ctl_->started = true;
   for (std::size_t i = 0; i < settings_.exporters.size(); ++i)
     if (settings_.exporters[i]) settings_.exporters[i]->start(*counters_[i]);
-  thread_ = std::thread([this] { loop(); });
+  install_metrics_fork_handlers();
+  {
+    std::lock_guard running(running_mutex());
+    thread_ = std::thread([this] { loop(); });
+    running_readers().push_back(this);
+  }
   std::lock_guard active(g_active_mutex);
   g_active = this;
 }
 
 void metric_reader::loop() {
-  std::unique_lock lock(mutex_);
+  control& c = *ctl_;  // this thread's control (a child after fork() starts a new thread on a new one)
+  std::unique_lock lock(c.mutex);
   auto next = clock::now() + settings_.interval;
-  while (!stop_) {
-    wake_.wait_until(lock, next, [this] { return stop_ || flush_requested_ > flush_done_; });
-    if (stop_) break;
-    const bool flush = flush_requested_ > flush_done_;
+  while (!c.stop) {
+    c.wake.wait_until(lock, next, [&c] { return c.stop || c.flush_requested > c.flush_done; });
+    if (c.stop) break;
+    const bool flush = c.flush_requested > c.flush_done;
     if (!flush && clock::now() < next) continue;
-    const std::uint64_t target = flush_requested_;
-    const clock::time_point deadline = flush ? flush_deadline_ : clock::now() + settings_.timeout;
+    const std::uint64_t target = c.flush_requested;
+    const clock::time_point deadline = flush ? c.flush_deadline : clock::now() + settings_.timeout;
     lock.unlock();
     const bool ok = run(deadline, flush);
     lock.lock();
     if (flush) {
-      flush_done_ = target;
-      flush_ok_ = ok;
-      done_.notify_all();
+      c.flush_done = target;
+      c.flush_ok = ok;
+      c.done.notify_all();
     }
     next = clock::now() + settings_.interval;
   }
@@ -363,15 +407,18 @@ bool on_metric_reader_thread() noexcept {
 bool metric_reader::force_flush(clock::time_point deadline) noexcept {
   if (t_collecting == this) return true;  // from a callback: the run in progress delivers
   try {
-    std::unique_lock lock(mutex_);
-    if (started_ && !stop_) {
-      const std::uint64_t target = ++flush_requested_;
-      flush_deadline_ = deadline;
-      wake_.notify_all();
-      if (!done_.wait_until(lock, deadline, [&] { return flush_done_ >= target || stop_; })) return false;
-      return flush_done_ >= target ? flush_ok_ : true;
+    control& c = *ctl_;
+    std::unique_lock lock(c.mutex);
+    if (c.forking) return false;
+    if (c.started && !c.stop) {
+      const std::uint64_t target = ++c.flush_requested;
+      c.flush_deadline = deadline;
+      c.wake.notify_all();
+      if (!c.done.wait_until(lock, deadline, [&] { return c.flush_done >= target || c.stop || c.forking; }))
+        return false;
+      return c.flush_done >= target ? c.flush_ok : !c.forking;
     }
-    if (stopped_) return true;
+    if (c.stopped) return true;
     lock.unlock();
     return run(deadline, true);  // never started (tests): run here
   } catch (...) {
@@ -381,14 +428,20 @@ bool metric_reader::force_flush(clock::time_point deadline) noexcept {
 
 bool metric_reader::shutdown(clock::time_point deadline) noexcept {
   {
-    std::lock_guard lock(mutex_);
-    if (stopped_) return true;
-    stopped_ = true;
-    stop_ = true;
-    if (!started_) return true;  // never ran: nothing collected, exporters never started
+    std::lock_guard lock(ctl_->mutex);
+    if (ctl_->stopped) return true;
+    ctl_->stopped = true;
+    ctl_->stop = true;
+    if (!ctl_->started) return true;  // never ran: nothing collected, exporters never started
   }
-  wake_.notify_all();
-  done_.notify_all();
+  ctl_->wake.notify_all();
+  ctl_->done.notify_all();
+  {
+    // Out of the fork handlers' list first: a fork from now on leaves this reader alone.
+    std::lock_guard running(running_mutex());
+    auto& list = running_readers();
+    list.erase(std::remove(list.begin(), list.end(), this), list.end());
+  }
   if (thread_.joinable()) thread_.join();
   bool ok = run(deadline, false);
   for (auto& e : settings_.exporters)
@@ -614,37 +667,46 @@ metric_stats metric_reader::stats() const {
 }
 
 void metric_reader::before_fork() noexcept {
+  // A thread waiting in force_flush() (perhaps holding a lock fork() also needs) gives up
+  // rather than wait for a collection that cannot run until the fork is over.
+  {
+    std::lock_guard lock(ctl_->mutex);
+    ctl_->forking = true;
+  }
+  ctl_->done.notify_all();
   run_mutex_.lock();  // no collection in progress (callbacks finished, cells not half-drained)
-  mutex_.lock();
+  resource_mutex_.lock();
 }
 
 void metric_reader::after_fork_in_parent() noexcept {
-  mutex_.unlock();
+  resource_mutex_.unlock();
   run_mutex_.unlock();
+  std::lock_guard lock(ctl_->mutex);
+  ctl_->forking = false;
 }
 
 void metric_reader::after_fork_in_child() noexcept {
-  // Only the forking thread exists: forget the parent's reader thread without touching it,
-  // start a new one, and let exporters restart theirs. The child's counts start from zero.
-  new (&wake_) std::condition_variable();
-  new (&done_) std::condition_variable();
+  // Only the forking thread exists: forget the parent's reader thread without touching it, and
+  // its control (another parent thread may have held that mutex); start anew. Exporters restart
+  // their own threads. The child's counts start from zero.
+  control* fresh = new control;
+  fresh->started = ctl_->started;
+  fresh->stop = ctl_->stop;
+  fresh->stopped = ctl_->stopped;
+  ctl_ = fresh;  // the parent's is abandoned, never touched again
   new (&thread_) std::thread();
   for (auto& e : settings_.exporters)
     if (e) e->after_fork_in_child();
-  for (auto& ctr : counters_) {
-    ctr = std::make_unique<point_counter>();
-  }
+  for (auto& ctr : counters_) ctr = std::make_unique<point_counter>();
   for (std::size_t i = 0; i < settings_.exporters.size(); ++i)
     if (settings_.exporters[i]) settings_.exporters[i]->start(*counters_[i]);
   collections_ = 0;
   points_produced_ = 0;
   callback_errors_ = 0;
   reported_drops_ = {};
-  flush_requested_ = flush_done_ = 0;
-  const bool restart = started_ && !stop_;
-  mutex_.unlock();
+  resource_mutex_.unlock();
   run_mutex_.unlock();
-  if (restart) thread_ = std::thread([this] { loop(); });
+  if (ctl_->started && !ctl_->stop) thread_ = std::thread([this] { loop(); });
 }
 
 }  // namespace logfire::detail

@@ -108,16 +108,22 @@ class metric_reader {
   std::mutex resource_mutex_;                    // settings_.res
   std::uint64_t last_collection_unix_nano_ = 0;  // run_mutex_
 
-  std::mutex mutex_;  // the fields below
-  std::condition_variable wake_;
-  std::condition_variable done_;
-  bool stop_ = false;
-  bool started_ = false;
-  bool stopped_ = false;
-  std::uint64_t flush_requested_ = 0;
-  std::uint64_t flush_done_ = 0;
-  bool flush_ok_ = true;
-  clock::time_point flush_deadline_{};
+  // The thread's schedule and the flush requests. On the heap because a child process after
+  // fork() abandons it (a thread of the parent may have held its mutex) and takes a new one.
+  struct control {
+    std::mutex mutex;  // the fields below
+    std::condition_variable wake;
+    std::condition_variable done;
+    bool stop = false;
+    bool started = false;
+    bool stopped = false;
+    bool forking = false;  // fork() is waiting: flush waits give up instead of holding callers
+    std::uint64_t flush_requested = 0;
+    std::uint64_t flush_done = 0;
+    bool flush_ok = true;
+    clock::time_point flush_deadline{};
+  };
+  control* ctl_ = new control;
   std::thread thread_;
 
   std::atomic<std::uint64_t> collections_{0};

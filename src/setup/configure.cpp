@@ -233,11 +233,9 @@ void on_fork_prepare() {
   g_configure_mutex.lock();
   // Before the registry: the background thread takes the registry inside its work section.
   if (g_active_pipeline) g_active_pipeline->before_fork();
-  if (g_metric_reader) g_metric_reader->before_fork();
   thread_registry::instance().mutex().lock();
 }
 void on_fork_parent() {
-  if (g_metric_reader) g_metric_reader->after_fork_in_parent();
   if (g_active_pipeline) g_active_pipeline->after_fork_in_parent();
   thread_registry::instance().mutex().unlock();
   g_configure_mutex.unlock();
@@ -247,7 +245,6 @@ void on_fork_child() {
   // protects is fit for the child.
   thread_registry::instance().after_fork_in_child(this_thread_state_if_any());
   if (g_active_pipeline) g_active_pipeline->after_fork_in_child();
-  if (g_metric_reader) g_metric_reader->after_fork_in_child();
   g_configure_mutex.unlock();
 }
 

@@ -76,4 +76,41 @@ TEST(metric_fork, the_child_starts_from_zero_and_collects_with_its_own_reader) {
   EXPECT_GT(hm->points.at(0).count, 0u);
 }
 
+TEST(metric_fork, a_fork_during_a_collection_waits_for_it) {
+#ifdef LOGFIRE_UNDER_TSAN
+  GTEST_SKIP() << "ThreadSanitizer does not support threads after fork()";
+#endif
+  auto mem = std::make_shared<logfire::memory_metric_exporter>();
+  logfire::options o;
+  o.console.enabled = false;
+  o.read_environment = false;
+  o.metrics.exporters = {mem};
+  auto lf = logfire::configure(std::move(o));
+  ASSERT_TRUE(lf) << lf.error();
+  const std::string name = unique("fork.slow.callback");
+  std::atomic<bool> in_callback{false};
+  auto reg = logfire::metric_gauge_callback(name, [&](logfire::observer& obs) {
+    in_callback = true;
+    // Records and creates instruments while the forking thread waits: the fork handlers take
+    // the registry's locks only after the collection is over.
+    logfire::metric_counter(unique("fork.inside.callback")).add(1);
+    std::this_thread::sleep_for(100ms);
+    obs.observe(1.0);
+  });
+  std::thread flusher([] { logfire::force_flush(std::chrono::seconds(10)); });
+  while (!in_callback) std::this_thread::yield();
+  const pid_t pid = fork();  // while the callback runs
+  ASSERT_NE(pid, -1);
+  if (pid == 0) {
+    mem->clear();
+    std::_Exit(logfire::force_flush(std::chrono::seconds(10)) && mem->last(name) ? 0 : 1);
+  }
+  flusher.join();
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_TRUE(mem->last(name));
+}
+
 }  // namespace
