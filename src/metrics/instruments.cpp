@@ -343,9 +343,12 @@ void instrument_registry::after_fork_in_parent() noexcept {
 }
 
 void instrument_registry::after_fork_in_child() noexcept {
-  // The child starts from zero: what the parent recorded is the parent's to export.
+  // The child starts from zero: what the parent recorded is the parent's to export, and the
+  // child's cumulative points start at the fork.
+  const std::uint64_t now = now_unix_nano();
   for (instrument* inst : instruments_) {
-    for_each_series(inst, [inst](series& s) {
+    for_each_series(inst, [inst, now](series& s) {
+      s.created_unix_nano = now;
       if (s.cells)
         for (std::uint32_t k = 0; k < 2 * shard_count(); ++k) {
           s.cells[k].i.store(0, std::memory_order_relaxed);

@@ -75,7 +75,6 @@ struct observable_instrument {
     std::uint64_t start_unix_nano = 0;
   };
   std::unordered_map<std::uint64_t, std::vector<std::pair<attribute_set, previous>>> history;
-  std::size_t history_size = 0;
   std::uint64_t overflowed = 0;
   bool overflow_explained = false;
 };

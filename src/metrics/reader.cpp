@@ -100,6 +100,13 @@ struct collection {
   }
 };
 
+// When the last collection ended, by whichever reader: where the next delta interval starts.
+// The instruments' cells (and their cumulative totals) outlive a reader, so the intervals do too:
+// after a reconfiguration the new reader's first delta points start where the old reader's last
+// ones ended. Written by the reader running a collection (one at a time, as configure() keeps one
+// reader); a child process after fork() starts a new interval at the fork.
+std::atomic<std::uint64_t> g_interval_start{0};
+
 // The reader whose counters metrics_stats() shows, and the last one's final figures.
 std::mutex g_active_mutex;
 metric_reader* g_active = nullptr;
@@ -132,6 +139,7 @@ void install_metrics_fork_handlers() noexcept {
           running_mutex().unlock();
         },
         [] {
+          g_interval_start.store(now_unix_nano(), std::memory_order_relaxed);
           instrument_registry::instance().after_fork_in_child();
           observable_registry::instance().after_fork();
           for (metric_reader* r : running_readers()) r->after_fork_in_child();
@@ -488,7 +496,7 @@ bool metric_reader::run(clock::time_point deadline, bool flush_exporters) noexce
 
 void metric_reader::collect(collection& c) {
   c.time = now_unix_nano();
-  const std::uint64_t interval_start = last_collection_unix_nano_;
+  const std::uint64_t interval_start = g_interval_start.load(std::memory_order_relaxed);
   {
     std::lock_guard lock(resource_mutex_);
     c.resource = resource_view(settings_.res);
@@ -516,7 +524,7 @@ void metric_reader::collect(collection& c) {
     }
     collect_observable(c, *item.inst, sink, interval_start);
   }
-  last_collection_unix_nano_ = c.time;
+  g_interval_start.store(c.time, std::memory_order_relaxed);
 }
 
 void metric_reader::collect_observable(collection& c, observable_instrument& inst, observation_sink& sink,

@@ -104,9 +104,8 @@ class metric_reader {
   metric_reader_settings settings_;
   std::vector<std::unique_ptr<point_counter>> counters_;  // one per exporter
 
-  std::mutex run_mutex_;                         // one run at a time
-  std::mutex resource_mutex_;                    // settings_.res
-  std::uint64_t last_collection_unix_nano_ = 0;  // run_mutex_
+  std::mutex run_mutex_;       // one run at a time
+  std::mutex resource_mutex_;  // settings_.res
 
   // The thread's schedule and the flush requests. On the heap because a child process after
   // fork() abandons it (a thread of the parent may have held its mutex) and takes a new one.

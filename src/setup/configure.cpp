@@ -436,7 +436,11 @@ std::string_view version() noexcept {
 pipeline_stats stats() noexcept {
   pipeline_stats s;
   try {
-    std::lock_guard lock(g_configure_mutex);
+    // A metric callback reads without the lock: configure(), shutdown() and force_flush() hold
+    // it while they wait for the collection running the callback (or run it on their own
+    // thread), and change no pipeline until that collection has ended.
+    std::unique_lock lock(g_configure_mutex, std::defer_lock);
+    if (!on_metric_reader_thread()) lock.lock();
     if (g_active_pipeline)
       g_active_pipeline->fill_stats(s);
     else if (g_last_pipeline)

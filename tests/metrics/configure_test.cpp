@@ -1,6 +1,8 @@
 // Metrics through configure(): options.metrics starts the reader; force_flush() collects;
 // shutdown() collects one last time; the environment variables are honoured (and a bad value is
-// named); a callback may log and flush while another thread flushes, and cannot reconfigure.
+// named); a callback may log, flush and read stats() while another thread flushes or shuts down,
+// and cannot reconfigure; a reconfiguration continues the delta intervals.
+#include <atomic>
 #include <cstdlib>
 #include <thread>
 
@@ -108,6 +110,54 @@ TEST(metrics_configure, callbacks_may_log_and_flush_while_another_thread_flushes
   for (const auto& r : spans->records())
     if (r.name == "collecting {n}") logged = true;
   EXPECT_TRUE(logged);
+}
+
+TEST(metrics_configure, callbacks_may_read_stats_while_another_thread_flushes_or_shuts_down) {
+  // An observable gauge of the SDK's own counters is a natural callback. flush(), shutdown() and
+  // configure() hold the configure lock while they wait for the collection (shutdown() even runs
+  // the last one on its own thread): stats() from the callback must not wait for that lock.
+  auto mem = std::make_shared<logfire::memory_metric_exporter>();
+  auto lf = logfire::configure(metric_options(mem));
+  ASSERT_TRUE(lf) << lf.error();
+  const std::string name = unique("cfg.sdk.produced");
+  std::atomic<int> runs{0};
+  auto reg = logfire::metric_gauge_callback(name, [&runs](logfire::observer& o) {
+    o.observe(static_cast<std::int64_t>(logfire::stats().produced));
+    o.observe(static_cast<std::int64_t>(logfire::metrics_stats().points_produced), {{"signal", "metrics"}});
+    ++runs;
+  });
+  logfire::info("one record");
+  ASSERT_TRUE(logfire::force_flush(10s));
+  EXPECT_EQ(runs.load(), 1);
+  auto m = mem->last(name);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->points.size(), 2u);
+  EXPECT_TRUE(logfire::shutdown(10s));  // the last collection runs the callback on this thread
+  EXPECT_EQ(runs.load(), 2);
+}
+
+TEST(metrics_configure, a_reconfiguration_continues_the_delta_intervals) {
+  // The cells outlive a reader: the new reader's first delta point starts where the old reader's
+  // last one ended, so consecutive intervals neither overlap nor leave a gap.
+  const std::string name = unique("cfg.continued");
+  auto c = logfire::metric_counter(name);
+  auto first = std::make_shared<logfire::memory_metric_exporter>();
+  auto lf = logfire::configure(metric_options(first));
+  ASSERT_TRUE(lf) << lf.error();
+  c.add(1);
+  ASSERT_TRUE(logfire::force_flush());
+  c.add(2);
+  auto second = std::make_shared<logfire::memory_metric_exporter>();
+  lf = logfire::configure(metric_options(second));  // the first reader's last collection takes the 2
+  ASSERT_TRUE(lf) << lf.error();
+  c.add(3);
+  ASSERT_TRUE(logfire::force_flush());
+  const auto before = first->last(name);
+  const auto after = second->last(name);
+  ASSERT_TRUE(before && after);
+  EXPECT_EQ(before->points.at(0).as_int, 2);
+  EXPECT_EQ(after->points.at(0).as_int, 3);
+  EXPECT_EQ(after->points.at(0).start_unix_nano, before->points.at(0).time_unix_nano);
 }
 
 TEST(metrics_configure, without_metric_exporters_no_reader_runs) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <thread>
 
@@ -46,6 +47,9 @@ TEST(metric_fork, the_child_starts_from_zero_and_collects_with_its_own_reader) {
     for (int i = 0; !stop.load(std::memory_order_relaxed); ++i) b.record(i % 100);
   });
   std::this_thread::sleep_for(20ms);
+  const auto before_fork = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
   const pid_t pid = fork();
   ASSERT_NE(pid, -1);
   if (pid == 0) {
@@ -59,6 +63,8 @@ TEST(metric_fork, the_child_starts_from_zero_and_collects_with_its_own_reader) {
     if (!m || m->points.size() != 1 || m->points[0].as_int != 2) code = code ? code : 2;
     const auto hm = mem->last(hn);
     if (!hm || hm->points.size() != 1 || hm->points[0].count != 2) code = code ? code : 3;
+    // The child's interval starts at the fork, not at the parent's instruments' creation.
+    if (m && m->points.at(0).start_unix_nano < before_fork) code = code ? code : 4;
     std::_Exit(code);
   }
   stop = true;
