@@ -6,9 +6,10 @@
 // Index mapping (map_to_index):
 //   * scale <= 0: from the IEEE exponent alone, exact (subnormals included, exactly).
 //   * 0 < scale <= 10: the exponent plus a 1024-entry table of the boundaries 2^(j/1024) as
-//     52-bit significands (floor), compared with the value's significand: exact, as far as the
-//     table itself is (computed in long double, whose 64-bit significand leaves a chance near
-//     one in a thousand per entry of an off-by-one at a boundary's last bit).
+//     52-bit significands (floor), compared with the value's significand: exact. The table is
+//     computed in long double at first use; its 64-bit significand could in principle put a
+//     boundary's last bit off by one, so the tests decide both neighbouring doubles of every
+//     boundary in binary128 arithmetic (a C library whose exp2l did that fails them).
 //   * 10 < scale <= 20: the logarithm of the significand, exact for powers of two and for the
 //     first and last bucket of each power-of-two range; elsewhere within 1 of the exact index,
 //     as the specification allows.

@@ -1,7 +1,7 @@
 // The base-2 exponential bucket mapping against the OpenTelemetry data model: bucket i at scale s
-// holds (2^(i/2^s), 2^((i+1)/2^s)]. Powers of two, their neighbours, subnormals, the extremes of
-// double, boundaries from the specification's scale-3 table, and the scale adjusting down to fit
-// 160 buckets (and no further).
+// holds (2^(i/2^s), 2^((i+1)/2^s)]. Powers of two, their neighbours, both neighbours of every
+// scale-10 boundary (decided exactly), subnormals, the extremes of double, boundaries from the
+// specification's scale-3 table, and the scale adjusting down to fit 160 buckets (and no further).
 #include "metrics/exponential.hpp"
 
 #include <gtest/gtest.h>
@@ -98,6 +98,56 @@ TEST(exponential_mapping, values_close_to_every_boundary_map_to_their_bucket) {
       EXPECT_EQ(map_to_index(below, scale), i - 1) << "scale " << scale << " index " << i;
     }
   }
+}
+
+#if defined(__SIZEOF_FLOAT128__)
+// (1 + m / 2^52)^1024 in binary128, by ten squarings of an exact start: relative error about
+// 2^-103, against 2^j that is exact.
+__float128 pow1024(std::uint64_t m) {
+  __float128 v = 1 + static_cast<__float128>(m) / static_cast<__float128>(std::uint64_t{1} << 52);
+  for (int k = 0; k < 10; ++k) v *= v;
+  return v;
+}
+#endif
+
+TEST(exponential_mapping, both_neighbours_of_every_scale_10_boundary) {
+  // Boundary j of a power-of-two range at scale 10 is 2^(j/1024) (irrational for 0 < j < 1024):
+  // the largest double below it belongs to bucket j - 1, the smallest above it to bucket j, at
+  // scale 10 and at every scale whose boundaries are among these (1..9), and inside that scale-10
+  // bucket at the finer scales. Which doubles those are is decided exactly: m is the largest
+  // significand with (1 + m/2^52)^1024 < 2^j, both powers at least 2^-90 away from 2^j relative
+  // to it, far more than the arithmetic's error (the test fails rather than guess).
+#if !defined(__SIZEOF_FLOAT128__)
+  GTEST_SKIP() << "needs binary128 arithmetic";
+#else
+  __float128 two_j = 1;
+  const __float128 margin = static_cast<__float128>(std::ldexp(1.0, -90));
+  for (int j = 1; j < 1024; ++j) {
+    two_j *= 2;
+    auto m = static_cast<std::uint64_t>(std::floor(std::ldexp(std::exp2(j / 1024.0) - 1, 52)));
+    while (pow1024(m) > two_j) --m;
+    while (pow1024(m + 1) < two_j) ++m;
+    ASSERT_GT((two_j - pow1024(m)) / two_j, margin) << "boundary " << j;
+    ASSERT_GT((pow1024(m + 1) - two_j) / two_j, margin) << "boundary " << j;
+    for (int k : {-1000, -1, 0, 1, 1000}) {
+      const double below = std::ldexp(1 + std::ldexp(static_cast<double>(m), -52), k);
+      const double above = std::ldexp(1 + std::ldexp(static_cast<double>(m + 1), -52), k);
+      for (int scale = 1; scale <= 20; ++scale) {
+        const std::int64_t base = static_cast<std::int64_t>(k) << scale;
+        const int d = scale - 10;
+        const std::int64_t lo = map_to_index(below, scale) - base;
+        const std::int64_t hi = map_to_index(above, scale) - base;
+        if (d <= 0) {
+          ASSERT_EQ(lo, (j - 1) >> -d) << "below boundary " << j << " at 2^" << k << ", scale " << scale;
+          ASSERT_EQ(hi, j >> -d) << "above boundary " << j << " at 2^" << k << ", scale " << scale;
+        } else {
+          ASSERT_EQ(lo >> d, j - 1) << "below boundary " << j << " at 2^" << k << ", scale " << scale;
+          ASSERT_EQ(hi >> d, j) << "above boundary " << j << " at 2^" << k << ", scale " << scale;
+        }
+      }
+    }
+  }
+#endif
 }
 
 TEST(exponential_mapping, random_values_lie_inside_their_bucket_and_subset_exactly) {
