@@ -460,10 +460,6 @@ instrument* register_histogram(std::string_view name, const histogram_options& o
   }
 }
 
-bound_target bind(instrument* inst, std::initializer_list<arg> attrs) noexcept {
-  return target_of(find_series(inst, std::span<const arg>(attrs.begin(), attrs.size())));
-}
-
 void reject(instrument* inst) noexcept {
   if (inst) inst->rejected.fetch_add(1, std::memory_order_relaxed);
 }
@@ -481,6 +477,37 @@ void add(instrument* inst, double v, std::initializer_list<arg> attrs) noexcept 
   add_to_cell(target_of(find_series(inst, std::span<const arg>(attrs.begin(), attrs.size()))), v);
 }
 
+namespace {
+
+// Shard k of a histogram series, allocated and published on first use (a losing racer frees its
+// own). Null when out of memory.
+[[gnu::noinline]] histogram_shard* make_histogram_shard(series* s, std::uint32_t k) noexcept {
+  histogram_shard* h = nullptr;
+  try {
+    histogram_shard* fresh = new_histogram_shard(s->inst->hist);
+    if (s->shards[k].compare_exchange_strong(h, fresh, std::memory_order_acq_rel, std::memory_order_acquire))
+      return fresh;
+    fresh->~histogram_shard();
+    ::operator delete (fresh, std::align_val_t{alignof(histogram_shard)});
+    return h;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+}  // namespace
+
+bound_target bind(instrument* inst, std::initializer_list<arg> attrs) noexcept {
+  series* s = find_series(inst, std::span<const arg>(attrs.begin(), attrs.size()));
+  // A bound histogram gets every shard now, so that no thread's record through the handle ever
+  // allocates (K shards of 64 bytes plus 8 per bucket each; unbound series allocate a shard on
+  // its first record instead, which keeps series that only one thread records small).
+  if (s->shards)
+    for (std::uint32_t k = 0; k < shard_count(); ++k)
+      if (!s->shards[k].load(std::memory_order_acquire)) make_histogram_shard(s, k);
+  return target_of(s);
+}
+
 void record(series* s, double v) noexcept {
   if (!s) return;
   instrument* inst = s->inst;
@@ -489,18 +516,8 @@ void record(series* s, double v) noexcept {
   const std::uint32_t k = metric_shard() & (shard_count() - 1);
   histogram_shard* h = s->shards[k].load(std::memory_order_acquire);
   if (!h) [[unlikely]] {
-    // First record from this shard: allocate and publish its storage (a losing racer frees its own).
-    try {
-      histogram_shard* fresh = new_histogram_shard(inst->hist);
-      if (s->shards[k].compare_exchange_strong(h, fresh, std::memory_order_acq_rel, std::memory_order_acquire)) {
-        h = fresh;
-      } else {
-        fresh->~histogram_shard();
-        ::operator delete (fresh, std::align_val_t{alignof(histogram_shard)});
-      }
-    } catch (...) {
-      return reject(inst);
-    }
+    h = make_histogram_shard(s, k);  // first record from this shard of an unbound series
+    if (!h) return reject(inst);
   }
   h->lock.lock();
   h->data.record(inst->hist, v);

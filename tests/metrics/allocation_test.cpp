@@ -1,6 +1,8 @@
 // Zero heap allocations on the caller's thread for bound handles (counter, up-down counter,
 // histogram, gauge), and for unbound recording into an attribute set that already has its series.
 // This executable replaces the global operator new/delete (support/counting_allocator.hpp).
+#include <thread>
+
 #include "metrics/metrics_support.hpp"
 #include "support/counting_allocator.hpp"
 
@@ -21,26 +23,35 @@ TEST(metric_allocations, bound_handles_allocate_nothing) {
   auto counter = logfire::metric_counter(unique("alloc.counter")).bind({{"route", "/a"}});
   auto dcounter = logfire::metric_counter<double>(unique("alloc.dcounter")).bind({{"route", "/a"}});
   auto updown = logfire::metric_up_down_counter(unique("alloc.updown")).bind({{"route", "/a"}});
-  auto histogram = logfire::metric_histogram(unique("alloc.histogram")).bind({{"route", "/a"}});
+  const std::string histogram_name = unique("alloc.histogram");
+  auto histogram = logfire::metric_histogram(histogram_name).bind({{"route", "/a"}});
   auto explicit_h =
       logfire::metric_histogram(unique("alloc.explicit"), {.explicit_bounds = {1, 10, 100}}).bind({{"route", "/a"}});
   auto gauge = logfire::metric_gauge(unique("alloc.gauge")).bind({{"route", "/a"}});
-  // Warm-up: this thread's shard number, each histogram shard's storage.
-  histogram.record(1.0);
-  explicit_h.record(1.0);
-  EXPECT_EQ(allocations_of([&] {
-              for (int i = 0; i < 1000; ++i) {
-                counter.add(1);
-                dcounter.add(0.5);
-                updown.add(i % 2 ? 1 : -1);
-                histogram.record(i * 1.5);  // the scale adjusts down as the range grows: in place
-                explicit_h.record(i);
-                gauge.set(i);
-              }
-            }),
-            0u);
+  auto record_all = [&] {
+    for (int i = 0; i < 1000; ++i) {
+      counter.add(1);
+      dcounter.add(0.5);
+      updown.add(i % 2 ? 1 : -1);
+      histogram.record(i * 1.5);  // the scale adjusts down as the range grows: in place
+      explicit_h.record(i);
+      gauge.set(i);
+    }
+  };
+  // No warm-up: the first records of this thread, and of threads that did not bind (each has
+  // its own cell and histogram shard), allocate nothing either.
+  EXPECT_EQ(allocations_of(record_all), 0u);
+  for (int t = 0; t < 3; ++t) {
+    std::size_t n = 1;
+    std::thread other([&] { n = allocations_of(record_all); });
+    other.join();
+    EXPECT_EQ(n, 0u) << "thread " << t;
+  }
   auto b = r.collect();
   EXPECT_EQ(b.metrics.size() >= 6, true);
+  const auto* h = b.find(histogram_name);
+  ASSERT_NE(h, nullptr);
+  EXPECT_EQ(h->points.at(0).count, 4000u);
 }
 
 TEST(metric_allocations, unbound_recording_into_existing_sets_allocates_nothing) {
