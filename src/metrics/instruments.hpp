@@ -210,7 +210,7 @@ inline bound_target target_of(series* s) noexcept {
 // the same order (running readers first, waiting for a collection in progress, then the callback
 // registry, then the instrument registry and its shard locks). Installed once, by whichever of
 // the registries or a reader comes first. Defined in reader.cpp.
-void install_metrics_fork_handlers() noexcept;
+void install_metrics_fork_handlers() noexcept;  // the steps it runs: reader.hpp
 
 // Registry-wide counters for metrics_stats().
 struct instrument_counters {

@@ -122,30 +122,66 @@ std::vector<metric_reader*>& running_readers() {
   return *v;
 }
 
+void metric_readers_before_fork() noexcept {
+  running_mutex().lock();
+  for (metric_reader* r : running_readers()) r->before_fork();
+}
+void metric_registries_before_fork() noexcept {
+  observable_registry::instance().before_fork();
+  instrument_registry::instance().before_fork();
+}
+void metric_registries_after_fork_in_parent() noexcept {
+  instrument_registry::instance().after_fork_in_parent();
+  observable_registry::instance().after_fork();
+}
+void metric_readers_after_fork_in_parent() noexcept {
+  for (metric_reader* r : running_readers()) r->after_fork_in_parent();
+  running_mutex().unlock();
+}
+void metric_registries_after_fork_in_child() noexcept {
+  g_interval_start.store(now_unix_nano(), std::memory_order_relaxed);
+  instrument_registry::instance().after_fork_in_child();
+  observable_registry::instance().after_fork();
+}
+void metric_readers_after_fork_in_child() noexcept {
+  for (metric_reader* r : running_readers()) r->after_fork_in_child();
+  running_mutex().unlock();
+}
+
+namespace {
+// Set once the setup layer's fork handlers (registered after ours, so their prepare step runs
+// first) call the steps above themselves; ours then do nothing.
+std::atomic<bool> g_fork_by_caller{false};
+// Whether this thread's fork() in progress is handled by our own handlers: decided in the prepare
+// step, since g_fork_by_caller may change before the parent or child step runs.
+thread_local bool t_fork_handled_here = false;
+}  // namespace
+
 void install_metrics_fork_handlers() noexcept {
   static std::once_flag once;
   std::call_once(once, [] {
     pthread_atfork(
         [] {
-          running_mutex().lock();
-          for (metric_reader* r : running_readers()) r->before_fork();
-          observable_registry::instance().before_fork();
-          instrument_registry::instance().before_fork();
+          t_fork_handled_here = !g_fork_by_caller.load(std::memory_order_acquire);
+          if (!t_fork_handled_here) return;
+          metric_readers_before_fork();
+          metric_registries_before_fork();
         },
         [] {
-          instrument_registry::instance().after_fork_in_parent();
-          observable_registry::instance().after_fork();
-          for (metric_reader* r : running_readers()) r->after_fork_in_parent();
-          running_mutex().unlock();
+          if (!t_fork_handled_here) return;
+          metric_registries_after_fork_in_parent();
+          metric_readers_after_fork_in_parent();
         },
         [] {
-          g_interval_start.store(now_unix_nano(), std::memory_order_relaxed);
-          instrument_registry::instance().after_fork_in_child();
-          observable_registry::instance().after_fork();
-          for (metric_reader* r : running_readers()) r->after_fork_in_child();
-          running_mutex().unlock();
+          if (!t_fork_handled_here) return;
+          metric_registries_after_fork_in_child();
+          metric_readers_after_fork_in_child();
         });
   });
+}
+
+void metrics_fork_handled_by_caller() noexcept {
+  g_fork_by_caller.store(true, std::memory_order_release);
 }
 
 namespace {

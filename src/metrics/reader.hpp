@@ -150,4 +150,27 @@ struct observable_counters {
 };
 observable_counters& observable_totals() noexcept;
 
+// fork() for the whole metrics layer, in steps. install_metrics_fork_handlers() (instruments.hpp)
+// registers handlers that run them in this order:
+//   prepare: metric_readers_before_fork(), metric_registries_before_fork();
+//   parent and child: registries first, readers last.
+// Once configure() has run, the setup layer's handlers run the steps instead, with their own
+// locks in between, and ours do nothing:
+//   prepare: configure's lock, metric_readers_before_fork(), the records' pipeline and thread
+//            registry, metric_registries_before_fork();
+//   parent and child: the same steps undone, registries first, readers last.
+// Readers come after configure's lock because configure(), shutdown() and force_flush() hold it
+// while they wait for a reader (its thread, its collection); they come before the records' locks
+// because a collection's callbacks may log and read stats(), which take those locks.
+// The caller registers its handlers after install_metrics_fork_handlers() (so that its prepare
+// step runs first) and then calls metrics_fork_handled_by_caller().
+void install_metrics_fork_handlers() noexcept;
+void metrics_fork_handled_by_caller() noexcept;
+void metric_readers_before_fork() noexcept;  // waits for collections in progress
+void metric_registries_before_fork() noexcept;
+void metric_registries_after_fork_in_parent() noexcept;
+void metric_readers_after_fork_in_parent() noexcept;
+void metric_registries_after_fork_in_child() noexcept;  // the child's intervals start here
+void metric_readers_after_fork_in_child() noexcept;     // the child's reader threads start
+
 }  // namespace logfire::detail

@@ -231,20 +231,28 @@ namespace {
 
 void on_fork_prepare() {
   g_configure_mutex.lock();
+  // Metric readers after the configure lock (whose holders may wait for a reader) and before
+  // the records' locks (a collection's callbacks may log and read stats()): see instruments.hpp.
+  metric_readers_before_fork();
   // Before the registry: the background thread takes the registry inside its work section.
   if (g_active_pipeline) g_active_pipeline->before_fork();
   thread_registry::instance().mutex().lock();
+  metric_registries_before_fork();
 }
 void on_fork_parent() {
+  metric_registries_after_fork_in_parent();
   if (g_active_pipeline) g_active_pipeline->after_fork_in_parent();
   thread_registry::instance().mutex().unlock();
+  metric_readers_after_fork_in_parent();
   g_configure_mutex.unlock();
 }
 void on_fork_child() {
   // Every lock was taken by this thread in on_fork_prepare; each is released once the state it
   // protects is fit for the child.
+  metric_registries_after_fork_in_child();
   thread_registry::instance().after_fork_in_child(this_thread_state_if_any());
   if (g_active_pipeline) g_active_pipeline->after_fork_in_child();
+  metric_readers_after_fork_in_child();  // restarts the reader thread
   g_configure_mutex.unlock();
 }
 
@@ -256,7 +264,12 @@ void at_exit_flush() {
 
 void install_process_hooks() {
   static const bool once = [] {
+    // The metrics layer's handlers are registered before ours, so that our prepare step runs
+    // first; from then on ours run the metrics layer's steps between our locks (whichever
+    // registered first, a fork always takes the locks in one order).
+    install_metrics_fork_handlers();
     pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child);
+    metrics_fork_handled_by_caller();
     std::atexit(at_exit_flush);
     return true;
   }();
