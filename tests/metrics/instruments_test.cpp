@@ -1,8 +1,11 @@
 // Synchronous instruments through a real reader and the in-memory metric exporter: what each kind
 // exports, under each temporality preference, with the start timestamps the specification asks
-// for; bound handles; rejected measurements; duplicate registration.
+// for; bound handles; rejected measurements; duplicate registration; points an exporter reports
+// lost, counted by reason and explained once.
 #include <cmath>
+#include <cstdio>
 #include <limits>
+#include <string>
 
 #include "metrics/exponential.hpp"
 #include "metrics/metrics_support.hpp"
@@ -344,6 +347,70 @@ TEST(instruments, the_batch_carries_resource_and_scope) {
   ASSERT_FALSE(b.resource.empty());
   EXPECT_EQ(b.resource[0].first, "service.name");
   EXPECT_EQ(*b.resource[0].second.string(), "metrics-test");
+}
+
+// An exporter that delivers the first point of each batch and reports the others lost, with the
+// reason it is given.
+class losing_exporter final : public logfire::metric_exporter {
+ public:
+  std::string name() const override { return "losing"; }
+  void export_metrics(const logfire::metric_batch& batch) noexcept override {
+    const std::size_t n = batch.point_count();
+    counter_->delivered(1);
+    counter_->dropped(reason, n - 1, "the collector said no");
+  }
+  logfire::drop_reason reason = logfire::drop_reason::export_failed;
+};
+
+TEST(instruments, points_an_exporter_loses_are_counted_by_reason_and_explained_once) {
+  auto losing = std::make_shared<losing_exporter>();
+  std::FILE* diag = std::tmpfile();
+  ASSERT_TRUE(diag);
+  logfire::detail::metric_reader_settings s;
+  s.exporters = {losing};
+  s.diagnostics = diag;
+  s.interval = std::chrono::hours(1);
+  logfire::detail::metric_reader reader(std::move(s));
+  reader.start();
+  auto c = logfire::metric_counter(unique("lost"));
+  auto g = logfire::metric_gauge(unique("lost.gauge"));
+  c.add(1, {{"k", "a"}});
+  c.add(1, {{"k", "b"}});
+  g.set(1.5);
+  ASSERT_TRUE(reader.force_flush(std::chrono::steady_clock::now() + 10s));
+  auto st = reader.stats();
+  const auto failed = static_cast<std::size_t>(logfire::drop_reason::export_failed);
+  ASSERT_GE(st.points_produced, 3u);  // other tests' cumulative instruments may add points
+  EXPECT_EQ(st.points_exported, 1u);
+  EXPECT_EQ(st.points_dropped[failed], st.points_produced - 1);
+  EXPECT_EQ(st.points_produced, st.points_exported + st.points_dropped_total());
+  EXPECT_EQ(logfire::metrics_stats().points_dropped[failed], st.points_dropped[failed]);  // the public view
+
+  // A second loss of the same kind within the minute adds to the count without a second line;
+  // another reason gets its own line.
+  c.add(1, {{"k", "a"}});
+  c.add(1, {{"k", "b"}});
+  ASSERT_TRUE(reader.force_flush(std::chrono::steady_clock::now() + 10s));
+  losing->reason = logfire::drop_reason::rejected_by_backend;
+  c.add(1, {{"k", "a"}});
+  c.add(1, {{"k", "b"}});
+  ASSERT_TRUE(reader.force_flush(std::chrono::steady_clock::now() + 10s));
+  st = reader.stats();
+  const auto rejected = static_cast<std::size_t>(logfire::drop_reason::rejected_by_backend);
+  EXPECT_GE(st.points_dropped[rejected], 1u);
+  EXPECT_EQ(st.points_produced, st.points_exported + st.points_dropped_total());
+  EXPECT_EQ(st.points_exported, 3u);
+  reader.shutdown(std::chrono::steady_clock::now() + 5s);
+
+  std::fflush(diag);
+  std::rewind(diag);
+  std::string out;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, diag)) > 0;) out.append(buf, n);
+  std::fclose(diag);
+  EXPECT_EQ(count_of(out, "(export_failed) not delivered"), 1u) << out;
+  EXPECT_EQ(count_of(out, "(export_failed) not delivered: the collector said no"), 1u) << out;
+  EXPECT_EQ(count_of(out, "(rejected_by_backend) not delivered"), 1u) << out;
 }
 
 }  // namespace
