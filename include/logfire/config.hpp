@@ -114,7 +114,8 @@ struct otlp_options {
 struct metrics_options {
   // Time between collections. Default 60 s; OTEL_METRIC_EXPORT_INTERVAL (ms).
   std::optional<std::chrono::milliseconds> export_interval{};
-  // Deadline of a periodic collection's export. Default 30 s; OTEL_METRIC_EXPORT_TIMEOUT (ms).
+  // How long a periodic collection waits for the exporters' delivery (their force_flush()).
+  // Default 30 s; OTEL_METRIC_EXPORT_TIMEOUT (ms).
   std::optional<std::chrono::milliseconds> export_timeout{};
   // Temporality per instrument kind. Default delta (Logfire's: delta for counters, observable
   // counters and histograms, cumulative for the rest);

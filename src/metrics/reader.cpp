@@ -429,7 +429,9 @@ void metric_reader::loop() {
     const std::uint64_t target = c.flush_requested;
     const clock::time_point deadline = flush ? c.flush_deadline : clock::now() + settings_.timeout;
     lock.unlock();
-    const bool ok = run(deadline, flush);
+    // A periodic run too waits for its exporters' delivery, until export_timeout at most (as the
+    // periodic reader of the SDK specification does), so that collections do not outrun them.
+    const bool ok = run(deadline, true);
     lock.lock();
     if (flush) {
       c.flush_done = target;

@@ -33,7 +33,7 @@ namespace logfire::detail {
 
 struct metric_reader_settings {
   std::chrono::milliseconds interval{60000};  // OTEL_METRIC_EXPORT_INTERVAL
-  std::chrono::milliseconds timeout{30000};   // OTEL_METRIC_EXPORT_TIMEOUT: a periodic run's deadline
+  std::chrono::milliseconds timeout{30000};   // OTEL_METRIC_EXPORT_TIMEOUT: a periodic run's flush deadline
   metric_temporality preference = metric_temporality::delta;
   resource res;
   std::vector<std::shared_ptr<metric_exporter>> exporters;

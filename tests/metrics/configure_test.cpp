@@ -1,7 +1,8 @@
 // Metrics through configure(): options.metrics starts the reader; force_flush() collects;
 // shutdown() collects one last time; the environment variables are honoured (and a bad value is
 // named); a callback may log, flush and read stats() while another thread flushes or shuts down,
-// and cannot reconfigure; a reconfiguration continues the delta intervals.
+// and cannot reconfigure; a reconfiguration continues the delta intervals; a periodic collection
+// waits for its exporters until export_timeout.
 #include <atomic>
 #include <cstdlib>
 #include <thread>
@@ -173,6 +174,40 @@ TEST(metrics_configure, without_metric_exporters_no_reader_runs) {
   auto m = mem->last(name);
   ASSERT_TRUE(m);
   EXPECT_EQ(m->points.at(0).as_int, 3);
+}
+
+// Remembers how far away the deadline of the first flush it is asked for is.
+class deadline_exporter final : public logfire::metric_exporter {
+ public:
+  std::string name() const override { return "deadline"; }
+  void export_metrics(const logfire::metric_batch& batch) noexcept override {
+    counter_->delivered(batch.point_count());
+  }
+  bool force_flush(logfire::clock::time_point deadline) noexcept override {
+    std::int64_t expected = -1;
+    remaining_ms.compare_exchange_strong(
+        expected, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - logfire::clock::now()).count());
+    return true;
+  }
+  std::atomic<std::int64_t> remaining_ms{-1};
+};
+
+TEST(metrics_configure, a_periodic_collection_flushes_its_exporters_until_the_export_timeout) {
+  auto exp = std::make_shared<deadline_exporter>();
+  logfire::options o;
+  o.console.enabled = false;
+  o.read_environment = false;
+  o.metrics.exporters = {exp};
+  o.metrics.export_interval = 20ms;
+  o.metrics.export_timeout = 7000ms;
+  logfire::metric_counter(unique("cfg.periodic")).add(1);
+  auto lf = logfire::configure(std::move(o));
+  ASSERT_TRUE(lf) << lf.error();
+  for (int i = 0; i < 1000 && exp->remaining_ms.load() < 0; ++i) std::this_thread::sleep_for(10ms);
+  const std::int64_t remaining = exp->remaining_ms.load();
+  ASSERT_GE(remaining, 0) << "no periodic collection flushed its exporter";
+  EXPECT_LE(remaining, 7000);
+  EXPECT_GT(remaining, 5000);  // the timeout, less the time the collection took before the flush
 }
 
 }  // namespace
