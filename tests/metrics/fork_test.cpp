@@ -211,6 +211,58 @@ TEST(metric_fork, a_shutdown_during_a_fork_does_not_deadlock_when_configure_came
   run_scenario("configure_first");
 }
 
+TEST(metric_fork, without_configure_the_metrics_layer_handles_the_fork_itself) {
+#ifdef LOGFIRE_UNDER_TSAN
+  GTEST_SKIP() << "ThreadSanitizer does not support threads after fork()";
+#endif
+  run_scenario("without_configure");
+}
+
+TEST(metric_fork_scenario, without_configure) {
+  if (!in_scenario("without_configure")) GTEST_SKIP() << "runs in its own process";
+  // No configure() in this process: only the metrics layer's own handlers run at fork().
+  reader_fixture r;
+  const std::string cn = unique("fork.alone.counter"), hn = unique("fork.alone.histogram");
+  auto c = logfire::metric_counter(cn);
+  auto h = logfire::metric_histogram(hn);
+  c.add(5);
+  std::atomic<bool> stop{false};
+  std::atomic<bool> in_callback{false};
+  auto reg = logfire::metric_gauge_callback(unique("fork.alone.gauge"), [&in_callback](logfire::observer& o) {
+    in_callback = true;
+    std::this_thread::sleep_for(100ms);
+    o.observe(1.0);
+  });
+  std::thread recorder([&] {
+    auto b = h.bind();
+    for (int i = 0; !stop.load(std::memory_order_relaxed); ++i) b.record(i % 100);
+  });
+  // The fork waits for this collection (the flush itself may give up when the fork begins).
+  std::thread collector([&r] { (void)r.reader->force_flush(std::chrono::steady_clock::now() + 10s); });
+  while (!in_callback) std::this_thread::yield();
+  const pid_t pid = fork();
+  ASSERT_NE(pid, -1);
+  if (pid == 0) {
+    // The recorder's shard lock and the reader's locks are free here; the child's reader thread
+    // collects only what the child recorded.
+    r.mem->clear();
+    c.add(2);
+    h.record(1.5);
+    const bool flushed = r.reader->force_flush(std::chrono::steady_clock::now() + 10s);
+    const auto m = r.mem->last(cn);
+    const auto hm = r.mem->last(hn);
+    std::_Exit(flushed && m && m->points.at(0).as_int == 2 && hm && hm->points.at(0).count == 1 ? 0 : 1);
+  }
+  stop = true;
+  recorder.join();
+  collector.join();
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  reg.remove();
+}
+
 TEST(metric_fork_scenario, instrument_first) {
   if (!in_scenario("instrument_first")) GTEST_SKIP() << "runs in its own process";
   // The metrics layer registers its fork handlers before configure() registers the records'.
