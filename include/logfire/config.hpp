@@ -21,6 +21,7 @@
 #include "logfire/exporter.hpp"
 #include "logfire/levels.hpp"
 #include "logfire/metric_exporter.hpp"
+#include "logfire/scrubbing.hpp"
 #include "logfire/stats.hpp"
 
 namespace logfire {
@@ -63,7 +64,11 @@ struct batch_options {
 
 struct limits {
   // Bytes of each thread's ring (records waiting for the background thread). Default 1 MiB.
+  // A thread's ring is sized at its first instrumentation call.
   std::optional<std::size_t> ring_bytes{};
+  // Spans open at once that the background thread keeps track of; a span started beyond it is
+  // dropped (counted as open_spans_full). Default 65536.
+  std::optional<std::size_t> max_open_spans{};
   // Attributes per record beyond which the rest are dropped (counted). Default 128;
   // OTEL_ATTRIBUTE_COUNT_LIMIT.
   std::optional<std::size_t> max_attributes{};
@@ -156,6 +161,8 @@ struct options {
   sampler_hook sampler{};  // called for roots after the ratio test; false drops the trace
   batch_options batching{};
   logfire::limits limits{};
+  // Redaction of secrets by Logfire's rules (logfire/scrubbing.hpp, docs/scrubbing.md).
+  scrubbing_options scrubbing{};
   otlp_options otlp{};
   // Exporters added to the ones the options imply (console, Logfire, OTLP endpoint).
   std::vector<std::shared_ptr<exporter>> exporters{};

@@ -19,7 +19,10 @@ namespace logfire {
 
 using clock = std::chrono::steady_clock;
 
-// Counters an exporter reports into; the pipeline owns one per exporter. Thread-safe.
+// Counters an exporter reports into; the pipeline owns one per exporter. Thread-safe. Every
+// record handed to export_batch() must end up reported exactly once as delivered, dropped, or
+// (for an exporter with a disk spool) spooled, and a spooled record later as unspooled (with
+// its delivery or drop) or taken over.
 class delivery_counter {
  public:
   virtual ~delivery_counter() = default;
@@ -29,6 +32,27 @@ class delivery_counter {
   virtual void dropped(drop_reason reason, std::uint64_t n, std::string_view detail = {}) noexcept = 0;
   // Counters that do not lose records (retries, spool writes and replays).
   virtual void count(event_counter which, std::uint64_t n = 1) noexcept = 0;
+  // The same for counters that deserve a line (a spool file deleted unread): `detail` is shown
+  // the first time.
+  virtual void count_with_detail(event_counter which, std::uint64_t n, std::string_view detail) noexcept {
+    (void)detail;
+    count(which, n);
+  }
+
+  // Disk spool. `n` records of this pipeline were written to the spool: they are "in the
+  // spool" until reported as unspooled (together with their delivery or drop) or taken over.
+  virtual void spooled(std::uint64_t n) noexcept { (void)n; }
+  virtual void unspooled(std::uint64_t n) noexcept { (void)n; }
+  // `n` spooled records of this pipeline whose file another process of the service took.
+  virtual void taken_over(std::uint64_t n) noexcept { (void)n; }
+  // Records from spool files this pipeline did not write (another process, an earlier
+  // configure()): a ledger of their own, outside this pipeline's identity.
+  virtual void replay_delivered(std::uint64_t n) noexcept { (void)n; }
+  virtual void replay_dropped(drop_reason reason, std::uint64_t n, std::string_view detail = {}) noexcept {
+    (void)reason;
+    (void)n;
+    (void)detail;
+  }
 };
 
 class exporter {
@@ -64,8 +88,12 @@ class exporter {
   // a view, unless it is the only exporter.
   [[nodiscard]] virtual bool is_destination() const noexcept { return true; }
 
-  // The pipeline calls this when the process forked: the child must not reuse the parent's
-  // threads or connections.
+  // fork(): before_fork() takes the exporter's own locks (called from the pthread_atfork
+  // prepare handler, after the background thread has stopped between batches); the parent then
+  // gets after_fork_in_parent(), the child after_fork_in_child(), which must also release them.
+  // The child must not reuse the parent's threads or connections.
+  virtual void before_fork() noexcept {}
+  virtual void after_fork_in_parent() noexcept {}
   virtual void after_fork_in_child() noexcept {}
 
  protected:

@@ -38,6 +38,11 @@ struct span_options {
   // Start a new trace even if a span is current.
   bool new_trace = false;
   std::initializer_list<link_ref> links{};
+  // Become this thread's current span, so that spans, logs and outgoing requests started on
+  // this thread nest under it until it ends. False for a span tracking work the thread does not
+  // wait for (a transfer on a curl multi handle, an asynchronous RPC), which must not stay
+  // current while the thread goes on with other things. Default true.
+  bool current = true;
 };
 
 struct log_options {
@@ -56,8 +61,13 @@ struct span_state {
   std::uint32_t saved_depth = 0;
   std::uint32_t depth = 0;
   bool recording = false;
-  bool active = false;      // not yet ended
-  bool is_current = false;  // made itself the thread's current span
+  bool active = false;           // not yet ended
+  bool is_current = false;       // made itself the thread's current span
+  bool escape_recorded = false;  // record_exception(..., escaped = true) ran
+  // The pipeline generation (configure() or fork) that recorded the start: updates and the end
+  // go to that pipeline only.
+  std::uint32_t generation = 0;
+  int uncaught_at_start = 0;  // std::uncaught_exceptions() when it started (recording spans)
 };
 }  // namespace detail
 
@@ -65,6 +75,12 @@ struct span_state {
 // destructor or end(). Move-only; a moved-from span does nothing. A span that is not
 // recording (filtered, not sampled, queue full, SDK not configured) still has valid ids so
 // that its children and outgoing requests keep the trace together.
+//
+// A span whose scope is left by an exception ends with level error, status ERROR and an
+// `exception` event (escaped), unless record_exception(..., escaped = true) already recorded it.
+// The destructor sees only that an exception is unwinding, not which one: that event's type is
+// "unknown". Record the exception where it is caught, or use logfire::instrument's function
+// form (logfire/instrument.hpp), to get its type and message.
 class [[nodiscard]] span {
  public:
   span(std::string_view msg_template, std::initializer_list<arg> args = {}, const span_options& opts = {},
@@ -73,7 +89,13 @@ class [[nodiscard]] span {
   span& operator=(span&& other) noexcept;
   span(const span&) = delete;
   span& operator=(const span&) = delete;
-  ~span() { end(); }
+  ~span() {
+    // Unwinding: more exceptions in flight than when the span started (a span created inside a
+    // destructor during unwinding compares equal and is not affected).
+    if (st_.recording && st_.active && std::uncaught_exceptions() > st_.uncaught_at_start) [[unlikely]]
+      record_unwinding();
+    end();
+  }
 
   [[nodiscard]] bool is_recording() const noexcept { return st_.recording && st_.active; }
   [[nodiscard]] span_context context() const noexcept { return st_.self; }
@@ -91,6 +113,7 @@ class [[nodiscard]] span {
   void end() noexcept;
 
  private:
+  void record_unwinding() noexcept;
   detail::span_state st_;
 };
 
@@ -142,6 +165,15 @@ class context {
   context() = default;
   [[nodiscard]] const span_context& span() const noexcept { return span_; }
   [[nodiscard]] bool valid() const noexcept { return span_.valid(); }
+  // This context with `s` as its span, keeping the tracestate and baggage it carries: the
+  // context of a span started under it with `.current = false`, to attach while injecting that
+  // span into an outgoing request.
+  [[nodiscard]] context with_span(const span_context& s) const noexcept {
+    context c = *this;
+    c.span_ = s;
+    c.depth_ = depth_ + 1;
+    return c;
+  }
 
  private:
   friend context current_context() noexcept;

@@ -73,6 +73,7 @@ struct stored_record {
   std::string status_message;
   std::uint32_t depth = 0;
   std::uint32_t otlp_flags = 0;
+  std::uint32_t dropped_attributes_count = 0;
 
   [[nodiscard]] const stored_value* find(std::string_view key) const noexcept;
   // The attribute as a string ("" when missing or not a string).
@@ -87,6 +88,10 @@ class memory_exporter final : public exporter {
   [[nodiscard]] std::string name() const override { return "memory"; }
   void export_batch(std::span<const span_record> records) noexcept override;
   [[nodiscard]] bool wants_pending_spans() const noexcept override { return with_pending_; }
+  // fork(): the records lock is held across fork() so that a child never inherits it taken.
+  void before_fork() noexcept override { mutex_.lock(); }
+  void after_fork_in_parent() noexcept override { mutex_.unlock(); }
+  void after_fork_in_child() noexcept override { mutex_.unlock(); }
 
   // A copy of everything received so far (thread-safe).
   [[nodiscard]] std::vector<stored_record> records() const;

@@ -1,4 +1,5 @@
-// Loss accounting: every record produced is exported or dropped under a named reason.
+// Loss accounting: every record produced is exported, dropped under a named reason, or (with a
+// disk spool) kept on disk for later.
 //
 //   auto s = logfire::stats();
 //   std::printf("produced %llu exported %llu lost %llu\n", s.produced, s.exported, s.dropped_total());
@@ -13,30 +14,37 @@
 
 namespace logfire {
 
-// Why a span or log was not delivered. Each reason prints one explanatory line the first
-// time it happens (then at most one line a minute with the running count).
+// Why a span or log was not delivered: one cause per reason. Each prints one explanatory line
+// the first time it happens, naming the setting that changes it (then at most one line a
+// minute with the running count). docs/architecture.md ("Accounting") lists where each occurs.
 enum class drop_reason : std::uint8_t {
-  queue_full,                 // the caller's ring was full (raise queue_bytes / OTEL_BSP_MAX_QUEUE_SIZE)
+  ring_full,                  // the calling thread's ring was full (options.limits.ring_bytes)
   filtered_by_level,          // below min_level (LOGFIRE_MIN_LEVEL)
-  not_sampled,                // head sampling said no (LOGFIRE_TRACE_SAMPLE_RATE)
-  remote_parent_not_sampled,  // an incoming traceparent said "not sampled" (distributed_tracing)
-  sampler_hook,               // the custom sampler hook said no
+  not_sampled,                // our head sampler said no (LOGFIRE_TRACE_SAMPLE_RATE)
+  remote_parent_not_sampled,  // an incoming traceparent said "not sampled" (LOGFIRE_DISTRIBUTED_TRACING)
+  sampler_hook,               // the custom sampler hook said no (options.sampler)
   parent_not_recorded,        // the parent span was not recorded (for one of the reasons above)
-  export_failed,              // delivery failed after retries and the record could not be spooled
+  export_failed,              // an exporter could not deliver them (OTLP: not encodable or not spoolable)
   rejected_by_backend,        // the backend answered with a non-retryable 4xx
-  shutdown_timeout,           // still in memory when shutdown's deadline passed
-  spool_full,                 // the disk spool hit its byte cap; oldest batches dropped
-  spool_corrupt,              // a spool file could not be read back
+  shutdown_timeout,           // still undelivered when shutdown()'s deadline passed
+  spool_full,                 // the disk spool hit its byte cap; oldest files dropped (LOGFIRE_SPOOL_MAX_BYTES)
+  spool_corrupt,              // a spool file failed its checks and was deleted
   not_configured,             // produced before configure() or after shutdown()
   open_at_shutdown,           // a span still open when shutdown() ran (its start was shown)
+  export_queue_full,          // an exporter's memory queue was full, no spool took them (OTEL_BSP_MAX_QUEUE_SIZE)
+  console_write_failed,       // the console was the only output and writing to it failed
+  below_console_level,        // the console was the only output and did not print them (its min level)
+  no_exporter,                // no output at all: console off, no token, no endpoint, no exporter
+  open_spans_full,            // more spans open at once than options.limits.max_open_spans
+  internal_error,             // the SDK's background thread could not process them (out of memory)
   count_
 };
 inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_reason::count_);
 
-// "queue_full", ... (stable names, used in diagnostics and stats output).
+// "ring_full", ... (stable names, used in diagnostics and stats output).
 [[nodiscard]] std::string_view to_string(drop_reason r) noexcept;
 
-// Things worth counting that lose nothing.
+// Things worth counting that lose no span or log.
 enum class event_counter : std::uint8_t {
   attributes_truncated,   // values cut to max_value_length or attributes over max_attributes
   invalid_utf8_repaired,  // strings whose invalid bytes were replaced with U+FFFD
@@ -44,8 +52,10 @@ enum class event_counter : std::uint8_t {
   batches_retried,
   records_spooled,
   records_replayed,
-  spool_left_at_exit,  // records left in the spool by shutdown, delivered at the next start
-  duplicates,          // records a backend may have received twice (replay after a timeout)
+  spool_left_at_exit,      // records left in the spool by shutdown, delivered at the next start
+  duplicates,              // records a backend may have received twice (replay after a timeout)
+  span_updates_lost,       // attributes, events, status or level that never reached their span
+  spool_files_unreadable,  // spool files deleted because even their header was unreadable
   count_
 };
 inline constexpr std::size_t event_counter_count = static_cast<std::size_t>(event_counter::count_);
@@ -54,19 +64,55 @@ inline constexpr std::size_t event_counter_count = static_cast<std::size_t>(even
 
 struct exporter_stats {
   std::string name;
+  // Whether its deliveries count in the totals (the console only when it is the only output).
+  bool destination = true;
   std::uint64_t exported = 0;
   std::array<std::uint64_t, drop_reason_count> dropped{};
+  std::uint64_t in_spool = 0;          // this pipeline's records in its disk spool
+  std::uint64_t spool_taken_over = 0;  // of those, files another process took over
+
+  [[nodiscard]] std::uint64_t dropped_total() const noexcept {
+    std::uint64_t sum = 0;
+    for (auto v : dropped) sum += v;
+    return sum;
+  }
 };
 
+// Records that this pipeline did not produce: spool files written by another process of the
+// service or by an earlier configure(), replayed here. Kept apart from the identity below.
+struct replay_stats {
+  std::uint64_t exported = 0;
+  std::array<std::uint64_t, drop_reason_count> dropped{};
+
+  [[nodiscard]] std::uint64_t dropped_by(drop_reason r) const noexcept { return dropped[static_cast<std::size_t>(r)]; }
+  [[nodiscard]] std::uint64_t dropped_total() const noexcept {
+    std::uint64_t sum = 0;
+    for (auto v : dropped) sum += v;
+    return sum;
+  }
+};
+
+// The ledger of one configure() (until the next one). Once nothing is in flight (after a
+// successful flush, and always after shutdown()):
+//   produced == exported + dropped_total() + in_spool + spool_taken_over
+// With several destinations the destination-side figures are summed over them and the
+// identity holds for each destination (see balanced()).
 struct pipeline_stats {
   // Spans and logs the application asked for (including those filtered or not sampled).
   std::uint64_t produced = 0;
-  // Records delivered by the destination exporters (summed over them).
+  // Records delivered by the destinations (summed over them).
   std::uint64_t exported = 0;
-  // Pipeline drops plus every destination exporter's drops, by reason.
+  // Pipeline drops plus every destination's drops, by reason.
   std::array<std::uint64_t, drop_reason_count> dropped{};
+  // This pipeline's records written to the disk spool and not delivered or dropped yet: sent
+  // later by this process or by the next one of the same service.
+  std::uint64_t in_spool = 0;
+  // This pipeline's spooled records whose files another process of the service took over (it
+  // delivers and counts them in its `replayed` ledger).
+  std::uint64_t spool_taken_over = 0;
   std::array<std::uint64_t, event_counter_count> events{};
   std::vector<exporter_stats> exporters;
+  replay_stats replayed;
 
   [[nodiscard]] std::uint64_t dropped_by(drop_reason r) const noexcept { return dropped[static_cast<std::size_t>(r)]; }
   [[nodiscard]] std::uint64_t count_of(event_counter c) const noexcept { return events[static_cast<std::size_t>(c)]; }
@@ -75,7 +121,10 @@ struct pipeline_stats {
     for (auto v : dropped) sum += v;
     return sum;
   }
-  // One line: "produced 10, exported 8, dropped 2 (queue_full 2)".
+  // The identity above (per destination when there are several).
+  [[nodiscard]] bool balanced() const noexcept;
+  // One line: "produced 10, exported 8, dropped 2 (ring_full 2)", with the spool and the
+  // replayed records when there are any.
   [[nodiscard]] std::string summary() const;
 };
 

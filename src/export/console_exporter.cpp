@@ -221,6 +221,15 @@ void console_exporter::format_record(const span_record& r, std::uint64_t time_un
   }
 }
 
+namespace {
+bool console_disabled(const span_record& r) noexcept {
+  for (const attribute& a : r.attributes)
+    if (a.key == "logfire.disable_console_log" && a.value.type == attribute_value::kind::boolean && a.value.b)
+      return true;
+  return false;
+}
+}  // namespace
+
 void console_exporter::format_batch(std::span<const span_record> records, std::string& out) {
   entries_.clear();
   for (const span_record& r : records) {
@@ -252,34 +261,52 @@ void console_exporter::format_batch(std::span<const span_record> records, std::s
   const auto by_time = [](const entry& a, const entry& b) { return a.time_unix_nano < b.time_unix_nano; };
   if (!std::is_sorted(entries_.begin(), entries_.end(), by_time))
     std::stable_sort(entries_.begin(), entries_.end(), by_time);
-  for (const entry& e : entries_) {
-    bool disabled = false;
-    for (const attribute& a : e.record->attributes)
-      if (a.key == "logfire.disable_console_log" && a.value.type == attribute_value::kind::boolean && a.value.b)
-        disabled = true;
-    if (!disabled) format_record(*e.record, e.time_unix_nano, e.at_end, out);
-  }
+  for (const entry& e : entries_)
+    if (!console_disabled(*e.record)) format_record(*e.record, e.time_unix_nano, e.at_end, out);
 }
 
 void console_exporter::export_batch(std::span<const span_record> records) noexcept {
   if (records.empty()) return;
+  // Finished spans and logs this console shows (a span by its start line or now) and those it
+  // does not print (below its min level, or marked logfire.disable_console_log). Pending spans
+  // are previews and are not counted.
+  std::uint64_t shown = 0;
+  std::uint64_t not_printed = 0;
+  for (const span_record& r : records) {
+    if (r.type == record_type::pending_span) continue;
+    if (r.lvl >= settings_.min_level && !console_disabled(r))
+      ++shown;
+    else
+      ++not_printed;
+  }
   bool ok = true;
+  int error = 0;
   try {
     buffer_.clear();
     format_batch(records, buffer_);
     if (!buffer_.empty()) {
+      errno = 0;
       ok = std::fwrite(buffer_.data(), 1, buffer_.size(), out_) == buffer_.size();
       ok = std::fflush(out_) == 0 && ok;
+      error = errno;
     }
   } catch (...) {  // std::bad_alloc: telemetry never throws into the host
     ok = false;
+    error = ENOMEM;
   }
   if (buffer_.capacity() > (1u << 20)) std::string().swap(buffer_);  // one huge batch must not pin memory
   if (!counter_) return;
-  if (ok)
-    counter_->delivered(records.size());
-  else
-    counter_->dropped(drop_reason::export_failed, records.size(), "writing to the console failed");
+  if (not_printed) counter_->dropped(drop_reason::below_console_level, not_printed);
+  if (ok) {
+    counter_->delivered(shown);
+  } else if (shown) {
+    std::string detail = "writing to the console failed";
+    try {
+      if (error != 0) detail += std::string(": ") + std::strerror(error);
+    } catch (...) {
+    }
+    counter_->dropped(drop_reason::console_write_failed, shown, detail);
+  }
 }
 
 bool console_exporter::force_flush(clock::time_point) noexcept {

@@ -1,5 +1,7 @@
 #include "logfire/memory_exporter.hpp"
 
+#include <algorithm>
+
 #include "export/memory_copy.hpp"
 
 namespace logfire {
@@ -89,11 +91,15 @@ void memory_exporter::export_batch(std::span<const span_record> records) noexcep
       s.status_message = r.status_message;
       s.depth = r.depth;
       s.otlp_flags = r.otlp_flags();
+      s.dropped_attributes_count = r.dropped_attributes_count;
       copies.push_back(std::move(s));
     }
     std::size_t delivered = 0;
     {
       std::lock_guard lock(mutex_);
+      // All or nothing: room first (growing geometrically), then moves that cannot fail.
+      const std::size_t needed = records_.size() + copies.size();
+      if (records_.capacity() < needed) records_.reserve(std::max(needed, 2 * records_.capacity()));
       for (auto& c : copies) {
         if (c.type != record_type::pending_span) ++delivered;
         records_.push_back(std::move(c));
@@ -101,7 +107,9 @@ void memory_exporter::export_batch(std::span<const span_record> records) noexcep
     }
     if (counter_) counter_->delivered(delivered);
   } catch (...) {
-    if (counter_) counter_->dropped(drop_reason::export_failed, records.size(), "memory exporter: out of memory");
+    std::size_t finished = 0;
+    for (const span_record& r : records) finished += r.type == record_type::pending_span ? 0 : 1;
+    if (counter_) counter_->dropped(drop_reason::export_failed, finished, "memory exporter: out of memory");
   }
 }
 

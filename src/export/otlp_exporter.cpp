@@ -6,8 +6,12 @@
 //     never holds up sending and a slow network never holds up spooling.
 // Every body is in exactly one place at a time (the memory queue, the to-spool list, the
 // sender's hands, a spool file) and every record in it ends as delivered, dropped with a
-// reason, or (at shutdown) left in the spool for the next process. Pending spans travel with
-// the records but are not counted: they are previews of spans counted when they end.
+// reason, or in the spool (reported as spooled before the write; then unspooled with its
+// delivery or drop, or taken over by another process, or left for the next process at
+// shutdown). Spool files this engine did not write (another process's, an earlier
+// configure()'s) are reported in the replay ledger. Pending spans travel with the records but
+// are not counted: they are previews of spans counted when they end.
+// No exception leaves a thread of this file: they end as counted drops.
 #include "export/otlp_exporter.hpp"
 
 #include <pthread.h>
@@ -81,7 +85,10 @@ class engine {
   engine(const otlp_exporter_config& cfg, delivery_counter* counter) : cfg_(cfg), counter_(counter) {
     if (!cfg_.spool_directory.empty()) {
       std::string err;
-      spool_ = spool::open({.directory = cfg_.spool_directory, .max_bytes = cfg_.spool_max_bytes}, err);
+      spool_ = spool::open({.directory = cfg_.spool_directory,
+                            .max_bytes = cfg_.spool_max_bytes,
+                            .max_file_bytes = std::max<std::uint64_t>(16ull << 20, 2ull * cfg_.max_body_bytes)},
+                           err);
       if (!spool_) spool_error_ = err;
     }
     rng_.seed(std::random_device{}() ^ static_cast<std::uint64_t>(::getpid()));
@@ -117,7 +124,8 @@ class engine {
     std::unique_lock lk(mu_);
     if (stopping_) {
       lk.unlock();
-      counter().dropped(drop_reason::not_configured, item.meta.records, "batch exported after shutdown");
+      counter().dropped(drop_reason::export_failed, item.meta.records,
+                        "a batch reached the exporter for " + cfg_.url + " after its shutdown");
       return;
     }
     const std::size_t cap = cfg_.max_queue_spans;
@@ -146,7 +154,7 @@ class engine {
     }
     lk.unlock();
     counter().dropped(
-        drop_reason::queue_full, item.meta.records,
+        drop_reason::export_queue_full, item.meta.records,
         "the export queue for " + cfg_.url + " is full (" + std::to_string(cap) +
             " spans, OTEL_BSP_MAX_QUEUE_SIZE) while the backend is slow or down" +
             (spool_ ? " and the disk spool cannot keep up" : " and there is no disk spool (LOGFIRE_SPOOL)"));
@@ -179,6 +187,12 @@ class engine {
     return nothing_left && own_spooled() == 0;
   }
 
+  // Files of this engine that another process took: they leave this pipeline's ledger.
+  void report_taken_over() {
+    if (!spool_) return;
+    if (const std::uint64_t n = spool_->take_taken_over(); n > 0) counter().taken_over(n);
+  }
+
   // Flush, stop the threads, keep the rest in the spool; reports every record not delivered.
   bool stop(clock::time_point deadline) {
     bool ok = flush(deadline);
@@ -194,24 +208,26 @@ class engine {
 
     // The threads are gone: what is left in memory goes to the spool, or is lost.
     std::deque<body_item> left;
+    std::deque<body_item> left_for_spool;
     {
       std::lock_guard lk(mu_);
-      for (auto& b : queue_) left.push_back(std::move(b));
-      for (auto& b : to_spool_) left.push_back(std::move(b));
-      queue_.clear();
-      to_spool_.clear();
+      left.swap(queue_);
+      left_for_spool.swap(to_spool_);
       queue_spans_ = to_spool_spans_ = 0;
     }
     std::uint64_t lost = 0;
-    for (auto& b : left) {
-      ok = false;
-      if (spool_ && write_to_spool(b)) continue;
-      lost += b.meta.records;
+    for (auto* q : {&left, &left_for_spool}) {
+      for (auto& b : *q) {
+        ok = false;
+        if (spool_ && write_to_spool(b)) continue;
+        lost += b.meta.records;
+      }
     }
     if (lost > 0)
       counter().dropped(drop_reason::shutdown_timeout, lost,
-                        std::to_string(lost) + " records for " + cfg_.url +
-                            " were still in memory at the shutdown deadline and could not be spooled");
+                        "records for " + cfg_.url +
+                            " were still in memory at the shutdown deadline and could not be "
+                            "spooled");
     if (auto own = own_spooled(); own > 0) {
       ok = false;
       counter().count(event_counter::spool_left_at_exit, own);
@@ -224,14 +240,23 @@ class engine {
     delivery_counter* c = counter_.load();
     return c != nullptr ? *c : g_null_counter;
   }
-  std::uint64_t own_spooled() { return spool_ ? spool_->own_records() : 0; }
+  std::uint64_t own_spooled() {
+    if (!spool_) return 0;
+    const std::uint64_t n = spool_->own_records();  // rescans: notices files other processes took
+    report_taken_over();
+    return n;
+  }
 
   // ---- sender thread ----------------------------------------------------------------------
 
   void sender_main() {
     ::pthread_setname_np(::pthread_self(), "logfire-send");
-    transport_ = cfg_.make_transport ? cfg_.make_transport()
-                                     : make_curl_transport({.connect_timeout = cfg_.connect_timeout, .user_agent = {}});
+    try {
+      transport_ = cfg_.make_transport
+                       ? cfg_.make_transport()
+                       : make_curl_transport({.connect_timeout = cfg_.connect_timeout, .user_agent = {}});
+    } catch (...) {  // post() without a transport fails: retried, then spooled or counted
+    }
     std::unique_lock lk(mu_);
     spool_may_have_files_ = spool_ != nullptr;
     while (!stopping_) {
@@ -239,14 +264,20 @@ class engine {
       const bool flushing = flush_gen_ != sender_done_gen_;
       const bool late = flushing && now >= flush_cutoff_;
       const bool spool_tried = flushing && spool_failed_gen_ == flush_gen_;
-      if (!late) {
+      // The server asked for time (Retry-After): nothing is sent before it, not even by a flush
+      // (which then ends without sending: its bodies go to the spool or stay in memory).
+      const bool held = now < not_before_;
+      if (!late && !held) {
         if (!outage_ && !queue_.empty()) {
           send_from_memory(lk);
           continue;
         }
         const bool probe_due = outage_ ? (now >= next_probe_ || (flushing && !spool_tried)) : !spool_tried;
         if (probe_due && spool_ && spool_may_have_files_) {
-          if (send_from_spool(lk)) continue;
+          // It unlocks: whatever it found, look again, since a flush may have begun meanwhile
+          // (an empty spool clears spool_may_have_files_, so this is not tried twice).
+          send_from_spool(lk);
+          continue;
         }
         if (outage_ && probe_due && !queue_.empty()) {
           // Nothing on disk to probe with (the spool cannot be written): probe with memory.
@@ -263,19 +294,30 @@ class engine {
         sender_done_gen_ = flush_gen_;
         idle_cv_.notify_all();
       }
-      // Idle: wake for new work, a flush, the next probe, or to look for files that other
-      // processes of this service left in the spool.
+      // Idle: wake for new work, a flush, the next probe, the end of the server's Retry-After,
+      // or to look for files that other processes of this service left in the spool.
       auto wake = now + std::chrono::seconds(5);
       if (outage_ && next_probe_ > now) wake = std::min(wake, next_probe_);
+      if (held) wake = std::min(wake, not_before_);
       sender_cv_.wait_until(lk, wake);
       if (spool_ && clock::now() >= wake) spool_may_have_files_ = true;
     }
     transport_.reset();
   }
 
+  // The wait a server asked for (Retry-After), if any.
+  std::optional<clock::duration> server_wait(const http_response& r) const {
+    if (!r.retry_after) return std::nullopt;
+    auto w = parse_retry_after(*r.retry_after);
+    if (!w) return std::nullopt;
+    return std::min<clock::duration>(*w, cfg_.retry_after_max);
+  }
+
+  // Lock held. Also remembers a server's Retry-After as the earliest time to send anything.
   clock::duration retry_wait(const http_response& r) {
-    if (r.retry_after) {
-      if (auto w = parse_retry_after(*r.retry_after)) return std::min<clock::duration>(*w, cfg_.retry_after_max);
+    if (auto w = server_wait(r)) {
+      not_before_ = std::max(not_before_, clock::now() + *w);
+      return *w;
     }
     // 1 s doubling to 128 s (by default), each wait scaled by a random factor in [0.8, 1.2] so
     // that many processes recovering from the same outage do not retry in lockstep.
@@ -308,10 +350,42 @@ class engine {
     return d;
   }
 
-  void report_success(const body_meta& meta, bool own, bool from_spool) {
-    if (own) counter().delivered(meta.records);
-    if (from_spool) counter().count(event_counter::records_replayed, meta.records);
+  // Where a body's records come from: memory, a spool file this engine wrote (records of
+  // this pipeline, "in the spool" until now), or a file it did not write (the replay ledger).
+  enum class origin : std::uint8_t { memory, own_file, foreign_file };
+  static origin origin_of(const spool_claim& c) noexcept { return c.own ? origin::own_file : origin::foreign_file; }
+
+  void report_success(const body_meta& meta, origin from) {
+    if (from == origin::foreign_file) {
+      counter().replay_delivered(meta.records);
+    } else {
+      counter().delivered(meta.records);
+      if (from == origin::own_file) counter().unspooled(meta.records);
+    }
+    if (from != origin::memory) counter().count(event_counter::records_replayed, meta.records);
     if (meta.maybe_duplicate) counter().count(event_counter::duplicates, meta.records);
+  }
+
+  void report_loss(drop_reason reason, std::uint32_t records, origin from, std::string_view detail) {
+    if (from == origin::foreign_file) {
+      counter().replay_dropped(reason, records, detail);
+      return;
+    }
+    counter().dropped(reason, records, detail);
+    if (from == origin::own_file) counter().unspooled(records);
+  }
+
+  // A spool file deleted for `reason` (corrupt, or evicted for the cap).
+  void report_file_loss(drop_reason reason, const spool_loss& loss) {
+    if (!loss.records_known) {  // a foreign file whose header was unreadable: a line, no count
+      counter().count_with_detail(event_counter::spool_files_unreadable, 1, loss.detail);
+      return;
+    }
+    std::string detail = loss.detail;
+    if (detail.empty() && reason == drop_reason::spool_full)
+      detail = "the spool " + spool_->directory() + " reached its cap of " + human_bytes(cfg_.spool_max_bytes) +
+               " (LOGFIRE_SPOOL_MAX_BYTES) while " + cfg_.url + " was unreachable: its oldest batches were dropped";
+    report_loss(reason, loss.records, loss.own ? origin::own_file : origin::foreign_file, detail);
   }
 
   void enter_outage_locked(clock::duration wait) {
@@ -330,81 +404,104 @@ class engine {
     queue_.pop_front();
     queue_spans_ -= item.spans;
     sender_busy_ = true;
-    for (;;) {
-      lk.unlock();
-      http_response r = post(item.bytes, item.meta);
-      const outcome o = classify(r);
-      if (o == outcome::delivered) report_success(item.meta, true, false);
-      if (o == outcome::rejected)
-        counter().dropped(drop_reason::rejected_by_backend, item.meta.records, rejection_detail(r));
-      std::optional<split_halves> halves;
-      if (o == outcome::split) halves = split(item, r);
-      lk.lock();
-      if (o == outcome::delivered) {
-        streak_ = 0;
-        outage_ = false;
-        break;
-      }
-      if (o == outcome::rejected) break;
-      if (o == outcome::split) {
-        if (halves) {
-          // The halves take the body's place at the head of the queue, first half first.
-          push_front_half(halves->second, halves->second_spans, records_in_half(item.meta, halves->first_spans, false),
-                          item.meta);
-          push_front_half(halves->first, halves->first_spans, records_in_half(item.meta, halves->first_spans, true),
-                          item.meta);
+    bool settled = false;  // reported, or handed to a queue: nothing more to count for it
+    try {
+      for (;;) {
+        lk.unlock();
+        http_response r = post(item.bytes, item.meta);
+        const outcome o = classify(r);
+        std::optional<split_halves> halves;
+        if (o == outcome::delivered) {
+          settled = true;
+          report_success(item.meta, origin::memory);
+        } else if (o == outcome::rejected) {
+          settled = true;
+          counter().dropped(drop_reason::rejected_by_backend, item.meta.records, rejection_detail(r));
+        } else if (o == outcome::split) {
+          halves = split(item, r);
+          settled = !halves;  // split() reported the drop
         }
-        break;
-      }
-      // A failure that may be temporary.
-      ++streak_;
-      counter().count(event_counter::batches_retried);
-      if (r.request_sent) item.meta.maybe_duplicate = true;
-      if (stopping_) {
-        requeue_front_locked(std::move(item));
-        break;
-      }
-      const auto wait = retry_wait(r);
-      if (spool_ && streak_ >= cfg_.failures_before_spool) {
-        enter_outage_locked(wait);
-        to_spool_front_locked(std::move(item));
-        break;
-      }
-      // Retry in place after the wait, unless a flush cannot wait that long.
-      const auto retry_at = clock::now() + wait;
-      sender_cv_.wait_until(lk, retry_at, [&] { return stopping_ || (flushing_locked() && retry_at > flush_cutoff_); });
-      if (stopping_ || (flushing_locked() && retry_at > flush_cutoff_)) {
-        if (spool_ && !stopping_) {
-          next_probe_ = retry_at;
-          to_spool_front_locked(std::move(item));
-        } else {
+        lk.lock();
+        if (o == outcome::delivered) {
+          streak_ = 0;
+          outage_ = false;
+          break;
+        }
+        if (o == outcome::rejected) break;
+        if (o == outcome::split) {
+          if (halves) {
+            // The halves take the body's place at the head of the queue, first half first.
+            settled = true;
+            push_front_half(halves->second, halves->second_spans,
+                            records_in_half(item.meta, halves->first_spans, false), item.meta);
+            push_front_half(halves->first, halves->first_spans, records_in_half(item.meta, halves->first_spans, true),
+                            item.meta);
+          }
+          break;
+        }
+        // A failure that may be temporary.
+        ++streak_;
+        counter().count(event_counter::batches_retried);
+        if (r.request_sent) item.meta.maybe_duplicate = true;
+        if (stopping_) {
           requeue_front_locked(std::move(item));
+          settled = true;
+          break;
         }
-        break;
+        const auto wait = retry_wait(r);
+        if (spool_ && streak_ >= cfg_.failures_before_spool) {
+          enter_outage_locked(wait);
+          to_spool_front_locked(std::move(item));
+          settled = true;
+          break;
+        }
+        // Retry in place after the wait, unless a flush cannot wait that long.
+        const auto retry_at = clock::now() + wait;
+        sender_cv_.wait_until(lk, retry_at,
+                              [&] { return stopping_ || (flushing_locked() && retry_at > flush_cutoff_); });
+        if (stopping_ || (flushing_locked() && retry_at > flush_cutoff_)) {
+          if (spool_ && !stopping_) {
+            next_probe_ = retry_at;
+            to_spool_front_locked(std::move(item));
+          } else {
+            requeue_front_locked(std::move(item));
+          }
+          settled = true;
+          break;
+        }
       }
+    } catch (...) {
+      // Out of memory while handling it: the body is lost, and counted unless it already was.
+      if (!lk.owns_lock()) lk.lock();
+      if (!settled)
+        counter().dropped(drop_reason::export_failed, item.meta.records, "out of memory while sending a batch");
     }
     sender_busy_ = false;
   }
 
   bool flushing_locked() const noexcept { return flush_gen_ != sender_done_gen_; }
 
+  // Both leave `item` untouched when they throw (std::deque::push_front's strong guarantee).
   void requeue_front_locked(body_item&& item) {
-    queue_spans_ += item.spans;
+    const auto spans = item.spans;
     queue_.push_front(std::move(item));
+    queue_spans_ += spans;
   }
   void to_spool_front_locked(body_item&& item) {
-    to_spool_spans_ += item.spans;
+    const auto spans = item.spans;
     to_spool_.push_front(std::move(item));
+    to_spool_spans_ += spans;
     spooler_cv_.notify_one();
   }
 
   // 413: the body in two halves (uncompressed, then compressed like the original). Without
   // the lock. Returns nullopt (and reports the drop) when it cannot be split further.
   std::optional<split_halves> split(const body_item& item, const http_response& r) {
-    return split_body(item.bytes, item.meta, r);
+    return split_body(item.bytes, item.meta, r, origin::memory);
   }
 
-  std::optional<split_halves> split_body(const std::string& bytes, const body_meta& meta, const http_response& r) {
+  std::optional<split_halves> split_body(const std::string& bytes, const body_meta& meta, const http_response& r,
+                                         origin from) {
     std::string plain;
     std::string_view body = bytes;
     split_halves h;
@@ -422,8 +519,8 @@ class engine {
       h.second.swap(gz);
     }
     if (!ok) {
-      counter().dropped(drop_reason::rejected_by_backend, meta.records,
-                        rejection_detail(r) + " (a single span is larger than the backend accepts)");
+      report_loss(drop_reason::rejected_by_backend, meta.records, from,
+                  rejection_detail(r) + " (a single span is larger than the backend accepts)");
       return std::nullopt;
     }
     return h;
@@ -435,13 +532,17 @@ class engine {
     return first ? in_first : meta.records - in_first;
   }
 
-  void push_front_half(std::string& bytes, std::size_t spans, std::uint32_t records, const body_meta& meta) {
+  void push_front_half(std::string& bytes, std::size_t spans, std::uint32_t records, const body_meta& meta) noexcept {
     body_item h;
     h.bytes = std::move(bytes);
     h.meta = meta;
     h.meta.records = records;
     h.spans = static_cast<std::uint32_t>(spans);
-    requeue_front_locked(std::move(h));
+    try {
+      requeue_front_locked(std::move(h));
+    } catch (...) {
+      counter().dropped(drop_reason::export_failed, records, "out of memory while splitting a batch");
+    }
   }
 
   // Claims the oldest spool file and sends it once. Returns false when the spool was empty.
@@ -450,37 +551,51 @@ class engine {
     const bool flushing = flushing_locked();
     const std::uint64_t gen = flush_gen_;
     lk.unlock();
-    std::vector<spool_loss> corrupt;
-    auto claim = spool_->claim_oldest(corrupt);
-    for (auto& c : corrupt) counter().dropped(drop_reason::spool_corrupt, c.records, c.detail);
-    if (!claim) {
-      lk.lock();
-      spool_may_have_files_ = false;
-      sender_busy_ = false;
-      return false;
-    }
-    http_response r = post(claim->body, claim->meta);
-    const outcome o = classify(r);
-    switch (o) {
-      case outcome::delivered:
-        report_success(claim->meta, claim->own, true);
-        spool_->remove(*claim);
-        break;
-      case outcome::rejected:
-        counter().dropped(drop_reason::rejected_by_backend, claim->meta.records, rejection_detail(r));
-        spool_->remove(*claim);
-        break;
-      case outcome::split:
-        split_spool_file(*claim, r);
-        break;
-      case outcome::retry:
-        counter().count(event_counter::batches_retried);
-        spool_->release(*claim);
-        break;
+    std::optional<spool_claim> claim;
+    std::optional<outcome> o;
+    http_response r;
+    try {
+      std::vector<spool_loss> corrupt;
+      claim = spool_->claim_oldest(corrupt);
+      for (const auto& c : corrupt) report_file_loss(drop_reason::spool_corrupt, c);
+      report_taken_over();
+      if (claim) {
+        r = post(claim->body, claim->meta);
+        o = classify(r);
+        switch (*o) {
+          case outcome::delivered:
+            report_success(claim->meta, origin_of(*claim));
+            spool_->remove(*claim);
+            break;
+          case outcome::rejected:
+            report_loss(drop_reason::rejected_by_backend, claim->meta.records, origin_of(*claim), rejection_detail(r));
+            spool_->remove(*claim);
+            break;
+          case outcome::split:
+            split_spool_file(*claim, r);
+            break;
+          case outcome::retry:
+            counter().count(event_counter::batches_retried);
+            spool_->release(*claim);
+            break;
+        }
+      }
+    } catch (...) {
+      // Out of memory: a claimed file goes back untouched (it is sent later), nothing is lost.
+      try {
+        if (claim && claim->fd >= 0) spool_->release(*claim);
+      } catch (...) {
+      }
+      o.reset();
     }
     lk.lock();
     sender_busy_ = false;
-    if (o == outcome::retry) {
+    if (!claim) {
+      spool_may_have_files_ = false;
+      return false;
+    }
+    if (!o) return true;
+    if (*o == outcome::retry) {
       ++streak_;
       if (flushing && gen == flush_gen_) spool_failed_gen_ = gen;  // one try per flush
       enter_outage_locked(retry_wait(r));
@@ -493,8 +608,9 @@ class engine {
   }
 
   // 413 on a spool file: its halves are written as files that sort in its place, then it goes.
+  // The halves belong to whoever the file belonged to (this pipeline, or the replay ledger).
   void split_spool_file(spool_claim& claim, const http_response& r) {
-    auto h = split_body(claim.body, claim.meta, r);
+    auto h = split_body(claim.body, claim.meta, r, origin_of(claim));
     if (!h) {
       spool_->remove(claim);
       return;
@@ -504,11 +620,22 @@ class engine {
     body_meta m2 = claim.meta;
     m1.records = records_in_half(claim.meta, h->first_spans, true);
     m2.records = records_in_half(claim.meta, h->first_spans, false);
-    auto w1 = spool_->write(h->first, m1, stem + "a", claim.own);
-    auto w2 = spool_->write(h->second, m2, stem + "b", claim.own);
-    report_spool_write(w1, m1, false);
-    report_spool_write(w2, m2, false);
+    write_half(h->first, m1, stem + "a", claim);
+    write_half(h->second, m2, stem + "b", claim);
     spool_->remove(claim);
+  }
+
+  void write_half(const std::string& body, const body_meta& meta, const std::string& stem, const spool_claim& claim) {
+    spool::write_result w;
+    try {
+      w = spool_->write(body, meta, stem, claim.own);
+    } catch (...) {
+      w.ok = false;
+    }
+    for (const auto& loss : w.evicted) report_file_loss(drop_reason::spool_full, loss);
+    if (!w.ok)
+      report_loss(w.too_large ? drop_reason::spool_full : drop_reason::export_failed, meta.records, origin_of(claim),
+                  "cannot write half of a split spool file to " + spool_->directory() + ": " + w.error);
   }
 
   // ---- spool thread -----------------------------------------------------------------------
@@ -519,22 +646,20 @@ class engine {
     for (;;) {
       spooler_cv_.wait(lk, [&] { return stopping_ || !to_spool_.empty() || (outage_ && !queue_.empty()); });
       if (stopping_) break;  // stop() spools what is left itself
+      // Taken over whole (swaps allocate nothing): the memory queue too during an outage, since
+      // memory is not a safe place then (a crash would lose it).
       std::deque<body_item> work;
+      std::deque<body_item> from_memory;
       work.swap(to_spool_);
       to_spool_spans_ = 0;
       if (outage_) {
-        // The backend is down: memory is not a safe place (a crash would lose it).
-        for (auto& b : queue_) work.push_back(std::move(b));
-        queue_.clear();
+        from_memory.swap(queue_);
         queue_spans_ = 0;
       }
       spooler_busy_ = true;
       lk.unlock();
-      for (auto& b : work) {
-        if (!write_to_spool(b)) {
-          // write_to_spool reported the loss
-        }
-      }
+      for (auto* q : {&work, &from_memory})
+        for (auto& b : *q) (void)write_to_spool(b);  // a failure is reported there
       lk.lock();
       spooler_busy_ = false;
       spool_may_have_files_ = true;
@@ -544,27 +669,30 @@ class engine {
   }
 
   // Without the lock. Returns true when the body is on disk; reports the records otherwise.
+  // The records count as spooled before the write, so that the file's delivery (by the
+  // sender, as soon as the file exists) can never be reported first.
   bool write_to_spool(const body_item& b) {
-    auto w = spool_->write(b.bytes, b.meta, {}, true);
-    return report_spool_write(w, b.meta, true);
-  }
-
-  bool report_spool_write(const spool::write_result& w, const body_meta& meta, bool count_spooled) {
-    for (const auto& loss : w.evicted)
-      counter().dropped(drop_reason::spool_full, loss.records,
-                        "the spool " + spool_->directory() + " reached its cap of " +
-                            human_bytes(cfg_.spool_max_bytes) + " (LOGFIRE_SPOOL_MAX_BYTES) while " + cfg_.url +
-                            " was unreachable: its oldest batches were dropped");
+    counter().spooled(b.meta.records);
+    spool::write_result w;
+    bool threw = false;
+    try {
+      w = spool_->write(b.bytes, b.meta, {}, true);
+    } catch (...) {
+      threw = true;
+    }
+    for (const auto& loss : w.evicted) report_file_loss(drop_reason::spool_full, loss);
     if (w.ok) {
-      if (count_spooled) counter().count(event_counter::records_spooled, meta.records);
+      counter().count(event_counter::records_spooled, b.meta.records);
       return true;
     }
-    if (w.too_large) {
-      counter().dropped(drop_reason::spool_full, meta.records, w.error);
+    if (threw) {
+      report_loss(drop_reason::export_failed, b.meta.records, origin::own_file, "out of memory while spooling");
+    } else if (w.too_large) {
+      report_loss(drop_reason::spool_full, b.meta.records, origin::own_file, w.error);
     } else {
-      counter().dropped(drop_reason::export_failed, meta.records,
-                        "cannot spool undeliverable batches for " + cfg_.url + ": " + w.error +
-                            "; they are dropped while this lasts (LOGFIRE_SPOOL_DIR)");
+      report_loss(drop_reason::export_failed, b.meta.records, origin::own_file,
+                  "cannot spool undeliverable batches for " + cfg_.url + ": " + w.error +
+                      "; they are dropped while this lasts (LOGFIRE_SPOOL_DIR)");
     }
     return false;
   }
@@ -593,6 +721,8 @@ class engine {
   bool outage_ = false;  // the backend keeps failing: bodies go to disk, the sender probes
   int streak_ = 0;       // failed attempts in a row
   clock::time_point next_probe_{};
+  // The server asked (Retry-After) for nothing before this: no request, not even a flush's.
+  clock::time_point not_before_{};
   bool spool_may_have_files_ = false;
   bool sender_busy_ = false;
   bool spooler_busy_ = false;
@@ -612,7 +742,7 @@ class otlp_http_exporter final : public exporter, public resource_listener {
       : cfg_(std::move(cfg)), res_(res), engine_(std::make_unique<engine>(cfg_, nullptr)) {}
 
   ~otlp_http_exporter() override {
-    if (!shut_down_) {
+    if (!shut_down_ && engine_) {
       // Not shut down by the pipeline: keep what is in memory on disk, report nothing (the
       // counter may already be gone).
       engine_->set_counter(nullptr);
@@ -625,16 +755,22 @@ class otlp_http_exporter final : public exporter, public resource_listener {
 
   void start(delivery_counter& counter) noexcept override {
     counter_ = &counter;
-    engine_->set_counter(&counter);
+    if (engine_) engine_->set_counter(&counter);
     start_threads();
   }
 
   void export_batch(std::span<const span_record> records) noexcept override {
     if (records.empty()) return;
     start_threads();
+    // Counted before anything can throw, so that a failure below loses no record uncounted.
     std::uint64_t counted = 0;
+    for (const auto& r : records) counted += r.type == record_type::pending_span ? 0 : 1;
+    if (!engine_) {  // a failed restart after fork()
+      if (counter_ != nullptr) counter_->dropped(drop_reason::export_failed, counted, "the exporter could not restart");
+      return;
+    }
     try {
-      counted = order_records(records);
+      (void)order_records(records);  // counts `counted` again, with the same filter
       if (scratch_.empty()) return;
       auto sink = [&](std::string_view body, std::size_t first, std::size_t count) {
         body_item item;
@@ -658,7 +794,7 @@ class otlp_http_exporter final : public exporter, public resource_listener {
     } catch (...) {
       pending_submit_.clear();
       if (counter_ != nullptr)
-        counter_->dropped(drop_reason::export_failed, counted, "out of memory while encoding a batch for " + cfg_.url);
+        counter_->dropped(drop_reason::export_failed, counted, "out of memory while encoding a batch");
       return;
     }
     for (auto& item : pending_submit_) {
@@ -674,7 +810,7 @@ class otlp_http_exporter final : public exporter, public resource_listener {
 
   bool force_flush(clock::time_point deadline) noexcept override {
     try {
-      return engine_->flush(deadline);
+      return engine_ && engine_->flush(deadline);
     } catch (...) {
       return false;
     }
@@ -684,7 +820,7 @@ class otlp_http_exporter final : public exporter, public resource_listener {
     if (shut_down_) return true;
     shut_down_ = true;
     try {
-      return engine_->stop(deadline);
+      return engine_ && engine_->stop(deadline);
     } catch (...) {
       return false;
     }
@@ -711,7 +847,10 @@ class otlp_http_exporter final : public exporter, public resource_listener {
     }
   }
 
-  [[nodiscard]] const std::string& spool_error() const noexcept { return engine_->spool_error(); }
+  [[nodiscard]] const std::string& spool_error() const noexcept {
+    static const std::string none;
+    return engine_ ? engine_->spool_error() : none;
+  }
 
  private:
   void start_threads() noexcept {

@@ -42,7 +42,7 @@ struct otlp_exporter_config {
   std::chrono::milliseconds timeout{10'000};
   std::chrono::milliseconds connect_timeout{3'000};
   // Spans waiting in memory for the network (OTEL_BSP_MAX_QUEUE_SIZE). When full, batches go
-  // to the spool, or are dropped as queue_full when there is no spool.
+  // to the spool, or are dropped as export_queue_full when there is no spool.
   std::size_t max_queue_spans = 2048;
   std::size_t max_body_bytes = 5u * 1024u * 1024u;  // before compression
   std::chrono::milliseconds backoff_initial{1'000};

@@ -240,6 +240,67 @@ inline std::uint32_t link_flags(const span_context& c) noexcept {
   return static_cast<std::uint32_t>(c.flags & trace_flags::known) | 0x100u | (c.is_remote ? 0x200u : 0u);
 }
 
+// ,"events":[...] when there are any.
+void put_events(json_writer& w, std::span<const event> events) {
+  if (events.empty()) return;
+  w.raw(",\"events\":[");
+  bool first = true;
+  for (const event& e : events) {
+    w.raw(first ? "{" : ",{");
+    first = false;
+    // Every member below starts with a comma: lead with one that is always present.
+    w.raw("\"timeUnixNano\":");
+    w.quoted_u64(e.time_unix_nano);
+    if (!e.name.empty()) {
+      w.raw(",\"name\":");
+      w.str(e.name);
+    }
+    put_attributes(w, e.attributes);
+    w.ch('}');
+  }
+  w.ch(']');
+}
+
+// ,"links":[...] when there are any.
+void put_links(json_writer& w, std::span<const link> links) {
+  if (links.empty()) return;
+  w.raw(",\"links\":[");
+  bool first = true;
+  for (const link& l : links) {
+    w.raw(first ? "{" : ",{");
+    first = false;
+    w.raw("\"traceId\":");
+    w.hex_trace_id(l.context.trace);
+    w.raw(",\"spanId\":");
+    w.hex_span_id(l.context.span);
+    if (!l.trace_state.empty()) {
+      w.raw(",\"traceState\":");
+      w.str(l.trace_state);
+    }
+    put_attributes(w, l.attributes);
+    w.raw(",\"flags\":");
+    w.u64(link_flags(l.context));
+    w.ch('}');
+  }
+  w.ch(']');
+}
+
+// ,"status":{...} unless it is unset without a message.
+void put_status(json_writer& w, status_code code, std::string_view message) {
+  if (code == status_code::unset && message.empty()) return;
+  w.raw(",\"status\":{");
+  if (!message.empty()) {
+    w.raw("\"message\":");
+    w.str(message);
+    if (code != status_code::unset) w.ch(',');
+  }
+  if (code != status_code::unset) {
+    w.raw("\"code\":");
+    w.u64(static_cast<std::uint64_t>(code));
+  }
+  w.ch('}');
+}
+
 void put_span(json_writer& w, const span_record& r) {
   w.raw("{\"traceId\":");
   w.hex_trace_id(r.context.trace);
@@ -276,58 +337,9 @@ void put_span(json_writer& w, const span_record& r) {
     w.raw(",\"droppedAttributesCount\":");
     w.u64(r.dropped_attributes_count);
   }
-  if (!r.events.empty()) {
-    w.raw(",\"events\":[");
-    bool first = true;
-    for (const event& e : r.events) {
-      w.raw(first ? "{" : ",{");
-      first = false;
-      // Every member below starts with a comma: lead with one that is always present.
-      w.raw("\"timeUnixNano\":");
-      w.quoted_u64(e.time_unix_nano);
-      if (!e.name.empty()) {
-        w.raw(",\"name\":");
-        w.str(e.name);
-      }
-      put_attributes(w, e.attributes);
-      w.ch('}');
-    }
-    w.ch(']');
-  }
-  if (!r.links.empty()) {
-    w.raw(",\"links\":[");
-    bool first = true;
-    for (const link& l : r.links) {
-      w.raw(first ? "{" : ",{");
-      first = false;
-      w.raw("\"traceId\":");
-      w.hex_trace_id(l.context.trace);
-      w.raw(",\"spanId\":");
-      w.hex_span_id(l.context.span);
-      if (!l.trace_state.empty()) {
-        w.raw(",\"traceState\":");
-        w.str(l.trace_state);
-      }
-      put_attributes(w, l.attributes);
-      w.raw(",\"flags\":");
-      w.u64(link_flags(l.context));
-      w.ch('}');
-    }
-    w.ch(']');
-  }
-  if (r.status != status_code::unset || !r.status_message.empty()) {
-    w.raw(",\"status\":{");
-    if (!r.status_message.empty()) {
-      w.raw("\"message\":");
-      w.str(r.status_message);
-      if (r.status != status_code::unset) w.ch(',');
-    }
-    if (r.status != status_code::unset) {
-      w.raw("\"code\":");
-      w.u64(static_cast<std::uint64_t>(r.status));
-    }
-    w.ch('}');
-  }
+  put_events(w, r.events);
+  put_links(w, r.links);
+  put_status(w, r.status, r.status_message);
   w.ch('}');
 }
 

@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 namespace logfire::detail {
 namespace {
@@ -93,21 +94,20 @@ bool write_all(int fd, const void* data, std::size_t n) noexcept {
   return true;
 }
 
-bool read_all(int fd, std::string& out) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return false;
-  out.resize(static_cast<std::size_t>(st.st_size));
+bool read_at(int fd, char* out, std::size_t n, std::uint64_t offset) noexcept {
   std::size_t got = 0;
-  while (got < out.size()) {
-    ssize_t r = ::pread(fd, out.data() + got, out.size() - got, static_cast<off_t>(got));
+  while (got < n) {
+    const ssize_t r = ::pread(fd, out + got, n - got, static_cast<off_t>(offset + got));
     if (r < 0) {
       if (errno == EINTR) continue;
       return false;
     }
-    if (r == 0) break;
+    if (r == 0) {
+      errno = 0;  // shorter than expected
+      return false;
+    }
     got += static_cast<std::size_t>(r);
   }
-  out.resize(got);
   return true;
 }
 
@@ -203,14 +203,14 @@ std::unique_ptr<spool> spool::open(const options& opts, std::string& error) {
     ::close(dirfd);
     return nullptr;
   }
-  std::unique_ptr<spool> s(new spool(dir, dirfd, opts.max_bytes));
+  std::unique_ptr<spool> s(new spool(dir, dirfd, opts.max_bytes, opts.max_file_bytes));
   std::lock_guard lock(s->mu_);
   s->rescan_locked(true);
   return s;
 }
 
-spool::spool(std::string dir, int dirfd, std::uint64_t max_bytes)
-    : dir_(std::move(dir)), dirfd_(dirfd), max_bytes_(max_bytes) {}
+spool::spool(std::string dir, int dirfd, std::uint64_t max_bytes, std::uint64_t max_file_bytes)
+    : dir_(std::move(dir)), dirfd_(dirfd), max_bytes_(max_bytes), max_file_bytes_(max_file_bytes) {}
 
 spool::~spool() {
   if (dirfd_ >= 0) ::close(dirfd_);
@@ -250,6 +250,16 @@ void spool::rescan_locked(bool force) {
   }
   ::closedir(d);
   files_ = std::move(seen);
+  // Files this process wrote that are gone, though this process neither sent nor dropped them:
+  // another process of the service took them (it counts them in its own replay ledger).
+  for (auto it = own_.begin(); it != own_.end();) {
+    if (files_.count(it->first) == 0 && claimed_.count(it->first) == 0) {
+      taken_over_ += it->second;
+      it = own_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 std::string spool::next_stem_locked() {
@@ -281,15 +291,18 @@ bool spool::evict_oldest_locked(std::vector<spool_loss>& out) {
     spool_loss loss;
     if (linked) {
       unsigned char h[k_spool_header_bytes];
-      ssize_t r = ::pread(fd, h, sizeof h, 0);
-      if (r == static_cast<ssize_t>(sizeof h)) {
-        if (auto hd = decode_spool_header(h, sizeof h)) loss.records = hd->meta.records;
-      }
+      std::optional<spool_header> hd;
+      if (read_at(fd, reinterpret_cast<char*>(h), sizeof h, 0)) hd = decode_spool_header(h, sizeof h);
+      if (hd) loss.records = hd->meta.records;
       ::unlinkat(dirfd_, it->first.c_str(), 0);
       auto own = own_.find(it->first);
       if (own != own_.end()) {
         loss.own = true;
+        loss.records = own->second;
         own_.erase(own);
+      } else if (!hd) {
+        loss.records_known = false;
+        loss.detail = "spool file " + dir_ + "/" + it->first + " has an unreadable header and was deleted to make room";
       }
     }
     close_locked(fd);
@@ -355,6 +368,16 @@ spool::write_result spool::write(std::string_view body, const body_meta& meta, s
 
 std::optional<spool_claim> spool::claim_oldest(std::vector<spool_loss>& corrupt) {
   std::lock_guard lock(mu_);
+  try {
+    return claim_oldest_locked(corrupt);
+  } catch (...) {
+    // Out of memory: the file being examined stays for a later try; the corrupt files deleted
+    // before it are in `corrupt`, for the caller to report.
+    return std::nullopt;
+  }
+}
+
+std::optional<spool_claim> spool::claim_oldest_locked(std::vector<spool_loss>& corrupt) {
   rescan_locked(false);
   for (auto it = files_.begin(); it != files_.end();) {
     if (claimed_.count(it->first) != 0) {
@@ -378,42 +401,75 @@ std::optional<spool_claim> spool::claim_oldest(std::vector<spool_loss>& corrupt)
       it = files_.erase(it);
       continue;
     }
+    // From here on the descriptor is closed (releasing the flock) on every way out but a claim,
+    // also when an allocation fails (the file then stays for a later try).
+    struct closer {
+      int fd;
+      bool armed = true;
+      ~closer() {
+        if (armed) close_locked(fd);
+      }
+    } close_on_exit{fd};
     spool_claim c;
     c.name = it->first;
     c.fd = fd;
-    std::string data;
-    std::string problem;
-    std::optional<spool_header> hd;
-    if (!read_all(fd, data)) {
-      problem = "unreadable: " + errno_text(errno);
-    } else if (!(hd = decode_spool_header(reinterpret_cast<const unsigned char*>(data.data()), data.size()))) {
-      problem = "bad header";
-    } else if (data.size() - k_spool_header_bytes != hd->body_bytes) {
-      problem = "truncated (" + std::to_string(data.size() - k_spool_header_bytes) + " of " +
-                std::to_string(hd->body_bytes) + " bytes)";
-    } else if (crc32_of(std::string_view(data).substr(k_spool_header_bytes)) != hd->body_crc) {
-      problem = "body checksum mismatch";
-    }
     auto own = own_.find(c.name);
     c.own = own != own_.end();
-    if (!problem.empty()) {
-      spool_loss loss;
-      loss.records = hd ? hd->meta.records : 0;
-      loss.own = c.own;
-      loss.detail = "spool file " + dir_ + "/" + c.name + " is corrupt (" + problem + ") and was deleted";
-      if (!hd) loss.detail += "; its record count is unknown";
-      ::unlinkat(dirfd_, c.name.c_str(), 0);
-      close_locked(fd);
-      if (c.own) own_.erase(own);
-      it = files_.erase(it);
-      corrupt.push_back(std::move(loss));
-      continue;
+    // The header first; the body only when the header, the file's size and the spool's limits
+    // agree, read in chunks into memory of exactly the size the header gives.
+    std::string problem;
+    std::optional<spool_header> hd;
+    unsigned char header[k_spool_header_bytes];
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    if (size < k_spool_header_bytes) {
+      problem = "shorter than a header (" + std::to_string(size) + " bytes)";
+    } else if (!read_at(fd, reinterpret_cast<char*>(header), sizeof header, 0)) {
+      problem = "unreadable: " + (errno != 0 ? errno_text(errno) : std::string("short read"));
+    } else if (!(hd = decode_spool_header(header, sizeof header))) {
+      problem = "bad header";
+    } else if (hd->body_bytes > max_file_bytes_) {
+      problem = "its body of " + std::to_string(hd->body_bytes) + " bytes is larger than any this SDK writes (" +
+                std::to_string(max_file_bytes_) + ")";
+    } else if (size - k_spool_header_bytes != hd->body_bytes) {
+      problem = "truncated or extended (" + std::to_string(size - k_spool_header_bytes) +
+                " body bytes, the header says " + std::to_string(hd->body_bytes) + ")";
+    } else {
+      std::string body;
+      body.resize(static_cast<std::size_t>(hd->body_bytes));  // at most max_file_bytes
+      constexpr std::size_t k_chunk = 1u << 20;
+      uLong crc = ::crc32(0L, Z_NULL, 0);
+      for (std::size_t at = 0; at < body.size() && problem.empty(); at += k_chunk) {
+        const std::size_t n = std::min(k_chunk, body.size() - at);
+        if (!read_at(fd, body.data() + at, n, k_spool_header_bytes + at))
+          problem = "unreadable: " + (errno != 0 ? errno_text(errno) : std::string("short read"));
+        else
+          crc = ::crc32(crc, reinterpret_cast<const Bytef*>(body.data() + at), static_cast<uInt>(n));
+      }
+      if (problem.empty() && static_cast<std::uint32_t>(crc) != hd->body_crc) problem = "body checksum mismatch";
+      if (problem.empty()) {
+        claimed_.insert(c.name);
+        c.meta = hd->meta;
+        c.body = std::move(body);
+        close_on_exit.armed = false;  // the claim holds it now
+        return c;
+      }
     }
-    c.meta = hd->meta;
-    data.erase(0, k_spool_header_bytes);
-    c.body = std::move(data);
-    claimed_.insert(c.name);
-    return c;
+    spool_loss loss;
+    loss.own = c.own;
+    if (c.own) {
+      loss.records = own->second;  // this process knows what it wrote
+    } else if (hd) {
+      loss.records = hd->meta.records;
+    } else {
+      loss.records_known = false;
+    }
+    loss.detail = "spool file " + dir_ + "/" + c.name + " is corrupt (" + problem + ") and was deleted";
+    if (!loss.records_known) loss.detail += "; its record count is unknown";
+    corrupt.reserve(corrupt.size() + 1);  // may throw: before the file goes, so it is never lost uncounted
+    ::unlinkat(dirfd_, c.name.c_str(), 0);
+    if (c.own) own_.erase(own);
+    it = files_.erase(it);
+    corrupt.push_back(std::move(loss));
   }
   return std::nullopt;
 }
@@ -460,9 +516,15 @@ std::uint64_t spool::total_bytes() {
 
 std::uint64_t spool::own_records() {
   std::lock_guard lock(mu_);
+  rescan_locked(true);  // flush and shutdown ask: an up-to-date answer is worth a directory read
   std::uint64_t t = 0;
   for (const auto& [n, r] : own_) t += r;
   return t;
+}
+
+std::uint64_t spool::take_taken_over() {
+  std::lock_guard lock(mu_);
+  return std::exchange(taken_over_, 0);
 }
 
 }  // namespace logfire::detail

@@ -46,6 +46,7 @@ inline constexpr std::string_view k_spool_suffix = ".lfspool";
 // wrote it (the others were produced by an earlier or a sibling process).
 struct spool_loss {
   std::uint32_t records = 0;
+  bool records_known = true;  // false: even the header was unreadable (a foreign file)
   bool own = false;
   std::string detail;  // corruption: which file and what was wrong
 };
@@ -65,6 +66,10 @@ class spool {
   struct options {
     std::string directory;  // created (mode 0700) with its parents when missing
     std::uint64_t max_bytes = 512ull << 20;
+    // The largest body a file may hold: larger files were not written by this SDK's exporter
+    // (its bodies are at most its max_body_bytes, 5 MiB by default) and are deleted as corrupt
+    // without being read. Bounds the memory a claim takes.
+    std::uint64_t max_file_bytes = 16ull << 20;
   };
 
   // Opens (creating) the directory; on failure returns null and a message naming the path.
@@ -87,7 +92,9 @@ class spool {
   write_result write(std::string_view body, const body_meta& meta, std::string_view stem = {}, bool own = true);
 
   // Claims the oldest complete file that no one else holds. Corrupt files met on the way are
-  // deleted and appended to `corrupt`. Returns nullopt when there is nothing to take.
+  // deleted and appended to `corrupt`. Returns nullopt when there is nothing to take (or no
+  // memory to read it now: it stays for later). Reads the header first and the body in
+  // chunks, never more than max_file_bytes; a huge or sparse file costs no memory.
   std::optional<spool_claim> claim_oldest(std::vector<spool_loss>& corrupt);
   // Deletes a claimed file (sent, or rejected for good).
   void remove(spool_claim& c);
@@ -102,13 +109,18 @@ class spool {
   // Files present (by any process) and their total size, from the last directory scan.
   [[nodiscard]] std::size_t file_count();
   [[nodiscard]] std::uint64_t total_bytes();
-  // Records in files this process wrote and has not yet sent or dropped.
+  // Records in files this process wrote and has not yet sent or dropped (rescans the folder
+  // first, so that files other processes took are no longer counted).
   [[nodiscard]] std::uint64_t own_records();
+  // Records of files this process wrote that disappeared without this process sending or
+  // dropping them (another process of the service sent or evicted them), since the last call.
+  [[nodiscard]] std::uint64_t take_taken_over();
   [[nodiscard]] const std::string& directory() const noexcept { return dir_; }
 
  private:
-  spool(std::string dir, int dirfd, std::uint64_t max_bytes);
+  spool(std::string dir, int dirfd, std::uint64_t max_bytes, std::uint64_t max_file_bytes);
   void rescan_locked(bool force);
+  std::optional<spool_claim> claim_oldest_locked(std::vector<spool_loss>& corrupt);  // may throw bad_alloc
   bool evict_oldest_locked(std::vector<spool_loss>& out);
   std::string next_stem_locked();
 
@@ -116,6 +128,8 @@ class spool {
   std::string dir_;
   int dirfd_ = -1;
   std::uint64_t max_bytes_;
+  std::uint64_t max_file_bytes_;
+  std::uint64_t taken_over_ = 0;                        // records of own files gone elsewhere
   std::map<std::string, std::uint64_t> files_;          // name -> bytes, sorted oldest first
   std::unordered_map<std::string, std::uint32_t> own_;  // files written here -> records
   std::unordered_set<std::string> claimed_;             // names this process holds a claim on

@@ -8,6 +8,7 @@
 
 #include "context/ids.hpp"
 #include "logfire/logfire.hpp"
+#include "pipeline/barrier.hpp"
 #include "pipeline/pipeline.hpp"
 #include "pipeline/remote.hpp"
 #include "pipeline/thread_state.hpp"
@@ -22,16 +23,41 @@ namespace {
 
 // ---------------------------------------------------------------------------------------
 // Records that update an open span must not be lost when the ring is full (a span's end
-// especially). They go to this side queue instead: a slow path with a mutex, bounded by
-// the number of live span handles for ends, and by k_side_queue_limit bytes for the rest.
+// especially). They go to this side queue instead: a slow path with a mutex. Ends are always
+// taken (bounded by the number of live span handles: a span ends once); other updates are
+// bounded by k_side_queue_limit bytes, and counted as span_updates_lost beyond it.
 constexpr std::size_t k_side_queue_limit = 4u << 20;
 
 struct side_queue {
   std::mutex mutex;
-  std::vector<std::vector<std::byte>> records;  // each: ring_record_header + body
+  std::vector<std::vector<std::byte>> records;  // each: ring_record_header + body, in push order
   std::size_t bytes = 0;
 };
 side_queue g_side;
+
+// A logfire call in progress on this thread: raises the thread's in-call depth before it reads
+// the active control block, so that shutdown() can wait for it (see pipeline/barrier.hpp), and
+// starts the thread's counters afresh for a new pipeline generation.
+class call_scope {
+ public:
+  explicit call_scope(thread_state& ts) noexcept : ts_(ts) {
+    ts_.in_call.store(ts_.in_call.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    light_barrier();
+    ctl_ = g_control.load(std::memory_order_acquire);
+    if (ctl_ && ts_.counters.generation.load(std::memory_order_relaxed) != ctl_->generation) [[unlikely]]
+      ts_.counters.rollover(ctl_->generation);
+  }
+  ~call_scope() { ts_.in_call.store(ts_.in_call.load(std::memory_order_relaxed) - 1, std::memory_order_release); }
+  call_scope(const call_scope&) = delete;
+  call_scope& operator=(const call_scope&) = delete;
+
+  // The pipeline this call belongs to, or null when none is configured.
+  [[nodiscard]] control* get() const noexcept { return ctl_; }
+
+ private:
+  thread_state& ts_;
+  control* ctl_;
+};
 
 std::atomic<bool> g_warned_not_configured{false};
 std::atomic<std::uint64_t> g_not_configured{0};
@@ -278,7 +304,7 @@ bool push(thread_state& ts, control& ctl, rec kind, BodyFn&& body_fn) noexcept {
   if (!out) return false;
   auto* h = reinterpret_cast<ring_record_header*>(out);
   h->size = static_cast<std::uint32_t>(total);
-  h->kind = static_cast<std::uint8_t>(kind);
+  h->tag = ring_record_header::make_tag(static_cast<std::uint8_t>(kind), ctl.generation);
   byte_writer w(out + sizeof(ring_record_header));
   body_fn(w);
   ts.ring.commit(total);
@@ -287,44 +313,49 @@ bool push(thread_state& ts, control& ctl, rec kind, BodyFn&& body_fn) noexcept {
   return true;
 }
 
-// Slow path for span updates that did not fit in the ring.
+// Slow path for span updates that did not fit in the ring. Allocates (a cold path); an
+// allocation failure loses the update, like a full queue.
 template <typename BodyFn>
-[[gnu::noinline]] bool push_side(rec kind, bool always, BodyFn&& body_fn) noexcept {
+[[gnu::noinline]] bool push_side(std::uint32_t generation, rec kind, bool always, BodyFn&& body_fn) noexcept {
   try {
     byte_sizer sizer;
     body_fn(sizer);
     const std::size_t total = round8(sizeof(ring_record_header) + sizer.size());
-    std::lock_guard lock(g_side.mutex);
-    if (!always && g_side.bytes + total > k_side_queue_limit) return false;
     std::vector<std::byte> buf(total);
     auto* h = reinterpret_cast<ring_record_header*>(buf.data());
     h->size = static_cast<std::uint32_t>(total);
-    h->kind = static_cast<std::uint8_t>(kind);
+    h->tag = ring_record_header::make_tag(static_cast<std::uint8_t>(kind), generation);
     byte_writer w(buf.data() + sizeof(ring_record_header));
     body_fn(w);
-    g_side.bytes += total;
+    std::lock_guard lock(g_side.mutex);
+    if (!always && g_side.bytes + total > k_side_queue_limit) return false;
     g_side.records.push_back(std::move(buf));
+    g_side.bytes += total;
     return true;
   } catch (...) {
     return false;
   }
 }
 
-template <typename BodyFn>
-bool push_update(rec kind, bool must_arrive, BodyFn&& body_fn) noexcept {
-  control* ctl = g_control.load(std::memory_order_acquire);
-  if (!ctl) return false;
+// Pushes an update of the span `st` (its end, an attribute, ...): to the pipeline that
+// recorded the span only. `make(w, settings)` writes the body.
+template <typename Make>
+bool push_update(const span_state& st, rec kind, bool must_arrive, Make&& make) noexcept {
   thread_state& ts = this_thread_state();
+  const call_scope call(ts);
+  control* ctl = call.get();
+  if (!ctl || ctl->generation != st.generation) return false;  // the span's pipeline is gone
+  auto body_fn = [&](auto& w) { make(w, ctl->settings); };
   if (push(ts, *ctl, kind, body_fn)) return true;
-  if (push_side(kind, must_arrive, body_fn)) return true;
-  ts.events[static_cast<std::size_t>(event_counter::attributes_truncated)].add();
+  if (push_side(ctl->generation, kind, must_arrive, body_fn)) return true;
+  ts.counters.events[static_cast<std::size_t>(event_counter::span_updates_lost)].add();
   return false;
 }
 
 // Counts a span update whose values were cut to the limits.
 inline void note_truncated(bool truncated) noexcept {
   if (truncated) [[unlikely]]
-    this_thread_state().events[static_cast<std::size_t>(event_counter::attributes_truncated)].add();
+    this_thread_state().counters.events[static_cast<std::size_t>(event_counter::attributes_truncated)].add();
 }
 
 // The sampling decision for a new span or log: returns 0 to record, or the drop reason + 1.
@@ -333,17 +364,26 @@ struct decision {
   std::uint8_t drop;  // 0 = record, else drop_reason + 1
 };
 
+// The reason a span or log under an unsampled parent is not recorded.
+[[gnu::noinline]] std::uint8_t unsampled_parent_reason(const span_context& parent,
+                                                       const remote_state* remote) noexcept {
+  if (!parent.is_remote) return reason_index(drop_reason::parent_not_recorded);
+  // A platform's "not sampled" flag that our own head sampler confirmed (attach_context on
+  // Cloud Run & co. in the default mode): our sampler's decision.
+  if (remote && remote->head_sampled_out && remote->incoming.span == parent.span &&
+      remote->incoming.trace == parent.trace)
+    return reason_index(drop_reason::not_sampled);
+  // Otherwise the caller's decision, counted apart so that the platform case is visible.
+  return reason_index(drop_reason::remote_parent_not_sampled);
+}
+
 inline decision decide(const control& ctl, const span_context& parent, trace_id trace, std::string_view name, level lvl,
-                       bool is_log) noexcept {
+                       bool is_log, const remote_state* remote) noexcept {
   const pipeline_settings& s = ctl.settings;
   if (parent.valid()) {
     std::uint8_t flags = parent.flags & trace_flags::known;
     if (flags & trace_flags::sampled) return {flags, 0};
-    // Not sampled upstream: a remote parent's decision is counted apart, so the platform
-    // case (Cloud Run's "not sampled" flag) is visible as such.
-    const std::uint8_t reason = parent.is_remote ? reason_index(drop_reason::remote_parent_not_sampled)
-                                                 : reason_index(drop_reason::parent_not_recorded);
-    return {flags, static_cast<std::uint8_t>(reason + 1)};
+    return {flags, static_cast<std::uint8_t>(unsampled_parent_reason(parent, remote) + 1)};
   }
   std::uint8_t flags = trace_flags::random;
   if (!s.head_sampler.keeps(trace))
@@ -363,39 +403,64 @@ inline decision decide(const control& ctl, const span_context& parent, trace_id 
 }  // namespace
 
 void count_filtered() noexcept {
+  // One counter, so the call is never seen half counted; no in-call scope (nothing is pushed):
+  // a count racing with shutdown() lands in the closed ledger, produced and dropped together.
   thread_state& ts = this_thread_state();
-  ts.produced.add();
-  ts.dropped[static_cast<std::size_t>(drop_reason::filtered_by_level)].add();
+  if (const control* ctl = g_control.load(std::memory_order_acquire);
+      ctl && ts.counters.generation.load(std::memory_order_relaxed) != ctl->generation) [[unlikely]]
+    ts.counters.rollover(ctl->generation);
+  ts.counters.dropped[static_cast<std::size_t>(drop_reason::filtered_by_level)].add();
+}
+
+std::mutex& side_queue_mutex() noexcept {
+  return g_side.mutex;
+}
+
+// fork() child: the records are the parent's; the prepare handler took the mutex.
+void side_queue_after_fork_in_child() noexcept {
+  g_side.records.clear();
+  g_side.bytes = 0;
+  g_side.mutex.unlock();
+}
+
+// Background thread: how many records the side queue holds now (the drain's first pass).
+std::size_t side_queue_size() noexcept {
+  std::lock_guard lock(g_side.mutex);
+  return g_side.records.size();
 }
 
 std::uint64_t not_configured_count() noexcept {
   return g_not_configured.load(std::memory_order_relaxed);
 }
 
-// Background thread: takes the records that went to the side queue.
-void take_side_records(std::vector<std::vector<std::byte>>& out) {
+// Background thread: takes the records that went to the side queue, in push order. `out` must
+// be empty (the caller processed and cleared the previous ones); no allocation.
+void take_side_records(std::vector<std::vector<std::byte>>& out) noexcept {
   std::lock_guard lock(g_side.mutex);
   out.swap(g_side.records);
-  g_side.records.clear();
   g_side.bytes = 0;
 }
 
 void emit_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args, const log_options& opts,
               const source_location& loc) noexcept {
-  control* ctl = g_control.load(std::memory_order_acquire);
-  if (!ctl) [[unlikely]] {
+  if (!g_control.load(std::memory_order_relaxed)) [[unlikely]] {  // no thread state before configure()
     note_not_configured();
     return;
   }
   thread_state& ts = this_thread_state();
-  ts.produced.add();
+  const call_scope call(ts);
+  control* ctl = call.get();
+  if (!ctl) [[unlikely]] {
+    note_not_configured();
+    return;
+  }
   const bool explicit_parent = opts.parent.valid();
   const span_context parent = explicit_parent ? opts.parent : ts.current;
   const std::uint64_t now = now_unix_nano();
   const trace_id trace = parent.valid() ? parent.trace : new_trace_id(now);
-  const decision d = decide(*ctl, parent, trace, msg_template, lvl, true);
+  const decision d = decide(*ctl, parent, trace, msg_template, lvl, true, ts.remote.get());
   if (d.drop) {
-    ts.dropped[d.drop - 1].add();
+    ts.counters.dropped[d.drop - 1].add();
     return;
   }
   const pipeline_settings& s = ctl->settings;
@@ -418,17 +483,19 @@ void emit_log(level lvl, std::string_view msg_template, std::initializer_list<ar
   fixed.n_attrs = static_cast<std::uint16_t>(args.size() < s.max_attributes ? args.size() : s.max_attributes);
   fixed.n_links = 0;
   fixed.has_exception = opts.exception ? 1 : 0;
+  fixed.dropped_attrs = static_cast<std::uint32_t>(args.size() - fixed.n_attrs);
   bool truncated = args.size() > fixed.n_attrs;
   std::string_view trace_state;
   if (const remote_state* remote = ts.remote.get(); remote && remote->incoming.trace == trace) [[unlikely]]
     trace_state = remote->trace_state;
   const record_input in{rec::log, &fixed, msg_template, trace_state, opts.tags, args, {}, opts.exception};
   if (!push(ts, *ctl, rec::log, [&](auto& w) { encode_body(w, in, lim, truncated); })) [[unlikely]] {
-    ts.dropped[reason_index(drop_reason::queue_full)].add();
+    ts.counters.dropped[reason_index(drop_reason::ring_full)].add();
     return;
   }
+  ts.counters.pushed.add();
   if (truncated) [[unlikely]]
-    ts.events[static_cast<std::size_t>(event_counter::attributes_truncated)].add();
+    ts.counters.events[static_cast<std::size_t>(event_counter::attributes_truncated)].add();
 }
 
 }  // namespace detail
@@ -439,13 +506,17 @@ using detail::this_thread_state;
 
 span::span(std::string_view msg_template, std::initializer_list<arg> args, const span_options& opts,
            source_location loc) noexcept {
-  detail::control* ctl = g_control.load(std::memory_order_acquire);
-  if (!ctl) [[unlikely]] {
+  if (!g_control.load(std::memory_order_relaxed)) [[unlikely]] {  // no thread state before configure()
     detail::note_not_configured();
     return;
   }
   detail::thread_state& ts = this_thread_state();
-  ts.produced.add();
+  const detail::call_scope call(ts);
+  detail::control* ctl = call.get();
+  if (!ctl) [[unlikely]] {
+    detail::note_not_configured();
+    return;
+  }
   const bool explicit_parent = opts.parent.valid();
   const span_context parent = explicit_parent ? opts.parent : opts.new_trace ? span_context{} : ts.current;
   const std::uint64_t now = detail::now_unix_nano();
@@ -461,20 +532,22 @@ span::span(std::string_view msg_template, std::initializer_list<arg> args, const
     d = {static_cast<std::uint8_t>(parent.valid() ? parent.flags & trace_flags::known : trace_flags::random),
          static_cast<std::uint8_t>(detail::reason_index(drop_reason::filtered_by_level) + 1)};
   } else {
-    d = detail::decide(*ctl, parent, st_.self.trace, msg_template, opts.lvl, false);
+    d = detail::decide(*ctl, parent, st_.self.trace, msg_template, opts.lvl, false, ts.remote.get());
   }
   st_.self.flags = d.flags;
 
   // Become the thread's current span, recording or not, so children and outgoing requests
-  // keep the trace together.
-  st_.saved_current = ts.current;
-  st_.saved_depth = ts.depth;
-  st_.is_current = true;
-  ts.current = st_.self;
-  ts.depth = st_.depth + 1;
+  // keep the trace together (unless the caller tracks work this thread does not wait for).
+  if (opts.current) [[likely]] {
+    st_.saved_current = ts.current;
+    st_.saved_depth = ts.depth;
+    st_.is_current = true;
+    ts.current = st_.self;
+    ts.depth = st_.depth + 1;
+  }
 
   if (d.drop) {
-    ts.dropped[d.drop - 1].add();
+    ts.counters.dropped[d.drop - 1].add();
     return;
   }
   const detail::pipeline_settings& s = ctl->settings;
@@ -496,6 +569,7 @@ span::span(std::string_view msg_template, std::initializer_list<arg> args, const
   fixed.n_tags = static_cast<std::uint16_t>(opts.tags.size());
   fixed.n_attrs = static_cast<std::uint16_t>(args.size() < s.max_attributes ? args.size() : s.max_attributes);
   fixed.n_links = static_cast<std::uint16_t>(opts.links.size());
+  fixed.dropped_attrs = static_cast<std::uint32_t>(args.size() - fixed.n_attrs);
   bool truncated = args.size() > fixed.n_attrs;
   // A remote context attached on this thread: carry its tracestate within its trace, and in
   // link mode give a new root a link to it.
@@ -512,12 +586,15 @@ span::span(std::string_view msg_template, std::initializer_list<arg> args, const
       detail::rec::span_start, &fixed, msg_template, trace_state, opts.tags, args, opts.links, nullptr, extra_link};
   if (!detail::push(ts, *ctl, detail::rec::span_start, [&](auto& w) { detail::encode_body(w, in, lim, truncated); }))
       [[unlikely]] {
-    ts.dropped[detail::reason_index(drop_reason::queue_full)].add();
+    ts.counters.dropped[detail::reason_index(drop_reason::ring_full)].add();
     return;
   }
+  ts.counters.pushed.add();
   if (truncated) [[unlikely]]
-    ts.events[static_cast<std::size_t>(event_counter::attributes_truncated)].add();
+    ts.counters.events[static_cast<std::size_t>(event_counter::attributes_truncated)].add();
   st_.recording = true;
+  st_.generation = ctl->generation;
+  st_.uncaught_at_start = std::uncaught_exceptions();
 }
 
 span::span(span&& other) noexcept : st_(other.st_) {
@@ -585,17 +662,15 @@ void span::end() noexcept {
   }
   if (!st_.recording) return;
   const detail::span_ref ref{st_.self.span.value, now, 0, 0};
-  detail::push_update(detail::rec::span_end, true, [&](auto& w) { w.pod(ref); });
+  detail::push_update(st_, detail::rec::span_end, true, [&](auto& w, const auto&) { w.pod(ref); });
 }
 
 void span::set_attribute(std::string_view key, value_ref value) noexcept {
   if (!is_recording()) return;
-  control* ctl = g_control.load(std::memory_order_acquire);
-  if (!ctl) return;
-  const detail::encode_limits lim{ctl->settings.max_value_length, ctl->settings.max_attributes};
   const detail::span_ref ref{st_.self.span.value, 0, 0, 1};
   bool truncated = false;
-  detail::push_update(detail::rec::set_attribute, false, [&](auto& w) {
+  detail::push_update(st_, detail::rec::set_attribute, false, [&](auto& w, const detail::pipeline_settings& s) {
+    const detail::encode_limits lim{s.max_value_length, s.max_attributes};
     w.pod(ref);
     w.str(detail::cut(key, 256, truncated));
     detail::encode_value(w, value, lim, truncated);
@@ -606,13 +681,13 @@ void span::set_attribute(std::string_view key, value_ref value) noexcept {
 void span::set_level(level lvl) noexcept {
   if (!is_recording()) return;
   const detail::span_ref ref{st_.self.span.value, 0, static_cast<std::uint32_t>(lvl), 0};
-  detail::push_update(detail::rec::set_level, true, [&](auto& w) { w.pod(ref); });
+  detail::push_update(st_, detail::rec::set_level, false, [&](auto& w, const auto&) { w.pod(ref); });
 }
 
 void span::set_status(status_code code, std::string_view description) noexcept {
   if (!is_recording()) return;
   const detail::span_ref ref{st_.self.span.value, 0, static_cast<std::uint32_t>(code), 0};
-  detail::push_update(detail::rec::set_status, true, [&](auto& w) {
+  detail::push_update(st_, detail::rec::set_status, false, [&](auto& w, const auto&) {
     w.pod(ref);
     w.str(description.substr(0, 1024));
   });
@@ -620,12 +695,11 @@ void span::set_status(status_code code, std::string_view description) noexcept {
 
 void span::record_exception(const std::exception& e, bool escaped) noexcept {
   if (!is_recording()) return;
-  control* ctl = g_control.load(std::memory_order_acquire);
-  if (!ctl) return;
-  const detail::encode_limits lim{ctl->settings.max_value_length, ctl->settings.max_attributes};
+  st_.escape_recorded |= escaped;
   const detail::span_ref ref{st_.self.span.value, detail::now_unix_nano(), escaped ? 1u : 0u, 0};
   bool truncated = false;
-  detail::push_update(detail::rec::exception, true, [&](auto& w) {
+  detail::push_update(st_, detail::rec::exception, false, [&](auto& w, const detail::pipeline_settings& s) {
+    const detail::encode_limits lim{s.max_value_length, s.max_attributes};
     w.pod(ref);
     detail::encode_exception(w, e, lim, truncated);
   });
@@ -635,12 +709,11 @@ void span::record_exception(const std::exception& e, bool escaped) noexcept {
 void span::record_exception(std::string_view type, std::string_view message, std::string_view stacktrace,
                             bool escaped) noexcept {
   if (!is_recording()) return;
-  control* ctl = g_control.load(std::memory_order_acquire);
-  if (!ctl) return;
-  const std::size_t max = ctl->settings.max_value_length;
+  st_.escape_recorded |= escaped;
   const detail::span_ref ref{st_.self.span.value, detail::now_unix_nano(), escaped ? 1u : 0u, 0};
   bool truncated = false;
-  detail::push_update(detail::rec::exception, true, [&](auto& w) {
+  detail::push_update(st_, detail::rec::exception, false, [&](auto& w, const detail::pipeline_settings& s) {
+    const std::size_t max = s.max_value_length;
     w.pod(ref);
     w.u8(static_cast<std::uint8_t>(detail::exc_type::text));
     w.str(detail::cut(type, 256, truncated));
@@ -650,15 +723,22 @@ void span::record_exception(std::string_view type, std::string_view message, std
   detail::note_truncated(truncated);
 }
 
+// The destructor runs during stack unwinding. The exception in flight is not reachable from
+// here (std::current_exception() names only a caught one), so the event says it is unknown.
+[[gnu::cold]] void span::record_unwinding() noexcept {
+  if (st_.escape_recorded) return;  // recorded with its type where it was caught and rethrown
+  record_exception("unknown", "an exception escaped the span's scope", {}, true);
+}
+
 void span::add_event(std::string_view name, std::initializer_list<arg> args) noexcept {
   if (!is_recording()) return;
-  control* ctl = g_control.load(std::memory_order_acquire);
-  if (!ctl) return;
-  const detail::encode_limits lim{ctl->settings.max_value_length, ctl->settings.max_attributes};
-  const std::size_t n = args.size() < lim.max_attributes ? args.size() : lim.max_attributes;
-  const detail::span_ref ref{st_.self.span.value, detail::now_unix_nano(), 0, static_cast<std::uint32_t>(n)};
-  bool truncated = args.size() > n;
-  detail::push_update(detail::rec::event, false, [&](auto& w) {
+  const std::uint64_t now = detail::now_unix_nano();
+  bool truncated = false;
+  detail::push_update(st_, detail::rec::event, false, [&](auto& w, const detail::pipeline_settings& s) {
+    const detail::encode_limits lim{s.max_value_length, s.max_attributes};
+    const std::size_t n = args.size() < lim.max_attributes ? args.size() : lim.max_attributes;
+    truncated = truncated || args.size() > n;
+    const detail::span_ref ref{st_.self.span.value, now, 0, static_cast<std::uint32_t>(n)};
     w.pod(ref);
     w.str(detail::cut(name, 256, truncated));
     detail::encode_args(w, args, n, lim, truncated);

@@ -1,5 +1,6 @@
 // A bump allocator for one batch of records: the records exporters see are views into it.
 // Background thread only. reset() keeps the first chunk, so a steady state allocates nothing.
+// Exception-safe: a failed allocation (std::bad_alloc) leaves the arena as it was.
 #pragma once
 
 #include <cstddef>
@@ -55,9 +56,14 @@ class arena {
       ++current_;
     } else {
       const std::size_t size = at_least > chunk_bytes_ ? at_least : chunk_bytes_;
-      chunks_.insert(chunks_.begin() + static_cast<std::ptrdiff_t>(chunks_.empty() ? 0 : current_ + 1),
-                     std::make_unique<std::byte[]>(size));
-      sizes_.insert(sizes_.begin() + static_cast<std::ptrdiff_t>(sizes_.empty() ? 0 : current_ + 1), size);
+      // Everything that can throw happens before the first change: both vectors have room, the
+      // chunk exists; the inserts then only move pointers and sizes.
+      chunks_.reserve(chunks_.size() + 1);
+      sizes_.reserve(sizes_.size() + 1);
+      auto chunk = std::make_unique_for_overwrite<std::byte[]>(size);
+      const auto at = static_cast<std::ptrdiff_t>(chunks_.empty() ? 0 : current_ + 1);
+      chunks_.insert(chunks_.begin() + at, std::move(chunk));
+      sizes_.insert(sizes_.begin() + at, size);
       current_ = chunks_.size() == 1 ? 0 : current_ + 1;
     }
     used_ = 0;

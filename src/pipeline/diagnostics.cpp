@@ -3,18 +3,36 @@
 #include <string>
 
 namespace logfire::detail {
+namespace {
+
+std::string human_bytes(std::size_t b) {
+  if (b >= (1u << 20) && b % (1u << 20) == 0) return std::to_string(b >> 20) + " MiB";
+  if (b >= 1024 && b % 1024 == 0) return std::to_string(b / 1024) + " KiB";
+  return std::to_string(b) + " bytes";
+}
+
+std::string number(double d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", d);
+  return buf;
+}
+
+constexpr std::string_view k_send_elsewhere = "send them to a backend (LOGFIRE_TOKEN or OTEL_EXPORTER_OTLP_ENDPOINT)";
+
+}  // namespace
 
 std::string diagnostics::explain(drop_reason reason) const {
   switch (reason) {
-    case drop_reason::queue_full:
-      return "dropped because a thread's ring was full (the background thread could not keep up); raise "
-             "options.limits.ring_bytes or log less in bursts";
+    case drop_reason::ring_full:
+      return "dropped because the calling thread's ring was full (the background thread could not keep up); raise "
+             "options.limits.ring_bytes (now " +
+             human_bytes(ctx_.ring_bytes) + " per thread) or log less in bursts";
     case drop_reason::filtered_by_level:
       return "not recorded because their level is below min_level" +
              (ctx_.min_level.empty() ? std::string() : " (" + ctx_.min_level + ")") +
              "; set LOGFIRE_MIN_LEVEL or options.min_level to record them";
     case drop_reason::not_sampled:
-      return "not recorded by head sampling (rate " + std::to_string(ctx_.sample_rate) +
+      return "not recorded by head sampling (rate " + number(ctx_.sample_rate) +
              "); set LOGFIRE_TRACE_SAMPLE_RATE or options.trace_sample_rate to change the rate";
     case drop_reason::remote_parent_not_sampled:
       return "not recorded because the incoming trace context (traceparent) said \"not sampled\"; set "
@@ -25,60 +43,109 @@ std::string diagnostics::explain(drop_reason reason) const {
     case drop_reason::parent_not_recorded:
       return "not recorded because their parent span was not recorded (its own reason is counted separately)";
     case drop_reason::export_failed:
-      return "lost because delivery failed after retries and they could not be spooled to disk; check the "
-             "endpoint and the spool directory";
+      return "lost because an exporter could not deliver them (OTLP: a batch could not be encoded, or not written to "
+             "the disk spool); check the endpoint and the spool directory (LOGFIRE_SPOOL_DIR)";
     case drop_reason::rejected_by_backend:
       return "rejected by the backend (not retried); check the token and endpoint";
     case drop_reason::shutdown_timeout:
-      return "still undelivered when shutdown's deadline passed; give shutdown() more time";
+      return "still undelivered when shutdown()'s deadline passed (a slow backend or exporter, or a call still in "
+             "progress); give shutdown() more time";
     case drop_reason::spool_full:
-      return "dropped from the disk spool (oldest first) because it reached its byte cap; raise the spool's "
-             "max_bytes or fix the backend connection";
+      return "dropped from the disk spool (oldest first) because it reached its byte cap; raise "
+             "LOGFIRE_SPOOL_MAX_BYTES (options.otlp.spool_max_bytes) or fix the backend connection";
     case drop_reason::spool_corrupt:
-      return "lost because a spool file could not be read back (corrupt file skipped)";
+      return "lost because a spool file failed its checks and was deleted";
     case drop_reason::not_configured:
       return "not recorded because they were created before logfire::configure() or after shutdown()";
     case drop_reason::open_at_shutdown:
       return "spans still open when shutdown() ran; end spans before shutting down";
+    case drop_reason::export_queue_full:
+      return "dropped because an exporter's memory queue was full while its backend was slow or down and no disk "
+             "spool took them; raise OTEL_BSP_MAX_QUEUE_SIZE (options.batching.max_queue_size) or keep the spool on "
+             "(LOGFIRE_SPOOL)";
+    case drop_reason::console_write_failed:
+      return "lost because writing them to the console, the only output, failed; fix where stdout goes, or " +
+             std::string(k_send_elsewhere);
+    case drop_reason::below_console_level:
+      return "not printed by the console, the only output, because their level is below its min level" +
+             (ctx_.console_min_level.empty() ? std::string() : " (" + ctx_.console_min_level + ")") +
+             " or they carry logfire.disable_console_log; set LOGFIRE_CONSOLE_MIN_LOG_LEVEL or "
+             "options.console.min_level, or " +
+             std::string(k_send_elsewhere);
+    case drop_reason::no_exporter:
+      return "dropped because there is no output: the console is off (LOGFIRE_CONSOLE) and there is no Logfire token, "
+             "OTLP endpoint or exporter; set LOGFIRE_TOKEN or OTEL_EXPORTER_OTLP_ENDPOINT, or turn the console on";
+    case drop_reason::open_spans_full:
+      return "dropped because more than " + std::to_string(ctx_.max_open_spans) +
+             " spans were open at once (options.limits.max_open_spans); end spans that are done, or raise the limit";
+    case drop_reason::internal_error:
+      return "lost because the SDK's background thread could not process them (out of memory)";
     case drop_reason::count_:
       break;
   }
   return "lost";
 }
 
-void diagnostics::report(const pipeline_stats& now, const std::array<std::string, drop_reason_count>& detail) {
+void diagnostics::line(reported& r, std::uint64_t n, std::string_view one, std::string_view many, std::string_view name,
+                       const std::string& text, const std::string& detail, std::chrono::steady_clock::time_point t) {
+  if (n == r.count) return;
+  const bool first = r.count == 0;
+  if (!first && t - r.last < std::chrono::minutes(1)) return;  // rate limit
+  std::string out = "logfire: ";
+  out += std::to_string(n);
+  out += ' ';
+  out += n == 1 ? one : many;
+  if (!first) out += " so far";
+  out += " (";
+  out += name;
+  out += ')';
+  if (!text.empty()) {
+    out += ' ';
+    out += text;
+  }
+  if (first && !detail.empty()) {
+    out += text.empty() ? " " : ": ";
+    out += detail;
+  }
+  out += '\n';
+  std::fputs(out.c_str(), out_);
+  std::fflush(out_);
+  r.count = n;
+  r.last = t;
+}
+
+void diagnostics::report(const pipeline_stats& now, const diagnostic_details& details) {
   const auto t = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < drop_reason_count; ++i) {
-    const std::uint64_t n = now.dropped[i];
-    if (n == reported_[i]) continue;
-    const bool first = reported_[i] == 0;
-    if (!first && t - last_line_[i] < std::chrono::minutes(1)) continue;  // rate limit
     const auto reason = static_cast<drop_reason>(i);
-    std::string line = "logfire: ";
-    line += std::to_string(n);
-    line += first ? " record" : " records so far";
-    if (first && n != 1) line += 's';
-    line += " (";
-    line += to_string(reason);
-    line += ") ";
-    line += explain(reason);
-    if (first && !detail[i].empty()) {
-      line += ": ";
-      line += detail[i];
-    }
-    line += '\n';
-    std::fputs(line.c_str(), out_);
-    std::fflush(out_);
-    reported_[i] = n;
-    last_line_[i] = t;
+    if (now.dropped[i] != own_[i].count)
+      line(own_[i], now.dropped[i], "record", "records", to_string(reason), explain(reason), details.dropped[i], t);
+    // Records of spool files that this pipeline did not write: a ledger of their own.
+    if (now.replayed.dropped[i] != replayed_[i].count)
+      line(replayed_[i], now.replayed.dropped[i], "replayed record", "replayed records", to_string(reason),
+           explain(reason) + " (from a spool file of another process or an earlier configure())", details.replayed[i],
+           t);
   }
+  // Events that lose no counted record but deserve a line.
+  constexpr auto unreadable = static_cast<std::size_t>(event_counter::spool_files_unreadable);
+  if (now.events[unreadable] != events_[unreadable].count)
+    line(events_[unreadable], now.events[unreadable], "spool file deleted unread", "spool files deleted unread",
+         to_string(event_counter::spool_files_unreadable), {}, details.events[unreadable], t);
+  // Updates lost: their span is exported (or dropped and counted) without them.
+  constexpr auto updates = static_cast<std::size_t>(event_counter::span_updates_lost);
+  if (now.events[updates] != events_[updates].count)
+    line(events_[updates], now.events[updates], "span update", "span updates",
+         to_string(event_counter::span_updates_lost),
+         "(attributes, events, status, level, exceptions) never reached their span: the calling thread's ring and its "
+         "4 MiB side queue were full (raise options.limits.ring_bytes), one open span held more than 4 MiB of updates, "
+         "or the span itself was dropped (counted under its own reason)",
+         details.events[updates], t);
 }
 
 std::string diagnostics::summary(const pipeline_stats& s) {
-  if (s.dropped_total() == 0 && s.count_of(event_counter::spool_left_at_exit) == 0) return {};
+  if (s.dropped_total() == 0 && s.in_spool == 0) return {};
   std::string line = "logfire: shutdown: " + s.summary();
-  if (const auto left = s.count_of(event_counter::spool_left_at_exit))
-    line += "; " + std::to_string(left) + " records left in the disk spool, sent at the next start";
+  if (s.in_spool) line += "; " + std::to_string(s.in_spool) + " records left in the disk spool, sent at the next start";
   line += '\n';
   std::fputs(line.c_str(), out_);
   std::fflush(out_);

@@ -1,6 +1,8 @@
 // Self-diagnostics: the one-line explanations of lost records. Each drop reason prints one
 // line the first time it happens, then at most one line a minute with the running count —
-// never one line per record. Background thread only (and shutdown()).
+// never one line per record. Records replayed from other processes' spool files have lines of
+// their own, and so do the few event counters that deserve one (a spool file deleted unread).
+// Not thread-safe: the pipeline serialises its calls.
 #pragma once
 
 #include <array>
@@ -17,32 +19,51 @@ namespace logfire::detail {
 struct diagnostic_context {
   std::string min_level;  // "info", or "" when unset
   double sample_rate = 1.0;
+  std::size_t ring_bytes = 1u << 20;
+  std::size_t max_open_spans = 65536;
+  std::string console_min_level;  // "info"; "" without a console
+};
+
+// The first explanation an exporter (or the pipeline) gave per reason, shown after the line.
+struct diagnostic_details {
+  std::array<std::string, drop_reason_count> dropped;
+  std::array<std::string, drop_reason_count> replayed;
+  std::array<std::string, event_counter_count> events;
 };
 
 class diagnostics {
  public:
   explicit diagnostics(diagnostic_context ctx, std::FILE* out = stderr) : ctx_(std::move(ctx)), out_(out) {}
 
-  // Compares `now` with what was reported so far and prints what is new. `detail` holds an
-  // exporter's first explanation per reason (e.g. the backend's answer).
-  void report(const pipeline_stats& now, const std::array<std::string, drop_reason_count>& detail);
+  // Compares `now` with what was reported so far and prints what is new.
+  void report(const pipeline_stats& now, const diagnostic_details& details);
   // One summary line if anything was lost; returns the line ("" when nothing was lost).
   std::string summary(const pipeline_stats& final_stats);
 
   // In a child after fork(): counters restart from zero, so nothing has been reported yet.
   void forget_reported() noexcept {
-    reported_ = {};
-    last_line_ = {};
+    own_ = {};
+    replayed_ = {};
+    events_ = {};
   }
 
   // The explanation line for `reason` (without the count), shared with tests and docs.
   [[nodiscard]] std::string explain(drop_reason reason) const;
 
  private:
+  struct reported {
+    std::uint64_t count = 0;
+    std::chrono::steady_clock::time_point last{};
+  };
+  // Prints "logfire: <n> <one|many> (<name>) <text>[: detail]" when `n` is new (rate-limited).
+  void line(reported& r, std::uint64_t n, std::string_view one, std::string_view many, std::string_view name,
+            const std::string& text, const std::string& detail, std::chrono::steady_clock::time_point t);
+
   diagnostic_context ctx_;
   std::FILE* out_;
-  std::array<std::uint64_t, drop_reason_count> reported_{};
-  std::array<std::chrono::steady_clock::time_point, drop_reason_count> last_line_{};
+  std::array<reported, drop_reason_count> own_{};
+  std::array<reported, drop_reason_count> replayed_{};
+  std::array<reported, event_counter_count> events_{};
 };
 
 }  // namespace logfire::detail

@@ -98,14 +98,24 @@ attach_context::attach_context(const carrier& headers, attach_options opts) noex
             // sampler decides; the trace id stays for correlation with the platform's logs.
             const auto& s = ctl->settings;
             const bool keep = s.head_sampler.keeps(parent.trace);
-            if (keep) parent.flags |= trace_flags::sampled;
+            if (keep)
+              parent.flags |= trace_flags::sampled;
+            else
+              remote->head_sampled_out = true;  // counted as not_sampled: our sampler's choice
             if (first_warning(g_warned_platform, ctl)) {
+              // One consistent story with the not_sampled line our own sampler's drops print.
+              const double rate = s.head_sampler.rate();
+              char decides[160];
+              if (rate >= 1.0)
+                std::snprintf(decides, sizeof decides, "this service's spans are recorded anyway");
+              else
+                std::snprintf(decides, sizeof decides,
+                              "this service's own head sampler decides instead (LOGFIRE_TRACE_SAMPLE_RATE %g)", rate);
               std::fprintf(stderr,
-                           "logfire: %s marked an incoming request \"not sampled\" in its %s header; this "
-                           "service's spans are recorded anyway (trace id kept for correlation). Set "
-                           "LOGFIRE_DISTRIBUTED_TRACING=true to obey the flag, =false to ignore incoming "
-                           "context, or =link.\n",
-                           ctl->settings.platform_name.c_str(), std::string(trace_header_name(incoming_)).c_str());
+                           "logfire: %s marked an incoming request \"not sampled\" in its %s header; %s (trace id "
+                           "kept for correlation). Set LOGFIRE_DISTRIBUTED_TRACING=true to obey the flag, =false to "
+                           "ignore incoming context, or =link.\n",
+                           s.platform_name.c_str(), std::string(trace_header_name(incoming_)).c_str(), decides);
             }
           } else if (first_warning(g_warned_continue, ctl)) {
             std::fprintf(stderr,

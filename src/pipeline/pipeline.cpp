@@ -1,10 +1,12 @@
-// The background thread: drains every thread's ring, joins span starts with their ends,
-// builds span_records in a per-batch arena, batches by size and time, and hands batches to
-// the exporters. Also the thread registry and the stats.
+// The background thread: drains every thread's ring, joins span starts with their updates and
+// ends, builds span_records in a per-batch arena, batches by size and time, and hands batches
+// to the exporters. Also the thread registry and the ledger (stats). docs/architecture.md,
+// "Accounting", lists every place a record can stop and the counter it lands in.
 #include "pipeline/pipeline.hpp"
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <unordered_map>
 
 #include "pipeline/diagnostics.hpp"
@@ -18,9 +20,22 @@ namespace logfire::detail {
 std::atomic<control*> g_control{nullptr};
 pipeline* g_active_pipeline = nullptr;
 
-void take_side_records(std::vector<std::vector<std::byte>>& out);
+std::mutex& consumer_mutex() noexcept {
+  static std::mutex* m = new std::mutex;  // never destroyed: an abandoned thread may still use it
+  return *m;
+}
+
+void take_side_records(std::vector<std::vector<std::byte>>& out) noexcept;
+std::size_t side_queue_size() noexcept;
 std::uint64_t not_configured_count() noexcept;
 extern std::atomic<std::uint8_t> g_min_level;
+
+std::uint32_t next_generation() noexcept {
+  static std::atomic<std::uint32_t> last{0};
+  std::uint32_t g = last.fetch_add(1, std::memory_order_relaxed) + 1;
+  while ((g & k_generation_mask) == 0) g = last.fetch_add(1, std::memory_order_relaxed) + 1;  // 0 marks nothing
+  return g;
+}
 
 // ----- thread registry -----------------------------------------------------------------
 
@@ -34,28 +49,63 @@ void thread_registry::add(thread_state* t) {
   states_.push_back(t);
 }
 
-void thread_registry::collect_retired() {
+void thread_registry::snapshot(std::vector<thread_state*>& out) {
+  std::lock_guard lock(mutex_);
+  out.assign(states_.begin(), states_.end());
+}
+
+namespace {
+void add_counters(const call_counters& c, call_totals& out) noexcept {
+  out.pushed += c.pushed.get();
+  for (std::size_t i = 0; i < drop_reason_count; ++i) out.dropped[i] += c.dropped[i].get();
+  for (std::size_t i = 0; i < event_counter_count; ++i) out.events[i] += c.events[i].get();
+}
+}  // namespace
+
+void thread_registry::collect_retired(std::uint32_t generation) {
   std::lock_guard lock(mutex_);
   auto it = std::remove_if(states_.begin(), states_.end(), [&](thread_state* t) {
     if (!t->retired.load(std::memory_order_acquire) || !t->ring.empty()) return false;
-    retired_produced_ += t->produced.get();
-    for (std::size_t i = 0; i < drop_reason_count; ++i) retired_dropped_[i] += t->dropped[i].get();
-    for (std::size_t i = 0; i < event_counter_count; ++i) retired_events_[i] += t->events[i].get();
+    if (t->counters.generation.load(std::memory_order_acquire) == generation) {
+      if (retired_generation_ != generation) {  // the totals of a closed generation are not needed
+        retired_ = {};
+        retired_generation_ = generation;
+      }
+      add_counters(t->counters, retired_);
+    }
     delete t;
     return true;
   });
   states_.erase(it, states_.end());
 }
 
-void thread_registry::sum(pipeline_stats& out) {
+void thread_registry::sum(std::uint32_t generation, call_totals& out) {
   std::lock_guard lock(mutex_);
-  out.produced += retired_produced_;
-  for (std::size_t i = 0; i < drop_reason_count; ++i) out.dropped[i] += retired_dropped_[i];
-  for (std::size_t i = 0; i < event_counter_count; ++i) out.events[i] += retired_events_[i];
-  for (const thread_state* t : states_) {
-    out.produced += t->produced.get();
-    for (std::size_t i = 0; i < drop_reason_count; ++i) out.dropped[i] += t->dropped[i].get();
-    for (std::size_t i = 0; i < event_counter_count; ++i) out.events[i] += t->events[i].get();
+  if (retired_generation_ == generation) {
+    out.pushed += retired_.pushed;
+    for (std::size_t i = 0; i < drop_reason_count; ++i) out.dropped[i] += retired_.dropped[i];
+    for (std::size_t i = 0; i < event_counter_count; ++i) out.events[i] += retired_.events[i];
+  }
+  for (const thread_state* t : states_)
+    if (t->counters.generation.load(std::memory_order_acquire) == generation) add_counters(t->counters, out);
+}
+
+bool thread_registry::wait_for_callers(std::chrono::steady_clock::time_point deadline) noexcept {
+  const thread_state* self = this_thread_state_if_any();
+  for (int round = 0;; ++round) {
+    bool busy = false;
+    {
+      std::lock_guard lock(mutex_);
+      for (const thread_state* t : states_)
+        if (t != self && t->in_call.load(std::memory_order_acquire) != 0) busy = true;
+    }
+    if (!busy) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    // A call lasts a fraction of a microsecond unless a sampler hook blocks: yield first.
+    if (round < 64)
+      std::this_thread::yield();
+    else
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
 }
 
@@ -63,18 +113,15 @@ void thread_registry::after_fork_in_child(thread_state* survivor) noexcept {
   // The registry mutex was taken by this (the forking) thread in the prepare handler; it is
   // released at the end, after the cleanup it protects.
   // Other threads do not exist in the child: their records belong to the parent. The child
-  // starts its own accounting from zero.
+  // starts its own accounting from zero (its pipeline gets a new generation).
   for (thread_state* t : states_)
     if (t != survivor) delete t;
   states_.clear();
-  retired_produced_ = 0;
-  retired_dropped_ = {};
-  retired_events_ = {};
+  retired_generation_ = 0;
+  retired_ = {};
   if (survivor) {
     survivor->ring.discard_all_after_fork();
-    survivor->produced.value.store(0);
-    for (auto& c : survivor->dropped) c.value.store(0);
-    for (auto& c : survivor->events) c.value.store(0);
+    survivor->counters.rollover(0);
     states_.push_back(survivor);
   }
   mutex_.unlock();
@@ -114,39 +161,113 @@ thread_state* this_thread_state_if_any() noexcept {
 
 // ----- exporter slots ------------------------------------------------------------------
 
+// The ledger of one exporter: what it reports, from any of its threads. Reports made after
+// the pipeline closed its ledger (a stalled exporter waking up after shutdown's deadline) are
+// ignored: the closed ledger already counted those records.
 struct pipeline::exporter_slot final : delivery_counter {
   std::shared_ptr<exporter> exp;
   std::string name;
+  // Its deliveries and drops count in the totals: a destination, or the console when it is
+  // the only output.
   bool destination = true;
+  const std::atomic<bool>* closed = nullptr;
   std::atomic<std::uint64_t> exported{0};
   std::array<std::atomic<std::uint64_t>, drop_reason_count> dropped_counts{};
   std::array<std::atomic<std::uint64_t>, event_counter_count> event_counts{};
+  std::atomic<std::uint64_t> spooled_count{0};
+  std::atomic<std::uint64_t> unspooled_count{0};
+  std::atomic<std::uint64_t> taken_over_count{0};
+  std::atomic<std::uint64_t> replay_exported{0};
+  std::array<std::atomic<std::uint64_t>, drop_reason_count> replay_dropped_counts{};
   std::mutex detail_mutex;
-  std::array<std::string, drop_reason_count> first_detail;
+  diagnostic_details first;  // guarded by detail_mutex
 
-  void delivered(std::uint64_t n) noexcept override { exported.fetch_add(n, std::memory_order_relaxed); }
-  void dropped_records(drop_reason r, std::uint64_t n, std::string_view detail) noexcept {
-    const auto i = static_cast<std::size_t>(r);
-    if (!detail.empty()) {
-      std::lock_guard lock(detail_mutex);
-      if (first_detail[i].empty()) {
-        try {
-          first_detail[i].assign(detail.substr(0, 300));
-        } catch (...) {
-        }
-      }
+  [[nodiscard]] bool open() const noexcept { return !closed->load(std::memory_order_acquire); }
+  void note(std::string& slot, std::string_view detail) noexcept {
+    if (detail.empty()) return;
+    std::lock_guard lock(detail_mutex);
+    if (!slot.empty()) return;
+    try {
+      slot.assign(detail.substr(0, 300));
+    } catch (...) {
     }
-    dropped_counts[i].fetch_add(n, std::memory_order_relaxed);
+  }
+
+  void delivered(std::uint64_t n) noexcept override {
+    if (open()) exported.fetch_add(n, std::memory_order_relaxed);
   }
   void dropped(drop_reason r, std::uint64_t n, std::string_view detail) noexcept override {
-    dropped_records(r, n, detail);
+    if (!open()) return;
+    const auto i = static_cast<std::size_t>(r);
+    note(first.dropped[i], detail);
+    dropped_counts[i].fetch_add(n, std::memory_order_relaxed);
   }
   void count(event_counter c, std::uint64_t n) noexcept override {
+    if (open()) event_counts[static_cast<std::size_t>(c)].fetch_add(n, std::memory_order_relaxed);
+  }
+  void count_with_detail(event_counter c, std::uint64_t n, std::string_view detail) noexcept override {
+    if (!open()) return;
+    note(first.events[static_cast<std::size_t>(c)], detail);
     event_counts[static_cast<std::size_t>(c)].fetch_add(n, std::memory_order_relaxed);
+  }
+  void spooled(std::uint64_t n) noexcept override {
+    if (open()) spooled_count.fetch_add(n, std::memory_order_relaxed);
+  }
+  void unspooled(std::uint64_t n) noexcept override {
+    if (open()) unspooled_count.fetch_add(n, std::memory_order_relaxed);
+  }
+  void taken_over(std::uint64_t n) noexcept override {
+    if (open()) taken_over_count.fetch_add(n, std::memory_order_relaxed);
+  }
+  void replay_delivered(std::uint64_t n) noexcept override {
+    if (open()) replay_exported.fetch_add(n, std::memory_order_relaxed);
+  }
+  void replay_dropped(drop_reason r, std::uint64_t n, std::string_view detail) noexcept override {
+    if (!open()) return;
+    const auto i = static_cast<std::size_t>(r);
+    note(first.replayed[i], detail);
+    replay_dropped_counts[i].fetch_add(n, std::memory_order_relaxed);
+  }
+
+  // Records of this pipeline on disk: spooled and not yet delivered, dropped or taken over.
+  // The exporter reports `spooled` before writing, so this never goes below zero for long.
+  [[nodiscard]] std::uint64_t in_spool() const noexcept {
+    const std::uint64_t in = spooled_count.load(std::memory_order_relaxed);
+    const std::uint64_t out =
+        unspooled_count.load(std::memory_order_relaxed) + taken_over_count.load(std::memory_order_relaxed);
+    return in > out ? in - out : 0;
   }
 };
 
 // ----- background state ----------------------------------------------------------------
+
+namespace {
+
+// Bounds of the background thread's tables (besides max_open_spans, an option).
+constexpr std::size_t k_max_span_updates_bytes = 4u << 20;  // updates kept per open span
+constexpr std::size_t k_max_orphans = 65536;                // updates waiting for their start
+constexpr std::size_t k_max_orphan_bytes = 4u << 20;
+// Full batches waiting for the exporters at most before a pass lets the exporters have them:
+// bounds the background thread's memory (each batch holds an arena) during a large backlog.
+constexpr std::size_t k_waiting_batches = 4;
+
+// Appends "[u8 kind][u32 size][body]" to `updates`, all or nothing (std::bad_alloc leaves it
+// unchanged).
+void append_update(std::string& updates, std::uint8_t kind, const std::byte* body, std::size_t size) {
+  updates.reserve(updates.size() + 5 + size);
+  updates.push_back(static_cast<char>(kind));
+  const auto n = static_cast<std::uint32_t>(size);
+  updates.append(reinterpret_cast<const char*>(&n), sizeof n);
+  updates.append(reinterpret_cast<const char*>(body), size);
+}
+
+}  // namespace
+
+struct pipeline::batch {
+  arena memory;
+  std::vector<span_record> records;  // at most max_batch, pending spans included
+  std::size_t finished = 0;          // spans and logs (not pending spans)
+};
 
 struct pipeline::state {
   struct open_span {
@@ -154,43 +275,76 @@ struct pipeline::state {
     std::string updates;           // [u8 kind][u32 size][body] ...
   };
   std::unordered_map<std::uint64_t, open_span> open;
-  // Updates (and ends) that arrived before their start (another thread's ring drained first).
-  std::unordered_map<std::uint64_t, open_span> early;
-  std::vector<std::uint64_t> early_ended;  // span ids whose end arrived early
-  std::unordered_map<std::uint64_t, std::uint64_t> early_end_time;
+  // Updates whose span start was not seen yet: it is in a ring drained later in the same pass,
+  // or committed just after that ring was read (then the next complete pass finds it).
+  struct orphan {
+    std::string updates;
+    std::uint64_t pass = 0;  // `passes` when it arrived
+  };
+  std::unordered_map<std::uint64_t, orphan> orphans;
+  std::size_t orphan_bytes = 0;
+  // Span ends, applied once every update made before them (on any thread) has been read: ends
+  // committed before a pass's mark are applied at the end of that pass; later ones, and all of
+  // them when a pass was cut short (fork), wait for the next complete pass.
+  std::vector<span_ref> ends_now;
+  std::vector<span_ref> ends_next;
+  std::vector<span_ref> ends_deferred;
+  std::uint64_t passes = 0;          // complete passes so far
+  std::vector<thread_state*> rings;  // this pass's snapshot of the registry
+  std::vector<std::uint64_t> marks;  // each ring's published position at the start of the pass
+  std::vector<std::vector<std::byte>> side;
 
-  arena batch_arena;
-  std::vector<span_record> batch;
+  // Records go into `current`; a full batch waits in `full`. The exporters get the waiting
+  // batches after the pass, or in the middle of it once there are k_waiting_batches, with the
+  // consumer lock released meanwhile: a stalled exporter never holds the rings, and memory
+  // stays bounded whatever the backlog.
+  batch current;
+  std::deque<batch> full;
+  std::vector<batch> spare;  // emptied batches, reused
   std::vector<span_record> without_pending;
-  std::size_t finished_in_batch = 0;  // spans and logs (not pending spans) in the batch
   clock::time_point batch_deadline{};
   bool first_batch = true;
+  bool any_pending_exporter = false;
   decode_counters counters;
   record_builder builder{counters};
-  std::vector<std::vector<std::byte>> side;
   std::array<std::atomic<std::uint64_t>, drop_reason_count> own_dropped{};  // drops decided here
-  std::atomic<std::uint64_t> console_only_exported{0};
+  std::atomic<std::uint64_t> updates_lost{0};
 };
 
 pipeline::pipeline(pipeline_settings settings, resource res, std::vector<std::shared_ptr<exporter>> exporters)
     : control_(new control), resource_(std::move(res)), state_(std::make_unique<state>()) {
   control_->settings = std::move(settings);
+  control_->generation = next_generation();
   for (auto& e : exporters) {
     if (!e) continue;
     auto slot = std::make_unique<exporter_slot>();
     slot->name = e->name();
     slot->destination = e->is_destination();
+    slot->closed = &closed_;
     slot->exp = std::move(e);
     slots_.push_back(std::move(slot));
   }
+  // Without a destination, the views (the console) are the only output: what they show or fail
+  // to show is what the user gets.
+  if (!has_destination())
+    for (auto& s : slots_) s->destination = true;
+  state& st = *state_;
+  const pipeline_settings& cfg = control_->settings;
+  st.any_pending_exporter =
+      std::any_of(slots_.begin(), slots_.end(), [](const auto& s) { return s->exp->wants_pending_spans(); });
+  // A batch never outgrows max_batch, so it is reserved once (up to a sane size).
+  st.current.records.reserve(batch_reserve());
+  st.without_pending.reserve(batch_reserve());
+  st.builder.set_max_attributes(cfg.max_attributes);
   diagnostic_context dctx;
   const std::uint8_t ml = g_min_level.load(std::memory_order_relaxed);
   if (ml) dctx.min_level = std::string(to_string(static_cast<level>(ml)));
-  dctx.sample_rate = control_->settings.head_sampler.rate();
+  dctx.sample_rate = cfg.head_sampler.rate();
+  dctx.ring_bytes = cfg.ring_bytes;
+  dctx.max_open_spans = cfg.max_open_spans;
+  dctx.console_min_level = cfg.console_min_level;
   diag_ = std::make_unique<diagnostics>(std::move(dctx));
-  thread_registry::instance().sum(baseline_);
-  baseline_.produced += not_configured_count();
-  baseline_.dropped[static_cast<std::size_t>(drop_reason::not_configured)] += not_configured_count();
+  not_configured_at_start_ = not_configured_count();
 }
 
 pipeline::~pipeline() {
@@ -204,6 +358,10 @@ pipeline::~pipeline() {
   }
 }
 
+bool pipeline::has_destination() const noexcept {
+  return std::any_of(slots_.begin(), slots_.end(), [](const auto& s) { return s->destination; });
+}
+
 void pipeline::start() {
   for (auto& s : slots_) s->exp->start(*s);
   running_ = true;
@@ -211,116 +369,366 @@ void pipeline::start() {
   g_control.store(control_, std::memory_order_release);
 }
 
-namespace {
-void append_update(std::string& updates, std::uint8_t kind, const std::byte* body, std::size_t size) {
-  updates.push_back(static_cast<char>(kind));
-  const auto n = static_cast<std::uint32_t>(size);
-  updates.append(reinterpret_cast<const char*>(&n), sizeof n);
-  updates.append(reinterpret_cast<const char*>(body), size);
+// ----- background thread: records ------------------------------------------------------
+
+void pipeline::lost(drop_reason reason, std::uint64_t n) noexcept {
+  if (n == 0) return;
+  state_->own_dropped[static_cast<std::size_t>(reason)].fetch_add(n, std::memory_order_relaxed);
 }
-}  // namespace
 
-void pipeline::drain_all() {
+std::size_t pipeline::batch_reserve() const noexcept {
+  return std::min<std::size_t>(control_->settings.max_batch, 8192);
+}
+
+// Makes room for one more record in the current batch: a full one joins the batches waiting
+// for the exporters, and an empty one (reused when possible) takes its place. Throws
+// std::bad_alloc leaving everything as it was.
+void pipeline::make_room() {
   state& st = *state_;
-  const bool any_pending_exporter =
-      std::any_of(slots_.begin(), slots_.end(), [](const auto& s) { return s->exp->wants_pending_spans(); });
+  if (st.current.records.size() < control_->settings.max_batch) return;
+  batch fresh;
+  if (!st.spare.empty()) {
+    fresh = std::move(st.spare.back());
+    st.spare.pop_back();
+  } else {
+    fresh.records.reserve(batch_reserve());
+  }
+  try {
+    st.full.push_back(std::move(st.current));
+  } catch (...) {
+    st.spare.push_back(std::move(fresh));  // capacity is there: it came from it, or it is new
+    throw;
+  }
+  st.current = std::move(fresh);
+  st.batch_deadline = clock::time_point::max();  // set by the next record
+}
 
-  auto on_record = [&](std::uint8_t kind, const std::byte* body, std::size_t size) {
-    switch (static_cast<rec>(kind)) {
-      case rec::log: {
-        st.batch.push_back(st.builder.build(body, size, true, {}, 0, st.batch_arena));
-        ++st.finished_in_batch;
-        break;
-      }
-      case rec::span_start: {
-        record_fixed fixed;
-        std::memcpy(&fixed, body, sizeof fixed);
-        auto& os = st.open[fixed.span];
-        os.start.assign(body, body + size);
-        if (any_pending_exporter) st.batch.push_back(st.builder.build_pending(body, size, st.batch_arena));
-        // Updates that arrived first (from another thread's ring).
-        if (auto it = st.early.find(fixed.span); it != st.early.end()) {
-          os.updates = std::move(it->second.updates);
-          st.early.erase(it);
-          if (auto e = st.early_end_time.find(fixed.span); e != st.early_end_time.end()) {
-            const std::uint64_t end_ns = e->second;
-            st.early_end_time.erase(e);
-            st.batch.push_back(
-                st.builder.build(os.start.data(), os.start.size(), false, os.updates, end_ns, st.batch_arena));
-            ++st.finished_in_batch;
-            st.open.erase(fixed.span);
-          }
-        }
-        break;
-      }
-      case rec::span_end: {
-        span_ref ref;
-        std::memcpy(&ref, body, sizeof ref);
-        auto it = st.open.find(ref.span);
-        if (it == st.open.end()) {
-          if (st.early_end_time.size() < 100000) st.early_end_time[ref.span] = ref.time_ns;
-          st.early[ref.span];
-          break;
-        }
-        st.batch.push_back(st.builder.build(it->second.start.data(), it->second.start.size(), false, it->second.updates,
-                                            ref.time_ns, st.batch_arena));
-        ++st.finished_in_batch;
-        st.open.erase(it);
-        break;
-      }
-      case rec::set_attribute:
-      case rec::set_level:
-      case rec::set_status:
-      case rec::exception:
-      case rec::event: {
-        span_ref ref;
-        std::memcpy(&ref, body, sizeof ref);
-        auto it = st.open.find(ref.span);
-        if (it != st.open.end()) {
-          append_update(it->second.updates, kind, body, size);
-        } else if (st.early.size() < 100000) {
-          append_update(st.early[ref.span].updates, kind, body, size);
-        }
-        break;
-      }
-      case rec::padding:
-        break;
+// Adds a record built in the current batch's arena (after make_room(), before building).
+void pipeline::add_to_batch(const span_record& r, bool finished) {
+  state& st = *state_;
+  const bool was_empty = st.current.records.empty();
+  st.current.records.push_back(r);  // within the reserved capacity unless max_batch is above 8192
+  if (finished) ++st.current.finished;
+  if (was_empty) {
+    const pipeline_settings& cfg = control_->settings;
+    st.batch_deadline = clock::now() + (st.first_batch ? cfg.first_delay : cfg.schedule_delay);
+  }
+}
+
+void pipeline::finish_span(std::uint64_t span, std::uint64_t end_ns) noexcept {
+  state& st = *state_;
+  auto it = st.open.find(span);
+  if (it == st.open.end()) {
+    // Its start was dropped here (and counted: open_spans_full, internal_error).
+    if (auto o = st.orphans.find(span); o != st.orphans.end()) {
+      st.orphan_bytes -= o->second.updates.size();
+      st.orphans.erase(o);
+      st.updates_lost.fetch_add(1, std::memory_order_relaxed);
     }
-  };
+    return;
+  }
+  try {
+    make_room();
+    const span_record r = st.builder.build(it->second.start.data(), it->second.start.size(), false, it->second.updates,
+                                           end_ns, st.current.memory);
+    add_to_batch(r, true);
+  } catch (...) {
+    lost(drop_reason::internal_error, 1);
+  }
+  st.open.erase(it);
+}
 
-  thread_registry::instance().for_each([&](thread_state& t) { t.ring.drain(on_record); });
+void pipeline::on_record(const ring_record_header& h, const std::byte* body, std::size_t size,
+                         bool before_mark) noexcept {
+  state& st = *state_;
+  // A record of another pipeline (pushed by a call that outlived that pipeline's shutdown):
+  // that pipeline's closed ledger settled it (or never counted it). Never exported here.
+  if (h.generation() != (control_->generation & k_generation_mask)) return;
+  const pipeline_settings& cfg = control_->settings;
+  const auto kind = static_cast<rec>(h.kind());
+  switch (kind) {
+    case rec::log: {
+      try {
+        make_room();
+        const span_record r = st.builder.build(body, size, true, {}, 0, st.current.memory);
+        add_to_batch(r, true);
+      } catch (...) {
+        lost(drop_reason::internal_error, 1);
+      }
+      return;
+    }
+    case rec::span_start: {
+      record_fixed fixed;
+      std::memcpy(&fixed, body, sizeof fixed);
+      auto orphan = st.orphans.find(fixed.span);
+      if (st.open.size() >= cfg.max_open_spans) {
+        lost(drop_reason::open_spans_full, 1);
+        return;  // its orphaned updates, if any, expire and are counted
+      }
+      try {
+        auto [it, inserted] = st.open.try_emplace(fixed.span);
+        try {
+          it->second.start.assign(body, body + size);
+        } catch (...) {
+          st.open.erase(it);
+          throw;
+        }
+        if (orphan != st.orphans.end()) {  // updates that were read before their start
+          st.orphan_bytes -= orphan->second.updates.size();
+          it->second.updates = std::move(orphan->second.updates);
+          st.orphans.erase(orphan);
+        }
+      } catch (...) {
+        lost(drop_reason::internal_error, 1);
+        return;
+      }
+      if (st.any_pending_exporter) {
+        try {
+          make_room();
+          const span_record r = st.builder.build_pending(body, size, st.current.memory);
+          add_to_batch(r, false);
+        } catch (...) {
+          // A preview of a span counted when it ends: nothing is lost.
+        }
+      }
+      return;
+    }
+    case rec::span_end: {
+      span_ref ref;
+      std::memcpy(&ref, body, sizeof ref);
+      try {
+        (before_mark ? st.ends_now : st.ends_next).push_back(ref);
+      } catch (...) {
+        finish_span(ref.span, ref.time_ns);  // no room to wait: end it now
+      }
+      return;
+    }
+    case rec::set_attribute:
+    case rec::set_level:
+    case rec::set_status:
+    case rec::exception:
+    case rec::event: {
+      span_ref ref;
+      std::memcpy(&ref, body, sizeof ref);
+      // Over a bound, or out of memory: the update is lost, and counted.
+      try {
+        if (auto it = st.open.find(ref.span); it != st.open.end()) {
+          if (it->second.updates.size() + 5 + size > k_max_span_updates_bytes) {
+            st.updates_lost.fetch_add(1, std::memory_order_relaxed);
+            return;
+          }
+          append_update(it->second.updates, static_cast<std::uint8_t>(kind), body, size);
+          return;
+        }
+        if (st.orphans.size() >= k_max_orphans || st.orphan_bytes + 5 + size > k_max_orphan_bytes) {
+          st.updates_lost.fetch_add(1, std::memory_order_relaxed);
+          return;
+        }
+        auto [it, inserted] = st.orphans.try_emplace(ref.span);
+        if (inserted) it->second.pass = st.passes;
+        append_update(it->second.updates, static_cast<std::uint8_t>(kind), body, size);
+        st.orphan_bytes += 5 + size;
+      } catch (...) {
+        st.updates_lost.fetch_add(1, std::memory_order_relaxed);
+      }
+      return;
+    }
+    case rec::padding:
+      return;
+  }
+}
+
+// Lets the exporters have the batches that filled up during a pass once there are
+// k_waiting_batches of them, with the consumer lock released meanwhile (see cycle()). Returns false
+// when shutdown() gave up on this pipeline during the export: the pass then stops at once and
+// touches no ring, no side queue and no registry entry again (a later pipeline owns them).
+bool pipeline::relieve(std::unique_lock<std::mutex>& consumer) noexcept {
+  state& st = *state_;
+  if (st.full.size() < k_waiting_batches) return true;
+  consumer.unlock();
+  export_batches(false);
+  consumer.lock();
+  return !abandoned_.load(std::memory_order_acquire);
+}
+
+// One pass over every ring and the side queue, with the consumer lock held (except while
+// relieve() exports). Two reads of each ring's position make a span's cross-thread updates
+// arrive before its end: an end committed before the first read (the "mark") happened after
+// every update made before it on any thread, and those updates were committed before the
+// second read, which the drain does. Ends after the mark wait for the next complete pass.
+// Returns false when the pipeline was abandoned meanwhile (stop touching anything shared).
+bool pipeline::drain_rings(std::unique_lock<std::mutex>& consumer, bool final) {
+  state& st = *state_;
+  thread_registry::instance().snapshot(st.rings);  // may throw before anything is consumed
+  st.marks.resize(st.rings.size());
+  for (std::size_t i = 0; i < st.rings.size(); ++i) st.marks[i] = st.rings[i]->ring.published();
+  const std::size_t side_mark = side_queue_size();
+
+  // A fork() waiting for this thread cuts the pass short (not at shutdown, when every record
+  // must be settled): what is left stays in the rings, and every end waits for a complete pass.
+  bool cut = false;
+  bool gone = false;
+  const auto keep_going = [&] {
+    if (!final && fork_waiting_.load(std::memory_order_relaxed)) {
+      cut = true;
+      return false;
+    }
+    if (!relieve(consumer)) {
+      gone = true;
+      return false;
+    }
+    return true;
+  };
+  for (std::size_t i = 0; i < st.rings.size() && !cut; ++i) {
+    const std::uint64_t mark = st.marks[i];
+    st.rings[i]->ring.drain([&](const ring_record_header& h, const std::byte* body, std::size_t size,
+                                std::uint64_t at) { on_record(h, body, size, at < mark); },
+                            keep_going);
+    if (gone) return false;
+  }
   take_side_records(st.side);
-  for (auto& r : st.side) {
+  for (std::size_t j = 0; j < st.side.size(); ++j) {
+    if (!relieve(consumer)) return false;
+    const auto& r = st.side[j];
     const auto* h = reinterpret_cast<const ring_record_header*>(r.data());
-    on_record(h->kind, r.data() + sizeof(ring_record_header), h->size - sizeof(ring_record_header));
+    on_record(*h, r.data() + sizeof(ring_record_header), h->size - sizeof(ring_record_header), j < side_mark);
   }
   st.side.clear();
+
+  const auto finish_all = [&](std::vector<span_ref>& ends) {
+    for (const span_ref& e : ends) {
+      if (!relieve(consumer)) return false;
+      finish_span(e.span, e.time_ns);
+    }
+    ends.clear();
+    return true;
+  };
+  if (cut) {
+    // Some rings were not read up to their marks: no end is safe yet.
+    try {
+      st.ends_deferred.insert(st.ends_deferred.end(), st.ends_now.begin(), st.ends_now.end());
+      st.ends_deferred.insert(st.ends_deferred.end(), st.ends_next.begin(), st.ends_next.end());
+      st.ends_now.clear();
+      st.ends_next.clear();
+    } catch (...) {  // no room to wait: end them now
+      if (!finish_all(st.ends_now) || !finish_all(st.ends_next)) return false;
+    }
+    return true;
+  }
+  ++st.passes;
+  if (!finish_all(st.ends_deferred) || !finish_all(st.ends_now)) return false;
+  st.ends_deferred.swap(st.ends_next);
+  if (final && !finish_all(st.ends_deferred)) return false;  // nothing arrives after the last pass
+
+  // Updates whose start never came (it was dropped and counted): a complete pass that began
+  // after they arrived has read every start committed before them. They can wait no longer.
+  for (auto it = st.orphans.begin(); it != st.orphans.end();) {
+    if (it->second.pass + 2 <= st.passes) {
+      st.orphan_bytes -= it->second.updates.size();
+      st.updates_lost.fetch_add(1, std::memory_order_relaxed);
+      it = st.orphans.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return true;
 }
 
-void pipeline::export_batch() {
+// Hands one batch to every exporter (without pending spans to those that do not want them),
+// then empties it for reuse. Never called with the consumer lock held.
+void pipeline::export_one(batch& b) noexcept {
   state& st = *state_;
-  if (st.batch.empty()) return;
-  bool has_destination = false;
-  for (auto& s : slots_) has_destination = has_destination || s->destination;
-  bool filtered = false;
-  for (auto& s : slots_) {
-    std::span<const span_record> view = st.batch;
-    if (!s->exp->wants_pending_spans()) {
-      if (!filtered) {
-        st.without_pending.clear();
-        for (const auto& r : st.batch)
-          if (r.type != record_type::pending_span) st.without_pending.push_back(r);
-        filtered = true;
+  if (!b.records.empty()) {
+    if (slots_.empty()) {
+      lost(drop_reason::no_exporter, b.finished);
+    } else {
+      bool filtered = false;
+      bool filter_failed = false;
+      for (auto& s : slots_) {
+        // Abandoned (shutdown() returned without this thread): the closed ledger counted these
+        // records, and what the exporters write to may be gone.
+        if (abandoned_.load(std::memory_order_acquire)) break;
+        std::span<const span_record> view = b.records;
+        if (!s->exp->wants_pending_spans()) {
+          if (!filtered) {
+            filtered = true;
+            try {
+              st.without_pending.clear();
+              for (const auto& r : b.records)
+                if (r.type != record_type::pending_span) st.without_pending.push_back(r);
+            } catch (...) {
+              filter_failed = true;
+            }
+          }
+          if (filter_failed) {
+            s->dropped(drop_reason::internal_error, b.finished, "out of memory while batching");
+            continue;
+          }
+          view = st.without_pending;
+        }
+        if (!view.empty()) s->exp->export_batch(view);
       }
-      view = st.without_pending;
     }
-    if (!view.empty()) s->exp->export_batch(view);
+    st.first_batch = false;
   }
-  // With only views (the console), records shown there count as exported.
-  if (!has_destination) st.console_only_exported += st.finished_in_batch;
-  st.batch.clear();
-  st.finished_in_batch = 0;
-  st.batch_arena.reset();
+  b.records.clear();
+  b.finished = 0;
+  b.memory.reset();
+}
+
+// The batches that filled up, oldest first, then the current one when `and_current`.
+void pipeline::export_batches(bool and_current) noexcept {
+  state& st = *state_;
+  while (!st.full.empty()) {
+    export_one(st.full.front());
+    if (st.spare.size() < 2) {  // keep a couple for the next backlog; free the rest
+      try {
+        st.spare.push_back(std::move(st.full.front()));
+      } catch (...) {
+      }
+    }
+    st.full.pop_front();
+  }
+  if (and_current) export_one(st.current);
+}
+
+void pipeline::end_open_spans() noexcept {
+  state& st = *state_;
+  // Spans still open will never end in this pipeline (their ends, if any, are ignored).
+  lost(drop_reason::open_at_shutdown, st.open.size());
+  st.open.clear();
+  st.updates_lost.fetch_add(st.orphans.size(), std::memory_order_relaxed);
+  st.orphans.clear();
+  st.orphan_bytes = 0;
+}
+
+// One cycle of the background thread. The rings, the side queue and the registry's retired
+// states have one consumer at a time, process-wide: the consumer lock. It is never held while
+// an exporter runs (a stalled exporter would hold the rings), and shutdown() marks a pipeline
+// abandoned under it, so a thread that outlived its pipeline's shutdown never drains again.
+void pipeline::cycle(bool flushing, bool stopping) {
+  state& st = *state_;
+  {
+    std::unique_lock consumer(consumer_mutex());
+    if (abandoned_.load(std::memory_order_acquire)) return;
+    try {
+      if (!drain_rings(consumer, false)) return;  // abandoned during an export: touch nothing shared
+      // At shutdown the callers are done (shutdown() waited for them): a second pass settles
+      // the ends that waited for it, and nothing arrives after.
+      if (stopping && !drain_rings(consumer, true)) return;
+    } catch (...) {
+      // The registry snapshot could not be allocated: nothing was consumed, the next cycle
+      // tries again. At shutdown, what stays in the rings is counted when the ledger closes.
+      if (stopping) drain_failed_.store(true, std::memory_order_relaxed);
+    }
+    if (stopping) end_open_spans();
+    try {
+      thread_registry::instance().collect_retired(control_->generation);
+    } catch (...) {
+    }
+  }
+  const bool due = !st.current.records.empty() && clock::now() >= st.batch_deadline;
+  export_batches(flushing || stopping || due);
 }
 
 void pipeline::add_resource_attributes(resource additions) {
@@ -329,17 +737,25 @@ void pipeline::add_resource_attributes(resource additions) {
   for (auto& a : additions.attributes) resource_additions_->set(a.key, std::move(a.value));
 }
 
-void pipeline::report_losses(bool final_summary) {
-  pipeline_stats s;
-  fill_stats(s);
-  std::array<std::string, drop_reason_count> detail;
-  for (auto& slot : slots_) {
-    std::lock_guard lock(slot->detail_mutex);
-    for (std::size_t i = 0; i < drop_reason_count; ++i)
-      if (detail[i].empty()) detail[i] = slot->first_detail[i];
+void pipeline::report_losses(bool final_summary) noexcept {
+  try {
+    pipeline_stats s;
+    fill_stats(s);
+    diagnostic_details details;
+    for (auto& slot : slots_) {
+      std::lock_guard lock(slot->detail_mutex);
+      for (std::size_t i = 0; i < drop_reason_count; ++i) {
+        if (details.dropped[i].empty()) details.dropped[i] = slot->first.dropped[i];
+        if (details.replayed[i].empty()) details.replayed[i] = slot->first.replayed[i];
+      }
+      for (std::size_t i = 0; i < event_counter_count; ++i)
+        if (details.events[i].empty()) details.events[i] = slot->first.events[i];
+    }
+    std::lock_guard lock(diag_mutex_);
+    diag_->report(s, details);
+    if (final_summary) diag_->summary(s);
+  } catch (...) {  // out of memory: the counters still tell
   }
-  diag_->report(s, detail);
-  if (final_summary) diag_->summary(s);
 }
 
 void pipeline::run() noexcept {
@@ -354,7 +770,7 @@ void pipeline::run() noexcept {
     clock::time_point flush_deadline{};
     {
       std::unique_lock lock(ctl.mutex);
-      const auto wait_until = st.batch.empty() ? clock::now() + cfg.first_delay : st.batch_deadline;
+      const auto wait_until = st.current.records.empty() ? clock::now() + cfg.first_delay : st.batch_deadline;
       ctl.cv.wait_until(lock, wait_until,
                         [&] { return ctl.wake_requested || stop_ || flush_requested_ > flush_done_; });
       ctl.wake_requested = false;
@@ -364,11 +780,14 @@ void pipeline::run() noexcept {
       flush_seq = flush_requested_;
       flush_deadline = flush_deadline_;
     }
-    try {
+    // A fork() in progress gets the work section first (before_fork).
+    while (fork_waiting_.load(std::memory_order_acquire) && !stopping)
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    {
       // fork() waits for this section (before_fork), so a child never inherits half-built
       // batches or an exporter lock held by this thread. Exporter flushes run outside it.
-      std::unique_lock work(work_mutex_);
-      {
+      std::lock_guard work(work_mutex_);
+      try {
         std::optional<resource> additions;
         {
           std::lock_guard lock(resource_mutex_);
@@ -379,48 +798,42 @@ void pipeline::run() noexcept {
           for (auto& s : slots_)
             if (auto* l = dynamic_cast<resource_listener*>(s->exp.get())) l->add_resource_attributes(*additions);
         }
+      } catch (...) {
       }
-      const bool was_empty = st.batch.empty();
-      drain_all();
-      if (was_empty && !st.batch.empty())
-        st.batch_deadline = clock::now() + (st.first_batch ? cfg.first_delay : cfg.schedule_delay);
-      // Export in batches of at most max_batch finished records.
-      if (st.finished_in_batch >= cfg.max_batch || flushing || stopping ||
-          (!st.batch.empty() && clock::now() >= st.batch_deadline)) {
-        export_batch();
-        st.first_batch = false;
-      }
-      thread_registry::instance().collect_retired();
-      if (stopping) {
-        // Spans still open will never end in this pipeline.
-        st.own_dropped[static_cast<std::size_t>(drop_reason::open_at_shutdown)] += st.open.size();
-        st.open.clear();
-      }
-      work.unlock();
-      if (flushing || stopping) {
-        bool ok = true;
-        for (auto& s : slots_) ok = s->exp->force_flush(flush_deadline) && ok;
-        if (stopping)
-          for (auto& s : slots_) ok = s->exp->shutdown(flush_deadline) && ok;
+      if (abandoned_.load(std::memory_order_acquire)) break;  // shut down without us: touch nothing shared
+      cycle(flushing, stopping);
+    }
+    if (abandoned_.load(std::memory_order_acquire)) break;  // never call an exporter again
+    if (flushing || stopping) {
+      bool ok = true;
+      for (auto& s : slots_)
+        if (!abandoned_.load(std::memory_order_acquire)) ok = s->exp->force_flush(flush_deadline) && ok;
+      if (stopping)
+        for (auto& s : slots_)
+          if (!abandoned_.load(std::memory_order_acquire)) ok = s->exp->shutdown(flush_deadline) && ok;
+      {
         std::lock_guard lock(ctl.mutex);
         last_flush_ok_ = ok;
         if (flushing) flush_done_ = flush_seq;
       }
-      if (flushing || stopping) done_cv_.notify_all();
-      const auto now = clock::now();
-      if (now - last_report >= std::chrono::milliseconds(200) || flushing || stopping) {
-        work.lock();
-        report_losses(false);
-        last_report = now;
-      }
-    } catch (...) {
-      // Out of memory or a bug: keep the thread alive; the records in flight are lost and
-      // the counters still tell.
+      done_cv_.notify_all();
     }
     if (stopping) break;
+    const auto now = clock::now();
+    if (now - last_report >= std::chrono::milliseconds(200) || flushing) {
+      report_losses(false);
+      last_report = now;
+    }
   }
+  {
+    std::lock_guard lock(ctl.mutex);
+    finished_ = true;
+  }
+  done_cv_.notify_all();
   running_ = false;
 }
+
+// ----- callers' side: flush, shutdown, stats -------------------------------------------
 
 bool pipeline::flush(clock::time_point deadline) noexcept {
   if (!running_) return false;
@@ -434,75 +847,169 @@ bool pipeline::flush(clock::time_point deadline) noexcept {
   // "Everything was delivered" also means nothing was lost on the way since the last flush
   // (a full ring, a rejected batch); deliberate drops (level, sampling) do not count.
   pipeline_stats s;
-  fill_stats(s);
-  const std::uint64_t lost = involuntary_losses(s);
-  const std::uint64_t before = involuntary_at_last_flush_.exchange(lost, std::memory_order_acq_rel);
-  return exporters_ok && lost == before;
+  try {
+    fill_stats(s);
+  } catch (...) {
+    return false;
+  }
+  const std::uint64_t lost_now = involuntary_losses(s);
+  const std::uint64_t before = involuntary_at_last_flush_.exchange(lost_now, std::memory_order_acq_rel);
+  return exporters_ok && lost_now == before && s.in_spool == 0;
 }
 
 std::uint64_t involuntary_losses(const pipeline_stats& s) noexcept {
   std::uint64_t n = 0;
-  for (drop_reason r : {drop_reason::queue_full, drop_reason::export_failed, drop_reason::rejected_by_backend,
-                        drop_reason::shutdown_timeout, drop_reason::spool_full, drop_reason::spool_corrupt,
-                        drop_reason::open_at_shutdown})
+  for (drop_reason r :
+       {drop_reason::ring_full, drop_reason::export_failed, drop_reason::rejected_by_backend,
+        drop_reason::shutdown_timeout, drop_reason::spool_full, drop_reason::spool_corrupt,
+        drop_reason::open_at_shutdown, drop_reason::export_queue_full, drop_reason::console_write_failed,
+        drop_reason::no_exporter, drop_reason::open_spans_full, drop_reason::internal_error})
     n += s.dropped_by(r);
   return n;
 }
 
-bool pipeline::shutdown(clock::time_point deadline) noexcept {
-  if (!thread_.joinable()) return false;
-  // First make the last records visible, then stop.
+bool pipeline::shutdown(clock::time_point deadline, bool callers_stuck) noexcept {
+  if (!thread_.joinable() || closed_.load()) return false;
   {
     std::lock_guard lock(control_->mutex);
     flush_deadline_ = deadline;
     stop_ = true;
   }
   control_->cv.notify_all();
-  thread_.join();
-  report_losses(true);
+  bool finished = false;
+  bool exporters_ok = false;
+  {
+    std::unique_lock lock(control_->mutex);
+    finished = done_cv_.wait_until(lock, deadline + k_stop_grace, [&] { return finished_; });
+    exporters_ok = last_flush_ok_;
+  }
+  if (finished) {
+    thread_.join();
+  } else {
+    // Stuck in an exporter (or the machine is starved): leave it; this object stays alive.
+    // Under the consumer lock, so that from now on it never drains a ring again.
+    thread_.detach();
+    std::lock_guard consumer(consumer_mutex());
+    abandoned_.store(true, std::memory_order_release);
+  }
+  running_ = false;
+
+  // Close the ledger. Normally everything is settled by now, and nothing is filled in (an
+  // accounting bug shows as an imbalance). Reports arriving later are ignored, records pushed
+  // later are never exported.
   pipeline_stats s;
-  fill_stats(s);
-  // Spans still open were never delivered either: not everything made it.
-  return last_flush_ok_ && involuntary_losses(s) == involuntary_at_last_flush_.load(std::memory_order_acquire);
+  try {
+    compute_stats(s);
+  } catch (...) {
+  }
+  // What remains unsettled has one cause: time ran out (a caller or the background thread did
+  // not finish by the deadline), or the final drain could not run (out of memory).
+  const bool late = abandoned_.load(std::memory_order_acquire) || callers_stuck;
+  if (late || drain_failed_.load(std::memory_order_relaxed)) {
+    const auto cause = static_cast<std::size_t>(late ? drop_reason::shutdown_timeout : drop_reason::internal_error);
+    std::uint64_t destination_drops = 0;
+    for (const auto& e : s.exporters)
+      if (e.destination) destination_drops += e.dropped_total();
+    const std::uint64_t pipeline_drops = s.dropped_total() - destination_drops;
+    bool any_destination = false;
+    for (auto& e : s.exporters) {
+      if (!e.destination) continue;
+      any_destination = true;
+      const std::uint64_t settled = pipeline_drops + e.exported + e.dropped_total() + e.in_spool + e.spool_taken_over;
+      if (s.produced > settled) {
+        e.dropped[cause] += s.produced - settled;
+        s.dropped[cause] += s.produced - settled;
+      }
+    }
+    if (!any_destination && s.produced > s.dropped_total()) s.dropped[cause] += s.produced - s.dropped_total();
+  }
+  closed_stats_ = std::move(s);
+  closed_.store(true, std::memory_order_release);
+  report_losses(true);
+  pipeline_stats final_stats;
+  try {
+    fill_stats(final_stats);
+  } catch (...) {
+    return false;
+  }
+  return finished && exporters_ok &&
+         involuntary_losses(final_stats) == involuntary_at_last_flush_.load(std::memory_order_acquire) &&
+         final_stats.in_spool == 0;
 }
 
-void pipeline::fill_stats(pipeline_stats& out) const {
+void pipeline::compute_stats(pipeline_stats& out) const {
   out = pipeline_stats{};
-  thread_registry::instance().sum(out);
-  out.produced += not_configured_count();
-  out.dropped[static_cast<std::size_t>(drop_reason::not_configured)] += not_configured_count();
-  out.produced -= baseline_.produced;
-  for (std::size_t i = 0; i < drop_reason_count; ++i) out.dropped[i] -= baseline_.dropped[i];
-  for (std::size_t i = 0; i < event_counter_count; ++i) out.events[i] -= baseline_.events[i];
-  bool has_destination = false;
-  for (auto& s : slots_) has_destination = has_destination || s->destination;
-  for (std::size_t i = 0; i < drop_reason_count; ++i) out.dropped[i] += state_->own_dropped[i];
-  out.events[static_cast<std::size_t>(event_counter::invalid_utf8_repaired)] += state_->counters.utf8_repaired.load();
-  out.events[static_cast<std::size_t>(event_counter::template_errors)] += state_->counters.template_errors.load();
-  for (auto& s : slots_) {
+  const state& st = *state_;
+  call_totals calls;
+  thread_registry::instance().sum(control_->generation, calls);
+  out.produced = calls.pushed;
+  for (std::size_t i = 0; i < drop_reason_count; ++i) {
+    out.produced += calls.dropped[i];
+    out.dropped[i] = calls.dropped[i] + st.own_dropped[i].load(std::memory_order_relaxed);
+  }
+  out.events = calls.events;
+  out.events[static_cast<std::size_t>(event_counter::invalid_utf8_repaired)] += st.counters.utf8_repaired.load();
+  out.events[static_cast<std::size_t>(event_counter::template_errors)] += st.counters.template_errors.load();
+  out.events[static_cast<std::size_t>(event_counter::attributes_truncated)] += st.counters.attributes_truncated.load();
+  out.events[static_cast<std::size_t>(event_counter::span_updates_lost)] += st.updates_lost.load();
+  for (const auto& s : slots_) {
     exporter_stats es;
     es.name = s->name;
+    es.destination = s->destination;
     es.exported = s->exported.load(std::memory_order_relaxed);
     for (std::size_t i = 0; i < drop_reason_count; ++i)
       es.dropped[i] = s->dropped_counts[i].load(std::memory_order_relaxed);
+    es.in_spool = s->in_spool();
+    es.spool_taken_over = s->taken_over_count.load(std::memory_order_relaxed);
     for (std::size_t i = 0; i < event_counter_count; ++i)
       out.events[i] += s->event_counts[i].load(std::memory_order_relaxed);
     if (s->destination) {
       out.exported += es.exported;
       for (std::size_t i = 0; i < drop_reason_count; ++i) out.dropped[i] += es.dropped[i];
+      out.in_spool += es.in_spool;
+      out.spool_taken_over += es.spool_taken_over;
+      out.replayed.exported += s->replay_exported.load(std::memory_order_relaxed);
+      for (std::size_t i = 0; i < drop_reason_count; ++i)
+        out.replayed.dropped[i] += s->replay_dropped_counts[i].load(std::memory_order_relaxed);
     }
     out.exporters.push_back(std::move(es));
   }
-  if (!has_destination) out.exported += state_->console_only_exported;
 }
 
-void pipeline::before_fork() noexcept {
-  work_mutex_.lock();  // the background thread is between cycles
-  control_->mutex.lock();
+void pipeline::fill_stats(pipeline_stats& out) const {
+  if (closed_.load(std::memory_order_acquire))
+    out = closed_stats_;
+  else
+    compute_stats(out);
+  // Calls made while no pipeline was configured (after this one's shutdown, say) count here.
+  const std::uint64_t nc = not_configured_count() - not_configured_at_start_;
+  out.produced += nc;
+  out.dropped[static_cast<std::size_t>(drop_reason::not_configured)] += nc;
 }
+
+// ----- fork ----------------------------------------------------------------------------
+
+void pipeline::before_fork() noexcept {
+  // The background thread is between cycles once we hold work_mutex_. An exporter stuck for
+  // longer than k_fork_wait must not hold fork() hostage: the child then goes without
+  // telemetry (after_fork_in_child).
+  fork_waiting_.store(true, std::memory_order_release);
+  fork_holds_work_ = work_mutex_.try_lock_for(k_fork_wait);
+  control_->mutex.lock();
+  resource_mutex_.lock();
+  diag_mutex_.lock();
+  for (auto& s : slots_) s->detail_mutex.lock();
+  for (auto& s : slots_) s->exp->before_fork();
+}
+
 void pipeline::after_fork_in_parent() noexcept {
+  for (auto& s : slots_) s->exp->after_fork_in_parent();
+  for (auto& s : slots_) s->detail_mutex.unlock();
+  diag_mutex_.unlock();
+  resource_mutex_.unlock();
   control_->mutex.unlock();
-  work_mutex_.unlock();
+  if (fork_holds_work_) work_mutex_.unlock();
+  fork_waiting_.store(false, std::memory_order_release);
 }
 
 void pipeline::after_fork_in_child() noexcept {
@@ -511,36 +1018,68 @@ void pipeline::after_fork_in_child() noexcept {
   // The mutexes were locked by this thread in before_fork(): unlock them (re-creating a locked
   // mutex is undefined and confuses ThreadSanitizer). Condition variables may have recorded
   // the parent's background thread as a waiter: those are re-created.
+  for (auto& s : slots_) s->exp->after_fork_in_child();
+  for (auto& s : slots_) s->detail_mutex.unlock();
+  diag_mutex_.unlock();
+  resource_mutex_.unlock();
   control_->mutex.unlock();
-  work_mutex_.unlock();
   new (&control_->cv) std::condition_variable();
   new (&done_cv_) std::condition_variable();
   new (&thread_) std::thread();
-  state_->open.clear();
-  state_->early.clear();
-  state_->early_end_time.clear();
-  state_->batch.clear();
-  state_->finished_in_batch = 0;
-  state_->batch_arena.reset();
-  for (auto& d : state_->own_dropped) d = 0;
-  state_->console_only_exported = 0;
-  state_->counters.utf8_repaired = 0;
-  state_->counters.template_errors = 0;
+  fork_waiting_.store(false, std::memory_order_relaxed);
+  if (!fork_holds_work_) {
+    // The parent's background thread was in the middle of a batch: its state is not fit for
+    // use. The child runs without this pipeline (configure.cpp unpublishes it).
+    running_ = false;
+    abandoned_.store(true, std::memory_order_relaxed);
+    return;
+  }
+  work_mutex_.unlock();
+  // A new generation: records and span handles of the parent are not this child's.
+  control_->generation = next_generation();
+  state& st = *state_;
+  st.open.clear();
+  st.orphans.clear();
+  st.orphan_bytes = 0;
+  st.ends_now.clear();
+  st.ends_next.clear();
+  st.ends_deferred.clear();
+  st.side.clear();
+  st.full.clear();
+  st.current.records.clear();
+  st.current.finished = 0;
+  st.current.memory.reset();
+  for (auto& d : st.own_dropped) d = 0;
+  st.updates_lost = 0;
+  st.counters.utf8_repaired = 0;
+  st.counters.template_errors = 0;
+  st.counters.attributes_truncated = 0;
   for (auto& s : slots_) {
     s->exported = 0;
     for (auto& d : s->dropped_counts) d = 0;
     for (auto& e : s->event_counts) e = 0;
-    s->exp->after_fork_in_child();
+    s->spooled_count = 0;
+    s->unspooled_count = 0;
+    s->taken_over_count = 0;
+    s->replay_exported = 0;
+    for (auto& d : s->replay_dropped_counts) d = 0;
+    s->first = diagnostic_details{};
   }
   flush_requested_ = flush_done_ = 0;
   involuntary_at_last_flush_ = 0;
   diag_->forget_reported();  // the child's counters start from zero
-  baseline_ = pipeline_stats{};
-  baseline_.produced = not_configured_count();
-  baseline_.dropped[static_cast<std::size_t>(drop_reason::not_configured)] = not_configured_count();
+  not_configured_at_start_ = not_configured_count();
   control_->wake_requested = false;
   control_->wake_pending = false;
-  thread_ = std::thread([this] { run(); });
+  stop_ = false;
+  finished_ = false;
+  try {
+    thread_ = std::thread([this] { run(); });
+    running_ = true;
+  } catch (...) {
+    running_ = false;
+    abandoned_.store(true, std::memory_order_relaxed);
+  }
 }
 
 }  // namespace logfire::detail

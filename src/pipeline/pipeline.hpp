@@ -18,6 +18,7 @@
 #include "logfire/exporter.hpp"
 #include "logfire/propagation.hpp"
 #include "logfire/stats.hpp"
+#include "pipeline/ring.hpp"
 #include "resource/resource.hpp"
 #include "sampling/ratio.hpp"
 
@@ -27,6 +28,7 @@ struct pipeline_settings {
   std::size_t ring_bytes = 1u << 20;
   std::size_t max_attributes = 128;
   std::size_t max_value_length = 16384;
+  std::size_t max_open_spans = 65536;
   // Head sampling: the reference's ratio test on the trace id (keeps every root at rate 1).
   ratio_sampler head_sampler{1.0};
   sampler_hook hook;
@@ -39,6 +41,8 @@ struct pipeline_settings {
   // "not sampled" flag does not stop our own spans.
   bool platform_injects = false;
   std::string platform_name;
+  // Quoted by the explanation of below_console_level ("" when there is no console).
+  std::string console_min_level;
 };
 
 class diagnostics;
@@ -53,6 +57,9 @@ class diagnostics;
 // background never sleeps longer than `first_delay` while any ring holds records.
 struct control {
   pipeline_settings settings;
+  // This pipeline's generation (a configure(), or a fork child's fresh start): records and
+  // span handles carry it, so that no pipeline takes another one's records. Never 0.
+  std::uint32_t generation = 0;
   std::mutex mutex;
   std::condition_variable cv;
   std::atomic<bool> wake_pending{false};
@@ -71,6 +78,13 @@ struct control {
 // The active control block, or null before configure() and after shutdown().
 extern std::atomic<control*> g_control;
 
+// A new generation number (process-wide, never 0).
+std::uint32_t next_generation() noexcept;
+
+// Held by a background thread while it drains the rings and the side queue (never while it
+// calls an exporter): one consumer at a time, also when an abandoned pipeline's thread wakes.
+std::mutex& consumer_mutex() noexcept;
+
 // Records lost for reasons nobody chose (full ring, failed or rejected export, spool, shutdown).
 std::uint64_t involuntary_losses(const pipeline_stats& s) noexcept;
 
@@ -84,8 +98,18 @@ class pipeline {
   // Starts the background thread and publishes the control block to callers.
   void start();
   bool flush(clock::time_point deadline) noexcept;
-  bool shutdown(clock::time_point deadline) noexcept;
+  // Stops the background thread and the exporters, waiting for them until `deadline` plus
+  // k_stop_grace at most, then closes the ledger: stats() no longer changes (except for calls
+  // made while not configured). When the background thread did not stop in time
+  // (`abandoned()`), or `callers_stuck` (a caller was still inside a logfire call at the
+  // deadline), whatever was not settled at that moment is counted as shutdown_timeout.
+  // The caller has already unpublished the control block (g_control).
+  bool shutdown(clock::time_point deadline, bool callers_stuck) noexcept;
+  // The background thread did not stop by the deadline: it was detached and still uses this
+  // object, which must then never be destroyed.
+  [[nodiscard]] bool abandoned() const noexcept { return abandoned_.load(std::memory_order_acquire); }
   [[nodiscard]] const pipeline_settings& settings() const noexcept { return control_->settings; }
+  [[nodiscard]] std::uint32_t generation() const noexcept { return control_->generation; }
   [[nodiscard]] const resource& get_resource() const noexcept { return resource_; }
   void fill_stats(pipeline_stats& out) const;
 
@@ -96,18 +120,41 @@ class pipeline {
   // before the rest of the pipeline).
   void own_lookup(std::shared_ptr<void> lookup) noexcept { lookup_ = std::move(lookup); }
 
-  // fork() support: called around fork by the pthread_atfork handlers.
+  // fork() support, called by the pthread_atfork handlers (configure.cpp) with the configure
+  // mutex held: before_fork() takes every lock of the pipeline and its exporters (after waiting,
+  // bounded, for the background thread to finish its current cycle); the others release them.
   void before_fork() noexcept;
   void after_fork_in_parent() noexcept;
   void after_fork_in_child() noexcept;
 
+  // How long shutdown() waits past its deadline for the background thread and the exporters
+  // (libcurl notices a cut request within about a second), and how long fork() waits for the
+  // background thread to finish a cycle before the child goes without telemetry.
+  static constexpr std::chrono::milliseconds k_stop_grace{1000};
+  static constexpr std::chrono::milliseconds k_fork_wait{2000};
+
   struct exporter_slot;
 
  private:
+  struct state;  // background-thread-only state (open spans, batches)
+  struct batch;  // records and the arena behind them
+
   void run() noexcept;
-  void drain_all();
-  void export_batch();
-  void report_losses(bool final_summary);
+  void cycle(bool flushing, bool stopping);
+  bool drain_rings(std::unique_lock<std::mutex>& consumer, bool final);
+  bool relieve(std::unique_lock<std::mutex>& consumer) noexcept;
+  void on_record(const ring_record_header& h, const std::byte* body, std::size_t size, bool before_mark) noexcept;
+  void finish_span(std::uint64_t span, std::uint64_t end_ns) noexcept;
+  [[nodiscard]] std::size_t batch_reserve() const noexcept;
+  void make_room();
+  void add_to_batch(const span_record& r, bool finished);
+  void export_one(batch& b) noexcept;
+  void export_batches(bool and_current) noexcept;
+  void end_open_spans() noexcept;
+  void lost(drop_reason reason, std::uint64_t n) noexcept;
+  void report_losses(bool final_summary) noexcept;
+  void compute_stats(pipeline_stats& out) const;
+  [[nodiscard]] bool has_destination() const noexcept;
 
   control* control_;  // owned by the never-freed list of control blocks
   resource resource_;
@@ -115,24 +162,38 @@ class pipeline {
 
   std::condition_variable done_cv_;  // with control_->mutex
   bool stop_ = false;
+  bool finished_ = false;              // the background thread is done (guarded by control mutex)
   std::uint64_t flush_requested_ = 0;  // sequence numbers of flush requests
   std::uint64_t flush_done_ = 0;
   bool last_flush_ok_ = true;
   clock::time_point flush_deadline_{};
   std::thread thread_;
   std::atomic<bool> running_{false};
+  std::atomic<bool> abandoned_{false};
+  // The final drain could not run (out of memory): shutdown() counts what it left as
+  // internal_error.
+  std::atomic<bool> drain_failed_{false};
   // Held by the background thread while it drains, builds and exports a batch; taken by
-  // before_fork() so fork() happens between cycles. Order: work_mutex_, control mutex, registry.
-  std::mutex work_mutex_;
+  // before_fork() so fork() happens between cycles. Order: work_mutex_, control mutex,
+  // resource, diagnostics, exporter slots, exporters, then the registry and the side queue.
+  std::timed_mutex work_mutex_;
+  bool fork_holds_work_ = false;  // before_fork() got work_mutex_ in time
+  // Set by before_fork(): the background thread cuts its cycle short between records and does
+  // not start another until the fork is over, so fork() waits for one record, not a cycle.
+  std::atomic<bool> fork_waiting_{false};
 
-  std::mutex resource_mutex_;
+  mutable std::mutex resource_mutex_;
   std::optional<resource> resource_additions_;  // guarded by resource_mutex_
 
-  struct state;  // background-thread-only state (open spans, batch, arena)
   std::unique_ptr<state> state_;
+  mutable std::mutex diag_mutex_;  // the background thread and shutdown() both report
   std::unique_ptr<diagnostics> diag_;
-  // Thread counters are cumulative for the process; stats() reports them since configure().
-  pipeline_stats baseline_;
+  // Calls made while no pipeline was configured are counted process-wide; this pipeline shows
+  // those made since its start.
+  std::uint64_t not_configured_at_start_ = 0;
+  // Set by shutdown(): the ledger no longer changes; reports arriving later are ignored.
+  std::atomic<bool> closed_{false};
+  pipeline_stats closed_stats_;  // valid once closed_
   std::atomic<std::uint64_t> involuntary_at_last_flush_{0};
   std::shared_ptr<void> lookup_;  // last member: destroyed (its thread joined) first
 };

@@ -173,8 +173,10 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
   null_args_.clear();
   schema_.clear();
 
-  // Decodes one (key, tagged value) pair from `rd` and adds or replaces it in attrs_.
-  auto decode_attr = [&](byte_reader& rd, std::size_t from) {
+  std::uint32_t dropped_attrs = fixed.dropped_attrs;
+  // Decodes one (key, tagged value) pair from `rd` and adds or replaces it in attrs_ (from
+  // `from` on). `limited`: a new key beyond max_attributes is dropped and counted.
+  auto decode_attr = [&](byte_reader& rd, std::size_t from, bool limited = false) {
     const std::string_view key = text(rd.str(), out);
     decoded_value dv;
     const std::byte* before = rd.position();
@@ -282,6 +284,10 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
         return;
       }
     }
+    if (limited && attrs_.size() >= max_attributes_) {
+      ++dropped_attrs;
+      return;
+    }
     attrs_.push_back({key, dv.value});
     schemas_.push_back(dv.schema);
   };
@@ -357,6 +363,7 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
   if (is_log && fixed.has_exception) add_exception(r, fixed.start_ns, false);
 
   // Updates recorded after the start, in order.
+  const std::uint32_t dropped_at_call_site = dropped_attrs;
   byte_reader ur(reinterpret_cast<const std::byte*>(updates.data()), updates.size());
   while (!ur.at_end()) {
     const auto kind = static_cast<rec>(ur.u8());
@@ -365,7 +372,7 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
     const auto ref = body.pod<span_ref>();
     switch (kind) {
       case rec::set_attribute:
-        decode_attr(body, 0);
+        decode_attr(body, 0, true);
         break;
       case rec::set_level:
         lvl = static_cast<level>(ref.a);
@@ -394,6 +401,8 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
     }
     for (std::uint32_t i = 0; i < size; ++i) (void)ur.u8();
   }
+
+  if (dropped_attrs != dropped_at_call_site) ++counters_.attributes_truncated;
 
   // Logfire's level/status rules.
   if (status == status_code::error && !level_explicit) lvl = level::error;
@@ -475,6 +484,7 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
   rec_out.depth = fixed.depth;
   rec_out.tags = tags_span;
   rec_out.links = {links, fixed.n_links};
+  rec_out.dropped_attributes_count = dropped_attrs;
 
   if (pending) {
     // A new span id; the real span becomes its parent; the real parent goes in an attribute.

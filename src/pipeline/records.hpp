@@ -19,11 +19,16 @@ namespace logfire::detail {
 struct decode_counters {
   std::atomic<std::uint64_t> utf8_repaired{0};
   std::atomic<std::uint64_t> template_errors{0};
+  std::atomic<std::uint64_t> attributes_truncated{0};  // records whose set_attribute calls went over the limit
 };
 
 class record_builder {
  public:
   explicit record_builder(decode_counters& counters) : counters_(counters) {}
+
+  // Attributes a record may hold; set_attribute calls adding more are dropped and counted in
+  // the record's dropped_attributes_count (the call site bounds the constructor's arguments).
+  void set_max_attributes(std::size_t n) noexcept { max_attributes_ = n; }
 
   // Builds a finished span (type span) or log from a start/log body plus the updates
   // recorded for it (a sequence of [u8 kind][u32 size][bytes]) and the end time.
@@ -39,6 +44,7 @@ class record_builder {
   std::string_view text(std::string_view s, arena& out);
 
   decode_counters& counters_;
+  std::size_t max_attributes_ = 128;
   std::vector<attribute> attrs_;
   std::vector<std::string_view> schemas_;  // json_schema entry per attrs_ entry ("" = {})
   std::vector<event> events_;

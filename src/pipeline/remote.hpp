@@ -17,6 +17,9 @@ struct remote_state {
   std::string trace_state;  // validated tracestate to carry on
   std::vector<baggage_member> baggage;
   span_context link_to;  // link mode: new roots link to this context
+  // The platform marked the request "not sampled" and our own head sampler agreed (the unset
+  // mode on Cloud Run & co.): spans under it are counted as not_sampled, our sampler's choice.
+  bool head_sampled_out = false;
 };
 
 }  // namespace logfire::detail

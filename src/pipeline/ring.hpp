@@ -12,15 +12,27 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 namespace logfire::detail {
 
 inline constexpr std::size_t k_cache_line = 64;
 
+// The low 24 bits of a pipeline generation, as records carry it.
+inline constexpr std::uint32_t k_generation_mask = 0xFFFFFF;
+
 struct ring_record_header {
   std::uint32_t size;  // total bytes including this header, multiple of 8; 0 never occurs
-  std::uint8_t kind;   // 0 = padding to the end of the buffer
-  std::uint8_t reserved[3];
+  // kind in the low 8 bits (0 = padding to the end of the buffer); the low 24 bits of the
+  // generation of the pipeline the record was pushed for in the high 24: a later pipeline
+  // never takes an earlier one's records (a call that outlived shutdown's deadline).
+  std::uint32_t tag;
+
+  [[nodiscard]] std::uint8_t kind() const noexcept { return static_cast<std::uint8_t>(tag & 0xFF); }
+  [[nodiscard]] std::uint32_t generation() const noexcept { return tag >> 8; }
+  static std::uint32_t make_tag(std::uint8_t kind, std::uint32_t generation) noexcept {
+    return kind | ((generation & k_generation_mask) << 8);
+  }
 };
 static_assert(sizeof(ring_record_header) == 8);
 
@@ -52,7 +64,7 @@ class spsc_ring {
     if (size > to_end) {
       auto* pad = reinterpret_cast<ring_record_header*>(buffer_.get() + offset);
       pad->size = static_cast<std::uint32_t>(to_end);
-      pad->kind = 0;
+      pad->tag = 0;
       pending_padding_ = to_end;
       return buffer_.get();
     }
@@ -70,23 +82,35 @@ class spsc_ring {
     return static_cast<std::size_t>(head_.load(std::memory_order_relaxed) - cached_tail_);
   }
 
-  // Consumer: calls `fn(kind, const std::byte* body, std::size_t body_size)` for each record
-  // available now, then frees their space. Returns the number of records read.
-  template <typename Fn>
-  std::size_t drain(Fn&& fn) {
+  // Consumer: the producer's published position (records before it are complete).
+  [[nodiscard]] std::uint64_t published() const noexcept { return head_.load(std::memory_order_acquire); }
+
+  // Consumer: calls `fn(const ring_record_header&, const std::byte* body, std::size_t body_size,
+  // std::uint64_t position)` for each record available now, freeing each record's space as soon
+  // as `fn` returns (so `fn` may take its time, e.g. hand a batch to an exporter). `position`
+  // is the record's offset in the ring's byte stream, comparable with published().
+  // Returns the number of records read. `keep_going()`, asked before each record, may stop
+  // the drain early (the rest stays for the next one).
+  template <typename Fn, typename KeepGoing>
+  std::size_t drain(Fn&& fn, KeepGoing&& keep_going) {
     const std::uint64_t head = head_.load(std::memory_order_acquire);
     std::uint64_t tail = tail_.load(std::memory_order_relaxed);
     std::size_t n = 0;
-    while (tail != head) {
+    while (tail != head && keep_going()) {
       const auto* h = reinterpret_cast<const ring_record_header*>(buffer_.get() + (tail & mask_));
-      if (h->kind != 0) {
-        fn(h->kind, reinterpret_cast<const std::byte*>(h + 1), h->size - sizeof(ring_record_header));
+      const std::uint64_t at = tail;
+      tail += h->size;
+      if (h->kind() != 0) {
+        fn(*h, reinterpret_cast<const std::byte*>(h + 1), h->size - sizeof(ring_record_header), at);
         ++n;
       }
-      tail += h->size;
+      tail_.store(tail, std::memory_order_release);
     }
-    tail_.store(tail, std::memory_order_release);
     return n;
+  }
+  template <typename Fn>
+  std::size_t drain(Fn&& fn) {
+    return drain(std::forward<Fn>(fn), [] { return true; });
   }
 
   [[nodiscard]] bool empty() const noexcept {

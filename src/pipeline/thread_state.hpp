@@ -1,11 +1,12 @@
-// Per-thread state of the SDK: the thread's ring, its current span context, and the loss
-// counters it owns. Created on a thread's first instrumentation call, registered with the
-// global registry, and retired when the thread exits (the background thread frees it after
-// draining what is left).
+// Per-thread state of the SDK: the thread's ring, its current span context, the loss counters
+// it owns, and its in-call flag. Created on a thread's first instrumentation call, registered
+// with the global registry, and retired when the thread exits (the background thread frees it
+// after draining what is left).
 #pragma once
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -29,14 +30,36 @@ struct owned_counter {
   [[nodiscard]] std::uint64_t get() const noexcept { return value.load(std::memory_order_relaxed); }
 };
 
+// What a thread's calls came to, for one pipeline generation. Each call increments exactly one
+// of `pushed` (its record entered the ring) or `dropped[reason]` (it was dropped at the call
+// site), so a reader never sees a call half counted; `produced` is their sum.
+struct call_counters {
+  owned_counter pushed;
+  std::array<owned_counter, drop_reason_count> dropped;
+  std::array<owned_counter, event_counter_count> events;
+  // The generation these counters belong to (release-stored after a reset; see rollover()).
+  std::atomic<std::uint32_t> generation{0};
+
+  // Owning thread: the first call for a new generation starts the counters from zero (the
+  // previous generation's ledger was closed by its shutdown).
+  void rollover(std::uint32_t g) noexcept {
+    pushed.value.store(0, std::memory_order_relaxed);
+    for (auto& c : dropped) c.value.store(0, std::memory_order_relaxed);
+    for (auto& c : events) c.value.store(0, std::memory_order_relaxed);
+    generation.store(g, std::memory_order_release);
+  }
+};
+
 struct thread_state {
   explicit thread_state(std::size_t ring_bytes) : ring(ring_bytes) {}
 
   spsc_ring ring;
-  owned_counter produced;
-  std::array<owned_counter, drop_reason_count> dropped;
-  std::array<owned_counter, event_counter_count> events;
+  call_counters counters;
   std::atomic<bool> retired{false};  // the owning thread has exited
+  // Depth of logfire calls in progress on this thread (a sampler hook may log): written by the
+  // owner only (a plain store, with light_barrier() before it reads g_control), read by
+  // shutdown() to wait for callers in the middle of a push. See pipeline/barrier.hpp.
+  std::atomic<std::uint32_t> in_call{0};
 
   // The thread's current span (invalid when none) and the depth its children get.
   span_context current{};
@@ -57,33 +80,42 @@ struct thread_state {
   std::shared_ptr<const remote_state> remote;
 };
 
+// The counters of one generation, summed over threads (live and exited).
+struct call_totals {
+  std::uint64_t pushed = 0;
+  std::array<std::uint64_t, drop_reason_count> dropped{};
+  std::array<std::uint64_t, event_counter_count> events{};
+};
+
 // All thread states, so the background thread can drain them and stats() can sum them.
 class thread_registry {
  public:
   static thread_registry& instance() noexcept;
 
   void add(thread_state* t);
-  // Calls fn(thread_state&) for every live state, under the registry lock.
-  template <typename Fn>
-  void for_each(Fn&& fn) {
-    std::lock_guard lock(mutex_);
-    for (auto* t : states_) fn(*t);
-  }
-  // Frees retired states whose rings are empty, folding their counters into `retired_`.
-  void collect_retired();
-  // Sums every counter (live and retired) into `out`.
-  void sum(pipeline_stats& out);
+  // Copies the live states into `out` (the background thread drains them without the lock:
+  // only it frees states, between drains). May throw std::bad_alloc.
+  void snapshot(std::vector<thread_state*>& out);
+  // Frees retired states whose rings are empty, keeping their counters of generation
+  // `generation` (older generations are closed). Background thread only.
+  void collect_retired(std::uint32_t generation);
+  // Adds the counters of generation `generation`, live and retired, into `out`.
+  void sum(std::uint32_t generation, call_totals& out);
+  // Waits until no thread other than the caller is inside a logfire call, or `deadline`.
+  // Returns whether they all left. Call after heavy_barrier() (see barrier.hpp).
+  bool wait_for_callers(std::chrono::steady_clock::time_point deadline) noexcept;
   // After fork() in the child: only the forking thread survives; drop the other states and
-  // empty the survivor's ring (its records belong to the parent).
+  // empty the survivor's ring (its records belong to the parent). Releases the registry mutex
+  // that the prepare handler took.
   void after_fork_in_child(thread_state* survivor) noexcept;
   std::mutex& mutex() noexcept { return mutex_; }
 
  private:
   std::mutex mutex_;
   std::vector<thread_state*> states_;
-  std::uint64_t retired_produced_ = 0;
-  std::array<std::uint64_t, drop_reason_count> retired_dropped_{};
-  std::array<std::uint64_t, event_counter_count> retired_events_{};
+  // Counters of exited threads, for the generation in retired_generation_.
+  std::uint32_t retired_generation_ = 0;
+  call_totals retired_;
 };
 
 // This thread's state, created on first use. Never null (allocation failure terminates, as
@@ -92,5 +124,8 @@ thread_state& this_thread_state() noexcept;
 
 // This thread's state if it exists (no allocation).
 thread_state* this_thread_state_if_any() noexcept;
+
+// The side queue's mutex (pipeline/api.cpp), for the fork handlers.
+std::mutex& side_queue_mutex() noexcept;
 
 }  // namespace logfire::detail

@@ -46,8 +46,10 @@ struct record_fixed {
   std::uint16_t n_links;
   std::uint8_t has_exception;  // logs only
   std::uint8_t reserved;
+  std::uint32_t dropped_attrs;  // attributes beyond max_attributes at the call site
   // then: template, trace_state, tags, attrs, links, [exception]
 };
+static_assert(sizeof(record_fixed) == 80, "record_fixed grew: it is copied for every span and log");
 
 // Fixed part of records that update an open span (end, attribute, level, status, ...).
 struct span_ref {

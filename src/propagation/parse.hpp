@@ -38,7 +38,8 @@ inline constexpr std::size_t tracestate_max_members = 32;
 
 // Validates a tracestate that may arrive as several headers (combined in order as if
 // comma-joined). Feed each header value to add(), then finish(). The whole tracestate is
-// dropped when any member is malformed, a key repeats, or there are more than 32 members.
+// dropped when any member is malformed or there are more than 32 members (counted as received);
+// a member whose key already appeared to its left is discarded alone (the first one is kept).
 // The string views fed in must stay alive until finish().
 class tracestate_parser {
  public:
@@ -56,9 +57,12 @@ class tracestate_parser {
     const char* data;
     std::size_t size;
   };
+  [[nodiscard]] bool has_key(std::string_view key) const noexcept;
+
   std::array<member_ref, tracestate_max_members> members_;
-  std::string_view whole_;  // the one header value holding every member, when already canonical
-  std::size_t count_ = 0;
+  std::string_view whole_;    // the one header value holding every member, when already canonical
+  std::size_t count_ = 0;     // members kept
+  std::size_t received_ = 0;  // members seen, duplicates included
   bool invalid_ = false;
 };
 

@@ -13,7 +13,7 @@ namespace {
 // Byte classes, looked up instead of branched on: these parsers run once per request.
 struct char_tables {
   std::array<std::uint8_t, 256> hex{};  // lowercase hex digit value, 0xFF otherwise
-  std::array<bool, 256> key{};          // tracestate key character after the first ('@' aside)
+  std::array<bool, 256> key{};          // tracestate keychar: a-z 0-9 _ - * / @
   std::array<bool, 256> value{};        // tracestate value character (0x20-0x7E but ',' and '=')
   std::array<char, 512> hex_pairs{};    // "000102...ff": two output characters per byte
   constexpr char_tables() {
@@ -22,7 +22,7 @@ struct char_tables {
     for (int c = 'a'; c <= 'f'; ++c) hex[c] = static_cast<std::uint8_t>(c - 'a' + 10);
     for (int c = 'a'; c <= 'z'; ++c) key[c] = true;
     for (int c = '0'; c <= '9'; ++c) key[c] = true;
-    key['_'] = key['-'] = key['*'] = key['/'] = true;
+    key['_'] = key['-'] = key['*'] = key['/'] = key['@'] = true;
     for (int c = 0x20; c <= 0x7E; ++c) value[c] = c != ',' && c != '=';
     constexpr char digits[] = "0123456789abcdef";
     for (int b = 0; b < 256; ++b) {
@@ -99,33 +99,31 @@ void format_traceparent(const span_context& ctx, char* out55) noexcept {
   std::memcpy(out55 + 53, &k_tables.hex_pairs[2 * f], 2);
 }
 
-// Level 1 grammar, which the conformance harness checks at its default strictness:
-//   simple-key       = (lcalpha / DIGIT) 0*255 key-char
-//   multi-tenant-key = (lcalpha / DIGIT) 0*240 key-char "@" lcalpha 0*13 key-char
-// (Level 2 folds '@' into key-char; the stricter form rejects "a@", "a@@b", "a@b@c".)
+// The current grammar (W3C Trace Context, spec/20-http_request_header_format.md):
+//   key     = ( lcalpha / DIGIT ) 0*255 ( keychar )
+//   keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"
+// '@' is an ordinary key character after the first: "foo@", "a@@b" and a 256-character key with
+// '@' anywhere are valid. (Level 1's tenant@system split, with its 241/14 limits, is gone.)
 bool valid_tracestate_key(std::string_view key) noexcept {
   if (key.empty() || key.size() > 256) return false;
   if (!is_lcalpha(key[0]) && !is_digit(key[0])) return false;
-  // One pass: every character after the first is a key character, except at most one '@'.
-  std::size_t at = 0;
-  for (std::size_t i = 1; i < key.size(); ++i) {
-    if (key[i] == '@') {
-      if (at != 0) return false;
-      at = i;
-    } else if (!is_key_char(key[i])) {
-      return false;
-    }
-  }
-  if (at == 0) return true;
-  // tenant: 1 + 240 characters at most; system: a letter then 13 characters at most.
-  const std::size_t system = key.size() - at - 1;
-  return at <= 241 && system >= 1 && system <= 14 && is_lcalpha(key[at + 1]);
+  bool ok = true;
+  for (std::size_t i = 1; i < key.size(); ++i) ok &= is_key_char(key[i]);
+  return ok;
 }
 
 // value = 0*255 chr nblk-chr; chr = %x20-2B / %x2D-3C / %x3E-7E; nblk-chr = chr without SP.
 bool valid_tracestate_value(std::string_view value) noexcept {
   if (value.empty() || value.size() > 256) return false;
   return all_value_chars(value) && value.back() != ' ';
+}
+
+bool tracestate_parser::has_key(std::string_view key) const noexcept {
+  for (std::size_t i = 0; i < count_; ++i) {
+    const std::string_view other(members_[i].data, members_[i].size);
+    if (other.size() > key.size() && other[key.size()] == '=' && other.compare(0, key.size(), key) == 0) return true;
+  }
+  return false;
 }
 
 bool tracestate_parser::add(std::string_view header_value) noexcept {
@@ -145,26 +143,22 @@ bool tracestate_parser::add(std::string_view header_value) noexcept {
       invalid_ = true;
       return false;
     }
-    if (count_ == tracestate_max_members) {
+    // At most 32 list-members as received (the list's own grammar), duplicates included.
+    if (++received_ > tracestate_max_members) {
       invalid_ = true;
       return false;
     }
-    // A repeated key makes the list invalid (the harness's strict reading); at most 32 keys.
-    const std::string_view key = member.substr(0, eq);
-    for (std::size_t i = 0; i < count_; ++i) {
-      const std::string_view other(members_[i].data, members_[i].size);
-      if (other.size() > key.size() && other[key.size()] == '=' && other.compare(0, key.size(), key) == 0) {
-        invalid_ = true;
-        return false;
-      }
-    }
+    // Only one entry per key, and the left-most is the vendor's latest position (modified
+    // entries move to the left): a later entry with the same key is a stale, invalid entry and
+    // is discarded alone, as the processing model allows, keeping every other vendor's entry.
+    if (has_key(member.substr(0, eq))) continue;
     members_[count_++] = {member.data(), member.size()};
     bytes += member.size();
   }
   const std::size_t added = count_ - before;
   if (added > 0) {
-    // Already canonical (the only header with members, no whitespace, no empty members): finish()
-    // copies it whole.
+    // Already canonical (the only header with members, no whitespace, no empty members, no
+    // discarded duplicate): finish() copies it whole.
     const bool canonical = before == 0 && bytes + added - 1 == header_value.size();
     whole_ = canonical ? header_value : std::string_view();
   }

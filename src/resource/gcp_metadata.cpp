@@ -171,6 +171,16 @@ void gcp_metadata_lookup::run() noexcept {
     } catch (...) {
     }
   }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    settled_ = true;
+  }
+  settled_cv_.notify_all();
+}
+
+bool gcp_metadata_lookup::wait_until_done(std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return settled_cv_.wait_until(lock, deadline, [this] { return settled_; });
 }
 
 }  // namespace logfire::detail

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -57,6 +58,10 @@ class gcp_metadata_lookup {
 
   // Whether the lookup has finished (with or without answers).
   [[nodiscard]] bool ready() const noexcept { return done_.load(std::memory_order_acquire); }
+  // Waits until the lookup has finished and `on_done` has returned, or until `deadline`; returns
+  // whether it finished. For a process about to shut down before the answers came (a short job):
+  // its last export then carries them. Any thread but the lookup's own.
+  bool wait_until_done(std::chrono::steady_clock::time_point deadline) const;
   // The answers, once ready.
   [[nodiscard]] std::optional<gcp_metadata> result() const;
   // Once ready, sets cloud.account.id, cloud.region and faas.instance for the values found,
@@ -70,6 +75,8 @@ class gcp_metadata_lookup {
   std::chrono::milliseconds timeout_;
   callback on_done_;
   mutable std::mutex mutex_;
+  mutable std::condition_variable settled_cv_;  // notified once `settled_` is set
+  bool settled_ = false;                        // on_done_ has returned; under mutex_
   gcp_metadata result_;
   std::atomic<bool> done_{false};
   std::atomic<bool> cancel_{false};

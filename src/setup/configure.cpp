@@ -17,25 +17,33 @@
 #include "logfire/config.hpp"
 #include "logfire/logfire.hpp"
 #include "metrics/reader.hpp"
+#include "pipeline/barrier.hpp"
 #include "pipeline/pipeline.hpp"
 #include "pipeline/thread_state.hpp"
 #include "resource/gcp_metadata.hpp"
+#include "scrub/scrubber.hpp"
 #include "setup/configure_env.hpp"
 
 namespace logfire {
 namespace detail {
 
-std::uint64_t not_configured_count() noexcept;  // api.cpp
+std::uint64_t not_configured_count() noexcept;   // api.cpp
+void side_queue_after_fork_in_child() noexcept;  // api.cpp
 
 namespace {
 
 std::mutex g_configure_mutex;
-std::uint64_t g_generation = 0;                  // successful configure() calls, guarded by g_configure_mutex
-std::unique_ptr<pipeline> g_last_pipeline;       // the last pipeline shut down, for stats()
-std::shared_ptr<metric_reader> g_metric_reader;  // when metric exporters are configured
+std::uint64_t g_generation = 0;                        // successful configure() calls, guarded by g_configure_mutex
+std::unique_ptr<pipeline> g_last_pipeline;             // the last pipeline shut down, for stats()
+std::shared_ptr<metric_reader> g_metric_reader;        // when metric exporters are configured
+std::weak_ptr<gcp_metadata_lookup> g_metadata_lookup;  // the active pipeline's, owned by it
 // Kept alive (callers may still read them) and never destroyed, so they stay reachable
 // after static destruction (a leak checker must not report them).
 std::vector<control*>& g_retired_controls = *new std::vector<control*>;
+// Pipelines whose background thread did not stop by shutdown's deadline (it still uses them),
+// and, in a forked child, a pipeline whose background thread was busy at the fork: never freed.
+std::vector<pipeline*>& g_abandoned_pipelines = *new std::vector<pipeline*>;
+pipeline* g_last_abandoned = nullptr;  // when the last pipeline shut down was abandoned, for stats()
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -122,6 +130,20 @@ std::string parse_resource_attributes(std::string_view name, std::string_view te
   return {};
 }
 
+// "a, b,,c" -> {"a", "b", "c"}: entries trimmed of spaces, empty ones skipped.
+void parse_comma_list(std::string_view text, std::vector<std::string>& out) {
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    std::size_t comma = text.find(',', pos);
+    if (comma == std::string_view::npos) comma = text.size();
+    std::string_view item = text.substr(pos, comma - pos);
+    pos = comma + 1;
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) out.emplace_back(item);
+  }
+}
+
 std::string resolve_options(options& o, const env_lookup& env) {
   std::string err;
   auto first_of = [&](std::optional<std::string>& field, std::initializer_list<std::string_view> names) {
@@ -206,6 +228,11 @@ std::string resolve_options(options& o, const env_lookup& env) {
     }
   }
   if (!(err = parse_size_var(env, "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", o.limits.max_value_length)).empty()) return err;
+  if (!(err = parse_bool(env, "LOGFIRE_SCRUBBING", o.scrubbing.enabled)).empty()) return err;
+  if (auto v = env("LOGFIRE_SCRUBBING_SAFE_KEYS"); v && o.scrubbing.safe_keys.empty())
+    parse_comma_list(*v, o.scrubbing.safe_keys);
+  if (auto v = env("LOGFIRE_SCRUBBING_DISABLED_PATTERNS"); v && o.scrubbing.disabled_patterns.empty())
+    parse_comma_list(*v, o.scrubbing.disabled_patterns);
   return {};
 }
 
@@ -229,29 +256,49 @@ resource build_resource(const options& o, const env_lookup& env) {
 
 namespace {
 
+// fork(): the prepare handler takes every lock of the SDK, in the order the SDK's threads take
+// them (configure, the metric readers, then the pipeline's work/control/resource/diagnostics/exporter locks, then
+// the rings' consumer lock, the registry, the side queue and the metric registries), so that the child never inherits
+// one held by a thread that does not exist there. Each is released once the state it protects is fit for the child.
 void on_fork_prepare() {
   g_configure_mutex.lock();
   // Metric readers after the configure lock (whose holders may wait for a reader) and before
   // the records' locks (a collection's callbacks may log and read stats()): see instruments.hpp.
   metric_readers_before_fork();
-  // Before the registry: the background thread takes the registry inside its work section.
   if (g_active_pipeline) g_active_pipeline->before_fork();
+  consumer_mutex().lock();
   thread_registry::instance().mutex().lock();
+  side_queue_mutex().lock();
   metric_registries_before_fork();
 }
 void on_fork_parent() {
   metric_registries_after_fork_in_parent();
-  if (g_active_pipeline) g_active_pipeline->after_fork_in_parent();
+  side_queue_mutex().unlock();
   thread_registry::instance().mutex().unlock();
+  consumer_mutex().unlock();
+  if (g_active_pipeline) g_active_pipeline->after_fork_in_parent();
   metric_readers_after_fork_in_parent();
   g_configure_mutex.unlock();
 }
 void on_fork_child() {
-  // Every lock was taken by this thread in on_fork_prepare; each is released once the state it
-  // protects is fit for the child.
   metric_registries_after_fork_in_child();
+  side_queue_after_fork_in_child();
   thread_registry::instance().after_fork_in_child(this_thread_state_if_any());
-  if (g_active_pipeline) g_active_pipeline->after_fork_in_child();
+  consumer_mutex().unlock();
+  if (pipeline* p = g_active_pipeline) {
+    p->after_fork_in_child();
+    if (p->abandoned()) {
+      // The parent's background thread was stuck in an exporter at the fork: the child goes
+      // without telemetry rather than inherit a half-built batch.
+      if (control* c = g_control.exchange(nullptr, std::memory_order_acq_rel)) g_retired_controls.push_back(c);
+      g_abandoned_pipelines.push_back(p);
+      g_active_pipeline = nullptr;
+      std::fputs(
+          "logfire: fork() happened while the background thread was stuck in an exporter; this child process "
+          "runs without telemetry (its calls count as not_configured)\n",
+          stderr);
+    }
+  }
   metric_readers_after_fork_in_child();  // restarts the reader thread
   g_configure_mutex.unlock();
 }
@@ -276,7 +323,8 @@ void install_process_hooks() {
   (void)once;
 }
 
-// Stops the active pipeline. Caller holds g_configure_mutex.
+// Stops the active pipeline. Caller holds g_configure_mutex. Every wait is bounded by
+// `deadline` (plus the pipeline's k_stop_grace for a stuck background thread).
 bool stop_active(clock::time_point deadline) {
   // Metrics first: their last collection may run callbacks that log.
   bool metrics_ok = true;
@@ -284,14 +332,33 @@ bool stop_active(clock::time_point deadline) {
   g_metric_reader.reset();
   pipeline* p = g_active_pipeline;
   if (!p) return metrics_ok;
+  // No new call starts with this pipeline; calls in progress finish their push before the
+  // final drain (see pipeline/barrier.hpp), unless they take longer than the deadline.
   control* c = g_control.exchange(nullptr, std::memory_order_acq_rel);
   if (c) g_retired_controls.push_back(c);
+  heavy_barrier();
+  const bool callers_done = thread_registry::instance().wait_for_callers(deadline);
   g_min_level.store(0, std::memory_order_relaxed);
-  const bool ok = p->shutdown(deadline) && metrics_ok;
+  // A process that stops before the metadata server answered (a short Cloud Run job) would send
+  // its last batches without cloud.account.id, cloud.region and faas.instance: wait for the
+  // answer, at most a quarter of the time left (the lookup itself gives up after 1 s).
+  if (auto lookup = g_metadata_lookup.lock()) {
+    const auto now = clock::now();
+    if (deadline > now) (void)lookup->wait_until_done(now + (deadline - now) / 4);
+  }
+  const bool ok = p->shutdown(deadline, !callers_done) && metrics_ok;
   g_active_pipeline = nullptr;
-  // Keep its final counters readable through stats() until the next configure().
-  g_last_pipeline.reset(p);
-  return ok;
+  if (p->abandoned()) {
+    // Its background thread still runs: the object must outlive it. Its closed ledger is
+    // what stats() reports until the next configure().
+    g_abandoned_pipelines.push_back(p);
+    g_last_pipeline.reset();
+    g_last_abandoned = p;
+  } else {
+    g_last_pipeline.reset(p);
+    g_last_abandoned = nullptr;
+  }
+  return ok && callers_done;
 }
 
 // A setup guard ends: shut down only if its configuration is still the active one.
@@ -333,11 +400,17 @@ setup configure(options opts) {
               })
             : env_lookup([](std::string_view) { return std::optional<std::string>(); });
     if (auto err = resolve_options(opts, env); !err.empty()) return setup(std::move(err));
+    // Checked here, so an invalid pattern or name fails configure() with its message.
+    if (opts.scrubbing.enabled.value_or(true)) {
+      std::string err;
+      if (!scrubber::create(opts.scrubbing, err)) return setup(std::move(err));
+    }
 
     pipeline_settings s;
     if (opts.limits.ring_bytes) s.ring_bytes = *opts.limits.ring_bytes;
     if (opts.limits.max_attributes) s.max_attributes = *opts.limits.max_attributes;
     if (opts.limits.max_value_length) s.max_value_length = *opts.limits.max_value_length;
+    if (opts.limits.max_open_spans) s.max_open_spans = *opts.limits.max_open_spans;
     s.head_sampler = ratio_sampler(opts.trace_sample_rate.value_or(1.0));
     s.hook = opts.sampler;
     if (opts.batching.schedule_delay) s.schedule_delay = *opts.batching.schedule_delay;
@@ -365,6 +438,7 @@ setup configure(options opts) {
       cs.include_timestamps = opts.console.include_timestamps.value_or(true);
       cs.include_tags = opts.console.include_tags.value_or(true);
       cs.verbose = opts.console.verbose.value_or(false);
+      s.console_min_level = std::string(to_string(cs.min_level));
       exporters.push_back(std::make_shared<console_exporter>(cs));
     }
     std::string err;
@@ -405,8 +479,12 @@ setup configure(options opts) {
       if (auto r = weak_metrics.lock()) r->add_resource_attributes(additions);
       raw->add_resource_attributes(std::move(additions));
     };
-    if (auto lookup = gcp_metadata_lookup::start_if_gcp(plat, env, on_metadata))
-      p->own_lookup(std::shared_ptr<void>(std::move(lookup)));
+    g_metadata_lookup.reset();
+    if (auto lookup = gcp_metadata_lookup::start_if_gcp(plat, env, on_metadata)) {
+      std::shared_ptr<gcp_metadata_lookup> owned(std::move(lookup));
+      g_metadata_lookup = owned;
+      p->own_lookup(std::move(owned));
+    }
     g_active_pipeline = p.release();
     if (metrics) {
       metrics->start();
@@ -458,6 +536,8 @@ pipeline_stats stats() noexcept {
       g_active_pipeline->fill_stats(s);
     else if (g_last_pipeline)
       g_last_pipeline->fill_stats(s);
+    else if (g_last_abandoned)
+      g_last_abandoned->fill_stats(s);
     else {  // never configured: only calls made too early, each one lost
       s.produced = not_configured_count();
       s.dropped[static_cast<std::size_t>(drop_reason::not_configured)] = s.produced;

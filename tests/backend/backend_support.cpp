@@ -1,15 +1,24 @@
 #include "backend_support.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <httplib.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -19,6 +28,7 @@
 namespace logfire::backend_test {
 
 std::string binary_path() {
+  if (const char* other = std::getenv("LOGFIRE_CPP_BIN"); other && *other) return other;
   return LOGFIRE_CPP_BIN;
 }
 
@@ -186,7 +196,7 @@ std::string serve_process::output() const {
 int serve_process::stop(int sig) {
   if (pid_ > 0) {
     kill(pid_, sig);
-    auto code = wait_for(pid_, std::chrono::seconds(10));
+    auto code = wait_for(pid_, std::chrono::seconds(kSanitized ? 60 : 10));
     if (!code) {
       kill(pid_, SIGKILL);
       code = wait_for(pid_, std::chrono::seconds(10));
@@ -203,7 +213,11 @@ int serve_process::stop(int sig) {
 }
 
 serve_process::~serve_process() {
-  stop();
+  bool running = pid_ > 0;
+  int code = stop();
+  // A server that does not exit cleanly on SIGTERM crashed, or (in the sanitizer builds) its
+  // sanitizer found something: the test that ran it fails, with what it printed.
+  if (running && code != 0) ADD_FAILURE() << "logfire-cpp serve exited with " << code << " on SIGTERM:\n" << output();
 }
 
 namespace {
@@ -274,6 +288,131 @@ std::string gzip(std::string_view data) {
   out.resize(zs.total_out);
   deflateEnd(&zs);
   return out;
+}
+
+raw_connection::raw_connection(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    fd_ = fd;
+  } else if (fd >= 0) {
+    ::close(fd);
+  }
+}
+
+raw_connection::~raw_connection() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool raw_connection::send(std::string_view bytes) {
+  while (!bytes.empty()) {
+    pollfd p{fd_, POLLOUT, 0};
+    if (fd_ < 0 || ::poll(&p, 1, 10'000) <= 0) return false;
+    ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno != EAGAIN && errno != EINTR) return false;
+    if (n > 0) bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+bool raw_connection::read_some(std::chrono::milliseconds timeout) {
+  if (fd_ < 0 || closed_) return false;
+  pollfd p{fd_, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
+  char buf[65536];
+  ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+  if (n <= 0) {
+    closed_ = true;
+    return false;
+  }
+  received_.append(buf, static_cast<std::size_t>(n));
+  return true;
+}
+
+std::string raw_connection::read_until(std::string_view needle, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (received_.find(needle) == std::string::npos) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || !read_some(left)) break;
+  }
+  return received_;
+}
+
+bool raw_connection::read_to_close(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!closed_) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    read_some(left);
+  }
+  return closed_;
+}
+
+int listen_backlog(int port) {
+  int fd = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (fd < 0) return -1;
+  struct {
+    nlmsghdr nlh;
+    inet_diag_req_v2 req;
+  } msg{};
+  msg.nlh.nlmsg_len = sizeof msg;
+  msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  msg.req.sdiag_family = AF_INET;
+  msg.req.sdiag_protocol = IPPROTO_TCP;
+  msg.req.idiag_states = 1u << 10;  // TCP_LISTEN
+  int backlog = -1;
+  if (::send(fd, &msg, sizeof msg, 0) == static_cast<ssize_t>(sizeof msg)) {
+    alignas(nlmsghdr) char buf[32768];
+    bool done = false;
+    while (!done) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, static_cast<unsigned>(n)); h = NLMSG_NEXT(h, n)) {
+        if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+          done = true;
+          break;
+        }
+        const auto* m = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
+        if (ntohs(m->id.idiag_sport) == port) backlog = static_cast<int>(m->idiag_wqueue);
+      }
+    }
+  }
+  ::close(fd);
+  return backlog;
+}
+
+process_memory memory_of(int pid) {
+  process_memory m;
+  std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/status").c_str(), "r");
+  if (f == nullptr) return m;
+  char line[256];
+  while (std::fgets(line, sizeof line, f)) {
+    long long kb = 0;
+    if (std::sscanf(line, "VmRSS: %lld kB", &kb) == 1) m.rss = kb * 1024;
+    if (std::sscanf(line, "VmHWM: %lld kB", &kb) == 1) m.peak = kb * 1024;
+    if (std::sscanf(line, "RssAnon: %lld kB", &kb) == 1) m.anon = kb * 1024;
+  }
+  std::fclose(f);
+  return m;
+}
+
+anon_peak_sampler::anon_peak_sampler(int pid) {
+  thread_ = std::thread([this, pid] {
+    while (!stop_.load()) {
+      std::int64_t now = memory_of(pid).anon;
+      if (now > peak_.load()) peak_.store(now);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+}
+
+anon_peak_sampler::~anon_peak_sampler() {
+  stop_.store(true);
+  thread_.join();
 }
 
 std::vector<row> sql(const std::string& db, const std::string& query) {

@@ -10,6 +10,7 @@
 //   auto rows = sql(dir.file("t.db"), "SELECT message FROM records");
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -37,7 +38,28 @@ using span = opentelemetry::proto::trace::v1::Span;
 using key_value = opentelemetry::proto::common::v1::KeyValue;
 }  // namespace pb
 
-// The built binary (set by tests/backend/CMakeLists.txt).
+// Whether this build runs under a sanitizer: memory bounds measured from /proc do not hold there
+// (shadow memory, quarantined frees), so tests check them only without one. ThreadSanitizer also
+// kills the child of a multi-threaded fork() before it can exec, so tests that start `serve`
+// while the SDK's threads run in the test process skip under it.
+#if defined(__has_feature)
+#define LOGFIRE_TEST_HAS_FEATURE(x) __has_feature(x)
+#else
+#define LOGFIRE_TEST_HAS_FEATURE(x) 0
+#endif
+#if defined(__SANITIZE_THREAD__) || LOGFIRE_TEST_HAS_FEATURE(thread_sanitizer)
+constexpr bool kThreadSanitizer = true;
+#else
+constexpr bool kThreadSanitizer = false;
+#endif
+#if defined(__SANITIZE_ADDRESS__) || LOGFIRE_TEST_HAS_FEATURE(address_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = kThreadSanitizer;
+#endif
+
+// The built binary (set by tests/backend/CMakeLists.txt), or $LOGFIRE_CPP_BIN when set (to run
+// the suite against another build, e.g. an older one).
 [[nodiscard]] std::string binary_path();
 
 // A fresh directory under $TMPDIR, removed with its contents at scope exit.
@@ -66,7 +88,8 @@ cli_result run_cli(const std::vector<std::string>& args, const std::string& stdi
 
 // `logfire-cpp serve --port 0 --db <db> <extra...>` in a child process. The constructor waits
 // (at most 20 s) for the banner that names the port. The destructor stops it with SIGTERM (and
-// SIGKILL if it does not exit within 10 s); the child also dies if the test process dies.
+// SIGKILL if it does not exit within 10 s) and fails the test unless it exited with 0; the child
+// also dies if the test process dies.
 class serve_process {
  public:
   explicit serve_process(const std::string& db, const std::vector<std::string>& extra = {});
@@ -76,6 +99,7 @@ class serve_process {
 
   [[nodiscard]] bool started() const { return port_ > 0; }
   [[nodiscard]] int port() const { return port_; }
+  [[nodiscard]] int pid() const { return pid_; }
   [[nodiscard]] std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   // Everything the server printed so far (stdout then stderr).
   [[nodiscard]] std::string output() const;
@@ -110,6 +134,59 @@ http_reply post_chunked(int port, const std::string& path, const std::string& bo
 http_reply get(int port, const std::string& path, const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 [[nodiscard]] std::string gzip(std::string_view data);
+
+// A client socket to 127.0.0.1:port that sends raw bytes and reads what comes back, every read
+// bounded by a timeout: for requests no HTTP library would send.
+class raw_connection {
+ public:
+  explicit raw_connection(int port);
+  ~raw_connection();
+  raw_connection(const raw_connection&) = delete;
+  raw_connection& operator=(const raw_connection&) = delete;
+
+  [[nodiscard]] bool connected() const { return fd_ >= 0; }
+  // False when the peer closed or reset (the bytes may be partly sent).
+  bool send(std::string_view bytes);
+  // Reads until `needle` appears, the peer closes, or `timeout` passes; returns all received.
+  std::string read_until(std::string_view needle, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // Reads until the peer closes (true) or `timeout` passes (false).
+  bool read_to_close(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  [[nodiscard]] const std::string& received() const { return received_; }
+
+ private:
+  bool read_some(std::chrono::milliseconds timeout);
+  int fd_ = -1;
+  bool closed_ = false;
+  std::string received_;
+};
+
+// The backlog of the TCP socket listening on `port` (IPv4), as the kernel reports it through
+// sock_diag (what `ss -ltn` shows as Send-Q), or -1.
+[[nodiscard]] int listen_backlog(int port);
+
+// Memory of a process from /proc/<pid>/status, in bytes.
+struct process_memory {
+  std::int64_t rss = 0;   // VmRSS: resident now
+  std::int64_t peak = 0;  // VmHWM: the most ever resident (file pages, e.g. SQLite's mmap, included)
+  std::int64_t anon = 0;  // RssAnon: resident heap and stacks now (no file pages)
+};
+[[nodiscard]] process_memory memory_of(int pid);
+
+// Samples a process's RssAnon every 10 ms on its own thread until destroyed: the peak of the
+// memory a request made the server allocate, without the database file's mapped pages.
+class anon_peak_sampler {
+ public:
+  explicit anon_peak_sampler(int pid);
+  ~anon_peak_sampler();
+  anon_peak_sampler(const anon_peak_sampler&) = delete;
+  anon_peak_sampler& operator=(const anon_peak_sampler&) = delete;
+  [[nodiscard]] std::int64_t peak() const { return peak_.load(); }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<std::int64_t> peak_{0};
+  std::thread thread_;
+};
 
 // Rows of a query run with sqlite3 directly on the database file (read-only), every value as
 // text ("NULL" for NULL).

@@ -91,6 +91,7 @@ int sdk_client_main(const std::string& endpoint, int client) {
 }
 
 TEST(concurrency, four_sdk_processes_exporting_at_once_lose_nothing) {
+  if (kThreadSanitizer) GTEST_SKIP() << "ThreadSanitizer does not support threads after fork()";
   temp_dir dir;
   serve_process serve(dir.file("sdk-concurrent.db"));
   ASSERT_TRUE(serve.started()) << serve.output();

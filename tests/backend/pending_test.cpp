@@ -3,6 +3,8 @@
 // after its real span is ignored.
 #include <gtest/gtest.h>
 
+#include <csignal>
+
 #include "backend/backend_support.hpp"
 
 namespace logfire::backend_test {
@@ -90,6 +92,41 @@ TEST_F(pending_spans, both_in_one_request_leave_only_the_real_span) {
   EXPECT_EQ(sql_count(db(), "SELECT count(*) FROM records WHERE kind = 'span'"), 1);
   auto stats = get(serve_->port(), "/api/stats");
   EXPECT_NE(stats.body.find("\"pending_replaced\":1"), std::string::npos) << stats.body;
+}
+
+// The server remembers which pending spans it holds, so that other spans skip the lookup; a
+// pending span stored before a restart must still be found.
+TEST_F(pending_spans, a_pending_span_stored_before_a_restart_is_replaced_after_it) {
+  std::uint64_t t0 = now_ns() - 3'000'000'000ULL;
+  ASSERT_EQ(send({pending(t0)}), 200);
+  EXPECT_EQ(serve_->stop(SIGTERM), 0);
+  serve_ = std::make_unique<serve_process>(db());
+  ASSERT_TRUE(serve_->started()) << serve_->output();
+  ASSERT_EQ(send({real(t0)}), 200);
+  EXPECT_EQ(sql_count(db(), "SELECT count(*) FROM records WHERE kind = 'pending_span'"), 0);
+  EXPECT_EQ(sql_count(db(), "SELECT count(*) FROM records"), 1);
+}
+
+// Many plain spans around the pending one (they go into the database many rows per statement):
+// the pending span is still replaced, and a pending span after its real span in the same batch
+// is still ignored.
+TEST_F(pending_spans, replacement_holds_among_many_rows) {
+  std::uint64_t t0 = now_ns() - 3'000'000'000ULL;
+  std::vector<span_spec> spans;
+  for (int i = 0; i < 100; ++i) {
+    span_spec s;
+    s.trace_id = random_hex(16);
+    s.span_id = random_hex(8);
+    s.name = "filler";
+    s.start_ns = t0;
+    spans.push_back(s);
+  }
+  spans.insert(spans.begin() + 40, real(t0));
+  spans.insert(spans.begin() + 70, pending(t0));  // after its real span: ignored
+  ASSERT_EQ(send(spans), 200);
+  EXPECT_EQ(sql_count(db(), "SELECT count(*) FROM records WHERE kind = 'pending_span'"), 0);
+  EXPECT_EQ(sql_count(db(), "SELECT count(*) FROM records"), 101);
+  EXPECT_EQ(sql_count(db(), "SELECT count(DISTINCT id) FROM records"), 101);
 }
 
 }  // namespace

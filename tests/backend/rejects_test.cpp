@@ -69,6 +69,25 @@ TEST_F(rejects, oversized_bodies_are_413_also_after_gzip_and_in_chunks) {
   EXPECT_EQ(post(serve_->port(), "/v1/traces", one_span_body()).status, 200);
 }
 
+TEST_F(rejects, more_rows_than_the_limit_are_413_and_nothing_of_them_is_stored) {
+  start({"--max-request-rows", "3"});
+  std::vector<span_spec> spans(4);
+  for (auto& s : spans) {
+    s.trace_id = random_hex(16);
+    s.span_id = random_hex(8);
+  }
+  auto r = post(serve_->port(), "/v1/traces", trace_request(spans).SerializeAsString());
+  EXPECT_EQ(r.status, 413);
+  EXPECT_TRUE(contains(r.body,
+                       "request holds 4 spans, more than the limit of 3 per request; split the export or "
+                       "raise --max-request-rows"))
+      << r.body;
+  EXPECT_EQ(stat("too_large"), 1);
+  spans.pop_back();
+  EXPECT_EQ(post(serve_->port(), "/v1/traces", trace_request(spans).SerializeAsString()).status, 200);
+  EXPECT_EQ(sql_count(dir_.file("rejects.db"), "SELECT count(*) FROM records"), 3);
+}
+
 TEST_F(rejects, malformed_bodies_are_400_with_the_reason_in_the_request_format) {
   start();
   auto pb = post(serve_->port(), "/v1/traces", "\xff\xff\xff\xff garbage", "application/x-protobuf");
@@ -103,10 +122,15 @@ TEST_F(rejects, a_required_token_is_checked) {
                  {{"Authorization", "Bearer s3cret"}})
                 .status,
             200);
+  // HTTP says the scheme is case-insensitive.
+  EXPECT_EQ(post(serve_->port(), "/v1/traces", one_span_body(), "application/x-protobuf",
+                 {{"Authorization", "bearer s3cret"}})
+                .status,
+            200);
   EXPECT_EQ(get(serve_->port(), "/api/traces").status, 401) << "the API needs the token too";
   auth_ = {{"Authorization", "s3cret"}};
-  EXPECT_EQ(stat("unauthorized"), 2);
-  EXPECT_EQ(sql_count(dir_.file("rejects.db"), "SELECT count(*) FROM records"), 2);
+  EXPECT_EQ(stat("unauthorized"), 3);
+  EXPECT_EQ(sql_count(dir_.file("rejects.db"), "SELECT count(*) FROM records"), 3);
 }
 
 TEST_F(rejects, unknown_paths_and_methods_are_named) {

@@ -78,6 +78,7 @@ int free_port() {
 }
 
 TEST(restart, the_sdk_exports_across_a_restart_of_serve) {
+  if (kThreadSanitizer) GTEST_SKIP() << "ThreadSanitizer does not support threads after fork()";
   temp_dir dir;
   std::string db = dir.file("sdk-restart.db");
   std::string port = std::to_string(free_port());

@@ -35,8 +35,8 @@ function check(condition, message) {
 }
 
 // Starts `serve` and resolves with its port once the banner names it (at most 20 s).
-function startServe(db) {
-  const child = spawn(binary, ['serve', '--port', '0', '--db', db], { stdio: ['ignore', 'pipe', 'pipe'] });
+function startServe(db, extra = []) {
+  const child = spawn(binary, ['serve', '--port', '0', '--db', db, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve did not start:\n${out}`)), 20000);
@@ -217,6 +217,27 @@ async function main() {
     await page.click('#sql-run');
     await page.waitForSelector('#sql-error:not([hidden])');
     check((await page.textContent('#sql-error')).includes('attempt to write a readonly database'), 'a write is refused with SQLite\'s message');
+
+    // 4. With --token: the banner's #token=... address opens the page, which sends the token as a
+    // header and drops it from the address bar.
+    const guarded = await startServe(path.join(work, 'token.db'), ['--token', 'browser-s3cret']);
+    try {
+      const tokenBase = `http://127.0.0.1:${guarded.port}`;
+      const traceId = hex(16);
+      const body = { resourceSpans: [{ resource: { attributes: [str('service.name', 'token-svc')] }, scopeSpans: [{ spans: [{
+        traceId, spanId: hex(8), name: 'behind a token', startTimeUnixNano: String(Date.now() * 1e6),
+        endTimeUnixNano: String(Date.now() * 1e6 + 1e6) }] }] }] };
+      const sent = await fetch(`${tokenBase}/v1/traces`, { method: 'POST', body: JSON.stringify(body),
+        headers: { 'Content-Type': 'application/json', Authorization: 'Bearer browser-s3cret' } });
+      check(sent.status === 200, `an export with the token is stored (${sent.status})`);
+      check((await fetch(`${tokenBase}/api/traces`)).status === 401, 'the API refuses a request without the token');
+      await page.goto(`${tokenBase}/#token=browser-s3cret`);
+      await page.waitForSelector(`#trace-list tr[data-trace-id="${traceId}"]`);
+      check(true, 'the page opened from #token=... lists the trace');
+      check(!page.url().includes('browser-s3cret'), `the token leaves the address bar (${page.url()})`);
+    } finally {
+      guarded.child.kill('SIGTERM');
+    }
 
     check(pageErrors.length === 0, `no errors in the page${pageErrors.length ? `: ${pageErrors.join('; ')}` : ''}`);
     console.log(`screenshots: ${output}/{trace-list,waterfall,sql}.png`);

@@ -12,21 +12,8 @@ namespace {
 using namespace cloud_run_test;
 namespace otlp = logfire::test::otlp;
 
-std::string hex(const std::string& bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out.push_back(digits[c >> 4]);
-    out.push_back(digits[c & 0xF]);
-  }
-  return out;
-}
-
-std::string resource_attr(const otlp::export_request& req, std::string_view key) {
-  if (req.resource_spans_size() == 0) return {};
-  const auto* v = logfire::test::find_attribute(req.resource_spans(0).resource().attributes(), key);
-  return v ? v->string_value() : std::string();
-}
+using logfire::test::hex;
+using logfire::test::resource_attr;
 
 TEST(cloud_run_otlp, default_mode_delivers_every_request_over_otlp) {
   clean_environment();

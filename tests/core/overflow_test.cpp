@@ -1,5 +1,5 @@
 // Overflow: a tiny ring, a burst from several threads and a slow exporter. Records that do not
-// fit are dropped (never blocking the callers), counted exactly under queue_full, and
+// fit are dropped (never blocking the callers), counted exactly under ring_full, and
 // explained by one line on stderr — not one line per record.
 #include <thread>
 #include <vector>
@@ -40,9 +40,9 @@ TEST(overflow, burst_into_a_tiny_ring_is_counted_exactly) {
     const auto st = logfire::stats();
     const std::uint64_t spans = k_threads * (k_logs_per_thread / 15);
     EXPECT_EQ(st.produced, static_cast<std::uint64_t>(k_threads * k_logs_per_thread) + spans);
-    EXPECT_GT(st.dropped_by(drop_reason::queue_full), 0u) << st.summary();
+    EXPECT_GT(st.dropped_by(drop_reason::ring_full), 0u) << st.summary();
     EXPECT_GT(st.exported, 0u) << st.summary();
-    EXPECT_EQ(st.produced, st.exported + st.dropped_by(drop_reason::queue_full)) << st.summary();
+    EXPECT_EQ(st.produced, st.exported + st.dropped_by(drop_reason::ring_full)) << st.summary();
     expect_accounted(st);
     // What the exporter received is what stats() calls exported.
     EXPECT_EQ(slow->received.load(), st.exported);
@@ -51,7 +51,7 @@ TEST(overflow, burst_into_a_tiny_ring_is_counted_exactly) {
   }
   const std::string err = capture.take();
   // One explanatory line for the reason, naming the setting to change.
-  EXPECT_EQ(occurrences(err, "(queue_full)"), 1u) << err;
+  EXPECT_EQ(occurrences(err, "(ring_full)"), 1u) << err;
   EXPECT_NE(err.find("ring_bytes"), std::string::npos) << err;
   // And far fewer lines than dropped records.
   EXPECT_LT(occurrences(err, "\n"), 10u) << err;
@@ -68,7 +68,7 @@ TEST(overflow, after_a_burst_the_pipeline_recovers) {
     for (int i = 0; i < 2000; ++i) logfire::info("flood {i}", {{"i", i}});
     (void)logfire::force_flush();
     const auto before = logfire::stats();
-    EXPECT_GT(before.dropped_by(drop_reason::queue_full), 0u);
+    EXPECT_GT(before.dropped_by(drop_reason::ring_full), 0u);
     mem->clear();
     // Paced writes fit: nothing more is lost.
     for (int i = 0; i < 20; ++i) {
@@ -77,7 +77,7 @@ TEST(overflow, after_a_burst_the_pipeline_recovers) {
     }
     EXPECT_EQ(mem->size(), 20u);
     const auto after = logfire::stats();
-    EXPECT_EQ(after.dropped_by(drop_reason::queue_full), before.dropped_by(drop_reason::queue_full));
+    EXPECT_EQ(after.dropped_by(drop_reason::ring_full), before.dropped_by(drop_reason::ring_full));
     expect_accounted(after);
   }
 }
@@ -95,7 +95,7 @@ TEST(overflow, a_record_larger_than_the_ring_is_dropped_and_counted) {
     logfire::info("small");
     (void)logfire::force_flush();
     const auto st = logfire::stats();
-    EXPECT_EQ(st.dropped_by(drop_reason::queue_full), 1u);
+    EXPECT_EQ(st.dropped_by(drop_reason::ring_full), 1u);
     EXPECT_EQ(mem->size(), 1u);
     expect_accounted(st);
   }

@@ -49,6 +49,20 @@ class test_counter final : public delivery_counter {
     details_[reason].emplace_back(detail);
   }
   void count(event_counter which, std::uint64_t n) noexcept override { events_[static_cast<std::size_t>(which)] += n; }
+  void count_with_detail(event_counter which, std::uint64_t n, std::string_view detail) noexcept override {
+    events_[static_cast<std::size_t>(which)] += n;
+    std::lock_guard lock(mu_);
+    event_details_[which].emplace_back(detail);
+  }
+  void spooled(std::uint64_t n) noexcept override { spooled_ += n; }
+  void unspooled(std::uint64_t n) noexcept override { unspooled_ += n; }
+  void taken_over(std::uint64_t n) noexcept override { taken_over_ += n; }
+  void replay_delivered(std::uint64_t n) noexcept override { replay_delivered_ += n; }
+  void replay_dropped(drop_reason reason, std::uint64_t n, std::string_view detail) noexcept override {
+    replay_dropped_[static_cast<std::size_t>(reason)] += n;
+    std::lock_guard lock(mu_);
+    replay_details_[reason].emplace_back(detail);
+  }
 
   [[nodiscard]] std::uint64_t delivered() const { return delivered_.load(); }
   [[nodiscard]] std::uint64_t dropped(drop_reason r) const { return dropped_[static_cast<std::size_t>(r)].load(); }
@@ -63,17 +77,41 @@ class test_counter final : public delivery_counter {
     auto it = details_.find(r);
     return it == details_.end() ? std::vector<std::string>{} : it->second;
   }
-  // delivered + every drop + what shutdown left in the spool for the next process.
-  [[nodiscard]] std::uint64_t accounted() const {
-    return delivered() + dropped_total() + events(event_counter::spool_left_at_exit);
+  // Records of this exporter's own spool files: on disk, and taken over by another process.
+  [[nodiscard]] std::uint64_t in_spool() const { return spooled_.load() - unspooled_.load() - taken_over_.load(); }
+  [[nodiscard]] std::uint64_t taken_over() const { return taken_over_.load(); }
+  // The replay ledger: spool files this exporter did not write.
+  [[nodiscard]] std::uint64_t replay_delivered() const { return replay_delivered_.load(); }
+  [[nodiscard]] std::uint64_t replay_dropped(drop_reason r) const {
+    return replay_dropped_[static_cast<std::size_t>(r)].load();
   }
+  [[nodiscard]] std::vector<std::string> replay_details(drop_reason r) const {
+    std::lock_guard lock(mu_);
+    auto it = replay_details_.find(r);
+    return it == replay_details_.end() ? std::vector<std::string>{} : it->second;
+  }
+  [[nodiscard]] std::vector<std::string> event_details(event_counter c) const {
+    std::lock_guard lock(mu_);
+    auto it = event_details_.find(c);
+    return it == event_details_.end() ? std::vector<std::string>{} : it->second;
+  }
+  // delivered + every drop + what is in the spool (left there for the next process at shutdown,
+  // where it equals spool_left_at_exit) or was taken over by another process.
+  [[nodiscard]] std::uint64_t accounted() const { return delivered() + dropped_total() + in_spool() + taken_over(); }
 
  private:
   std::atomic<std::uint64_t> delivered_{0};
   std::array<std::atomic<std::uint64_t>, drop_reason_count> dropped_{};
   std::array<std::atomic<std::uint64_t>, event_counter_count> events_{};
+  std::atomic<std::uint64_t> spooled_{0};
+  std::atomic<std::uint64_t> unspooled_{0};
+  std::atomic<std::uint64_t> taken_over_{0};
+  std::atomic<std::uint64_t> replay_delivered_{0};
+  std::array<std::atomic<std::uint64_t>, drop_reason_count> replay_dropped_{};
   mutable std::mutex mu_;
   std::map<drop_reason, std::vector<std::string>> details_;
+  std::map<drop_reason, std::vector<std::string>> replay_details_;
+  std::map<event_counter, std::vector<std::string>> event_details_;
 };
 
 // Owns the memory behind span records. Every record gets a unique span id (a global

@@ -21,6 +21,7 @@ logfire::options metric_options(std::shared_ptr<logfire::memory_metric_exporter>
   logfire::options o;
   o.console.enabled = false;
   o.read_environment = env;
+  o.exporters = {std::make_shared<logfire::memory_exporter>()};  // the records have an output (no no_exporter loss)
   o.metrics.exporters = {std::move(mem)};
   return o;
 }

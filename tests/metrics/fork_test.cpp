@@ -19,6 +19,7 @@
 
 #include "logfire/config.hpp"
 #include "logfire/logfire.hpp"
+#include "logfire/memory_exporter.hpp"
 #include "metrics/metrics_support.hpp"
 
 namespace {
@@ -169,6 +170,7 @@ logfire::options periodic_options(std::shared_ptr<logfire::memory_metric_exporte
   logfire::options o;
   o.console.enabled = false;
   o.read_environment = false;
+  o.exporters = {std::make_shared<logfire::memory_exporter>()};  // the records have an output (no no_exporter loss)
   o.metrics.exporters = {std::move(mem)};
   o.metrics.export_interval = 50ms;  // collections on the reader's thread, holding no configure lock
   return o;

@@ -188,6 +188,23 @@ TEST(gcp_metadata, times_out_without_blocking_when_the_server_never_answers) {
   EXPECT_FALSE(lookup.result()->found_any());
 }
 
+TEST(gcp_metadata, wait_until_done_returns_after_the_callback) {
+  fake_metadata_server server;
+  std::atomic<bool> called{false};
+  gcp_metadata_lookup lookup(server.host(), 5000ms, [&](const gcp_metadata& md) { called = md.found_any(); });
+  ASSERT_TRUE(lookup.wait_until_done(std::chrono::steady_clock::now() + 30s));
+  EXPECT_TRUE(called.load()) << "the callback has returned when the wait ends";
+  EXPECT_TRUE(lookup.ready());
+}
+
+TEST(gcp_metadata, wait_until_done_gives_up_at_its_deadline) {
+  silent_server server;
+  // The lookup would wait 10 minutes for an answer; the caller's deadline ends the wait.
+  gcp_metadata_lookup lookup(server.host(), std::chrono::milliseconds(10 * 60 * 1000));
+  EXPECT_FALSE(lookup.wait_until_done(std::chrono::steady_clock::now() + 50ms));
+  EXPECT_FALSE(lookup.ready());
+}
+
 TEST(gcp_metadata, destruction_cancels_a_lookup_in_flight) {
   silent_server server;
   std::atomic<bool> called{false};

@@ -185,6 +185,24 @@ class otlp_receiver {
 [[nodiscard]] const otlp::any_value* find_attribute(const google::protobuf::RepeatedPtrField<otlp::key_value>& attrs,
                                                     std::string_view key);
 
+// The string value of a resource attribute of the request's first resource ("" when absent).
+[[nodiscard]] inline std::string resource_attr(const otlp::export_request& req, std::string_view key) {
+  if (req.resource_spans_size() == 0) return {};
+  const auto* v = find_attribute(req.resource_spans(0).resource().attributes(), key);
+  return v ? v->string_value() : std::string();
+}
+
+// Lowercase hex of bytes (OTLP trace and span ids as W3C headers write them).
+[[nodiscard]] inline std::string hex(std::string_view bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 0xF]);
+  }
+  return out;
+}
+
 // OTLP/JSON carries trace and span ids as hex, generic proto3 JSON as base64: rewrites the
 // values of "traceId", "spanId" and "parentSpanId" so JsonStringToMessage reads OTLP/JSON.
 [[nodiscard]] std::string otlp_json_ids_to_base64(std::string_view json);

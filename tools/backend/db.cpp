@@ -2,8 +2,10 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <ctime>
+#include <utility>
 
 namespace logfire::backend {
 
@@ -43,6 +45,7 @@ bool is_memory_path(std::string_view path) {
   return path == ":memory:";
 }
 
+// Longer than a screen because it is the schema: one statement per table and index.
 bool create_schema(sqlite3* db, std::string& error) {
   // Column names and meanings follow Logfire's `records` table, so queries written there run
   // here. Timestamps are UTC text ("YYYY-MM-DD HH:MM:SS.ffffff"), duration is in seconds, ids are
@@ -128,14 +131,88 @@ CREATE INDEX IF NOT EXISTS metrics_time ON metrics(recorded_timestamp);
 
 namespace {
 
-int deny_attach(void*, int action, const char*, const char*, const char*, const char*) {
-  return action == SQLITE_ATTACH || action == SQLITE_DETACH ? SQLITE_DENY : SQLITE_OK;
+thread_local std::string denial;
+
+bool one_of(const char* name, std::initializer_list<std::string_view> names) {
+  if (name == nullptr) return false;
+  std::string_view n(name);
+  for (auto candidate : names) {
+    if (n.size() == candidate.size() && std::equal(n.begin(), n.end(), candidate.begin(), [](char a, char b) {
+          return (a >= 'A' && a <= 'Z' ? a - 'A' + 'a' : a) == b;
+        })) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Runs while a statement is prepared, on the preparing thread. Allow-list: anything not named
+// here is refused, so actions SQLite adds later are refused too.
+int authorize(void*, int action, const char* a, const char* b, const char*, const char*) {
+  switch (action) {
+    case SQLITE_SELECT:
+    case SQLITE_READ:
+    case SQLITE_RECURSIVE:
+      return SQLITE_OK;
+    case SQLITE_UPDATE:
+      // Table-valued functions (json_each, pragma_table_info) read the schema through an
+      // "update" of sqlite_master while the statement is prepared. A real UPDATE of it is still
+      // refused: the statement would not be read-only (run_query), the connection is
+      // query_only, and the file is open read-only.
+      if (one_of(a, {"sqlite_master", "sqlite_schema"})) return SQLITE_OK;
+      denial = "attempt to write a readonly database";
+      return SQLITE_DENY;
+    case SQLITE_FUNCTION:
+      // `b` is the function's name.
+      if (one_of(b, {"load_extension", "fts3_tokenizer", "readfile", "writefile", "edit"})) {
+        denial = std::string("the function ") + b + "() is not allowed here";
+        return SQLITE_DENY;
+      }
+      return SQLITE_OK;
+    case SQLITE_PRAGMA:
+      // `a` is the pragma, `b` its argument: schema pragmas that only read, without one, and
+      // their table-valued forms (pragma_table_info('records')).
+      if (one_of(a, {"table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo",
+                     "foreign_key_list", "collation_list", "function_list", "pragma_list", "compile_options"})) {
+        return SQLITE_OK;
+      }
+      denial = std::string("PRAGMA ") + (a ? a : "") +
+               " is not allowed here (allowed: table_info, table_xinfo, table_list, index_list, index_info, "
+               "index_xinfo, foreign_key_list, collation_list, function_list, pragma_list, compile_options)";
+      return SQLITE_DENY;
+    case SQLITE_TRANSACTION:
+    case SQLITE_SAVEPOINT:
+      denial = "transactions (BEGIN, COMMIT, SAVEPOINT...) are not allowed: each query runs on its own";
+      return SQLITE_DENY;
+    case SQLITE_ATTACH:
+    case SQLITE_DETACH:
+      denial = "ATTACH is not allowed: only the logfire-cpp database is readable here";
+      return SQLITE_DENY;
+    default:
+      denial = "attempt to write a readonly database";
+      return SQLITE_DENY;
+  }
 }
 
 }  // namespace
 
 void restrict_to_reading(sqlite3* db) {
-  sqlite3_set_authorizer(db, deny_attach, nullptr);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_FTS3_TOKENIZER, 0, nullptr);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+  sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
+  sqlite3_limit(db, SQLITE_LIMIT_LIKE_PATTERN_LENGTH, 1000);
+  sqlite3_exec(db, "PRAGMA query_only = 1", nullptr, nullptr, nullptr);
+  sqlite3_set_authorizer(db, authorize, nullptr);
+}
+
+bool reader_is_clean(sqlite3* db) {
+  return sqlite3_get_autocommit(db) != 0 && sqlite3_next_stmt(db, nullptr) == nullptr;
+}
+
+std::string take_denial() {
+  return std::exchange(denial, std::string());
 }
 
 db_handle open_read_only(const std::string& path, std::string& error, const std::string& uri) {

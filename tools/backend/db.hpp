@@ -43,14 +43,28 @@ bool exec(sqlite3* db, const char* sql, std::string& error);
 // The schema (tables `records` and `metrics` with their indexes), idempotent.
 bool create_schema(sqlite3* db, std::string& error);
 
-// A read-only connection to an existing database file (the CLI, or the server's readers).
-// Fails with a message naming the path when the file does not exist or is not a logfire-cpp
-// database. `uri` is used instead of the path for the server's in-memory database.
+// A read-only connection to an existing database file (the CLI, or the server's readers), with
+// restrict_to_reading() applied. Fails with a message naming the path when the file does not
+// exist or is not a logfire-cpp database. `uri` is used instead of the path for the server's
+// in-memory database.
 db_handle open_read_only(const std::string& path, std::string& error, const std::string& uri = {});
 
-// Allows only statements that read: anything else fails with SQLite's "attempt to write a
-// readonly database". Also denies ATTACH, so a read-only connection cannot open other files.
+// The SQL door's rules, on top of opening the file read-only:
+//   * an authorizer that allows reading only: SELECT (with WITH/RECURSIVE), reading columns,
+//     functions other than load_extension and fts3_tokenizer, and a few schema pragmas
+//     (table_info, index_list, ...); everything else — writes, BEGIN/SAVEPOINT, ATTACH, other
+//     pragmas — is refused while the statement is prepared;
+//   * PRAGMA query_only, no extension loading, the FTS3 tokenizer function switched off (its
+//     one-argument form leaks a pointer into libsqlite3, its two-argument form registers one),
+//     defensive mode, untrusted schema, no attached databases.
 void restrict_to_reading(sqlite3* db);
+
+// Whether a reader may be pooled again: no transaction open and no statement left unfinalized.
+[[nodiscard]] bool reader_is_clean(sqlite3* db);
+
+// Why restrict_to_reading()'s authorizer last refused a statement on this thread (empty when
+// it did not), so the refusal can be named ("transactions are not allowed ...").
+[[nodiscard]] std::string take_denial();
 
 // "YYYY-MM-DD HH:MM:SS[.ffffff]" (UTC) back to Unix nanoseconds; nullopt when malformed.
 [[nodiscard]] std::optional<std::int64_t> parse_timestamp(std::string_view text);

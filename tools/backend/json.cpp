@@ -154,6 +154,31 @@ class parser {
     }
   }
 
+  // The character a one-letter escape stands for (\n, \t, \", ...); 0 when it is none.
+  static char simple_escape(char e) {
+    static constexpr std::string_view from = "\"\\/bfnrt", to = "\"\\/\b\f\n\r\t";
+    std::size_t k = from.find(e);
+    return k == std::string_view::npos ? 0 : to[k];
+  }
+
+  // After "\u": the code point of the escape, or of the surrogate pair it starts; a lone
+  // surrogate becomes U+FFFD.
+  bool parse_unicode_escape(unsigned& cp) {
+    if (!parse_hex4(cp)) return false;
+    if (cp >= 0xD800 && cp <= 0xDBFF && s_.substr(pos_, 2) == "\\u") {
+      std::size_t save = pos_;
+      pos_ += 2;
+      unsigned low = 0;
+      if (parse_hex4(low) && low >= 0xDC00 && low <= 0xDFFF) {
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+      } else {
+        pos_ = save;
+      }
+    }
+    if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;
+    return true;
+  }
+
   bool parse_string(std::string* out) {
     ++pos_;  // opening quote
     while (pos_ < s_.size()) {
@@ -166,53 +191,15 @@ class parser {
       if (c == '\\') {
         if (++pos_ >= s_.size()) return false;
         char e = s_[pos_++];
-        char plain = 0;
-        switch (e) {
-          case '"':
-            plain = '"';
-            break;
-          case '\\':
-            plain = '\\';
-            break;
-          case '/':
-            plain = '/';
-            break;
-          case 'b':
-            plain = '\b';
-            break;
-          case 'f':
-            plain = '\f';
-            break;
-          case 'n':
-            plain = '\n';
-            break;
-          case 'r':
-            plain = '\r';
-            break;
-          case 't':
-            plain = '\t';
-            break;
-          case 'u': {
-            unsigned cp = 0;
-            if (!parse_hex4(cp)) return false;
-            if (cp >= 0xD800 && cp <= 0xDBFF && s_.substr(pos_, 2) == "\\u") {
-              std::size_t save = pos_;
-              pos_ += 2;
-              unsigned low = 0;
-              if (parse_hex4(low) && low >= 0xDC00 && low <= 0xDFFF) {
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-              } else {
-                pos_ = save;
-              }
-            }
-            if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;  // lone surrogate
-            if (out) append_utf8(*out, cp);
-            continue;
-          }
-          default:
-            return false;
+        if (e == 'u') {
+          unsigned cp = 0;
+          if (!parse_unicode_escape(cp)) return false;
+          if (out) append_utf8(*out, cp);
+        } else if (char plain = simple_escape(e); plain != 0) {
+          if (out) *out += plain;
+        } else {
+          return false;
         }
-        if (out) *out += plain;
         continue;
       }
       std::size_t n = utf8_sequence_length(s_, pos_);
@@ -291,6 +278,30 @@ class parser {
 
 }  // namespace
 
+namespace {
+
+// A valid sequence of `n` bytes at s[i] that is written as \uXXXX although JSON allows it raw:
+// C1 controls (U+0080-U+009F) and bidirectional formatting characters. Raw, they reach whatever
+// shows the JSON (a terminal acts on C1 CSI; bidi overrides make text read other than it is).
+// Returns the code point, or 0 when the sequence is written as is.
+unsigned escaped_code_point(std::string_view s, std::size_t i, std::size_t n) {
+  auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  if (n == 2) {
+    unsigned cp = ((b(0) & 0x1Fu) << 6) | (b(1) & 0x3Fu);
+    return (cp >= 0x80 && cp <= 0x9F) || cp == 0x61C ? cp : 0;
+  }
+  if (n == 3 && b(0) == 0xE2) {
+    unsigned cp = ((b(0) & 0x0Fu) << 12) | ((b(1) & 0x3Fu) << 6) | (b(2) & 0x3Fu);
+    bool bidi = cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+    return bidi ? cp : 0;
+  }
+  return 0;
+}
+
+}  // namespace
+
+// On the decoding hot path (every attribute of every span): runs without escapes are copied in
+// one append, which is why the escaping is written out here rather than split up.
 void append_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out.reserve(out.size() + s.size() + 2);
@@ -307,13 +318,26 @@ void append_string(std::string& out, std::string_view s) {
         continue;
       }
       std::size_t n = utf8_sequence_length(s, run);
-      if (n == 0) break;
+      if (n == 0 || escaped_code_point(s, run, n) != 0) break;
       run += n;
     }
     out.append(s.data() + i, run - i);
     i = run;
     if (i >= s.size()) break;
     auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      std::size_t n = utf8_sequence_length(s, i);
+      if (n == 0) {
+        out += "\xEF\xBF\xBD";  // U+FFFD for a byte that starts no valid sequence
+        ++i;
+      } else {
+        unsigned cp = escaped_code_point(s, i, n);
+        out += "\\u";
+        for (int shift = 12; shift >= 0; shift -= 4) out += hex[(cp >> shift) & 0xF];
+        i += n;
+      }
+      continue;
+    }
     ++i;
     switch (c) {
       case '"':
@@ -338,13 +362,9 @@ void append_string(std::string& out, std::string_view s) {
         out += "\\f";
         break;
       default:
-        if (c >= 0x80) {
-          out += "\xEF\xBF\xBD";  // U+FFFD for a byte that starts no valid sequence
-        } else {
-          out += "\\u00";
-          out += hex[c >> 4];
-          out += hex[c & 0xF];
-        }
+        out += "\\u00";
+        out += hex[c >> 4];
+        out += hex[c & 0xF];
     }
   }
   out += '"';

@@ -6,17 +6,31 @@
 
 #include "db.hpp"
 #include "json.hpp"
+#include "text.hpp"
 
 namespace logfire::backend {
 namespace {
 
 struct deadline_state {
   std::chrono::steady_clock::time_point until;
+  bool passed = false;
 };
 
+// SQLite's progress handler (the querying thread, every 1000 steps): non-zero interrupts.
 int check_deadline(void* p) {
   auto* st = static_cast<deadline_state*>(p);
-  return std::chrono::steady_clock::now() > st->until ? 1 : 0;  // non-zero interrupts the statement
+  st->passed = st->passed || std::chrono::steady_clock::now() > st->until;
+  return st->passed ? 1 : 0;
+}
+
+std::string human_bytes(std::size_t n) {
+  if (n >= (1u << 20) && n % (1u << 20) == 0) return std::to_string(n >> 20) + " MiB";
+  if (n >= 1024 && n % 1024 == 0) return std::to_string(n >> 10) + " KiB";
+  return std::to_string(n) + " bytes";
+}
+
+std::string with_option(std::string text, const std::string& option) {
+  return option.empty() ? text : text + " (" + option + ")";
 }
 
 // Whether only whitespace, ';' and comments remain.
@@ -47,9 +61,15 @@ std::size_t display_width(std::string_view s) {
   return w;
 }
 
-// Cuts to `width` code points, marking the cut with "…"; newlines and tabs become spaces so a
-// cell stays on its line.
-std::string fit(std::string_view s, std::size_t width) {
+// Text for one table cell: control characters and other things a terminal would act on made
+// visible (text::for_terminal), newlines and tabs as spaces so the cell stays on its line, then
+// cut to `width` code points with "…".
+std::string fit(std::string_view raw, std::size_t width) {
+  std::string flat(raw);
+  for (auto& c : flat) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  }
+  std::string s = text::for_terminal(flat);
   bool cut = display_width(s) > width;
   std::size_t keep = cut ? (width > 0 ? width - 1 : 0) : s.size();
   std::string out;
@@ -57,7 +77,7 @@ std::string fit(std::string_view s, std::size_t width) {
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
     if ((c & 0xC0) != 0x80 && w++ == keep) break;
-    out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : ch;
+    out += ch;
   }
   if (cut) out += "…";
   return out;
@@ -65,93 +85,151 @@ std::string fit(std::string_view s, std::size_t width) {
 
 }  // namespace
 
-bool run_query(sqlite3* db, std::string_view sql, const query_limits& limits, query_result& out, std::string& error) {
-  out = {};
+namespace {
+
+// The one statement in `sql`, or null with the reason.
+stmt_handle prepare_one(sqlite3* db, std::string_view sql, std::string& error) {
   // Skip leading trivia so an empty query is named as such.
   if (only_trivia(sql)) {
     error = "empty query: give one SQL statement, e.g. SELECT count(*) FROM records";
-    return false;
+    return nullptr;
+  }
+  if (sql.size() > 1'000'000) {
+    error = "query text too long (over 1 MB)";
+    return nullptr;
   }
   sqlite3_stmt* raw = nullptr;
   const char* tail = nullptr;
-  if (sql.size() > 1'000'000) {
-    error = "query text too long (over 1 MB)";
-    return false;
-  }
+  (void)take_denial();
   int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &raw, &tail);
   stmt_handle stmt(raw);
   if (rc != SQLITE_OK) {
-    error = sqlite3_errmsg(db);
-    return false;
+    std::string denied = take_denial();
+    error = (rc & 0xFF) == SQLITE_AUTH && !denied.empty() ? denied : std::string(sqlite3_errmsg(db));
+    return nullptr;
   }
   if (!stmt) {
     error = "empty query: give one SQL statement, e.g. SELECT count(*) FROM records";
-    return false;
+    return nullptr;
   }
   std::string_view rest = tail ? sql.substr(static_cast<std::size_t>(tail - sql.data())) : std::string_view();
   if (!only_trivia(rest)) {
     error = "one SQL statement at a time, please (more text follows the first ';')";
-    return false;
+    return nullptr;
   }
+  // Transactions are refused by the authorizer; this catches any other statement that would
+  // write, whatever the authorizer allows.
   if (!sqlite3_stmt_readonly(stmt.get())) {
     error = sqlite3_errstr(SQLITE_READONLY);  // "attempt to write a readonly database"
-    return false;
+    return nullptr;
   }
+  return stmt;
+}
+
+// The current row's cells; returns their size as counted against max_bytes.
+std::size_t read_row(sqlite3_stmt* stmt, int n, std::vector<cell>& row) {
+  std::size_t bytes = 0;
+  row.assign(static_cast<std::size_t>(n), cell{});
+  for (int i = 0; i < n; ++i) {
+    cell& c = row[static_cast<std::size_t>(i)];
+    switch (sqlite3_column_type(stmt, i)) {
+      case SQLITE_INTEGER:
+        c.kind = cell::type::integer;
+        c.i = sqlite3_column_int64(stmt, i);
+        bytes += 8;
+        break;
+      case SQLITE_FLOAT:
+        c.kind = cell::type::real;
+        c.d = sqlite3_column_double(stmt, i);
+        bytes += 8;
+        break;
+      case SQLITE_TEXT:
+        c.kind = cell::type::text;
+        c.text = column_text(stmt, i);
+        bytes += c.text.size();
+        break;
+      case SQLITE_BLOB: {
+        c.kind = cell::type::blob;
+        const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt, i));
+        c.text.assign(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt, i)));
+        bytes += 2 * c.text.size();  // shown as hex
+        break;
+      }
+      default:
+        bytes += 4;
+        break;
+    }
+  }
+  return bytes;
+}
+
+// Restores what run_query changed on the connection, whatever way it returns.
+struct connection_guard {
+  sqlite3* db;
+  int old_length;
+  bool progress;
+  ~connection_guard() {
+    if (progress) sqlite3_progress_handler(db, 0, nullptr, nullptr);
+    if (old_length >= 0) sqlite3_limit(db, SQLITE_LIMIT_LENGTH, old_length);
+  }
+};
+
+// Why a step failed; the two limits a query can hit name their option.
+std::string step_error(sqlite3* db, int rc, const query_limits& limits, const deadline_state& deadline) {
+  if ((rc & 0xFF) == SQLITE_INTERRUPT && deadline.passed) {
+    return with_option("interrupted: the query ran longer than " + std::to_string(limits.timeout->count()) + " ms",
+                       limits.timeout_option);
+  }
+  if ((rc & 0xFF) == SQLITE_TOOBIG && limits.max_bytes) {
+    return with_option("string or blob too big: values are limited to " + human_bytes(*limits.max_bytes) + " here",
+                       limits.bytes_option);
+  }
+  return sqlite3_errmsg(db);
+}
+
+}  // namespace
+
+bool run_query(sqlite3* db, std::string_view sql, const query_limits& limits, query_result& out, std::string& error) {
+  out = {};
   deadline_state deadline{};
-  if (limits.timeout) {
-    deadline.until = std::chrono::steady_clock::now() + *limits.timeout;
-    sqlite3_progress_handler(db, 10'000, check_deadline, &deadline);
-  }
+  if (limits.timeout) deadline.until = std::chrono::steady_clock::now() + *limits.timeout;
+  int length_limit = limits.max_bytes ? static_cast<int>(std::min<std::size_t>(*limits.max_bytes, 1u << 30)) : -1;
+  connection_guard guard{db, length_limit >= 0 ? sqlite3_limit(db, SQLITE_LIMIT_LENGTH, length_limit) : -1,
+                         limits.timeout.has_value()};
+  if (limits.timeout) sqlite3_progress_handler(db, 1000, check_deadline, &deadline);
+  stmt_handle stmt = prepare_one(db, sql, error);
+  if (!stmt) return false;
   int n = sqlite3_column_count(stmt.get());
   for (int i = 0; i < n; ++i) {
     const char* name = sqlite3_column_name(stmt.get(), i);
     out.columns.emplace_back(name ? name : "");
   }
-  bool ok = true;
+  std::size_t bytes = 0;
+  std::vector<cell> row;
   while (true) {
-    rc = sqlite3_step(stmt.get());
-    if (rc == SQLITE_DONE) break;
+    int rc = sqlite3_step(stmt.get());
+    if (rc == SQLITE_DONE) return true;
+    if (rc == SQLITE_ROW && limits.timeout && check_deadline(&deadline)) rc = SQLITE_INTERRUPT;
     if (rc != SQLITE_ROW) {
-      error = rc == SQLITE_INTERRUPT && limits.timeout
-                  ? "interrupted: the query ran longer than " + std::to_string(limits.timeout->count()) + " ms"
-                  : std::string(sqlite3_errmsg(db));
-      ok = false;
-      break;
+      error = step_error(db, rc, limits, deadline);
+      return false;
     }
     if (limits.max_rows && out.rows.size() >= *limits.max_rows) {
       out.truncated = true;
-      break;
+      out.truncated_note = with_option("stopped at " + std::to_string(*limits.max_rows) + " rows", limits.rows_option);
+      return true;
     }
-    std::vector<cell> row(static_cast<std::size_t>(n));
-    for (int i = 0; i < n; ++i) {
-      cell& c = row[static_cast<std::size_t>(i)];
-      switch (sqlite3_column_type(stmt.get(), i)) {
-        case SQLITE_INTEGER:
-          c.kind = cell::type::integer;
-          c.i = sqlite3_column_int64(stmt.get(), i);
-          break;
-        case SQLITE_FLOAT:
-          c.kind = cell::type::real;
-          c.d = sqlite3_column_double(stmt.get(), i);
-          break;
-        case SQLITE_TEXT:
-          c.kind = cell::type::text;
-          c.text = column_text(stmt.get(), i);
-          break;
-        case SQLITE_BLOB: {
-          c.kind = cell::type::blob;
-          const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt.get(), i));
-          c.text.assign(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt.get(), i)));
-          break;
-        }
-        default:
-          break;
-      }
+    std::size_t row_bytes = read_row(stmt.get(), n, row);
+    if (limits.max_bytes && bytes + row_bytes > *limits.max_bytes) {
+      out.truncated = true;
+      out.truncated_note =
+          with_option("stopped after " + std::to_string(out.rows.size()) + " rows at " + human_bytes(*limits.max_bytes),
+                      limits.bytes_option);
+      return true;
     }
+    bytes += row_bytes;
     out.rows.push_back(std::move(row));
   }
-  if (limits.timeout) sqlite3_progress_handler(db, 0, nullptr, nullptr);
-  return ok;
 }
 
 std::string cell_text(const cell& c) {
@@ -222,8 +300,8 @@ void write_table(std::ostream& out, const query_result& r, std::size_t max_cell_
     }
     line(cells[ri], right);
   }
-  out << "(" << r.rows.size() << (r.rows.size() == 1 ? " row" : " rows") << (r.truncated ? ", more not shown" : "")
-      << ")\n";
+  out << "(" << r.rows.size() << (r.rows.size() == 1 ? " row" : " rows")
+      << (r.truncated ? ", more not shown: " + r.truncated_note : std::string()) << ")\n";
 }
 
 namespace {
@@ -266,8 +344,10 @@ void write_json(std::ostream& out, const query_result& r) {
   out << s;
 }
 
-void write_csv(std::ostream& out, const query_result& r) {
-  auto field = [&](std::string_view v) {
+void write_csv(std::ostream& out, const query_result& r, bool for_terminal) {
+  auto field = [&](std::string_view raw) {
+    std::string escaped = for_terminal ? text::for_terminal(raw, true) : std::string();
+    std::string_view v = for_terminal ? std::string_view(escaped) : raw;
     if (v.find_first_of(",\"\n\r") == std::string_view::npos) {
       out << v;
       return;
@@ -311,6 +391,10 @@ std::string result_to_api_json(const query_result& r) {
   }
   s += "],\"truncated\":";
   s += r.truncated ? "true" : "false";
+  if (r.truncated && !r.truncated_note.empty()) {
+    s += ",\"truncated_note\":";
+    json::append_string(s, r.truncated_note);
+  }
   s += '}';
   return s;
 }

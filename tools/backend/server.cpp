@@ -1,38 +1,322 @@
 #include "server.hpp"
 
-#include <httplib.h>
-
 #include <algorithm>
-#include <cctype>
 #include <cstdio>
-#include <iostream>
 
 #include "json.hpp"
-#include "otlp_decode.hpp"
-#include "query.hpp"
-#include "traces.hpp"
-#include "web_assets.hpp"
+#include "routes.hpp"
+#include "text.hpp"
 
 namespace logfire::backend {
 namespace {
 
-// gRPC status codes carried in google.rpc.Status bodies (OTLP/HTTP error responses).
-constexpr int kInvalidArgument = 3;
-constexpr int kUnauthenticated = 16;
-constexpr int kUnavailable = 14;
+// Bodies the API routes accept: SQL text (or {"sql": ...}) for /api/query, nothing elsewhere.
+constexpr std::uint64_t kMaxQueryText = 1u << 20;
+constexpr std::uint64_t kMaxOtherBody = 64u << 10;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
+std::optional<signal> export_signal(std::string_view path) {
+  if (path == "/v1/traces") return signal::traces;
+  if (path == "/v1/logs") return signal::logs;
+  if (path == "/v1/metrics") return signal::metrics;
+  return std::nullopt;
 }
 
-// The media type without parameters ("application/json; charset=utf-8" -> "application/json").
-std::string media_type(const std::string& header) {
-  std::string t = lower(header.substr(0, header.find(';')));
-  while (!t.empty() && t.back() == ' ') t.pop_back();
-  while (!t.empty() && t.front() == ' ') t.erase(t.begin());
-  return t;
+bool is_trace_path(std::string_view path) {
+  constexpr std::string_view prefix = "/api/trace/";
+  if (path.rfind(prefix, 0) != 0 || path.size() != prefix.size() + 32) return false;
+  return std::all_of(path.begin() + static_cast<std::ptrdiff_t>(prefix.size()), path.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); });
+}
+
+bool reads(std::string_view method) {
+  return method == "GET" || method == "HEAD";
+}
+
+http::response method_not_allowed(server_stats& stats, std::string_view path, std::string_view allowed,
+                                  std::string_view what) {
+  ++stats.method_not_allowed;
+  auto r = http::text_response(405, std::string(path) + " accepts " + std::string(what) + " only");
+  r.headers.emplace_back("Allow", std::string(allowed));
+  return r;
+}
+
+std::string seconds(std::chrono::milliseconds d) {
+  char buf[32];
+  if (d.count() % 1000 == 0) {
+    std::snprintf(buf, sizeof buf, "%lld s", static_cast<long long>(d.count() / 1000));
+  } else {
+    std::snprintf(buf, sizeof buf, "%lld ms", static_cast<long long>(d.count()));
+  }
+  return buf;
+}
+
+}  // namespace
+
+std::string human_bytes(std::uint64_t n) {
+  char buf[32];
+  if (n >= (1u << 30) && n % (1u << 30) == 0) {
+    std::snprintf(buf, sizeof buf, "%llu GiB", static_cast<unsigned long long>(n >> 30));
+  } else if (n >= (1u << 20) && n % (1u << 20) == 0) {
+    std::snprintf(buf, sizeof buf, "%llu MiB", static_cast<unsigned long long>(n >> 20));
+  } else if (n >= 1024 && n % 1024 == 0) {
+    std::snprintf(buf, sizeof buf, "%llu KiB", static_cast<unsigned long long>(n >> 10));
+  } else {
+    std::snprintf(buf, sizeof buf, "%llu bytes", static_cast<unsigned long long>(n));
+  }
+  return buf;
+}
+
+server::server(store& db, server_options options)
+    : store_(db), options_(std::move(options)), budget_(options_.max_memory_bytes) {
+  http::handlers h;
+  h.on_head = [this](const http::request_head& head) { return on_head(head); };
+  h.on_request = [this](http::request& req) { return on_request(req); };
+  h.on_refusal = [this](http::refusal kind, const http::request_head* head, const std::string& detail) {
+    return on_refusal(kind, head, detail);
+  };
+  if (options_.log_requests) {
+    // The path is a client's bytes: made printable before it reaches the operator's terminal.
+    h.on_response = [](const http::request_head& head, int status, std::size_t body_bytes) {
+      std::fprintf(stderr, "%s %s -> %d (%zu bytes in)\n", text::printable(head.method, 16).c_str(),
+                   text::printable(head.path, 200).c_str(), status, body_bytes);
+    };
+  }
+  http_ = std::make_unique<http::server>(options_.http, std::move(h), budget_);
+}
+
+server::~server() {
+  stop();
+}
+
+bool server::bind(std::string& error) {
+  return http_->listen(options_.host, options_.port, error);
+}
+
+void server::run() {
+  http_->run();
+}
+
+void server::stop() {
+  if (http_) http_->stop();
+}
+
+// I/O thread: routing, and every check that needs only the head.
+http::head_decision server::on_head(const http::request_head& head) {
+  route_context ctx{store_, options_, stats_, budget_, queries_running_};
+  const std::string& path = head.path;
+  if (auto sig = export_signal(path)) {
+    if (head.method != "POST") return {method_not_allowed(stats_, path, "POST", "POST (OTLP/HTTP export requests)")};
+    if (auto refused = check_export_head(ctx, head)) return {std::move(refused)};
+    return {std::nullopt, options_.http.max_body_bytes};
+  }
+  if (path == "/" || path == "/index.html") {
+    if (!reads(head.method)) return {method_not_allowed(stats_, path, "GET, HEAD", "GET")};
+    return {serve_page(ctx, head)};
+  }
+  if (path == "/favicon.ico") {
+    http::response none;
+    none.status = 204;
+    return {std::move(none)};
+  }
+  if (path.rfind("/assets/", 0) == 0) {
+    if (!reads(head.method)) return {method_not_allowed(stats_, path, "GET, HEAD", "GET")};
+    return {serve_asset(ctx, head)};
+  }
+  if (path.rfind("/api/", 0) == 0) {
+    if (!host_allowed(options_, head)) {
+      ++stats_.forbidden_host;
+      return {json_error(403, "unexpected Host header: this server answers to loopback names only")};
+    }
+    if (!authorized(options_, head)) {
+      ++stats_.unauthorized;
+      auto r = json_error(401,
+                          "this server requires its token: send `Authorization: Bearer <token>` (the web "
+                          "view takes it from the #token=... part of the address serve printed)");
+      r.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return {std::move(r)};
+    }
+    if (path == "/api/query") {
+      if (head.method != "POST") return {method_not_allowed(stats_, path, "POST", "POST (the SQL as the body)")};
+      return {std::nullopt, kMaxQueryText};
+    }
+    if (path == "/api/traces" || path == "/api/stats" || is_trace_path(path)) {
+      if (!reads(head.method)) return {method_not_allowed(stats_, path, "GET, HEAD", "GET")};
+      return {std::nullopt, kMaxOtherBody};
+    }
+  }
+  ++stats_.not_found;
+  return {http::text_response(404, "no such endpoint: " + text::printable(head.method, 16) + " " +
+                                       text::printable(path, 200) +
+                                       " (OTLP: POST /v1/traces, /v1/logs, /v1/metrics; web view: /)")};
+}
+
+// A worker thread: the routes that need the body, the database or the store.
+http::response server::on_request(http::request& req) {
+  route_context ctx{store_, options_, stats_, budget_, queries_running_};
+  const std::string& path = req.head.path;
+  if (auto sig = export_signal(path)) return handle_export(ctx, *sig, req);
+  if (path == "/api/traces") return handle_traces(ctx, req);
+  if (path == "/api/query") return handle_query(ctx, req);
+  if (path == "/api/stats") return json_response(200, stats_json());
+  if (is_trace_path(path)) return handle_trace(ctx, req);
+  ++stats_.not_found;
+  return http::text_response(404, "no such endpoint");
+}
+
+// I/O thread: the HTTP layer refused a request or a connection; say which limit, and how to
+// raise it. OTLP clients get a google.rpc.Status in their request's format. Longer than a screen:
+// one case per refusal, each its own message.
+http::response server::on_refusal(http::refusal kind, const http::request_head* head, const std::string& detail) {
+  const auto& limits = options_.http;
+  std::string message;
+  int grpc = kGrpcInvalidArgument;
+  switch (kind) {
+    case http::refusal::bad_request:
+      ++stats_.bad_request;
+      message = "bad request: " + detail;
+      break;
+    case http::refusal::request_line_too_long:
+      ++stats_.header_too_large;
+      message = "request line longer than the limit of " + human_bytes(limits.head.max_request_line) +
+                "; raise --max-request-line";
+      break;
+    case http::refusal::header_too_large:
+      ++stats_.header_too_large;
+      message = "request header fields larger than the limit of " + human_bytes(limits.head.max_header_bytes) +
+                " (request line and headers together); raise --max-header-size";
+      break;
+    case http::refusal::too_many_headers:
+      ++stats_.header_too_large;
+      message = "more than " + std::to_string(limits.head.max_header_count) +
+                " header fields in one request; raise --max-header-count";
+      break;
+    case http::refusal::body_too_large:
+      ++stats_.too_large;
+      if (head != nullptr && head->path == "/api/query") {
+        message = "query text larger than the limit of " + human_bytes(kMaxQueryText);
+      } else if (head != nullptr && export_signal(head->path)) {
+        message = "request body larger than the limit of " + human_bytes(limits.max_body_bytes) +
+                  " (as sent); split the export or raise --max-body-size";
+      } else {
+        message = "request body larger than this endpoint accepts";
+      }
+      break;
+    case http::refusal::header_timeout:
+      ++stats_.timed_out;
+      message = "the request head did not arrive within " + seconds(limits.header_timeout) +
+                " of its first byte; raise --header-timeout for slow clients";
+      break;
+    case http::refusal::body_timeout:
+      ++stats_.timed_out;
+      message = "the request body did not arrive within " + seconds(limits.body_timeout) +
+                " of the head; raise --body-timeout for slow clients";
+      break;
+    case http::refusal::not_implemented:
+      ++stats_.bad_request;
+      message = "not implemented: " + detail;
+      break;
+    case http::refusal::version_not_supported:
+      ++stats_.bad_request;
+      message = "HTTP version " + detail + " is not supported: use HTTP/1.1 (or HTTP/1.0)";
+      break;
+    case http::refusal::expectation_failed:
+      ++stats_.bad_request;
+      message = "Expect: " + detail + " is not supported (only 100-continue)";
+      break;
+    case http::refusal::too_many_connections:
+      ++stats_.unavailable;
+      grpc = kGrpcUnavailable;
+      message = "too many connections: " + std::to_string(limits.max_connections) +
+                " are open, the limit; retry later, or raise --max-connections";
+      break;
+    case http::refusal::memory_exhausted:
+      ++stats_.too_many_requests;
+      grpc = kGrpcResourceExhausted;
+      message = "request bodies in flight would exceed the memory limit of " + human_bytes(options_.max_memory_bytes) +
+                "; retry later, or raise --max-memory";
+      break;
+    case http::refusal::shutting_down:
+      ++stats_.unavailable;
+      grpc = kGrpcUnavailable;
+      message = "the server is shutting down; retry later";
+      break;
+  }
+  std::optional<body_format> format;
+  if (head != nullptr && export_signal(head->path)) format = format_of(media_type(*head));
+  http::response r = otlp_error(http::status_of(kind), format, grpc, message);
+  if (head != nullptr && head->path.rfind("/api/", 0) == 0) r = json_error(http::status_of(kind), message);
+  int status = http::status_of(kind);
+  if (status == 429 || status == 503) r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+std::uint64_t server::requests_refused() const {
+  const auto& s = stats_;
+  return s.unauthorized + s.forbidden_host + s.unsupported_media_type + s.too_large + s.malformed + s.unreadable +
+         s.bad_request + s.header_too_large + s.timed_out + s.too_many_requests + s.unavailable;
+}
+
+// Any thread. One line per counter, in the order GET /api/stats shows them.
+std::string server::stats_json() const {
+  auto c = store_.counters();
+  const auto& conn = http_->counters();
+  std::string s = "{";
+  auto field = [&](const char* name, std::uint64_t v, bool comma = true) {
+    if (comma) s += ',';
+    json::append_string(s, name);
+    s += ':';
+    json::append_uint(s, v);
+  };
+  field("export_requests", stats_.export_requests, false);
+  field("records_received", stats_.records_received);
+  field("metric_points_received", stats_.metric_points_received);
+  field("items_rejected", stats_.items_rejected);
+  field("chunked_requests", stats_.chunked_requests);
+  s += ",\"rejected_requests\":{";
+  field("unauthorized", stats_.unauthorized, false);
+  field("forbidden_host", stats_.forbidden_host);
+  field("unsupported_media_type", stats_.unsupported_media_type);
+  field("too_large", stats_.too_large);
+  field("malformed", stats_.malformed);
+  field("unreadable", stats_.unreadable);
+  field("bad_request", stats_.bad_request);
+  field("header_too_large", stats_.header_too_large);
+  field("timed_out", stats_.timed_out);
+  field("too_many_requests", stats_.too_many_requests);
+  field("not_found", stats_.not_found);
+  field("method_not_allowed", stats_.method_not_allowed);
+  field("unavailable", stats_.unavailable);
+  s += "}";
+  field("bad_queries", stats_.bad_queries);
+  field("truncated_queries", stats_.truncated_queries);
+  s += ",\"memory\":{";
+  field("limit", budget_.limit(), false);
+  field("in_use", budget_.in_use());
+  field("peak", budget_.peak());
+  field("refusals", budget_.refusals());
+  s += "},\"connections\":{";
+  field("open", http_->open_connections(), false);
+  field("accepted", conn.accepted);
+  field("refused", conn.refused_connections);
+  field("idle_closed", conn.idle_closed);
+  field("write_timeouts", conn.write_timeouts);
+  s += "},\"store\":{";
+  field("records_written", c.records_written, false);
+  field("metrics_written", c.metrics_written);
+  field("pending_replaced", c.pending_replaced);
+  field("pending_ignored", c.pending_ignored);
+  field("transactions", c.transactions);
+  field("failed_transactions", c.failed_transactions);
+  field("retention_deleted", c.retention_deleted);
+  s += "}}";
+  return s;
+}
+
+// ---- shared by the routes --------------------------------------------------------------------
+
+std::string media_type(const http::request_head& head) {
+  std::string header = head.header_or_empty("content-type");
+  return text::lower(text::trim(std::string_view(header).substr(0, header.find(';'))));
 }
 
 std::optional<body_format> format_of(const std::string& media) {
@@ -45,47 +329,49 @@ std::string_view content_type_of(body_format f) {
   return f == body_format::json ? "application/json" : "application/x-protobuf";
 }
 
-void reply_text(httplib::Response& res, int status, const std::string& message) {
-  res.status = status;
-  res.set_content(message + "\n", "text/plain; charset=utf-8");
+http::response json_response(int status, std::string body) {
+  http::response r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = std::move(body);
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
 }
 
-void reply_json(httplib::Response& res, int status, const std::string& body) {
-  res.status = status;
-  res.set_content(body, "application/json");
-  res.set_header("Cache-Control", "no-store");
-}
-
-std::string error_json(std::string_view message) {
+http::response json_error(int status, std::string_view message) {
   std::string s = "{\"error\":";
   json::append_string(s, message);
   s += '}';
-  return s;
+  return json_response(status, std::move(s));
 }
 
-// An OTLP error: a google.rpc.Status in the request's format when that format is known, else
-// plain text, so a human with curl reads the reason either way.
-void reply_status(httplib::Response& res, int http_status, std::optional<body_format> format, int grpc_code,
-                  const std::string& message) {
-  res.status = http_status;
-  if (format) {
-    res.set_content(encode_status(*format, grpc_code, message), std::string(content_type_of(*format)));
-  } else {
-    res.set_content(message + "\n", "text/plain; charset=utf-8");
-  }
+http::response otlp_error(int http_status, std::optional<body_format> format, int grpc_code,
+                          const std::string& message) {
+  if (!format) return http::text_response(http_status, message);
+  http::response r;
+  r.status = http_status;
+  r.content_type = std::string(content_type_of(*format));
+  r.body = encode_status(*format, grpc_code, message);
+  return r;
 }
 
-std::string human_bytes(std::size_t n) {
-  char buf[32];
-  if (n >= (1u << 20) && n % (1u << 20) == 0) {
-    std::snprintf(buf, sizeof buf, "%zu MiB", n >> 20);
-  } else if (n >= 1024 && n % 1024 == 0) {
-    std::snprintf(buf, sizeof buf, "%zu KiB", n >> 10);
-  } else {
-    std::snprintf(buf, sizeof buf, "%zu bytes", n);
+bool authorized(const server_options& options, const http::request_head& head) {
+  if (!options.token) return true;
+  const std::string header = head.header_or_empty("authorization");
+  std::string_view presented = text::trim(header);
+  if (presented.size() > 7 && text::iequals(presented.substr(0, 7), "bearer ")) {
+    presented = text::trim(presented.substr(7));
   }
-  return buf;
+  // Constant time in the token's length: no early exit at the first differing byte.
+  const std::string& token = *options.token;
+  unsigned diff = presented.size() == token.size() ? 0u : 1u;
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    diff |= static_cast<unsigned char>(token[i]) ^ static_cast<unsigned char>(i < presented.size() ? presented[i] : 0);
+  }
+  return diff == 0;
 }
+
+namespace {
 
 bool is_loopback_name(std::string_view host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]";
@@ -93,348 +379,16 @@ bool is_loopback_name(std::string_view host) {
 
 // The host part of a Host header ("localhost:4318" -> "localhost", "[::1]:80" -> "[::1]").
 std::string host_name(const std::string& header) {
-  if (!header.empty() && header.front() == '[') return lower(header.substr(0, header.find(']') + 1));
-  return lower(header.substr(0, header.find(':')));
+  if (!header.empty() && header.front() == '[') return text::lower(header.substr(0, header.find(']') + 1));
+  return text::lower(header.substr(0, header.find(':')));
 }
 
 }  // namespace
 
-server::server(store& db, server_options options)
-    : store_(db), options_(std::move(options)), http_(std::make_unique<httplib::Server>()) {
-  http_->set_payload_max_length(options_.max_body_bytes);
-  int threads = std::max(2, options_.threads);
-  http_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
-  http_->set_read_timeout(30, 0);
-  http_->set_write_timeout(30, 0);
-  http_->set_keep_alive_max_count(1000);
-  install_routes();
-}
-
-server::~server() {
-  stop();
-}
-
-bool server::bind(std::string& error) {
-  if (options_.port == 0) {
-    port_ = http_->bind_to_any_port(options_.host);
-    if (port_ <= 0) {
-      error = "cannot listen on " + options_.host + " (no free port, or the address is not local)";
-      return false;
-    }
-    return true;
-  }
-  if (!http_->bind_to_port(options_.host, options_.port)) {
-    error = "cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
-            " (already in use, e.g. by another `logfire-cpp serve` or a Collector, or not permitted); "
-            "choose another with --port";
-    return false;
-  }
-  port_ = options_.port;
-  return true;
-}
-
-void server::run() {
-  http_->listen_after_bind();
-}
-
-void server::stop() {
-  if (http_) http_->stop();
-}
-
-std::string server::stats_json() const {
-  auto c = store_.counters();
-  std::string s = "{";
-  auto field = [&](const char* name, std::uint64_t v, bool comma = true) {
-    if (comma) s += ',';
-    json::append_string(s, name);
-    s += ':';
-    json::append_uint(s, v);
-  };
-  field("export_requests", stats_.export_requests, false);
-  field("records_received", stats_.records_received);
-  field("metric_points_received", stats_.metric_points_received);
-  field("items_rejected", stats_.items_rejected);
-  s += ",\"rejected_requests\":{";
-  field("unauthorized", stats_.unauthorized, false);
-  field("unsupported_media_type", stats_.unsupported_media_type);
-  field("too_large", stats_.too_large);
-  field("malformed", stats_.malformed);
-  field("unreadable", stats_.unreadable);
-  field("not_found", stats_.not_found);
-  field("method_not_allowed", stats_.method_not_allowed);
-  field("unavailable", stats_.unavailable);
-  s += "}";
-  field("bad_queries", stats_.bad_queries);
-  s += ",\"store\":{";
-  field("records_written", c.records_written, false);
-  field("metrics_written", c.metrics_written);
-  field("pending_replaced", c.pending_replaced);
-  field("pending_ignored", c.pending_ignored);
-  field("transactions", c.transactions);
-  field("failed_transactions", c.failed_transactions);
-  field("retention_deleted", c.retention_deleted);
-  s += "}}";
-  return s;
-}
-
-void server::install_routes() {
-  auto& http = *http_;
-
-  // True when the request may proceed; otherwise the response is already filled in.
-  auto authorized = [this](const httplib::Request& req) {
-    if (!options_.token) return true;
-    std::string auth = req.get_header_value("Authorization");
-    if (auth == *options_.token || auth == "Bearer " + *options_.token) return true;
-    return req.has_param("token") && req.get_param_value("token") == *options_.token;
-  };
-  // Pages and API answer only to loopback host names when bound to loopback: a page elsewhere
-  // that rebinds its DNS name to 127.0.0.1 cannot read your telemetry through the browser.
-  auto host_allowed = [this](const httplib::Request& req) {
-    if (!is_loopback_name(options_.host)) return true;
-    std::string host = host_name(req.get_header_value("Host"));
-    return host.empty() || is_loopback_name(host) || host == lower(options_.host);
-  };
-
-  auto export_handler = [this, authorized](signal sig) {
-    return [this, authorized, sig](const httplib::Request& req, httplib::Response& res,
-                                   const httplib::ContentReader& reader) {
-      std::string media = media_type(req.get_header_value("Content-Type"));
-      std::optional<body_format> format = format_of(media);
-      if (!authorized(req)) {
-        ++stats_.unauthorized;
-        res.set_header("WWW-Authenticate", "Bearer");
-        reply_status(res, 401, format, kUnauthenticated,
-                     "missing or wrong Authorization header: this server was started with a token "
-                     "(--token or LOGFIRE_LOCAL_TOKEN); send `Authorization: <token>`");
-        res.set_header("Connection", "close");
-        return;
-      }
-      if (!format) {
-        ++stats_.unsupported_media_type;
-        reply_status(res, 415, std::nullopt, 0,
-                     "unsupported Content-Type '" + req.get_header_value("Content-Type") +
-                         "': OTLP/HTTP bodies are application/x-protobuf or application/json");
-        res.set_header("Connection", "close");
-        return;
-      }
-      std::string encoding = lower(req.get_header_value("Content-Encoding"));
-      if (!encoding.empty() && encoding != "identity" && encoding != "gzip" && encoding != "deflate") {
-        ++stats_.unsupported_media_type;
-        reply_status(res, 415, format, kInvalidArgument,
-                     "unsupported Content-Encoding '" + req.get_header_value("Content-Encoding") +
-                         "': send gzip or an uncompressed body");
-        res.set_header("Connection", "close");
-        return;
-      }
-      // cpp-httplib inflates gzip/deflate and de-chunks before this receiver sees the bytes, so
-      // the limit applies to the decompressed size too (a small gzip bomb cannot fill memory).
-      // Past the limit the rest is read and dropped, so the client gets its 413 instead of a
-      // broken pipe; only a body many times the limit is cut off.
-      std::string body;
-      bool over_limit = false;
-      std::size_t received = 0;
-      const std::size_t discard_cap = std::max<std::size_t>(8 * options_.max_body_bytes, 256u << 20);
-      bool read_ok = reader([&](const char* data, std::size_t n) {
-        received += n;
-        if (over_limit) return received <= discard_cap;
-        if (body.size() + n > options_.max_body_bytes) {
-          over_limit = true;
-          std::string().swap(body);
-          return received <= discard_cap;
-        }
-        body.append(data, n);
-        return true;
-      });
-      if (over_limit || res.status == 413) {
-        ++stats_.too_large;
-        reply_status(res, 413, format, kInvalidArgument,
-                     "request body larger than the limit of " + human_bytes(options_.max_body_bytes) +
-                         " (after decompression); split the export or raise --max-body-size");
-        res.set_header("Connection", "close");
-        return;
-      }
-      if (!read_ok) {
-        ++stats_.unreadable;
-        reply_status(res, 400, format, kInvalidArgument,
-                     "could not read the request body: invalid gzip/deflate data, broken chunked encoding, "
-                     "or the connection closed early");
-        res.set_header("Connection", "close");
-        return;
-      }
-      decoded_request decoded;
-      std::string error;
-      if (!decode_request(sig, *format, body, decoded, error)) {
-        ++stats_.malformed;
-        reply_status(res, 400, format, kInvalidArgument, error + " on /v1/" + std::string(signal_name(sig)));
-        return;
-      }
-      std::size_t records = decoded.records.size();
-      std::size_t points = decoded.metrics.size();
-      if (records + points > 0) {
-        write_result w = store_.write(std::move(decoded.records), std::move(decoded.metrics));
-        if (!w.ok()) {
-          ++stats_.unavailable;
-          res.set_header("Retry-After", "1");
-          reply_status(res, 503, format, kUnavailable, "records not stored, retry: " + w.error);
-          return;
-        }
-      }
-      ++stats_.export_requests;
-      stats_.records_received += records;
-      stats_.metric_points_received += points;
-      stats_.items_rejected += static_cast<std::uint64_t>(decoded.rejected);
-      res.status = 200;
-      res.set_content(encode_export_response(sig, *format, decoded.rejected, decoded.rejected_message),
-                      std::string(content_type_of(*format)));
-    };
-  };
-  http.Post("/v1/traces", export_handler(signal::traces));
-  http.Post("/v1/logs", export_handler(signal::logs));
-  http.Post("/v1/metrics", export_handler(signal::metrics));
-  http.Get("/v1/(traces|logs|metrics)", [this](const httplib::Request& req, httplib::Response& res) {
-    ++stats_.method_not_allowed;
-    res.set_header("Allow", "POST");
-    reply_text(res, 405, req.path + " accepts POST (OTLP/HTTP export requests) only");
-  });
-
-  // ---- web view ------------------------------------------------------------------------------
-  http.Get("/", [host_allowed](const httplib::Request& req, httplib::Response& res) {
-    if (!host_allowed(req)) return reply_text(res, 403, "unexpected Host header");
-    std::size_t n = 0;
-    const web_asset* assets = web_assets(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      if (assets[i].path == "/index.html") {
-        res.set_content(std::string(assets[i].body), std::string(assets[i].content_type));
-        res.set_header("Cache-Control", "no-store");
-        return;
-      }
-    }
-    reply_text(res, 404, "the web view was not built into this binary");
-  });
-  http.Get("/favicon.ico", [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
-  http.Get("/assets/([A-Za-z0-9_.-]+)", [this](const httplib::Request& req, httplib::Response& res) {
-    std::size_t n = 0;
-    const web_asset* assets = web_assets(n);
-    std::string_view path = req.path;
-    if (path.rfind("/assets/", 0) == 0) path.remove_prefix(7);
-    for (std::size_t i = 0; i < n; ++i) {
-      if (assets[i].path == path) {
-        res.set_content(std::string(assets[i].body), std::string(assets[i].content_type));
-        res.set_header("Cache-Control", "no-store");
-        return;
-      }
-    }
-    ++stats_.not_found;
-    reply_text(res, 404, "no such file: " + req.path);
-  });
-
-  // ---- JSON API ------------------------------------------------------------------------------
-  auto api_guard = [authorized, host_allowed](const httplib::Request& req, httplib::Response& res) {
-    if (!host_allowed(req)) {
-      reply_json(res, 403, error_json("unexpected Host header"));
-      return false;
-    }
-    if (!authorized(req)) {
-      reply_json(res, 401, error_json("this server requires its token (?token=... or an Authorization header)"));
-      return false;
-    }
-    return true;
-  };
-  http.Get("/api/traces", [this, api_guard](const httplib::Request& req, httplib::Response& res) {
-    if (!api_guard(req, res)) return;
-    trace_query q;
-    if (req.has_param("limit")) {
-      q.limit = static_cast<std::size_t>(std::clamp(std::atoi(req.get_param_value("limit").c_str()), 1, 1000));
-    }
-    q.errors_only = req.get_param_value("errors") == "1";
-    std::string body, error;
-    bool ok = false;
-    bool opened = store_.read(
-        [&](sqlite3* db) {
-          std::vector<trace_summary> list;
-          ok = recent_traces(db, q, list, error);
-          if (ok) body = traces_to_json(list);
-        },
-        error);
-    if (!opened || !ok) return reply_json(res, 500, error_json(error));
-    reply_json(res, 200, body);
-  });
-  http.Get("/api/trace/([0-9a-fA-F]{32})", [this, api_guard](const httplib::Request& req, httplib::Response& res) {
-    if (!api_guard(req, res)) return;
-    std::string id = lower(req.matches[1].str());
-    std::string body, error;
-    bool ok = false;
-    bool opened = store_.read([&](sqlite3* db) { ok = trace_to_json(db, id, body, error); }, error);
-    if (!opened || !ok) return reply_json(res, 500, error_json(error));
-    reply_json(res, 200, body);
-  });
-  http.Post("/api/query", [this, api_guard](const httplib::Request& req, httplib::Response& res) {
-    if (!api_guard(req, res)) return;
-    // The SQL is the body as text, or {"sql": "..."} when sent as JSON.
-    std::string sql = req.body;
-    if (media_type(req.get_header_value("Content-Type")) == "application/json") {
-      auto v = json::parse(req.body, 8);
-      const json::value* s = v ? v->find("sql") : nullptr;
-      if (s == nullptr || !s->is_string()) {
-        ++stats_.bad_queries;
-        return reply_json(res, 400, error_json("expected {\"sql\": \"SELECT ...\"}"));
-      }
-      sql = s->text;
-    }
-    query_result result;
-    std::string error;
-    bool ok = false;
-    bool opened = store_.read(
-        [&](sqlite3* db) {
-          ok = run_query(db, sql, {.max_rows = 1000, .timeout = std::chrono::milliseconds(10'000)}, result, error);
-        },
-        error);
-    if (!opened || !ok) {
-      ++stats_.bad_queries;
-      return reply_json(res, 400, error_json(error));
-    }
-    reply_json(res, 200, result_to_api_json(result));
-  });
-  http.Get("/api/stats", [this, api_guard](const httplib::Request& req, httplib::Response& res) {
-    if (!api_guard(req, res)) return;
-    reply_json(res, 200, stats_json());
-  });
-
-  http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
-    // Only fills in bodies for errors that have none yet (unknown paths, httplib's own 4xx).
-    if (!res.body.empty()) return;
-    if (res.status == 404) {
-      ++stats_.not_found;
-      res.set_content("no such endpoint: " + req.method + " " + req.path +
-                          " (OTLP: POST /v1/traces, /v1/logs, /v1/metrics; web view: /)\n",
-                      "text/plain; charset=utf-8");
-    } else if (res.status == 413) {
-      ++stats_.too_large;
-      res.set_content("request body larger than the limit of " + human_bytes(options_.max_body_bytes) + "\n",
-                      "text/plain; charset=utf-8");
-    } else if (res.status == 415) {
-      ++stats_.unsupported_media_type;
-      res.set_content("unsupported content encoding\n", "text/plain; charset=utf-8");
-    } else if (res.status >= 400) {
-      res.set_content("bad request\n", "text/plain; charset=utf-8");
-    }
-  });
-  http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "internal error";
-    try {
-      if (ep) std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what += std::string(": ") + e.what();
-    } catch (...) {
-    }
-    reply_text(res, 500, what);
-  });
-  if (options_.log_requests) {
-    http.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-      std::fprintf(stderr, "%s %s -> %d (%zu bytes in)\n", req.method.c_str(), req.path.c_str(), res.status,
-                   req.body.size());
-    });
-  }
+bool host_allowed(const server_options& options, const http::request_head& head) {
+  if (!is_loopback_name(options.host)) return true;
+  std::string host = host_name(head.header_or_empty("host"));
+  return host.empty() || is_loopback_name(host) || host == text::lower(options.host);
 }
 
 }  // namespace logfire::backend

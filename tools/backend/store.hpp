@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "db.hpp"
@@ -73,10 +74,15 @@ class store {
   store& operator=(const store&) = delete;
 
   // Any thread. Blocks until the rows are committed, the commit failed, or the queue is full.
-  write_result write(std::vector<record_row>&& records, std::vector<metric_row>&& metrics);
+  // `continuation`: a later chunk of a request whose first chunk was admitted; it is not refused
+  // for a full queue (refusing it would store the request in part), which bounds the queue by
+  // max_queued_rows plus one chunk per request in flight.
+  write_result write(std::vector<record_row>&& records, std::vector<metric_row>&& metrics, bool continuation = false);
 
   // Any thread. Runs `fn` with a read-only connection (restricted to reading, see db.hpp).
-  // Returns false with the reason when no connection could be opened.
+  // Returns false with the reason when no connection could be opened. A connection goes back to
+  // the pool only when it is as it came (no open transaction, no statement left); else it is
+  // closed, so nothing one reader does can freeze another's view or pin the WAL.
   bool read(const std::function<void(sqlite3*)>& fn, std::string& error);
 
   // Runs retention now on the writer thread and waits for it.
@@ -89,8 +95,15 @@ class store {
   struct job;
   explicit store(store_options options);
   bool start(std::string& error);
+  bool open_writer(std::string& error);
+  bool configure_writer(std::string& error);
+  bool prepare_writes(std::string& error);
+  void start_checkpointer();
   void writer_loop();
   bool commit(std::vector<job*>& batch, std::string& error);
+  const char* insert_records(std::vector<job*>& batch, std::string_view created_at, std::uint64_t& replaced,
+                             std::uint64_t& ignored);
+  void load_pending_keys();
   void apply_retention();
   void checkpoint_loop();
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int pages);
@@ -98,7 +111,12 @@ class store {
   store_options options_;
   std::string uri_;  // the in-memory database's shared name, empty for a file
   db_handle writer_db_;
-  stmt_handle insert_record_, insert_pending_, delete_pending_, insert_metric_;
+  stmt_handle insert_record_, insert_records_, insert_pending_, delete_pending_, insert_metric_;
+  // Writer thread only: trace_id + span_id of the pending spans stored, so that a span looks
+  // for a pending span to replace only when there is one (most spans never had one). Past
+  // kMaxPendingKeys, or when unsure, every span looks (pending_overflow_).
+  std::unordered_set<std::string> pending_keys_;
+  bool pending_overflow_ = true;
 
   // Queue between the HTTP threads (producers) and the writer thread (consumer).
   mutable std::mutex mu_;

@@ -9,17 +9,17 @@
 
 namespace logfire::backend {
 
-bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>& out, std::string& error) {
-  out.clear();
-  // Walk the newest records (start_timestamp index) until `limit` distinct traces are found;
-  // the scan is bounded so a huge trace cannot make the list slow.
+namespace {
+
+// The ids of the `q.limit` traces with the newest records, newest first. The scan is bounded
+// (100 000 records), so a huge trace cannot make the list slow.
+bool newest_trace_ids(sqlite3* db, const trace_query& q, std::vector<std::string>& order, std::string& error) {
   auto ids = prepare(db,
                      q.errors_only ? "SELECT trace_id FROM records WHERE level >= 17 ORDER BY start_timestamp DESC "
                                      "LIMIT 100000"
                                    : "SELECT trace_id FROM records ORDER BY start_timestamp DESC LIMIT 100000",
                      error);
   if (!ids) return false;
-  std::vector<std::string> order;
   std::unordered_set<std::string> seen;
   while (order.size() < q.limit) {
     int rc = sqlite3_step(ids.get());
@@ -31,6 +31,40 @@ bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>
     std::string id = column_text(ids.get(), 0);
     if (seen.insert(id).second) order.push_back(std::move(id));
   }
+  return true;
+}
+
+// One trace's counts and times (`agg`) and its root (`root`), both bound to the id as ?1.
+void summarize(sqlite3_stmt* agg, sqlite3_stmt* root, const std::string& id, trace_summary& t) {
+  t.trace_id = id;
+  sqlite3_bind_text(agg, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+  if (sqlite3_step(agg) == SQLITE_ROW) {
+    t.start_timestamp = column_text(agg, 0);
+    t.start_ns = parse_timestamp(t.start_timestamp).value_or(0);
+    t.end_ns = parse_timestamp(column_text(agg, 1)).value_or(t.start_ns);
+    t.duration_s = static_cast<double>(t.end_ns - t.start_ns) / 1e9;
+    t.span_count = sqlite3_column_int64(agg, 2);
+    t.log_count = sqlite3_column_int64(agg, 3);
+    t.error_count = sqlite3_column_int64(agg, 4);
+    t.pending_count = sqlite3_column_int64(agg, 5);
+    t.max_level = sqlite3_column_int(agg, 6);
+  }
+  sqlite3_reset(agg);
+  sqlite3_bind_text(root, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+  if (sqlite3_step(root) == SQLITE_ROW) {
+    t.root_span_name = column_text(root, 0);
+    t.root_message = column_text(root, 1);
+    t.service_name = column_text(root, 2);
+  }
+  sqlite3_reset(root);
+}
+
+}  // namespace
+
+bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>& out, std::string& error) {
+  out.clear();
+  std::vector<std::string> order;
+  if (!newest_trace_ids(db, q, order, error)) return false;
   auto agg = prepare(db,
                      "SELECT min(start_timestamp), max(coalesce(end_timestamp, start_timestamp)), "
                      "sum(kind != 'log'), sum(kind = 'log'), sum(level >= 17), sum(kind = 'pending_span'), "
@@ -46,27 +80,7 @@ bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>
   if (!agg || !root) return false;
   for (const auto& id : order) {
     trace_summary t;
-    t.trace_id = id;
-    sqlite3_bind_text(agg.get(), 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
-    if (sqlite3_step(agg.get()) == SQLITE_ROW) {
-      t.start_timestamp = column_text(agg.get(), 0);
-      t.start_ns = parse_timestamp(t.start_timestamp).value_or(0);
-      t.end_ns = parse_timestamp(column_text(agg.get(), 1)).value_or(t.start_ns);
-      t.duration_s = static_cast<double>(t.end_ns - t.start_ns) / 1e9;
-      t.span_count = sqlite3_column_int64(agg.get(), 2);
-      t.log_count = sqlite3_column_int64(agg.get(), 3);
-      t.error_count = sqlite3_column_int64(agg.get(), 4);
-      t.pending_count = sqlite3_column_int64(agg.get(), 5);
-      t.max_level = sqlite3_column_int(agg.get(), 6);
-    }
-    sqlite3_reset(agg.get());
-    sqlite3_bind_text(root.get(), 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
-    if (sqlite3_step(root.get()) == SQLITE_ROW) {
-      t.root_span_name = column_text(root.get(), 0);
-      t.root_message = column_text(root.get(), 1);
-      t.service_name = column_text(root.get(), 2);
-    }
-    sqlite3_reset(root.get());
+    summarize(agg.get(), root.get(), id, t);
     if (!t.start_timestamp.empty()) out.push_back(std::move(t));  // deleted meanwhile: skip
   }
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.start_ns > b.start_ns; });
@@ -107,17 +121,52 @@ std::string traces_to_json(const std::vector<trace_summary>& traces) {
   return s;
 }
 
-bool trace_to_json(sqlite3* db, std::string_view trace_id, std::string& out, std::string& error) {
+namespace {
+
+// One row of `SELECT * FROM records` as a JSON object; the JSON columns are embedded as JSON.
+void append_record(std::string& out, sqlite3_stmt* s) {
+  static const std::unordered_set<std::string_view> json_columns = {
+      "tags", "attributes", "otel_resource_attributes", "otel_links", "otel_events", "log_body"};
+  out += '{';
+  for (int i = 0, n = sqlite3_column_count(s); i < n; ++i) {
+    if (i > 0) out += ',';
+    std::string_view name = sqlite3_column_name(s, i);
+    json::append_string(out, name);
+    out += ':';
+    switch (sqlite3_column_type(s, i)) {
+      case SQLITE_NULL:
+        out += "null";
+        break;
+      case SQLITE_INTEGER:
+        json::append_int(out, sqlite3_column_int64(s, i));
+        break;
+      case SQLITE_FLOAT:
+        json::append_double(out, sqlite3_column_double(s, i));
+        break;
+      default: {
+        std::string text = column_text(s, i);
+        if (json_columns.count(name) && json::is_valid(text)) {
+          out += text;
+        } else {
+          json::append_string(out, text);
+        }
+      }
+    }
+  }
+  out += '}';
+}
+
+}  // namespace
+
+bool trace_to_json(sqlite3* db, std::string_view trace_id, std::string& out, std::string& error,
+                   std::size_t max_bytes) {
   constexpr int kMaxRows = 20'000;
   auto s = prepare(db, "SELECT * FROM records WHERE trace_id = ?1 ORDER BY start_timestamp, id LIMIT 20001", error);
   if (!s) return false;
   sqlite3_bind_text(s.get(), 1, trace_id.data(), static_cast<int>(trace_id.size()), SQLITE_STATIC);
-  static const std::unordered_set<std::string_view> json_columns = {
-      "tags", "attributes", "otel_resource_attributes", "otel_links", "otel_events", "log_body"};
   out = "{\"trace_id\":";
   json::append_string(out, trace_id);
   out += ",\"records\":[";
-  int n = sqlite3_column_count(s.get());
   int rows = 0;
   bool truncated = false;
   while (true) {
@@ -127,38 +176,12 @@ bool trace_to_json(sqlite3* db, std::string_view trace_id, std::string& out, std
       error = sqlite3_errmsg(db);
       return false;
     }
-    if (rows == kMaxRows) {
+    if (rows == kMaxRows || out.size() >= max_bytes) {
       truncated = true;
       break;
     }
     if (rows++ > 0) out += ',';
-    out += '{';
-    for (int i = 0; i < n; ++i) {
-      if (i > 0) out += ',';
-      std::string_view name = sqlite3_column_name(s.get(), i);
-      json::append_string(out, name);
-      out += ':';
-      switch (sqlite3_column_type(s.get(), i)) {
-        case SQLITE_NULL:
-          out += "null";
-          break;
-        case SQLITE_INTEGER:
-          json::append_int(out, sqlite3_column_int64(s.get(), i));
-          break;
-        case SQLITE_FLOAT:
-          json::append_double(out, sqlite3_column_double(s.get(), i));
-          break;
-        default: {
-          std::string text = column_text(s.get(), i);
-          if (json_columns.count(name) && json::is_valid(text)) {
-            out += text;
-          } else {
-            json::append_string(out, text);
-          }
-        }
-      }
-    }
-    out += '}';
+    append_record(out, s.get());
   }
   out += "],\"truncated\":";
   out += truncated ? "true" : "false";

@@ -42,8 +42,10 @@ bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>
 [[nodiscard]] std::string traces_to_json(const std::vector<trace_summary>& traces);
 
 // {"trace_id":"...","records":[{<every column>}...],"truncated":false}; JSON columns (attributes,
-// tags, events...) are embedded as JSON. An unknown trace gives an empty "records" list.
-bool trace_to_json(sqlite3* db, std::string_view trace_id, std::string& out, std::string& error);
+// tags, events...) are embedded as JSON. An unknown trace gives an empty "records" list. At most
+// 20 000 records and about `max_bytes` of JSON ("truncated": true beyond).
+bool trace_to_json(sqlite3* db, std::string_view trace_id, std::string& out, std::string& error,
+                   std::size_t max_bytes = static_cast<std::size_t>(-1));
 
 // "1.23s", "45.6ms", "789µs".
 [[nodiscard]] std::string format_duration(double seconds);

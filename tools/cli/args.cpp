@@ -15,6 +15,35 @@ args::args(std::string command, std::string usage, std::string description, std:
       options_(std::move(options)),
       max_positionals_(max_positionals) {}
 
+// `name` or `name=value` (after the "--"); a value may be the next argument, argv[i + 1].
+bool args::take_option(std::string name, int& i, int argc, char** argv, std::string& error) {
+  std::optional<std::string> inline_value;
+  if (auto eq = name.find('='); eq != std::string::npos) {
+    inline_value = name.substr(eq + 1);
+    name = name.substr(0, eq);
+  }
+  auto spec = std::find_if(options_.begin(), options_.end(), [&](const option_spec& o) { return o.name == name; });
+  if (spec == options_.end()) {
+    error = "unknown option '--" + name + "' for `logfire-cpp " + command_ + "` (see --help)";
+    return false;
+  }
+  if (spec->value_name.empty()) {
+    if (inline_value) {
+      error = "--" + name + " takes no value";
+      return false;
+    }
+    values_[name] = "1";
+  } else if (inline_value) {
+    values_[name] = *inline_value;
+  } else if (i + 1 < argc) {
+    values_[name] = argv[++i];
+  } else {
+    error = "--" + name + " needs a value (" + spec->value_name + ")";
+    return false;
+  }
+  return true;
+}
+
 bool args::parse(int argc, char** argv, int first, std::string& error) {
   bool only_positionals = false;
   for (int i = first; i < argc; ++i) {
@@ -40,33 +69,7 @@ bool args::parse(int argc, char** argv, int first, std::string& error) {
       error = "unknown option '" + a + "' (options are spelled --name; see `logfire-cpp " + command_ + " --help`)";
       return false;
     }
-    std::string name = a.substr(2);
-    std::optional<std::string> inline_value;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      inline_value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    }
-    auto spec = std::find_if(options_.begin(), options_.end(), [&](const option_spec& o) { return o.name == name; });
-    if (spec == options_.end()) {
-      error = "unknown option '--" + name + "' for `logfire-cpp " + command_ + "` (see --help)";
-      return false;
-    }
-    if (spec->value_name.empty()) {
-      if (inline_value) {
-        error = "--" + name + " takes no value";
-        return false;
-      }
-      values_[name] = "1";
-      continue;
-    }
-    if (inline_value) {
-      values_[name] = *inline_value;
-    } else if (i + 1 < argc) {
-      values_[name] = argv[++i];
-    } else {
-      error = "--" + name + " needs a value (" + spec->value_name + ")";
-      return false;
-    }
+    if (!take_option(a.substr(2), i, argc, argv, error)) return false;
   }
   return true;
 }
@@ -146,6 +149,16 @@ std::optional<std::int64_t> parse_size(const std::string& text) {
   double bytes = v * mult;
   if (bytes > 9e18) return std::nullopt;
   return static_cast<std::int64_t>(bytes);
+}
+
+std::optional<long long> parse_count(const std::string& text, long long min, long long max) {
+  if (text.empty() || text.size() > 18 ||
+      !std::all_of(text.begin(), text.end(), [](unsigned char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  long long n = std::stoll(text);
+  if (n < min || n > max) return std::nullopt;
+  return n;
 }
 
 std::optional<int> parse_level(const std::string& text) {

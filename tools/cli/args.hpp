@@ -26,6 +26,7 @@ class args {
   // Parses argv[first..argc). Returns false with a message naming the bad argument.
   bool parse(int argc, char** argv, int first, std::string& error);
 
+  [[nodiscard]] const std::string& command() const { return command_; }
   [[nodiscard]] bool help_requested() const { return help_; }
   [[nodiscard]] std::string help_text() const;
   [[nodiscard]] std::optional<std::string> get(const std::string& name) const;
@@ -33,6 +34,7 @@ class args {
   [[nodiscard]] const std::vector<std::string>& positionals() const { return positionals_; }
 
  private:
+  bool take_option(std::string name, int& i, int argc, char** argv, std::string& error);
   std::string command_, usage_, description_;
   std::vector<option_spec> options_;
   std::size_t max_positionals_;
@@ -45,6 +47,8 @@ class args {
 [[nodiscard]] std::optional<std::chrono::milliseconds> parse_duration(const std::string& text);
 // "64MiB", "64M", "512k", "1G", or plain bytes (k/M/G are powers of 1024). nullopt when malformed.
 [[nodiscard]] std::optional<std::int64_t> parse_size(const std::string& text);
+// A whole number of ASCII digits within [min, max]; nullopt otherwise (signs, spaces, "12abc").
+[[nodiscard]] std::optional<long long> parse_count(const std::string& text, long long min, long long max);
 // A Logfire level by name (trace, debug, info, notice, warn, error, fatal) or number.
 [[nodiscard]] std::optional<int> parse_level(const std::string& text);
 

@@ -5,9 +5,21 @@
 'use strict';
 
 (() => {
-  const params = new URLSearchParams(location.search);
-  const token = params.get('token');  // when serve runs with --token, its banner prints ?token=...
-  const authHeaders = token ? { Authorization: token } : {};
+  // When serve runs with --token, its banner prints the page's address with #token=...: the
+  // fragment never leaves the browser (no server log, no Referer). The page keeps it for this tab
+  // and sends it as a header; the address bar keeps only the route.
+  function takeToken() {
+    const m = /(?:^#|&)token=([^&]*)/.exec(location.hash);
+    if (m) {
+      const t = decodeURIComponent(m[1]);
+      try { sessionStorage.setItem('logfire-cpp-token', t); } catch (e) { /* storage off: this load only */ }
+      history.replaceState(null, '', location.pathname + location.search + '#/');
+      return t;
+    }
+    try { return sessionStorage.getItem('logfire-cpp-token'); } catch (e) { return null; }
+  }
+  const token = takeToken();
+  const authHeaders = token ? { Authorization: `Bearer ${token}` } : {};
 
   async function api(path, options = {}) {
     const res = await fetch(path, { ...options, headers: { ...authHeaders, ...(options.headers || {}) } });
@@ -310,7 +322,7 @@
       const data = await api('/api/query', { method: 'POST', body: sql, headers: { 'Content-Type': 'text/plain' } });
       const ms = Math.round(performance.now() - started);
       $('sql-info').textContent = `${data.rows.length} row${data.rows.length === 1 ? '' : 's'}` +
-        `${data.truncated ? ' (first 1000 shown)' : ''} in ${ms} ms`;
+        `${data.truncated ? ` (more not shown: ${data.truncated_note || 'limit reached'})` : ''} in ${ms} ms`;
       const table = el('table', { class: 'grid' },
         el('thead', {}, el('tr', {}, ...data.columns.map((c) => el('th', {}, c)))),
         el('tbody', {}, ...data.rows.map((row) => el('tr', {}, ...row.map((v) => (v === null
@@ -336,10 +348,7 @@
       runSql();
     }
   });
-  if (token) {
-    // Keep the token on in-page links (they only change the hash, which keeps the query string).
-    document.title += ' (token)';
-  }
+  if (token) document.title += ' (token)';
   window.addEventListener('hashchange', route);
   setInterval(() => { if (currentView === 'traces' && !document.hidden) refreshTraces(); }, 2000);
   route();

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <utility>
 
+#include "http_semconv.hpp"
 #include "logfire/handoff.hpp"
 #include "logfire/httplib.hpp"
 #include "logfire/logfire.hpp"
@@ -62,19 +63,6 @@ std::string make_base_url(const endpoint& e) {
   return url;
 }
 
-std::string_view span_name_for(std::string_view method) noexcept {
-  if (method == "GET") return "GET {url.full}";
-  if (method == "POST") return "POST {url.full}";
-  if (method == "PUT") return "PUT {url.full}";
-  if (method == "DELETE") return "DELETE {url.full}";
-  if (method == "PATCH") return "PATCH {url.full}";
-  if (method == "HEAD") return "HEAD {url.full}";
-  if (method == "OPTIONS") return "OPTIONS {url.full}";
-  if (method == "TRACE") return "TRACE {url.full}";
-  if (method == "CONNECT") return "CONNECT {url.full}";
-  return "HTTP {url.full}";
-}
-
 }  // namespace
 
 httplib_client::httplib_client(const std::string& scheme_host_port) : client_(scheme_host_port) {
@@ -117,7 +105,7 @@ httplib_client::httplib_client(const std::string& host, int port)
 
   std::optional<span> s;
   {
-    const bool known = span_name_for(method) != "HTTP {url.full}";
+    const bool known = detail::known_http_method(method);
     const std::string url = base_url_ + path;
     detail::span_args args;
     args.add("http.request.method", known ? std::string_view(method) : std::string_view("_OTHER"));
@@ -125,7 +113,7 @@ httplib_client::httplib_client(const std::string& host, int port)
     args.add("url.full", url);
     args.add("server.address", host_);
     args.add("server.port", port_);
-    detail::emplace_span(s, span_name_for(method), args, {.kind = span_kind::client});
+    detail::emplace_span(s, detail::http_client_span_name(method), args, {.kind = span_kind::client});
   }
   // The client span is current now: the headers name it as the parent.
   httplib_mutable_carrier out(req.headers);

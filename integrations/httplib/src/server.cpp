@@ -11,6 +11,8 @@
 #include <string_view>
 #include <utility>
 
+#include "http_semconv.hpp"
+#include "literal_template.hpp"
 #include "logfire/config.hpp"
 #include "logfire/handoff.hpp"
 #include "logfire/httplib.hpp"
@@ -67,16 +69,6 @@ bool has_regex_syntax(std::string_view p) noexcept {
   return p.find_first_of(".[]{}()\\*+?^$|") != std::string_view::npos;
 }
 
-std::string double_braces(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 4);
-  for (char c : s) {
-    out.push_back(c);
-    if (c == '{' || c == '}') out.push_back(c);
-  }
-  return out;
-}
-
 // The names of the `{field}`s of a route template ("{{" and "}}" are literal braces).
 std::vector<std::string> template_fields(std::string_view t) {
   std::vector<std::string> out;
@@ -94,15 +86,6 @@ std::vector<std::string> template_fields(std::string_view t) {
     i = close;
   }
   return out;
-}
-
-// OpenTelemetry's known methods keep their name; anything else is "_OTHER".
-bool known_method(std::string_view m) noexcept {
-  static constexpr std::array<std::string_view, 9> k_known = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
-                                                              "CONNECT", "OPTIONS", "TRACE", "PATCH"};
-  for (auto k : k_known)
-    if (k == m) return true;
-  return false;
 }
 
 bool expects_content(const ::httplib::Request& req) {
@@ -187,7 +170,7 @@ void begin_request(const httplib_server_state& st, const ::httplib::Request& req
     t_request.active = true;
     t_request.incoming.emplace(httplib_carrier(req.headers), attach_options{.third_party = !trusted});
 
-    const bool known = known_method(req.method);
+    const bool known = detail::known_http_method(req.method);
     const std::string_view method = known ? std::string_view(req.method) : std::string_view("_OTHER");
     std::string name(known ? std::string_view(req.method) : std::string_view("HTTP"));
     name += ' ';
@@ -334,7 +317,7 @@ httplib_router& httplib_router::add(const char* method, const std::string& patte
   r.reader = reader;
   if (route.empty()) {
     r.route = pattern;
-    r.name_tail = double_braces(pattern);
+    r.name_tail = detail::literal_template(pattern);
   } else {
     r.fields = template_fields(route);
     r.name_tail = route;

@@ -7,11 +7,20 @@
 //     auto ctx = logfire::extract_context(*logfire::default_propagator(), in);
 //   });
 //
-// cpp-httplib's server (0.11) percent-decodes every request header value, which would turn a
-// baggage value such as "J%C3%B6rg" into raw UTF-8 that W3C baggage rejects. The carrier
-// re-encodes what cannot appear raw in these headers (control bytes but HTAB, non-ASCII, '"',
-// '\'; in `baggage`, a single space between two value characters), so such values survive.
-// Escapes of other printable characters (%2C, %3B, %25) cannot be told apart after decoding.
+// cpp-httplib's server (0.11) percent-decodes every request header value ("%41" becomes "A",
+// "%u00e9" becomes UTF-8) and trims spaces and tabs around it. Two headers need different answers:
+// - `baggage` percent-encodes its values, so decoding would turn "J%C3%B6rg" into raw UTF-8 that
+//   W3C baggage rejects. The carrier re-encodes what cannot appear raw in a baggage value (control
+//   bytes but HTAB, non-ASCII, '"', '\', a single space between two value characters), so such
+//   values survive. Escapes of other printable characters (%2C, %3B, %25) cannot be told apart
+//   after decoding.
+// - `tracestate` values are opaque bytes (printable ASCII but ',' and '=', including '"', '\' and
+//   '%'), passed on exactly as the server hands them over: no re-encoding. What cpp-httplib 0.11
+//   makes impossible to keep exact is a value that contained a `%xx` (or `%uxxxx`) escape: it
+//   arrives decoded ("50%25" as "50%", "%22" as '"'), and an escape of ',', '=', a control or a
+//   non-ASCII byte makes the member invalid, so the whole tracestate is dropped. A '%' not
+//   followed by two hex digits (or 'u' and four) arrives unchanged.
+// Other headers (traceparent, X-Cloud-Trace-Context) are read as they arrive.
 #pragma once
 
 #include <httplib.h>
@@ -27,6 +36,7 @@ namespace logfire {
 
 namespace detail {
 
+// A byte a baggage value cannot hold raw.
 inline bool httplib_needs_escape(unsigned char c) noexcept {
   return (c < 0x20 && c != '\t') || c > 0x7E || c == '"' || c == '\\';
 }
@@ -48,9 +58,12 @@ class basic_httplib_carrier final : public carrier {
   void get_all(std::string_view name, value_visitor visit) const override {
     // The multimap orders keys case-insensitively, so every casing of `name` is in one range,
     // in insertion order.
-    const bool baggage = detail::iequals(name, "baggage");
     const auto range = headers_->equal_range(std::string(name));
-    for (auto it = range.first; it != range.second; ++it) visit(restore(it->second, baggage));
+    if (!detail::iequals(name, "baggage")) {
+      for (auto it = range.first; it != range.second; ++it) visit(it->second);
+      return;
+    }
+    for (auto it = range.first; it != range.second; ++it) visit(restore_baggage(it->second));
   }
 
   void set(std::string_view name, std::string_view value) override {
@@ -62,20 +75,20 @@ class basic_httplib_carrier final : public carrier {
   }
 
  private:
-  // The value as it was on the wire, as far as that can be known (see the header comment). The
-  // re-encoded copies live as long as the carrier: propagators may keep views until they finish.
-  std::string_view restore(const std::string& v, bool baggage) const {
+  // The baggage value as it was on the wire, as far as that can be known (see the header
+  // comment). The re-encoded copies live as long as the carrier: propagators may keep views until
+  // they finish.
+  std::string_view restore_baggage(const std::string& v) const {
     bool needed = false;
     for (std::size_t i = 0; i < v.size() && !needed; ++i)
-      needed = detail::httplib_needs_escape(static_cast<unsigned char>(v[i])) ||
-               (baggage && detail::httplib_inner_space(v, i));
+      needed = detail::httplib_needs_escape(static_cast<unsigned char>(v[i])) || detail::httplib_inner_space(v, i);
     if (!needed) return v;
     constexpr char hex[] = "0123456789ABCDEF";
     std::string out;
     out.reserve(v.size() + 16);
     for (std::size_t i = 0; i < v.size(); ++i) {
       const auto c = static_cast<unsigned char>(v[i]);
-      if (detail::httplib_needs_escape(c) || (baggage && detail::httplib_inner_space(v, i))) {
+      if (detail::httplib_needs_escape(c) || detail::httplib_inner_space(v, i)) {
         out.push_back('%');
         out.push_back(hex[c >> 4]);
         out.push_back(hex[c & 0xF]);

@@ -1,4 +1,4 @@
-// Starting a span whose attributes are only known at run time. logfire::span takes an
+// Starting a span (or writing a log) whose attributes are only known at run time. logfire::span takes an
 // std::initializer_list<arg>, whose length is fixed where it is written; the integration
 // collects up to `capacity` args here and expands them through one of capacity + 1
 // instantiations. Every attribute goes into the span start, so the message template (which
@@ -55,6 +55,28 @@ inline void emplace_span(std::optional<span>& out, std::string_view tmpl, const 
                          const span_options& opts) noexcept {
   static constexpr auto table = make_emplace_table(std::make_index_sequence<span_args::capacity + 1>{});
   table[args.size()](out, tmpl, args.data(), opts);
+}
+
+template <std::size_t... I>
+void log_n(level lvl, std::string_view tmpl, const arg* a, const log_options& opts, const source_location& loc,
+           std::index_sequence<I...>) noexcept {
+  log(lvl, tmpl, std::initializer_list<arg>{a[I]...}, opts, loc);
+}
+
+template <std::size_t... N>
+constexpr auto make_log_table(std::index_sequence<N...>) noexcept {
+  using fn = void (*)(level, std::string_view, const arg*, const log_options&, const source_location&) noexcept;
+  return std::array<fn, sizeof...(N)>{
+      [](level lvl, std::string_view tmpl, const arg* a, const log_options& opts, const source_location& loc) noexcept {
+        log_n(lvl, tmpl, a, opts, loc, std::make_index_sequence<N>{});
+      }...};
+}
+
+// Writes log(lvl, tmpl, args, opts, loc).
+inline void log_with(level lvl, std::string_view tmpl, const span_args& args, const log_options& opts,
+                     const source_location& loc) noexcept {
+  static constexpr auto table = make_log_table(std::make_index_sequence<span_args::capacity + 1>{});
+  table[args.size()](lvl, tmpl, args.data(), opts, loc);
 }
 
 }  // namespace logfire::detail

@@ -1,0 +1,151 @@
+// Exporters and measurements shared by the whole-cost benchmarks (bench_sustained,
+// bench_burst). The exporters run on the SDK's background thread and end every record as
+// delivered, so stats() keeps produced == exported + dropped:
+//   discard_exporter     counts the batch and discards it (the pipeline's own cost alone);
+//   otlp_bytes_exporter  encodes the batch with the SDK's own OTLP protobuf encoder, as the OTLP
+//                        exporter does on the background thread, optionally gzips the bodies
+//                        (zlib level 1, the exporter's default), then discards the bytes: the
+//                        cost from ring to request bytes, without HTTP.
+#pragma once
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "export/gzip.hpp"
+#include "export/otlp_encoder.hpp"
+#include "logfire/config.hpp"
+#include "logfire/exporter.hpp"
+#include "logfire/logfire.hpp"
+#include "logfire/stats.hpp"
+#include "resource/resource.hpp"
+
+namespace bench {
+
+class discard_exporter final : public logfire::exporter {
+ public:
+  std::string name() const override { return "discard"; }
+  void export_batch(std::span<const logfire::span_record> records) noexcept override {
+    if (counter_) counter_->delivered(records.size());
+  }
+};
+
+class otlp_bytes_exporter final : public logfire::exporter {
+ public:
+  explicit otlp_bytes_exporter(bool gzip) : gzip_(gzip) {
+    // The attributes configure() gives a service's resource.
+    res_.set("service.name", std::string("checkout"));
+    res_.set("service.version", std::string("1.4.2"));
+    res_.set("deployment.environment.name", std::string("production"));
+    res_.set("service.instance.id", std::string("0af7651916cd43dd8448eb211c80319c"));
+    res_.set("telemetry.sdk.name", std::string("logfire-cpp"));
+    res_.set("telemetry.sdk.language", std::string("cpp"));
+    res_.set("telemetry.sdk.version", std::string("0.1.0"));
+    res_.set("process.pid", std::int64_t{4242});
+    res_.set("host.name", std::string("checkout-7d9f8c6b5-x2x4q"));
+  }
+  std::string name() const override { return gzip_ ? "otlp protobuf + gzip (bytes discarded)" : "otlp protobuf"; }
+  void export_batch(std::span<const logfire::span_record> records) noexcept override {
+    try {
+      logfire::detail::encode_traces_protobuf_split(
+          records, res_, logfire::detail::k_max_request_body_bytes, buffer_,
+          [&](std::string_view body, std::size_t, std::size_t) {
+            body_bytes_ += body.size();
+            if (gzip_ && logfire::detail::gzip_compress(body, gz_, logfire::detail::k_default_gzip_level))
+              wire_bytes_ += gz_.size();
+            else
+              wire_bytes_ += body.size();
+          });
+    } catch (...) {
+      if (counter_) counter_->dropped(logfire::drop_reason::export_failed, records.size(), "encoding failed");
+      return;
+    }
+    if (counter_) counter_->delivered(records.size());
+  }
+  // Background thread only; read after a flush.
+  [[nodiscard]] std::uint64_t body_bytes() const noexcept { return body_bytes_; }
+  [[nodiscard]] std::uint64_t wire_bytes() const noexcept { return wire_bytes_; }
+
+ private:
+  bool gzip_;
+  logfire::detail::resource res_;
+  std::string buffer_;
+  std::string gz_;
+  std::uint64_t body_bytes_ = 0;
+  std::uint64_t wire_bytes_ = 0;
+};
+
+// "discard", "otlp" or "otlp_gzip"; null for anything else.
+inline std::shared_ptr<logfire::exporter> make_exporter(std::string_view kind) {
+  if (kind == "discard") return std::make_shared<discard_exporter>();
+  if (kind == "otlp") return std::make_shared<otlp_bytes_exporter>(false);
+  if (kind == "otlp_gzip") return std::make_shared<otlp_bytes_exporter>(true);
+  return nullptr;
+}
+
+// The default settings, as a service gets them, with the console off and `exp` as the only
+// exporter.
+inline logfire::options default_options(std::shared_ptr<logfire::exporter> exp) {
+  logfire::options o;
+  o.read_environment = false;
+  o.console.enabled = false;
+  o.exporters = {std::move(exp)};
+  return o;
+}
+
+// The span every whole-cost benchmark produces: a template and 4 attributes (string, double,
+// int, bool), as bench_core's span row.
+inline void span_4_attributes(std::int64_t i) noexcept {
+  logfire::span s("charge {user}", {{"user", "u-42"}, {"amount", 12.5}, {"attempt", i}, {"ok", true}});
+}
+
+// CPU time (user + system) in ns: of the process (RUSAGE_SELF, all threads) or of the calling
+// thread (RUSAGE_THREAD).
+inline std::uint64_t cpu_ns(int who) noexcept {
+  rusage ru{};
+  ::getrusage(who, &ru);
+  auto ns = [](const timeval& t) {
+    return static_cast<std::uint64_t>(t.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(t.tv_usec) * 1000u;
+  };
+  return ns(ru.ru_utime) + ns(ru.ru_stime);
+}
+
+// A field of /proc/self/status in KiB ("VmRSS", "VmHWM"); 0 if unreadable.
+inline std::uint64_t status_kib(const char* field) noexcept {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  std::uint64_t v = 0;
+  const std::size_t n = std::strlen(field);
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, field, n) == 0 && line[n] == ':') {
+      v = std::strtoull(line + n + 1, nullptr, 10);
+      break;
+    }
+  }
+  std::fclose(f);
+  return v;
+}
+
+// "dropped.ring_full=12 dropped.not_sampled=3": the reasons with a non-zero count.
+inline std::string dropped_by_reason(const logfire::pipeline_stats& s) {
+  std::string out;
+  for (std::size_t i = 0; i < logfire::drop_reason_count; ++i) {
+    if (!s.dropped[i]) continue;
+    if (!out.empty()) out += ' ';
+    out += "dropped.";
+    out += logfire::to_string(static_cast<logfire::drop_reason>(i));
+    out += '=';
+    out += std::to_string(s.dropped[i]);
+  }
+  return out;
+}
+
+}  // namespace bench

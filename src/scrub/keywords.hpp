@@ -1,0 +1,103 @@
+// Logfire's default scrubbing patterns and a linear-time matcher for them. Every keyword starts
+// with one of 17 letter pairs; on ASCII text (the common case) an SSE2 filter finds those pairs 16
+// bytes at a time and the keyword trie is walked only from them. Other text goes through the same
+// trie as an Aho-Corasick automaton over case-folded symbols, one byte at a time. A few checks per
+// hit then apply what the regular expressions say beyond plain text (the lookahead of
+// `auth(?!ors?\b)`, the digits of `pylf_v\d+_`, the boundaries of `(?:\b|_)jwt(?:\b|_)`). The
+// result is the match Python's `re` finds for the alternation of all patterns: the leftmost one,
+// ties going to the pattern listed first.
+//
+//   keyword_matcher m(k_all_default_patterns);
+//   keyword_match hit = m.find("user_password");  // hit.pattern == 0 ("password"), [5, 13)
+//
+// Immutable after construction: any number of threads may call find() at once.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace logfire::detail {
+
+struct default_pattern {
+  std::string_view name;    // what options.scrubbing.disabled_patterns and stats() call it
+  std::string_view source;  // the regular expression in Logfire's scrubbing.py
+};
+
+// In Logfire's order (the order decides which pattern a tie goes to).
+inline constexpr std::array<default_pattern, 18> k_default_patterns{{
+    {"password", "password"},
+    {"passwd", "passwd"},
+    {"mysql_pwd", "mysql_pwd"},
+    {"secret", "secret"},
+    {"auth", "auth(?!ors?\\b)"},
+    {"credential", "credential"},
+    {"private_key", "private[._ -]?key"},
+    {"api_key", "api[._ -]?key"},
+    {"session", "session"},
+    {"cookie", "cookie"},
+    {"social_security", "social[._ -]?security"},
+    {"credit_card", "credit[._ -]?card"},
+    {"logfire_token", "logfire[._ -]?token"},
+    {"pylf_v", "pylf_v\\d+_"},
+    {"csrf", "(?:\\b|_)csrf(?:\\b|_)"},
+    {"xsrf", "(?:\\b|_)xsrf(?:\\b|_)"},
+    {"jwt", "(?:\\b|_)jwt(?:\\b|_)"},
+    {"ssn", "(?:\\b|_)ssn(?:\\b|_)"},
+}};
+
+// A bit per default pattern (bit i = k_default_patterns[i]).
+inline constexpr std::uint32_t k_all_default_patterns = (1u << k_default_patterns.size()) - 1;
+
+struct keyword_match {
+  bool found = false;
+  std::uint8_t pattern = 0;  // index into k_default_patterns
+  std::size_t start = 0;     // byte offsets of the matched text
+  std::size_t end = 0;
+};
+
+class keyword_matcher {
+ public:
+  explicit keyword_matcher(std::uint32_t enabled = k_all_default_patterns);
+
+  // The leftmost match of the enabled patterns in `text` (linear, no allocation).
+  [[nodiscard]] keyword_match find(std::string_view text) const noexcept;
+  // The same with the automaton alone, whatever the text (the reference the fast path is
+  // checked against).
+  [[nodiscard]] keyword_match find_with_automaton(std::string_view text) const noexcept;
+
+  [[nodiscard]] bool empty() const noexcept { return literals_ == 0; }
+
+ private:
+  // Symbols the automaton reads: a-z (0..25), '_', '.', ' ', '-', and everything else.
+  static constexpr int k_classes = 32;
+
+  struct output {
+    std::uint8_t pattern;
+    std::uint8_t symbols;  // length of the literal, in symbols
+  };
+
+  // Whether the three ASCII symbols at p start some literal.
+  bool may_start(const unsigned char* p) const noexcept;
+  // The literals starting at `at`, checked; the one listed first wins.
+  keyword_match find_at(std::string_view text, std::size_t at) const noexcept;
+
+  std::vector<std::uint16_t> delta_;  // state * k_classes + class -> state
+  std::vector<std::uint8_t> depth_;   // symbols from the root (a trie edge adds one; a failure link does not)
+  // Bit c of starts_[a * k_classes + b]: a literal starts with the symbols a, b, c. On ASCII text
+  // a position whose three symbols start no literal is skipped without walking the trie.
+  std::array<std::uint32_t, k_classes * k_classes> starts_{};
+  bool pair_filter_ = false;  // the SSE2 filter covers every literal's first pair
+  std::vector<std::uint32_t> out_begin_;
+  std::vector<output> outputs_;  // outputs of state s: [out_begin_[s], out_begin_[s + 1])
+  std::size_t literals_ = 0;
+};
+
+// Python's `\w` for the code point starting at `text[i]` (letters, digits, '_'; Unicode-aware).
+[[nodiscard]] bool is_word_char_at(std::string_view text, std::size_t i) noexcept;
+// The same for the code point that ends just before `text[i]`.
+[[nodiscard]] bool is_word_char_before(std::string_view text, std::size_t i) noexcept;
+
+}  // namespace logfire::detail

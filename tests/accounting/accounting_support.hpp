@@ -1,0 +1,74 @@
+// Helpers for the ledger tests: reasons by their stable name, the accounting identity with
+// its spool terms, hang detection for calls that must return by their deadline, and the
+// ThreadSanitizer switch for tests that fork.
+#pragma once
+
+#include <future>
+#include <string_view>
+
+#include "core/core_support.hpp"
+
+// ThreadSanitizer cannot start threads in the child of a multi-threaded process.
+#if defined(__SANITIZE_THREAD__)
+#define LOGFIRE_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LOGFIRE_UNDER_TSAN 1
+#endif
+#endif
+
+namespace accounting_test {
+
+using namespace core_test;
+using namespace std::chrono_literals;
+
+// Records dropped for the reason called `name` ("ring_full", ...), 0 when no reason has it.
+inline std::uint64_t dropped_named(const logfire::pipeline_stats& s, std::string_view name) {
+  for (std::size_t i = 0; i < logfire::drop_reason_count; ++i)
+    if (logfire::to_string(static_cast<logfire::drop_reason>(i)) == name) return s.dropped[i];
+  return 0;
+}
+
+// produced == exported + Σ dropped + this process's records in (or taken from) the spool. With
+// several destinations each has its own ledger (a record is delivered or lost per destination):
+// for each, produced == the pipeline's drops + that destination's exported, dropped and spooled.
+inline bool balanced(const logfire::pipeline_stats& s) {
+  std::uint64_t destinations = 0;
+  std::uint64_t destination_drops = 0;
+  for (const auto& e : s.exporters) {
+    if (!e.destination) continue;
+    ++destinations;
+    destination_drops += e.dropped_total();
+  }
+  if (destinations <= 1) return s.produced == s.exported + s.dropped_total() + s.in_spool + s.spool_taken_over;
+  const std::uint64_t pipeline_drops = s.dropped_total() - destination_drops;
+  for (const auto& e : s.exporters)
+    if (e.destination &&
+        s.produced != pipeline_drops + e.exported + e.dropped_total() + e.in_spool + e.spool_taken_over)
+      return false;
+  return true;
+}
+inline void expect_balanced(const logfire::pipeline_stats& s) {
+  EXPECT_TRUE(balanced(s)) << s.summary();
+  EXPECT_TRUE(s.balanced()) << s.summary();  // the SDK's own check agrees
+}
+
+// Runs `fn` on another thread and waits at most `limit` for it: a call that must return by
+// its own deadline is detected as hung (the test fails) instead of hanging the suite. The
+// thread is joined before returning, so `fn` must end eventually (`unblock` is called first
+// when it did not end in time).
+template <typename Fn, typename Unblock>
+bool returns_within(std::chrono::milliseconds limit, Fn&& fn, Unblock&& unblock) {
+  std::promise<void> done;
+  auto f = done.get_future();
+  std::thread t([&] {
+    fn();
+    done.set_value();
+  });
+  const bool in_time = f.wait_for(limit) == std::future_status::ready;
+  if (!in_time) unblock();
+  t.join();
+  return in_time;
+}
+
+}  // namespace accounting_test

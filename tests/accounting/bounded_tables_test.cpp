@@ -1,0 +1,70 @@
+// The background thread's tables are bounded, and what does not fit is counted: spans open at
+// once (limits.max_open_spans, open_spans_full), and the updates kept for one open span (4 MiB,
+// span_updates_lost, with a line saying so). Before, both grew without limit.
+#include <string>
+#include <vector>
+
+#include "accounting/accounting_support.hpp"
+
+using namespace accounting_test;
+
+TEST(bounded_tables, spans_beyond_max_open_spans_are_dropped_counted_and_explained) {
+  auto mem = std::make_shared<logfire::memory_exporter>();
+  logfire::options o = quiet_options({mem});
+  o.limits.max_open_spans = 16;
+  stderr_capture capture;
+  {
+    auto lf = logfire::configure(std::move(o));
+    ASSERT_TRUE(lf) << lf.error();
+    std::vector<logfire::span> spans;
+    spans.reserve(20);
+    for (int i = 0; i < 20; ++i) {
+      spans.emplace_back("open {i}", std::initializer_list<logfire::arg>{{"i", i}});
+      spans.back().set_attribute("step", i);
+    }
+    EXPECT_FALSE(logfire::force_flush());  // all 20 starts were read: 4 spans were lost
+    spans.clear();                         // ends them
+    EXPECT_TRUE(logfire::force_flush());   // nothing lost since
+    const auto st = logfire::stats();
+    EXPECT_EQ(st.produced, 20u) << st.summary();
+    EXPECT_EQ(st.exported, 16u) << st.summary();
+    EXPECT_EQ(mem->size(), 16u);
+    EXPECT_EQ(dropped_named(st, "open_spans_full"), 4u) << st.summary();
+    // The updates of the 4 dropped spans had nowhere to go.
+    EXPECT_EQ(st.count_of(logfire::event_counter::span_updates_lost), 4u) << st.summary();
+    expect_balanced(st);
+  }
+  const std::string err = capture.take();
+  EXPECT_EQ(occurrences(err, "(open_spans_full)"), 1u) << err;
+  EXPECT_NE(err.find("options.limits.max_open_spans"), std::string::npos) << err;
+}
+
+TEST(bounded_tables, updates_of_one_open_span_are_bounded_and_the_excess_counted_and_explained) {
+  auto mem = std::make_shared<logfire::memory_exporter>();
+  stderr_capture capture;
+  {
+    auto lf = logfire::configure(quiet_options({mem}));
+    ASSERT_TRUE(lf) << lf.error();
+    const std::string value(16000, 'v');
+    {
+      logfire::span s("long lived");
+      // 400 updates of 16 kB: 6.4 MB for one span, more than the 4 MiB kept per open span. The
+      // flushes keep the ring from filling, so every update reaches the background thread.
+      for (int i = 0; i < 400; ++i) {
+        s.set_attribute("payload", value);
+        if (i % 20 == 19) (void)logfire::force_flush();
+      }
+    }
+    ASSERT_TRUE(logfire::force_flush()) << logfire::stats().summary();
+    const auto st = logfire::stats();
+    EXPECT_EQ(st.exported, 1u) << st.summary();
+    const auto lost = st.count_of(logfire::event_counter::span_updates_lost);
+    EXPECT_GT(lost, 100u) << st.summary();
+    EXPECT_LT(lost, 200u) << st.summary();
+    expect_balanced(st);
+  }
+  // The span arrived without some of its updates: one line says so, and why.
+  const std::string err = capture.take();
+  EXPECT_EQ(occurrences(err, "(span_updates_lost)"), 1u) << err;
+  EXPECT_NE(err.find("more than 4 MiB of updates"), std::string::npos) << err;
+}

@@ -1,0 +1,152 @@
+// The web view's files and the JSON API: GET /api/traces, GET /api/trace/<id>, POST /api/query.
+// Every database read from the API counts against --query-concurrency, and every result is
+// bounded in rows, bytes and time.
+#include <algorithm>
+#include <cstdlib>
+
+#include "db.hpp"
+#include "json.hpp"
+#include "query.hpp"
+#include "routes.hpp"
+#include "text.hpp"
+#include "traces.hpp"
+#include "web_assets.hpp"
+
+namespace logfire::backend {
+namespace {
+
+const web_asset* find_asset(std::string_view path) {
+  std::size_t n = 0;
+  const web_asset* assets = web_assets(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (assets[i].path == path) return &assets[i];
+  }
+  return nullptr;
+}
+
+// The page's files: nothing but this server's own (no inline script, no other origin), never
+// framed, never cached.
+http::response asset_response(const web_asset& a) {
+  http::response r;
+  r.content_type = std::string(a.content_type);
+  r.body = std::string(a.body);
+  r.headers = {{"Cache-Control", "no-store"},
+               {"X-Content-Type-Options", "nosniff"},
+               {"Referrer-Policy", "no-referrer"},
+               {"Content-Security-Policy",
+                "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"}};
+  return r;
+}
+
+// Holds one of the --query-concurrency slots, or none.
+class query_slot {
+ public:
+  query_slot(std::atomic<int>& running, int limit) : running_(running) {
+    held_ = running_.fetch_add(1) < limit;
+    if (!held_) running_.fetch_sub(1);
+  }
+  ~query_slot() {
+    if (held_) running_.fetch_sub(1);
+  }
+  query_slot(const query_slot&) = delete;
+  query_slot& operator=(const query_slot&) = delete;
+  explicit operator bool() const { return held_; }
+
+ private:
+  std::atomic<int>& running_;
+  bool held_ = false;
+};
+
+http::response busy(route_context& ctx) {
+  ++ctx.stats.too_many_requests;
+  auto r = json_error(429, std::to_string(ctx.options.query_concurrency) +
+                               " queries are running already, the limit; retry, or raise --query-concurrency");
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+}  // namespace
+
+http::response serve_page(route_context& ctx, const http::request_head& head) {
+  if (!host_allowed(ctx.options, head)) {
+    ++ctx.stats.forbidden_host;
+    return http::text_response(403, "unexpected Host header: this server answers to loopback names only");
+  }
+  if (const web_asset* a = find_asset("/index.html")) return asset_response(*a);
+  return http::text_response(404, "the web view was not built into this binary");
+}
+
+http::response serve_asset(route_context& ctx, const http::request_head& head) {
+  std::string_view name = std::string_view(head.path).substr(std::string_view("/assets").size());
+  if (const web_asset* a = name.size() > 1 ? find_asset(name) : nullptr) return asset_response(*a);
+  ++ctx.stats.not_found;
+  return http::text_response(404, "no such file: " + text::printable(head.path, 200));
+}
+
+http::response handle_traces(route_context& ctx, const http::request& req) {
+  query_slot slot(ctx.queries_running, ctx.options.query_concurrency);
+  if (!slot) return busy(ctx);
+  trace_query q;
+  bool has_limit = false;
+  std::string limit(req.head.query_param("limit", &has_limit));
+  if (has_limit) q.limit = static_cast<std::size_t>(std::clamp(std::atoi(limit.c_str()), 1, 1000));
+  q.errors_only = req.head.query_param("errors") == "1";
+  std::string body, error;
+  bool ok = false;
+  bool opened = ctx.db.read(
+      [&](sqlite3* db) {
+        std::vector<trace_summary> list;
+        ok = recent_traces(db, q, list, error);
+        if (ok) body = traces_to_json(list);
+      },
+      error);
+  if (!opened || !ok) return json_error(500, error);
+  return json_response(200, std::move(body));
+}
+
+http::response handle_trace(route_context& ctx, const http::request& req) {
+  query_slot slot(ctx.queries_running, ctx.options.query_concurrency);
+  if (!slot) return busy(ctx);
+  std::string id = text::lower(std::string_view(req.head.path).substr(std::string_view("/api/trace/").size()));
+  std::string body, error;
+  bool ok = false;
+  bool opened =
+      ctx.db.read([&](sqlite3* db) { ok = trace_to_json(db, id, body, error, ctx.options.query_max_bytes); }, error);
+  if (!opened || !ok) return json_error(500, error);
+  return json_response(200, std::move(body));
+}
+
+http::response handle_query(route_context& ctx, const http::request& req) {
+  query_slot slot(ctx.queries_running, ctx.options.query_concurrency);
+  if (!slot) return busy(ctx);
+  // The SQL is the body as text, or {"sql": "..."} when sent as JSON.
+  std::string sql = req.body;
+  if (media_type(req.head) == "application/json") {
+    auto v = json::parse(req.body, 8);
+    const json::value* s = v ? v->find("sql") : nullptr;
+    if (s == nullptr || !s->is_string()) {
+      ++ctx.stats.bad_queries;
+      return json_error(400, "expected {\"sql\": \"SELECT ...\"}");
+    }
+    sql = s->text;
+  }
+  query_limits limits{.max_rows = ctx.options.query_max_rows,
+                      .max_bytes = ctx.options.query_max_bytes,
+                      .timeout = ctx.options.query_timeout,
+                      .rows_option = "--query-max-rows",
+                      .bytes_option = "--query-max-bytes",
+                      .timeout_option = "--query-timeout"};
+  query_result result;
+  std::string error;
+  bool ok = false;
+  bool opened = ctx.db.read([&](sqlite3* db) { ok = run_query(db, sql, limits, result, error); }, error);
+  if (!opened || !ok) {
+    ++ctx.stats.bad_queries;
+    return json_error(400, error);
+  }
+  if (result.truncated) ++ctx.stats.truncated_queries;
+  return json_response(200, result_to_api_json(result));
+}
+
+}  // namespace logfire::backend
