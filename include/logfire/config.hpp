@@ -86,6 +86,9 @@ struct otlp_options {
   std::optional<std::string> endpoint{};
   // Full traces URL, used as-is (wins over endpoint). OTEL_EXPORTER_OTLP_TRACES_ENDPOINT.
   std::optional<std::string> traces_endpoint{};
+  // Full metrics URL, used as-is (wins over endpoint for metrics; "/v1/metrics" is appended to
+  // endpoint otherwise). OTEL_EXPORTER_OTLP_METRICS_ENDPOINT.
+  std::optional<std::string> metrics_endpoint{};
   // Request headers for that backend. OTEL_EXPORTER_OTLP_HEADERS ("k=v,k2=v2", percent-encoded).
   std::vector<std::pair<std::string, std::string>> headers{};
   // Default http/protobuf. OTEL_EXPORTER_OTLP_PROTOCOL ("http/protobuf", "http/json").
@@ -126,8 +129,16 @@ struct metrics_options {
   // counters and histograms, cumulative for the rest);
   // OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE (cumulative, delta, lowmemory).
   std::optional<metric_temporality> temporality{};
-  // Where collections go. Metrics are not sent over OTLP yet: without an exporter here no reader
-  // runs, and measurements stay aggregated in memory (bounded by each instrument's limit).
+  // Send collections to the OTLP destinations (each Logfire token's /v1/metrics, the OTLP
+  // endpoint's /v1/metrics or OTEL_EXPORTER_OTLP_METRICS_ENDPOINT) through the export engine
+  // (retries, gzip, body splitting, disk spool). Default true.
+  bool send_over_otlp = true;
+  // Data points waiting in memory per OTLP destination while its backend is slow or down; beyond
+  // it, bodies go to the spool, or are dropped as export_queue_full without one. Default 16384.
+  std::size_t max_queue_points = 16384;
+  // Further metric exporters (e.g. logfire::memory_metric_exporter). Without any exporter nor
+  // OTLP destination no reader runs, and measurements stay aggregated in memory (bounded by each
+  // instrument's limit).
   std::vector<std::shared_ptr<metric_exporter>> exporters{};
 };
 

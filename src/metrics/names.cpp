@@ -44,6 +44,24 @@ aggregation_temporality temporality_for(metric_kind kind, metric_temporality pre
   }
 }
 
+bool metric_stats::balanced() const noexcept {
+  std::uint64_t destinations = 0;
+  std::uint64_t exporter_drops = 0;
+  for (const auto& e : exporters) {
+    exporter_drops += e.dropped_total();
+    destinations += e.destination ? 1 : 0;
+  }
+  if (destinations <= 1)
+    return points_produced == points_exported + points_dropped_total() + points_in_spool + points_spool_taken_over;
+  // Each destination is a ledger of its own after the reader's drops.
+  const std::uint64_t reader_drops = points_dropped_total() - exporter_drops;
+  for (const auto& e : exporters)
+    if (e.destination &&
+        points_produced != reader_drops + e.exported + e.dropped_total() + e.in_spool + e.spool_taken_over)
+      return false;
+  return true;
+}
+
 std::string metric_stats::summary() const {
   std::string s = "points produced " + std::to_string(points_produced) + ", exported " +
                   std::to_string(points_exported) + ", dropped " + std::to_string(points_dropped_total());
@@ -60,6 +78,11 @@ std::string metric_stats::summary() const {
     }
     s += ')';
   }
+  if (points_in_spool) s += ", in the spool " + std::to_string(points_in_spool);
+  if (points_spool_taken_over) s += ", spool taken over " + std::to_string(points_spool_taken_over);
+  if (replayed.exported || replayed.dropped_total())
+    s += "; replayed from other spool files: exported " + std::to_string(replayed.exported) + ", dropped " +
+         std::to_string(replayed.dropped_total());
   s += "; measurements rejected " + std::to_string(measurements_rejected) + ", overflowed " +
        std::to_string(measurements_overflowed);
   return s;

@@ -24,6 +24,9 @@ namespace logfire::detail {
 // What one collection produced, with the storage its views point into.
 struct collection {
   std::uint64_t time = 0;
+  // A delta point taken out of its cells and not yet stored in the vectors below (0 or 1): lost
+  // with them if storing it fails.
+  std::uint64_t in_hand = 0;
   std::vector<metric_data> metrics;
   std::vector<number_point> numbers;
   std::vector<histogram_point> histograms;
@@ -318,7 +321,9 @@ void collect_instrument(collection& c, instrument& inst, aggregation_temporality
           }
           if (st.seen) c.numbers.push_back(number(s, s.created_unix_nano, c.time, inst.vk, st.total_i, st.total_d));
         } else if (touched) {
+          c.in_hand = 1;
           c.numbers.push_back(number(s, delta_start, c.time, inst.vk, i, d));
+          c.in_hand = 0;
         }
         break;
       }
@@ -355,7 +360,9 @@ void collect_instrument(collection& c, instrument& inst, aggregation_temporality
           }
           if (st.seen) add_histogram_point(c, inst, s, st.hist.data, s.created_unix_nano);
         } else if (interval.data.count) {
+          c.in_hand = 1;
           add_histogram_point(c, inst, s, interval.data, delta_start);
+          c.in_hand = 0;
         }
         break;
       }
@@ -383,6 +390,29 @@ void point_counter::dropped(drop_reason reason, std::uint64_t n, std::string_vie
     if (detail_[r].empty()) detail_[r] = std::string(detail.substr(0, 300));
   } catch (...) {
   }
+}
+
+void point_counter::replay_dropped(drop_reason reason, std::uint64_t n, std::string_view detail) noexcept {
+  (void)detail;  // the spool's own lines name the files
+  replay_dropped_[static_cast<std::size_t>(reason)].fetch_add(n, std::memory_order_relaxed);
+}
+
+std::uint64_t point_counter::in_spool() const noexcept {
+  // spooled is reported before the write, so this never goes below zero for long.
+  const std::uint64_t in = spooled_.load(std::memory_order_relaxed);
+  const std::uint64_t out = unspooled_.load(std::memory_order_relaxed) + taken_over_.load(std::memory_order_relaxed);
+  return in > out ? in - out : 0;
+}
+
+void point_counter::fill(exporter_stats& e, replay_stats& replayed) const noexcept {
+  e.exported = delivered_count();
+  for (std::size_t r = 0; r < drop_reason_count; ++r) {
+    e.dropped[r] = dropped_count(r);
+    replayed.dropped[r] += replay_dropped_[r].load(std::memory_order_relaxed);
+  }
+  e.in_spool = in_spool();
+  e.spool_taken_over = taken_over_count();
+  replayed.exported += replay_delivered_.load(std::memory_order_relaxed);
 }
 
 std::string point_counter::detail(std::size_t reason) const {
@@ -510,8 +540,8 @@ bool metric_reader::run(clock::time_point deadline, bool flush_exporters) noexce
   const metric_reader* const outer = t_collecting;
   t_collecting = this;
   bool ok = true;
+  collection c;
   try {
-    collection c;
     collect(c);
     const metric_batch batch = c.batch();
     const std::size_t points = batch.point_count();
@@ -522,7 +552,16 @@ bool metric_reader::run(clock::time_point deadline, bool flush_exporters) noexce
         if (e) e->export_metrics(batch);
     }
   } catch (...) {
-    ok = false;  // out of memory while collecting: the cells keep what was not drained
+    // Out of memory while collecting: the cells keep what was not drained; what was drained
+    // (the points already in the collection, and one taken from its cells but not stored yet)
+    // is produced and lost.
+    ok = false;
+    const std::uint64_t lost = c.numbers.size() + c.histograms.size() + c.exponentials.size() + c.in_hand;
+    if (lost > 0) {
+      points_produced_.fetch_add(lost, std::memory_order_relaxed);
+      own_.dropped(drop_reason::internal_error, lost,
+                   "out of memory part-way through a metrics collection: the points drained so far were lost");
+    }
   }
   if (flush_exporters)
     for (auto& e : settings_.exporters)
@@ -682,6 +721,8 @@ void metric_reader::report_diagnostics() {
   for (std::size_t r = 0; r < drop_reason_count; ++r) {
     std::uint64_t n = 0;
     std::string detail;
+    n += own_.dropped_count(r);
+    detail = own_.detail(r);
     for (const auto& ctr : counters_) {
       n += ctr->dropped_count(r);
       if (detail.empty()) detail = ctr->detail(r);
@@ -704,10 +745,17 @@ metric_stats metric_reader::stats() const {
   s.collections = collections_.load(std::memory_order_relaxed);
   s.points_produced = points_produced_.load(std::memory_order_relaxed);
   s.callback_errors = callback_errors_.load(std::memory_order_relaxed);
+  for (std::size_t r = 0; r < drop_reason_count; ++r) s.points_dropped[r] = own_.dropped_count(r);
   for (std::size_t i = 0; i < counters_.size(); ++i) {
-    if (settings_.exporters[i] && settings_.exporters[i]->is_destination())
-      s.points_exported += counters_[i]->delivered_count();
-    for (std::size_t r = 0; r < drop_reason_count; ++r) s.points_dropped[r] += counters_[i]->dropped_count(r);
+    exporter_stats e;
+    e.destination = settings_.exporters[i] && settings_.exporters[i]->is_destination();
+    if (settings_.exporters[i]) e.name = settings_.exporters[i]->name();
+    counters_[i]->fill(e, s.replayed);
+    if (e.destination) s.points_exported += e.exported;
+    for (std::size_t r = 0; r < drop_reason_count; ++r) s.points_dropped[r] += e.dropped[r];
+    s.points_in_spool += e.in_spool;
+    s.points_spool_taken_over += e.spool_taken_over;
+    s.exporters.push_back(std::move(e));
   }
   return s;
 }

@@ -55,8 +55,26 @@ class point_counter final : public delivery_counter {
   }
   [[nodiscard]] std::string detail(std::size_t reason) const;
 
+  // The disk spool of an OTLP metric exporter (points, as delivery_counter says for records).
+  void spooled(std::uint64_t n) noexcept override { spooled_.fetch_add(n, std::memory_order_relaxed); }
+  void unspooled(std::uint64_t n) noexcept override { unspooled_.fetch_add(n, std::memory_order_relaxed); }
+  void taken_over(std::uint64_t n) noexcept override { taken_over_.fetch_add(n, std::memory_order_relaxed); }
+  void replay_delivered(std::uint64_t n) noexcept override {
+    replay_delivered_.fetch_add(n, std::memory_order_relaxed);
+  }
+  void replay_dropped(drop_reason reason, std::uint64_t n, std::string_view detail = {}) noexcept override;
+  [[nodiscard]] std::uint64_t in_spool() const noexcept;
+  [[nodiscard]] std::uint64_t taken_over_count() const noexcept { return taken_over_.load(std::memory_order_relaxed); }
+  // Adds this counter's figures to `e` and the replay ledger to `replayed`.
+  void fill(exporter_stats& e, replay_stats& replayed) const noexcept;
+
  private:
   std::atomic<std::uint64_t> delivered_{0};
+  std::atomic<std::uint64_t> spooled_{0};
+  std::atomic<std::uint64_t> unspooled_{0};
+  std::atomic<std::uint64_t> taken_over_{0};
+  std::atomic<std::uint64_t> replay_delivered_{0};
+  std::array<std::atomic<std::uint64_t>, drop_reason_count> replay_dropped_{};
   std::array<std::atomic<std::uint64_t>, drop_reason_count> dropped_{};
   std::array<std::atomic<std::uint64_t>, event_counter_count> events_{};
   mutable std::mutex mutex_;
@@ -103,6 +121,9 @@ class metric_reader {
 
   metric_reader_settings settings_;
   std::vector<std::unique_ptr<point_counter>> counters_;  // one per exporter
+  // The reader's own losses: points drained from the instruments that no exporter received
+  // (out of memory part-way through a collection), as internal_error.
+  point_counter own_;
 
   std::mutex run_mutex_;       // one run at a time
   std::mutex resource_mutex_;  // settings_.res

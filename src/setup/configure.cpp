@@ -14,6 +14,7 @@
 
 #include "context/ids.hpp"
 #include "export/console_exporter.hpp"
+#include "export/otlp_exporter.hpp"
 #include "logfire/config.hpp"
 #include "logfire/logfire.hpp"
 #include "metrics/reader.hpp"
@@ -445,18 +446,23 @@ setup configure(options opts) {
     std::vector<std::string> notices;
     auto destinations = make_destination_exporters(opts, res, env, err, notices);
     if (!err.empty()) return setup(std::move(err));
+    // Metrics go to the same destinations' /v1/metrics (docs/metrics.md).
+    std::vector<std::shared_ptr<metric_exporter>> metric_exporters;
+    if (err = make_otlp_metric_destinations(opts, res, env, metric_exporters, notices); !err.empty())
+      return setup(std::move(err));
+    for (auto& e : opts.metrics.exporters) metric_exporters.push_back(e);
     for (const auto& n : notices) std::fprintf(stderr, "logfire: %s\n", n.c_str());
     for (auto& d : destinations) exporters.push_back(std::move(d));
     for (auto& e : opts.exporters) exporters.push_back(e);
 
     std::shared_ptr<metric_reader> metrics;
-    if (!opts.metrics.exporters.empty()) {
+    if (!metric_exporters.empty()) {
       metric_reader_settings ms;
       if (opts.metrics.export_interval) ms.interval = *opts.metrics.export_interval;
       if (opts.metrics.export_timeout) ms.timeout = *opts.metrics.export_timeout;
       ms.preference = opts.metrics.temporality.value_or(metric_temporality::delta);
       ms.res = res;
-      ms.exporters = opts.metrics.exporters;
+      ms.exporters = std::move(metric_exporters);
       metrics = std::make_shared<metric_reader>(std::move(ms));
     }
 
