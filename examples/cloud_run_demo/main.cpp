@@ -30,6 +30,8 @@
 #include "logfire/config.hpp"
 #include "logfire/httplib.hpp"
 #include "logfire/logfire.hpp"
+#include "logfire/metric_stats.hpp"
+#include "logfire/metrics.hpp"
 #include "logfire/stats.hpp"
 
 namespace shop {
@@ -40,11 +42,17 @@ struct payment_declined : std::runtime_error {
 
 namespace {
 
+// Metrics beside the traces: orders by outcome, and the amounts charged (an exponential
+// histogram). They go to the same destination's /v1/metrics, every 60 s and at shutdown.
+auto g_orders = logfire::metric_counter("checkout.orders", {.unit = "{order}", .description = "orders by outcome"});
+auto g_amount = logfire::metric_histogram("checkout.amount", {.unit = "EUR", .description = "amount per order"});
+
 // Every fifth order has its card declined.
 void handle_checkout(const httplib::Request& req, httplib::Response& res) {
   const long order_id = std::strtol(req.matches[1].str().c_str(), nullptr, 10);
   const long items = 1 + order_id % 4;
   const double amount = 9.99 * static_cast<double>(items);
+  g_amount.record(amount);
   {
     logfire::span load("load cart {order_id}", {{"order_id", order_id}});
     std::this_thread::sleep_for(std::chrono::milliseconds(2 + order_id % 5));
@@ -56,10 +64,12 @@ void handle_checkout(const httplib::Request& req, httplib::Response& res) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5 + order_id % 7));
     if (order_id % 5 == 0) throw shop::payment_declined("card ending 4242 declined: insufficient funds");
     logfire::notice("order {order_id} paid", {{"order_id", order_id}});
+    g_orders.add(1, {{"outcome", "paid"}});
     res.set_content("{\"status\":\"paid\"}", "application/json");
   } catch (const shop::payment_declined& e) {
     charge.record_exception(e, true);
     logfire::error("payment failed for order {order_id}", {{"order_id", order_id}});
+    g_orders.add(1, {{"outcome", "declined"}});
     res.status = 502;
     res.set_content("{\"status\":\"declined\"}", "application/json");
   }
@@ -108,6 +118,7 @@ int run_service(int port) {
   const auto s = logfire::stats();
   std::fflush(stdout);
   std::printf("checkout: logfire stats: %s\n", s.summary().c_str());
+  std::printf("checkout: metrics: %s\n", logfire::metrics_stats().summary().c_str());
   for (std::size_t r = 0; r < logfire::drop_reason_count; ++r) {
     if (s.dropped[r] > 0) {
       std::printf("checkout:   lost %" PRIu64 " (%s)\n", s.dropped[r],

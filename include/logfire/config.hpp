@@ -21,6 +21,7 @@
 #include "logfire/context.hpp"
 #include "logfire/exporter.hpp"
 #include "logfire/levels.hpp"
+#include "logfire/metric_exporter.hpp"
 #include "logfire/record.hpp"
 #include "logfire/scrubbing.hpp"
 #include "logfire/stats.hpp"
@@ -87,6 +88,9 @@ struct otlp_options {
   std::optional<std::string> endpoint{};
   // Full traces URL, used as-is (wins over endpoint). OTEL_EXPORTER_OTLP_TRACES_ENDPOINT.
   std::optional<std::string> traces_endpoint{};
+  // Full metrics URL, used as-is (wins over endpoint for metrics; "/v1/metrics" is appended to
+  // endpoint otherwise). OTEL_EXPORTER_OTLP_METRICS_ENDPOINT.
+  std::optional<std::string> metrics_endpoint{};
   // Request headers for that backend. OTEL_EXPORTER_OTLP_HEADERS ("k=v,k2=v2", percent-encoded).
   std::vector<std::pair<std::string, std::string>> headers{};
   // Default http/protobuf. OTEL_EXPORTER_OTLP_PROTOCOL ("http/protobuf", "http/json").
@@ -113,6 +117,31 @@ struct otlp_options {
   std::optional<bool> flush_on_signal{};
   // Default 8 s (Cloud Run kills 10 s after SIGTERM). LOGFIRE_FLUSH_ON_SIGNAL_GRACE_MS (ms).
   std::optional<std::chrono::milliseconds> signal_grace{};
+};
+
+// Metrics (docs/metrics.md): the reader that collects every instrument on its own thread and
+// hands each collection to the metric exporters (also at force_flush() and shutdown()).
+struct metrics_options {
+  // Time between collections. Default 60 s; OTEL_METRIC_EXPORT_INTERVAL (ms).
+  std::optional<std::chrono::milliseconds> export_interval{};
+  // How long a periodic collection waits for the exporters' delivery (their force_flush()).
+  // Default 30 s; OTEL_METRIC_EXPORT_TIMEOUT (ms).
+  std::optional<std::chrono::milliseconds> export_timeout{};
+  // Temporality per instrument kind. Default delta (Logfire's: delta for counters, observable
+  // counters and histograms, cumulative for the rest);
+  // OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE (cumulative, delta, lowmemory).
+  std::optional<metric_temporality> temporality{};
+  // Send collections to the OTLP destinations (each Logfire token's /v1/metrics, the OTLP
+  // endpoint's /v1/metrics or OTEL_EXPORTER_OTLP_METRICS_ENDPOINT) through the export engine
+  // (retries, gzip, body splitting, disk spool). Default true.
+  bool send_over_otlp = true;
+  // Data points waiting in memory per OTLP destination while its backend is slow or down; beyond
+  // it, bodies go to the spool, or are dropped as export_queue_full without one. Default 16384.
+  std::size_t max_queue_points = 16384;
+  // Further metric exporters (e.g. logfire::memory_metric_exporter). Without any exporter nor
+  // OTLP destination no reader runs, and measurements stay aggregated in memory (bounded by each
+  // instrument's limit).
+  std::vector<std::shared_ptr<metric_exporter>> exporters{};
 };
 
 // Input to a custom sampler hook (runs on the caller's thread: keep it cheap, noexcept).
@@ -205,6 +234,7 @@ struct options {
   otlp_options otlp{};
   // Exporters added to the ones the options imply (console, Logfire, OTLP endpoint).
   std::vector<std::shared_ptr<exporter>> exporters{};
+  metrics_options metrics{};
   // Read LOGFIRE_* / OTEL_* variables for unset options. Default true.
   bool read_environment = true;
 };

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 
+#include "export/memory_copy.hpp"
+
 namespace logfire {
-namespace {
+namespace detail {
 
 stored_value copy_value(const attribute_value& v) {
   stored_value out;
@@ -46,7 +48,10 @@ const stored_value* find_in(const std::vector<std::pair<std::string, stored_valu
   return nullptr;
 }
 
-}  // namespace
+}  // namespace detail
+
+using detail::copy_attributes;
+using detail::find_in;
 
 const stored_value* stored_event::find(std::string_view key) const noexcept {
   return find_in(attributes, key);

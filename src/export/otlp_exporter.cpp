@@ -156,7 +156,9 @@ class engine {
     counter().dropped(
         drop_reason::export_queue_full, item.meta.records,
         "the export queue for " + cfg_.url + " is full (" + std::to_string(cap) +
-            " spans, OTEL_BSP_MAX_QUEUE_SIZE) while the backend is slow or down" +
+            (cfg_.signal == otlp_signal::metrics ? " data points, metrics.max_queue_points"
+                                                 : " spans, OTEL_BSP_MAX_QUEUE_SIZE") +
+            ") while the backend is slow or down" +
             (spool_ ? " and the disk spool cannot keep up" : " and there is no disk spool (LOGFIRE_SPOOL)"));
   }
 
@@ -510,7 +512,7 @@ class engine {
       ok = gunzip(bytes, plain);
       body = plain;
     }
-    ok = ok && split_request_in_halves(meta.format, body, h);
+    ok = ok && split_request_in_halves(meta.format, body, h, cfg_.signal);
     if (ok && meta.gzip) {
       std::string gz;
       ok = gzip_compress(h.first, gz, k_default_gzip_level);
@@ -520,7 +522,9 @@ class engine {
     }
     if (!ok) {
       report_loss(drop_reason::rejected_by_backend, meta.records, from,
-                  rejection_detail(r) + " (a single span is larger than the backend accepts)");
+                  rejection_detail(r) + (cfg_.signal == otlp_signal::metrics
+                                             ? " (a single data point is larger than the backend accepts)"
+                                             : " (a single span is larger than the backend accepts)"));
       return std::nullopt;
     }
     return h;
@@ -902,7 +906,32 @@ class otlp_http_exporter final : public exporter, public resource_listener {
   std::vector<body_item> pending_submit_;
 };
 
+// The engine for bodies encoded elsewhere (otlp_exporter.hpp).
+class delivery_adapter final : public otlp_delivery {
+ public:
+  delivery_adapter(const otlp_exporter_config& cfg, delivery_counter* counter) : engine_(cfg, counter) {}
+  void set_counter(delivery_counter* counter) noexcept override { engine_.set_counter(counter); }
+  void start_threads() override { engine_.start_threads(); }
+  void submit(std::string bytes, const body_meta& meta, std::uint32_t units) override {
+    body_item item;
+    item.bytes = std::move(bytes);
+    item.meta = meta;
+    item.spans = units;
+    engine_.submit(std::move(item));
+  }
+  bool flush(clock::time_point deadline) override { return engine_.flush(deadline); }
+  bool stop(clock::time_point deadline) override { return engine_.stop(deadline); }
+  [[nodiscard]] const std::string& spool_error() const noexcept override { return engine_.spool_error(); }
+
+ private:
+  engine engine_;
+};
+
 }  // namespace
+
+std::unique_ptr<otlp_delivery> make_otlp_delivery(const otlp_exporter_config& config, delivery_counter* counter) {
+  return std::make_unique<delivery_adapter>(config, counter);
+}
 
 std::shared_ptr<exporter> make_otlp_exporter(otlp_exporter_config config, const resource& res,
                                              std::string* spool_error) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "export/http_transport.hpp"
+#include "export/otlp_split.hpp"
 #include "export/spool.hpp"
 #include "logfire/config.hpp"
 #include "logfire/exporter.hpp"
@@ -38,11 +39,13 @@ struct otlp_exporter_config {
   std::vector<http_header> headers;  // Authorization and OTEL_EXPORTER_OTLP_HEADERS
   body_format format = body_format::protobuf;
   bool gzip = true;
-  bool wants_pending_spans = false;  // Logfire destinations only
+  bool wants_pending_spans = false;          // Logfire destinations only
+  otlp_signal signal = otlp_signal::traces;  // what the bodies carry (how a 413 splits them)
   std::chrono::milliseconds timeout{10'000};
   std::chrono::milliseconds connect_timeout{3'000};
-  // Spans waiting in memory for the network (OTEL_BSP_MAX_QUEUE_SIZE). When full, batches go
-  // to the spool, or are dropped as export_queue_full when there is no spool.
+  // Spans (metrics: data points) waiting in memory for the network (OTEL_BSP_MAX_QUEUE_SIZE;
+  // metrics_options::max_queue_points). When full, batches go to the spool, or are dropped as
+  // export_queue_full when there is no spool.
   std::size_t max_queue_spans = 2048;
   std::size_t max_body_bytes = 5u * 1024u * 1024u;  // before compression
   std::chrono::milliseconds backoff_initial{1'000};
@@ -64,6 +67,26 @@ struct otlp_exporter_config {
 [[nodiscard]] std::shared_ptr<exporter> make_otlp_exporter(otlp_exporter_config config, const resource& res,
                                                            std::string* spool_error = nullptr);
 
+// The delivery engine of an OTLP exporter (memory queue, sender and spool threads, retries with
+// backoff and Retry-After, 413 splitting, disk spool, accounting), for bodies encoded elsewhere:
+// the OTLP metric exporter uses it. Every unit a body counts (meta.records) is reported to the
+// counter as the trace exporter's records are (delivered, dropped by reason, spooled).
+class otlp_delivery {
+ public:
+  virtual ~otlp_delivery() = default;
+  virtual void set_counter(delivery_counter* counter) noexcept = 0;
+  virtual void start_threads() = 0;
+  // Never blocks on I/O. `bytes` as sent (gzip-compressed when meta.gzip); `units` counts toward
+  // the memory queue's bound. Throws std::bad_alloc only, with nothing reported.
+  virtual void submit(std::string bytes, const body_meta& meta, std::uint32_t units) = 0;
+  virtual bool flush(clock::time_point deadline) = 0;
+  // Flush, stop the threads, spool or report what is left.
+  virtual bool stop(clock::time_point deadline) = 0;
+  [[nodiscard]] virtual const std::string& spool_error() const noexcept = 0;
+};
+[[nodiscard]] std::unique_ptr<otlp_delivery> make_otlp_delivery(const otlp_exporter_config& config,
+                                                                delivery_counter* counter);
+
 // The exporters implied by the options and environment: one per Logfire token (when sending to
 // Logfire) and one for the OTLP endpoint (when set). Appends to `out`; one-line messages for
 // the user (unknown token region, spool unavailable, "console only") go to `notices`.
@@ -72,10 +95,22 @@ struct otlp_exporter_config {
                                                  std::vector<std::shared_ptr<exporter>>& out,
                                                  std::vector<std::string>& notices);
 
-// The resolved settings behind make_otlp_destinations (exposed for tests and tools).
+// The resolved settings behind make_otlp_destinations (exposed for tests and tools). With
+// otlp_signal::metrics: the metrics URL of each destination (each token's /v1/metrics; the OTLP
+// endpoint's /v1/metrics, or OTEL_EXPORTER_OTLP_METRICS_ENDPOINT as-is) and the METRICS variants
+// of the OTLP variables (headers, timeout, compression); bodies are always protobuf.
 [[nodiscard]] std::string resolve_destinations(const options& opts, const resource& res, const env_lookup& env,
                                                std::vector<otlp_exporter_config>& out,
-                                               std::vector<std::string>& notices);
+                                               std::vector<std::string>& notices,
+                                               otlp_signal signal = otlp_signal::traces);
+
+// The OTLP metric exporters implied by the options and environment (none when
+// options.metrics.send_over_otlp is false). Appends to `out`; notices as above.
+[[nodiscard]] std::string make_otlp_metric_destinations(const options& opts, const resource& res, const env_lookup& env,
+                                                        std::vector<std::shared_ptr<metric_exporter>>& out,
+                                                        std::vector<std::string>& notices);
+[[nodiscard]] std::shared_ptr<metric_exporter> make_otlp_metric_exporter(otlp_exporter_config config,
+                                                                         std::string* spool_error = nullptr);
 
 // Whether to flush on SIGTERM/SIGINT and for how long: options.otlp.flush_on_signal /
 // LOGFIRE_FLUSH_ON_SIGNAL (default off) and options.otlp.signal_grace /

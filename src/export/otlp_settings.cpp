@@ -125,13 +125,15 @@ struct common_settings {
   std::string spool_notice;  // shown only when some destination exists
 };
 
-std::string resolve_common(const options& opts, const env_lookup& env, common_settings& c) {
+std::string resolve_common(const options& opts, const env_lookup& env, otlp_signal signal, common_settings& c) {
   const auto& o = opts.otlp;
+  const bool metrics = signal == otlp_signal::metrics;
   if (o.timeout) {
     if (o.timeout->count() <= 0) return "otlp.timeout must be positive: " + std::to_string(o.timeout->count()) + " ms";
     c.timeout = *o.timeout;
   } else {
-    for (std::string_view var : {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"}) {
+    for (std::string_view var : {metrics ? "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT" : "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+                                 "OTEL_EXPORTER_OTLP_TIMEOUT"}) {
       if (auto v = get(env, var)) {
         auto n = parse_count(*v);
         if (!n || *n == 0 || *n > 3'600'000) return quoted(var, "is not a number of milliseconds (1..3600000)", *v);
@@ -140,7 +142,10 @@ std::string resolve_common(const options& opts, const env_lookup& env, common_se
       }
     }
   }
-  if (opts.batching.max_queue_size) {
+  if (metrics) {
+    if (opts.metrics.max_queue_points == 0) return "metrics.max_queue_points must be positive";
+    c.max_queue_spans = opts.metrics.max_queue_points;
+  } else if (opts.batching.max_queue_size) {
     if (*opts.batching.max_queue_size == 0) return "batching.max_queue_size must be positive";
     c.max_queue_spans = *opts.batching.max_queue_size;
   } else if (auto v = get(env, "OTEL_BSP_MAX_QUEUE_SIZE")) {
@@ -270,11 +275,22 @@ std::string spool_folder(std::string_view root, std::string_view service, std::s
 }
 
 std::string resolve_destinations(const options& opts, const resource& res, const env_lookup& env,
-                                 std::vector<otlp_exporter_config>& out, std::vector<std::string>& notices) {
+                                 std::vector<otlp_exporter_config>& out, std::vector<std::string>& notices,
+                                 otlp_signal signal) {
   std::vector<otlp_exporter_config> result;
   std::vector<std::string> new_notices;
   common_settings common;
-  if (auto err = resolve_common(opts, env, common); !err.empty()) return err;
+  if (auto err = resolve_common(opts, env, signal, common); !err.empty()) return err;
+  const bool metrics = signal == otlp_signal::metrics;
+  const std::string path = metrics ? "/v1/metrics" : "/v1/traces";
+  // The per-signal OTLP variables: OTEL_EXPORTER_OTLP_TRACES_X or OTEL_EXPORTER_OTLP_METRICS_X.
+  auto signal_var = [&](std::string_view what) {
+    return std::string(metrics ? "OTEL_EXPORTER_OTLP_METRICS_" : "OTEL_EXPORTER_OTLP_TRACES_") + std::string(what);
+  };
+  const std::string endpoint_var = signal_var("ENDPOINT");
+  const std::string headers_var = signal_var("HEADERS");
+  const std::string protocol_var = signal_var("PROTOCOL");
+  const std::string compression_var = signal_var("COMPRESSION");
   const std::string service = res.service_name();
 
   // ---- Logfire ----
@@ -330,12 +346,14 @@ std::string resolve_destinations(const options& opts, const resource& res, const
         warned = true;  // one warning, however many tokens share the problem
       }
       url_base = strip_slashes(url_base);
-      cfg.url = url_base + "/v1/traces";
-      cfg.name = "logfire " + url_base + (tokens.size() > 1 ? " #" + std::to_string(i + 1) : "");
+      cfg.url = url_base + path;
+      cfg.name = (metrics ? "logfire metrics " : "logfire ") + url_base +
+                 (tokens.size() > 1 ? " #" + std::to_string(i + 1) : "");
       cfg.headers.push_back({"Authorization", tokens[i]});  // the raw token, no "Bearer"
       cfg.format = body_format::protobuf;
       cfg.gzip = true;
-      cfg.wants_pending_spans = true;
+      cfg.wants_pending_spans = !metrics;
+      cfg.signal = signal;
       apply_common(common, service, cfg);
       result.push_back(std::move(cfg));
     }
@@ -344,29 +362,30 @@ std::string resolve_destinations(const options& opts, const resource& res, const
   // ---- any OTLP backend ----
   const auto& o = opts.otlp;
   std::string url;
-  if (o.traces_endpoint && !trim(*o.traces_endpoint).empty()) {
-    url = std::string(trim(*o.traces_endpoint));
-    if (!is_http_url(url)) return quoted("otlp.traces_endpoint", "is not an http(s) URL", url);
+  const auto& signal_endpoint = metrics ? o.metrics_endpoint : o.traces_endpoint;
+  if (signal_endpoint && !trim(*signal_endpoint).empty()) {
+    url = std::string(trim(*signal_endpoint));
+    if (!is_http_url(url))
+      return quoted(metrics ? "otlp.metrics_endpoint" : "otlp.traces_endpoint", "is not an http(s) URL", url);
   } else if (o.endpoint && !trim(*o.endpoint).empty()) {
     url = std::string(trim(*o.endpoint));
     if (!is_http_url(url)) return quoted("otlp.endpoint", "is not an http(s) URL", url);
-    url = strip_slashes(url) + "/v1/traces";
-  } else if (auto v = get(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) {
+    url = strip_slashes(url) + path;
+  } else if (auto v = get(env, endpoint_var)) {
     url = std::string(trim(*v));  // used as-is, per the OTLP exporter specification
-    if (!is_http_url(url)) return quoted("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "is not an http(s) URL", *v);
+    if (!is_http_url(url)) return quoted(endpoint_var, "is not an http(s) URL", *v);
   } else if (auto v2 = get(env, "OTEL_EXPORTER_OTLP_ENDPOINT")) {
     url = std::string(trim(*v2));
     if (!is_http_url(url)) return quoted("OTEL_EXPORTER_OTLP_ENDPOINT", "is not an http(s) URL", *v2);
-    url = strip_slashes(url) + "/v1/traces";
+    url = strip_slashes(url) + path;
   }
   if (!url.empty()) {
     otlp_exporter_config cfg;
     cfg.url = url;
-    cfg.name = "otlp " + url;
     if (!o.headers.empty()) {
       for (const auto& [k, v] : o.headers) cfg.headers.push_back({k, v});
     } else {
-      for (std::string_view var : {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"}) {
+      for (std::string_view var : {std::string_view(headers_var), std::string_view("OTEL_EXPORTER_OTLP_HEADERS")}) {
         if (auto v = get(env, var)) {
           if (auto err = parse_otlp_headers(*v, cfg.headers); !err.empty()) return std::string(var) + ": " + err;
           break;
@@ -376,7 +395,7 @@ std::string resolve_destinations(const options& opts, const resource& res, const
     if (o.protocol) {
       cfg.format = *o.protocol == otlp_protocol::http_json ? body_format::json : body_format::protobuf;
     } else {
-      for (std::string_view var : {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"}) {
+      for (std::string_view var : {std::string_view(protocol_var), std::string_view("OTEL_EXPORTER_OTLP_PROTOCOL")}) {
         auto v = get(env, var);
         if (!v) continue;
         auto l = lower(trim(*v));
@@ -398,7 +417,8 @@ std::string resolve_destinations(const options& opts, const resource& res, const
     if (o.gzip) {
       cfg.gzip = *o.gzip;
     } else {
-      for (std::string_view var : {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"}) {
+      for (std::string_view var :
+           {std::string_view(compression_var), std::string_view("OTEL_EXPORTER_OTLP_COMPRESSION")}) {
         auto v = get(env, var);
         if (!v) continue;
         auto l = lower(trim(*v));
@@ -413,13 +433,21 @@ std::string resolve_destinations(const options& opts, const resource& res, const
       }
     }
     cfg.wants_pending_spans = false;
+    if (metrics && cfg.format == body_format::json) {
+      // Only the protobuf encoding of metrics exists; the protocol was still checked above.
+      cfg.format = body_format::protobuf;
+      new_notices.push_back("metrics go to " + url + " as http/protobuf (the http/json encoding is for traces only)");
+    }
+    cfg.signal = signal;
+    cfg.name = (metrics ? "otlp metrics " : "otlp ") + url;
     apply_common(common, service, cfg);
     result.push_back(std::move(cfg));
   }
 
-  if (!result.empty() && !common.spool_notice.empty()) new_notices.push_back(common.spool_notice);
+  // The metrics destinations mirror the traces ones: their notices were given there.
+  if (!result.empty() && !common.spool_notice.empty() && !metrics) new_notices.push_back(common.spool_notice);
   // With the console off too there is nowhere at all: configure() counts that loss instead.
-  if (result.empty() && opts.exporters.empty() && opts.console.enabled.value_or(true))
+  if (result.empty() && opts.exporters.empty() && opts.console.enabled.value_or(true) && !metrics)
     new_notices.push_back(
         "telemetry goes to the console only: set LOGFIRE_TOKEN to send it to Logfire, or "
         "OTEL_EXPORTER_OTLP_ENDPOINT for any OpenTelemetry backend");
@@ -441,6 +469,28 @@ std::string make_otlp_destinations(const options& opts, const resource& res, con
     if (!spool_error.empty())
       new_notices.push_back("no disk spool for " + url + ": " + spool_error +
                             "; batches that cannot be delivered are kept in memory only (LOGFIRE_SPOOL_DIR)");
+  }
+  for (auto& e : made) out.push_back(std::move(e));
+  for (auto& n : new_notices) notices.push_back(std::move(n));
+  return {};
+}
+
+std::string make_otlp_metric_destinations(const options& opts, const resource& res, const env_lookup& env,
+                                          std::vector<std::shared_ptr<metric_exporter>>& out,
+                                          std::vector<std::string>& notices) {
+  if (!opts.metrics.send_over_otlp) return {};
+  std::vector<otlp_exporter_config> configs;
+  std::vector<std::string> new_notices;
+  if (auto err = resolve_destinations(opts, res, env, configs, new_notices, otlp_signal::metrics); !err.empty())
+    return err;
+  std::vector<std::shared_ptr<metric_exporter>> made;
+  for (auto& c : configs) {
+    std::string spool_error;
+    std::string url = c.url;
+    made.push_back(make_otlp_metric_exporter(std::move(c), &spool_error));
+    if (!spool_error.empty())
+      new_notices.push_back("no disk spool for " + url + ": " + spool_error +
+                            "; metric bodies that cannot be delivered are kept in memory only (LOGFIRE_SPOOL_DIR)");
   }
   for (auto& e : made) out.push_back(std::move(e));
   for (auto& n : new_notices) notices.push_back(std::move(n));

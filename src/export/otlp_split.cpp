@@ -1,4 +1,4 @@
-// Splitting encoded OTLP trace requests (see otlp_split.hpp). Runs on a sender thread.
+// Splitting encoded OTLP trace and metrics requests (see otlp_split.hpp). Runs on a sender thread.
 #include "export/otlp_split.hpp"
 
 #include <zlib.h>
@@ -306,10 +306,142 @@ void emit_json(std::string_view body, const std::vector<json_array>& arrays, std
   out.append(body.substr(copied));
 }
 
+// ---- protobuf metrics --------------------------------------------------------------------
+// ExportMetricsServiceRequest { repeated ResourceMetrics resource_metrics = 1; }
+// ResourceMetrics { Resource resource = 1; repeated ScopeMetrics scope_metrics = 2; ... }
+// ScopeMetrics { InstrumentationScope scope = 1; repeated Metric metrics = 2; ... }
+// Metric { name = 1; description = 2; unit = 3; one of gauge = 5, sum = 7, histogram = 9,
+//          exponential_histogram = 10, summary = 11 (each: repeated points = 1, then
+//          temporality and monotonicity); metadata = 12 }
+// The unit is the data point: a metric whose points fall in both halves appears in both, with
+// its name, unit, description and temporality repeated.
+
+struct pb_metric {
+  std::string other;  // the Metric's fields but its data
+  std::uint32_t data_field = 0;
+  std::string data_other;  // the data message's fields but its points
+  std::vector<std::string_view> points;
+};
+struct pb_metric_scope {
+  std::string other;
+  std::vector<pb_metric> metrics;
+};
+struct pb_metric_resource {
+  std::string other;
+  std::vector<pb_metric_scope> scopes;
+};
+
+bool is_metric_data_field(std::uint32_t f) noexcept {
+  return f == 5 || f == 7 || f == 9 || f == 10 || f == 11;
+}
+
+bool parse_pb_metric(std::string_view msg, pb_metric& m, std::size_t& points) {
+  bool ok = true;
+  bool top = for_each_field(msg, [&](std::uint32_t f, bool is_len, std::string_view whole, std::string_view p) {
+    if (!is_len || !is_metric_data_field(f) || m.data_field != 0) {
+      m.other.append(whole);
+      return;
+    }
+    m.data_field = f;
+    ok = ok && for_each_field(p, [&](std::uint32_t f2, bool len2, std::string_view whole2, std::string_view p2) {
+           if (f2 == 1 && len2) {
+             m.points.push_back(p2);
+             ++points;
+           } else {
+             m.data_other.append(whole2);
+           }
+         });
+  });
+  return top && ok;
+}
+
+bool parse_pb_metrics(std::string_view body, std::vector<pb_metric_resource>& out, std::size_t& points) {
+  points = 0;
+  bool ok = true;
+  bool top_ok = for_each_field(body, [&](std::uint32_t f, bool is_len, std::string_view, std::string_view p) {
+    if (f != 1 || !is_len) return;  // unknown top-level fields are dropped
+    pb_metric_resource rm;
+    ok = ok && for_each_field(p, [&](std::uint32_t f2, bool len2, std::string_view whole2, std::string_view p2) {
+           if (f2 != 2 || !len2) {
+             rm.other.append(whole2);
+             return;
+           }
+           pb_metric_scope sm;
+           ok =
+               ok && for_each_field(p2, [&](std::uint32_t f3, bool len3, std::string_view whole3, std::string_view p3) {
+                 if (f3 == 2 && len3) {
+                   pb_metric m;
+                   ok = ok && parse_pb_metric(p3, m, points);
+                   sm.metrics.push_back(std::move(m));
+                 } else {
+                   sm.other.append(whole3);
+                 }
+               });
+           rm.scopes.push_back(std::move(sm));
+         });
+    out.push_back(std::move(rm));
+  });
+  return top_ok && ok;
+}
+
+void emit_pb_metrics(const std::vector<pb_metric_resource>& parts, std::size_t from, std::size_t to, std::string& out) {
+  out.clear();
+  std::size_t idx = 0;
+  std::string rm_body;
+  std::string sm_body;
+  std::string m_body;
+  std::string data_body;
+  for (const auto& rm : parts) {
+    rm_body = rm.other;
+    bool any_scope = false;
+    for (const auto& sm : rm.scopes) {
+      sm_body = sm.other;
+      bool any_metric = false;
+      for (const auto& m : sm.metrics) {
+        data_body.clear();
+        bool any_point = false;
+        for (auto pt : m.points) {
+          if (idx >= from && idx < to) {
+            put_len_field(data_body, 1, pt);
+            any_point = true;
+          }
+          ++idx;
+        }
+        if (!any_point) continue;
+        data_body.append(m.data_other);
+        m_body = m.other;
+        put_len_field(m_body, m.data_field, data_body);
+        put_len_field(sm_body, 2, m_body);
+        any_metric = true;
+      }
+      if (any_metric) {
+        put_len_field(rm_body, 2, sm_body);
+        any_scope = true;
+      }
+    }
+    if (any_scope) put_len_field(out, 1, rm_body);
+  }
+}
+
+bool split_metrics_in_halves(std::string_view body, split_halves& out) {
+  std::vector<pb_metric_resource> parts;
+  std::size_t total = 0;
+  if (!parse_pb_metrics(body, parts, total) || total < 2) return false;
+  out.first_spans = total / 2;
+  out.second_spans = total - out.first_spans;
+  emit_pb_metrics(parts, 0, out.first_spans, out.first);
+  emit_pb_metrics(parts, out.first_spans, total, out.second);
+  return true;
+}
+
 }  // namespace
 
-bool count_request_spans(body_format format, std::string_view body, std::size_t& spans) {
+bool count_request_spans(body_format format, std::string_view body, std::size_t& spans, otlp_signal signal) {
   spans = 0;
+  if (signal == otlp_signal::metrics) {
+    std::vector<pb_metric_resource> parts;
+    return format == body_format::protobuf && parse_pb_metrics(body, parts, spans);
+  }
   if (format == body_format::protobuf) {
     std::vector<pb_resource> parts;
     return parse_pb(body, parts, spans);
@@ -320,7 +452,8 @@ bool count_request_spans(body_format format, std::string_view body, std::size_t&
   return true;
 }
 
-bool split_request_in_halves(body_format format, std::string_view body, split_halves& out) {
+bool split_request_in_halves(body_format format, std::string_view body, split_halves& out, otlp_signal signal) {
+  if (signal == otlp_signal::metrics) return format == body_format::protobuf && split_metrics_in_halves(body, out);
   std::size_t total = 0;
   if (format == body_format::protobuf) {
     std::vector<pb_resource> parts;

@@ -14,8 +14,10 @@
 
 #include "context/ids.hpp"
 #include "export/console_exporter.hpp"
+#include "export/otlp_exporter.hpp"
 #include "logfire/config.hpp"
 #include "logfire/logfire.hpp"
+#include "metrics/reader.hpp"
 #include "pipeline/barrier.hpp"
 #include "pipeline/pipeline.hpp"
 #include "pipeline/thread_state.hpp"
@@ -35,6 +37,7 @@ namespace {
 std::mutex g_configure_mutex;
 std::uint64_t g_generation = 0;                        // successful configure() calls, guarded by g_configure_mutex
 std::unique_ptr<pipeline> g_last_pipeline;             // the last pipeline shut down, for stats()
+std::shared_ptr<metric_reader> g_metric_reader;        // when metric exporters are configured
 std::weak_ptr<gcp_metadata_lookup> g_metadata_lookup;  // the active pipeline's, owned by it
 // Kept alive (callers may still read them) and never destroyed, so they stay reachable
 // after static destruction (a leak checker must not report them).
@@ -232,6 +235,21 @@ std::string resolve_options(options& o, const env_lookup& env) {
   if (!(err = parse_size_var(env, "OTEL_BSP_MAX_QUEUE_SIZE", o.batching.max_queue_size)).empty()) return err;
   if (!(err = parse_ms_var(env, "OTEL_BSP_EXPORT_TIMEOUT", o.batching.export_timeout)).empty()) return err;
   if (!(err = parse_size_var(env, "OTEL_ATTRIBUTE_COUNT_LIMIT", o.limits.max_attributes)).empty()) return err;
+  if (!(err = parse_ms_var(env, "OTEL_METRIC_EXPORT_INTERVAL", o.metrics.export_interval)).empty()) return err;
+  if (!(err = parse_ms_var(env, "OTEL_METRIC_EXPORT_TIMEOUT", o.metrics.export_timeout)).empty()) return err;
+  if (!o.metrics.temporality) {
+    if (auto v = env("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE")) {
+      const std::string l = lower(*v);
+      if (l == "delta")
+        o.metrics.temporality = metric_temporality::delta;
+      else if (l == "cumulative")
+        o.metrics.temporality = metric_temporality::cumulative;
+      else if (l == "lowmemory")
+        o.metrics.temporality = metric_temporality::low_memory;
+      else
+        return "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE is not cumulative, delta or lowmemory: '" + *v + "'";
+    }
+  }
   if (!(err = parse_size_var(env, "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", o.limits.max_value_length)).empty()) return err;
   if (!(err = parse_tail_sampling(env, o)).empty()) return err;
   if (!(err = parse_bool(env, "LOGFIRE_SCRUBBING", o.scrubbing.enabled)).empty()) return err;
@@ -263,24 +281,31 @@ resource build_resource(const options& o, const env_lookup& env) {
 namespace {
 
 // fork(): the prepare handler takes every lock of the SDK, in the order the SDK's threads take
-// them (configure, then the pipeline's work/control/resource/diagnostics/exporter locks, then
-// the rings' consumer lock, the registry and the side queue), so that the child never inherits one held by a thread
-// that does not exist there. Each is released once the state it protects is fit for the child.
+// them (configure, the metric readers, then the pipeline's work/control/resource/diagnostics/exporter locks, then
+// the rings' consumer lock, the registry, the side queue and the metric registries), so that the child never inherits
+// one held by a thread that does not exist there. Each is released once the state it protects is fit for the child.
 void on_fork_prepare() {
   g_configure_mutex.lock();
+  // Metric readers after the configure lock (whose holders may wait for a reader) and before
+  // the records' locks (a collection's callbacks may log and read stats()): see instruments.hpp.
+  metric_readers_before_fork();
   if (g_active_pipeline) g_active_pipeline->before_fork();
   consumer_mutex().lock();
   thread_registry::instance().mutex().lock();
   side_queue_mutex().lock();
+  metric_registries_before_fork();
 }
 void on_fork_parent() {
+  metric_registries_after_fork_in_parent();
   side_queue_mutex().unlock();
   thread_registry::instance().mutex().unlock();
   consumer_mutex().unlock();
   if (g_active_pipeline) g_active_pipeline->after_fork_in_parent();
+  metric_readers_after_fork_in_parent();
   g_configure_mutex.unlock();
 }
 void on_fork_child() {
+  metric_registries_after_fork_in_child();
   side_queue_after_fork_in_child();
   thread_registry::instance().after_fork_in_child(this_thread_state_if_any());
   consumer_mutex().unlock();
@@ -298,6 +323,7 @@ void on_fork_child() {
           stderr);
     }
   }
+  metric_readers_after_fork_in_child();  // restarts the reader thread
   g_configure_mutex.unlock();
 }
 
@@ -310,7 +336,12 @@ void at_exit_flush() {
 
 void install_process_hooks() {
   static const bool once = [] {
+    // The metrics layer's handlers are registered before ours, so that our prepare step runs
+    // first; from then on ours run the metrics layer's steps between our locks (whichever
+    // registered first, a fork always takes the locks in one order).
+    install_metrics_fork_handlers();
     pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child);
+    metrics_fork_handled_by_caller();
     std::atexit(at_exit_flush);
     return true;
   }();
@@ -320,8 +351,12 @@ void install_process_hooks() {
 // Stops the active pipeline. Caller holds g_configure_mutex. Every wait is bounded by
 // `deadline` (plus the pipeline's k_stop_grace for a stuck background thread).
 bool stop_active(clock::time_point deadline) {
+  // Metrics first: their last collection may run callbacks that log.
+  bool metrics_ok = true;
+  if (g_metric_reader) metrics_ok = g_metric_reader->shutdown(deadline);
+  g_metric_reader.reset();
   pipeline* p = g_active_pipeline;
-  if (!p) return true;
+  if (!p) return metrics_ok;
   // No new call starts with this pipeline; calls in progress finish their push before the
   // final drain (see pipeline/barrier.hpp), unless they take longer than the deadline.
   control* c = g_control.exchange(nullptr, std::memory_order_acq_rel);
@@ -336,7 +371,7 @@ bool stop_active(clock::time_point deadline) {
     const auto now = clock::now();
     if (deadline > now) (void)lookup->wait_until_done(now + (deadline - now) / 4);
   }
-  const bool ok = p->shutdown(deadline, !callers_done);
+  const bool ok = p->shutdown(deadline, !callers_done) && metrics_ok;
   g_active_pipeline = nullptr;
   g_shut_down.store(true, std::memory_order_relaxed);
   if (p->abandoned()) {
@@ -397,6 +432,8 @@ shutdown_guard::~shutdown_guard() {
 }
 
 setup configure(options opts) {
+  // A metric callback runs on the reader's thread, which reconfiguring would have to stop.
+  if (on_metric_reader_thread()) return setup("logfire::configure cannot be called from a metric callback");
   try {
     // An empty variable counts as unset.
     const env_lookup env =
@@ -476,9 +513,25 @@ setup configure(options opts) {
     std::vector<std::string> notices;
     auto destinations = make_destination_exporters(opts, res, env, err, notices);
     if (!err.empty()) return setup(std::move(err));
+    // Metrics go to the same destinations' /v1/metrics (docs/metrics.md).
+    std::vector<std::shared_ptr<metric_exporter>> metric_exporters;
+    if (err = make_otlp_metric_destinations(opts, res, env, metric_exporters, notices); !err.empty())
+      return setup(std::move(err));
+    for (auto& e : opts.metrics.exporters) metric_exporters.push_back(e);
     for (const auto& n : notices) std::fprintf(stderr, "logfire: %s\n", n.c_str());
     for (auto& d : destinations) exporters.push_back(std::move(d));
     for (auto& e : opts.exporters) exporters.push_back(e);
+
+    std::shared_ptr<metric_reader> metrics;
+    if (!metric_exporters.empty()) {
+      metric_reader_settings ms;
+      if (opts.metrics.export_interval) ms.interval = *opts.metrics.export_interval;
+      if (opts.metrics.export_timeout) ms.timeout = *opts.metrics.export_timeout;
+      ms.preference = opts.metrics.temporality.value_or(metric_temporality::delta);
+      ms.res = res;
+      ms.exporters = std::move(metric_exporters);
+      metrics = std::make_shared<metric_reader>(std::move(ms));
+    }
 
     std::lock_guard lock(g_configure_mutex);
     install_process_hooks();
@@ -489,12 +542,15 @@ setup configure(options opts) {
     // On GCP, project, region and instance id come from the metadata server, off the hot path
     // and without blocking startup: they reach the exporters when the lookup answers.
     pipeline* raw = p.get();
-    auto on_metadata = [raw](const gcp_metadata& m) {
+    std::weak_ptr<metric_reader> weak_metrics = metrics;
+    auto on_metadata = [raw, weak_metrics](const gcp_metadata& m) {
       resource additions;
       if (!m.project_id.empty()) additions.set("cloud.account.id", m.project_id);
       if (!m.region.empty()) additions.set("cloud.region", m.region);
       if (!m.instance_id.empty()) additions.set("faas.instance", m.instance_id);
-      if (!additions.attributes.empty()) raw->add_resource_attributes(std::move(additions));
+      if (additions.attributes.empty()) return;
+      if (auto r = weak_metrics.lock()) r->add_resource_attributes(additions);
+      raw->add_resource_attributes(std::move(additions));
     };
     g_metadata_lookup.reset();
     if (auto lookup = gcp_metadata_lookup::start_if_gcp(plat, env, on_metadata)) {
@@ -503,6 +559,10 @@ setup configure(options opts) {
       p->own_lookup(std::move(owned));
     }
     g_active_pipeline = p.release();
+    if (metrics) {
+      metrics->start();
+      g_metric_reader = std::move(metrics);
+    }
     setup result;
     result.generation_ = ++g_generation;
     return result;
@@ -512,12 +572,18 @@ setup configure(options opts) {
 }
 
 bool force_flush(std::chrono::milliseconds timeout) noexcept {
+  // From a metric callback: the collection in progress delivers; waiting here for the reader
+  // (which waits for this callback) would never end.
+  if (on_metric_reader_thread()) return true;
   std::lock_guard lock(g_configure_mutex);
   if (!g_active_pipeline) return true;
-  return g_active_pipeline->flush(clock::now() + timeout);
+  const auto deadline = clock::now() + timeout;
+  const bool metrics_ok = g_metric_reader ? g_metric_reader->force_flush(deadline) : true;
+  return g_active_pipeline->flush(deadline) && metrics_ok;
 }
 
 bool shutdown(std::chrono::milliseconds timeout) noexcept {
+  if (on_metric_reader_thread()) return false;  // a callback cannot stop the thread running it
   std::lock_guard lock(g_configure_mutex);
   if (!g_active_pipeline) return true;
   return stop_active(clock::now() + timeout);
@@ -534,7 +600,11 @@ std::string_view version() noexcept {
 pipeline_stats stats() noexcept {
   pipeline_stats s;
   try {
-    std::lock_guard lock(g_configure_mutex);
+    // A metric callback reads without the lock: configure(), shutdown() and force_flush() hold
+    // it while they wait for the collection running the callback (or run it on their own
+    // thread), and change no pipeline until that collection has ended.
+    std::unique_lock lock(g_configure_mutex, std::defer_lock);
+    if (!on_metric_reader_thread()) lock.lock();
     if (g_active_pipeline)
       g_active_pipeline->fill_stats(s);
     else if (g_last_pipeline)

@@ -97,8 +97,22 @@ function requestTrace(path, fail, t0) {
   return { trace, body: { resourceSpans: [{ resource: { attributes: [str('service.name', 'shop'), str('cloud.platform', 'gcp_cloud_run')] }, scopeSpans: [{ scope: { name: 'logfire' }, spans }] }] } };
 }
 
+// What the demo's service records as metrics: orders by outcome (a delta counter) and the amounts
+// (an exponential histogram), two collections 1 s apart.
+function metricsBody(t0) {
+  const ns = (ms) => String(BigInt(t0 + ms) * 1000000n);
+  const orders = (outcome, v, ms) => ({ attributes: [str('outcome', outcome)], startTimeUnixNano: ns(ms - 1000), timeUnixNano: ns(ms), asInt: String(v) });
+  const amount = (ms) => ({ startTimeUnixNano: ns(ms - 1000), timeUnixNano: ns(ms), count: '3', sum: 59.94, min: 9.99, max: 39.96, scale: 3, zeroCount: '0', positive: { offset: 26, bucketCounts: ['1', '0', '0', '0', '0', '0', '0', '1', '0', '0', '0', '0', '0', '0', '0', '0', '1'] } });
+  return { resourceMetrics: [{ resource: { attributes: [str('service.name', 'shop')] }, scopeMetrics: [{ scope: { name: 'logfire' }, metrics: [
+    { name: 'checkout.orders', unit: '{order}', sum: { aggregationTemporality: 1, isMonotonic: true, dataPoints: [orders('paid', 4, 1000), orders('declined', 1, 1000), orders('paid', 6, 2000)] } },
+    { name: 'checkout.amount', unit: 'EUR', exponentialHistogram: { aggregationTemporality: 1, dataPoints: [amount(1000), amount(2000)] } },
+  ] }] }] };
+}
+
 async function sendJsonTraffic(port) {
   const t0 = Date.now() - 5000;
+  const m = await fetch(`http://127.0.0.1:${port}/v1/metrics`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(metricsBody(t0)) });
+  if (m.status !== 200) throw new Error(`metrics export answered ${m.status}: ${await m.text()}`);
   const sent = [requestTrace('/health', false, t0), requestTrace('/checkout', true, t0 + 1000)];
   for (const t of sent) {
     const res = await fetch(`http://127.0.0.1:${port}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(t.body) });
@@ -242,7 +256,27 @@ async function main() {
     await page.waitForSelector('#sql-error:not([hidden])');
     check((await page.textContent('#sql-error')).includes('attempt to write a readonly database'), 'a write is refused with SQLite\'s message');
 
-    // 4. With --token: the banner's #token=... address opens the page, which sends the token as a
+    // 5. Metrics: the list of what the service recorded, and a chart per series of one of them.
+    const metricList = await (await fetch(`${base}/api/metrics`)).json();
+    check(metricList.metrics.some((m) => m.name === 'checkout.orders'), `the server holds the demo's metrics (${metricList.metrics.map((m) => m.name).join(', ')})`);
+    await page.click('#nav-metrics');
+    await page.waitForSelector('#metric-list tr.metric-row');
+    const names = await page.$$eval('#metric-list tr.metric-row', (trs) => trs.map((tr) => tr.dataset.name));
+    check(names.includes('checkout.orders') && names.includes('checkout.amount'), `the Metrics page lists the metrics (${names.join(', ')})`);
+    await page.click('#metric-list tr[data-name="checkout.orders"] a');
+    await page.waitForSelector('#metric-chart svg.metric-chart');
+    check((await page.textContent('#metric-title')) === 'checkout.orders', 'a metric\'s page is titled with its name');
+    const orderSeries = await page.$$eval('#metric-chart .metric-series h3', (hs) => hs.map((h) => h.textContent));
+    check(orderSeries.some((t) => t.includes('outcome=paid')), `one chart per series (${orderSeries.join(' | ')})`);
+    check(await page.$('#metric-chart polyline.series-line') !== null, 'the chart draws a line');
+    check((await page.textContent('#metric-chart')).includes('rate per second'), 'a counter is charted as a rate');
+    await page.screenshot({ path: path.join(output, 'metrics.png'), fullPage: true });
+    await page.goto(`${base}/#/metrics/checkout.amount`);
+    await page.waitForSelector('#metric-chart svg.metric-chart');
+    const legend = await page.$$eval('#metric-chart svg text.legend', (ts) => ts.map((t) => t.textContent));
+    check(legend.join(',') === 'p50,p90,p99', `a histogram is charted as percentiles (${legend.join(',')})`);
+
+    // 6. With --token: the banner's #token=... address opens the page, which sends the token as a
     // header and drops it from the address bar.
     const guarded = await startServe(path.join(work, 'token.db'), ['--token', 'browser-s3cret']);
     try {

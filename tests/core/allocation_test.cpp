@@ -7,89 +7,12 @@
 #include <thread>
 
 #include "core/core_support.hpp"
-
-// The replacements below pair malloc with free; GCC cannot see that through inlining.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
+#include "support/counting_allocator.hpp"
 
 using namespace core_test;
+using counting_allocator::allocations_of;
 
 namespace {
-thread_local bool t_counting = false;
-thread_local std::size_t t_allocations = 0;
-
-void* counted_alloc(std::size_t n, std::size_t align = 0) {
-  if (t_counting) ++t_allocations;
-  if (n == 0) n = 1;
-  void* p = nullptr;
-  if (align > alignof(std::max_align_t)) {
-    if (::posix_memalign(&p, align, n) != 0) p = nullptr;
-  } else {
-    p = std::malloc(n);
-  }
-  return p;
-}
-}  // namespace
-
-void* operator new(std::size_t n) {
-  if (void* p = counted_alloc(n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-  if (void* p = counted_alloc(n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  return counted_alloc(n);
-}
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
-  return counted_alloc(n);
-}
-void* operator new(std::size_t n, std::align_val_t a) {
-  if (void* p = counted_alloc(n, static_cast<std::size_t>(a))) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n, std::align_val_t a) {
-  if (void* p = counted_alloc(n, static_cast<std::size_t>(a))) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-
-namespace {
-
-// Counts the allocations `fn` makes on this thread.
-template <typename Fn>
-std::size_t allocations_of(Fn&& fn) {
-  t_allocations = 0;
-  t_counting = true;
-  fn();
-  t_counting = false;
-  return t_allocations;
-}
 
 const std::string k_short = "short-string";  // fits any small-string buffer; passed by view
 

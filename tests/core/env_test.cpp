@@ -5,34 +5,13 @@
 #include <string>
 
 #include "core/core_support.hpp"
+#include "support/scoped_env.hpp"
 
 using namespace core_test;
 using logfire::drop_reason;
 using logfire::level;
 
 namespace {
-
-// Sets a variable for the scope of the guard.
-class scoped_env {
- public:
-  scoped_env(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old, had_ = true;
-    ::setenv(name, value, 1);
-  }
-  ~scoped_env() {
-    if (had_)
-      ::setenv(name_, old_.c_str(), 1);
-    else
-      ::unsetenv(name_);
-  }
-  scoped_env(const scoped_env&) = delete;
-  scoped_env& operator=(const scoped_env&) = delete;
-
- private:
-  const char* name_;
-  std::string old_;
-  bool had_ = false;
-};
 
 // Options that read the environment, with only `e` as exporter. The console is left unset
 // (so LOGFIRE_CONSOLE is read) only when asked.
@@ -49,6 +28,7 @@ TEST(env, invalid_values_are_named_and_change_nothing) {
   auto active = std::make_shared<logfire::memory_exporter>();
   auto lf = logfire::configure(env_options(active));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
 
   struct bad_case {
     const char* name;
@@ -67,6 +47,7 @@ TEST(env, invalid_values_are_named_and_change_nothing) {
       scoped_env env(c.name, c.value);
       auto bad = logfire::configure(env_options(rejected_exporter, /*console_from_env=*/true));
       ASSERT_FALSE(bad);
+      logfire::shutdown_guard bad_guard(bad);
       EXPECT_FALSE(bad.ok());
       EXPECT_NE(bad.error().find(c.name), std::string::npos) << bad.error();
       EXPECT_NE(bad.error().find(std::string("'") + c.value + "'"), std::string::npos) << bad.error();
@@ -88,6 +69,7 @@ TEST(env, invalid_value_without_a_previous_configuration) {
   auto mem = std::make_shared<logfire::memory_exporter>();
   auto bad = logfire::configure(env_options(mem));
   ASSERT_FALSE(bad);
+  logfire::shutdown_guard bad_guard(bad);
   EXPECT_EQ(bad.error(),
             "LOGFIRE_MIN_LEVEL is not a level (trace, debug, info, notice, warn, error, fatal or 1-24): 'loud'");
   EXPECT_FALSE(logfire::is_configured());
@@ -97,6 +79,7 @@ TEST(env, the_reference_error_text) {
   scoped_env env("LOGFIRE_TRACE_SAMPLE_RATE", "abc");
   auto bad = logfire::configure(env_options(std::make_shared<logfire::memory_exporter>()));
   EXPECT_EQ(bad.error(), "LOGFIRE_TRACE_SAMPLE_RATE is not a number: 'abc'");
+  logfire::shutdown_guard bad_guard(bad);
 }
 
 TEST(env, environment_applies_when_the_option_is_unset) {
@@ -105,6 +88,7 @@ TEST(env, environment_applies_when_the_option_is_unset) {
   auto mem = std::make_shared<logfire::memory_exporter>();
   auto lf = logfire::configure(env_options(mem));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   logfire::info("filtered");
   logfire::warn("kept {v}", {{"v", "0123456789"}});
   auto recs = std::vector<logfire::stored_record>{};
@@ -122,6 +106,7 @@ TEST(env, sample_rate_from_the_environment) {
   auto mem = std::make_shared<logfire::memory_exporter>();
   auto lf = logfire::configure(env_options(mem));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   for (int i = 0; i < 10; ++i) logfire::info("never sampled");
   EXPECT_TRUE(logfire::force_flush());
   EXPECT_EQ(mem->size(), 0u);
@@ -140,6 +125,7 @@ TEST(env, options_from_code_win) {
   o.limits.max_value_length = 100;
   auto lf = logfire::configure(std::move(o));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   logfire::debug("debug kept {v}", {{"v", "0123456789"}});
   logfire::trace("trace filtered");
   EXPECT_TRUE(logfire::force_flush());
@@ -156,6 +142,7 @@ TEST(env, empty_variables_count_as_unset) {
   auto mem = std::make_shared<logfire::memory_exporter>();
   auto lf = logfire::configure(env_options(mem));
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   logfire::trace("kept");
   EXPECT_TRUE(logfire::force_flush());
   EXPECT_EQ(mem->size(), 1u);
@@ -166,6 +153,7 @@ TEST(env, read_environment_false_ignores_it) {
   auto mem = std::make_shared<logfire::memory_exporter>();
   auto lf = logfire::configure(quiet_options({mem}));  // read_environment = false
   ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
   logfire::trace("kept");
   EXPECT_TRUE(logfire::force_flush());
   EXPECT_EQ(mem->size(), 1u);

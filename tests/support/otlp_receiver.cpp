@@ -27,6 +27,17 @@ std::size_t count_spans(const otlp::export_request& m) {
   return n;
 }
 
+std::size_t count_points(const otlp::metrics_request& m) {
+  std::size_t n = 0;
+  for (const auto& rm : m.resource_metrics())
+    for (const auto& sm : rm.scope_metrics())
+      for (const auto& x : sm.metrics())
+        n += static_cast<std::size_t>(x.sum().data_points_size() + x.gauge().data_points_size() +
+                                      x.histogram().data_points_size() + x.exponential_histogram().data_points_size() +
+                                      x.summary().data_points_size());
+  return n;
+}
+
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -149,6 +160,7 @@ bool otlp_receiver::start(std::uint16_t port) {
   // returns quickly and an outage begins promptly.
   server->set_keep_alive_timeout(1);
   server->Post("/v1/traces", [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
+  server->Post("/v1/metrics", [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
   int bound = -1;
   if (port == 0) {
     bound = server->bind_to_any_port("127.0.0.1");
@@ -196,6 +208,10 @@ std::string otlp_receiver::endpoint() const {
 
 std::string otlp_receiver::traces_url() const {
   return endpoint() + "/v1/traces";
+}
+
+std::string otlp_receiver::metrics_url() const {
+  return endpoint() + "/v1/metrics";
 }
 
 void otlp_receiver::set_responder(responder r) {
@@ -260,7 +276,13 @@ void otlp_receiver::handle(const httplib::Request& req, httplib::Response& res) 
   // httplib has already undone Content-Encoding: gzip and the chunked framing (zlib inside).
   rec.body = req.body;
   info.body_bytes = rec.body.size();
-  if (info.content_type == "application/x-protobuf") {
+  const bool metrics = info.path == "/v1/metrics";
+  if (metrics && info.content_type == "application/x-protobuf") {
+    info.decoded = rec.metrics.ParseFromString(rec.body);
+    if (!info.decoded) info.decode_error = "invalid protobuf";
+  } else if (metrics) {
+    info.decode_error = "unsupported content type";
+  } else if (info.content_type == "application/x-protobuf") {
     info.decoded = rec.message.ParseFromString(rec.body);
     if (!info.decoded) info.decode_error = "invalid protobuf";
   } else if (info.content_type == "application/json") {
@@ -271,8 +293,10 @@ void otlp_receiver::handle(const httplib::Request& req, httplib::Response& res) 
   }
   if (info.decoded) {
     info.span_count = count_spans(rec.message);
+    info.point_count = count_points(rec.metrics);
   } else {
     rec.message.Clear();
+    rec.metrics.Clear();
   }
   {
     std::lock_guard lock(mu_);
@@ -305,10 +329,35 @@ void otlp_receiver::handle(const httplib::Request& req, httplib::Response& res) 
   rec.status = r.status;
   {
     std::lock_guard lock(mu_);
-    if (r.status >= 200 && r.status < 300) accepted_spans_ += info.span_count;
+    if (r.status >= 200 && r.status < 300) {
+      accepted_spans_ += info.span_count;
+      accepted_points_ += info.point_count;
+    }
     requests_.push_back(std::move(rec));
   }
   changed_.notify_all();
+}
+
+std::vector<otlp::metric> otlp_receiver::metrics() const {
+  std::lock_guard lock(mu_);
+  std::vector<otlp::metric> out;
+  for (const auto& r : requests_) {
+    if (r.status < 200 || r.status >= 300) continue;
+    for (const auto& rm : r.metrics.resource_metrics())
+      for (const auto& sm : rm.scope_metrics())
+        for (const auto& m : sm.metrics()) out.push_back(m);
+  }
+  return out;
+}
+
+std::size_t otlp_receiver::point_count() const {
+  std::lock_guard lock(mu_);
+  return accepted_points_;
+}
+
+bool otlp_receiver::wait_for_points(std::size_t n, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  return changed_.wait_for(lock, timeout, [&] { return accepted_points_ >= n; });
 }
 
 std::vector<received_request> otlp_receiver::requests() const {
@@ -378,6 +427,7 @@ void otlp_receiver::clear() {
   std::lock_guard lock(mu_);
   requests_.clear();
   accepted_spans_ = 0;
+  accepted_points_ = 0;
   next_sequence_ = 0;
 }
 

@@ -36,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 
 namespace httplib {
@@ -51,6 +52,8 @@ using export_request = opentelemetry::proto::collector::trace::v1::ExportTraceSe
 using span = opentelemetry::proto::trace::v1::Span;
 using any_value = opentelemetry::proto::common::v1::AnyValue;
 using key_value = opentelemetry::proto::common::v1::KeyValue;
+using metrics_request = opentelemetry::proto::collector::metrics::v1::ExportMetricsServiceRequest;
+using metric = opentelemetry::proto::metrics::v1::Metric;
 }  // namespace otlp
 
 // What the receiver saw of one request; handed to the responder before it answers.
@@ -66,6 +69,7 @@ struct request_info {
   bool decoded = false;          // the body parsed as an ExportTraceServiceRequest
   std::string decode_error;      // why not, when !decoded
   std::size_t span_count = 0;    // spans in the decoded request
+  std::size_t point_count = 0;   // data points in a decoded POST /v1/metrics
   std::size_t sequence = 0;      // 0 for the first request since start() or clear()
 
   // First value of header `name` (case-insensitive), or "" when absent.
@@ -106,9 +110,10 @@ struct reply {
 
 struct received_request {
   request_info info;
-  int status = 0;                // the status the receiver answered with
-  std::string body;              // the decoded (gunzipped) body bytes
-  otlp::export_request message;  // empty when !info.decoded
+  int status = 0;                 // the status the receiver answered with
+  std::string body;               // the decoded (gunzipped) body bytes
+  otlp::export_request message;   // empty when !info.decoded or for /v1/metrics
+  otlp::metrics_request metrics;  // POST /v1/metrics (protobuf only), empty otherwise
 };
 
 class otlp_receiver {
@@ -130,8 +135,9 @@ class otlp_receiver {
   [[nodiscard]] bool running() const;
 
   [[nodiscard]] std::uint16_t port() const;
-  [[nodiscard]] std::string endpoint() const;    // "http://127.0.0.1:PORT"
-  [[nodiscard]] std::string traces_url() const;  // endpoint() + "/v1/traces"
+  [[nodiscard]] std::string endpoint() const;     // "http://127.0.0.1:PORT"
+  [[nodiscard]] std::string traces_url() const;   // endpoint() + "/v1/traces"
+  [[nodiscard]] std::string metrics_url() const;  // endpoint() + "/v1/metrics"
 
   // Decides every answer from now on (after any queued replies). The responder runs on the
   // receiver's worker threads, possibly concurrently.
@@ -156,6 +162,12 @@ class otlp_receiver {
   [[nodiscard]] std::size_t count_status(int status) const;
   [[nodiscard]] std::map<int, std::size_t> status_counts() const;
 
+  // Metrics of the /v1/metrics requests answered with 2xx, in arrival order, and the number of
+  // their data points.
+  [[nodiscard]] std::vector<otlp::metric> metrics() const;
+  [[nodiscard]] std::size_t point_count() const;
+  bool wait_for_points(std::size_t n, std::chrono::milliseconds timeout) const;
+
   // Block until at least `n` spans were accepted (or `n` requests answered), or `timeout`.
   bool wait_for_spans(std::size_t n, std::chrono::milliseconds timeout) const;
   bool wait_for_requests(std::size_t n, std::chrono::milliseconds timeout) const;
@@ -177,6 +189,7 @@ class otlp_receiver {
   std::deque<reply> queued_;
   std::vector<received_request> requests_;
   std::size_t accepted_spans_ = 0;
+  std::size_t accepted_points_ = 0;
   std::size_t next_sequence_ = 0;
 };
 

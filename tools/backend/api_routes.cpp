@@ -1,4 +1,5 @@
-// The web view's files and the JSON API: GET /api/traces, GET /api/trace/<id>, POST /api/query.
+// The web view's files and the JSON API: GET /api/traces, GET /api/trace/<id>, POST /api/query,
+// GET /api/metrics and /api/metrics/series?name=<name> (metrics_view.hpp).
 // Every database read from the API counts against --query-concurrency, and every result is
 // bounded in rows, bytes and time.
 #include <algorithm>
@@ -6,6 +7,7 @@
 
 #include "db.hpp"
 #include "json.hpp"
+#include "metrics_view.hpp"
 #include "query.hpp"
 #include "routes.hpp"
 #include "text.hpp"
@@ -113,6 +115,28 @@ http::response handle_trace(route_context& ctx, const http::request& req) {
   bool ok = false;
   bool opened =
       ctx.db.read([&](sqlite3* db) { ok = trace_to_json(db, id, body, error, ctx.options.query_max_bytes); }, error);
+  if (!opened || !ok) return json_error(500, error);
+  return json_response(200, std::move(body));
+}
+
+http::response handle_metrics(route_context& ctx, const http::request& req) {
+  query_slot slot(ctx.queries_running, ctx.options.query_concurrency);
+  if (!slot) return busy(ctx);
+  const bool list = req.head.path == "/api/metrics";
+  std::string name;
+  if (!list && !decode_query_value(req.head.query_param("name"), name))
+    return json_error(400, "the name parameter has a bad percent-encoding");
+  if (!list && name.empty()) return json_error(400, "expected /api/metrics/series?name=<metric name>");
+  bool has_limit = false;
+  std::string limit(req.head.query_param("limit", &has_limit));
+  const auto max_points = static_cast<std::size_t>(has_limit ? std::clamp(std::atoi(limit.c_str()), 1, 20000) : 5000);
+  std::string body, error;
+  bool ok = false;
+  bool opened = ctx.db.read(
+      [&](sqlite3* db) {
+        ok = list ? metric_list_json(db, body, error) : metric_series_json(db, name, max_points, body, error);
+      },
+      error);
   if (!opened || !ok) return json_error(500, error);
   return json_response(200, std::move(body));
 }

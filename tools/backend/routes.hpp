@@ -67,5 +67,7 @@ constexpr int kGrpcUnauthenticated = 16;
 [[nodiscard]] http::response handle_traces(route_context& ctx, const http::request& req);
 [[nodiscard]] http::response handle_trace(route_context& ctx, const http::request& req);
 [[nodiscard]] http::response handle_query(route_context& ctx, const http::request& req);
+// GET /api/metrics and /api/metrics/series?name=<name>[&limit=N] (metrics_view.hpp).
+[[nodiscard]] http::response handle_metrics(route_context& ctx, const http::request& req);
 
 }  // namespace logfire::backend

@@ -139,7 +139,8 @@ http::head_decision server::on_head(const http::request_head& head) {
       if (head.method != "POST") return {method_not_allowed(stats_, path, "POST", "POST (the SQL as the body)")};
       return {std::nullopt, kMaxQueryText};
     }
-    if (path == "/api/traces" || path == "/api/stats" || is_trace_path(path)) {
+    if (path == "/api/traces" || path == "/api/stats" || path == "/api/metrics" || path == "/api/metrics/series" ||
+        is_trace_path(path)) {
       if (!reads(head.method)) return {method_not_allowed(stats_, path, "GET, HEAD", "GET")};
       return {std::nullopt, kMaxOtherBody};
     }
@@ -158,6 +159,7 @@ http::response server::on_request(http::request& req) {
   if (path == "/api/traces") return handle_traces(ctx, req);
   if (path == "/api/query") return handle_query(ctx, req);
   if (path == "/api/stats") return json_response(200, stats_json());
+  if (path == "/api/metrics" || path == "/api/metrics/series") return handle_metrics(ctx, req);
   if (is_trace_path(path)) return handle_trace(ctx, req);
   ++stats_.not_found;
   return http::text_response(404, "no such endpoint");

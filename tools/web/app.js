@@ -2,6 +2,7 @@
 // nested by parent) with the selected record's attributes and exception, and a read-only SQL box.
 // Plain JavaScript, no libraries, no network beyond this server's JSON API:
 //   GET /api/traces?limit=N[&errors=1]   GET /api/trace/<trace_id>   POST /api/query (SQL text)
+// The Metrics page (#/metrics) is metrics.js.
 'use strict';
 
 (() => {
@@ -96,8 +97,9 @@
   let currentView = '';
   function show(view) {
     currentView = view;
-    for (const v of ['traces', 'trace', 'sql']) $(`view-${v}`).hidden = v !== view;
-    $('nav-traces').classList.toggle('active', view !== 'sql');
+    for (const v of ['traces', 'trace', 'sql', 'metrics']) $(`view-${v}`).hidden = v !== view;
+    $('nav-traces').classList.toggle('active', view === 'traces' || view === 'trace');
+    $('nav-metrics').classList.toggle('active', view === 'metrics');
     $('nav-sql').classList.toggle('active', view === 'sql');
   }
 
@@ -107,6 +109,11 @@
     if (m) {
       show('trace');
       loadTrace(m[1].toLowerCase());
+    } else if (hash.startsWith('#/metrics')) {
+      // The Metrics page lives in metrics.js.
+      show('metrics');
+      const name = decodeURIComponent(hash.slice('#/metrics/'.length));
+      window.logfireMetrics.show({ api, el, svg }, $('metrics-content'), hash.startsWith('#/metrics/') ? name : '');
     } else if (hash.startsWith('#/sql')) {
       show('sql');
       $('sql-input').focus();
