@@ -5,8 +5,8 @@
 // (RESOURCE_EXHAUSTED carries RetryInfo only where retrying can help).
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <sys/socket.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "backend/backend_support.hpp"
@@ -102,8 +102,9 @@ TEST_F(grpc_ingest, traces_logs_and_metrics_are_stored_before_the_ok) {
   auto logs_stub = collector::logs::v1::LogsService::NewStub(s.channel());
   st = logs_stub->Export(call_context().get(), logs, &lresp);
   ASSERT_TRUE(st.ok()) << st.error_message();
-  EXPECT_EQ(sql_count(s.db(), "SELECT count(*) FROM records WHERE kind = 'log' AND level = 17 AND "
-                              "message = 'payment failed over gRPC'"),
+  EXPECT_EQ(sql_count(s.db(),
+                      "SELECT count(*) FROM records WHERE kind = 'log' AND level = 17 AND "
+                      "message = 'payment failed over gRPC'"),
             1);
 
   pb::metrics_request metrics;
@@ -210,9 +211,9 @@ TEST_F(grpc_ingest, grpc_alone_serves_and_a_taken_port_is_an_error) {
 
   // The port named explicitly but taken: serve says so and exits 1.
   temp_dir other;
-  auto r = run_cli({"serve", "--db", other.file("b.db"), "--port", "0", "--grpc-port",
-                    std::to_string(s.serve->grpc_port())},
-                   {}, std::chrono::seconds(20));
+  auto r =
+      run_cli({"serve", "--db", other.file("b.db"), "--port", "0", "--grpc-port", std::to_string(s.serve->grpc_port())},
+              {}, std::chrono::seconds(20));
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.err.find("cannot listen for OTLP/gRPC"), std::string::npos) << r.err;
   EXPECT_EQ(run_cli({"serve", "--no-http", "--no-grpc"}).exit_code, 2);

@@ -218,13 +218,15 @@ std::string tool_call(int id, const std::string& tool, const std::string& argume
 }
 
 TEST_F(read_commands, mcp_handshake_and_tool_list) {
-  auto answers = mcp(db(), {
-                               R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"test","version":"1"}}})",
-                               R"({"jsonrpc":"2.0","method":"notifications/initialized"})",
-                               R"({"jsonrpc":"2.0","id":"two","method":"tools/list"})",
-                               R"({"jsonrpc":"2.0","id":3,"method":"ping"})",
-                               R"({"jsonrpc":"2.0","id":4,"method":"initialize","params":{"protocolVersion":"1999-01-01"}})",
-                           });
+  auto answers = mcp(
+      db(),
+      {
+          R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"test","version":"1"}}})",
+          R"({"jsonrpc":"2.0","method":"notifications/initialized"})",
+          R"({"jsonrpc":"2.0","id":"two","method":"tools/list"})",
+          R"({"jsonrpc":"2.0","id":3,"method":"ping"})",
+          R"({"jsonrpc":"2.0","id":4,"method":"initialize","params":{"protocolVersion":"1999-01-01"}})",
+      });
   ASSERT_EQ(answers.size(), 4u) << "the notification is not answered";
   EXPECT_EQ(json_at(answers[0], "$.jsonrpc"), "2.0");
   EXPECT_EQ(json_at(answers[0], "$.id"), "1");
@@ -242,12 +244,13 @@ TEST_F(read_commands, mcp_handshake_and_tool_list) {
 }
 
 TEST_F(read_commands, mcp_answers_what_failed_in_the_last_five_minutes) {
-  auto answers = mcp(db(), {
-                               tool_call(1, "search", R"({"since":"5m","level":"error"})"),
-                               tool_call(2, "recent_traces", R"({"errors_only":true})"),
-                               tool_call(3, "get_trace", std::string(R"({"trace_id":")") + kTrace + "\"}"),
-                               tool_call(4, "query_sql", R"({"sql":"SELECT count(*) AS n FROM records WHERE level >= 17"})"),
-                           });
+  auto answers =
+      mcp(db(), {
+                    tool_call(1, "search", R"({"since":"5m","level":"error"})"),
+                    tool_call(2, "recent_traces", R"({"errors_only":true})"),
+                    tool_call(3, "get_trace", std::string(R"({"trace_id":")") + kTrace + "\"}"),
+                    tool_call(4, "query_sql", R"({"sql":"SELECT count(*) AS n FROM records WHERE level >= 17"})"),
+                });
   ASSERT_EQ(answers.size(), 4u);
   EXPECT_EQ(json_at(answers[0], "$.result.isError"), "0") << answers[0];
   EXPECT_EQ(json_at(answers[0], "$.result.structuredContent.records[0].message"), "charge card 4242");
@@ -261,7 +264,8 @@ TEST_F(read_commands, mcp_answers_what_failed_in_the_last_five_minutes) {
 }
 
 TEST_F(read_commands, mcp_errors_follow_json_rpc_and_the_server_goes_on) {
-  std::string long_line = R"({"jsonrpc":"2.0","id":9,"method":"ping","params":{"pad":")" + std::string(5000, 'x') + "\"}}";
+  std::string long_line =
+      R"({"jsonrpc":"2.0","id":9,"method":"ping","params":{"pad":")" + std::string(5000, 'x') + "\"}}";
   auto answers = mcp(db(),
                      {
                          "{not json",

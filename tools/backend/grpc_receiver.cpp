@@ -89,8 +89,7 @@ class grpc_receiver_impl {
     const server_options& limits = http_.options_;
     grpc::ServerBuilder builder;
     std::string host = options_.host.find(':') != std::string::npos ? "[" + options_.host + "]" : options_.host;
-    builder.AddListeningPort(host + ":" + std::to_string(options_.port), grpc::InsecureServerCredentials(),
-                             &port_);
+    builder.AddListeningPort(host + ":" + std::to_string(options_.port), grpc::InsecureServerCredentials(), &port_);
     // gRPC refuses larger messages itself (RESOURCE_EXHAUSTED, without RetryInfo: not retried),
     // after decompression too; the bound is the one HTTP bodies have after decompression.
     builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<std::size_t>(limits.max_decompressed_bytes, INT32_MAX)));
@@ -139,7 +138,8 @@ class grpc_receiver_impl {
     if (limits.token) {
       const auto& md = call->client_metadata();
       auto it = md.find("authorization");
-      std::string_view presented = it == md.end() ? std::string_view() : std::string_view(it->second.data(), it->second.size());
+      std::string_view presented =
+          it == md.end() ? std::string_view() : std::string_view(it->second.data(), it->second.size());
       if (it == md.end() || !authorized(limits, presented)) {
         ++ctx_.stats.unauthorized;
         reactor->Finish({grpc::StatusCode::UNAUTHENTICATED,
@@ -223,7 +223,8 @@ class grpc_receiver_impl {
 
     static constexpr std::array<std::string_view, 3> where = {"gRPC TraceService/Export", "gRPC LogsService/Export",
                                                               "gRPC MetricsService/Export"};
-    export_outcome r = store_export(ctx_, call.sig, body_format::protobuf, body, where[static_cast<std::size_t>(call.sig)]);
+    export_outcome r =
+        store_export(ctx_, call.sig, body_format::protobuf, body, where[static_cast<std::size_t>(call.sig)]);
     switch (r.result) {
       case export_outcome::kind::stored:
         break;

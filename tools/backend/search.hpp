@@ -40,10 +40,10 @@ struct search_query {
   // attributes' JSON text (keys and values) and the exception's type and message. Empty: every
   // record. At most kMaxSearchText bytes.
   std::string text;
-  std::optional<std::string> service;   // service.name equal to this
-  std::optional<std::int64_t> since_ns; // records that started at or after this (Unix ns)
-  int min_level = 0;                    // records at this level or above (17 = error)
-  std::size_t limit = 50;               // newest first; more set `truncated`
+  std::optional<std::string> service;    // service.name equal to this
+  std::optional<std::int64_t> since_ns;  // records that started at or after this (Unix ns)
+  int min_level = 0;                     // records at this level or above (17 = error)
+  std::size_t limit = 50;                // newest first; more set `truncated`
 };
 constexpr std::size_t kMaxSearchText = 400;
 

@@ -7,13 +7,13 @@
 #include <vector>
 
 #include "args.hpp"
-#include "commands.hpp"
 #include "backend/db.hpp"
 #include "backend/json.hpp"
 #include "backend/query.hpp"
 #include "backend/search.hpp"
 #include "backend/text.hpp"
 #include "backend/traces.hpp"
+#include "commands.hpp"
 
 namespace logfire::cli {
 namespace {
@@ -304,7 +304,8 @@ std::string mcp_server::handle_line(std::string_view line) {
   limits.max_rows = options_.query_max_rows;
   limits.max_bytes = options_.query_max_bytes;
   limits.timeout = options_.query_timeout;
-  limits.rows_option = limits.bytes_option = limits.timeout_option = "logfire-cpp mcp --query-max-rows/--query-max-bytes/--query-timeout";
+  limits.rows_option = limits.bytes_option = limits.timeout_option =
+      "logfire-cpp mcp --query-max-rows/--query-max-bytes/--query-timeout";
   backend::query_result result;
   if (!backend::run_query(db.get(), *sql, limits, result, error)) return result_answer(rid, tool_error(error));
   return result_answer(rid, tool_result(backend::result_to_api_json(result)));
@@ -374,7 +375,8 @@ int mcp_command(int argc, char** argv) {
   };
   if (auto v = a.get("max-line")) {
     auto n = parse_size(*v);
-    if (!n || *n < 1024 || *n > (64 << 20)) return bad("--max-line must be a size from 1KiB to 64MiB, got '" + *v + "'");
+    if (!n || *n < 1024 || *n > (64 << 20))
+      return bad("--max-line must be a size from 1KiB to 64MiB, got '" + *v + "'");
     o.max_line_bytes = static_cast<std::size_t>(*n);
   }
   if (auto v = a.get("query-max-rows")) {
@@ -384,7 +386,8 @@ int mcp_command(int argc, char** argv) {
   }
   if (auto v = a.get("query-max-bytes")) {
     auto n = parse_size(*v);
-    if (!n || *n < 1024 || *n > (1LL << 30)) return bad("--query-max-bytes must be a size from 1KiB to 1GiB, got '" + *v + "'");
+    if (!n || *n < 1024 || *n > (1LL << 30))
+      return bad("--query-max-bytes must be a size from 1KiB to 1GiB, got '" + *v + "'");
     o.query_max_bytes = static_cast<std::size_t>(*n);
   }
   if (auto v = a.get("query-timeout")) {

@@ -21,9 +21,9 @@
 namespace logfire::cli {
 
 struct mcp_options {
-  std::string db_path;                   // opened read-only for each tool call (it may appear later)
-  std::string server_version = "0";      // serverInfo.version
-  std::size_t max_line_bytes = 1u << 20; // longest JSON-RPC message line (--max-line), default 1 MiB
+  std::string db_path;                    // opened read-only for each tool call (it may appear later)
+  std::string server_version = "0";       // serverInfo.version
+  std::size_t max_line_bytes = 1u << 20;  // longest JSON-RPC message line (--max-line), default 1 MiB
   // query_sql: rows and bytes of a result (cut beyond, "truncated": true) and its time. Defaults
   // 200 rows, 256 KiB, 10 s: an assistant's context is small.
   std::size_t query_max_rows = 200;

@@ -89,21 +89,23 @@ int search_command(int argc, char** argv) {
          },
          1);
   if (int code = parse(a, argc, argv); code >= 0) return code;
-  if (a.positionals().empty()) return usage_error("search", "give the text to look for, e.g. logfire-cpp search timeout");
+  if (a.positionals().empty())
+    return usage_error("search", "give the text to look for, e.g. logfire-cpp search timeout");
   backend::search_query q;
   q.text = a.positionals()[0];
   q.service = a.get("service");
   if (auto s = a.get("since")) {
     auto d = parse_duration(*s);
     if (!d) return usage_error("search", "--since must be a duration such as 15m, 2h or 7d, got '" + *s + "'");
-    auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
+    auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
                    .count();
     q.since_ns = now - std::chrono::duration_cast<std::chrono::nanoseconds>(*d).count();
   }
   if (auto l = a.get("level")) {
     auto lv = parse_level(*l);
-    if (!lv) return usage_error("search", "--level must be trace, debug, info, notice, warn, error, fatal or a number, got '" + *l + "'");
+    if (!lv)
+      return usage_error(
+          "search", "--level must be trace, debug, info, notice, warn, error, fatal or a number, got '" + *l + "'");
     q.min_level = *lv;
   }
   if (auto l = a.get("limit")) {
@@ -139,14 +141,16 @@ int trace_command(int argc, char** argv) {
          {
              kDbOption,
              {"limit", "N", "at most N records (default 20000)"},
-             {"json", "", "print {\"trace_id\", \"records\": [... with \"depth\"], \"truncated\"} (docs/local-backend.md)"},
+             {"json", "",
+              "print {\"trace_id\", \"records\": [... with \"depth\"], \"truncated\"} (docs/local-backend.md)"},
              {"verbose", "", "add each record's kind, duration and service"},
              kColorOption,
          },
          1);
   if (int code = parse(a, argc, argv); code >= 0) return code;
   if (a.positionals().empty() || !backend::is_trace_id(a.positionals()[0])) {
-    return usage_error("trace", "give a 32-digit hex trace id, e.g. logfire-cpp trace 0af7651916cd43dd8448eb211c80319c");
+    return usage_error("trace",
+                       "give a 32-digit hex trace id, e.g. logfire-cpp trace 0af7651916cd43dd8448eb211c80319c");
   }
   std::string trace_id = backend::text::lower(a.positionals()[0]);
   std::size_t limit = 20'000;
