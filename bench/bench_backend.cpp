@@ -6,7 +6,10 @@
 //                                  exporters sending back to back
 //   trace_lookup_1M                one trace's rows by id (the web view's query), 1 M records
 //   count_errors_1M                SELECT count(*) FROM records WHERE level >= 17, 1 M records
-// Targets: ingest over HTTP >= 150 k spans/s, trace lookup < 50 ms.
+//   recent_traces_1M               the trace list (`traces`, the web view, MCP), 1 M records
+//   search_1M/<case>               `search` (CLI and MCP): frequent text, absent text, errors
+//   trace_tree_1M                  `trace ID`: one trace as a tree, 1 M records
+// Targets: ingest over HTTP >= 150 k spans/s, trace lookup < 50 ms, trace list and search < 200 ms.
 #include <benchmark/benchmark.h>
 #include <httplib.h>
 #include <unistd.h>
@@ -18,6 +21,7 @@
 
 #include "backend/otlp_decode.hpp"
 #include "backend/query.hpp"
+#include "backend/search.hpp"
 #include "backend/server.hpp"
 #include "backend/store.hpp"
 #include "backend/traces.hpp"
@@ -331,6 +335,59 @@ void recent_traces_1M(benchmark::State& state) {
   }
 }
 BENCHMARK(recent_traces_1M)->Unit(benchmark::kMillisecond);
+
+// `logfire-cpp search` / MCP's search over 1 M records, newest first, 50 results:
+//   /0 text that most records contain ("charged"): stops after 50 matches
+//   /1 text that no record contains ("declined"): reads every record
+//   /2 errors only (level >= error), no text: the partial index of errors
+//   /3 absent text, errors only
+void search_1M(benchmark::State& state) {
+  auto& m = one_million();
+  std::string error;
+  search_query q;
+  switch (state.range(0)) {
+    case 0:
+      q.text = "charged";
+      break;
+    case 1:
+      q.text = "declined";
+      break;
+    case 2:
+      q.min_level = 17;
+      break;
+    default:
+      q.text = "declined";
+      q.min_level = 17;
+      break;
+  }
+  std::size_t found = 0;
+  for (auto _ : state) {
+    std::vector<record_summary> out;
+    bool truncated = false;
+    if (!m.db->read([&](sqlite3* db) { search_records(db, q, out, truncated, error); }, error)) {
+      state.SkipWithError(error.c_str());
+    }
+    found = out.size();
+  }
+  state.counters["records"] = 1e6;
+  state.counters["found"] = static_cast<double>(found);
+}
+BENCHMARK(search_1M)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
+
+// `logfire-cpp trace ID`: one trace of 10 spans as a tree, 1 M records.
+void trace_tree_1M(benchmark::State& state) {
+  auto& m = one_million();
+  std::mt19937_64 rng(6);
+  std::string error;
+  for (auto _ : state) {
+    const auto& hex = m.trace_ids[rng() % m.trace_ids.size()];
+    std::vector<record_summary> out;
+    bool truncated = false;
+    m.db->read([&](sqlite3* db) { trace_tree(db, hex, 20'000, out, truncated, error); }, error);
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(trace_tree_1M)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 BENCHMARK_MAIN();

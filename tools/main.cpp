@@ -3,6 +3,9 @@
 //   logfire-cpp query "<SQL>"    read-only SQL over the `records` and `metrics` tables
 //   logfire-cpp tail             follow new records live, console style
 //   logfire-cpp traces           recent traces with duration, span count and errors
+//   logfire-cpp search TEXT      records by text, service, time and level
+//   logfire-cpp trace ID         one trace as a tree
+//   logfire-cpp mcp              Model Context Protocol server (stdio) for coding assistants
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -21,8 +24,11 @@ Commands:
   query     run one read-only SQL statement over the `records` and `metrics` tables
   tail      print new spans and logs as they arrive, indented by depth
   traces    list recent traces with their duration, span count and errors
+  search    find spans and logs by text, service, time and level
+  trace     print one trace as a tree, as the console prints it
+  mcp       a Model Context Protocol server on stdin/stdout, for coding assistants
 
-Run `logfire-cpp <command> --help` for a command's options.
+Run `logfire-cpp <command> --help` for a command's options. Every read command takes --json.
 The database is $LOGFIRE_LOCAL_DB, else $XDG_DATA_HOME/logfire-cpp/logfire.db
 (~/.local/share/logfire-cpp/logfire.db); every command takes --db PATH.
 )";
@@ -41,6 +47,9 @@ int main(int argc, char** argv) {
       if (cmd == "query") return logfire::cli::query_command(3, forwarded);
       if (cmd == "tail") return logfire::cli::tail_command(3, forwarded);
       if (cmd == "traces") return logfire::cli::traces_command(3, forwarded);
+      if (cmd == "search") return logfire::cli::search_command(3, forwarded);
+      if (cmd == "trace") return logfire::cli::trace_command(3, forwarded);
+      if (cmd == "mcp") return logfire::cli::mcp_command(3, forwarded);
     }
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
@@ -54,7 +63,12 @@ int main(int argc, char** argv) {
   if (cmd == "query") return logfire::cli::query_command(argc, argv);
   if (cmd == "tail") return logfire::cli::tail_command(argc, argv);
   if (cmd == "traces") return logfire::cli::traces_command(argc, argv);
-  std::fprintf(stderr, "logfire-cpp: unknown command '%s' (commands: serve, query, tail, traces; see --help)\n",
+  if (cmd == "search") return logfire::cli::search_command(argc, argv);
+  if (cmd == "trace") return logfire::cli::trace_command(argc, argv);
+  if (cmd == "mcp") return logfire::cli::mcp_command(argc, argv);
+  std::fprintf(stderr,
+               "logfire-cpp: unknown command '%s' (commands: serve, query, tail, traces, search, trace, mcp; see "
+               "--help)\n",
                cmd.c_str());
   return 2;
 }

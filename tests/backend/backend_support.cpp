@@ -144,19 +144,27 @@ cli_result run_cli(const std::vector<std::string>& args, const std::string& stdi
 serve_process::serve_process(const std::string& db, const std::vector<std::string>& extra) {
   std::vector<std::string> args = {"serve", "--port", "0", "--db", db};
   args.insert(args.end(), extra.begin(), extra.end());
+  // OTLP/gRPC only where a test asks for it, so parallel tests never contend for port 4317.
+  bool grpc_named = false;
+  for (const auto& a : extra) grpc_named |= a == "--grpc-port" || a == "--no-grpc" || a == "--no-http";
+  if (!grpc_named) args.emplace_back("--no-grpc");
   int in_fd = -1;
   pid_ = spawn(args, in_fd, out_fd_, err_fd_);
   if (pid_ < 0) return;
   close(in_fd);
   reader_ = std::thread([this] { drain(); });
   static const std::regex banner("listening on http://127\\.0\\.0\\.1:([0-9]+)");
+  static const std::regex grpc_banner("OTLP/gRPC endpoint  http://127\\.0\\.0\\.1:([0-9]+)");
+  static const std::regex database_line("  database  ");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
     {
       std::lock_guard lk(mu_);
       std::smatch m;
-      if (std::regex_search(out_, m, banner)) {
+      // The database line comes after every port line of the banner.
+      if (std::regex_search(out_, m, banner) && std::regex_search(out_, database_line)) {
         port_ = std::stoi(m[1].str());
+        if (std::regex_search(out_, m, grpc_banner)) grpc_port_ = std::stoi(m[1].str());
         return;
       }
     }

@@ -86,7 +86,7 @@ struct cli_result {
 cli_result run_cli(const std::vector<std::string>& args, const std::string& stdin_text = {},
                    std::chrono::seconds timeout = std::chrono::seconds(60));
 
-// `logfire-cpp serve --port 0 --db <db> <extra...>` in a child process. The constructor waits
+// `logfire-cpp serve --port 0 --db <db> <extra...> [--no-grpc]` in a child process. The constructor waits
 // (at most 20 s) for the banner that names the port. The destructor stops it with SIGTERM (and
 // SIGKILL if it does not exit within 10 s) and fails the test unless it exited with 0; the child
 // also dies if the test process dies.
@@ -99,6 +99,9 @@ class serve_process {
 
   [[nodiscard]] bool started() const { return port_ > 0; }
   [[nodiscard]] int port() const { return port_; }
+  // OTLP/gRPC's port, 0 when off (serve_process adds --no-grpc unless `extra` names
+  // --grpc-port, --no-grpc or --no-http).
+  [[nodiscard]] int grpc_port() const { return grpc_port_; }
   [[nodiscard]] int pid() const { return pid_; }
   [[nodiscard]] std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   // Everything the server printed so far (stdout then stderr).
@@ -111,6 +114,7 @@ class serve_process {
   int pid_ = -1;
   int out_fd_ = -1, err_fd_ = -1;
   int port_ = 0;
+  int grpc_port_ = 0;
   int exit_code_ = -1;
   mutable std::mutex mu_;
   std::string out_, err_;

@@ -120,6 +120,50 @@ std::optional<http::response> inflate_export(route_context& ctx, http::request& 
 
 }  // namespace
 
+export_outcome store_export(route_context& ctx, signal sig, body_format format, std::string_view body,
+                            std::string_view where) {
+  store_sink sink(ctx.db, ctx.budget, ctx.options.decode.chunk_bytes);
+  decode_result r = decode_request(sig, format, body, ctx.options.decode, sink);
+  std::string stored = sink.commits() > 0 ? " (" + std::to_string(r.records + r.metric_points) +
+                                                " rows of it were stored before this; a retry stores them again)"
+                                          : "";
+  export_outcome out;
+  switch (r.outcome) {
+    case decode_result::status::ok:
+      break;
+    case decode_result::status::malformed:
+    case decode_result::status::too_deep:
+      ++ctx.stats.malformed;
+      out.result = export_outcome::kind::malformed;
+      out.message = r.error + " on " + std::string(where);
+      return out;
+    case decode_result::status::too_many:
+      ++ctx.stats.too_large;
+      out.result = export_outcome::kind::too_many;
+      out.message = r.error;
+      return out;
+    case decode_result::status::no_memory:
+      ++ctx.stats.too_many_requests;
+      out.result = export_outcome::kind::no_memory;
+      out.message = "decoded rows of the requests in flight would exceed the memory limit of " +
+                    human_bytes(ctx.options.max_memory_bytes) + "; retry later, or raise --max-memory" + stored;
+      return out;
+    case decode_result::status::stopped:
+      ++ctx.stats.unavailable;
+      out.result = export_outcome::kind::unavailable;
+      out.message = "records not stored, retry: " + sink.error() + stored;
+      return out;
+  }
+  ++ctx.stats.export_requests;
+  if (sink.commits() > 1) ++ctx.stats.chunked_requests;
+  ctx.stats.records_received += r.records;
+  ctx.stats.metric_points_received += r.metric_points;
+  ctx.stats.items_rejected += static_cast<std::uint64_t>(r.rejected);
+  out.rejected = r.rejected;
+  out.message = std::move(r.rejected_message);
+  return out;
+}
+
 http::response handle_export(route_context& ctx, signal sig, http::request& req) {
   body_format format = format_of(media_type(req.head)).value_or(body_format::protobuf);
   std::string inflated;
@@ -130,41 +174,23 @@ http::response handle_export(route_context& ctx, signal sig, http::request& req)
     body = inflated;
   }
 
-  store_sink sink(ctx.db, ctx.budget, ctx.options.decode.chunk_bytes);
-  decode_result r = decode_request(sig, format, body, ctx.options.decode, sink);
-  std::string stored = sink.commits() > 0 ? " (" + std::to_string(r.records + r.metric_points) +
-                                                " rows of it were stored before this; a retry stores them again)"
-                                          : "";
-  switch (r.outcome) {
-    case decode_result::status::ok:
+  export_outcome r = store_export(ctx, sig, format, body, "/v1/" + std::string(signal_name(sig)));
+  switch (r.result) {
+    case export_outcome::kind::stored:
       break;
-    case decode_result::status::malformed:
-    case decode_result::status::too_deep:
-      ++ctx.stats.malformed;
-      return otlp_error(400, format, kGrpcInvalidArgument, r.error + " on /v1/" + std::string(signal_name(sig)));
-    case decode_result::status::too_many:
-      ++ctx.stats.too_large;
-      return otlp_error(413, format, kGrpcInvalidArgument, r.error);
-    case decode_result::status::no_memory:
-      ++ctx.stats.too_many_requests;
-      return retry_later(otlp_error(429, format, kGrpcResourceExhausted,
-                                    "decoded rows of the requests in flight would exceed the memory limit of " +
-                                        human_bytes(ctx.options.max_memory_bytes) +
-                                        "; retry later, or raise --max-memory" + stored));
-    case decode_result::status::stopped:
-      ++ctx.stats.unavailable;
-      return retry_later(
-          otlp_error(503, format, kGrpcUnavailable, "records not stored, retry: " + sink.error() + stored));
+    case export_outcome::kind::malformed:
+      return otlp_error(400, format, kGrpcInvalidArgument, r.message);
+    case export_outcome::kind::too_many:
+      return otlp_error(413, format, kGrpcInvalidArgument, r.message);
+    case export_outcome::kind::no_memory:
+      return retry_later(otlp_error(429, format, kGrpcResourceExhausted, r.message));
+    case export_outcome::kind::unavailable:
+      return retry_later(otlp_error(503, format, kGrpcUnavailable, r.message));
   }
-  ++ctx.stats.export_requests;
-  if (sink.commits() > 1) ++ctx.stats.chunked_requests;
-  ctx.stats.records_received += r.records;
-  ctx.stats.metric_points_received += r.metric_points;
-  ctx.stats.items_rejected += static_cast<std::uint64_t>(r.rejected);
   http::response ok;
   ok.status = 200;
   ok.content_type = std::string(content_type_of(format));
-  ok.body = encode_export_response(sig, format, r.rejected, r.rejected_message);
+  ok.body = encode_export_response(sig, format, r.rejected, r.message);
   return ok;
 }
 

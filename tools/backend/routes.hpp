@@ -43,6 +43,8 @@ struct route_context {
 // The token check: `Authorization: <token>` or `Bearer <token>` (the scheme in any case, as HTTP
 // says), compared in constant time. Always true without --token.
 [[nodiscard]] bool authorized(const server_options& options, const http::request_head& head);
+// The same for an Authorization header's (or gRPC `authorization` metadata's) value.
+[[nodiscard]] bool authorized(const server_options& options, std::string_view header);
 // Pages and the API answer only to loopback host names when bound to loopback: a page elsewhere
 // that rebinds its DNS name to 127.0.0.1 cannot read your telemetry through the browser.
 [[nodiscard]] bool host_allowed(const server_options& options, const http::request_head& head);
@@ -58,6 +60,25 @@ constexpr int kGrpcUnauthenticated = 16;
 // /v1/traces, /v1/logs, /v1/metrics: token, media type and encoding, from the head alone.
 [[nodiscard]] std::optional<http::response> check_export_head(route_context& ctx, const http::request_head& head);
 [[nodiscard]] http::response handle_export(route_context& ctx, signal sig, http::request& req);
+
+// The one decode-and-store path of every OTLP door (HTTP here, gRPC in grpc_receiver.cpp): the
+// body (already decompressed) is decoded item by item and committed chunk by chunk under the
+// memory budget; `stored` comes back only after the last commit. Counts the outcome in the stats.
+// `where` names the door in messages ("/v1/traces", "gRPC TraceService/Export").
+struct export_outcome {
+  enum class kind : std::uint8_t {
+    stored,       // committed; `rejected` items refused (partial success), `message` the first reason
+    malformed,    // not an OTLP request, or nested too deep: nothing stored
+    too_many,     // more rows than --max-request-rows: nothing stored
+    no_memory,    // --max-memory: retry later (chunks before it may be stored)
+    unavailable,  // the store is behind, failing or stopping: retry later
+  };
+  kind result = kind::stored;
+  std::int64_t rejected = 0;
+  std::string message;
+};
+[[nodiscard]] export_outcome store_export(route_context& ctx, signal sig, body_format format, std::string_view body,
+                                          std::string_view where);
 
 // ---- api_routes.cpp --------------------------------------------------------------------------
 

@@ -270,6 +270,7 @@ std::string server::stats_json() const {
     json::append_uint(s, v);
   };
   field("export_requests", stats_.export_requests, false);
+  field("grpc_export_requests", stats_.grpc_export_requests);
   field("records_received", stats_.records_received);
   field("metric_points_received", stats_.metric_points_received);
   field("items_rejected", stats_.items_rejected);
@@ -358,8 +359,11 @@ http::response otlp_error(int http_status, std::optional<body_format> format, in
 }
 
 bool authorized(const server_options& options, const http::request_head& head) {
+  return authorized(options, head.header_or_empty("authorization"));
+}
+
+bool authorized(const server_options& options, std::string_view header) {
   if (!options.token) return true;
-  const std::string header = head.header_or_empty("authorization");
   std::string_view presented = text::trim(header);
   if (presented.size() > 7 && text::iequals(presented.substr(0, 7), "bearer ")) {
     presented = text::trim(presented.substr(7));

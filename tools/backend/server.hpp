@@ -23,6 +23,9 @@
 #include "store.hpp"
 
 namespace logfire::backend {
+namespace detail {
+class grpc_receiver_impl;
+}
 
 struct server_options {
   std::string host = "127.0.0.1";  // loopback unless asked otherwise (--host)
@@ -56,8 +59,9 @@ struct server_options {
 
 // Counters of what the server received and refused, by reason (all monotonic).
 struct server_stats {
-  std::atomic<std::uint64_t> export_requests{0};   // answered 200 (including partial success)
-  std::atomic<std::uint64_t> records_received{0};  // spans and log records stored
+  std::atomic<std::uint64_t> export_requests{0};       // answered 200 (including partial success)
+  std::atomic<std::uint64_t> grpc_export_requests{0};  // of which over OTLP/gRPC
+  std::atomic<std::uint64_t> records_received{0};      // spans and log records stored
   std::atomic<std::uint64_t> metric_points_received{0};
   std::atomic<std::uint64_t> items_rejected{0};          // partial success: spans/logs/points refused
   std::atomic<std::uint64_t> chunked_requests{0};        // exports committed in more than one chunk
@@ -101,6 +105,7 @@ class server {
   [[nodiscard]] std::string stats_json() const;
 
  private:
+  friend class detail::grpc_receiver_impl;  // shares the store, limits, stats and memory budget
   http::head_decision on_head(const http::request_head& head);
   http::response on_request(http::request& req);
   http::response on_refusal(http::refusal kind, const http::request_head* head, const std::string& detail);

@@ -8,5 +8,8 @@ int serve_command(int argc, char** argv);
 int query_command(int argc, char** argv);
 int tail_command(int argc, char** argv);
 int traces_command(int argc, char** argv);
+int search_command(int argc, char** argv);
+int trace_command(int argc, char** argv);
+int mcp_command(int argc, char** argv);
 
 }  // namespace logfire::cli

@@ -72,7 +72,7 @@ int parse_command(args& a, int argc, char** argv, std::string& format) {
     std::cout << a.help_text();
     return 0;
   }
-  format = a.get("format").value_or("table");
+  format = a.flag("json") ? "json" : a.get("format").value_or("table");
   if (!valid_format(format)) {
     std::cerr << "logfire-cpp " << a.command() << ": --format must be table, json or csv, got '"
               << backend::text::for_terminal(format) << "'\n";
@@ -117,6 +117,7 @@ int query_command(int argc, char** argv) {
          {
              {"db", "PATH", "database file (default $LOGFIRE_LOCAL_DB, else $XDG_DATA_HOME/logfire-cpp/logfire.db)"},
              {"format", "FORMAT", "table, json or csv (default table)"},
+             {"json", "", "the same as --format json: an array of one object per row"},
              {"max-width", "N", "table format: cut cells longer than N characters (default 80; 0 = never)"},
          },
          1);
@@ -156,6 +157,7 @@ int traces_command(int argc, char** argv) {
              {"limit", "N", "how many traces (default 20)"},
              {"errors", "", "only traces with an error"},
              {"format", "FORMAT", "table, json or csv (default table)"},
+             {"json", "", "the same as --format json: {\"traces\": [...]} (docs/local-backend.md)"},
          });
   std::string format;
   if (int code = parse_command(a, argc, argv, format); code >= 0) return code;

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <thread>
 
+#include "backend/grpc_receiver.hpp"
 #include "backend/otlp_decode.hpp"
 #include "backend/server.hpp"
 #include "backend/store.hpp"
@@ -40,20 +41,29 @@ void fit_descriptors(backend::server_options& server) {
   }
 }
 
-void print_banner(const serve_config& config, int port) {
+// Ports are 0 when that door is off.
+void print_banner(const serve_config& config, int http_port, int grpc_port) {
   const std::string& host = config.server.host;
   std::string display_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  std::string base = "http://" + display_host + ":" + std::to_string(port);
-  // The token rides in the fragment: browsers never send it to a server or put it in a
-  // Referer, so it stays out of logs; the page reads it and sends it as a header.
-  std::string web = base + "/" + (config.server.token ? "#token=" + *config.server.token : "");
-  std::printf(
-      "logfire-cpp serve: listening on %s\n"
-      "  OTLP/HTTP endpoint  %s  (POST /v1/traces, /v1/logs, /v1/metrics)\n"
-      "  web view            %s\n"
-      "  database            %s\n"
-      "  send from an SDK    OTEL_EXPORTER_OTLP_ENDPOINT=%s\n",
-      base.c_str(), base.c_str(), web.c_str(), backend::text::for_terminal(config.store.path).c_str(), base.c_str());
+  std::string base = "http://" + display_host + ":" + std::to_string(http_port);
+  std::string grpc_base = "http://" + display_host + ":" + std::to_string(grpc_port);
+  std::printf("logfire-cpp serve: listening on %s\n", http_port > 0 ? base.c_str() : grpc_base.c_str());
+  if (http_port > 0) {
+    // The token rides in the fragment: browsers never send it to a server or put it in a
+    // Referer, so it stays out of logs; the page reads it and sends it as a header.
+    std::string web = base + "/" + (config.server.token ? "#token=" + *config.server.token : "");
+    std::printf(
+        "  OTLP/HTTP endpoint  %s  (POST /v1/traces, /v1/logs, /v1/metrics)\n"
+        "  web view            %s\n",
+        base.c_str(), web.c_str());
+  }
+  if (grpc_port > 0) {
+    std::printf("  OTLP/gRPC endpoint  %s  (TraceService, LogsService, MetricsService)\n", grpc_base.c_str());
+  }
+  std::printf("  database            %s\n", backend::text::for_terminal(config.store.path).c_str());
+  std::printf("  send from an SDK    OTEL_EXPORTER_OTLP_ENDPOINT=%s%s\n",
+              http_port > 0 ? base.c_str() : grpc_base.c_str(),
+              http_port > 0 ? "  (OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf)" : "  (OTEL_EXPORTER_OTLP_PROTOCOL=grpc)");
   if (host != "127.0.0.1" && host != "::1") {
     std::printf("  note                %s accepts connections from other machines%s (see docs/security.md)\n",
                 display_host.c_str(), config.server.token ? "" : ", and no --token is set");
@@ -97,20 +107,41 @@ int serve_command(int argc, char** argv) {
   }
   {
     backend::server srv(*db, config.server);
-    if (!srv.bind(error)) {
+    if (config.http_enabled && !srv.bind(error)) {
       std::cerr << "logfire-cpp serve: " << error << "\n";
       return 1;
     }
-    print_banner(config, srv.port());
-    std::thread signal_waiter([&] {
+    // gRPC borrows the HTTP server's store, limits, stats and memory budget (even with --no-http).
+    backend::grpc_receiver grpc(srv, config.grpc);
+    int grpc_port = 0;
+    if (config.grpc_enabled) {
+      if (grpc.start(error)) {
+        grpc_port = grpc.port();
+      } else if (config.grpc_port_set || !config.http_enabled) {
+        std::cerr << "logfire-cpp serve: " << error << "\n";
+        return 1;
+      } else {
+        // The default port taken (e.g. by another serve or a Collector) must not stop OTLP/HTTP.
+        std::fprintf(stderr, "logfire-cpp serve: OTLP/gRPC is off: %s; choose a port with --grpc-port, or --no-grpc\n",
+                     error.c_str());
+      }
+    }
+    print_banner(config, config.http_enabled ? srv.port() : 0, grpc_port);
+    if (config.http_enabled) {
+      std::thread signal_waiter([&] {
+        int sig = 0;
+        sigwait(&stop_signals, &sig);
+        srv.stop();
+      });
+      srv.run();
+      // run() also returns when the listening socket fails; wake the waiter either way.
+      pthread_kill(signal_waiter.native_handle(), SIGTERM);
+      signal_waiter.join();
+    } else {
       int sig = 0;
       sigwait(&stop_signals, &sig);
-      srv.stop();
-    });
-    srv.run();
-    // run() also returns when the listening socket fails; wake the waiter either way.
-    pthread_kill(signal_waiter.native_handle(), SIGTERM);
-    signal_waiter.join();
+    }
+    grpc.stop();  // answers the calls in flight (their rows committed) before the store closes
     print_summary(srv);
   }
   db.reset();  // commits anything queued, checkpoints the WAL

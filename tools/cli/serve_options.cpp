@@ -82,8 +82,16 @@ std::vector<serve_option> option_table() {
          c.server.host = host;
          return true;
        }},
-      {{"port", "PORT", "port to listen on (default 4318, OTLP/HTTP's; 0 picks a free one)"},
+      {{"port", "PORT", "OTLP/HTTP's and the web view's port (default 4318; 0 picks a free one)"},
        count(0, 65535, [](serve_config& c, long long n) { c.server.port = static_cast<int>(n); })},
+      {{"grpc-port", "PORT", "OTLP/gRPC's port (default 4317; 0 picks a free one)"},
+       count(0, 65535,
+             [](serve_config& c, long long n) {
+               c.grpc.port = static_cast<int>(n);
+               c.grpc_port_set = true;
+             })},
+      {{"no-http", "", "no OTLP/HTTP port (and so no web view and no /api): OTLP/gRPC only"}, nullptr},
+      {{"no-grpc", "", "no OTLP/gRPC port: OTLP/HTTP only"}, nullptr},
       {{"db", "PATH",
         "database file, created if missing; :memory: keeps it in this process only\n"
         "(default $LOGFIRE_LOCAL_DB, else $XDG_DATA_HOME/logfire-cpp/logfire.db)"},
@@ -202,6 +210,7 @@ int parse_serve_options(int argc, char** argv, serve_config& config) {
   for (const auto& o : table) specs.push_back(o.spec);
   args a("serve", "[options]",
          "Receive OTLP/HTTP (protobuf or JSON, gzip or plain) on POST /v1/traces, /v1/logs and /v1/metrics,\n"
+         "and OTLP/gRPC (TraceService, LogsService, MetricsService) on --grpc-port,\n"
          "store every span, log and metric point in SQLite (tables `records` and `metrics`), and serve a\n"
          "web view of recent traces with a SQL box at http://HOST:PORT/. A request is answered 200 only\n"
          "after its records are committed. Every limit below is refused with its own status and a message\n"
@@ -229,6 +238,13 @@ int parse_serve_options(int argc, char** argv, serve_config& config) {
   if (!a.get("max-decompressed-size")) {
     config.server.max_decompressed_bytes = static_cast<std::size_t>(config.server.http.max_body_bytes);
   }
+  config.http_enabled = !a.flag("no-http");
+  config.grpc_enabled = !a.flag("no-grpc");
+  if (!config.http_enabled && !config.grpc_enabled) {
+    std::cerr << "logfire-cpp serve: --no-http and --no-grpc together leave nothing to serve\n";
+    return 2;
+  }
+  config.grpc.host = config.server.host;
   config.store.durable = a.flag("durable");
   config.server.log_requests = a.flag("verbose");
   return -1;

@@ -10,6 +10,7 @@
 
 #include "args.hpp"
 #include "backend/db.hpp"
+#include "backend/search.hpp"
 #include "backend/text.hpp"
 #include "commands.hpp"
 #include "tailer.hpp"
@@ -25,6 +26,7 @@ struct tail_options {
   std::optional<std::string> service;
   tail_style style;
   std::chrono::milliseconds interval{500};
+  bool json = false;
 };
 
 // Returns -1 to go on; otherwise the exit code (0 after --help, 2 for bad usage). One check per
@@ -47,6 +49,9 @@ int parse_tail_options(int argc, char** argv, tail_options& o) {
              {"color", "WHEN", "auto, always or never (default auto: a terminal and no NO_COLOR)"},
              {"interval", "DURATION", "how often to look for new records (default 500ms)"},
              {"verbose", "", "add each record's kind, duration, service and trace id"},
+             {"json", "",
+              "one JSON object per line and record, in arrival order, as soon as it is stored\n"
+              "(the record shape of docs/local-backend.md)"},
          });
   std::string error;
   if (!a.parse(argc, argv, 2, error)) {
@@ -90,12 +95,41 @@ int parse_tail_options(int argc, char** argv, tail_options& o) {
   o.follow = !a.flag("no-follow");
   o.service = a.get("service");
   o.style.verbose = a.flag("verbose");
+  o.json = a.flag("json");
   return -1;
 }
 
 int fail(const std::string& error) {
   std::cerr << "logfire-cpp tail: " << backend::text::for_terminal(error) << "\n";
   return 1;
+}
+
+// --json: records go out as they are stored (no grouping by trace: a program orders them by
+// parent_span_id itself), one object per line, flushed per poll.
+int tail_json(sqlite3* db, const tail_options& o) {
+  std::string error;
+  std::int64_t cursor = 0;
+  {
+    auto s = backend::prepare(db, "SELECT coalesce(max(id), 0) FROM records", error);
+    if (!s || sqlite3_step(s.get()) != SQLITE_ROW) return fail(error);
+    cursor = std::max<std::int64_t>(0, sqlite3_column_int64(s.get(), 0) - static_cast<std::int64_t>(o.last));
+  }
+  std::vector<backend::record_summary> batch;
+  while (true) {
+    do {
+      if (!backend::records_after(db, cursor, 5000, o.min_level, o.service, batch, error)) return fail(error);
+      std::string out;
+      for (const auto& r : batch) {
+        backend::append_record_json(out, r, false);
+        out += '\n';
+        cursor = r.id;
+      }
+      std::fwrite(out.data(), 1, out.size(), stdout);
+    } while (batch.size() == 5000);
+    std::fflush(stdout);
+    if (!o.follow) return 0;
+    std::this_thread::sleep_for(o.interval);
+  }
 }
 
 }  // namespace
@@ -106,6 +140,7 @@ int tail_command(int argc, char** argv) {
   std::string error;
   auto db = backend::open_read_only(o.db, error);
   if (!db) return fail(error);
+  if (o.json) return tail_json(db.get(), o);
   tailer t(db.get(), o.style, o.min_level, o.service);
   if (!t.prepare_statements(error) || !t.start_cursor(o.last, error) || !t.poll(error)) return fail(error);
   t.flush({}, true);

@@ -173,6 +173,12 @@ void tailer::print_group(group& g) {
 }
 
 void tailer::print_row(const row& r, int depth) const {
+  print_console_record({r.start_ns, r.duration, r.kind, r.level, r.message, r.tags, r.service, r.trace_id,
+                        r.is_exception, r.exception_type, r.exception_message},
+                       depth, style_);
+}
+
+void print_console_record(const console_record& r, int depth, const tail_style& style) {
   std::time_t secs = static_cast<std::time_t>(r.start_ns / 1'000'000'000);
   std::tm tm{};
   localtime_r(&secs, &tm);
@@ -181,24 +187,24 @@ void tailer::print_row(const row& r, int depth) const {
                 static_cast<int>((r.start_ns / 1'000'000) % 1000));
   std::string indent(static_cast<std::size_t>(std::min(depth, 40)) * 2, ' ');
   const char* level_color = r.level >= 17 ? "31" : r.level >= 13 ? "33" : nullptr;
-  std::string line = style_.wrap("2", time_buf) + " " + indent;
-  line += level_color ? style_.wrap(level_color, safe(r.message)) : safe(r.message);
+  std::string line = style.wrap("2", time_buf) + " " + indent;
+  line += level_color ? style.wrap(level_color, safe(r.message)) : safe(r.message);
   if (auto tags = backend::json::parse(r.tags, 4); tags && !tags->items.empty()) {
     std::string list;
     for (const auto& t : tags->items) list += (list.empty() ? "" : ",") + safe(t.text);
-    line += style_.wrap("36", " [" + list + "]");
+    line += style.wrap("36", " [" + list + "]");
   }
-  if (style_.verbose) {
+  if (style.verbose) {
     std::string extra = r.kind == "pending_span" ? "started" : safe(r.kind);
     if (r.kind == "span" && r.duration) extra += " " + backend::format_duration(*r.duration);
     extra +=
         " · " + (r.service.empty() ? std::string("?") : safe(r.service)) + " · trace " + safe(r.trace_id.substr(0, 8));
-    line += style_.wrap("2", "  (" + extra + ")");
+    line += style.wrap("2", "  (" + extra + ")");
   }
   std::puts(line.c_str());
   if (r.is_exception) {
     std::string exc = safe(r.exception_type) + (r.exception_message.empty() ? "" : ": " + safe(r.exception_message));
-    std::puts((std::string(13, ' ') + indent + "  " + style_.wrap("31", exc)).c_str());
+    std::puts((std::string(13, ' ') + indent + "  " + style.wrap("31", exc)).c_str());
   }
 }
 

@@ -30,6 +30,20 @@ struct tail_style {
   }
 };
 
+// One record as Logfire's console prints it: local time, two spaces per depth, the message (red
+// at error and above, yellow for warnings), tags in cyan, the exception on its own line below.
+// Shared by `tail` and `trace`.
+struct console_record {
+  std::int64_t start_ns = 0;
+  std::optional<double> duration;
+  std::string kind;
+  int level = 9;
+  std::string message, tags, service, trace_id;
+  bool is_exception = false;
+  std::string exception_type, exception_message;
+};
+void print_console_record(const console_record& r, int depth, const tail_style& style);
+
 class tailer {
  public:
   tailer(sqlite3* db, tail_style style, int min_level, std::optional<std::string> service)
