@@ -30,7 +30,7 @@ namespace detail {
 
 std::uint64_t not_configured_count() noexcept;   // api.cpp
 void side_queue_after_fork_in_child() noexcept;  // api.cpp
-extern std::atomic<bool> g_shut_down;           // api.cpp: a pipeline was shut down (for the not-configured line)
+extern std::atomic<bool> g_shut_down;            // api.cpp: a pipeline was shut down (for the not-configured line)
 
 namespace {
 
