@@ -95,23 +95,26 @@ bool parse_pb(std::string_view body, std::vector<pb_resource>& out, std::size_t&
   bool top_ok = for_each_field(body, [&](std::uint32_t f, bool is_len, std::string_view, std::string_view p) {
     if (f != 1 || !is_len) return;  // unknown top-level fields are dropped
     pb_resource rs;
-    ok = ok && for_each_field(p, [&](std::uint32_t f2, bool len2, std::string_view whole2, std::string_view p2) {
-           if (f2 != 2 || !len2) {
-             rs.other.append(whole2);
-             return;
-           }
-           pb_scope ss;
-           ok =
-               ok && for_each_field(p2, [&](std::uint32_t f3, bool len3, std::string_view whole3, std::string_view p3) {
-                 if (f3 == 2 && len3) {
-                   ss.spans.push_back(p3);
-                   ++spans;
-                 } else {
-                   ss.other.append(whole3);
-                 }
-               });
-           rs.scopes.push_back(std::move(ss));
-         });
+    const bool parsed =
+        for_each_field(p, [&](std::uint32_t f2, bool len2, std::string_view whole2, std::string_view p2) {
+          if (f2 != 2 || !len2) {
+            rs.other.append(whole2);
+            return;
+          }
+          pb_scope ss;
+          const bool scope_parsed =
+              for_each_field(p2, [&](std::uint32_t f3, bool len3, std::string_view whole3, std::string_view p3) {
+                if (f3 == 2 && len3) {
+                  ss.spans.push_back(p3);
+                  ++spans;
+                } else {
+                  ss.other.append(whole3);
+                }
+              });
+          ok = ok && scope_parsed;
+          rs.scopes.push_back(std::move(ss));
+        });
+    ok = ok && parsed;
     out.push_back(std::move(rs));
   });
   return top_ok && ok;
@@ -338,19 +341,27 @@ bool is_metric_data_field(std::uint32_t f) noexcept {
 bool parse_pb_metric(std::string_view msg, pb_metric& m, std::size_t& points) {
   bool ok = true;
   bool top = for_each_field(msg, [&](std::uint32_t f, bool is_len, std::string_view whole, std::string_view p) {
-    if (!is_len || !is_metric_data_field(f) || m.data_field != 0) {
+    if (!is_len || !is_metric_data_field(f)) {
       m.other.append(whole);
       return;
     }
+    // Two data fields in one Metric is not something an SDK writes (they are one oneof): the
+    // halves could not say which points they hold, so the body does not parse.
+    if (m.data_field != 0) {
+      ok = false;
+      return;
+    }
     m.data_field = f;
-    ok = ok && for_each_field(p, [&](std::uint32_t f2, bool len2, std::string_view whole2, std::string_view p2) {
-           if (f2 == 1 && len2) {
-             m.points.push_back(p2);
-             ++points;
-           } else {
-             m.data_other.append(whole2);
-           }
-         });
+    const bool parsed =
+        for_each_field(p, [&](std::uint32_t f2, bool len2, std::string_view whole2, std::string_view p2) {
+          if (f2 == 1 && len2) {
+            m.points.push_back(p2);
+            ++points;
+          } else {
+            m.data_other.append(whole2);
+          }
+        });
+    ok = ok && parsed;
   });
   return top && ok;
 }
@@ -361,24 +372,27 @@ bool parse_pb_metrics(std::string_view body, std::vector<pb_metric_resource>& ou
   bool top_ok = for_each_field(body, [&](std::uint32_t f, bool is_len, std::string_view, std::string_view p) {
     if (f != 1 || !is_len) return;  // unknown top-level fields are dropped
     pb_metric_resource rm;
-    ok = ok && for_each_field(p, [&](std::uint32_t f2, bool len2, std::string_view whole2, std::string_view p2) {
-           if (f2 != 2 || !len2) {
-             rm.other.append(whole2);
-             return;
-           }
-           pb_metric_scope sm;
-           ok =
-               ok && for_each_field(p2, [&](std::uint32_t f3, bool len3, std::string_view whole3, std::string_view p3) {
-                 if (f3 == 2 && len3) {
-                   pb_metric m;
-                   ok = ok && parse_pb_metric(p3, m, points);
-                   sm.metrics.push_back(std::move(m));
-                 } else {
-                   sm.other.append(whole3);
-                 }
-               });
-           rm.scopes.push_back(std::move(sm));
-         });
+    const bool parsed =
+        for_each_field(p, [&](std::uint32_t f2, bool len2, std::string_view whole2, std::string_view p2) {
+          if (f2 != 2 || !len2) {
+            rm.other.append(whole2);
+            return;
+          }
+          pb_metric_scope sm;
+          const bool scope_parsed =
+              for_each_field(p2, [&](std::uint32_t f3, bool len3, std::string_view whole3, std::string_view p3) {
+                if (f3 == 2 && len3) {
+                  pb_metric m;
+                  ok = ok && parse_pb_metric(p3, m, points);
+                  sm.metrics.push_back(std::move(m));
+                } else {
+                  sm.other.append(whole3);
+                }
+              });
+          ok = ok && scope_parsed;
+          rm.scopes.push_back(std::move(sm));
+        });
+    ok = ok && parsed;
     out.push_back(std::move(rm));
   });
   return top_ok && ok;

@@ -81,6 +81,12 @@ TEST(Split, GarbageIsRefusedNotCrashedOn) {
   std::size_t n = 0;
   EXPECT_FALSE(detail::split_request_in_halves(body_format::protobuf, "\x0a\xff\xff\xff\xff\x0f", h));
   EXPECT_FALSE(detail::count_request_spans(body_format::protobuf, "\x0a\x05\x01", n));
+  // A ScopeSpans whose own fields are truncated, inside a well-formed ResourceSpans: the error
+  // two levels down is not lost on the way up.
+  EXPECT_FALSE(
+      detail::count_request_spans(body_format::protobuf, std::string_view("\x0a\x05\x12\x03\x0a\x05\x01", 7), n));
+  EXPECT_FALSE(detail::count_request_spans(body_format::protobuf, std::string_view("\x0a\x05\x12\x03\x0a\x05\x01", 7),
+                                           n, detail::otlp_signal::metrics));
   EXPECT_FALSE(
       detail::split_request_in_halves(body_format::json, R"({"resourceSpans":[{"scopeSpans":[{"spans":[{}, )", h));
   EXPECT_FALSE(detail::split_request_in_halves(body_format::json, "[[[[[[", h));

@@ -9,6 +9,7 @@
 #include <deque>
 #include <limits>
 
+#include "export/otlp_split.hpp"
 #include "metrics/metrics_support.hpp"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
 
@@ -541,3 +542,40 @@ TEST(otlp_metrics, a_real_collection_round_trips) {
 }
 
 }  // namespace
+
+// A Metric carrying two data fields (gauge and sum: one oneof, so no SDK writes both; a corrupt
+// spool file can) does not parse for the 413 splitter: before, the halves re-read the other
+// field's points and said a different count than the split had charged (found by fuzz_otlp_split).
+TEST(otlp_metrics, a_metric_with_two_data_fields_is_refused_by_the_splitter) {
+  ExportMetricsServiceRequest req;
+  auto* m = req.add_resource_metrics()->add_scope_metrics()->add_metrics();
+  m->set_name("two.kinds");
+  for (int i = 0; i < 3; ++i) m->mutable_gauge()->add_data_points()->set_as_int(i);
+  std::string gauge_only;
+  ASSERT_TRUE(req.SerializeToString(&gauge_only));
+  pbm::Metric sum_part;
+  for (int i = 0; i < 2; ++i) sum_part.mutable_sum()->add_data_points()->set_as_int(10 + i);
+  std::string metric_bytes;
+  ASSERT_TRUE(m->SerializeToString(&metric_bytes));
+  metric_bytes += sum_part.SerializeAsString();  // the sum field appended after the gauge
+  // Rebuild by hand: ResourceMetrics{ ScopeMetrics{ Metric = metric_bytes } }.
+  auto len_field = [](int field, const std::string& payload) {
+    std::string out(1, static_cast<char>(field << 3 | 2));
+    std::size_t n = payload.size();
+    while (n >= 0x80) {
+      out.push_back(static_cast<char>((n & 0x7f) | 0x80));
+      n >>= 7;
+    }
+    out.push_back(static_cast<char>(n));
+    return out + payload;
+  };
+  const std::string body = len_field(1, len_field(2, len_field(2, metric_bytes)));
+
+  std::size_t points = 0;
+  ASSERT_TRUE(
+      detail::count_request_spans(detail::body_format::protobuf, gauge_only, points, detail::otlp_signal::metrics));
+  EXPECT_EQ(points, 3u);
+  detail::split_halves h;
+  EXPECT_FALSE(detail::count_request_spans(detail::body_format::protobuf, body, points, detail::otlp_signal::metrics));
+  EXPECT_FALSE(detail::split_request_in_halves(detail::body_format::protobuf, body, h, detail::otlp_signal::metrics));
+}
