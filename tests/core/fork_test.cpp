@@ -195,6 +195,7 @@ TEST(fork, child_has_its_own_working_pipeline) {
 
 TEST(fork, forking_while_other_threads_produce) {
   SKIP_UNDER_TSAN();
+  SKIP_UNDER_ASAN();  // the producer allocates at the fork: the same sanitizer hang, seen in CI-like runs
   const std::string path = temp_path();
   auto lf = logfire::configure(quiet_options({std::make_shared<file_exporter>(path)}));
   ASSERT_TRUE(lf) << lf.error();
