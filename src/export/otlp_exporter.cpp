@@ -28,6 +28,7 @@
 #include "export/gzip.hpp"
 #include "export/otlp_encoder.hpp"
 #include "export/otlp_split.hpp"
+#include "export/rpc_status.hpp"
 #include "resource/resource_listener.hpp"
 
 namespace logfire::detail {
@@ -348,7 +349,10 @@ class engine {
 
   std::string rejection_detail(const http_response& r) const {
     std::string d = "HTTP " + std::to_string(r.status) + " from " + cfg_.url;
-    if (!r.body_prefix.empty()) d += ": " + printable(r.body_prefix);
+    if (r.body_prefix.empty()) return d;
+    // A protobuf request gets its error as a google.rpc.Status: its message, not its bytes.
+    auto status = decode_rpc_status(r.body_prefix);
+    d += ": " + (status ? *status : printable(r.body_prefix));
     return d;
   }
 

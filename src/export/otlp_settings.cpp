@@ -198,6 +198,15 @@ void apply_common(const common_settings& c, std::string_view service, otlp_expor
   if (c.spool) cfg.spool_directory = spool_folder(c.spool_root, service, cfg.url, cfg.headers);
 }
 
+// Tokens from before the pylf_v<N>_<region>_ shape: long, letters and digits only. Anything
+// else without that shape (a typo, a placeholder, another service's key) is said at configure.
+bool looks_like_legacy_token(std::string_view t) noexcept {
+  if (t.size() < 32) return false;
+  for (char c : t)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) return false;
+  return true;
+}
+
 }  // namespace
 
 std::string logfire_base_url(std::string_view token, std::string* warning) {
@@ -214,6 +223,10 @@ std::string logfire_base_url(std::string_view token, std::string* warning) {
       if (i > start && i < t.size() && t[i] == '_') region = t.substr(start, i - start);
     }
   }
+  if (region.empty() && warning != nullptr && !looks_like_legacy_token(t))
+    *warning = "the Logfire token (" + std::to_string(t.size()) +
+               " characters) does not look like a write token (pylf_v1_<region>_...): sending to the US "
+               "region https://logfire-us.pydantic.dev, which will likely refuse it";
   if (region == "eu") return "https://logfire-eu.pydantic.dev";
   if (!region.empty() && region != "us" && warning != nullptr)
     *warning = "unknown Logfire region '" + std::string(region) +

@@ -2,6 +2,7 @@
 // reported, and 413 splitting.
 #include <gtest/gtest.h>
 
+#include "export/rpc_status.hpp"
 #include "export_test_util.hpp"
 
 namespace logfire::test {
@@ -111,6 +112,42 @@ TEST(ExporterRetry, ABadRequestIsNotRetriedAndTheServerAnswerIsReported) {
   EXPECT_EQ(counter.delivered(), 0u);
   EXPECT_EQ(counter.accounted(), 7u);
   EXPECT_EQ(counter.events(event_counter::batches_retried), 0u);
+}
+
+// google.rpc.Status{code: 16, message: "invalid token"}, as protobuf bytes.
+static std::string unauthenticated_status() {
+  std::string msg = "invalid token";
+  std::string b = "\x08\x10\x12";
+  b.push_back(static_cast<char>(msg.size()));
+  return b + msg;
+}
+
+TEST(ExporterRetry, AProtobufStatusAnswerIsReportedAsItsMessage) {
+  otlp_receiver rx;
+  ASSERT_TRUE(rx.start());
+  rx.set_responder([](const request_info&) { return answer(401, {}, unauthenticated_status()); });
+  test_counter counter;
+  auto exp = detail::make_otlp_exporter(fast_config(rx.traces_url()), test_resource());
+  exp->start(counter);
+  record_factory f;
+  auto batch = f.spans(3);
+  exp->export_batch(batch);
+  EXPECT_TRUE(eventually([&] { return counter.dropped(drop_reason::rejected_by_backend) == 3; }, 10s));
+  auto details = counter.details(drop_reason::rejected_by_backend);
+  ASSERT_EQ(details.size(), 1u);
+  EXPECT_EQ(details[0], "HTTP 401 from " + rx.traces_url() + ": code 16: invalid token");
+  EXPECT_TRUE(exp->shutdown(clock::now() + 5s));
+  EXPECT_EQ(counter.accounted(), 3u);
+}
+
+TEST(RpcStatus, DecodesCutShortAndRejectsText) {
+  EXPECT_EQ(detail::decode_rpc_status(unauthenticated_status()), "code 16: invalid token");
+  auto cut = unauthenticated_status();
+  cut.resize(cut.size() - 6);
+  EXPECT_EQ(detail::decode_rpc_status(cut), "code 16: invalid...");
+  EXPECT_EQ(detail::decode_rpc_status("Service Unavailable"), std::nullopt);
+  EXPECT_EQ(detail::decode_rpc_status("{\"code\": 16}"), std::nullopt);
+  EXPECT_EQ(detail::decode_rpc_status(std::string("\x08\x10", 2)), std::nullopt);  // no message
 }
 
 TEST(ExporterRetry, PayloadTooLargeSplitsTheBatch) {

@@ -52,17 +52,20 @@ TEST(Settings, TokenRegionSelectsTheBaseUrl) {
       {"pylf_v1_eu_abc123", "https://logfire-eu.pydantic.dev", false},
       {"pylf_v12_eu_x_y_z", "https://logfire-eu.pydantic.dev", false},
       {"pylf_v2_ap_abc123", "https://logfire-us.pydantic.dev", true},  // unknown region
-      {"legacytoken0123456789", "https://logfire-us.pydantic.dev", false},
-      {"pylf_vx_eu_abc", "https://logfire-us.pydantic.dev", false},  // not the token shape
-      {"pylf_v1_EU_abc", "https://logfire-us.pydantic.dev", false},  // regions are lowercase
-      {"pylf_v1_eu", "https://logfire-us.pydantic.dev", false},      // no trailing '_'
+      {"legacytoken0123456789legacytoken0", "https://logfire-us.pydantic.dev", false},
+      {"garbage", "https://logfire-us.pydantic.dev", true},         // not a token at all
+      {"pylf_vx_eu_abc", "https://logfire-us.pydantic.dev", true},  // not the token shape
+      {"pylf_v1_EU_abc", "https://logfire-us.pydantic.dev", true},  // regions are lowercase
+      {"pylf_v1_eu", "https://logfire-us.pydantic.dev", true},      // no trailing '_'
   };
   for (const auto& r : table) {
     std::string warning;
     EXPECT_EQ(detail::logfire_base_url(r.token, &warning), r.url) << r.token;
     EXPECT_EQ(!warning.empty(), r.warns) << r.token << ": " << warning;
     if (r.warns) {
-      EXPECT_NE(warning.find("us, eu"), std::string::npos) << warning;
+      EXPECT_TRUE(warning.find("us, eu") != std::string::npos ||
+                  warning.find("does not look like a write token") != std::string::npos)
+          << warning;
     }
   }
 }
@@ -137,6 +140,19 @@ TEST(Settings, UnknownRegionWarnsOnceForAllTokens) {
   ASSERT_EQ(r.configs.size(), 2u);
   ASSERT_EQ(r.notices.size(), 1u);
   EXPECT_NE(r.notices[0].find("known regions: us, eu"), std::string::npos) << r.notices[0];
+  EXPECT_EQ(r.configs[0].url, "https://logfire-us.pydantic.dev/v1/traces");
+}
+
+TEST(Settings, ATokenOfTheWrongShapeIsSaidAtConfigureWithTheRegionUsed) {
+  fake_env env;
+  env.vars["LOGFIRE_TOKEN"] = "garbage";
+  env.vars["HOME"] = "/home/u";
+  auto r = resolve(env);
+  ASSERT_EQ(r.configs.size(), 1u);
+  ASSERT_EQ(r.notices.size(), 1u);
+  EXPECT_EQ(r.notices[0],
+            "the Logfire token (7 characters) does not look like a write token (pylf_v1_<region>_...): sending to "
+            "the US region https://logfire-us.pydantic.dev, which will likely refuse it");
   EXPECT_EQ(r.configs[0].url, "https://logfire-us.pydantic.dev/v1/traces");
 }
 
