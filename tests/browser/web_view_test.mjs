@@ -276,7 +276,37 @@ async function main() {
     const legend = await page.$$eval('#metric-chart svg text.legend', (ts) => ts.map((t) => t.textContent));
     check(legend.join(',') === 'p50,p90,p99', `a histogram is charted as percentiles (${legend.join(',')})`);
 
-    // 6. With --token: the banner's #token=... address opens the page, which sends the token as a
+    // 6. Live updates: with the list open, a span exported now appears without a reload, first as
+    // running (its pending span), then finished; an open trace follows the same way.
+    await page.goto(`${base}/#/`);
+    await page.waitForSelector('#trace-list tbody tr');
+    await page.evaluate(() => { window.notReloaded = true; });
+    const liveTrace = hex(16);
+    const liveRoot = hex(8);
+    const liveExport = async (spans) => {
+      const res = await fetch(`${base}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ resourceSpans: [{ resource: { attributes: [str('service.name', 'live-svc')] }, scopeSpans: [{ spans }] }] }) });
+      check(res.status === 200, `a live export is stored (${res.status})`);
+    };
+    const liveStart = Date.now() - 1000;
+    const liveNs = (ms) => String(BigInt(liveStart + ms) * 1000000n);
+    await liveExport([{ traceId: liveTrace, spanId: hex(8), parentSpanId: liveRoot, name: 'import {file}',
+      startTimeUnixNano: liveNs(0), endTimeUnixNano: liveNs(0),
+      attributes: [str('logfire.span_type', 'pending_span'), str('logfire.pending_parent_id', ''), str('logfire.msg', 'import big.csv')] }]);
+    await page.waitForSelector(`#trace-list tr[data-trace-id="${liveTrace}"]`, { timeout: 10000 });
+    const liveRow = await page.textContent(`#trace-list tr[data-trace-id="${liveTrace}"]`);
+    check(liveRow.includes('(running)'), `a span exported after the page loaded appears, running (${liveRow.trim()})`);
+    await page.click(`#trace-list tr[data-trace-id="${liveTrace}"]`);
+    await page.waitForSelector('#waterfall .wf-bar.pending');
+    await liveExport([{ traceId: liveTrace, spanId: liveRoot, name: 'import {file}', startTimeUnixNano: liveNs(0), endTimeUnixNano: liveNs(800),
+      attributes: [str('logfire.span_type', 'span'), str('logfire.msg', 'import big.csv')] }]);
+    await page.waitForFunction(() => document.querySelector('#waterfall .wf-row') && !document.querySelector('#waterfall .wf-bar.pending'), null, { timeout: 10000 });
+    check(true, 'the open trace replaces its running span by the finished one');
+    check(await page.evaluate(() => window.notReloaded === true), 'the page was not reloaded');
+    const liveStats = await (await fetch(`${base}/api/stats`)).json();
+    check(liveStats.live.subscribers >= 1 && liveStats.live.events_sent >= 2, `the page follows /api/live (${JSON.stringify(liveStats.live)})`);
+
+    // 7. With --token: the banner's #token=... address opens the page, which sends the token as a
     // header and drops it from the address bar.
     const guarded = await startServe(path.join(work, 'token.db'), ['--token', 'browser-s3cret']);
     try {

@@ -141,6 +141,22 @@ http::response handle_metrics(route_context& ctx, const http::request& req) {
   return json_response(200, std::move(body));
 }
 
+http::response handle_live(route_context& ctx) {
+  auto stream = ctx.live.subscribe();
+  if (!stream) {
+    ++ctx.stats.unavailable;
+    auto r = json_error(503, std::to_string(ctx.live.max_subscribers()) +
+                                 " live streams are open already, the limit; close a tab, or raise --max-live-clients");
+    r.headers.emplace_back("Retry-After", "5");
+    return r;
+  }
+  http::response r;
+  r.content_type = "text/event-stream";
+  r.headers = {{"Cache-Control", "no-store"}, {"X-Content-Type-Options", "nosniff"}};
+  r.stream = std::move(stream);
+  return r;
+}
+
 http::response handle_query(route_context& ctx, const http::request& req) {
   query_slot slot(ctx.queries_running, ctx.options.query_concurrency);
   if (!slot) return busy(ctx);

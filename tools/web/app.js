@@ -2,6 +2,7 @@
 // nested by parent) with the selected record's attributes and exception, and a read-only SQL box.
 // Plain JavaScript, no libraries, no network beyond this server's JSON API:
 //   GET /api/traces?limit=N[&errors=1]   GET /api/trace/<trace_id>   POST /api/query (SQL text)
+//   GET /api/live (server-sent events: a `records` event after every committed export)
 // The Metrics page (#/metrics) is metrics.js.
 'use strict';
 
@@ -189,11 +190,16 @@
 
   let selectedRow = null;
 
-  async function loadTrace(id) {
-    $('trace-title').textContent = 'Trace';
-    $('trace-meta').textContent = id;
-    $('waterfall').replaceChildren(el('p', { class: 'meta' }, 'loading…'));
-    $('details').hidden = true;
+  let openTrace = '';
+  // quiet: a live reload of the trace on screen, without the "loading" placeholder.
+  async function loadTrace(id, quiet = false) {
+    openTrace = id;
+    if (!quiet) {
+      $('trace-title').textContent = 'Trace';
+      $('trace-meta').textContent = id;
+      $('waterfall').replaceChildren(el('p', { class: 'meta' }, 'loading…'));
+      $('details').hidden = true;
+    }
     let data;
     try {
       data = await api(`/api/trace/${id}`);
@@ -363,6 +369,50 @@
     }
   }
 
+  // ---- live updates ------------------------------------------------------------------------------
+
+  // GET /api/live through fetch (EventSource cannot send the token header). Each `records` event
+  // schedules one reload of what is on screen, at most every 300 ms; on a dropped stream (server
+  // restart, or this tab fell behind and the server ended it) the page reconnects after 2 s and
+  // reloads, so nothing announced meanwhile is missed.
+  let liveUp = false;
+  let reloadTimer = null;
+  function scheduleReload() {
+    if (reloadTimer !== null) return;
+    reloadTimer = setTimeout(() => {
+      reloadTimer = null;
+      if (document.hidden) return;
+      if (currentView === 'traces') refreshTraces();
+      else if (currentView === 'trace' && openTrace) loadTrace(openTrace, true);
+    }, 300);
+  }
+
+  async function followLive() {
+    try {
+      const res = await fetch('/api/live', { headers: authHeaders, cache: 'no-store' });
+      if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+      liveUp = true;
+      $('status').title = 'Live: the page updates as records arrive';
+      const reader = res.body.getReader();
+      const decoder = new TextDecoder();
+      let buffered = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffered += decoder.decode(value, { stream: true });
+        let end;
+        while ((end = buffered.indexOf('\n\n')) >= 0) {
+          const event = buffered.slice(0, end);
+          buffered = buffered.slice(end + 2);
+          if (/^event: records$/m.test(event)) scheduleReload();
+        }
+      }
+    } catch (e) { /* reconnect below */ }
+    liveUp = false;
+    $('status').title = 'Live updates lost: reconnecting; the list refreshes every 5 seconds meanwhile';
+    setTimeout(() => { followLive(); scheduleReload(); }, 2000);
+  }
+
   // ---- start -------------------------------------------------------------------------------------
 
   for (const o of document.querySelectorAll('.origin')) o.textContent = location.origin;
@@ -376,6 +426,8 @@
   });
   if (token) document.title += ' (token)';
   window.addEventListener('hashchange', route);
-  setInterval(() => { if (currentView === 'traces' && !document.hidden) refreshTraces(); }, 2000);
+  followLive();
+  // While the live stream is down, the list still refreshes, more slowly.
+  setInterval(() => { if (!liveUp && currentView === 'traces' && !document.hidden) refreshTraces(); }, 5000);
   route();
 })();
