@@ -1,10 +1,11 @@
 // Live updates (GET /api/live): a server-sent events stream over real HTTP on loopback tells a
 // subscriber about every committed export, after the commit; the number of streams is bounded,
 // and a client that stops reading is dropped instead of slowing ingest.
+#include "backend/live.hpp"
+
 #include <gtest/gtest.h>
 
 #include "backend/backend_support.hpp"
-#include "backend/live.hpp"
 
 namespace logfire::backend_test {
 namespace {

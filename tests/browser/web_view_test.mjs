@@ -306,7 +306,29 @@ async function main() {
     const liveStats = await (await fetch(`${base}/api/stats`)).json();
     check(liveStats.live.subscribers >= 1 && liveStats.live.events_sent >= 2, `the page follows /api/live (${JSON.stringify(liveStats.live)})`);
 
-    // 7. With --token: the banner's #token=... address opens the page, which sends the token as a
+    // 7. Records: search and filters over every span and log, each linking to its trace.
+    await page.evaluate(() => { location.hash = '#/records'; });
+    await page.waitForSelector('#record-list tbody tr');
+    await page.fill('#rec-text', 'BIG.csv');
+    await page.waitForFunction((id) => { const rows = [...document.querySelectorAll('#record-list tbody tr')];
+      return rows.length > 0 && rows.every((r) => r.dataset.traceId === id); }, liveTrace);
+    check(true, 'a text search keeps only the matching records');
+    await page.fill('#rec-text', '');
+    await page.check('#rec-errors');
+    await page.waitForFunction(() => { const rows = [...document.querySelectorAll('#record-list tbody tr')];
+      return rows.length > 0 && rows.every((r) => r.classList.contains('has-error')); });
+    check(true, 'errors only keeps records at level error and above');
+    await page.uncheck('#rec-errors');
+    await page.fill('#rec-service', 'live-svc');
+    await page.waitForFunction((id) => { const rows = [...document.querySelectorAll('#record-list tbody tr')];
+      return rows.length > 0 && rows.every((r) => r.dataset.traceId === id); }, liveTrace);
+    check(true, 'the service filter keeps that service\'s records');
+    await page.screenshot({ path: path.join(output, 'records.png'), fullPage: true });
+    await page.click(`#record-list tr[data-trace-id="${liveTrace}"] a.trace-link`);
+    await page.waitForSelector('#waterfall svg .wf-row');
+    check(page.url().includes(`#/trace/${liveTrace}`), 'a record links to its trace');
+
+    // 8. With --token: the banner's #token=... address opens the page, which sends the token as a
     // header and drops it from the address bar.
     const guarded = await startServe(path.join(work, 'token.db'), ['--token', 'browser-s3cret']);
     try {

@@ -3,6 +3,7 @@
 // Every database read from the API counts against --query-concurrency, and every result is
 // bounded in rows, bytes and time.
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 
 #include "db.hpp"
@@ -10,6 +11,7 @@
 #include "metrics_view.hpp"
 #include "query.hpp"
 #include "routes.hpp"
+#include "search.hpp"
 #include "text.hpp"
 #include "traces.hpp"
 #include "web_assets.hpp"
@@ -138,6 +140,44 @@ http::response handle_metrics(route_context& ctx, const http::request& req) {
       },
       error);
   if (!opened || !ok) return json_error(500, error);
+  return json_response(200, std::move(body));
+}
+
+http::response handle_records(route_context& ctx, const http::request& req) {
+  query_slot slot(ctx.queries_running, ctx.options.query_concurrency);
+  if (!slot) return busy(ctx);
+  search_query q;
+  q.limit = 200;
+  std::string service;
+  if (!decode_query_value(req.head.query_param("q"), q.text) ||
+      !decode_query_value(req.head.query_param("service"), service))
+    return json_error(400, "the q or service parameter has a bad percent-encoding");
+  if (!service.empty()) q.service = service;
+  bool has = false;
+  std::string limit(req.head.query_param("limit", &has));
+  if (has) q.limit = static_cast<std::size_t>(std::clamp(std::atoi(limit.c_str()), 1, 1000));
+  std::string level(req.head.query_param("level", &has));
+  if (has) q.min_level = std::clamp(std::atoi(level.c_str()), 0, 24);
+  std::string since(req.head.query_param("since", &has));  // seconds before now
+  if (has) {
+    const long long seconds = std::clamp(std::atoll(since.c_str()), 1LL, 100LL * 365 * 86400);
+    const auto now =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    q.since_ns = now - seconds * 1'000'000'000LL;
+  }
+  std::string body, error;
+  bool ok = false;
+  bool opened = ctx.db.read(
+      [&](sqlite3* db) {
+        std::vector<record_summary> found;
+        bool truncated = false;
+        ok = search_records(db, q, found, truncated, error);
+        if (ok) body = records_to_json(found, truncated);
+      },
+      error);
+  if (!opened) return json_error(500, error);
+  if (!ok) return json_error(400, error);  // a search text over the limit, or SQLite's message
   return json_response(200, std::move(body));
 }
 

@@ -146,8 +146,8 @@ http::head_decision server::on_head(const http::request_head& head) {
       if (head.method != "POST") return {method_not_allowed(stats_, path, "POST", "POST (the SQL as the body)")};
       return {std::nullopt, kMaxQueryText};
     }
-    if (path == "/api/traces" || path == "/api/stats" || path == "/api/metrics" || path == "/api/metrics/series" ||
-        is_trace_path(path)) {
+    if (path == "/api/traces" || path == "/api/records" || path == "/api/stats" || path == "/api/metrics" ||
+        path == "/api/metrics/series" || is_trace_path(path)) {
       if (!reads(head.method)) return {method_not_allowed(stats_, path, "GET, HEAD", "GET")};
       return {std::nullopt, kMaxOtherBody};
     }
@@ -164,6 +164,7 @@ http::response server::on_request(http::request& req) {
   const std::string& path = req.head.path;
   if (auto sig = export_signal(path)) return handle_export(ctx, *sig, req);
   if (path == "/api/traces") return handle_traces(ctx, req);
+  if (path == "/api/records") return handle_records(ctx, req);
   if (path == "/api/query") return handle_query(ctx, req);
   if (path == "/api/stats") return json_response(200, stats_json());
   if (path == "/api/metrics" || path == "/api/metrics/series") return handle_metrics(ctx, req);

@@ -2,6 +2,7 @@
 // nested by parent) with the selected record's attributes and exception, and a read-only SQL box.
 // Plain JavaScript, no libraries, no network beyond this server's JSON API:
 //   GET /api/traces?limit=N[&errors=1]   GET /api/trace/<trace_id>   POST /api/query (SQL text)
+//   GET /api/records?q=&service=&since=&level=&limit=  (search and filters, newest first)
 //   GET /api/live (server-sent events: a `records` event after every committed export)
 // The Metrics page (#/metrics) is metrics.js.
 'use strict';
@@ -98,7 +99,8 @@
   let currentView = '';
   function show(view) {
     currentView = view;
-    for (const v of ['traces', 'trace', 'sql', 'metrics']) $(`view-${v}`).hidden = v !== view;
+    for (const v of ['traces', 'trace', 'records', 'sql', 'metrics']) $(`view-${v}`).hidden = v !== view;
+    $('nav-records').classList.toggle('active', view === 'records');
     $('nav-traces').classList.toggle('active', view === 'traces' || view === 'trace');
     $('nav-metrics').classList.toggle('active', view === 'metrics');
     $('nav-sql').classList.toggle('active', view === 'sql');
@@ -115,6 +117,9 @@
       show('metrics');
       const name = decodeURIComponent(hash.slice('#/metrics/'.length));
       window.logfireMetrics.show({ api, el, svg }, $('metrics-content'), hash.startsWith('#/metrics/') ? name : '');
+    } else if (hash.startsWith('#/records')) {
+      show('records');
+      refreshRecords();
     } else if (hash.startsWith('#/sql')) {
       show('sql');
       $('sql-input').focus();
@@ -369,6 +374,43 @@
     }
   }
 
+  // ---- records: search and filters ----------------------------------------------------------------
+
+  let recordsSeq = 0;  // answers to older filter settings are dropped
+  async function refreshRecords() {
+    const params = new URLSearchParams({ limit: '200' });
+    const text = $('rec-text').value.trim();
+    if (text) params.set('q', text);
+    const service = $('rec-service').value.trim();
+    if (service) params.set('service', service);
+    if ($('rec-since').value) params.set('since', $('rec-since').value);
+    if ($('rec-errors').checked) params.set('level', '17');
+    const seq = ++recordsSeq;
+    try {
+      const data = await api(`/api/records?${params}`);
+      if (seq !== recordsSeq) return;
+      let records = data.records;
+      if ($('rec-logs').checked) records = records.filter((r) => r.kind === 'log');
+      $('record-list').tBodies[0].replaceChildren(...records.map((r) => el('tr', { class: r.level >= 17 ? 'has-error' : undefined, 'data-trace-id': r.trace_id },
+        el('td', {}, localTime(r.start_timestamp)),
+        el('td', { class: levelClass(r.level) }, levelName(r.level)),
+        el('td', {}, r.kind === 'pending_span' ? 'running' : r.kind),
+        el('td', { class: 'num' }, r.kind === 'pending_span' ? 'running' : fmtDuration(r.duration)),
+        el('td', {}, r.service_name),
+        el('td', {}, r.message || r.span_name),
+        el('td', {}, el('a', { href: `#/trace/${r.trace_id}`, class: 'trace-link' }, r.trace_id.slice(0, 8))))));
+      $('record-list-info').textContent = `${records.length} records, newest first` + (data.truncated ? ' (more match: narrow the filters)' : '');
+      setStatus(true, `updated ${new Date().toLocaleTimeString()}`);
+    } catch (e) {
+      if (seq === recordsSeq) $('record-list-info').textContent = `Could not search: ${e.message}`;
+    }
+  }
+  let filterTimer = null;
+  for (const id of ['rec-text', 'rec-service']) {
+    $(id).addEventListener('input', () => { clearTimeout(filterTimer); filterTimer = setTimeout(refreshRecords, 250); });
+  }
+  for (const id of ['rec-since', 'rec-errors', 'rec-logs']) $(id).addEventListener('change', refreshRecords);
+
   // ---- live updates ------------------------------------------------------------------------------
 
   // GET /api/live through fetch (EventSource cannot send the token header). Each `records` event
@@ -383,6 +425,7 @@
       reloadTimer = null;
       if (document.hidden) return;
       if (currentView === 'traces') refreshTraces();
+      else if (currentView === 'records') refreshRecords();
       else if (currentView === 'trace' && openTrace) loadTrace(openTrace, true);
     }, 300);
   }
