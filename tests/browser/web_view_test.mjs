@@ -221,11 +221,14 @@ async function main() {
       const trace = hex(16);
       const spanId = hex(8);
       const now = String(BigInt(Date.now()) * 1000000n);
-      const notes = '[{"path":["attributes","password"],"matched_substring":"password"}]';
+      const notes = '[{"path":["attributes","password"],"matched_substring":"password"},' +
+        '{"path":["attributes","config","db","secret"],"matched_substring":"secret"}]';
+      const nested = { key: 'config', value: { kvlistValue: { values: [{ key: 'db', value: { kvlistValue: { values: [
+        str('host', 'localhost'), str('secret', "[Scrubbed due to 'secret']")] } } }, int('retries', 3)] } } };
       const body = { resourceSpans: [{ resource: { attributes: [str('service.name', 'shop')] }, scopeSpans: [{ scope: { name: 'logfire' }, spans: [{
         traceId: trace, spanId, name: 'login {user}', kind: 1, startTimeUnixNano: now, endTimeUnixNano: now,
         attributes: [str('logfire.msg_template', 'login {user}'), str('logfire.msg', 'login ann'), str('logfire.span_type', 'span'),
-          str('user', 'ann'), str('password', "[Scrubbed due to 'password']"), str('logfire.scrubbed', notes)],
+          str('user', 'ann'), str('password', "[Scrubbed due to 'password']"), nested, str('logfire.scrubbed', notes)],
       }] }] }] };
       const res = await fetch(`${base}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
       check(res.status === 200, `a scrubbed record is accepted (${res.status})`);
@@ -234,9 +237,13 @@ async function main() {
       await page.click(`#waterfall .wf-row[data-span-id="${spanId}"]`);
       await page.waitForSelector('#scrubbed');
       const text = await page.textContent('#scrubbed');
-      check(text.includes('1 value redacted') && text.includes('["attributes","password"]'), `what was scrubbed is shown (${text})`);
+      check(text.includes('2 values redacted') && text.includes('["attributes","password"]'), `what was scrubbed is shown (${text})`);
       const marked = await page.$$eval('#details table.attributes tr.scrubbed-attr td:first-child', (tds) => tds.map((td) => td.textContent));
       check(marked.join(',') === 'password', `the scrubbed attribute is marked (${marked.join(',')})`);
+      const tree = await page.$$eval('#details table.attributes details.attr-tree li', (lis) => lis.map((li) => li.firstChild.textContent));
+      check(['db: ', 'host: ', 'secret: ', 'retries: '].every((k) => tree.includes(k)), `a nested value is shown as a tree (${tree.join('')})`);
+      const nestedMarked = await page.$$eval('#details li.scrubbed-attr > .tree-key', (ks) => ks.map((k) => k.textContent));
+      check(nestedMarked.join('') === 'secret: ', `the scrubbed nested key is marked (${nestedMarked.join('')})`);
       await page.screenshot({ path: path.join(output, 'scrubbed.png'), fullPage: true });
     }
 

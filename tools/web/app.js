@@ -282,6 +282,24 @@
     return JSON.stringify(v, null, 2);
   }
 
+  // An attribute's value: a scalar as text; an object or array (or a string holding one, as
+  // Logfire SDKs send JSON-encoded values) as a tree of keys, collapsible, with every path that
+  // logfire.scrubbed names marked (`scrubbedPaths`: JSON.stringify of the path).
+  function valueNode(v, path, scrubbedPaths, depth = 0) {
+    if (typeof v === 'string' && /^\s*[[{]/.test(v) && depth === 0) {
+      try { v = JSON.parse(v); } catch (e) { /* not JSON: shown as text */ }
+    }
+    if (v === null || typeof v !== 'object' || depth > 32) return el('pre', {}, valueText(v));
+    const entries = Array.isArray(v) ? v.map((c, i) => [i, c]) : Object.entries(v);
+    return el('details', { class: 'attr-tree', open: depth < 2 },
+      el('summary', {}, Array.isArray(v) ? `[${entries.length}]` : `{${entries.length}}`),
+      el('ul', {}, ...entries.map(([k, c]) => {
+        const p = [...path, Array.isArray(v) ? k : String(k)];
+        return el('li', { class: scrubbedPaths.has(JSON.stringify(p)) ? 'scrubbed-attr' : undefined },
+          el('span', { class: 'mono tree-key' }, `${k}: `), valueNode(c, p, scrubbedPaths, depth + 1));
+      })));
+  }
+
   // The entries of a record's logfire.scrubbed attribute (a JSON string, or already parsed), or [].
   function scrubbedEntries(attributes) {
     let v = attributes['logfire.scrubbed'];
@@ -325,6 +343,7 @@
     // say so above the attributes and mark the attributes it touched.
     const scrubbed = scrubbedEntries(r.attributes || {});
     const scrubbedKeys = new Set(scrubbed.filter((e) => e.path[0] === 'attributes').map((e) => String(e.path[1])));
+    const scrubbedPaths = new Set(scrubbed.map((e) => JSON.stringify(e.path.map((x) => (typeof x === 'number' ? x : String(x))))));
     if (scrubbed.length > 0) {
       parts.push(el('div', { class: 'scrubbed', id: 'scrubbed' },
         el('h3', {}, `Scrubbed: ${scrubbed.length} value${scrubbed.length === 1 ? '' : 's'} redacted by the SDK`),
@@ -332,8 +351,8 @@
     }
     parts.push(el('h3', {}, `Attributes (${attrs.length})`));
     parts.push(el('table', { class: 'attributes' },
-      ...attrs.map(([k, v]) => el('tr', { class: scrubbedKeys.has(k) ? 'scrubbed-attr' : undefined },
-        el('td', { class: 'mono' }, k), el('td', {}, el('pre', {}, valueText(v)))))));
+      ...attrs.map(([k, v]) => el('tr', { class: scrubbedKeys.has(k) && scrubbedPaths.has(JSON.stringify(['attributes', k])) ? 'scrubbed-attr' : undefined },
+        el('td', { class: 'mono' }, k), el('td', {}, k === 'logfire.scrubbed' ? el('pre', {}, valueText(v)) : valueNode(v, ['attributes', k], scrubbedPaths))))));
     const events = (r.otel_events || []).filter((e) => e.name !== 'exception');
     if (events.length > 0) {
       parts.push(el('h3', {}, `Events (${events.length})`));
