@@ -198,6 +198,9 @@ async function main() {
     });
     check(ordered, 'every row comes after its parent');
     check(bars.some((b) => b.kind === 'log') && bars.some((b) => b.kind === 'span'), 'spans and logs are both drawn');
+    const traceLogs = await page.$$eval('#trace-logs tbody tr', (trs) => trs.map((tr) => tr.dataset.spanId));
+    const expectedLogs = trace.records.filter((r) => r.kind === 'log').map((r) => r.span_id);
+    check(traceLogs.length === expectedLogs.length && expectedLogs.every((s) => traceLogs.includes(s)), `the trace lists its logs (${traceLogs.length})`);
     const errorRecords = trace.records.filter((r) => r.level >= 17);
     check(bars.filter((b) => b.error).length === errorRecords.length, `error records are drawn red (${errorRecords.length})`);
     check((await page.textContent('#trace-title')).trim() === failing.root_message, 'the page is titled with the root message');

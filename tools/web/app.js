@@ -226,6 +226,15 @@
       (data.truncated ? ' · truncated' : '');
     renderWaterfall(rows);
     selectRecord(rows[0].record, $('waterfall').querySelector('.wf-row'));
+    // The trace's logs, in time order; a click selects the log's row in the waterfall.
+    const logs = records.filter((r) => r.kind === 'log').sort((a, b) => micros(a.start_timestamp) - micros(b.start_timestamp));
+    $('trace-logs').hidden = logs.length === 0;
+    $('trace-logs').replaceChildren(el('h3', {}, `Logs (${logs.length})`), el('table', { class: 'grid' }, el('tbody', {},
+      ...logs.map((r) => el('tr', { 'data-span-id': r.span_id, class: r.level >= 17 ? 'has-error' : undefined, onclick: () => {
+        const g = $('waterfall').querySelector(`.wf-row[data-span-id="${r.span_id}"]`);
+        selectRecord(r, g);
+      } }, el('td', {}, localTime(r.start_timestamp)), el('td', { class: levelClass(r.level) }, levelName(r.level)),
+      el('td', {}, r.message || r.span_name))))));
   }
 
   function renderWaterfall(rows) {
