@@ -142,3 +142,30 @@ TEST(web_api, records_are_searched_and_filtered_newest_first) {
 
 }  // namespace
 }  // namespace logfire::backend_test
+
+namespace logfire::backend_test {
+namespace {
+
+TEST(web_api, the_trace_list_filters_by_service_and_duration) {
+  temp_dir dir;
+  serve_process serve(dir.file("filters.db"));
+  ASSERT_TRUE(serve.started()) << serve.output();
+  send_trace(serve.port());  // web-svc, 1 ms spans
+  span_spec slow;
+  slow.trace_id = "00000000000000000000000000000def";
+  slow.span_id = "ddddddddddddddd1";
+  slow.name = "slow batch";
+  slow.duration_ns = 2'500'000'000;
+  ASSERT_EQ(post(serve.port(), "/v1/traces", trace_request({slow}, "batch-svc").SerializeAsString()).status, 200);
+
+  auto by_service = get(serve.port(), "/api/traces?service=batch%2Dsvc").body;
+  EXPECT_TRUE(contains(by_service, slow.trace_id) && !contains(by_service, kTrace)) << by_service;
+  auto slow_only = get(serve.port(), "/api/traces?min_duration_ms=1000").body;
+  EXPECT_TRUE(contains(slow_only, slow.trace_id) && !contains(slow_only, kTrace)) << slow_only;
+  auto both = get(serve.port(), "/api/traces?min_duration_ms=0.5").body;
+  EXPECT_TRUE(contains(both, slow.trace_id) && contains(both, kTrace)) << both;
+  EXPECT_EQ(get(serve.port(), "/api/traces?service=%zz").status, 400);
+}
+
+}  // namespace
+}  // namespace logfire::backend_test

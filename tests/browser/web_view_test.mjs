@@ -316,6 +316,18 @@ async function main() {
     const liveStats = await (await fetch(`${base}/api/stats`)).json();
     check(liveStats.live.subscribers >= 1 && liveStats.live.events_sent >= 2, `the page follows /api/live (${JSON.stringify(liveStats.live)})`);
 
+    // 6b. The trace list's filters: service and duration.
+    await page.evaluate(() => { location.hash = '#/'; });
+    await page.fill('#trace-service', 'live-svc');
+    await page.waitForFunction((id) => { const rows = [...document.querySelectorAll('#trace-list tbody tr')];
+      return rows.length === 1 && rows[0].dataset.traceId === id; }, liveTrace);
+    check(true, 'the trace list filters by service');
+    await page.selectOption('#trace-min-duration', '1000');
+    await page.waitForFunction(() => document.querySelectorAll('#trace-list tbody tr').length === 0);
+    check(true, 'and by duration (the 800 ms trace is not at least 1 s)');
+    await page.fill('#trace-service', '');
+    await page.selectOption('#trace-min-duration', '');
+
     // 7. Records: search and filters over every span and log, each linking to its trace.
     await page.evaluate(() => { location.hash = '#/records'; });
     await page.waitForSelector('#record-list tbody tr');

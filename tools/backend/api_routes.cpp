@@ -96,6 +96,10 @@ http::response handle_traces(route_context& ctx, const http::request& req) {
   std::string limit(req.head.query_param("limit", &has_limit));
   if (has_limit) q.limit = static_cast<std::size_t>(std::clamp(std::atoi(limit.c_str()), 1, 1000));
   q.errors_only = req.head.query_param("errors") == "1";
+  if (!decode_query_value(req.head.query_param("service"), q.service))
+    return json_error(400, "the service parameter has a bad percent-encoding");
+  std::string min_ms(req.head.query_param("min_duration_ms"));
+  if (!min_ms.empty()) q.min_duration_s = std::clamp(std::atof(min_ms.c_str()), 0.0, 1e12) / 1e3;
   std::string body, error;
   bool ok = false;
   bool opened = ctx.db.read(

@@ -1,7 +1,7 @@
 // The web view of `logfire-cpp serve`: a live list of recent traces, a trace's waterfall (SVG,
 // nested by parent) with the selected record's attributes and exception, and a read-only SQL box.
 // Plain JavaScript, no libraries, no network beyond this server's JSON API:
-//   GET /api/traces?limit=N[&errors=1]   GET /api/trace/<trace_id>   POST /api/query (SQL text)
+//   GET /api/traces?limit=N[&errors=1][&service=S][&min_duration_ms=N]   GET /api/trace/<trace_id>   POST /api/query (SQL text)
 //   GET /api/records?q=&service=&since=&level=&limit=  (search and filters, newest first)
 //   GET /api/live (server-sent events: a `records` event after every committed export)
 // The Metrics page (#/metrics) is metrics.js.
@@ -134,7 +134,12 @@
   async function refreshTraces() {
     const errorsOnly = $('errors-only').checked;
     try {
-      const data = await api(`/api/traces?limit=100${errorsOnly ? '&errors=1' : ''}`);
+      const params = new URLSearchParams({ limit: '100' });
+      if (errorsOnly) params.set('errors', '1');
+      const service = $('trace-service').value.trim();
+      if (service) params.set('service', service);
+      if ($('trace-min-duration').value) params.set('min_duration_ms', $('trace-min-duration').value);
+      const data = await api(`/api/traces?${params}`);
       renderTraceList(data.traces);
       setStatus(true, `updated ${new Date().toLocaleTimeString()}`);
     } catch (e) {
@@ -488,6 +493,9 @@
 
   for (const o of document.querySelectorAll('.origin')) o.textContent = location.origin;
   $('errors-only').addEventListener('change', refreshTraces);
+  $('trace-min-duration').addEventListener('change', refreshTraces);
+  let traceFilterTimer = null;
+  $('trace-service').addEventListener('input', () => { clearTimeout(traceFilterTimer); traceFilterTimer = setTimeout(refreshTraces, 250); });
   $('sql-run').addEventListener('click', runSql);
   $('sql-input').addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
