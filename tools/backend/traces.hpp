@@ -33,7 +33,7 @@ struct trace_summary {
 struct trace_query {
   std::size_t limit = 20;
   bool errors_only = false;   // only traces with a record at level >= 17
-  std::string service;        // only traces with a record of this service.name (empty: any)
+  std::string service{};      // only traces with a record of this service.name (empty: any)
   double min_duration_s = 0;  // only traces lasting at least this (first start to last end)
 };
 
