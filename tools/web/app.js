@@ -131,8 +131,11 @@
 
   // ---- recent traces ---------------------------------------------------------------------------
 
+  // Reloads overlap (live events, filters, navigation): only the newest answer is drawn.
+  let tracesSeq = 0;
   async function refreshTraces() {
     const errorsOnly = $('errors-only').checked;
+    const seq = ++tracesSeq;
     try {
       const params = new URLSearchParams({ limit: '100' });
       if (errorsOnly) params.set('errors', '1');
@@ -140,6 +143,7 @@
       if (service) params.set('service', service);
       if ($('trace-min-duration').value) params.set('min_duration_ms', $('trace-min-duration').value);
       const data = await api(`/api/traces?${params}`);
+      if (seq !== tracesSeq) return;
       renderTraceList(data.traces);
       setStatus(true, `updated ${new Date().toLocaleTimeString()}`);
     } catch (e) {
@@ -214,9 +218,11 @@
     try {
       data = await api(`/api/trace/${id}`);
     } catch (e) {
+      if (id !== openTrace) return;
       $('waterfall').replaceChildren(el('p', { class: 'error' }, `Could not load the trace: ${e.message}`));
       return;
     }
+    if (id !== openTrace || currentView !== 'trace') return;  // another trace was opened meanwhile
     const records = data.records;
     if (records.length === 0) {
       $('waterfall').replaceChildren(el('p', { class: 'empty' }, 'No records in this trace (yet).'));
