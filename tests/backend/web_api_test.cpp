@@ -100,3 +100,72 @@ TEST(web_api, an_in_memory_database_serves_its_own_data) {
 
 }  // namespace
 }  // namespace logfire::backend_test
+
+namespace logfire::backend_test {
+namespace {
+
+TEST(web_api, records_are_searched_and_filtered_newest_first) {
+  temp_dir dir;
+  serve_process serve(dir.file("records.db"));
+  ASSERT_TRUE(serve.started()) << serve.output();
+  send_trace(serve.port());
+  span_spec other;
+  other.trace_id = "00000000000000000000000000000abc";
+  other.span_id = "ccccccccccccccc1";
+  other.name = "other work";
+  other.attributes = {kv("note", "nested {\"deep\": \"PAYLOAD-7\"}")};
+  ASSERT_EQ(post(serve.port(), "/v1/traces", trace_request({other}, "other-svc").SerializeAsString()).status, 200);
+
+  auto all = get(serve.port(), "/api/records");
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_TRUE(contains(all.body, "\"span_name\":\"charge\"") && contains(all.body, "\"span_name\":\"other work\""))
+      << all.body;
+  // Text over attribute values (case-insensitive), percent-encoded as a browser sends it.
+  auto by_text = get(serve.port(), "/api/records?q=payload%2D7");
+  ASSERT_EQ(by_text.status, 200);
+  EXPECT_TRUE(contains(by_text.body, "other work")) << by_text.body;
+  EXPECT_FALSE(contains(by_text.body, "charge")) << by_text.body;
+  // Span names and messages.
+  EXPECT_TRUE(contains(get(serve.port(), "/api/records?q=handle%20%2Fpay").body, R"("message":"handle /pay")"));
+  // Service, and errors only (level >= 17).
+  auto by_service = get(serve.port(), "/api/records?service=other-svc").body;
+  EXPECT_TRUE(contains(by_service, "other work") && !contains(by_service, "charge")) << by_service;
+  auto errors = get(serve.port(), "/api/records?level=17").body;
+  EXPECT_TRUE(contains(errors, "\"span_name\":\"charge\"")) << errors;
+  EXPECT_FALSE(contains(errors, "other work") || contains(errors, "handle {route}")) << errors;
+  // A time range: the spans were sent now, so the last hour holds them; a limit cuts and says so.
+  EXPECT_TRUE(contains(get(serve.port(), "/api/records?since=3600").body, "other work"));
+  EXPECT_TRUE(contains(get(serve.port(), "/api/records?limit=1").body, "\"truncated\":true"));
+  EXPECT_EQ(get(serve.port(), "/api/records?q=" + std::string(500, 'x')).status, 400);
+  EXPECT_EQ(get(serve.port(), "/api/records?q=%zz").status, 400);
+}
+
+}  // namespace
+}  // namespace logfire::backend_test
+
+namespace logfire::backend_test {
+namespace {
+
+TEST(web_api, the_trace_list_filters_by_service_and_duration) {
+  temp_dir dir;
+  serve_process serve(dir.file("filters.db"));
+  ASSERT_TRUE(serve.started()) << serve.output();
+  send_trace(serve.port());  // web-svc, 1 ms spans
+  span_spec slow;
+  slow.trace_id = "00000000000000000000000000000def";
+  slow.span_id = "ddddddddddddddd1";
+  slow.name = "slow batch";
+  slow.duration_ns = 2'500'000'000;
+  ASSERT_EQ(post(serve.port(), "/v1/traces", trace_request({slow}, "batch-svc").SerializeAsString()).status, 200);
+
+  auto by_service = get(serve.port(), "/api/traces?service=batch%2Dsvc").body;
+  EXPECT_TRUE(contains(by_service, slow.trace_id) && !contains(by_service, kTrace)) << by_service;
+  auto slow_only = get(serve.port(), "/api/traces?min_duration_ms=1000").body;
+  EXPECT_TRUE(contains(slow_only, slow.trace_id) && !contains(slow_only, kTrace)) << slow_only;
+  auto both = get(serve.port(), "/api/traces?min_duration_ms=0.5").body;
+  EXPECT_TRUE(contains(both, slow.trace_id) && contains(both, kTrace)) << both;
+  EXPECT_EQ(get(serve.port(), "/api/traces?service=%zz").status, 400);
+}
+
+}  // namespace
+}  // namespace logfire::backend_test

@@ -198,6 +198,9 @@ async function main() {
     });
     check(ordered, 'every row comes after its parent');
     check(bars.some((b) => b.kind === 'log') && bars.some((b) => b.kind === 'span'), 'spans and logs are both drawn');
+    const traceLogs = await page.$$eval('#trace-logs tbody tr', (trs) => trs.map((tr) => tr.dataset.spanId));
+    const expectedLogs = trace.records.filter((r) => r.kind === 'log').map((r) => r.span_id);
+    check(traceLogs.length === expectedLogs.length && expectedLogs.every((s) => traceLogs.includes(s)), `the trace lists its logs (${traceLogs.length})`);
     const errorRecords = trace.records.filter((r) => r.level >= 17);
     check(bars.filter((b) => b.error).length === errorRecords.length, `error records are drawn red (${errorRecords.length})`);
     check((await page.textContent('#trace-title')).trim() === failing.root_message, 'the page is titled with the root message');
@@ -221,11 +224,14 @@ async function main() {
       const trace = hex(16);
       const spanId = hex(8);
       const now = String(BigInt(Date.now()) * 1000000n);
-      const notes = '[{"path":["attributes","password"],"matched_substring":"password"}]';
+      const notes = '[{"path":["attributes","password"],"matched_substring":"password"},' +
+        '{"path":["attributes","config","db","secret"],"matched_substring":"secret"}]';
+      const nested = { key: 'config', value: { kvlistValue: { values: [{ key: 'db', value: { kvlistValue: { values: [
+        str('host', 'localhost'), str('secret', "[Scrubbed due to 'secret']")] } } }, int('retries', 3)] } } };
       const body = { resourceSpans: [{ resource: { attributes: [str('service.name', 'shop')] }, scopeSpans: [{ scope: { name: 'logfire' }, spans: [{
         traceId: trace, spanId, name: 'login {user}', kind: 1, startTimeUnixNano: now, endTimeUnixNano: now,
         attributes: [str('logfire.msg_template', 'login {user}'), str('logfire.msg', 'login ann'), str('logfire.span_type', 'span'),
-          str('user', 'ann'), str('password', "[Scrubbed due to 'password']"), str('logfire.scrubbed', notes)],
+          str('user', 'ann'), str('password', "[Scrubbed due to 'password']"), nested, str('logfire.scrubbed', notes)],
       }] }] }] };
       const res = await fetch(`${base}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
       check(res.status === 200, `a scrubbed record is accepted (${res.status})`);
@@ -234,9 +240,13 @@ async function main() {
       await page.click(`#waterfall .wf-row[data-span-id="${spanId}"]`);
       await page.waitForSelector('#scrubbed');
       const text = await page.textContent('#scrubbed');
-      check(text.includes('1 value redacted') && text.includes('["attributes","password"]'), `what was scrubbed is shown (${text})`);
+      check(text.includes('2 values redacted') && text.includes('["attributes","password"]'), `what was scrubbed is shown (${text})`);
       const marked = await page.$$eval('#details table.attributes tr.scrubbed-attr td:first-child', (tds) => tds.map((td) => td.textContent));
       check(marked.join(',') === 'password', `the scrubbed attribute is marked (${marked.join(',')})`);
+      const tree = await page.$$eval('#details table.attributes details.attr-tree li', (lis) => lis.map((li) => li.firstChild.textContent));
+      check(['db: ', 'host: ', 'secret: ', 'retries: '].every((k) => tree.includes(k)), `a nested value is shown as a tree (${tree.join('')})`);
+      const nestedMarked = await page.$$eval('#details li.scrubbed-attr > .tree-key', (ks) => ks.map((k) => k.textContent));
+      check(nestedMarked.join('') === 'secret: ', `the scrubbed nested key is marked (${nestedMarked.join('')})`);
       await page.screenshot({ path: path.join(output, 'scrubbed.png'), fullPage: true });
     }
 
@@ -276,7 +286,71 @@ async function main() {
     const legend = await page.$$eval('#metric-chart svg text.legend', (ts) => ts.map((t) => t.textContent));
     check(legend.join(',') === 'p50,p90,p99', `a histogram is charted as percentiles (${legend.join(',')})`);
 
-    // 6. With --token: the banner's #token=... address opens the page, which sends the token as a
+    // 6. Live updates: with the list open, a span exported now appears without a reload, first as
+    // running (its pending span), then finished; an open trace follows the same way.
+    await page.goto(`${base}/#/`);
+    await page.waitForSelector('#trace-list tbody tr');
+    await page.evaluate(() => { window.notReloaded = true; });
+    const liveTrace = hex(16);
+    const liveRoot = hex(8);
+    const liveExport = async (spans) => {
+      const res = await fetch(`${base}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ resourceSpans: [{ resource: { attributes: [str('service.name', 'live-svc')] }, scopeSpans: [{ spans }] }] }) });
+      check(res.status === 200, `a live export is stored (${res.status})`);
+    };
+    const liveStart = Date.now() - 1000;
+    const liveNs = (ms) => String(BigInt(liveStart + ms) * 1000000n);
+    await liveExport([{ traceId: liveTrace, spanId: hex(8), parentSpanId: liveRoot, name: 'import {file}',
+      startTimeUnixNano: liveNs(0), endTimeUnixNano: liveNs(0),
+      attributes: [str('logfire.span_type', 'pending_span'), str('logfire.pending_parent_id', ''), str('logfire.msg', 'import big.csv')] }]);
+    await page.waitForSelector(`#trace-list tr[data-trace-id="${liveTrace}"]`, { timeout: 10000 });
+    const liveRow = await page.textContent(`#trace-list tr[data-trace-id="${liveTrace}"]`);
+    check(liveRow.includes('(running)'), `a span exported after the page loaded appears, running (${liveRow.trim()})`);
+    await page.click(`#trace-list tr[data-trace-id="${liveTrace}"]`);
+    await page.waitForSelector('#waterfall .wf-bar.pending');
+    await liveExport([{ traceId: liveTrace, spanId: liveRoot, name: 'import {file}', startTimeUnixNano: liveNs(0), endTimeUnixNano: liveNs(800),
+      attributes: [str('logfire.span_type', 'span'), str('logfire.msg', 'import big.csv')] }]);
+    await page.waitForFunction(() => document.querySelector('#waterfall .wf-row') && !document.querySelector('#waterfall .wf-bar.pending'), null, { timeout: 10000 });
+    check(true, 'the open trace replaces its running span by the finished one');
+    check(await page.evaluate(() => window.notReloaded === true), 'the page was not reloaded');
+    const liveStats = await (await fetch(`${base}/api/stats`)).json();
+    check(liveStats.live.subscribers >= 1 && liveStats.live.events_sent >= 2, `the page follows /api/live (${JSON.stringify(liveStats.live)})`);
+
+    // 6b. The trace list's filters: service and duration.
+    await page.evaluate(() => { location.hash = '#/'; });
+    await page.fill('#trace-service', 'live-svc');
+    await page.waitForFunction((id) => { const rows = [...document.querySelectorAll('#trace-list tbody tr')];
+      return rows.length === 1 && rows[0].dataset.traceId === id; }, liveTrace);
+    check(true, 'the trace list filters by service');
+    await page.selectOption('#trace-min-duration', '1000');
+    await page.waitForFunction(() => document.querySelectorAll('#trace-list tbody tr').length === 0);
+    check(true, 'and by duration (the 800 ms trace is not at least 1 s)');
+    await page.fill('#trace-service', '');
+    await page.selectOption('#trace-min-duration', '');
+
+    // 7. Records: search and filters over every span and log, each linking to its trace.
+    await page.evaluate(() => { location.hash = '#/records'; });
+    await page.waitForSelector('#record-list tbody tr');
+    await page.fill('#rec-text', 'BIG.csv');
+    await page.waitForFunction((id) => { const rows = [...document.querySelectorAll('#record-list tbody tr')];
+      return rows.length > 0 && rows.every((r) => r.dataset.traceId === id); }, liveTrace);
+    check(true, 'a text search keeps only the matching records');
+    await page.fill('#rec-text', '');
+    await page.check('#rec-errors');
+    await page.waitForFunction(() => { const rows = [...document.querySelectorAll('#record-list tbody tr')];
+      return rows.length > 0 && rows.every((r) => r.classList.contains('has-error')); });
+    check(true, 'errors only keeps records at level error and above');
+    await page.uncheck('#rec-errors');
+    await page.fill('#rec-service', 'live-svc');
+    await page.waitForFunction((id) => { const rows = [...document.querySelectorAll('#record-list tbody tr')];
+      return rows.length > 0 && rows.every((r) => r.dataset.traceId === id); }, liveTrace);
+    check(true, 'the service filter keeps that service\'s records');
+    await page.screenshot({ path: path.join(output, 'records.png'), fullPage: true });
+    await page.click(`#record-list tr[data-trace-id="${liveTrace}"] a.trace-link`);
+    await page.waitForSelector('#waterfall svg .wf-row');
+    check(page.url().includes(`#/trace/${liveTrace}`), 'a record links to its trace');
+
+    // 8. With --token: the banner's #token=... address opens the page, which sends the token as a
     // header and drops it from the address bar.
     const guarded = await startServe(path.join(work, 'token.db'), ['--token', 'browser-s3cret']);
     try {

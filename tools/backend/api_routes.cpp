@@ -3,6 +3,7 @@
 // Every database read from the API counts against --query-concurrency, and every result is
 // bounded in rows, bytes and time.
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 
 #include "db.hpp"
@@ -10,6 +11,7 @@
 #include "metrics_view.hpp"
 #include "query.hpp"
 #include "routes.hpp"
+#include "search.hpp"
 #include "text.hpp"
 #include "traces.hpp"
 #include "web_assets.hpp"
@@ -94,6 +96,10 @@ http::response handle_traces(route_context& ctx, const http::request& req) {
   std::string limit(req.head.query_param("limit", &has_limit));
   if (has_limit) q.limit = static_cast<std::size_t>(std::clamp(std::atoi(limit.c_str()), 1, 1000));
   q.errors_only = req.head.query_param("errors") == "1";
+  if (!decode_query_value(req.head.query_param("service"), q.service))
+    return json_error(400, "the service parameter has a bad percent-encoding");
+  std::string min_ms(req.head.query_param("min_duration_ms"));
+  if (!min_ms.empty()) q.min_duration_s = std::clamp(std::atof(min_ms.c_str()), 0.0, 1e12) / 1e3;
   std::string body, error;
   bool ok = false;
   bool opened = ctx.db.read(
@@ -139,6 +145,60 @@ http::response handle_metrics(route_context& ctx, const http::request& req) {
       error);
   if (!opened || !ok) return json_error(500, error);
   return json_response(200, std::move(body));
+}
+
+http::response handle_records(route_context& ctx, const http::request& req) {
+  query_slot slot(ctx.queries_running, ctx.options.query_concurrency);
+  if (!slot) return busy(ctx);
+  search_query q;
+  q.limit = 200;
+  std::string service;
+  if (!decode_query_value(req.head.query_param("q"), q.text) ||
+      !decode_query_value(req.head.query_param("service"), service))
+    return json_error(400, "the q or service parameter has a bad percent-encoding");
+  if (!service.empty()) q.service = service;
+  bool has = false;
+  std::string limit(req.head.query_param("limit", &has));
+  if (has) q.limit = static_cast<std::size_t>(std::clamp(std::atoi(limit.c_str()), 1, 1000));
+  std::string level(req.head.query_param("level", &has));
+  if (has) q.min_level = std::clamp(std::atoi(level.c_str()), 0, 24);
+  std::string since(req.head.query_param("since", &has));  // seconds before now
+  if (has) {
+    const long long seconds = std::clamp(std::atoll(since.c_str()), 1LL, 100LL * 365 * 86400);
+    const auto now =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    q.since_ns = now - seconds * 1'000'000'000LL;
+  }
+  std::string body, error;
+  bool ok = false;
+  bool opened = ctx.db.read(
+      [&](sqlite3* db) {
+        std::vector<record_summary> found;
+        bool truncated = false;
+        ok = search_records(db, q, found, truncated, error);
+        if (ok) body = records_to_json(found, truncated);
+      },
+      error);
+  if (!opened) return json_error(500, error);
+  if (!ok) return json_error(400, error);  // a search text over the limit, or SQLite's message
+  return json_response(200, std::move(body));
+}
+
+http::response handle_live(route_context& ctx) {
+  auto stream = ctx.live.subscribe();
+  if (!stream) {
+    ++ctx.stats.unavailable;
+    auto r = json_error(503, std::to_string(ctx.live.max_subscribers()) +
+                                 " live streams are open already, the limit; close a tab, or raise --max-live-clients");
+    r.headers.emplace_back("Retry-After", "5");
+    return r;
+  }
+  http::response r;
+  r.content_type = "text/event-stream";
+  r.headers = {{"Cache-Control", "no-store"}, {"X-Content-Type-Options", "nosniff"}};
+  r.stream = std::move(stream);
+  return r;
 }
 
 http::response handle_query(route_context& ctx, const http::request& req) {

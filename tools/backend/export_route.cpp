@@ -161,6 +161,8 @@ export_outcome store_export(route_context& ctx, signal sig, body_format format, 
   ctx.stats.items_rejected += static_cast<std::uint64_t>(r.rejected);
   out.rejected = r.rejected;
   out.message = std::move(r.rejected_message);
+  // After the commit, before the answer: a page told now finds the rows when it reads.
+  if (r.records + r.metric_points > 0) ctx.live.publish(signal_name(sig), r.records + r.metric_points);
   return out;
 }
 

@@ -78,7 +78,7 @@ class grpc_receiver_impl {
   grpc_receiver_impl(server& http, grpc_options options)
       : http_(http),
         options_(std::move(options)),
-        ctx_{http.store_, http.options_, http.stats_, http.budget_, http.queries_running_},
+        ctx_{http.store_, http.options_, http.stats_, http.budget_, http.queries_running_, http.live_},
         traces_(*this),
         logs_(*this),
         metrics_(*this) {}

@@ -10,6 +10,7 @@
 
 #include "http/memory_budget.hpp"
 #include "http/server.hpp"
+#include "live.hpp"
 #include "otlp_decode.hpp"
 #include "server.hpp"
 #include "store.hpp"
@@ -23,6 +24,7 @@ struct route_context {
   server_stats& stats;
   http::memory_budget& budget;
   std::atomic<int>& queries_running;
+  live_feed& live;  // told after every committed export
 };
 
 // ---- shared by the routes (server.cpp) -------------------------------------------------------
@@ -87,6 +89,11 @@ struct export_outcome {
 [[nodiscard]] http::response serve_asset(route_context& ctx, const http::request_head& head);
 [[nodiscard]] http::response handle_traces(route_context& ctx, const http::request& req);
 [[nodiscard]] http::response handle_trace(route_context& ctx, const http::request& req);
+// GET /api/records?q=TEXT&service=S&since=SECONDS&level=N&limit=N: records newest first
+// (search.hpp's search_records; records_to_json's shape).
+[[nodiscard]] http::response handle_records(route_context& ctx, const http::request& req);
+// GET /api/live: the server-sent events stream (live.hpp), or 503 when --max-live-clients are open.
+[[nodiscard]] http::response handle_live(route_context& ctx);
 [[nodiscard]] http::response handle_query(route_context& ctx, const http::request& req);
 // GET /api/metrics and /api/metrics/series?name=<name>[&limit=N] (metrics_view.hpp).
 [[nodiscard]] http::response handle_metrics(route_context& ctx, const http::request& req);

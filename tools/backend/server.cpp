@@ -67,7 +67,10 @@ std::string human_bytes(std::uint64_t n) {
 }
 
 server::server(store& db, server_options options)
-    : store_(db), options_(std::move(options)), budget_(options_.max_memory_bytes) {
+    : store_(db),
+      options_(std::move(options)),
+      budget_(options_.max_memory_bytes),
+      live_(options_.max_live_clients, options_.live_queue_bytes) {
   http::handlers h;
   h.on_head = [this](const http::request_head& head) { return on_head(head); };
   h.on_request = [this](http::request& req) { return on_request(req); };
@@ -102,7 +105,7 @@ void server::stop() {
 
 // I/O thread: routing, and every check that needs only the head.
 http::head_decision server::on_head(const http::request_head& head) {
-  route_context ctx{store_, options_, stats_, budget_, queries_running_};
+  route_context ctx{store_, options_, stats_, budget_, queries_running_, live_};
   const std::string& path = head.path;
   if (auto sig = export_signal(path)) {
     if (head.method != "POST") return {method_not_allowed(stats_, path, "POST", "POST (OTLP/HTTP export requests)")};
@@ -135,12 +138,16 @@ http::head_decision server::on_head(const http::request_head& head) {
       r.headers.emplace_back("WWW-Authenticate", "Bearer");
       return {std::move(r)};
     }
+    if (path == "/api/live") {
+      if (!reads(head.method)) return {method_not_allowed(stats_, path, "GET", "GET (a text/event-stream)")};
+      return {handle_live(ctx)};
+    }
     if (path == "/api/query") {
       if (head.method != "POST") return {method_not_allowed(stats_, path, "POST", "POST (the SQL as the body)")};
       return {std::nullopt, kMaxQueryText};
     }
-    if (path == "/api/traces" || path == "/api/stats" || path == "/api/metrics" || path == "/api/metrics/series" ||
-        is_trace_path(path)) {
+    if (path == "/api/traces" || path == "/api/records" || path == "/api/stats" || path == "/api/metrics" ||
+        path == "/api/metrics/series" || is_trace_path(path)) {
       if (!reads(head.method)) return {method_not_allowed(stats_, path, "GET, HEAD", "GET")};
       return {std::nullopt, kMaxOtherBody};
     }
@@ -153,10 +160,11 @@ http::head_decision server::on_head(const http::request_head& head) {
 
 // A worker thread: the routes that need the body, the database or the store.
 http::response server::on_request(http::request& req) {
-  route_context ctx{store_, options_, stats_, budget_, queries_running_};
+  route_context ctx{store_, options_, stats_, budget_, queries_running_, live_};
   const std::string& path = req.head.path;
   if (auto sig = export_signal(path)) return handle_export(ctx, *sig, req);
   if (path == "/api/traces") return handle_traces(ctx, req);
+  if (path == "/api/records") return handle_records(ctx, req);
   if (path == "/api/query") return handle_query(ctx, req);
   if (path == "/api/stats") return json_response(200, stats_json());
   if (path == "/api/metrics" || path == "/api/metrics/series") return handle_metrics(ctx, req);
@@ -292,6 +300,12 @@ std::string server::stats_json() const {
   s += "}";
   field("bad_queries", stats_.bad_queries);
   field("truncated_queries", stats_.truncated_queries);
+  s += ",\"live\":{";
+  field("subscribers", live_.subscribers(), false);
+  field("events_sent", live_.events_sent);
+  field("slow_dropped", live_.slow_dropped);
+  field("refused", live_.refused);
+  s += "}";
   s += ",\"memory\":{";
   field("limit", budget_.limit(), false);
   field("in_use", budget_.in_use());

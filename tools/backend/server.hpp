@@ -1,7 +1,7 @@
 // The HTTP side of `logfire-cpp serve`: the OTLP/HTTP receiver (POST /v1/traces, /v1/logs,
 // /v1/metrics in protobuf or JSON, gzip/deflate or plain, fixed-length or chunked), the web view
 // (/ and its assets) and the JSON API behind it (/api/traces, /api/trace/<id>, /api/query,
-// /api/stats), on the HTTP layer in http/server.hpp. Every limit below is a `serve` option;
+// /api/stats, /api/live), on the HTTP layer in http/server.hpp. Every limit below is a `serve` option;
 // each refusal names the limit and the option that raises it. An export is answered 200 only
 // after its rows are committed.
 //
@@ -19,6 +19,7 @@
 
 #include "http/memory_budget.hpp"
 #include "http/server.hpp"
+#include "live.hpp"
 #include "otlp_decode.hpp"
 #include "store.hpp"
 
@@ -54,6 +55,10 @@ struct server_options {
   std::size_t query_max_bytes = 16u << 20;
   std::chrono::milliseconds query_timeout{10'000};
   int query_concurrency = 4;
+  // Live updates (GET /api/live): streams open at once, and bytes queued per stream before a
+  // slow client is dropped. Defaults 32 and 64 KiB (--max-live-clients, --live-queue-size).
+  std::size_t max_live_clients = 32;
+  std::size_t live_queue_bytes = 64u << 10;
   bool log_requests = false;  // one line per request on stderr (--verbose)
 };
 
@@ -100,6 +105,7 @@ class server {
   [[nodiscard]] const server_options& options() const { return options_; }
   [[nodiscard]] const server_stats& stats() const { return stats_; }
   [[nodiscard]] const http::memory_budget& memory() const { return budget_; }
+  [[nodiscard]] const live_feed& live() const { return live_; }
   [[nodiscard]] std::uint64_t requests_refused() const;
   // {"export_requests":..., "rejected_requests":{...}, "memory":{...}, "connections":{...}, "store":{...}}
   [[nodiscard]] std::string stats_json() const;
@@ -115,6 +121,7 @@ class server {
   server_stats stats_;
   http::memory_budget budget_;
   std::atomic<int> queries_running_{0};
+  live_feed live_;
   std::unique_ptr<http::server> http_;
 };
 

@@ -13,15 +13,19 @@ namespace {
 
 // The ids of the `q.limit` traces with the newest records, newest first. The scan is bounded
 // (100 000 records), so a huge trace cannot make the list slow.
-bool newest_trace_ids(sqlite3* db, const trace_query& q, std::vector<std::string>& order, std::string& error) {
-  auto ids = prepare(db,
-                     q.errors_only ? "SELECT trace_id FROM records WHERE level >= 17 ORDER BY start_timestamp DESC "
-                                     "LIMIT 100000"
-                                   : "SELECT trace_id FROM records ORDER BY start_timestamp DESC LIMIT 100000",
-                     error);
+// Up to `scan_limit` distinct trace ids, newest first, of records matching q's SQL filters.
+bool newest_trace_ids(sqlite3* db, const trace_query& q, std::size_t scan_limit, std::vector<std::string>& order,
+                      std::string& error) {
+  std::string sql = "SELECT trace_id FROM records WHERE 1";
+  if (q.errors_only) sql += " AND level >= 17";
+  if (!q.service.empty()) sql += " AND service_name = ?1";
+  sql += " ORDER BY start_timestamp DESC LIMIT 100000";
+  auto ids = prepare(db, sql.c_str(), error);
+  if (ids && !q.service.empty())
+    sqlite3_bind_text(ids.get(), 1, q.service.data(), static_cast<int>(q.service.size()), SQLITE_STATIC);
   if (!ids) return false;
   std::unordered_set<std::string> seen;
-  while (order.size() < q.limit) {
+  while (order.size() < scan_limit) {
     int rc = sqlite3_step(ids.get());
     if (rc == SQLITE_DONE) break;
     if (rc != SQLITE_ROW) {
@@ -64,7 +68,9 @@ void summarize(sqlite3_stmt* agg, sqlite3_stmt* root, const std::string& id, tra
 bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>& out, std::string& error) {
   out.clear();
   std::vector<std::string> order;
-  if (!newest_trace_ids(db, q, order, error)) return false;
+  // A duration filter applies to whole traces, after summing: look at more candidates then.
+  const std::size_t scan = q.min_duration_s > 0 ? std::min<std::size_t>(q.limit * 20, 20000) : q.limit;
+  if (!newest_trace_ids(db, q, scan, order, error)) return false;
   auto agg = prepare(db,
                      "SELECT min(start_timestamp), max(coalesce(end_timestamp, start_timestamp)), "
                      "sum(kind != 'log'), sum(kind = 'log'), sum(level >= 17), sum(kind = 'pending_span'), "
@@ -81,7 +87,10 @@ bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>
   for (const auto& id : order) {
     trace_summary t;
     summarize(agg.get(), root.get(), id, t);
-    if (!t.start_timestamp.empty()) out.push_back(std::move(t));  // deleted meanwhile: skip
+    if (t.start_timestamp.empty()) continue;  // deleted meanwhile: skip
+    if (q.min_duration_s > 0 && t.duration_s < q.min_duration_s) continue;
+    out.push_back(std::move(t));
+    if (out.size() >= q.limit) break;
   }
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.start_ns > b.start_ns; });
   return true;

@@ -32,7 +32,9 @@ struct trace_summary {
 
 struct trace_query {
   std::size_t limit = 20;
-  bool errors_only = false;  // only traces with a record at level >= 17
+  bool errors_only = false;   // only traces with a record at level >= 17
+  std::string service{};      // only traces with a record of this service.name (empty: any)
+  double min_duration_s = 0;  // only traces lasting at least this (first start to last end)
 };
 
 // The most recent traces (by their latest record's start), newest first.

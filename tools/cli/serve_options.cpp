@@ -180,6 +180,12 @@ std::vector<serve_option> option_table() {
            ms(10), ms(3'600'000), [](serve_config& c, ms d) { c.server.query_timeout = d; }, "10s")},
       {{"query-concurrency", "N", "API reads (queries, trace list, traces) at once (default 4) -> 429"},
        count(1, 256, [](serve_config& c, long long n) { c.server.query_concurrency = static_cast<int>(n); })},
+      {{"max-live-clients", "N", "web views following live updates (/api/live) at once (default 32) -> 503"},
+       count(1, 4096, [](serve_config& c, long long n) { c.server.max_live_clients = static_cast<std::size_t>(n); })},
+      {{"live-queue-size", "SIZE", "bytes queued for one live client before it is dropped as too slow (default 64KiB)"},
+       size(
+           1 * KiB, 64 * MiB,
+           [](serve_config& c, std::int64_t n) { c.server.live_queue_bytes = static_cast<std::size_t>(n); }, "64KiB")},
       {{"retention-age", "DURATION", "delete records and metrics older than this, e.g. 7d (default: keep all)"},
        duration(
            ms(1000), ms(std::numeric_limits<std::int64_t>::max() / 2),

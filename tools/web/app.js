@@ -1,7 +1,9 @@
 // The web view of `logfire-cpp serve`: a live list of recent traces, a trace's waterfall (SVG,
 // nested by parent) with the selected record's attributes and exception, and a read-only SQL box.
 // Plain JavaScript, no libraries, no network beyond this server's JSON API:
-//   GET /api/traces?limit=N[&errors=1]   GET /api/trace/<trace_id>   POST /api/query (SQL text)
+//   GET /api/traces?limit=N[&errors=1][&service=S][&min_duration_ms=N]   GET /api/trace/<trace_id>   POST /api/query (SQL text)
+//   GET /api/records?q=&service=&since=&level=&limit=  (search and filters, newest first)
+//   GET /api/live (server-sent events: a `records` event after every committed export)
 // The Metrics page (#/metrics) is metrics.js.
 'use strict';
 
@@ -97,7 +99,8 @@
   let currentView = '';
   function show(view) {
     currentView = view;
-    for (const v of ['traces', 'trace', 'sql', 'metrics']) $(`view-${v}`).hidden = v !== view;
+    for (const v of ['traces', 'trace', 'records', 'sql', 'metrics']) $(`view-${v}`).hidden = v !== view;
+    $('nav-records').classList.toggle('active', view === 'records');
     $('nav-traces').classList.toggle('active', view === 'traces' || view === 'trace');
     $('nav-metrics').classList.toggle('active', view === 'metrics');
     $('nav-sql').classList.toggle('active', view === 'sql');
@@ -114,6 +117,9 @@
       show('metrics');
       const name = decodeURIComponent(hash.slice('#/metrics/'.length));
       window.logfireMetrics.show({ api, el, svg }, $('metrics-content'), hash.startsWith('#/metrics/') ? name : '');
+    } else if (hash.startsWith('#/records')) {
+      show('records');
+      refreshRecords();
     } else if (hash.startsWith('#/sql')) {
       show('sql');
       $('sql-input').focus();
@@ -125,10 +131,19 @@
 
   // ---- recent traces ---------------------------------------------------------------------------
 
+  // Reloads overlap (live events, filters, navigation): only the newest answer is drawn.
+  let tracesSeq = 0;
   async function refreshTraces() {
     const errorsOnly = $('errors-only').checked;
+    const seq = ++tracesSeq;
     try {
-      const data = await api(`/api/traces?limit=100${errorsOnly ? '&errors=1' : ''}`);
+      const params = new URLSearchParams({ limit: '100' });
+      if (errorsOnly) params.set('errors', '1');
+      const service = $('trace-service').value.trim();
+      if (service) params.set('service', service);
+      if ($('trace-min-duration').value) params.set('min_duration_ms', $('trace-min-duration').value);
+      const data = await api(`/api/traces?${params}`);
+      if (seq !== tracesSeq) return;
       renderTraceList(data.traces);
       setStatus(true, `updated ${new Date().toLocaleTimeString()}`);
     } catch (e) {
@@ -189,18 +204,25 @@
 
   let selectedRow = null;
 
-  async function loadTrace(id) {
-    $('trace-title').textContent = 'Trace';
-    $('trace-meta').textContent = id;
-    $('waterfall').replaceChildren(el('p', { class: 'meta' }, 'loading…'));
-    $('details').hidden = true;
+  let openTrace = '';
+  // quiet: a live reload of the trace on screen, without the "loading" placeholder.
+  async function loadTrace(id, quiet = false) {
+    openTrace = id;
+    if (!quiet) {
+      $('trace-title').textContent = 'Trace';
+      $('trace-meta').textContent = id;
+      $('waterfall').replaceChildren(el('p', { class: 'meta' }, 'loading…'));
+      $('details').hidden = true;
+    }
     let data;
     try {
       data = await api(`/api/trace/${id}`);
     } catch (e) {
+      if (id !== openTrace) return;
       $('waterfall').replaceChildren(el('p', { class: 'error' }, `Could not load the trace: ${e.message}`));
       return;
     }
+    if (id !== openTrace || currentView !== 'trace') return;  // another trace was opened meanwhile
     const records = data.records;
     if (records.length === 0) {
       $('waterfall').replaceChildren(el('p', { class: 'empty' }, 'No records in this trace (yet).'));
@@ -215,6 +237,15 @@
       (data.truncated ? ' · truncated' : '');
     renderWaterfall(rows);
     selectRecord(rows[0].record, $('waterfall').querySelector('.wf-row'));
+    // The trace's logs, in time order; a click selects the log's row in the waterfall.
+    const logs = records.filter((r) => r.kind === 'log').sort((a, b) => micros(a.start_timestamp) - micros(b.start_timestamp));
+    $('trace-logs').hidden = logs.length === 0;
+    $('trace-logs').replaceChildren(el('h3', {}, `Logs (${logs.length})`), el('table', { class: 'grid' }, el('tbody', {},
+      ...logs.map((r) => el('tr', { 'data-span-id': r.span_id, class: r.level >= 17 ? 'has-error' : undefined, onclick: () => {
+        const g = $('waterfall').querySelector(`.wf-row[data-span-id="${r.span_id}"]`);
+        selectRecord(r, g);
+      } }, el('td', {}, localTime(r.start_timestamp)), el('td', { class: levelClass(r.level) }, levelName(r.level)),
+      el('td', {}, r.message || r.span_name))))));
   }
 
   function renderWaterfall(rows) {
@@ -271,6 +302,24 @@
     return JSON.stringify(v, null, 2);
   }
 
+  // An attribute's value: a scalar as text; an object or array (or a string holding one, as
+  // Logfire SDKs send JSON-encoded values) as a tree of keys, collapsible, with every path that
+  // logfire.scrubbed names marked (`scrubbedPaths`: JSON.stringify of the path).
+  function valueNode(v, path, scrubbedPaths, depth = 0) {
+    if (typeof v === 'string' && /^\s*[[{]/.test(v) && depth === 0) {
+      try { v = JSON.parse(v); } catch (e) { /* not JSON: shown as text */ }
+    }
+    if (v === null || typeof v !== 'object' || depth > 32) return el('pre', {}, valueText(v));
+    const entries = Array.isArray(v) ? v.map((c, i) => [i, c]) : Object.entries(v);
+    return el('details', { class: 'attr-tree', open: depth < 2 },
+      el('summary', {}, Array.isArray(v) ? `[${entries.length}]` : `{${entries.length}}`),
+      el('ul', {}, ...entries.map(([k, c]) => {
+        const p = [...path, Array.isArray(v) ? k : String(k)];
+        return el('li', { class: scrubbedPaths.has(JSON.stringify(p)) ? 'scrubbed-attr' : undefined },
+          el('span', { class: 'mono tree-key' }, `${k}: `), valueNode(c, p, scrubbedPaths, depth + 1));
+      })));
+  }
+
   // The entries of a record's logfire.scrubbed attribute (a JSON string, or already parsed), or [].
   function scrubbedEntries(attributes) {
     let v = attributes['logfire.scrubbed'];
@@ -314,6 +363,7 @@
     // say so above the attributes and mark the attributes it touched.
     const scrubbed = scrubbedEntries(r.attributes || {});
     const scrubbedKeys = new Set(scrubbed.filter((e) => e.path[0] === 'attributes').map((e) => String(e.path[1])));
+    const scrubbedPaths = new Set(scrubbed.map((e) => JSON.stringify(e.path.map((x) => (typeof x === 'number' ? x : String(x))))));
     if (scrubbed.length > 0) {
       parts.push(el('div', { class: 'scrubbed', id: 'scrubbed' },
         el('h3', {}, `Scrubbed: ${scrubbed.length} value${scrubbed.length === 1 ? '' : 's'} redacted by the SDK`),
@@ -321,8 +371,8 @@
     }
     parts.push(el('h3', {}, `Attributes (${attrs.length})`));
     parts.push(el('table', { class: 'attributes' },
-      ...attrs.map(([k, v]) => el('tr', { class: scrubbedKeys.has(k) ? 'scrubbed-attr' : undefined },
-        el('td', { class: 'mono' }, k), el('td', {}, el('pre', {}, valueText(v)))))));
+      ...attrs.map(([k, v]) => el('tr', { class: scrubbedKeys.has(k) && scrubbedPaths.has(JSON.stringify(['attributes', k])) ? 'scrubbed-attr' : undefined },
+        el('td', { class: 'mono' }, k), el('td', {}, k === 'logfire.scrubbed' ? el('pre', {}, valueText(v)) : valueNode(v, ['attributes', k], scrubbedPaths))))));
     const events = (r.otel_events || []).filter((e) => e.name !== 'exception');
     if (events.length > 0) {
       parts.push(el('h3', {}, `Events (${events.length})`));
@@ -363,10 +413,95 @@
     }
   }
 
+  // ---- records: search and filters ----------------------------------------------------------------
+
+  let recordsSeq = 0;  // answers to older filter settings are dropped
+  async function refreshRecords() {
+    const params = new URLSearchParams({ limit: '200' });
+    const text = $('rec-text').value.trim();
+    if (text) params.set('q', text);
+    const service = $('rec-service').value.trim();
+    if (service) params.set('service', service);
+    if ($('rec-since').value) params.set('since', $('rec-since').value);
+    if ($('rec-errors').checked) params.set('level', '17');
+    const seq = ++recordsSeq;
+    try {
+      const data = await api(`/api/records?${params}`);
+      if (seq !== recordsSeq) return;
+      let records = data.records;
+      if ($('rec-logs').checked) records = records.filter((r) => r.kind === 'log');
+      $('record-list').tBodies[0].replaceChildren(...records.map((r) => el('tr', { class: r.level >= 17 ? 'has-error' : undefined, 'data-trace-id': r.trace_id },
+        el('td', {}, localTime(r.start_timestamp)),
+        el('td', { class: levelClass(r.level) }, levelName(r.level)),
+        el('td', {}, r.kind === 'pending_span' ? 'running' : r.kind),
+        el('td', { class: 'num' }, r.kind === 'pending_span' ? 'running' : fmtDuration(r.duration)),
+        el('td', {}, r.service_name),
+        el('td', {}, r.message || r.span_name),
+        el('td', {}, el('a', { href: `#/trace/${r.trace_id}`, class: 'trace-link' }, r.trace_id.slice(0, 8))))));
+      $('record-list-info').textContent = `${records.length} records, newest first` + (data.truncated ? ' (more match: narrow the filters)' : '');
+      setStatus(true, `updated ${new Date().toLocaleTimeString()}`);
+    } catch (e) {
+      if (seq === recordsSeq) $('record-list-info').textContent = `Could not search: ${e.message}`;
+    }
+  }
+  let filterTimer = null;
+  for (const id of ['rec-text', 'rec-service']) {
+    $(id).addEventListener('input', () => { clearTimeout(filterTimer); filterTimer = setTimeout(refreshRecords, 250); });
+  }
+  for (const id of ['rec-since', 'rec-errors', 'rec-logs']) $(id).addEventListener('change', refreshRecords);
+
+  // ---- live updates ------------------------------------------------------------------------------
+
+  // GET /api/live through fetch (EventSource cannot send the token header). Each `records` event
+  // schedules one reload of what is on screen, at most every 300 ms; on a dropped stream (server
+  // restart, or this tab fell behind and the server ended it) the page reconnects after 2 s and
+  // reloads, so nothing announced meanwhile is missed.
+  let liveUp = false;
+  let reloadTimer = null;
+  function scheduleReload() {
+    if (reloadTimer !== null) return;
+    reloadTimer = setTimeout(() => {
+      reloadTimer = null;
+      if (document.hidden) return;
+      if (currentView === 'traces') refreshTraces();
+      else if (currentView === 'records') refreshRecords();
+      else if (currentView === 'trace' && openTrace) loadTrace(openTrace, true);
+    }, 300);
+  }
+
+  async function followLive() {
+    try {
+      const res = await fetch('/api/live', { headers: authHeaders, cache: 'no-store' });
+      if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+      liveUp = true;
+      $('status').title = 'Live: the page updates as records arrive';
+      const reader = res.body.getReader();
+      const decoder = new TextDecoder();
+      let buffered = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffered += decoder.decode(value, { stream: true });
+        let end;
+        while ((end = buffered.indexOf('\n\n')) >= 0) {
+          const event = buffered.slice(0, end);
+          buffered = buffered.slice(end + 2);
+          if (/^event: records$/m.test(event)) scheduleReload();
+        }
+      }
+    } catch (e) { /* reconnect below */ }
+    liveUp = false;
+    $('status').title = 'Live updates lost: reconnecting; the list refreshes every 5 seconds meanwhile';
+    setTimeout(() => { followLive(); scheduleReload(); }, 2000);
+  }
+
   // ---- start -------------------------------------------------------------------------------------
 
   for (const o of document.querySelectorAll('.origin')) o.textContent = location.origin;
   $('errors-only').addEventListener('change', refreshTraces);
+  $('trace-min-duration').addEventListener('change', refreshTraces);
+  let traceFilterTimer = null;
+  $('trace-service').addEventListener('input', () => { clearTimeout(traceFilterTimer); traceFilterTimer = setTimeout(refreshTraces, 250); });
   $('sql-run').addEventListener('click', runSql);
   $('sql-input').addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
@@ -376,6 +511,8 @@
   });
   if (token) document.title += ' (token)';
   window.addEventListener('hashchange', route);
-  setInterval(() => { if (currentView === 'traces' && !document.hidden) refreshTraces(); }, 2000);
+  followLive();
+  // While the live stream is down, the list still refreshes, more slowly.
+  setInterval(() => { if (!liveUp && currentView === 'traces' && !document.hidden) refreshTraces(); }, 5000);
   route();
 })();
