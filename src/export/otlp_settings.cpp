@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <limits>
 
+#include "config/env.hpp"
 #include "export/otlp_exporter.hpp"
 #include "resource/detect.hpp"
 
@@ -16,17 +17,9 @@ namespace {
 
 constexpr std::string_view k_known_regions = "us, eu";
 
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+using env_text::lower;
+using env_text::percent_decode;
+using env_text::trim;
 
 std::optional<std::string> get(const env_lookup& env, std::string_view name) {
   if (!env) return std::nullopt;
@@ -82,30 +75,6 @@ std::string strip_slashes(std::string s) {
   return s;
 }
 
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool percent_decode(std::string_view in, std::string& out) {
-  out.clear();
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out.push_back(in[i]);
-      continue;
-    }
-    if (i + 2 >= in.size()) return false;
-    int hi = hex_value(in[i + 1]);
-    int lo = hex_value(in[i + 2]);
-    if (hi < 0 || lo < 0) return false;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return true;
-}
-
 std::uint64_t fnv1a(std::string_view s, std::uint64_t h = 0xcbf29ce484222325ull) noexcept {
   for (unsigned char c : s) {
     h ^= c;
@@ -148,11 +117,8 @@ std::string resolve_common(const options& opts, const env_lookup& env, otlp_sign
   } else if (opts.batching.max_queue_size) {
     if (*opts.batching.max_queue_size == 0) return "batching.max_queue_size must be positive";
     c.max_queue_spans = *opts.batching.max_queue_size;
-  } else if (auto v = get(env, "OTEL_BSP_MAX_QUEUE_SIZE")) {
-    auto n = parse_count(*v);
-    if (!n || *n == 0) return quoted("OTEL_BSP_MAX_QUEUE_SIZE", "is not a positive number", *v);
-    c.max_queue_spans = static_cast<std::size_t>(*n);
   }
+  // OTEL_BSP_MAX_QUEUE_SIZE is read once, by resolve_options() into opts.batching.max_queue_size.
   if (o.spool) {
     c.spool = *o.spool;
   } else if (auto v = get(env, "LOGFIRE_SPOOL")) {

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "config/env.hpp"
 #include "context/ids.hpp"
 #include "export/console_exporter.hpp"
 #include "export/otlp_exporter.hpp"
@@ -47,11 +48,8 @@ std::vector<control*>& g_retired_controls = *new std::vector<control*>;
 std::vector<pipeline*>& g_abandoned_pipelines = *new std::vector<pipeline*>;
 pipeline* g_last_abandoned = nullptr;  // when the last pipeline shut down was abandoned, for stats()
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+using env_text::lower;
+using env_text::trim;
 
 }  // namespace
 
@@ -131,20 +129,27 @@ std::string parse_tail_sampling(const env_lookup& env, options& o) {
 
 std::string parse_resource_attributes(std::string_view name, std::string_view text,
                                       std::vector<std::pair<std::string, std::string>>& out) {
+  std::vector<std::pair<std::string, std::string>> parsed;
   std::size_t pos = 0;
   while (pos <= text.size()) {
     std::size_t comma = text.find(',', pos);
     if (comma == std::string_view::npos) comma = text.size();
-    std::string_view item = text.substr(pos, comma - pos);
+    const std::string_view item = trim(text.substr(pos, comma - pos));
     pos = comma + 1;
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
     if (item.empty()) continue;
     const auto eq = item.find('=');
-    if (eq == std::string_view::npos || eq == 0)
+    const std::string_view key = trim(item.substr(0, eq == std::string_view::npos ? 0 : eq));
+    if (eq == std::string_view::npos || key.empty())
       return std::string(name) + " has an entry that is not key=value: '" + std::string(item) + "'";
-    out.emplace_back(std::string(item.substr(0, eq)), std::string(item.substr(eq + 1)));
+    // The OpenTelemetry resource SDK reads this variable in the W3C Baggage format: ',' and '='
+    // inside a key or value arrive percent-encoded, and any byte may. A broken escape is an error
+    // for the whole variable (nothing of it is applied), as for OTEL_EXPORTER_OTLP_HEADERS.
+    std::string k, v;
+    if (!env_text::percent_decode(key, k) || !env_text::percent_decode(trim(item.substr(eq + 1)), v))
+      return std::string(name) + " has an entry with a bad percent-encoding: '" + std::string(item) + "'";
+    parsed.emplace_back(std::move(k), std::move(v));
   }
+  for (auto& kv : parsed) out.push_back(std::move(kv));
   return {};
 }
 
@@ -154,10 +159,8 @@ void parse_comma_list(std::string_view text, std::vector<std::string>& out) {
   while (pos <= text.size()) {
     std::size_t comma = text.find(',', pos);
     if (comma == std::string_view::npos) comma = text.size();
-    std::string_view item = text.substr(pos, comma - pos);
+    const std::string_view item = trim(text.substr(pos, comma - pos));
     pos = comma + 1;
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
     if (!item.empty()) out.emplace_back(item);
   }
 }
@@ -260,8 +263,12 @@ std::string resolve_options(options& o, const env_lookup& env) {
   return {};
 }
 
-resource build_resource(const options& o, const env_lookup& env) {
+resource build_resource(const options& o, const env_lookup& env, platform plat) {
   resource r;
+  // service.name: .service_name in code, then LOGFIRE_SERVICE_NAME / OTEL_SERVICE_NAME (both
+  // resolved into o.service_name), then a service.name among the resource attributes
+  // (OTEL_RESOURCE_ATTRIBUTES or code), then the default; set here and again after the
+  // attributes so that the attributes cannot override a name given explicitly.
   r.set("service.name", o.service_name.value_or("unknown_service"));
   if (o.service_version) r.set("service.version", *o.service_version);
   if (o.environment) r.set("deployment.environment.name", *o.environment);
@@ -273,8 +280,9 @@ resource build_resource(const options& o, const env_lookup& env) {
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) == 0) r.set("host.name", std::string(host));
   r.set("os.type", std::string("linux"));
-  add_platform_attributes(detect_platform(env), env, r);
+  add_platform_attributes(plat, env, r);
   for (const auto& [k, v] : o.resource_attributes) r.set(k, v);
+  if (o.service_name) r.set("service.name", *o.service_name);
   return r;
 }
 
@@ -475,8 +483,8 @@ setup configure(options opts) {
     s.tracing_mode = opts.distributed_tracing.value_or(logfire::distributed_tracing::unset);
     s.baggage_attributes = opts.add_baggage_to_attributes.value_or(true);
 
-    resource res = build_resource(opts, env);
-    const platform plat = detect_platform(env);
+    const platform plat = detect_platform(env);  // once: it reads a dozen variables
+    resource res = build_resource(opts, env, plat);
     s.platform_injects = platform_injects_trace_headers(plat);
     s.platform_name = std::string(platform_display_name(plat));
     if (s.tail && !opts.sampling.buffer_remote.has_value()) {

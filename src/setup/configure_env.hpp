@@ -20,8 +20,10 @@ namespace logfire::detail {
 // and the value ("LOGFIRE_TRACE_SAMPLE_RATE is not a number: 'abc'").
 std::string resolve_options(options& o, const env_lookup& env);
 
-// service.*, telemetry.sdk.*, process.pid, host.name, os.type and the user's attributes.
-resource build_resource(const options& o, const env_lookup& env);
+// service.*, telemetry.sdk.*, process.pid, host.name, os.type, the platform's attributes and
+// the user's attributes. service.name: code > LOGFIRE_SERVICE_NAME/OTEL_SERVICE_NAME >
+// a service.name resource attribute > "unknown_service".
+resource build_resource(const options& o, const env_lookup& env, platform plat);
 
 // The exporters implied by tokens and OTLP endpoints (Logfire and any OTLP backend). Sets
 // `error` for invalid settings; adds one-line notices to `notices`.
