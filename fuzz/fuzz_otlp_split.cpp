@@ -30,8 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::size_t first = 0;
   std::size_t second = 0;
   if (!logfire::detail::count_request_spans(format, h.first, first, signal) || first != h.first_spans) std::abort();
-  if (!logfire::detail::count_request_spans(format, h.second, second, signal) || second != h.second_spans)
-    std::abort();
+  if (!logfire::detail::count_request_spans(format, h.second, second, signal) || second != h.second_spans) std::abort();
 
   logfire::detail::split_halves again;
   if (!logfire::detail::split_request_in_halves(format, body, again, signal) || again.first != h.first ||

@@ -49,9 +49,10 @@ TEST(env_resource, service_name_variable_beats_resource_attributes) {
   EXPECT_EQ(attribute({}, {{"OTEL_SERVICE_NAME", "otel-name"}, {"OTEL_RESOURCE_ATTRIBUTES", "service.name=attrs-name"}},
                       "service.name"),
             "otel-name");
-  EXPECT_EQ(attribute({}, {{"LOGFIRE_SERVICE_NAME", "lf-name"}, {"OTEL_RESOURCE_ATTRIBUTES", "service.name=attrs-name"}},
-                      "service.name"),
-            "lf-name");
+  EXPECT_EQ(
+      attribute({}, {{"LOGFIRE_SERVICE_NAME", "lf-name"}, {"OTEL_RESOURCE_ATTRIBUTES", "service.name=attrs-name"}},
+                "service.name"),
+      "lf-name");
 }
 
 TEST(env_resource, resource_attributes_beat_the_default) {
