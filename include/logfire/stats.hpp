@@ -54,13 +54,14 @@ enum class event_counter : std::uint8_t {
   attributes_truncated,   // values cut to max_value_length or attributes over max_attributes
   invalid_utf8_repaired,  // strings whose invalid bytes were replaced with U+FFFD
   template_errors,        // malformed message templates (message fell back to the template)
-  batches_retried,
+  batches_retried,        // export attempts that failed and are retried (a line says the latest cause)
   records_spooled,
   records_replayed,
   spool_left_at_exit,      // records left in the spool by shutdown, delivered at the next start
   duplicates,              // records a backend may have received twice (replay after a timeout)
   span_updates_lost,       // attributes, events, status or level that never reached their span
   spool_files_unreadable,  // spool files deleted because even their header was unreadable
+  export_recovered,        // a destination answered again after failed export attempts (a line says so)
   count_
 };
 inline constexpr std::size_t event_counter_count = static_cast<std::size_t>(event_counter::count_);

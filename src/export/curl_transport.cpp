@@ -154,6 +154,7 @@ class curl_transport final : public http_transport {
     response.status = 0;
     if (rc == CURLE_ABORTED_BY_CALLBACK) {
       response.error = "request cut at the flush deadline";
+      response.cut_by_deadline = true;
     } else {
       response.error = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
     }

@@ -40,6 +40,8 @@ struct http_response {
   int status = 0;
   // Why there was no answer (status 0), for diagnostics.
   std::string error;
+  // The SDK itself cut the request (a flush or shutdown deadline), not the network or the server.
+  bool cut_by_deadline = false;
   // Whether the whole body went out before the failure: the server may have processed it,
   // so a retry can create duplicates.
   bool request_sent = false;

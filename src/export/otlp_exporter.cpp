@@ -347,6 +347,33 @@ class engine {
         {.url = cfg_.url, .headers = headers_, .body = body, .timeout = cfg_.timeout, .abort_at_ns = &abort_at_ns_});
   }
 
+  // Why an attempt failed, for the line said while it lasts: the destination and the cause.
+  // Empty when out of memory (the count still tells), and for a request the SDK cut itself at a
+  // deadline: that says nothing about the destination, so the latest cause stays the real one.
+  std::string failure_detail(const http_response& r) const noexcept {
+    if (r.cut_by_deadline) return {};
+    try {
+      if (r.status != 0) return rejection_detail(r);
+      return cfg_.url + ": " + (r.error.empty() ? std::string("no answer") : printable(r.error));
+    } catch (...) {
+      return {};
+    }
+  }
+
+  // An answer after failed attempts: said once (the line names the destination), and the streak ends.
+  void note_recovery_locked() noexcept {
+    if (streak_ > 0) {
+      try {
+        counter().count_with_detail(event_counter::export_recovered, 1,
+                                    cfg_.url + " answered again after " + std::to_string(streak_) +
+                                        (streak_ == 1 ? " failed attempt" : " failed attempts"));
+      } catch (...) {
+        counter().count(event_counter::export_recovered, 1);
+      }
+    }
+    streak_ = 0;
+  }
+
   std::string rejection_detail(const http_response& r) const {
     std::string d = "HTTP " + std::to_string(r.status) + " from " + cfg_.url;
     if (r.body_prefix.empty()) return d;
@@ -429,7 +456,7 @@ class engine {
         }
         lk.lock();
         if (o == outcome::delivered) {
-          streak_ = 0;
+          note_recovery_locked();
           outage_ = false;
           break;
         }
@@ -447,7 +474,7 @@ class engine {
         }
         // A failure that may be temporary.
         ++streak_;
-        counter().count(event_counter::batches_retried);
+        counter().count_with_detail(event_counter::batches_retried, 1, failure_detail(r));
         if (r.request_sent) item.meta.maybe_duplicate = true;
         if (stopping_) {
           requeue_front_locked(std::move(item));
@@ -583,7 +610,7 @@ class engine {
             split_spool_file(*claim, r);
             break;
           case outcome::retry:
-            counter().count(event_counter::batches_retried);
+            counter().count_with_detail(event_counter::batches_retried, 1, failure_detail(r));
             spool_->release(*claim);
             break;
         }
@@ -609,7 +636,7 @@ class engine {
       enter_outage_locked(retry_wait(r));
       if (stopping_) return true;
     } else {
-      streak_ = 0;
+      note_recovery_locked();
       outage_ = false;
     }
     return true;

@@ -96,7 +96,8 @@ std::string diagnostics::explain(drop_reason reason) const {
 }
 
 void diagnostics::line(reported& r, std::uint64_t n, std::string_view one, std::string_view many, std::string_view name,
-                       const std::string& text, const std::string& detail, std::chrono::steady_clock::time_point t) {
+                       const std::string& text, const std::string& detail, std::chrono::steady_clock::time_point t,
+                       bool detail_every_line) {
   if (n == r.count) return;
   const bool first = r.count == 0;
   if (!first && t - r.last < std::chrono::minutes(1)) return;  // rate limit
@@ -112,7 +113,7 @@ void diagnostics::line(reported& r, std::uint64_t n, std::string_view one, std::
     out += ' ';
     out += text;
   }
-  if (first && !detail.empty()) {
+  if ((first || detail_every_line) && !detail.empty()) {
     out += text.empty() ? " " : ": ";
     out += detail;
   }
@@ -149,6 +150,23 @@ void diagnostics::report(const pipeline_stats& now, const diagnostic_details& de
          "4 MiB side queue were full (raise options.limits.ring_bytes), one open span held more than 4 MiB of updates, "
          "or the span itself was dropped (counted under its own reason)",
          details.events[updates], t);
+  report_export_health(now, details, t);
+}
+
+void diagnostics::report_export_health(const pipeline_stats& now, const diagnostic_details& details,
+                                       std::chrono::steady_clock::time_point t) {
+  // A destination that fails is said while it happens (the first failed attempt, then at most a
+  // line a minute with the latest cause), not only when records are finally lost or spooled.
+  constexpr auto retried = static_cast<std::size_t>(event_counter::batches_retried);
+  if (now.events[retried] != events_[retried].count)
+    line(events_[retried], now.events[retried], "failed export attempt", "failed export attempts",
+         to_string(event_counter::batches_retried),
+         "- records are kept and retried, any loss is counted under its own reason; latest cause",
+         details.events[retried], t, true);
+  constexpr auto recovered = static_cast<std::size_t>(event_counter::export_recovered);
+  if (now.events[recovered] != events_[recovered].count)
+    line(events_[recovered], now.events[recovered], "recovery", "recoveries",
+         to_string(event_counter::export_recovered), "delivery works again", details.events[recovered], t, true);
 }
 
 void diagnostics::notice(std::string_view line) {
@@ -158,10 +176,13 @@ void diagnostics::notice(std::string_view line) {
   std::fflush(out_);
 }
 
-std::string diagnostics::summary(const pipeline_stats& s) {
+std::string diagnostics::summary(const pipeline_stats& s, const diagnostic_details& details) {
   if (s.dropped_total() == 0 && s.in_spool == 0) return {};
   std::string line = "logfire: shutdown: " + s.summary();
   if (s.in_spool) line += "; " + std::to_string(s.in_spool) + " records left in the disk spool, sent at the next start";
+  constexpr auto retried = static_cast<std::size_t>(event_counter::batches_retried);
+  if (s.events[retried] != 0 && !details.events[retried].empty())
+    line += "; last export error: " + details.events[retried];
   line += '\n';
   std::fputs(line.c_str(), out_);
   std::fflush(out_);

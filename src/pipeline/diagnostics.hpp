@@ -39,8 +39,9 @@ class diagnostics {
 
   // Compares `now` with what was reported so far and prints what is new.
   void report(const pipeline_stats& now, const diagnostic_details& details);
-  // One summary line if anything was lost; returns the line ("" when nothing was lost).
-  std::string summary(const pipeline_stats& final_stats);
+  // One summary line if anything was lost or left in the spool, with the latest export error
+  // when there was one; returns the line ("" when nothing was lost).
+  std::string summary(const pipeline_stats& final_stats, const diagnostic_details& details = {});
 
   // In a child after fork(): counters restart from zero, so nothing has been reported yet.
   void forget_reported() noexcept {
@@ -48,6 +49,10 @@ class diagnostics {
     replayed_ = {};
     events_ = {};
   }
+
+  // The export health lines: failed attempts with their latest cause, and recoveries.
+  void report_export_health(const pipeline_stats& now, const diagnostic_details& details,
+                            std::chrono::steady_clock::time_point t);
 
   // Prints one line said once for something that is not a loss (the first value each scrubbing
   // pattern redacted); `line` starts with "logfire: " and has no newline.
@@ -62,8 +67,10 @@ class diagnostics {
     std::chrono::steady_clock::time_point last{};
   };
   // Prints "logfire: <n> <one|many> (<name>) <text>[: detail]" when `n` is new (rate-limited).
+  // `detail_every_line`: the detail is the latest cause, said on every line (else the first only).
   void line(reported& r, std::uint64_t n, std::string_view one, std::string_view many, std::string_view name,
-            const std::string& text, const std::string& detail, std::chrono::steady_clock::time_point t);
+            const std::string& text, const std::string& detail, std::chrono::steady_clock::time_point t,
+            bool detail_every_line = false);
 
   diagnostic_context ctx_;
   std::FILE* out_;

@@ -134,6 +134,8 @@ std::string_view to_string(event_counter c) noexcept {
       return "span_updates_lost";
     case event_counter::spool_files_unreadable:
       return "spool_files_unreadable";
+    case event_counter::export_recovered:
+      return "export_recovered";
     case event_counter::count_:
       break;
   }

@@ -194,6 +194,15 @@ struct pipeline::exporter_slot final : delivery_counter {
     }
   }
 
+  void note_latest(std::string& slot, std::string_view detail) noexcept {
+    if (detail.empty()) return;
+    std::lock_guard lock(detail_mutex);
+    try {
+      slot.assign(detail.substr(0, 300));
+    } catch (...) {
+    }
+  }
+
   void delivered(std::uint64_t n) noexcept override {
     if (open()) exported.fetch_add(n, std::memory_order_relaxed);
   }
@@ -208,7 +217,11 @@ struct pipeline::exporter_slot final : delivery_counter {
   }
   void count_with_detail(event_counter c, std::uint64_t n, std::string_view detail) noexcept override {
     if (!open()) return;
-    note(first.events[static_cast<std::size_t>(c)], detail);
+    // A failing or recovered destination is said with its latest cause; the rest keep the first.
+    if (c == event_counter::batches_retried || c == event_counter::export_recovered)
+      note_latest(first.events[static_cast<std::size_t>(c)], detail);
+    else
+      note(first.events[static_cast<std::size_t>(c)], detail);
     event_counts[static_cast<std::size_t>(c)].fetch_add(n, std::memory_order_relaxed);
   }
   void spooled(std::uint64_t n) noexcept override {
@@ -785,7 +798,7 @@ void pipeline::report_losses(bool final_summary) noexcept {
     }
     std::lock_guard lock(diag_mutex_);
     diag_->report(s, details);
-    if (final_summary) diag_->summary(s);
+    if (final_summary) diag_->summary(s, details);
   } catch (...) {  // out of memory: the counters still tell
   }
 }
