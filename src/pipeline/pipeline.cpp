@@ -184,19 +184,11 @@ struct pipeline::exporter_slot final : delivery_counter {
   diagnostic_details first;  // guarded by detail_mutex
 
   [[nodiscard]] bool open() const noexcept { return !closed->load(std::memory_order_acquire); }
-  void note(std::string& slot, std::string_view detail) noexcept {
+  // Keeps the first detail given, or with `latest` the newest one.
+  void note(std::string& slot, std::string_view detail, bool latest = false) noexcept {
     if (detail.empty()) return;
     std::lock_guard lock(detail_mutex);
-    if (!slot.empty()) return;
-    try {
-      slot.assign(detail.substr(0, 300));
-    } catch (...) {
-    }
-  }
-
-  void note_latest(std::string& slot, std::string_view detail) noexcept {
-    if (detail.empty()) return;
-    std::lock_guard lock(detail_mutex);
+    if (!latest && !slot.empty()) return;
     try {
       slot.assign(detail.substr(0, 300));
     } catch (...) {
@@ -218,10 +210,8 @@ struct pipeline::exporter_slot final : delivery_counter {
   void count_with_detail(event_counter c, std::uint64_t n, std::string_view detail) noexcept override {
     if (!open()) return;
     // A failing or recovered destination is said with its latest cause; the rest keep the first.
-    if (c == event_counter::batches_retried || c == event_counter::export_recovered)
-      note_latest(first.events[static_cast<std::size_t>(c)], detail);
-    else
-      note(first.events[static_cast<std::size_t>(c)], detail);
+    note(first.events[static_cast<std::size_t>(c)], detail,
+         c == event_counter::batches_retried || c == event_counter::export_recovered);
     event_counts[static_cast<std::size_t>(c)].fetch_add(n, std::memory_order_relaxed);
   }
   void spooled(std::uint64_t n) noexcept override {
