@@ -368,6 +368,8 @@ pipeline::pipeline(pipeline_settings settings, resource res, std::vector<std::sh
   if (ml) dctx.min_level = std::string(to_string(static_cast<level>(ml)));
   dctx.sample_rate = cfg.head_sampler.rate();
   dctx.ring_bytes = cfg.ring_bytes;
+  dctx.overflow_block = cfg.overflow == overflow_policy::block;
+  dctx.overflow_block_ms = static_cast<std::uint64_t>(cfg.block_timeout.count());
   dctx.max_open_spans = cfg.max_open_spans;
   dctx.console_min_level = cfg.console_min_level;
   if (cfg.tail)
@@ -808,6 +810,7 @@ void pipeline::run() noexcept {
   control& ctl = *control_;
   const pipeline_settings& cfg = ctl.settings;
   auto last_report = clock::now();
+  t_never_block = true;  // only this thread frees ring space: it never waits for it
   for (;;) {
     bool stopping = false;
     bool flushing = false;
