@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   std::int64_t spans = 100000;
   std::int64_t flush_every = 0;
   std::string kind = "discard";
+  bool block = false;
   for (int i = 1; i < argc; ++i) {
     const std::string_view s(argv[i]);
     if (s.substr(0, 8) == "--spans=") {
@@ -33,8 +34,12 @@ int main(int argc, char** argv) {
       flush_every = std::atoll(argv[i] + 14);
     } else if (s.substr(0, 11) == "--exporter=") {
       kind = std::string(s.substr(11));
+    } else if (s == "--overflow=block" || s == "--overflow=drop") {
+      block = s == "--overflow=block";
     } else {
-      std::fprintf(stderr, "usage: bench_burst [--spans=N] [--flush-every=K] [--exporter=discard|otlp|otlp_gzip]\n");
+      std::fprintf(stderr,
+                   "usage: bench_burst [--spans=N] [--flush-every=K] [--exporter=discard|otlp|otlp_gzip] "
+                   "[--overflow=drop|block]\n");
       return 2;
     }
   }
@@ -43,7 +48,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bad arguments (exporters: discard, otlp, otlp_gzip; spans > 0)\n");
     return 2;
   }
-  auto lf = logfire::configure(bench::default_options(exp));
+  auto opts = bench::default_options(exp);
+  if (block) opts.limits.overflow = logfire::overflow_policy::block;
+  auto lf = logfire::configure(std::move(opts));
   logfire::shutdown_guard lf_guard(lf);
   if (!lf) {
     std::fprintf(stderr, "configure failed: %s\n", lf.error().c_str());
@@ -63,10 +70,10 @@ int main(int argc, char** argv) {
   const std::uint64_t dropped = st.dropped_total();
   const bool identity = st.produced == st.exported + dropped && st.produced == static_cast<std::uint64_t>(spans);
   std::printf("result spans=%" PRId64 " exporter=%s produced=%" PRIu64 " delivered=%" PRIu64 " dropped=%" PRIu64
-              " loop_ms=%.3f caller_ns_per_span=%.1f rss_peak_kib=%" PRIu64 " identity=%s %s\n",
+              " loop_ms=%.3f caller_ns_per_span=%.1f rss_peak_kib=%" PRIu64 " overflow=%s identity=%s %s\n",
               spans, kind.c_str(), st.produced, st.exported, dropped, loop_s * 1e3,
-              loop_s * 1e9 / static_cast<double>(spans), bench::status_kib("VmHWM"), identity ? "held" : "broken",
-              bench::dropped_by_reason(st).c_str());
+              loop_s * 1e9 / static_cast<double>(spans), bench::status_kib("VmHWM"), block ? "block" : "drop",
+              identity ? "held" : "broken", bench::dropped_by_reason(st).c_str());
   std::fprintf(stderr,
                "burst of %" PRId64 " spans after configure(), %s: delivered %" PRIu64 ", dropped %" PRIu64
                " in a %.1f ms loop; peak RSS %.1f MiB\n  %s\n",

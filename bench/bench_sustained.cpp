@@ -50,6 +50,7 @@ struct args {
   int attributes = 4;
   int matches = 0;
   bool scrubbing = true;
+  std::string overflow = "drop";
 };
 
 bool parse(int argc, char** argv, args& a) {
@@ -75,6 +76,9 @@ bool parse(int argc, char** argv, args& a) {
       a.attributes = std::atoi(v.c_str());
     } else if (value("--matches=", v)) {
       a.matches = std::atoi(v.c_str());
+    } else if (value("--overflow=", v)) {
+      if (v != "drop" && v != "block") return false;
+      a.overflow = v;
     } else if (value("--scrubbing=", v)) {
       if (v != "on" && v != "off") return false;
       a.scrubbing = v == "on";
@@ -154,7 +158,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: bench_sustained [--producers=N] [--rate=SPANS_PER_S_PER_PRODUCER (0: flat out)] "
                  "[--seconds=S] [--exporter=discard|otlp|otlp_gzip] [--tail=off|keep|drop] [--attributes=4|12] "
-                 "[--matches=0|2] [--scrubbing=on|off]\n");
+                 "[--matches=0|2] [--scrubbing=on|off] [--overflow=drop|block]\n");
     return 2;
   }
   auto exp = bench::make_exporter(a.exporter);
@@ -164,6 +168,7 @@ int main(int argc, char** argv) {
   }
   auto opts = bench::default_options(exp);
   opts.scrubbing.enabled = a.scrubbing;
+  if (a.overflow == "block") opts.limits.overflow = logfire::overflow_policy::block;
   if (a.tail != "off")
     opts.sampling =
         logfire::level_or_duration(1.0, logfire::level::error, std::chrono::hours(1), a.tail == "keep" ? 1.0 : 0.0);
@@ -216,12 +221,13 @@ int main(int argc, char** argv) {
       " dropped_pct=%.3f produced_per_s=%.0f delivered_per_s=%.0f"
       " process_cpu_ns_per_delivered=%.1f caller_cpu_ns_per_produced=%.1f"
       " background_cpu_ns_per_delivered=%.1f rss_kib=%" PRIu64 " rss_peak_kib=%" PRIu64
-      " tail=%s background_cpu_ns_per_produced=%.1f identity=%s %s\n",
+      " tail=%s overflow=%s background_cpu_ns_per_produced=%.1f identity=%s %s\n",
       a.producers, a.rate, a.exporter.c_str(), a.attributes, a.matches, a.scrubbing ? "on" : "off", window, st.produced,
       delivered, dropped, dropped_pct, static_cast<double>(st.produced) / window,
       static_cast<double>(delivered) / window, per(process_cpu, delivered), per(caller_cpu, st.produced),
       per(background_cpu, delivered), bench::status_kib("VmRSS"), bench::status_kib("VmHWM"), a.tail.c_str(),
-      per(background_cpu, st.produced), identity ? "held" : "broken", bench::dropped_by_reason(st).c_str());
+      a.overflow.c_str(), per(background_cpu, st.produced), identity ? "held" : "broken",
+      bench::dropped_by_reason(st).c_str());
   std::fprintf(stderr,
                "%d producer(s) %s, %s, %.2f s: produced %.2f M/s, delivered %.2f M/s, dropped %.2f %%; "
                "CPU per delivered span: process %.0f ns, background %.0f ns; caller %.0f ns per span; "

@@ -64,10 +64,22 @@ struct batch_options {
   std::optional<std::chrono::milliseconds> export_timeout{};
 };
 
+// What a call does when its thread's ring is full (docs/architecture.md, "Overflow policy").
+enum class overflow_policy : std::uint8_t {
+  drop,   // drop the record and count it (ring_full): the caller never waits. The default.
+  block,  // wait up to overflow_block_timeout for ring space, then drop and count it (ring_full)
+};
+
 struct limits {
   // Bytes of each thread's ring (records waiting for the background thread). Default 1 MiB.
   // A thread's ring is sized at its first instrumentation call.
   std::optional<std::size_t> ring_bytes{};
+  // Default drop. LOGFIRE_OVERFLOW ("drop", "block"). With block, a call never waits on the
+  // SDK's background thread or once shutdown has begun (it drops and counts instead).
+  std::optional<overflow_policy> overflow{};
+  // How long a call waits for ring space under overflow_policy::block. Default 1000 ms;
+  // LOGFIRE_OVERFLOW_BLOCK_MS.
+  std::optional<std::chrono::milliseconds> overflow_block_timeout{};
   // Spans open at once that the background thread keeps track of; a span started beyond it is
   // dropped (counted as open_spans_full). Default 65536.
   std::optional<std::size_t> max_open_spans{};

@@ -3,8 +3,10 @@
 // values into this thread's ring and returns. No locks, no allocation on the common path.
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 #include <typeinfo>
 #include <vector>
 
@@ -631,6 +633,28 @@ inline std::size_t round8(std::size_t n) noexcept {
   return (n + 7) & ~std::size_t{7};
 }
 
+// overflow_policy::block, caller's thread, after try_reserve() failed: wakes the background
+// thread and retries until the ring has room for `total` bytes, the block timeout passes, or
+// shutdown begins (g_control no longer names this pipeline; shutdown() waits for callers in a
+// call, so a waiter must let go). Never waits on the background thread itself (it is the only
+// one that frees ring space) nor for a record larger than the ring. Returns null when it gave
+// up: the caller counts the record as ring_full, as under the drop policy.
+[[gnu::noinline]] std::byte* wait_for_space(thread_state& ts, control& ctl, std::size_t total) noexcept {
+  if (t_never_block || total > ts.ring.capacity()) return nullptr;
+  const auto deadline = std::chrono::steady_clock::now() + ctl.settings.block_timeout;
+  // Short sleeps rather than a futex on the ring's tail: the background thread frees space in
+  // chunks within microseconds once awake, and this costs it nothing when nobody waits.
+  auto pause = std::chrono::microseconds(20);
+  for (;;) {
+    ctl.wake();
+    if (g_control.load(std::memory_order_acquire) != &ctl) return nullptr;
+    if (std::byte* out = ts.ring.try_reserve(total)) return out;
+    if (std::chrono::steady_clock::now() >= deadline) return nullptr;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(1000));
+  }
+}
+
 // Encodes a record of `kind` with `body_fn(writer)` into the ring (two passes: size,
 // then write). Returns false when the ring is full.
 template <typename BodyFn>
@@ -639,7 +663,12 @@ bool push(thread_state& ts, control& ctl, rec kind, BodyFn&& body_fn) noexcept {
   body_fn(sizer);
   const std::size_t total = round8(sizeof(ring_record_header) + sizer.size());
   std::byte* out = ts.ring.try_reserve(total);
-  if (!out) return false;
+  if (!out) [[unlikely]] {
+    // The policy is read only here, after the ring said no: nothing on the fast path.
+    if (ctl.settings.overflow != overflow_policy::block) return false;
+    out = wait_for_space(ts, ctl, total);
+    if (!out) return false;
+  }
   auto* h = reinterpret_cast<ring_record_header*>(out);
   h->size = static_cast<std::uint32_t>(total);
   h->tag = ring_record_header::make_tag(static_cast<std::uint8_t>(kind), ctl.generation);

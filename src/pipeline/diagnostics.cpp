@@ -24,9 +24,17 @@ constexpr std::string_view k_send_elsewhere = "send them to a backend (LOGFIRE_T
 std::string diagnostics::explain(drop_reason reason) const {
   switch (reason) {
     case drop_reason::ring_full:
-      return "dropped because the calling thread's ring was full (the background thread could not keep up); raise "
-             "options.limits.ring_bytes (now " +
-             human_bytes(ctx_.ring_bytes) + " per thread) or log less in bursts";
+      if (ctx_.overflow_block)
+        return "dropped because the calling thread's ring was still full after waiting " +
+               std::to_string(ctx_.overflow_block_ms) +
+               " ms (overflow policy: block; the SDK's background thread and calls made once shutdown began never "
+               "wait); raise LOGFIRE_OVERFLOW_BLOCK_MS (options.limits.overflow_block_timeout) or "
+               "options.limits.ring_bytes (now " +
+               human_bytes(ctx_.ring_bytes) + " per thread)";
+      return "dropped because the calling thread's ring was full (the background thread could not keep up; overflow "
+             "policy: drop); set LOGFIRE_OVERFLOW=block (options.limits.overflow) to wait for ring space instead, or "
+             "raise options.limits.ring_bytes (now " +
+             human_bytes(ctx_.ring_bytes) + " per thread)";
     case drop_reason::filtered_by_level:
       return "not recorded because their level is below min_level" +
              (ctx_.min_level.empty() ? std::string() : " (" + ctx_.min_level + ")") +

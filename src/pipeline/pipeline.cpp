@@ -254,6 +254,10 @@ constexpr std::size_t k_max_orphan_bytes = 4u << 20;
 // Full batches waiting for the exporters at most before a pass lets the exporters have them:
 // bounds the background thread's memory (each batch holds an arena) during a large backlog.
 constexpr std::size_t k_waiting_batches = 4;
+// Busy-mode wake-ups of the background thread (see pipeline::run()).
+constexpr std::size_t k_busy_records = 64;
+constexpr auto k_busy_sleep = std::chrono::microseconds(50);
+constexpr auto k_busy_linger = std::chrono::milliseconds(10);
 
 // Appends "[u8 kind][u32 size][body]" to `updates`, all or nothing (std::bad_alloc leaves it
 // unchanged).
@@ -295,6 +299,8 @@ struct pipeline::state {
   std::vector<span_ref> ends_next;
   std::vector<span_ref> ends_deferred;
   std::uint64_t passes = 0;          // complete passes so far
+  std::size_t drained = 0;           // ring records read by the last cycle (busy-mode wake-ups)
+  clock::time_point busy_until{};    // short sleeps until then (see run())
   std::vector<thread_state*> rings;  // this pass's snapshot of the registry
   std::vector<std::uint64_t> marks;  // each ring's published position at the start of the pass
   std::vector<std::vector<std::byte>> side;
@@ -362,6 +368,8 @@ pipeline::pipeline(pipeline_settings settings, resource res, std::vector<std::sh
   if (ml) dctx.min_level = std::string(to_string(static_cast<level>(ml)));
   dctx.sample_rate = cfg.head_sampler.rate();
   dctx.ring_bytes = cfg.ring_bytes;
+  dctx.overflow_block = cfg.overflow == overflow_policy::block;
+  dctx.overflow_block_ms = static_cast<std::uint64_t>(cfg.block_timeout.count());
   dctx.max_open_spans = cfg.max_open_spans;
   dctx.console_min_level = cfg.console_min_level;
   if (cfg.tail)
@@ -600,11 +608,14 @@ bool pipeline::drain_rings(std::unique_lock<std::mutex>& consumer, bool final) {
   // must be settled): what is left stays in the rings, and every end waits for a complete pass.
   bool cut = false;
   bool gone = false;
-  const auto keep_going = [&] {
+  const auto keep_going = [&](const auto& free_read) {
     if (!final && fork_waiting_.load(std::memory_order_relaxed)) {
       cut = true;
       return false;
     }
+    // relieve() is about to release the consumer lock: give back what was read first (a
+    // later pipeline may drain this ring if this one is abandoned meanwhile).
+    if (st.full.size() >= k_waiting_batches) free_read();
     if (!relieve(consumer)) {
       gone = true;
       return false;
@@ -613,9 +624,9 @@ bool pipeline::drain_rings(std::unique_lock<std::mutex>& consumer, bool final) {
   };
   for (std::size_t i = 0; i < st.rings.size() && !cut; ++i) {
     const std::uint64_t mark = st.marks[i];
-    st.rings[i]->ring.drain([&](const ring_record_header& h, const std::byte* body, std::size_t size,
-                                std::uint64_t at) { on_record(h, body, size, at < mark); },
-                            keep_going);
+    st.drained += st.rings[i]->ring.drain([&](const ring_record_header& h, const std::byte* body, std::size_t size,
+                                              std::uint64_t at) { on_record(h, body, size, at < mark); },
+                                          keep_going);
     if (gone) return false;
   }
   take_side_records(st.side);
@@ -742,6 +753,7 @@ void pipeline::end_open_spans() noexcept {
 // abandoned under it, so a thread that outlived its pipeline's shutdown never drains again.
 void pipeline::cycle(bool flushing, bool stopping) {
   state& st = *state_;
+  st.drained = 0;
   {
     std::unique_lock consumer(consumer_mutex());
     if (abandoned_.load(std::memory_order_acquire)) return;
@@ -798,6 +810,7 @@ void pipeline::run() noexcept {
   control& ctl = *control_;
   const pipeline_settings& cfg = ctl.settings;
   auto last_report = clock::now();
+  t_never_block = true;  // only this thread frees ring space: it never waits for it
   for (;;) {
     bool stopping = false;
     bool flushing = false;
@@ -805,7 +818,14 @@ void pipeline::run() noexcept {
     clock::time_point flush_deadline{};
     {
       std::unique_lock lock(ctl.mutex);
-      const auto wait_until = st.current.records.empty() ? clock::now() + cfg.first_delay : st.batch_deadline;
+      // Busy mode: while records keep coming (a cycle read at least k_busy_records), sleep
+      // k_busy_sleep between cycles instead of waiting for the half-full wake-up, so a ring
+      // rarely fills before it is drained; k_busy_linger after the last such cycle, back to
+      // the long sleep. Costs a wake-up of a few µs per k_busy_sleep, only while records flow.
+      const auto now = clock::now();
+      if (st.drained >= k_busy_records) st.busy_until = now + k_busy_linger;
+      auto wait_until = st.current.records.empty() ? now + cfg.first_delay : st.batch_deadline;
+      if (now < st.busy_until) wait_until = std::min(wait_until, now + k_busy_sleep);
       ctl.cv.wait_until(lock, wait_until,
                         [&] { return ctl.wake_requested || stop_ || flush_requested_ > flush_done_; });
       ctl.wake_requested = false;

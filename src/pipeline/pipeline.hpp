@@ -29,6 +29,8 @@ class scrubber;
 
 struct pipeline_settings {
   std::size_t ring_bytes = 1u << 20;
+  logfire::overflow_policy overflow = logfire::overflow_policy::drop;
+  std::chrono::milliseconds block_timeout{1000};
   std::size_t max_attributes = 128;
   std::size_t max_value_length = 16384;
   std::size_t max_open_spans = 65536;

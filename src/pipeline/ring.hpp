@@ -85,18 +85,34 @@ class spsc_ring {
   // Consumer: the producer's published position (records before it are complete).
   [[nodiscard]] std::uint64_t published() const noexcept { return head_.load(std::memory_order_acquire); }
 
+  // Bytes the consumer reads before it gives them back to the producer: small enough that a
+  // producer waiting for space gets it within microseconds of a long drain, large enough that
+  // the tail's cache line does not travel between the cores for every record.
+  static constexpr std::size_t k_free_chunk = 16u << 10;
+
   // Consumer: calls `fn(const ring_record_header&, const std::byte* body, std::size_t body_size,
-  // std::uint64_t position)` for each record available now, freeing each record's space as soon
-  // as `fn` returns (so `fn` may take its time, e.g. hand a batch to an exporter). `position`
-  // is the record's offset in the ring's byte stream, comparable with published().
-  // Returns the number of records read. `keep_going()`, asked before each record, may stop
-  // the drain early (the rest stays for the next one).
+  // std::uint64_t position)` for each record available now, freeing space chunk by chunk
+  // (k_free_chunk bytes, and all of it before returning), never per pass: `fn` must not keep
+  // pointers into the ring past its return. `keep_going(free_read)` is asked before each record
+  // and may stop the drain early (the rest stays for the next one); before it lets another
+  // consumer near the ring (the pipeline releases the consumer lock to export), it must call
+  // `free_read()`, which gives back every record read so far: a record read but not freed
+  // would be read again by the next consumer. `position` is the record's offset in the ring's
+  // byte stream, comparable with published(). Returns the number of records read.
   template <typename Fn, typename KeepGoing>
   std::size_t drain(Fn&& fn, KeepGoing&& keep_going) {
     const std::uint64_t head = head_.load(std::memory_order_acquire);
     std::uint64_t tail = tail_.load(std::memory_order_relaxed);
+    std::uint64_t freed = tail;
+    const auto free_read = [&] {
+      if (tail == freed) return;
+      tail_.store(tail, std::memory_order_release);
+      freed = tail;
+    };
     std::size_t n = 0;
-    while (tail != head && keep_going()) {
+    while (tail != head) {
+      if (tail - freed >= k_free_chunk) free_read();
+      if (!keep_going(free_read)) break;
       const auto* h = reinterpret_cast<const ring_record_header*>(buffer_.get() + (tail & mask_));
       const std::uint64_t at = tail;
       tail += h->size;
@@ -104,13 +120,13 @@ class spsc_ring {
         fn(*h, reinterpret_cast<const std::byte*>(h + 1), h->size - sizeof(ring_record_header), at);
         ++n;
       }
-      tail_.store(tail, std::memory_order_release);
     }
+    free_read();
     return n;
   }
   template <typename Fn>
   std::size_t drain(Fn&& fn) {
-    return drain(std::forward<Fn>(fn), [] { return true; });
+    return drain(std::forward<Fn>(fn), [](auto&&) { return true; });
   }
 
   [[nodiscard]] bool empty() const noexcept {

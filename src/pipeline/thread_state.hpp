@@ -121,6 +121,10 @@ class thread_registry {
   call_totals retired_;
 };
 
+// Set on the SDK's background thread: under overflow_policy::block a call made there (an
+// exporter that logs) never waits for ring space, since only this thread frees it.
+inline thread_local bool t_never_block = false;
+
 // This thread's state, created on first use. Never null (allocation failure terminates, as
 // for any thread_local); cheap after the first call.
 thread_state& this_thread_state() noexcept;

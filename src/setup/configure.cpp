@@ -238,6 +238,18 @@ std::string resolve_options(options& o, const env_lookup& env) {
   if (!(err = parse_size_var(env, "OTEL_BSP_MAX_QUEUE_SIZE", o.batching.max_queue_size)).empty()) return err;
   if (!(err = parse_ms_var(env, "OTEL_BSP_EXPORT_TIMEOUT", o.batching.export_timeout)).empty()) return err;
   if (!(err = parse_size_var(env, "OTEL_ATTRIBUTE_COUNT_LIMIT", o.limits.max_attributes)).empty()) return err;
+  if (!o.limits.overflow) {
+    if (auto v = env("LOGFIRE_OVERFLOW")) {
+      const std::string l = lower(*v);
+      if (l == "drop")
+        o.limits.overflow = overflow_policy::drop;
+      else if (l == "block")
+        o.limits.overflow = overflow_policy::block;
+      else
+        return "LOGFIRE_OVERFLOW is not drop or block: '" + *v + "'";
+    }
+  }
+  if (!(err = parse_ms_var(env, "LOGFIRE_OVERFLOW_BLOCK_MS", o.limits.overflow_block_timeout)).empty()) return err;
   if (!(err = parse_ms_var(env, "OTEL_METRIC_EXPORT_INTERVAL", o.metrics.export_interval)).empty()) return err;
   if (!(err = parse_ms_var(env, "OTEL_METRIC_EXPORT_TIMEOUT", o.metrics.export_timeout)).empty()) return err;
   if (!o.metrics.temporality) {
@@ -462,6 +474,8 @@ setup configure(options opts) {
       if (!s.scrub) return setup(std::move(err));
     }
     if (opts.limits.ring_bytes) s.ring_bytes = *opts.limits.ring_bytes;
+    if (opts.limits.overflow) s.overflow = *opts.limits.overflow;
+    if (opts.limits.overflow_block_timeout) s.block_timeout = *opts.limits.overflow_block_timeout;
     if (opts.limits.max_attributes) s.max_attributes = *opts.limits.max_attributes;
     if (opts.limits.max_value_length) s.max_value_length = *opts.limits.max_value_length;
     if (opts.limits.max_open_spans) s.max_open_spans = *opts.limits.max_open_spans;
