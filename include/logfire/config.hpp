@@ -28,8 +28,6 @@
 
 namespace logfire {
 
-using namespace std::chrono_literals;
-
 enum class send_to_logfire : std::uint8_t { if_token_present, yes, no };
 enum class console_colors : std::uint8_t { automatic, always, never };
 
@@ -326,11 +324,11 @@ setup configure(options opts = {});
 // Delivers everything produced before the call, waiting until `timeout` at most.
 // Returns true when every record reached its destinations (or was counted as dropped
 // by design: filtered or not sampled).
-bool force_flush(std::chrono::milliseconds timeout = 5s) noexcept;
+bool force_flush(std::chrono::milliseconds timeout = std::chrono::seconds{5}) noexcept;
 
 // Flushes, stops the background thread and the exporters. Prints one summary line if
 // anything was lost. Instrumentation calls afterwards are cheap no-ops.
-bool shutdown(std::chrono::milliseconds timeout = 5s) noexcept;
+bool shutdown(std::chrono::milliseconds timeout = std::chrono::seconds{5}) noexcept;
 
 // Whether configure() succeeded and shutdown() has not run.
 [[nodiscard]] bool is_configured() noexcept;
