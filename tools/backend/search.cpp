@@ -72,6 +72,22 @@ void bind_text(sqlite3_stmt* s, int i, std::string_view v) {
   sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
 }
 
+// Whether at least kFrequentMatches records contain `text` (through the index, stopping there).
+// Sets `error` (and returns true) when SQLite fails.
+bool frequent_in_index(sqlite3* db, std::string_view text, std::string& error) {
+  constexpr int kFrequentMatches = 5000;
+  auto s =
+      prepare(db, "SELECT count(*) FROM (SELECT rowid FROM records_fts WHERE records_fts MATCH ?1 LIMIT ?2)", error);
+  if (!s) return true;
+  bind_text(s.get(), 1, fts_phrase(text));
+  sqlite3_bind_int(s.get(), 2, kFrequentMatches);
+  if (sqlite3_step(s.get()) != SQLITE_ROW) {
+    error = sqlite3_errmsg(db);
+    return true;
+  }
+  return sqlite3_column_int(s.get(), 0) >= kFrequentMatches;
+}
+
 }  // namespace
 
 std::string_view level_name(int level) {
@@ -99,7 +115,14 @@ bool search_records(sqlite3* db, const search_query& q, std::vector<record_summa
   // Three characters or more: the trigram index (records_fts) finds the matching ids. Shorter
   // texts scan newest first through the start_timestamp index: one that matches often stops
   // after `limit` rows; one that matches rarely reads the time range (see docs for the figures).
-  const bool indexed = characters(q.text) >= kMinIndexedSearch;
+  bool indexed = characters(q.text) >= kMinIndexedSearch;
+  error.clear();
+  if (indexed && frequent_in_index(db, q.text, error)) {
+    if (!error.empty()) return false;
+    // Many records match: reading them all from the index and sorting them costs more (seconds
+    // over 1 M records) than the newest-first scan, which now stops after a few thousand rows.
+    indexed = false;
+  }
   std::string sql = std::string("SELECT ") + kColumns + " FROM records WHERE 1";
   if (indexed) {
     sql += " AND id IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?1)";
