@@ -72,6 +72,14 @@ void bind_text(sqlite3_stmt* s, int i, std::string_view v) {
   sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
 }
 
+// Whether the database has the search index (one written before it existed, until `serve`
+// opens it, has not: its searches scan).
+bool has_search_index(sqlite3* db) {
+  std::string ignored;
+  auto s = prepare(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records_fts'", ignored);
+  return s && sqlite3_step(s.get()) == SQLITE_ROW;
+}
+
 // Whether at least kFrequentMatches records contain `text` (through the index, stopping there).
 // Sets `error` (and returns true) when SQLite fails.
 bool frequent_in_index(sqlite3* db, std::string_view text, std::string& error) {
@@ -115,7 +123,7 @@ bool search_records(sqlite3* db, const search_query& q, std::vector<record_summa
   // Three characters or more: the trigram index (records_fts) finds the matching ids. Shorter
   // texts scan newest first through the start_timestamp index: one that matches often stops
   // after `limit` rows; one that matches rarely reads the time range (see docs for the figures).
-  bool indexed = characters(q.text) >= kMinIndexedSearch;
+  bool indexed = characters(q.text) >= kMinIndexedSearch && has_search_index(db);
   error.clear();
   if (indexed && frequent_in_index(db, q.text, error)) {
     if (!error.empty()) return false;
