@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <filesystem>
+
 #include "backend/backend_support.hpp"
 
 namespace logfire::backend_test {
@@ -111,6 +113,38 @@ TEST_F(read_commands, search_matches_names_messages_attributes_and_exceptions) {
   auto none = run_cli({"search", "--db", db(), "100%%"});
   EXPECT_EQ(none.out, "") << "'%' is matched literally";
   EXPECT_TRUE(contains(none.err, "no records match"));
+}
+
+TEST_F(read_commands, search_uses_the_index_from_three_characters_and_scans_below) {
+  // Two characters: the scan (the trigram index cannot answer); a quote inside the text is part
+  // of the substring, as in the attributes' JSON text.
+  EXPECT_TRUE(contains(run_cli({"search", "--db", db(), "ad"}).out, "POST /checkout"));
+  EXPECT_TRUE(contains(run_cli({"search", "--db", db(), "\"ada\""}).out, "POST /checkout"));
+  EXPECT_EQ(run_cli({"search", "--db", db(), "\"adx"}).out, "");
+  // The index holds every record that `records` holds (the triggers ran in the inserts'
+  // transactions).
+  EXPECT_EQ(sql_count(db(), "SELECT count(*) FROM records_fts"), sql_count(db(), "SELECT count(*) FROM records"));
+}
+
+TEST_F(read_commands, a_database_without_the_index_gets_it_filled_at_open) {
+  temp_dir other;
+  std::string copy = other.file("old.db");
+  std::filesystem::copy_file(db(), copy);
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(copy.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(raw, "DROP TRIGGER records_fts_insert; DROP TRIGGER records_fts_delete; DROP TABLE records_fts;",
+                   nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  sqlite3_close(raw);
+  EXPECT_TRUE(contains(run_cli({"search", "--db", copy, "STRIPE-EU"}).out, "charge card 4242")) << "no index: a scan";
+  {
+    serve_process serve(copy);
+    ASSERT_TRUE(serve.started()) << serve.output();
+    serve.stop();
+    EXPECT_TRUE(contains(serve.output(), "indexed 4 existing records for search")) << serve.output();
+  }
+  EXPECT_TRUE(contains(run_cli({"search", "--db", copy, "STRIPE-EU"}).out, "charge card 4242"));
 }
 
 TEST_F(read_commands, search_filters_by_service_age_and_level) {

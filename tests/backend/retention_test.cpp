@@ -72,10 +72,12 @@ TEST(retention, the_oldest_rows_go_when_the_data_exceed_the_size) {
   serve_process serve(db, {"--retention-size", "1MiB", "--retention-interval", "200ms"});
   ASSERT_TRUE(serve.started()) << serve.output();
   std::uint64_t t0 = now_ns() - kHour;
-  // 8 batches of 200 spans with 2 KB each: about 3.2 MB, sent oldest first.
-  for (int b = 0; b < 8; ++b) {
+  // 16 batches of 100 spans with 512 bytes of random text each, sent oldest first. Random text is
+  // the search index's worst case (every trigram distinct): with their index entries the data
+  // exceed the 1 MiB several times over, while the newest batch alone fits.
+  for (int b = 0; b < 16; ++b) {
     auto spans =
-        spans_at(t0 + static_cast<std::uint64_t>(b) * 60'000'000'000ULL, "batch " + std::to_string(b), 200, 2048);
+        spans_at(t0 + static_cast<std::uint64_t>(b) * 60'000'000'000ULL, "batch " + std::to_string(b), 100, 512);
     ASSERT_EQ(post(serve.port(), "/v1/traces", trace_request(spans).SerializeAsString()).status, 200);
   }
   auto used = [&] {
@@ -85,7 +87,7 @@ TEST(retention, the_oldest_rows_go_when_the_data_exceed_the_size) {
   };
   EXPECT_TRUE(eventually([&] { return used() <= kLimit; })) << used();
   EXPECT_EQ(sql_count(db, "SELECT count(*) FROM records WHERE span_name = 'batch 0'"), 0) << "the oldest went first";
-  EXPECT_EQ(sql_count(db, "SELECT count(*) FROM records WHERE span_name = 'batch 7'"), 200) << "the newest stayed";
+  EXPECT_EQ(sql_count(db, "SELECT count(*) FROM records WHERE span_name = 'batch 15'"), 100) << "the newest stayed";
   serve.stop();
   // The space went back to the file system too (incremental vacuum, WAL checkpoint).
   EXPECT_LE(static_cast<std::int64_t>(std::filesystem::file_size(db)), 2 * kLimit);

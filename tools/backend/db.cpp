@@ -129,6 +129,39 @@ CREATE INDEX IF NOT EXISTS metrics_time ON metrics(recorded_timestamp);
   return exec(db, schema, error);
 }
 
+bool create_search_index(sqlite3* db, std::int64_t& filled, std::string& error) {
+  filled = -1;
+  auto probe = prepare(db, "SELECT 1 FROM sqlite_master WHERE name = 'records_fts'", error);
+  if (!probe) return false;
+  bool existed = sqlite3_step(probe.get()) == SQLITE_ROW;
+  probe.reset();
+  // Trigram tokens make any substring of three or more characters an index lookup (a phrase
+  // query of the text's trigrams); case folded, as the LIKE scan it replaces. External content:
+  // the text lives once, in `records`; the triggers keep the index in the inserting (or
+  // deleting) transaction, so a commit that acknowledges an export has its records indexed.
+  static constexpr const char* index = R"sql(
+CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5(
+  span_name, message, attributes, exception_type, exception_message,
+  content = 'records', content_rowid = 'id', tokenize = 'trigram');
+CREATE TRIGGER IF NOT EXISTS records_fts_insert AFTER INSERT ON records BEGIN
+  INSERT INTO records_fts(rowid, span_name, message, attributes, exception_type, exception_message)
+  VALUES (new.id, new.span_name, new.message, new.attributes, new.exception_type, new.exception_message);
+END;
+CREATE TRIGGER IF NOT EXISTS records_fts_delete AFTER DELETE ON records BEGIN
+  INSERT INTO records_fts(records_fts, rowid, span_name, message, attributes, exception_type, exception_message)
+  VALUES ('delete', old.id, old.span_name, old.message, old.attributes, old.exception_type, old.exception_message);
+END;
+)sql";
+  if (!exec(db, index, error)) return false;
+  if (existed) return true;
+  auto count = prepare(db, "SELECT count(*) FROM records", error);
+  if (!count) return false;
+  filled = sqlite3_step(count.get()) == SQLITE_ROW ? sqlite3_column_int64(count.get(), 0) : 0;
+  count.reset();
+  if (filled > 0 && !exec(db, "INSERT INTO records_fts(records_fts) VALUES ('rebuild')", error)) return false;
+  return true;
+}
+
 namespace {
 
 thread_local std::string denial;
@@ -176,6 +209,9 @@ int authorize(void*, int action, const char* a, const char* b, const char*, cons
                      "foreign_key_list", "collation_list", "function_list", "pragma_list", "compile_options"})) {
         return SQLITE_OK;
       }
+      // FTS5 reads PRAGMA data_version (no argument: it only reads) when it opens the search
+      // index (records_fts).
+      if (one_of(a, {"data_version"}) && b == nullptr) return SQLITE_OK;
       denial = std::string("PRAGMA ") + (a ? a : "") +
                " is not allowed here (allowed: table_info, table_xinfo, table_list, index_list, index_info, "
                "index_xinfo, foreign_key_list, collation_list, function_list, pragma_list, compile_options)";

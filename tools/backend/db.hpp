@@ -43,6 +43,12 @@ bool exec(sqlite3* db, const char* sql, std::string& error);
 // The schema (tables `records` and `metrics` with their indexes), idempotent.
 bool create_schema(sqlite3* db, std::string& error);
 
+// The search index `records_fts` (FTS5, trigram tokens over span names, messages, attribute
+// JSON and exceptions) and the triggers that keep it with `records`, idempotent. A database
+// written before the index existed gets it filled here: `filled` is then the number of records
+// indexed, else -1.
+bool create_search_index(sqlite3* db, std::int64_t& filled, std::string& error);
+
 // A read-only connection to an existing database file (the CLI, or the server's readers), with
 // restrict_to_reading() applied. Fails with a message naming the path when the file does not
 // exist or is not a logfire-cpp database. `uri` is used instead of the path for the server's

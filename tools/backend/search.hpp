@@ -36,7 +36,8 @@ struct record_summary {
 };
 
 struct search_query {
-  // Matched, case-insensitively for ASCII, as a substring of the span name, the message, the
+  // Matched, case-insensitively (for ASCII; for other letters too from kMinIndexedSearch
+  // characters, through the index), as a substring of the span name, the message, the
   // attributes' JSON text (keys and values) and the exception's type and message. Empty: every
   // record. At most kMaxSearchText bytes.
   std::string text;
@@ -46,6 +47,8 @@ struct search_query {
   std::size_t limit = 50;                // newest first; more set `truncated`
 };
 constexpr std::size_t kMaxSearchText = 400;
+// Texts of at least this many characters are looked up in the trigram index; shorter ones scan.
+constexpr std::size_t kMinIndexedSearch = 3;
 
 // Newest first. Fails with SQLite's message, or for a search text over kMaxSearchText.
 bool search_records(sqlite3* db, const search_query& q, std::vector<record_summary>& out, bool& truncated,

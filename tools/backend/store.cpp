@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <future>
@@ -294,6 +295,17 @@ bool store::configure_writer(std::string& error) {
       !exec(db, "PRAGMA cache_size = -8192", error) || !create_schema(db, error)) {
     error = "cannot use " + options_.path + " as a database: " + error;
     return false;
+  }
+  std::int64_t filled = -1;
+  if (!create_search_index(db, filled, error)) {
+    error = "cannot build the search index in " + options_.path + ": " + error;
+    return false;
+  }
+  if (filled > 0) {
+    std::fprintf(stderr,
+                 "logfire-cpp serve: indexed %lld existing records for search (once, for a database without "
+                 "the index)\n",
+                 static_cast<long long>(filled));
   }
   return true;
 }
@@ -587,6 +599,13 @@ bool store::commit(std::vector<job*>& batch, std::string& error) {
   return true;
 }
 
+namespace {
+void optimize_search_index(sqlite3* db) {
+  std::string error;
+  exec(db, "INSERT INTO records_fts(records_fts) VALUES ('optimize')", error);
+}
+}  // namespace
+
 void store::apply_retention() {
   sqlite3* db = writer_db_.get();
   std::uint64_t deleted = 0;
@@ -624,9 +643,13 @@ void store::apply_retention() {
       }
       deleted += round_deleted;
       if (round_deleted == 0) break;
+      // The search index keeps deleted rows' entries (as delete markers) until its segments are
+      // merged: merge them now, or the size would not come down. Its cost grows with the index.
+      optimize_search_index(db);
     }
   }
   if (deleted > 0) {
+    if (!options_.retention_bytes) optimize_search_index(db);
     exec(db, "PRAGMA incremental_vacuum", error);
     if (uri_.empty()) exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", error);
   }
