@@ -155,7 +155,7 @@ async function main() {
         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(15000);
+    page.setDefaultTimeout(30000);  // generous: CI runs this beside other tests on 2 cores
     const pageErrors = [];
     page.on('pageerror', (e) => pageErrors.push(String(e)));
     // Console errors count too, except the failed fetch the refused write below provokes.
@@ -303,14 +303,14 @@ async function main() {
     await liveExport([{ traceId: liveTrace, spanId: hex(8), parentSpanId: liveRoot, name: 'import {file}',
       startTimeUnixNano: liveNs(0), endTimeUnixNano: liveNs(0),
       attributes: [str('logfire.span_type', 'pending_span'), str('logfire.pending_parent_id', ''), str('logfire.msg', 'import big.csv')] }]);
-    await page.waitForSelector(`#trace-list tr[data-trace-id="${liveTrace}"]`, { timeout: 10000 });
+    await page.waitForSelector(`#trace-list tr[data-trace-id="${liveTrace}"]`, { timeout: 30000 });
     const liveRow = await page.textContent(`#trace-list tr[data-trace-id="${liveTrace}"]`);
     check(liveRow.includes('(running)'), `a span exported after the page loaded appears, running (${liveRow.trim()})`);
     await page.click(`#trace-list tr[data-trace-id="${liveTrace}"]`);
     await page.waitForSelector('#waterfall .wf-bar.pending');
     await liveExport([{ traceId: liveTrace, spanId: liveRoot, name: 'import {file}', startTimeUnixNano: liveNs(0), endTimeUnixNano: liveNs(800),
       attributes: [str('logfire.span_type', 'span'), str('logfire.msg', 'import big.csv')] }]);
-    await page.waitForFunction(() => document.querySelector('#waterfall .wf-row') && !document.querySelector('#waterfall .wf-bar.pending'), null, { timeout: 10000 });
+    await page.waitForFunction(() => document.querySelector('#waterfall .wf-row') && !document.querySelector('#waterfall .wf-bar.pending'), null, { timeout: 30000 });
     check(true, 'the open trace replaces its running span by the finished one');
     check(await page.evaluate(() => window.notReloaded === true), 'the page was not reloaded');
     const liveStats = await (await fetch(`${base}/api/stats`)).json();
