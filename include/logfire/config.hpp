@@ -58,8 +58,9 @@ struct batch_options {
   // Records an exporter may hold in memory waiting for delivery. Default 2048;
   // OTEL_BSP_MAX_QUEUE_SIZE.
   std::optional<std::size_t> max_queue_size{};
-  // Default 30 s; OTEL_BSP_EXPORT_TIMEOUT (ms).
-  std::optional<std::chrono::milliseconds> export_timeout{};
+  // No export_timeout: a request is bounded by otlp.timeout, and a batch that fails is retried
+  // and then spooled, never dropped for taking long (OTEL_BSP_EXPORT_TIMEOUT is said to be
+  // unused at configure; docs/export.md).
 };
 
 // What a call does when its thread's ring is full (docs/architecture.md, "Overflow policy").

@@ -430,6 +430,12 @@ std::string resolve_destinations(const options& opts, const resource& res, const
     new_notices.push_back(
         "telemetry goes to the console only: set LOGFIRE_TOKEN to send it to Logfire, or "
         "OTEL_EXPORTER_OTLP_ENDPOINT for any OpenTelemetry backend");
+  // OpenTelemetry's batch processor abandons an export after OTEL_BSP_EXPORT_TIMEOUT; ours
+  // bounds each request (OTEL_EXPORTER_OTLP_TIMEOUT) and never drops a batch for being slow.
+  if (!result.empty() && !metrics && get(env, "OTEL_BSP_EXPORT_TIMEOUT"))
+    new_notices.push_back(
+        "OTEL_BSP_EXPORT_TIMEOUT is not used: each request is bounded by OTEL_EXPORTER_OTLP_TIMEOUT, and a "
+        "batch that fails is retried, then kept in the disk spool, never dropped for taking long");
   for (auto& c : result) out.push_back(std::move(c));
   for (auto& n : new_notices) notices.push_back(std::move(n));
   return {};

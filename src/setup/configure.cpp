@@ -236,7 +236,6 @@ std::string resolve_options(options& o, const env_lookup& env) {
   if (!(err = parse_size_var(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", o.batching.max_export_batch_size)).empty())
     return err;
   if (!(err = parse_size_var(env, "OTEL_BSP_MAX_QUEUE_SIZE", o.batching.max_queue_size)).empty()) return err;
-  if (!(err = parse_ms_var(env, "OTEL_BSP_EXPORT_TIMEOUT", o.batching.export_timeout)).empty()) return err;
   if (!(err = parse_size_var(env, "OTEL_ATTRIBUTE_COUNT_LIMIT", o.limits.max_attributes)).empty()) return err;
   if (!o.limits.overflow) {
     if (auto v = env("LOGFIRE_OVERFLOW")) {

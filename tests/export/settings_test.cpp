@@ -201,6 +201,22 @@ TEST(Settings, OtlpEndpointGetsTheSignalPathAndTheTracesEndpointIsUsedAsIs) {
   EXPECT_EQ(r.configs[0].url, "https://otlp.example/custom/path");
 }
 
+TEST(Settings, OtelBspExportTimeoutIsSaidToBeUnusedInsteadOfIgnoredSilently) {
+  fake_env env;
+  env.vars["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://collector:4318";
+  env.vars["HOME"] = "/home/u";
+  auto r = resolve(env);
+  for (const auto& n : r.notices) EXPECT_EQ(n.find("OTEL_BSP_EXPORT_TIMEOUT"), std::string::npos) << n;
+
+  env.vars["OTEL_BSP_EXPORT_TIMEOUT"] = "5000";
+  r = resolve(env);
+  ASSERT_EQ(r.configs.size(), 1u);
+  ASSERT_EQ(r.notices.size(), 1u);
+  EXPECT_EQ(r.notices[0],
+            "OTEL_BSP_EXPORT_TIMEOUT is not used: each request is bounded by OTEL_EXPORTER_OTLP_TIMEOUT, and a batch "
+            "that fails is retried, then kept in the disk spool, never dropped for taking long");
+}
+
 TEST(Settings, LogfireAndAnOtlpEndpointAtOnce) {
   fake_env env;
   env.vars["LOGFIRE_TOKEN"] = "pylf_v1_us_abc";
