@@ -5,33 +5,16 @@
 // resource/detect.hpp), which every variable already uses.
 #pragma once
 
-#include <cctype>
 #include <string>
 #include <string_view>
 
+#include "text/ascii.hpp"
+
 namespace logfire::detail::env_text {
 
-// `s` without leading and trailing ASCII whitespace.
-[[nodiscard]] inline std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-// `s` with ASCII letters lowered (the rest unchanged).
-[[nodiscard]] inline std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-// 0..15 for a hex digit (either case), -1 otherwise.
-[[nodiscard]] constexpr int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using ascii::hex_value;
+using ascii::lower;
+using ascii::trim;
 
 // "%XY" sequences decoded into `out`; false (and `out` unspecified) when a '%' is not followed by
 // two hex digits.

@@ -4,12 +4,12 @@
 #include <curl/curl.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 #include <ctime>
-#include <mutex>
 
 #include "export/http_transport.hpp"
+#include "net/curl_global.hpp"
+#include "text/ascii.hpp"
 
 #ifndef LOGFIRE_VERSION
 #define LOGFIRE_VERSION "0.0.0"
@@ -18,27 +18,8 @@
 namespace logfire::detail {
 namespace {
 
-bool global_init_ok() noexcept {
-  static std::once_flag once;
-  static bool ok = false;
-  // curl_global_init is not thread-safe in every libcurl build: run it exactly once.
-  std::call_once(once, [] { ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; });
-  return ok;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
-    s.remove_suffix(1);
-  return s;
-}
+using ascii::iequals;
+using ascii::trim;
 
 // State of one call, reached from libcurl's callbacks (same thread).
 struct call_state {
@@ -197,7 +178,7 @@ bool parse_clock(std::string_view s, std::tm& tm) noexcept {
 }  // namespace
 
 std::unique_ptr<http_transport> make_curl_transport(const curl_transport_options& options) {
-  if (!global_init_ok()) return nullptr;
+  if (!curl_global_init_once()) return nullptr;
   CURL* h = curl_easy_init();
   if (h == nullptr) return nullptr;
   return std::make_unique<curl_transport>(h, options);

@@ -5,6 +5,9 @@
 
 #include <array>
 
+#include "net/curl_global.hpp"
+#include "text/ascii.hpp"
+
 namespace logfire::detail {
 namespace {
 
@@ -22,20 +25,7 @@ std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) noe
   return bytes;
 }
 
-void ensure_curl_initialized() {
-  // Reference-counted by libcurl; never cleaned up here so that other users of libcurl in the
-  // process are unaffected.
-  static const bool initialized = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-  (void)initialized;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\n' || s.front() == '\r' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
+using ascii::trim;
 
 }  // namespace
 
@@ -55,7 +45,8 @@ std::unique_ptr<gcp_metadata_lookup> gcp_metadata_lookup::start_if_gcp(platform 
 
 gcp_metadata_lookup::gcp_metadata_lookup(std::string host, std::chrono::milliseconds timeout, callback on_done)
     : host_(std::move(host)), timeout_(timeout), on_done_(std::move(on_done)) {
-  ensure_curl_initialized();
+  // A failed init shows as failed requests on the thread: nothing found, as with no server.
+  (void)curl_global_init_once();
   try {
     thread_ = std::thread([this] { run(); });
   } catch (...) {
