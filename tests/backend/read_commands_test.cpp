@@ -165,6 +165,11 @@ TEST_F(read_commands, search_filters_by_service_age_and_level) {
   auto limited = run_cli({"search", "--db", db(), "--json", "--limit", "1", ""});
   EXPECT_EQ(json_at(limited.out, "$.truncated"), "1");
   EXPECT_EQ(run_cli({"search", "--db", db(), "--since", "soon", "x"}).exit_code, 2);
+  EXPECT_EQ(run_cli({"search", "--db", db(), "--since", "50131346756", "x"}).exit_code, 2)
+      << "1,589 years does not fit in Unix nanoseconds; it is refused, not overflowed";
+  auto century = run_cli({"search", "--db", db(), "--json", "--since", "36500d", "charge"});
+  EXPECT_EQ(century.exit_code, 0) << century.err;
+  EXPECT_EQ(json_at(century.out, "$.records[0].span_name"), "charge {card}");
   EXPECT_EQ(run_cli({"search", "--db", db(), "--level", "loud", "x"}).exit_code, 2);
 }
 
@@ -295,6 +300,13 @@ TEST_F(read_commands, mcp_answers_what_failed_in_the_last_five_minutes) {
   EXPECT_EQ(json_at(answers[1], "$.result.structuredContent.traces[1]"), "");
   EXPECT_EQ(json_at(answers[2], "$.result.structuredContent.records[2].depth"), "2");
   EXPECT_EQ(json_at(answers[3], "$.result.structuredContent.rows[0][0]"), "1");
+}
+
+TEST_F(read_commands, mcp_refuses_a_duration_too_long_for_nanoseconds) {
+  // Found by the mcp_line fuzzer: 50,131,346,756 seconds overflowed int64 nanoseconds.
+  auto answers = mcp(db(), {tool_call(1, "search", R"({"text":"x","since":"000000000050131346756"})")});
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(json_at(answers[0], "$.result.isError"), "1") << answers[0];
 }
 
 TEST_F(read_commands, mcp_errors_follow_json_rpc_and_the_server_goes_on) {

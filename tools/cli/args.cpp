@@ -123,7 +123,10 @@ std::optional<std::chrono::milliseconds> parse_duration(const std::string& text)
   } else {
     return std::nullopt;
   }
-  if (ms > 1e15) return std::nullopt;
+  // At most 100 years, so that every caller can turn the duration into Unix nanoseconds and
+  // subtract it from now without overflowing an int64.
+  constexpr double max_ms = 100.0 * 365 * 86'400'000;
+  if (ms > max_ms) return std::nullopt;
   return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
 }
 
