@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "export/console_exporter.hpp"
-#include "pipeline/message_template.hpp"
-#include "scrub/json.hpp"
-#include "scrub/utf8.hpp"
+#include "formatting/message_template.hpp"
+#include "text/json.hpp"
+#include "text/utf8.hpp"
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/arena.hpp"
+#include "record/arena.hpp"
 #include "scrub/keywords.hpp"
 #include "scrub/scrubber.hpp"
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <string_view>
 
+#include "formatting/message_template.hpp"
 #include "logfire/record.hpp"
-#include "pipeline/message_template.hpp"
-#include "scrub/utf8.hpp"
+#include "text/utf8.hpp"
 
 namespace {
 

@@ -22,7 +22,7 @@
 #include "scrub/json_tree.hpp"
 #include "scrub/keywords.hpp"
 #include "scrub/scrubber.hpp"
-#include "scrub/utf8.hpp"
+#include "text/utf8.hpp"
 
 namespace {
 

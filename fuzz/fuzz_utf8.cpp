@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "scrub/json.hpp"
-#include "scrub/utf8.hpp"
+#include "text/json.hpp"
+#include "text/utf8.hpp"
 
 namespace {
 

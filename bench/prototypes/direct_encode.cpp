@@ -19,14 +19,14 @@
 #include <vector>
 
 #include "export/otlp_encoder.hpp"
+#include "formatting/message_template.hpp"
 #include "logfire/record.hpp"
-#include "pipeline/arena.hpp"
-#include "pipeline/message_template.hpp"
-#include "pipeline/records.hpp"
-#include "pipeline/wire.hpp"
+#include "record/arena.hpp"
+#include "record/records.hpp"
+#include "record/wire.hpp"
 #include "resource/resource.hpp"
-#include "scrub/json.hpp"
-#include "scrub/utf8.hpp"
+#include "text/json.hpp"
+#include "text/utf8.hpp"
 
 using namespace logfire;
 using namespace logfire::detail;

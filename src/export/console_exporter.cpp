@@ -8,8 +8,8 @@
 #include <cstring>
 #include <ctime>
 
-#include "pipeline/message_template.hpp"
-#include "scrub/utf8.hpp"
+#include "formatting/message_template.hpp"
+#include "text/utf8.hpp"
 
 namespace logfire::detail {
 namespace {

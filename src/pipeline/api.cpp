@@ -11,12 +11,13 @@
 #include <vector>
 
 #include "context/ids.hpp"
+#include "context/remote.hpp"
 #include "logfire/logfire.hpp"
 #include "pipeline/barrier.hpp"
 #include "pipeline/pipeline.hpp"
-#include "pipeline/remote.hpp"
 #include "pipeline/thread_state.hpp"
-#include "pipeline/wire.hpp"
+#include "record/wire.hpp"
+#include "sampling/head.hpp"
 
 namespace logfire {
 namespace detail {
@@ -734,48 +735,6 @@ inline void note_truncated(bool truncated) noexcept {
     this_thread_state().counters.events[static_cast<std::size_t>(event_counter::attributes_truncated)].add();
 }
 
-// The sampling decision for a new span or log: returns 0 to record, or the drop reason + 1.
-struct decision {
-  std::uint8_t flags;
-  std::uint8_t drop;  // 0 = record, else drop_reason + 1
-};
-
-// The reason a span or log under an unsampled parent is not recorded.
-[[gnu::noinline]] std::uint8_t unsampled_parent_reason(const span_context& parent,
-                                                       const remote_state* remote) noexcept {
-  if (!parent.is_remote) return reason_index(drop_reason::parent_not_recorded);
-  // A platform's "not sampled" flag that our own head sampler confirmed (attach_context on
-  // Cloud Run & co. in the default mode): our sampler's decision.
-  if (remote && remote->head_sampled_out && remote->incoming.span == parent.span &&
-      remote->incoming.trace == parent.trace)
-    return reason_index(drop_reason::not_sampled);
-  // Otherwise the caller's decision, counted apart so that the platform case is visible.
-  return reason_index(drop_reason::remote_parent_not_sampled);
-}
-
-inline decision decide(const control& ctl, const span_context& parent, trace_id trace, std::string_view name, level lvl,
-                       bool is_log, const remote_state* remote) noexcept {
-  const pipeline_settings& s = ctl.settings;
-  if (parent.valid()) {
-    std::uint8_t flags = parent.flags & trace_flags::known;
-    if (flags & trace_flags::sampled) return {flags, 0};
-    return {flags, static_cast<std::uint8_t>(unsampled_parent_reason(parent, remote) + 1)};
-  }
-  std::uint8_t flags = trace_flags::random;
-  if (!s.head_sampler.keeps(trace))
-    return {flags, static_cast<std::uint8_t>(reason_index(drop_reason::not_sampled) + 1)};
-  if (s.hook) {
-    bool keep = true;
-    try {
-      keep = s.hook(sampling_input{trace, parent, name, lvl, is_log});
-    } catch (...) {
-      keep = true;  // a throwing hook must not lose data silently nor crash: keep
-    }
-    if (!keep) return {flags, static_cast<std::uint8_t>(reason_index(drop_reason::sampler_hook) + 1)};
-  }
-  return {static_cast<std::uint8_t>(flags | trace_flags::sampled), 0};
-}
-
 }  // namespace
 
 void custom_encoder::value(const value_ref& v) noexcept {
@@ -847,7 +806,7 @@ namespace {
     ts.counters.dropped[reason_index(drop_reason::suppressed)].add();
     return;
   }
-  const decision d = decide(*ctl, parent, trace, msg_template, lvl, true, ts.remote.get());
+  const decision d = decide(ctl->settings.head, parent, trace, msg_template, lvl, true, ts.remote.get());
   if (d.drop) {
     ts.counters.dropped[d.drop - 1].add();
     return;
@@ -952,7 +911,7 @@ void span::start(const detail::handle_defaults* defaults, std::string_view msg_t
     d = {static_cast<std::uint8_t>(parent.valid() ? parent.flags & trace_flags::known : trace_flags::random),
          static_cast<std::uint8_t>(detail::reason_index(drop_reason::suppressed) + 1)};
   } else {
-    d = detail::decide(*ctl, parent, st_.self.trace, msg_template, lvl, false, ts.remote.get());
+    d = detail::decide(ctl->settings.head, parent, st_.self.trace, msg_template, lvl, false, ts.remote.get());
   }
   st_.self.flags = d.flags;
 

@@ -9,10 +9,10 @@
 #include <deque>
 #include <unordered_map>
 
-#include "pipeline/diagnostics.hpp"
-#include "pipeline/records.hpp"
+#include "accounting/diagnostics.hpp"
 #include "pipeline/thread_state.hpp"
-#include "pipeline/wire.hpp"
+#include "record/records.hpp"
+#include "record/wire.hpp"
 #include "resource/resource_listener.hpp"
 #include "scrub/scrubber.hpp"
 
@@ -366,7 +366,7 @@ pipeline::pipeline(pipeline_settings settings, resource res, std::vector<std::sh
   diagnostic_context dctx;
   const std::uint8_t ml = g_min_level.load(std::memory_order_relaxed);
   if (ml) dctx.min_level = std::string(to_string(static_cast<level>(ml)));
-  dctx.sample_rate = cfg.head_sampler.rate();
+  dctx.sample_rate = cfg.head.ratio.rate();
   dctx.ring_bytes = cfg.ring_bytes;
   dctx.overflow_block = cfg.overflow == overflow_policy::block;
   dctx.overflow_block_ms = static_cast<std::uint64_t>(cfg.block_timeout.count());

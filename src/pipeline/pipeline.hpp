@@ -20,7 +20,7 @@
 #include "logfire/stats.hpp"
 #include "pipeline/ring.hpp"
 #include "resource/resource.hpp"
-#include "sampling/ratio.hpp"
+#include "sampling/head.hpp"
 #include "sampling/tail.hpp"
 
 namespace logfire::detail {
@@ -34,9 +34,8 @@ struct pipeline_settings {
   std::size_t max_attributes = 128;
   std::size_t max_value_length = 16384;
   std::size_t max_open_spans = 65536;
-  // Head sampling: the reference's ratio test on the trace id (keeps every root at rate 1).
-  ratio_sampler head_sampler{1.0};
-  sampler_hook hook;
+  // Head sampling: the ratio test on the trace id, then the user's hook (src/sampling/head.hpp).
+  head_settings head;
   // Tail sampling (src/sampling/tail.hpp), or null.
   std::shared_ptr<const tail_settings> tail;
   std::chrono::milliseconds first_delay{100};

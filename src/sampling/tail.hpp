@@ -21,9 +21,9 @@
 #include "logfire/config.hpp"
 #include "logfire/record.hpp"
 #include "logfire/stats.hpp"
-#include "pipeline/arena.hpp"
-#include "pipeline/records.hpp"
-#include "pipeline/wire.hpp"
+#include "record/arena.hpp"
+#include "record/records.hpp"
+#include "record/wire.hpp"
 
 namespace logfire::detail {
 

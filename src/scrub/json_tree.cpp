@@ -1,6 +1,6 @@
 #include "scrub/json_tree.hpp"
 
-#include "scrub/json.hpp"
+#include "text/json.hpp"
 
 namespace logfire::detail {
 

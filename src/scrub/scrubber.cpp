@@ -4,7 +4,7 @@
 
 #include <charconv>
 
-#include "scrub/json.hpp"
+#include "text/json.hpp"
 
 namespace logfire::detail {
 namespace {

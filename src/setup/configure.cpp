@@ -478,8 +478,8 @@ setup configure(options opts) {
     if (opts.limits.max_attributes) s.max_attributes = *opts.limits.max_attributes;
     if (opts.limits.max_value_length) s.max_value_length = *opts.limits.max_value_length;
     if (opts.limits.max_open_spans) s.max_open_spans = *opts.limits.max_open_spans;
-    s.head_sampler = ratio_sampler(opts.trace_sample_rate.value_or(1.0));
-    s.hook = opts.sampler;
+    s.head.ratio = ratio_sampler(opts.trace_sample_rate.value_or(1.0));
+    s.head.hook = opts.sampler;
     if (opts.sampling.tail) {
       tail_settings t;
       t.callback = opts.sampling.tail;

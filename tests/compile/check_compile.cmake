@@ -1,11 +1,15 @@
 # Compiles one snippet against the public headers and checks what the compiler says, the way a
 # user of the installed package would see it. Run by ctest (see CMakeLists.txt):
-#   cmake -DCXX=... -DINCLUDE=... -DSOURCE=... -DEXPECT=fail|warn|clean -DREGEX=... -P check_compile.cmake
+#   cmake -DCXX=... -DINCLUDE=... [-DLAYER=<include root>] -DSOURCE=... -DEXPECT=fail|warn|clean -DREGEX=... -P check_compile.cmake
 # fail:  the compiler must reject the snippet, and its output must match every REGEX (`;`-separated).
 # warn:  it must compile with warnings on, and its output must match every REGEX.
 # clean: it must compile with -Werror.
 cmake_minimum_required(VERSION 3.25)
 set(flags -std=c++20 -fsyntax-only -Wall -Wextra -I${INCLUDE})
+# A layer's include root (src/CMakeLists.txt): the snippet sees what that layer's sources see.
+if(LAYER)
+  list(APPEND flags -I${LAYER})
+endif()
 if(EXPECT STREQUAL "clean")
   list(APPEND flags -Werror)
 endif()

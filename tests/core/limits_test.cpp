@@ -3,7 +3,7 @@
 #include <string>
 
 #include "core/core_support.hpp"
-#include "scrub/utf8.hpp"
+#include "text/utf8.hpp"
 
 using namespace core_test;
 using logfire::event_counter;

@@ -1,6 +1,6 @@
 // JSON writing: string escapes, integers at their limits, doubles laid out like Python's
 // json.dumps (so Logfire reads the same text from every SDK), NaN/Infinity as strings.
-#include "scrub/json.hpp"
+#include "text/json.hpp"
 
 #include <gtest/gtest.h>
 

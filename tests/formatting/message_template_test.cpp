@@ -2,7 +2,7 @@
 // specs (expected strings produced by CPython's format()), literal braces, dotted names,
 // missing fields and malformed templates falling back to the template, and the 128-character
 // cut of each value.
-#include "pipeline/message_template.hpp"
+#include "formatting/message_template.hpp"
 
 #include <gtest/gtest.h>
 

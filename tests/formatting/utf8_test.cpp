@@ -1,7 +1,7 @@
 // UTF-8 validation and repair: every class of ill-formed input, the boundaries of each
 // sequence length, and "substitution of maximal subparts" checked against the examples of
 // the Unicode standard (chapter 3, table 3-8) and an independent reference decoder.
-#include "scrub/utf8.hpp"
+#include "text/utf8.hpp"
 
 #include <gtest/gtest.h>
 

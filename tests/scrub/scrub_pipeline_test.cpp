@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "core/core_support.hpp"
+#include "formatting/message_template.hpp"
 #include "logfire/config.hpp"
 #include "logfire/logfire.hpp"
-#include "pipeline/message_template.hpp"
 #include "support/otlp_receiver.hpp"
 
 namespace {

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/message_template.hpp"
+#include "formatting/message_template.hpp"
 #include "scrub/scrub_support.hpp"
 
 using namespace scrub_test;

@@ -1,4 +1,4 @@
-#include "pipeline/diagnostics.hpp"
+#include "accounting/diagnostics.hpp"
 
 #include <string>
 

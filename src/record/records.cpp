@@ -1,4 +1,4 @@
-#include "pipeline/records.hpp"
+#include "record/records.hpp"
 
 #include <cxxabi.h>
 
@@ -7,13 +7,13 @@
 #include <cstdlib>
 #include <limits>
 
+#include "accounting/diagnostics.hpp"
 #include "context/ids.hpp"
-#include "pipeline/diagnostics.hpp"
-#include "pipeline/message_template.hpp"
-#include "pipeline/wire.hpp"
-#include "scrub/json.hpp"
+#include "formatting/message_template.hpp"
+#include "record/wire.hpp"
 #include "scrub/scrubber.hpp"
-#include "scrub/utf8.hpp"
+#include "text/json.hpp"
+#include "text/utf8.hpp"
 
 namespace logfire::detail {
 namespace {

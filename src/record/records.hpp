@@ -15,7 +15,7 @@
 
 #include "logfire/record.hpp"
 #include "logfire/stats.hpp"
-#include "pipeline/arena.hpp"
+#include "record/arena.hpp"
 
 namespace logfire::detail {
 

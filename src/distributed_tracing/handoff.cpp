@@ -8,8 +8,8 @@
 #include <cstdio>
 
 #include "context/ids.hpp"
+#include "context/remote.hpp"
 #include "pipeline/pipeline.hpp"
-#include "pipeline/remote.hpp"
 #include "pipeline/thread_state.hpp"
 
 namespace logfire {
@@ -131,14 +131,14 @@ attach_context::attach_context(const carrier& headers, attach_options opts) noex
             // The platform sampled this request out for its own tracing, not for ours: our
             // sampler decides; the trace id stays for correlation with the platform's logs.
             const auto& s = ctl->settings;
-            const bool keep = s.head_sampler.keeps(parent.trace);
+            const bool keep = s.head.ratio.keeps(parent.trace);
             if (keep)
               parent.flags |= trace_flags::sampled;
             else
               remote->head_sampled_out = true;  // counted as not_sampled: our sampler's choice
             if (first_warning(g_warned_platform, ctl)) {
               // One consistent story with the not_sampled line our own sampler's drops print.
-              const double rate = s.head_sampler.rate();
+              const double rate = s.head.ratio.rate();
               char decides[160];
               if (rate >= 1.0)
                 std::snprintf(decides, sizeof decides, "this service's spans are recorded anyway");

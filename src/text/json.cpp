@@ -1,4 +1,4 @@
-#include "scrub/json.hpp"
+#include "text/json.hpp"
 
 #include <array>
 #include <charconv>

@@ -1,4 +1,4 @@
-#include "scrub/utf8.hpp"
+#include "text/utf8.hpp"
 
 #include <cstdint>
 #include <cstring>

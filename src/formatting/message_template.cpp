@@ -1,12 +1,12 @@
-#include "pipeline/message_template.hpp"
+#include "formatting/message_template.hpp"
 
 #include <array>
 #include <charconv>
 #include <cmath>
 #include <cstring>
 
-#include "scrub/json.hpp"
-#include "scrub/utf8.hpp"
+#include "text/json.hpp"
+#include "text/utf8.hpp"
 
 // Python's format-spec mini-language, re-implemented on std::to_chars: the values are few
 // (string, int64, double, bool, array), so a direct implementation beats a general formatting
