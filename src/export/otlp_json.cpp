@@ -18,7 +18,7 @@
 #include "context/ids.hpp"
 #include "export/otlp_buffer.hpp"
 #include "export/otlp_encoder.hpp"
-#include "export/otlp_utf8.hpp"
+#include "text/json.hpp"
 
 #ifndef LOGFIRE_VERSION
 #define LOGFIRE_VERSION "0.0.0"
@@ -47,41 +47,7 @@ class json_writer : public wire_buffer {
   void str(std::string_view s) {
     char* p = reserve(2 + 6 * s.size());
     *p++ = '"';
-    auto c = reinterpret_cast<const unsigned char*>(s.data());
-    const auto end = c + s.size();
-    while (c < end) {
-      // Eight plain bytes at a time: no control character, quote, backslash or non-ASCII.
-      while (end - c >= 8) {
-        std::uint64_t w;
-        std::memcpy(&w, c, 8);
-        if (needs_escape_or_check(w)) break;
-        std::memcpy(p, c, 8);
-        p += 8;
-        c += 8;
-      }
-      if (c == end) break;
-      const unsigned char b = *c;
-      if (b >= 0x20 && b < 0x80 && b != '"' && b != '\\') [[likely]] {
-        *p++ = static_cast<char>(b);
-        ++c;
-        continue;
-      }
-      if (b < 0x80) {
-        p = escape(p, b);
-        ++c;
-        continue;
-      }
-      const std::size_t n = utf8::sequence_length(c, end);
-      if (n == 0) {
-        std::memcpy(p, utf8::k_replacement, sizeof utf8::k_replacement);
-        p += sizeof utf8::k_replacement;
-        ++c;
-      } else {
-        std::memcpy(p, c, n);
-        p += n;
-        c += n;
-      }
-    }
+    p = json_write_escaped_utf8(s, p);
     *p++ = '"';
     commit(p);
   }
@@ -129,52 +95,6 @@ class json_writer : public wire_buffer {
     write_hex_u64(id.value, p);
     p[16] = '"';
     commit(p + 17);
-  }
-
- private:
-  // True if any byte of `w` is < 0x20, '"', '\\' or >= 0x80 (classic SWAR byte tests).
-  static bool needs_escape_or_check(std::uint64_t w) noexcept {
-    constexpr std::uint64_t ones = 0x0101010101010101ULL;
-    constexpr std::uint64_t high = 0x8080808080808080ULL;
-    auto has_zero = [](std::uint64_t x) { return (x - ones) & ~x & high; };
-    const std::uint64_t below_space = (w - ones * 0x20) & ~w & high;
-    return ((w & high) | below_space | has_zero(w ^ (ones * '"')) | has_zero(w ^ (ones * '\\'))) != 0;
-  }
-
-  static char* escape(char* p, unsigned char b) noexcept {
-    *p++ = '\\';
-    switch (b) {
-      case '"':
-        *p++ = '"';
-        return p;
-      case '\\':
-        *p++ = '\\';
-        return p;
-      case '\n':
-        *p++ = 'n';
-        return p;
-      case '\r':
-        *p++ = 'r';
-        return p;
-      case '\t':
-        *p++ = 't';
-        return p;
-      case '\b':
-        *p++ = 'b';
-        return p;
-      case '\f':
-        *p++ = 'f';
-        return p;
-      default: {
-        static constexpr char hex[] = "0123456789abcdef";
-        *p++ = 'u';
-        *p++ = '0';
-        *p++ = '0';
-        *p++ = hex[b >> 4];
-        *p++ = hex[b & 0xF];
-        return p;
-      }
-    }
   }
 };
 

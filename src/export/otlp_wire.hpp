@@ -11,8 +11,8 @@
 #include <string_view>
 
 #include "export/otlp_buffer.hpp"
-#include "export/otlp_utf8.hpp"
 #include "logfire/record.hpp"
+#include "text/utf8.hpp"
 
 namespace logfire::detail {
 
@@ -59,9 +59,9 @@ struct text {
 };
 
 inline text measure(std::string_view s) noexcept {
-  if (utf8::valid(s)) [[likely]]
+  if (is_valid_utf8(s)) [[likely]]
     return {s, s.size(), true};
-  return {s, utf8::repaired_size(s), false};
+  return {s, repaired_utf8_size(s), false};
 }
 
 inline char* put_text(char* p, const text& t) noexcept {
@@ -69,7 +69,7 @@ inline char* put_text(char* p, const text& t) noexcept {
     if (t.n) std::memcpy(p, t.src.data(), t.n);
     return p + t.n;
   }
-  return utf8::repair(t.src, p);
+  return write_repaired_utf8(t.src, p);
 }
 
 // Tag byte(s) + length + text; the caller reserved 1 + 5 + t.n bytes (tags below 16).

@@ -1,9 +1,10 @@
 // The public record vocabulary: level and record-type names, level parsing, attribute lookup.
+#include "logfire/record.hpp"
+
 #include <charconv>
 #include <string>
 
 #include "logfire/levels.hpp"
-#include "logfire/record.hpp"
 #include "text/ascii.hpp"
 
 namespace logfire {

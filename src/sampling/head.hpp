@@ -42,7 +42,8 @@ inline decision decide(const head_settings& s, const span_context& parent, trace
     return {flags, static_cast<std::uint8_t>(unsampled_parent_reason(parent, remote) + 1)};
   }
   std::uint8_t flags = trace_flags::random;
-  if (!s.ratio.keeps(trace)) return {flags, static_cast<std::uint8_t>(static_cast<std::uint8_t>(drop_reason::not_sampled) + 1)};
+  if (!s.ratio.keeps(trace))
+    return {flags, static_cast<std::uint8_t>(static_cast<std::uint8_t>(drop_reason::not_sampled) + 1)};
   if (s.hook) {
     bool keep = true;
     try {

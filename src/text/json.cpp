@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "text/utf8.hpp"
+
 namespace logfire::detail {
 namespace {
 
@@ -34,7 +36,56 @@ inline bool needs_escape(std::uint64_t w) noexcept {
   return (((w - k_ones * 0x20) & ~w) | ((quote - k_ones) & ~quote) | ((slash - k_ones) & ~slash)) & k_highs;
 }
 
+// Whether any byte of `w` needs escaping or is >= 0x80 (to be checked as UTF-8).
+inline bool needs_escape_or_check(std::uint64_t w) noexcept {
+  return ((w & k_highs) != 0) || needs_escape(w);
+}
+
 }  // namespace
+
+char* json_write_escaped_utf8(std::string_view s, char* out) noexcept {
+  const auto* c = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* const end = c + s.size();
+  while (c < end) {
+    // Eight plain bytes at a time: no control character, quote, backslash or non-ASCII.
+    while (end - c >= 8) {
+      std::uint64_t w;
+      std::memcpy(&w, c, 8);
+      if (needs_escape_or_check(w)) break;
+      std::memcpy(out, c, 8);
+      out += 8;
+      c += 8;
+    }
+    if (c == end) break;
+    const unsigned char b = *c;
+    if (b >= 0x80) {
+      const int n = utf8_sequence(c, static_cast<std::size_t>(end - c));
+      if (n < 0) {  // one U+FFFD for the maximal invalid subpart (text/utf8.hpp)
+        std::memcpy(out, k_replacement_character.data(), k_replacement_character.size());
+        out += k_replacement_character.size();
+        c += -n;
+      } else {
+        std::memcpy(out, c, static_cast<std::size_t>(n));
+        out += n;
+        c += n;
+      }
+      continue;
+    }
+    const char e = k_escape[b];
+    ++c;
+    if (e == 0) [[likely]] {
+      *out++ = static_cast<char>(b);
+    } else if (e == 'u') {
+      const char u[6] = {'\\', 'u', '0', '0', k_hex[b >> 4], k_hex[b & 0xF]};
+      std::memcpy(out, u, 6);
+      out += 6;
+    } else {
+      *out++ = '\\';
+      *out++ = e;
+    }
+  }
+  return out;
+}
 
 void json_append_escaped(std::string& out, std::string_view s) {
   const char* p = s.data();

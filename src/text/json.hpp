@@ -23,6 +23,11 @@ void json_append_string(std::string& out, std::string_view s);
 // The same escaping without the quotes, for callers assembling a string from parts.
 void json_append_escaped(std::string& out, std::string_view s);
 
+// The same escaping written at `out`, for encoders that reserve room first (at most 6 bytes per
+// input byte), and with invalid UTF-8 repaired by the library's one policy (text/utf8.hpp)
+// instead of trusted: the OTLP/JSON encoder's strings. Returns the end. No allocation.
+char* json_write_escaped_utf8(std::string_view s, char* out) noexcept;
+
 void json_append_int(std::string& out, std::int64_t v);
 void json_append_uint(std::string& out, std::uint64_t v);
 

@@ -6,53 +6,16 @@
 namespace logfire::detail {
 namespace {
 
-constexpr std::uint64_t k_high_bits = 0x8080808080808080ull;
-
 // Skips ASCII from `i`, 8 bytes at a time while possible.
 inline std::size_t skip_ascii(const unsigned char* p, std::size_t i, std::size_t n) noexcept {
   while (i + 8 <= n) {
     std::uint64_t w;
     std::memcpy(&w, p + i, 8);
-    if (w & k_high_bits) break;
+    if (w & utf8_high_bits) break;
     i += 8;
   }
   while (i < n && p[i] < 0x80) ++i;
   return i;
-}
-
-// Checks the sequence starting at p[0] (a non-ASCII byte), with `n` bytes available.
-// Returns its length (2..4) when well-formed, otherwise minus the length of the maximal
-// subpart to replace (-1..-3): the lead byte plus the continuation bytes that were still
-// acceptable before the first unacceptable one (Unicode 15, table 3-7; WHATWG decoder).
-inline int check_sequence(const unsigned char* p, std::size_t n) noexcept {
-  const unsigned c = p[0];
-  int need;
-  unsigned lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) {
-    need = 1;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    need = 2;
-    if (c == 0xE0)
-      lo = 0xA0;  // overlong below U+0800
-    else if (c == 0xED)
-      hi = 0x9F;  // surrogates U+D800..U+DFFF
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    need = 3;
-    if (c == 0xF0)
-      lo = 0x90;  // overlong below U+10000
-    else if (c == 0xF4)
-      hi = 0x8F;  // above U+10FFFF
-  } else {
-    return -1;  // continuation byte, C0/C1 (always overlong) or F5..FF
-  }
-  for (int k = 1; k <= need; ++k) {
-    if (static_cast<std::size_t>(k) >= n) return -k;
-    const unsigned b = p[k];
-    if (b < lo || b > hi) return -k;
-    lo = 0x80;
-    hi = 0xBF;
-  }
-  return need + 1;
 }
 
 }  // namespace
@@ -64,14 +27,61 @@ std::size_t valid_utf8_prefix(std::string_view s) noexcept {
   for (;;) {
     i = skip_ascii(p, i, n);
     if (i == n) return n;
-    const int len = check_sequence(p + i, n - i);
+    const int len = utf8_sequence(p + i, n - i);
     if (len < 0) return i;
     i += static_cast<std::size_t>(len);
   }
 }
 
-bool is_valid_utf8(std::string_view s) noexcept {
-  return valid_utf8_prefix(s) == s.size();
+bool is_valid_utf8_from(std::string_view s, std::size_t from) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  for (std::size_t i = from;;) {
+    i = skip_ascii(p, i, n);
+    if (i == n) return true;
+    const int len = utf8_sequence(p + i, n - i);
+    if (len < 0) return false;
+    i += static_cast<std::size_t>(len);
+  }
+}
+
+std::size_t repaired_utf8_size(std::string_view s) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  std::size_t size = 0;
+  for (std::size_t i = 0; i < n;) {
+    const std::size_t j = skip_ascii(p, i, n);
+    size += j - i;
+    if (j == n) break;
+    const int len = utf8_sequence(p + j, n - j);
+    size += len > 0 ? static_cast<std::size_t>(len) : k_replacement_character.size();
+    i = j + static_cast<std::size_t>(len > 0 ? len : -len);
+  }
+  return size;
+}
+
+char* write_repaired_utf8(std::string_view s, char* out) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  for (std::size_t i = 0; i < n;) {
+    const std::size_t j = skip_ascii(p, i, n);
+    if (j > i) {
+      std::memcpy(out, s.data() + i, j - i);
+      out += j - i;
+    }
+    if (j == n) break;
+    const int len = utf8_sequence(p + j, n - j);
+    if (len > 0) {
+      std::memcpy(out, s.data() + j, static_cast<std::size_t>(len));
+      out += len;
+      i = j + static_cast<std::size_t>(len);
+    } else {
+      std::memcpy(out, k_replacement_character.data(), k_replacement_character.size());
+      out += k_replacement_character.size();
+      i = j + static_cast<std::size_t>(-len);
+    }
+  }
+  return out;
 }
 
 void append_repaired_utf8(std::string& out, std::string_view in) {
@@ -85,7 +95,7 @@ void append_repaired_utf8(std::string& out, std::string_view in) {
     for (;;) {
       j = skip_ascii(p, j, n);
       if (j == n) break;
-      len = check_sequence(p + j, n - j);
+      len = utf8_sequence(p + j, n - j);
       if (len < 0) break;
       j += static_cast<std::size_t>(len);
     }

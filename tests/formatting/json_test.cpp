@@ -184,6 +184,25 @@ TEST(Json, EverydayDoublesAreShortestAndFixed) {
   }
 }
 
+// The encoders' pointer form escapes like json_append_escaped and repairs invalid UTF-8 with the
+// library's one policy (one U+FFFD per maximal invalid subpart).
+TEST(Json, PointerFormEscapesAndRepairs) {
+  auto write = [](std::string_view in) {
+    std::string out(6 * in.size(), '\0');
+    out.resize(static_cast<std::size_t>(logfire::detail::json_write_escaped_utf8(in, out.data()) - out.data()));
+    return out;
+  };
+  for (std::string_view valid :
+       {"plain", "say \"hi\"\\n", "tab\there\nline\x01\x1f end of a long string", "caf\xC3\xA9 \xF0\x9F\x98\x80"}) {
+    std::string expected;
+    json_append_escaped(expected, valid);
+    EXPECT_EQ(write(valid), expected) << valid;
+  }
+  EXPECT_EQ(write("truncated \xE2\x82"), "truncated \xEF\xBF\xBD");
+  EXPECT_EQ(write("\xC0\xAF\"x"), "\xEF\xBF\xBD\xEF\xBF\xBD\\\"x");
+  EXPECT_EQ(write(std::string_view("\x00", 1)), "\\u0000");
+}
+
 TEST(Json, WritesBoolAndNull) {
   std::string out;
   json_append_bool(out, true);

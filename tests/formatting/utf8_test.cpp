@@ -131,6 +131,22 @@ TEST(Utf8, RepairMatchesTheUnicodeStandardExample) {
             "a" + R + R + R + "b" + R + "c" + R + R + "d");
 }
 
+// The encoders' form (size first, then write at a pointer) is the same policy as the string form.
+TEST(Utf8, SizedRepairAgreesWithTheStringRepair) {
+  for (std::string_view in :
+       {"a\x80z", "\xC0\xAF", "\xE0\x80\xAF", "\xED\xA0\x80", "\xE2\x82", "\xF0\x9F\x98\xE2\x82\xAC",
+        "\x61\xF1\x80\x80\xE1\x80\xC2\x62\x80\x63\x80\xBF\x64", "all ascii, longer than sixteen bytes",
+        "sixteen ascii by\xFF then more ascii text", "ok \xC3\xA9"}) {
+    const std::string expected = repaired(in);
+    ASSERT_EQ(logfire::detail::repaired_utf8_size(in), expected.size()) << in;
+    std::string out(expected.size(), '\0');
+    char* end = logfire::detail::write_repaired_utf8(in, out.data());
+    EXPECT_EQ(static_cast<std::size_t>(end - out.data()), expected.size());
+    EXPECT_EQ(out, expected);
+    EXPECT_EQ(is_valid_utf8(in), expected == in) << in;
+  }
+}
+
 TEST(Utf8, AppendAndRepairReportWhetherAnythingChanged) {
   std::string out = "pre:";
   EXPECT_FALSE(append_utf8(out, "fine \xE2\x82\xAC"));

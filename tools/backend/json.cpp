@@ -5,31 +5,17 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "text/utf8.hpp"
+
 namespace logfire::backend::json {
 namespace {
 
-// Length of the valid UTF-8 sequence starting at s[i], or 0 when the bytes there are not one
-// (overlong forms, surrogates and code points above U+10FFFF are rejected).
-std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
-  auto c = static_cast<unsigned char>(s[i]);
-  auto cont = [&](std::size_t k) { return i + k < s.size() && (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80; };
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (!cont(1) || !cont(2)) return 0;
-    auto c1 = static_cast<unsigned char>(s[i + 1]);
-    if (c == 0xE0 && c1 < 0xA0) return 0;   // overlong
-    if (c == 0xED && c1 >= 0xA0) return 0;  // UTF-16 surrogate
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    auto c1 = static_cast<unsigned char>(s[i + 1]);
-    if (c == 0xF0 && c1 < 0x90) return 0;   // overlong
-    if (c == 0xF4 && c1 >= 0x90) return 0;  // above U+10FFFF
-    return 4;
-  }
-  return 0;
+// The library's one UTF-8 policy (src/text/utf8.hpp): at s[i], the length of a well-formed
+// sequence (1 for ASCII), or minus the length of the maximal invalid subpart that one U+FFFD
+// replaces.
+int utf8_at(std::string_view s, std::size_t i) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data() + i);
+  return *p < 0x80 ? 1 : logfire::detail::utf8_sequence(p, s.size() - i);
 }
 
 class parser {
@@ -202,10 +188,10 @@ class parser {
         }
         continue;
       }
-      std::size_t n = utf8_sequence_length(s_, pos_);
-      if (n == 0) return false;
-      if (out) out->append(s_.substr(pos_, n));
-      pos_ += n;
+      const int n = utf8_at(s_, pos_);
+      if (n < 0) return false;
+      if (out) out->append(s_.substr(pos_, static_cast<std::size_t>(n)));
+      pos_ += static_cast<std::size_t>(n);
     }
     return false;
   }
@@ -317,24 +303,24 @@ void append_string(std::string& out, std::string_view s) {
         ++run;
         continue;
       }
-      std::size_t n = utf8_sequence_length(s, run);
-      if (n == 0 || escaped_code_point(s, run, n) != 0) break;
-      run += n;
+      const int n = utf8_at(s, run);
+      if (n < 0 || escaped_code_point(s, run, static_cast<std::size_t>(n)) != 0) break;
+      run += static_cast<std::size_t>(n);
     }
     out.append(s.data() + i, run - i);
     i = run;
     if (i >= s.size()) break;
     auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
-      std::size_t n = utf8_sequence_length(s, i);
-      if (n == 0) {
-        out += "\xEF\xBF\xBD";  // U+FFFD for a byte that starts no valid sequence
-        ++i;
+      const int n = utf8_at(s, i);
+      if (n < 0) {
+        out += logfire::detail::k_replacement_character;  // for the maximal invalid subpart
+        i += static_cast<std::size_t>(-n);
       } else {
-        unsigned cp = escaped_code_point(s, i, n);
+        unsigned cp = escaped_code_point(s, i, static_cast<std::size_t>(n));
         out += "\\u";
         for (int shift = 12; shift >= 0; shift -= 4) out += hex[(cp >> shift) & 0xF];
-        i += n;
+        i += static_cast<std::size_t>(n);
       }
       continue;
     }

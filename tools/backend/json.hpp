@@ -15,7 +15,8 @@
 
 namespace logfire::backend::json {
 
-// Appends `s` as a quoted JSON string. Invalid UTF-8 bytes become U+FFFD so that the result is
+// Appends `s` as a quoted JSON string. Invalid UTF-8 becomes U+FFFD (one per maximal invalid
+// subpart, the SDK's policy in src/text/utf8.hpp) so that the result is
 // always valid JSON (SQLite's json functions reject anything else).
 void append_string(std::string& out, std::string_view s);
 
