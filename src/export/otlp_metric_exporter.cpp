@@ -1,6 +1,6 @@
 // The OTLP/HTTP metric exporter: export_metrics() runs on the metrics reader's thread and encodes
 // the collection as ExportMetricsServiceRequest bodies of at most max_body_bytes, gzips them and
-// hands them to the same delivery engine the trace exporter uses (otlp_exporter.cpp: memory
+// hands them to the same delivery engine the trace exporter uses (delivery_engine.cpp: memory
 // queue bounded in data points, sender thread with retries, backoff and Retry-After, 413
 // splitting, disk spool). The unit it counts is the data point: every point handed to it ends as
 // delivered, dropped with a reason, or in the spool, reported to the reader's point counter.

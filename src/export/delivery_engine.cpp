@@ -1,9 +1,11 @@
-// The OTLP/HTTP exporter. Three roles, three threads:
-//   - the pipeline's background thread calls export_batch(): it filters pending spans, encodes,
-//     gzips and queues the body (never any I/O);
-//   - the sender thread (one per exporter) posts bodies in order, retries, and replays the spool;
+// The delivery engine of an OTLP/HTTP exporter (traces: otlp_trace_exporter.cpp; metrics:
+// otlp_metric_exporter.cpp). Three roles, three threads:
+//   - the pipeline's background thread hands encoded bodies over (submit(): never any I/O);
+//   - the sender thread (one per exporter) posts bodies in order, retries (retry.hpp), splits a
+//     body the server finds too large (413), and replays the spool;
 //   - the spool thread writes to disk what the sender cannot deliver now, so that a slow disk
 //     never holds up sending and a slow network never holds up spooling.
+// What it tells the pipeline's counter and the user is delivery_report.hpp's.
 // Every body is in exactly one place at a time (the memory queue, the to-spool list, the
 // sender's hands, a spool file) and every record in it ends as delivered, dropped with a
 // reason, or in the spool (reported as spooled before the write; then unspooled with its
@@ -12,8 +14,6 @@
 // configure()'s) are reported in the replay ledger. Pending spans travel with the records but
 // are not counted: they are previews of spans counted when they end.
 // No exception leaves a thread of this file: they end as counted drops.
-#include "export/otlp_exporter.hpp"
-
 #include <pthread.h>
 #include <unistd.h>
 
@@ -22,14 +22,13 @@
 #include <deque>
 #include <limits>
 #include <mutex>
-#include <random>
 #include <thread>
 
+#include "export/delivery_report.hpp"
 #include "export/gzip.hpp"
-#include "export/otlp_encoder.hpp"
+#include "export/otlp_exporter.hpp"
 #include "export/otlp_split.hpp"
-#include "export/rpc_status.hpp"
-#include "resource/resource_listener.hpp"
+#include "export/retry.hpp"
 
 namespace logfire::detail {
 namespace {
@@ -37,53 +36,22 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
 
-// Counter used until the pipeline calls start() (tests may drive an exporter without one).
-class null_counter final : public delivery_counter {
- public:
-  void delivered(std::uint64_t) noexcept override {}
-  void dropped(drop_reason, std::uint64_t, std::string_view) noexcept override {}
-  void count(event_counter, std::uint64_t) noexcept override {}
-};
-null_counter g_null_counter;
-
 struct body_item {
   std::string bytes;  // as sent: gzip-compressed when meta.gzip
   body_meta meta;     // meta.records counts the records (not the pending spans) in the body
   std::uint32_t spans = 0;
 };
 
-enum class outcome : std::uint8_t { delivered, split, rejected, retry };
-
-outcome classify(const http_response& r) noexcept {
-  if (r.status >= 200 && r.status < 300) return outcome::delivered;
-  if (r.status == 413) return outcome::split;
-  if (r.status == 0 || r.status == 408 || r.status == 429 || r.status >= 500) return outcome::retry;
-  return outcome::rejected;  // other 4xx (and odd 1xx/3xx answers): sending again cannot help
-}
-
 std::int64_t to_ns(clock::time_point t) noexcept {
   return std::chrono::duration_cast<nanoseconds>(t.time_since_epoch()).count();
 }
 
-// Control characters of a server's answer would garble the one-line diagnostic.
-std::string printable(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c);
-  return out;
-}
-
-std::string human_bytes(std::uint64_t b) {
-  if (b % (1ull << 30) == 0 && b > 0) return std::to_string(b >> 30) + " GiB";
-  if (b % (1ull << 20) == 0 && b > 0) return std::to_string(b >> 20) + " MiB";
-  return std::to_string(b) + " bytes";
-}
-
 // The delivery engine: queues, threads, transport and spool of one exporter. The exporter
 // replaces it after fork() (the child must not touch the parent's threads, locks, sockets).
-class engine {
+class delivery_engine final : public otlp_delivery {
  public:
-  engine(const otlp_exporter_config& cfg, delivery_counter* counter) : cfg_(cfg), counter_(counter) {
+  delivery_engine(const otlp_exporter_config& cfg, delivery_counter* counter)
+      : cfg_(cfg), report_(cfg_, counter), backoff_(cfg_.backoff_initial, cfg_.backoff_max, cfg_.retry_after_max) {
     if (!cfg_.spool_directory.empty()) {
       std::string err;
       spool_ = spool::open({.directory = cfg_.spool_directory,
@@ -92,12 +60,11 @@ class engine {
                            err);
       if (!spool_) spool_error_ = err;
     }
-    rng_.seed(std::random_device{}() ^ static_cast<std::uint64_t>(::getpid()));
   }
-  engine(const engine&) = delete;
-  engine& operator=(const engine&) = delete;
+  delivery_engine(const delivery_engine&) = delete;
+  delivery_engine& operator=(const delivery_engine&) = delete;
 
-  ~engine() {
+  ~delivery_engine() override {
     {
       std::lock_guard lk(mu_);
       stopping_ = true;
@@ -109,15 +76,23 @@ class engine {
     if (spooler_.joinable()) spooler_.join();
   }
 
-  void set_counter(delivery_counter* c) noexcept { counter_.store(c); }
-  [[nodiscard]] const std::string& spool_error() const noexcept { return spool_error_; }
+  void set_counter(delivery_counter* c) noexcept override { report_.set_counter(c); }
+  [[nodiscard]] const std::string& spool_error() const noexcept override { return spool_error_; }
 
-  void start_threads() {
+  void start_threads() override {
     std::lock_guard lk(mu_);
     if (started_ || stopping_) return;
     started_ = true;
     sender_ = std::thread([this] { sender_main(); });
     spooler_ = std::thread([this] { spooler_main(); });
+  }
+
+  void submit(std::string bytes, const body_meta& meta, std::uint32_t units) override {
+    body_item item;
+    item.bytes = std::move(bytes);
+    item.meta = meta;
+    item.spans = units;
+    submit(std::move(item));
   }
 
   // Background thread: hands a body over. Never blocks on I/O.
@@ -164,7 +139,7 @@ class engine {
   }
 
   // Delivers what was handed over (memory first, then one try of the spool) by `deadline`.
-  bool flush(clock::time_point deadline) {
+  bool flush(clock::time_point deadline) override {
     std::lock_guard flush_lock(flush_mu_);
     std::unique_lock lk(mu_);
     if (!started_) return queue_.empty() && to_spool_.empty() && own_spooled() == 0;
@@ -197,7 +172,7 @@ class engine {
   }
 
   // Flush, stop the threads, keep the rest in the spool; reports every record not delivered.
-  bool stop(clock::time_point deadline) {
+  bool stop(clock::time_point deadline) override {
     bool ok = flush(deadline);
     {
       std::lock_guard lk(mu_);
@@ -239,10 +214,8 @@ class engine {
   }
 
  private:
-  delivery_counter& counter() noexcept {
-    delivery_counter* c = counter_.load();
-    return c != nullptr ? *c : g_null_counter;
-  }
+  delivery_counter& counter() noexcept { return report_.counter(); }
+
   std::uint64_t own_spooled() {
     if (!spool_) return 0;
     const std::uint64_t n = spool_->own_records();  // rescans: notices files other processes took
@@ -308,28 +281,13 @@ class engine {
     transport_.reset();
   }
 
-  // The wait a server asked for (Retry-After), if any.
-  std::optional<clock::duration> server_wait(const http_response& r) const {
-    if (!r.retry_after) return std::nullopt;
-    auto w = parse_retry_after(*r.retry_after);
-    if (!w) return std::nullopt;
-    return std::min<clock::duration>(*w, cfg_.retry_after_max);
-  }
-
   // Lock held. Also remembers a server's Retry-After as the earliest time to send anything.
   clock::duration retry_wait(const http_response& r) {
-    if (auto w = server_wait(r)) {
+    if (auto w = backoff_.server_wait(r)) {
       not_before_ = std::max(not_before_, clock::now() + *w);
       return *w;
     }
-    // 1 s doubling to 128 s (by default), each wait scaled by a random factor in [0.8, 1.2] so
-    // that many processes recovering from the same outage do not retry in lockstep.
-    const int shift = std::clamp(streak_ - 1, 0, 30);
-    auto base = cfg_.backoff_initial * (std::int64_t{1} << shift);
-    if (base > cfg_.backoff_max || base.count() < 0) base = cfg_.backoff_max;
-    std::uniform_real_distribution<double> jitter(0.8, 1.2);
-    auto w = milliseconds(static_cast<std::int64_t>(static_cast<double>(base.count()) * jitter(rng_)));
-    return std::min<clock::duration>(w, cfg_.backoff_max);
+    return backoff_.after(streak_);
   }
 
   http_response post(std::string_view body, const body_meta& meta) {
@@ -347,79 +305,13 @@ class engine {
         {.url = cfg_.url, .headers = headers_, .body = body, .timeout = cfg_.timeout, .abort_at_ns = &abort_at_ns_});
   }
 
-  // Why an attempt failed, for the line said while it lasts: the destination and the cause.
-  // Empty when out of memory (the count still tells), and for a request the SDK cut itself at a
-  // deadline: that says nothing about the destination, so the latest cause stays the real one.
-  std::string failure_detail(const http_response& r) const noexcept {
-    if (r.cut_by_deadline) return {};
-    try {
-      if (r.status != 0) return rejection_detail(r);
-      return cfg_.url + ": " + (r.error.empty() ? std::string("no answer") : printable(r.error));
-    } catch (...) {
-      return {};
-    }
-  }
-
   // An answer after failed attempts: said once (the line names the destination), and the streak ends.
   void note_recovery_locked() noexcept {
-    if (streak_ > 0) {
-      try {
-        counter().count_with_detail(event_counter::export_recovered, 1,
-                                    cfg_.url + " answered again after " + std::to_string(streak_) +
-                                        (streak_ == 1 ? " failed attempt" : " failed attempts"));
-      } catch (...) {
-        counter().count(event_counter::export_recovered, 1);
-      }
-    }
+    report_.recovered(streak_);
     streak_ = 0;
   }
 
-  std::string rejection_detail(const http_response& r) const {
-    std::string d = "HTTP " + std::to_string(r.status) + " from " + cfg_.url;
-    if (r.body_prefix.empty()) return d;
-    // A protobuf request gets its error as a google.rpc.Status: its message, not its bytes.
-    auto status = decode_rpc_status(r.body_prefix);
-    d += ": " + (status ? *status : printable(r.body_prefix));
-    return d;
-  }
-
-  // Where a body's records come from: memory, a spool file this engine wrote (records of
-  // this pipeline, "in the spool" until now), or a file it did not write (the replay ledger).
-  enum class origin : std::uint8_t { memory, own_file, foreign_file };
   static origin origin_of(const spool_claim& c) noexcept { return c.own ? origin::own_file : origin::foreign_file; }
-
-  void report_success(const body_meta& meta, origin from) {
-    if (from == origin::foreign_file) {
-      counter().replay_delivered(meta.records);
-    } else {
-      counter().delivered(meta.records);
-      if (from == origin::own_file) counter().unspooled(meta.records);
-    }
-    if (from != origin::memory) counter().count(event_counter::records_replayed, meta.records);
-    if (meta.maybe_duplicate) counter().count(event_counter::duplicates, meta.records);
-  }
-
-  void report_loss(drop_reason reason, std::uint32_t records, origin from, std::string_view detail) {
-    if (from == origin::foreign_file) {
-      counter().replay_dropped(reason, records, detail);
-      return;
-    }
-    counter().dropped(reason, records, detail);
-    if (from == origin::own_file) counter().unspooled(records);
-  }
-
-  // A spool file deleted for `reason` (corrupt, or evicted for the cap).
-  void report_file_loss(drop_reason reason, const spool_loss& loss) {
-    if (!loss.records_known) {  // a foreign file whose header was unreadable: a line, no count
-      counter().count_with_detail(event_counter::spool_files_unreadable, 1, loss.detail);
-      return;
-    }
-    std::string detail = loss.detail;
-    if (detail.empty() && reason == drop_reason::spool_full)
-      detail = "the spool " + spool_->directory() + " reached its cap of " + human_bytes(cfg_.spool_max_bytes) +
-               " (LOGFIRE_SPOOL_MAX_BYTES) while " + cfg_.url + " was unreachable: its oldest batches were dropped";
-    report_loss(reason, loss.records, loss.own ? origin::own_file : origin::foreign_file, detail);
-  }
 
   void enter_outage_locked(clock::duration wait) {
     next_probe_ = clock::now() + wait;
@@ -446,10 +338,10 @@ class engine {
         std::optional<split_halves> halves;
         if (o == outcome::delivered) {
           settled = true;
-          report_success(item.meta, origin::memory);
+          report_.success(item.meta, origin::memory);
         } else if (o == outcome::rejected) {
           settled = true;
-          counter().dropped(drop_reason::rejected_by_backend, item.meta.records, rejection_detail(r));
+          counter().dropped(drop_reason::rejected_by_backend, item.meta.records, report_.rejection_detail(r));
         } else if (o == outcome::split) {
           halves = split(item, r);
           settled = !halves;  // split() reported the drop
@@ -474,7 +366,7 @@ class engine {
         }
         // A failure that may be temporary.
         ++streak_;
-        counter().count_with_detail(event_counter::batches_retried, 1, failure_detail(r));
+        counter().count_with_detail(event_counter::batches_retried, 1, report_.failure_detail(r));
         if (r.request_sent) item.meta.maybe_duplicate = true;
         if (stopping_) {
           requeue_front_locked(std::move(item));
@@ -552,10 +444,10 @@ class engine {
       h.second.swap(gz);
     }
     if (!ok) {
-      report_loss(drop_reason::rejected_by_backend, meta.records, from,
-                  rejection_detail(r) + (cfg_.signal == otlp_signal::metrics
-                                             ? " (a single data point is larger than the backend accepts)"
-                                             : " (a single span is larger than the backend accepts)"));
+      report_.loss(drop_reason::rejected_by_backend, meta.records, from,
+                   report_.rejection_detail(r) + (cfg_.signal == otlp_signal::metrics
+                                                      ? " (a single data point is larger than the backend accepts)"
+                                                      : " (a single span is larger than the backend accepts)"));
       return std::nullopt;
     }
     return h;
@@ -592,25 +484,26 @@ class engine {
     try {
       std::vector<spool_loss> corrupt;
       claim = spool_->claim_oldest(corrupt);
-      for (const auto& c : corrupt) report_file_loss(drop_reason::spool_corrupt, c);
+      for (const auto& c : corrupt) report_.file_loss(drop_reason::spool_corrupt, c, spool_->directory());
       report_taken_over();
       if (claim) {
         r = post(claim->body, claim->meta);
         o = classify(r);
         switch (*o) {
           case outcome::delivered:
-            report_success(claim->meta, origin_of(*claim));
+            report_.success(claim->meta, origin_of(*claim));
             spool_->remove(*claim);
             break;
           case outcome::rejected:
-            report_loss(drop_reason::rejected_by_backend, claim->meta.records, origin_of(*claim), rejection_detail(r));
+            report_.loss(drop_reason::rejected_by_backend, claim->meta.records, origin_of(*claim),
+                         report_.rejection_detail(r));
             spool_->remove(*claim);
             break;
           case outcome::split:
             split_spool_file(*claim, r);
             break;
           case outcome::retry:
-            counter().count_with_detail(event_counter::batches_retried, 1, failure_detail(r));
+            counter().count_with_detail(event_counter::batches_retried, 1, report_.failure_detail(r));
             spool_->release(*claim);
             break;
         }
@@ -667,10 +560,10 @@ class engine {
     } catch (...) {
       w.ok = false;
     }
-    for (const auto& loss : w.evicted) report_file_loss(drop_reason::spool_full, loss);
+    for (const auto& loss : w.evicted) report_.file_loss(drop_reason::spool_full, loss, spool_->directory());
     if (!w.ok)
-      report_loss(w.too_large ? drop_reason::spool_full : drop_reason::export_failed, meta.records, origin_of(claim),
-                  "cannot write half of a split spool file to " + spool_->directory() + ": " + w.error);
+      report_.loss(w.too_large ? drop_reason::spool_full : drop_reason::export_failed, meta.records, origin_of(claim),
+                   "cannot write half of a split spool file to " + spool_->directory() + ": " + w.error);
   }
 
   // ---- spool thread -----------------------------------------------------------------------
@@ -715,25 +608,25 @@ class engine {
     } catch (...) {
       threw = true;
     }
-    for (const auto& loss : w.evicted) report_file_loss(drop_reason::spool_full, loss);
+    for (const auto& loss : w.evicted) report_.file_loss(drop_reason::spool_full, loss, spool_->directory());
     if (w.ok) {
       counter().count(event_counter::records_spooled, b.meta.records);
       return true;
     }
     if (threw) {
-      report_loss(drop_reason::export_failed, b.meta.records, origin::own_file, "out of memory while spooling");
+      report_.loss(drop_reason::export_failed, b.meta.records, origin::own_file, "out of memory while spooling");
     } else if (w.too_large) {
-      report_loss(drop_reason::spool_full, b.meta.records, origin::own_file, w.error);
+      report_.loss(drop_reason::spool_full, b.meta.records, origin::own_file, w.error);
     } else {
-      report_loss(drop_reason::export_failed, b.meta.records, origin::own_file,
-                  "cannot spool undeliverable batches for " + cfg_.url + ": " + w.error +
-                      "; they are dropped while this lasts (LOGFIRE_SPOOL_DIR)");
+      report_.loss(drop_reason::export_failed, b.meta.records, origin::own_file,
+                   "cannot spool undeliverable batches for " + cfg_.url + ": " + w.error +
+                       "; they are dropped while this lasts (LOGFIRE_SPOOL_DIR)");
     }
     return false;
   }
 
   const otlp_exporter_config cfg_;
-  std::atomic<delivery_counter*> counter_;
+  delivery_report report_;        // refers to cfg_: declared after it
   std::unique_ptr<spool> spool_;  // null: no spool
   std::string spool_error_;
   // Requests are cut when steady_clock passes this (a flush's cutoff, or at once on stop).
@@ -742,7 +635,7 @@ class engine {
   // Sender thread only.
   std::unique_ptr<http_transport> transport_;
   std::vector<http_header> headers_;
-  std::mt19937_64 rng_;
+  retry_backoff backoff_;
 
   std::mutex flush_mu_;  // one flush at a time
   std::mutex mu_;        // guards everything below
@@ -771,204 +664,11 @@ class engine {
   std::thread spooler_;
 };
 
-class otlp_http_exporter final : public exporter, public resource_listener {
- public:
-  otlp_http_exporter(otlp_exporter_config cfg, const resource& res)
-      : cfg_(std::move(cfg)), res_(res), engine_(std::make_unique<engine>(cfg_, nullptr)) {}
-
-  ~otlp_http_exporter() override {
-    if (!shut_down_ && engine_) {
-      // Not shut down by the pipeline: keep what is in memory on disk, report nothing (the
-      // counter may already be gone).
-      engine_->set_counter(nullptr);
-      engine_->stop(clock::now());
-    }
-  }
-
-  [[nodiscard]] std::string name() const override { return cfg_.name; }
-  [[nodiscard]] bool wants_pending_spans() const noexcept override { return cfg_.wants_pending_spans; }
-
-  void start(delivery_counter& counter) noexcept override {
-    counter_ = &counter;
-    if (engine_) engine_->set_counter(&counter);
-    start_threads();
-  }
-
-  void export_batch(std::span<const span_record> records) noexcept override {
-    if (records.empty()) return;
-    start_threads();
-    // Counted before anything can throw, so that a failure below loses no record uncounted.
-    std::uint64_t counted = 0;
-    for (const auto& r : records) counted += r.type == record_type::pending_span ? 0 : 1;
-    if (!engine_) {  // a failed restart after fork()
-      if (counter_ != nullptr) counter_->dropped(drop_reason::export_failed, counted, "the exporter could not restart");
-      return;
-    }
-    try {
-      (void)order_records(records);  // counts `counted` again, with the same filter
-      if (scratch_.empty()) return;
-      auto sink = [&](std::string_view body, std::size_t first, std::size_t count) {
-        body_item item;
-        item.meta.format = cfg_.format;
-        item.meta.gzip = cfg_.gzip;
-        // Records precede pending spans in scratch_, so [first, first+count) ∩ [0, counted).
-        const std::size_t end = first + count;
-        item.meta.records = static_cast<std::uint32_t>(end <= counted ? count : first >= counted ? 0 : counted - first);
-        item.spans = static_cast<std::uint32_t>(count);
-        if (cfg_.gzip) {
-          if (!gzip_compress(body, item.bytes, k_default_gzip_level)) throw std::bad_alloc();
-        } else {
-          item.bytes.assign(body);
-        }
-        pending_submit_.push_back(std::move(item));
-      };
-      if (cfg_.format == body_format::json)
-        encode_traces_json_split(scratch_, res_, cfg_.max_body_bytes, buffer_, sink);
-      else
-        encode_traces_protobuf_split(scratch_, res_, cfg_.max_body_bytes, buffer_, sink);
-    } catch (...) {
-      pending_submit_.clear();
-      if (counter_ != nullptr)
-        counter_->dropped(drop_reason::export_failed, counted, "out of memory while encoding a batch");
-      return;
-    }
-    for (auto& item : pending_submit_) {
-      try {
-        engine_->submit(std::move(item));
-      } catch (...) {
-        if (counter_ != nullptr) counter_->dropped(drop_reason::export_failed, item.meta.records, "out of memory");
-      }
-    }
-    pending_submit_.clear();
-    if (buffer_.capacity() > 4 * cfg_.max_body_bytes) std::string().swap(buffer_);
-  }
-
-  bool force_flush(clock::time_point deadline) noexcept override {
-    try {
-      return engine_ && engine_->flush(deadline);
-    } catch (...) {
-      return false;
-    }
-  }
-
-  bool shutdown(clock::time_point deadline) noexcept override {
-    if (shut_down_) return true;
-    shut_down_ = true;
-    try {
-      return engine_ && engine_->stop(deadline);
-    } catch (...) {
-      return false;
-    }
-  }
-
-  void after_fork_in_child() noexcept override {
-    // The parent's threads do not exist here and its lock or socket state may be mid-use:
-    // abandon the engine (leaked on purpose) and start afresh; the parent still sends what it
-    // had queued.
-    (void)engine_.release();
-    spool::close_inherited_locks();
-    try {
-      engine_ = std::make_unique<engine>(cfg_, counter_);
-      res_.set("process.pid", static_cast<std::int64_t>(::getpid()));
-    } catch (...) {
-    }
-    threads_started_ = false;
-  }
-
-  void add_resource_attributes(const resource& additions) noexcept override {
-    try {
-      for (const auto& a : additions.attributes) res_.set(a.key, a.value);
-    } catch (...) {
-    }
-  }
-
-  [[nodiscard]] const std::string& spool_error() const noexcept {
-    static const std::string none;
-    return engine_ ? engine_->spool_error() : none;
-  }
-
- private:
-  void start_threads() noexcept {
-    if (threads_started_ || !engine_) return;
-    try {
-      engine_->start_threads();
-      threads_started_ = true;
-    } catch (...) {
-    }
-  }
-
-  // Fills scratch_ with the records to send, counted ones first, pending spans last (dropping
-  // those whose real span is in this batch, and all of them if this destination takes none).
-  // Returns how many records are counted.
-  std::uint64_t order_records(std::span<const span_record> records) {
-    scratch_.clear();
-    ended_.clear();
-    bool any_pending = false;
-    for (const auto& r : records) {
-      if (r.type == record_type::pending_span) {
-        any_pending = true;
-        continue;
-      }
-      scratch_.push_back(r);
-      ended_.push_back(r.context.span.value);
-    }
-    const std::uint64_t counted = scratch_.size();
-    if (any_pending && cfg_.wants_pending_spans) {
-      std::sort(ended_.begin(), ended_.end());
-      for (const auto& r : records) {
-        if (r.type != record_type::pending_span) continue;
-        // A pending span's parent is its real span.
-        if (std::binary_search(ended_.begin(), ended_.end(), r.parent.value)) continue;
-        scratch_.push_back(r);
-      }
-    }
-    return counted;
-  }
-
-  const otlp_exporter_config cfg_;
-  resource res_;
-  std::unique_ptr<engine> engine_;
-  bool threads_started_ = false;
-  bool shut_down_ = false;
-  // Background thread only: reused across batches.
-  std::vector<span_record> scratch_;
-  std::vector<std::uint64_t> ended_;
-  std::string buffer_;
-  std::vector<body_item> pending_submit_;
-};
-
 // The engine for bodies encoded elsewhere (otlp_exporter.hpp).
-class delivery_adapter final : public otlp_delivery {
- public:
-  delivery_adapter(const otlp_exporter_config& cfg, delivery_counter* counter) : engine_(cfg, counter) {}
-  void set_counter(delivery_counter* counter) noexcept override { engine_.set_counter(counter); }
-  void start_threads() override { engine_.start_threads(); }
-  void submit(std::string bytes, const body_meta& meta, std::uint32_t units) override {
-    body_item item;
-    item.bytes = std::move(bytes);
-    item.meta = meta;
-    item.spans = units;
-    engine_.submit(std::move(item));
-  }
-  bool flush(clock::time_point deadline) override { return engine_.flush(deadline); }
-  bool stop(clock::time_point deadline) override { return engine_.stop(deadline); }
-  [[nodiscard]] const std::string& spool_error() const noexcept override { return engine_.spool_error(); }
-
- private:
-  engine engine_;
-};
-
 }  // namespace
 
 std::unique_ptr<otlp_delivery> make_otlp_delivery(const otlp_exporter_config& config, delivery_counter* counter) {
-  return std::make_unique<delivery_adapter>(config, counter);
-}
-
-std::shared_ptr<exporter> make_otlp_exporter(otlp_exporter_config config, const resource& res,
-                                             std::string* spool_error) {
-  auto e = std::make_shared<otlp_http_exporter>(std::move(config), res);
-  if (spool_error != nullptr) *spool_error = e->spool_error();
-  return e;
+  return std::make_unique<delivery_engine>(config, counter);
 }
 
 }  // namespace logfire::detail
