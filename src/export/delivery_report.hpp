@@ -30,8 +30,7 @@ class delivery_report {
  public:
   // `cfg` must outlive the report (the engine owns both). `counter` may be null: a counter that
   // counts nothing is used until set_counter() (tests drive an exporter without a pipeline).
-  delivery_report(const otlp_exporter_config& cfg, delivery_counter* counter) noexcept
-      : cfg_(cfg), counter_(counter) {}
+  delivery_report(const otlp_exporter_config& cfg, delivery_counter* counter) noexcept : cfg_(cfg), counter_(counter) {}
 
   void set_counter(delivery_counter* c) noexcept { counter_.store(c); }
   [[nodiscard]] delivery_counter& counter() noexcept;

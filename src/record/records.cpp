@@ -198,12 +198,6 @@ void value_to_json(byte_reader& r, std::string& json, std::string& tmp, std::ato
   }
 }
 
-struct decoded_value {
-  attribute_value value;
-  std::string_view schema;  // "{}" for scalars
-  bool is_null = false;
-};
-
 }  // namespace
 
 void record_builder::warn_template(std::string_view tmpl, const template_problem& problem) {
@@ -239,216 +233,217 @@ span_record record_builder::build_pending(const std::byte* start, std::size_t st
   return build_impl(start, start_size, false, {}, 0, true, out);
 }
 
-span_record record_builder::build_impl(const std::byte* start, std::size_t start_size, bool is_log,
-                                       std::string_view updates, std::uint64_t end_ns, bool pending, arena& out) {
-  byte_reader r(start, start_size);
-  const auto fixed = r.pod<record_fixed>();
-  const std::string_view tmpl = r.str();
-  const std::string_view trace_state = r.str();
-
-  attrs_.clear();
-  schemas_.clear();
-  events_.clear();
-  null_args_.clear();
-  schema_.clear();
-
-  std::uint32_t dropped_attrs = fixed.dropped_attrs;
-  // Decodes one (key, tagged value) pair from `rd` and adds or replaces it in attrs_ (from
-  // `from` on). `limited`: a new key beyond max_attributes is dropped and counted.
-  auto decode_attr = [&](byte_reader& rd, std::size_t from, bool limited = false) {
-    const std::string_view key = text(rd.str(), out);
-    decoded_value dv;
-    const std::byte* before = rd.position();
-    const auto tag = static_cast<vtag>(*reinterpret_cast<const std::uint8_t*>(before));
-    switch (tag) {
-      case vtag::null:
-        (void)rd.u8();
-        dv.is_null = true;
+// An array of one scalar type (the call site's std::vector<int> & co.): element tag, count, items.
+attribute_value record_builder::decode_typed_array(byte_reader& rd, arena& out) {
+  const auto elem = static_cast<vtag>(rd.u8());
+  const std::uint32_t n = rd.u32();
+  auto* items = out.make_array<attribute_value>(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    switch (elem) {
+      case vtag::string:
+        items[i] = str_value(text(rd.str(), out));
         break;
       case vtag::boolean:
-        (void)rd.u8();
-        dv.value = bool_value(rd.u8() != 0);
+        items[i] = bool_value(rd.pod<std::int64_t>() != 0);
         break;
-      case vtag::int64:
-        (void)rd.u8();
-        dv.value = int_value(rd.pod<std::int64_t>());
-        break;
-      case vtag::uint64: {
-        (void)rd.u8();
-        const auto u = rd.pod<std::uint64_t>();
-        if (u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-          dv.value = int_value(static_cast<std::int64_t>(u));
-        } else {  // int64 overflow goes as a string, as Logfire does
-          json_.clear();
-          json_append_uint(json_, u);
-          dv.value = str_value(out.copy(json_));
-        }
-        break;
-      }
       case vtag::float64: {
-        (void)rd.u8();
         const double d = rd.pod<double>();
         if (std::isfinite(d)) {
-          dv.value.type = attribute_value::kind::float64;
-          dv.value.d = d;
+          items[i].type = attribute_value::kind::float64;
+          items[i].d = d;
         } else {
-          dv.value = str_value(nonfinite_name(d));
+          items[i] = str_value(nonfinite_name(d));
         }
         break;
       }
-      case vtag::string:
-        (void)rd.u8();
-        dv.value = str_value(text(rd.str(), out));
-        break;
-      case vtag::typed_array: {
-        (void)rd.u8();
-        const auto elem = static_cast<vtag>(rd.u8());
-        const std::uint32_t n = rd.u32();
-        auto* items = out.make_array<attribute_value>(n);
-        for (std::uint32_t i = 0; i < n; ++i) {
-          switch (elem) {
-            case vtag::string:
-              items[i] = str_value(text(rd.str(), out));
-              break;
-            case vtag::boolean:
-              items[i] = bool_value(rd.pod<std::int64_t>() != 0);
-              break;
-            case vtag::float64: {
-              const double d = rd.pod<double>();
-              if (std::isfinite(d)) {
-                items[i].type = attribute_value::kind::float64;
-                items[i].d = d;
-              } else {
-                items[i] = str_value(nonfinite_name(d));
-              }
-              break;
-            }
-            case vtag::uint64: {
-              const auto u = rd.pod<std::uint64_t>();
-              items[i] = int_value(
-                  static_cast<std::int64_t>(u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
-                                                ? std::numeric_limits<std::int64_t>::max()
-                                                : u));
-              break;
-            }
-            default:
-              items[i] = int_value(rd.pod<std::int64_t>());
-              break;
-          }
-        }
-        dv.value.type = attribute_value::kind::array;
-        dv.value.items = {items, n};
-        dv.schema = "{\"type\":\"array\"}";
+      case vtag::uint64: {
+        const auto u = rd.pod<std::uint64_t>();
+        items[i] =
+            int_value(static_cast<std::int64_t>(u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
+                                                    ? std::numeric_limits<std::int64_t>::max()
+                                                    : u));
         break;
       }
-      case vtag::array:
-      case vtag::object: {
-        json_.clear();
-        value_to_json(rd, json_, scratch_, counters_.utf8_repaired);
-        dv.value = str_value(out.copy(json_));
-        dv.schema = tag == vtag::array ? "{\"type\":\"array\"}" : "{\"type\":\"object\"}";
+      default:
+        items[i] = int_value(rd.pod<std::int64_t>());
         break;
-      }
     }
-    if (dv.is_null) {
-      for (auto& k : null_args_)
-        if (k == key) return;
-      null_args_.push_back(key);
-      return;
-    }
-    for (std::size_t i = from; i < attrs_.size(); ++i) {
-      if (attrs_[i].key == key) {
-        attrs_[i].value = dv.value;
-        schemas_[i] = dv.schema;
-        return;
-      }
-    }
-    if (limited && attrs_.size() >= max_attributes_) {
-      ++dropped_attrs;
-      return;
-    }
-    attrs_.push_back({key, dv.value});
-    schemas_.push_back(dv.schema);
-  };
-
-  // Tags, deduplicated, order kept.
-  const std::string_view* tag_views = nullptr;
-  std::size_t n_tags = 0;
-  if (fixed.n_tags) {
-    auto* tags = out.make_array<std::string_view>(fixed.n_tags);
-    for (std::uint16_t i = 0; i < fixed.n_tags; ++i) {
-      const std::string_view t = text(r.str(), out);
-      bool dup = false;
-      for (std::size_t j = 0; j < n_tags; ++j) dup = dup || tags[j] == t;
-      if (!dup) tags[n_tags++] = t;
-    }
-    tag_views = tags;
   }
-  for (std::uint16_t i = 0; i < fixed.n_attrs; ++i) decode_attr(r, 0);
+  attribute_value v;
+  v.type = attribute_value::kind::array;
+  v.items = {items, n};
+  return v;
+}
 
-  // Links.
-  link* links = out.make_array<link>(fixed.n_links);
-  for (std::uint16_t i = 0; i < fixed.n_links; ++i) {
+// One tagged value from `rd` (the ring encoding of wire.hpp), materialised into `out`.
+record_builder::decoded_value record_builder::decode_value(byte_reader& rd, arena& out) {
+  decoded_value dv;
+  const std::byte* before = rd.position();
+  const auto tag = static_cast<vtag>(*reinterpret_cast<const std::uint8_t*>(before));
+  switch (tag) {
+    case vtag::null:
+      (void)rd.u8();
+      dv.is_null = true;
+      break;
+    case vtag::boolean:
+      (void)rd.u8();
+      dv.value = bool_value(rd.u8() != 0);
+      break;
+    case vtag::int64:
+      (void)rd.u8();
+      dv.value = int_value(rd.pod<std::int64_t>());
+      break;
+    case vtag::uint64: {
+      (void)rd.u8();
+      const auto u = rd.pod<std::uint64_t>();
+      if (u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        dv.value = int_value(static_cast<std::int64_t>(u));
+      } else {  // int64 overflow goes as a string, as Logfire does
+        json_.clear();
+        json_append_uint(json_, u);
+        dv.value = str_value(out.copy(json_));
+      }
+      break;
+    }
+    case vtag::float64: {
+      (void)rd.u8();
+      const double d = rd.pod<double>();
+      if (std::isfinite(d)) {
+        dv.value.type = attribute_value::kind::float64;
+        dv.value.d = d;
+      } else {
+        dv.value = str_value(nonfinite_name(d));
+      }
+      break;
+    }
+    case vtag::string:
+      (void)rd.u8();
+      dv.value = str_value(text(rd.str(), out));
+      break;
+    case vtag::typed_array:
+      (void)rd.u8();
+      dv.value = decode_typed_array(rd, out);
+      dv.schema = "{\"type\":\"array\"}";
+      break;
+    case vtag::array:
+    case vtag::object: {
+      json_.clear();
+      value_to_json(rd, json_, scratch_, counters_.utf8_repaired);
+      dv.value = str_value(out.copy(json_));
+      dv.schema = tag == vtag::array ? "{\"type\":\"array\"}" : "{\"type\":\"object\"}";
+      break;
+    }
+  }
+  return dv;
+}
+
+// Decodes one (key, tagged value) pair from `rd` and adds it to attrs_, or replaces the value
+// of the same key from `from` on. `limited`: a new key beyond max_attributes is dropped and
+// counted in st.dropped_attrs. A null value is noted in null_args_ instead.
+void record_builder::decode_attribute(byte_reader& rd, std::size_t from, bool limited, build_state& st, arena& out) {
+  const std::string_view key = text(rd.str(), out);
+  const decoded_value dv = decode_value(rd, out);
+  if (dv.is_null) {
+    for (auto& k : null_args_)
+      if (k == key) return;
+    null_args_.push_back(key);
+    return;
+  }
+  for (std::size_t i = from; i < attrs_.size(); ++i) {
+    if (attrs_[i].key == key) {
+      attrs_[i].value = dv.value;
+      schemas_[i] = dv.schema;
+      return;
+    }
+  }
+  if (limited && attrs_.size() >= max_attributes_) {
+    ++st.dropped_attrs;
+    return;
+  }
+  attrs_.push_back({key, dv.value});
+  schemas_.push_back(dv.schema);
+}
+
+// `n` attributes decoded into a temporary slice of attrs_ and copied into `out` (events, links).
+std::span<const attribute> record_builder::decode_attribute_list(byte_reader& rd, std::uint32_t n, build_state& st,
+                                                                 arena& out) {
+  const std::size_t mark = attrs_.size();
+  for (std::uint32_t k = 0; k < n; ++k) decode_attribute(rd, mark, false, st, out);
+  auto* list = out.make_array<attribute>(attrs_.size() - mark);
+  for (std::size_t k = mark; k < attrs_.size(); ++k) list[k - mark] = attrs_[k];
+  const std::size_t count = attrs_.size() - mark;
+  attrs_.resize(mark);
+  schemas_.resize(mark);
+  return {list, count};
+}
+
+// Tags, deduplicated, order kept.
+std::span<const std::string_view> record_builder::decode_tags(byte_reader& r, std::uint16_t n, arena& out) {
+  if (n == 0) return {};
+  auto* tags = out.make_array<std::string_view>(n);
+  std::size_t kept = 0;
+  for (std::uint16_t i = 0; i < n; ++i) {
+    const std::string_view t = text(r.str(), out);
+    bool dup = false;
+    for (std::size_t j = 0; j < kept; ++j) dup = dup || tags[j] == t;
+    if (!dup) tags[kept++] = t;
+  }
+  return {tags, kept};
+}
+
+link* record_builder::decode_links(byte_reader& r, std::uint16_t n, build_state& st, arena& out) {
+  link* links = out.make_array<link>(n);
+  for (std::uint16_t i = 0; i < n; ++i) {
     link& l = links[i];
     l.context.trace.hi = r.pod<std::uint64_t>();
     l.context.trace.lo = r.pod<std::uint64_t>();
     l.context.span.value = r.pod<std::uint64_t>();
     l.context.flags = r.u8();
-    const std::uint32_t n = r.u32();
-    // Link attributes are decoded with the same code into a temporary slice of attrs_.
-    const std::size_t mark = attrs_.size();
-    for (std::uint32_t k = 0; k < n; ++k) decode_attr(r, mark);
-    auto* la = out.make_array<attribute>(attrs_.size() - mark);
-    for (std::size_t k = mark; k < attrs_.size(); ++k) la[k - mark] = attrs_[k];
-    l.attributes = {la, attrs_.size() - mark};
-    attrs_.resize(mark);
-    schemas_.resize(mark);
+    l.attributes = decode_attribute_list(r, r.u32(), st, out);
   }
+  return links;
+}
 
-  level lvl = static_cast<level>(fixed.lvl);
-  bool level_explicit = is_log || lvl != level::info;
-  status_code status = status_code::unset;
-  std::string_view status_message;
+// An exception event, and (as Logfire Python) the error status and level it implies: an
+// exception that escaped the span makes it an error; one recorded and handled is an event only;
+// a log's makes it an error when the log's level is error or above.
+void record_builder::add_exception(byte_reader& rd, std::uint64_t time_ns, bool escaped, build_state& st, arena& out) {
+  const auto kind = static_cast<exc_type>(rd.u8());
+  std::string_view type;
+  if (kind == exc_type::mangled) {
+    const char* mangled = rd.pod<const char*>();
+    type = out.copy(demangle(mangled));
+  } else {
+    type = text(rd.str(), out);
+  }
+  const std::string_view message = text(rd.str(), out);
+  const std::string_view stack = text(rd.str(), out);
+  auto* ea = out.make_array<attribute>(4);
+  std::size_t n = 0;
+  ea[n++] = {"exception.type", str_value(type)};
+  ea[n++] = {"exception.message", str_value(message)};
+  if (!stack.empty()) ea[n++] = {"exception.stacktrace", str_value(stack)};
+  ea[n++] = {"exception.escaped", bool_value(escaped)};
+  events_.push_back({"exception", time_ns ? time_ns : st.start_ns, {ea, n}});
+  // As Logfire Python: an exception that escaped the span makes it an error (status and
+  // level); one recorded and handled is an event only; a log's makes it an error when the
+  // log's level is error or above.
+  const bool is_error =
+      escaped || (st.is_log && static_cast<std::uint8_t>(st.lvl) >= static_cast<std::uint8_t>(level::error));
+  if (!is_error) return;
+  st.status = status_code::error;
+  scratch_.assign(type);
+  scratch_ += ": ";
+  scratch_ += message;
+  st.status_message = out.copy(scratch_);
+  if (escaped) {
+    st.lvl = level::error;
+    st.level_explicit = true;
+  }
+}
 
-  auto add_exception = [&](byte_reader& rd, std::uint64_t time_ns, bool escaped) {
-    const auto kind = static_cast<exc_type>(rd.u8());
-    std::string_view type;
-    if (kind == exc_type::mangled) {
-      const char* mangled = rd.pod<const char*>();
-      type = out.copy(demangle(mangled));
-    } else {
-      type = text(rd.str(), out);
-    }
-    const std::string_view message = text(rd.str(), out);
-    const std::string_view stack = text(rd.str(), out);
-    auto* ea = out.make_array<attribute>(4);
-    std::size_t n = 0;
-    ea[n++] = {"exception.type", str_value(type)};
-    ea[n++] = {"exception.message", str_value(message)};
-    if (!stack.empty()) ea[n++] = {"exception.stacktrace", str_value(stack)};
-    ea[n++] = {"exception.escaped", bool_value(escaped)};
-    events_.push_back({"exception", time_ns ? time_ns : fixed.start_ns, {ea, n}});
-    // As Logfire Python: an exception that escaped the span makes it an error (status and
-    // level); one recorded and handled is an event only; a log's makes it an error when the
-    // log's level is error or above.
-    const bool is_error =
-        escaped || (is_log && static_cast<std::uint8_t>(lvl) >= static_cast<std::uint8_t>(level::error));
-    if (!is_error) return;
-    status = status_code::error;
-    scratch_.assign(type);
-    scratch_ += ": ";
-    scratch_ += message;
-    status_message = out.copy(scratch_);
-    if (escaped) {
-      lvl = level::error;
-      level_explicit = true;
-    }
-  };
-
-  if (is_log && fixed.has_exception) add_exception(r, fixed.start_ns, false);
-
-  // Updates recorded after the start, in order.
-  const std::uint32_t dropped_at_call_site = dropped_attrs;
+// The updates recorded after the start ([u8 kind][u32 size][bytes] each), in order.
+void record_builder::apply_updates(std::string_view updates, build_state& st, arena& out) {
   byte_reader ur(reinterpret_cast<const std::byte*>(updates.data()), updates.size());
   while (!ur.at_end()) {
     const auto kind = static_cast<rec>(ur.u8());
@@ -457,28 +452,22 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
     const auto ref = body.pod<span_ref>();
     switch (kind) {
       case rec::set_attribute:
-        decode_attr(body, 0, true);
+        decode_attribute(body, 0, true, st, out);
         break;
       case rec::set_level:
-        lvl = static_cast<level>(ref.a);
-        level_explicit = true;
+        st.lvl = static_cast<level>(ref.a);
+        st.level_explicit = true;
         break;
       case rec::set_status:
-        status = static_cast<status_code>(ref.a);
-        status_message = text(body.str(), out);
+        st.status = static_cast<status_code>(ref.a);
+        st.status_message = text(body.str(), out);
         break;
       case rec::exception:
-        add_exception(body, ref.time_ns, ref.a != 0);
+        add_exception(body, ref.time_ns, ref.a != 0, st, out);
         break;
       case rec::event: {
         const std::string_view name = text(body.str(), out);
-        const std::size_t mark = attrs_.size();
-        for (std::uint32_t k = 0; k < ref.n; ++k) decode_attr(body, mark);
-        auto* ea = out.make_array<attribute>(attrs_.size() - mark);
-        for (std::size_t k = mark; k < attrs_.size(); ++k) ea[k - mark] = attrs_[k];
-        events_.push_back({name, ref.time_ns, {ea, attrs_.size() - mark}});
-        attrs_.resize(mark);
-        schemas_.resize(mark);
+        events_.push_back({name, ref.time_ns, decode_attribute_list(body, ref.n, st, out)});
         break;
       }
       default:
@@ -486,60 +475,49 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
     }
     for (std::uint32_t i = 0; i < size; ++i) (void)ur.u8();
   }
+}
 
-  if (dropped_attrs != dropped_at_call_site) ++counters_.attributes_truncated;
-
-  // Logfire's level/status rules.
-  if (status == status_code::error && !level_explicit) lvl = level::error;
-  if (static_cast<std::uint8_t>(lvl) >= static_cast<std::uint8_t>(level::error) && status != status_code::error)
-    status = status_code::error;
-  if (status != status_code::error) status_message = {};
-
-  // Secrets go before the message is formatted, so it is formatted from the scrubbed values.
-  if (scrub_) scrub({links, fixed.n_links}, out);
-
-  // The message, from the user's attributes (before the logfire.* ones are added).
-  const std::string_view name = text(tmpl, out);
-  message_.clear();
-  if (template_problem problem; !format_message(name, attrs_, message_, &problem)) [[unlikely]] {
-    ++counters_.template_errors;
-    warn_template(name, problem);
-  }
-  const std::string_view message = out.copy(message_);
-
-  // logfire.json_schema over the user's attributes.
+// logfire.json_schema over the user's attributes (attrs_ before the logfire.* ones are added)
+// and the null arguments, into schema_ ("" when there are none).
+void record_builder::build_json_schema() {
   const std::size_t n_user = attrs_.size();
-  if (n_user || !null_args_.empty()) {
-    schema_ = "{\"type\":\"object\",\"properties\":{";
-    bool first = true;
-    for (std::size_t i = 0; i < n_user; ++i) {
-      if (!first) schema_ += ',';
-      first = false;
-      json_append_string(schema_, attrs_[i].key);
-      schema_ += ':';
-      schema_ += schemas_[i].empty() ? std::string_view("{}") : schemas_[i];
-    }
-    for (auto k : null_args_) {
-      if (!first) schema_ += ',';
-      first = false;
-      json_append_string(schema_, k);
-      schema_ += ":{\"type\":\"null\"}";
-    }
-    schema_ += "}}";
+  if (!n_user && null_args_.empty()) return;
+  schema_ = "{\"type\":\"object\",\"properties\":{";
+  bool first = true;
+  for (std::size_t i = 0; i < n_user; ++i) {
+    if (!first) schema_ += ',';
+    first = false;
+    json_append_string(schema_, attrs_[i].key);
+    schema_ += ':';
+    schema_ += schemas_[i].empty() ? std::string_view("{}") : schemas_[i];
   }
+  for (auto k : null_args_) {
+    if (!first) schema_ += ',';
+    first = false;
+    json_append_string(schema_, k);
+    schema_ += ":{\"type\":\"null\"}";
+  }
+  schema_ += "}}";
+}
 
-  const record_type type = pending ? record_type::pending_span : is_log ? record_type::log : record_type::span;
+// Logfire's own attributes after the user's: the template, the message, the span type and level,
+// tags, the schema, null arguments, what was scrubbed, and the code location.
+std::span<const attribute_value> record_builder::add_logfire_attributes(const record_fixed& fixed, record_type type,
+                                                                        std::string_view name, std::string_view message,
+                                                                        level lvl,
+                                                                        std::span<const std::string_view> tags,
+                                                                        arena& out) {
   attrs_.push_back({"logfire.msg_template", str_value(name)});
   attrs_.push_back({"logfire.msg", str_value(message)});
   attrs_.push_back({"logfire.span_type", str_value(to_string(type))});
   attrs_.push_back({"logfire.level_num", int_value(static_cast<std::int64_t>(lvl))});
   std::span<const attribute_value> tags_span;
-  if (n_tags) {
-    auto* tv = out.make_array<attribute_value>(n_tags);
-    for (std::size_t i = 0; i < n_tags; ++i) tv[i] = str_value(tag_views[i]);
+  if (!tags.empty()) {
+    auto* tv = out.make_array<attribute_value>(tags.size());
+    for (std::size_t i = 0; i < tags.size(); ++i) tv[i] = str_value(tags[i]);
     attribute_value arr;
     arr.type = attribute_value::kind::array;
-    arr.items = {tv, n_tags};
+    arr.items = {tv, tags.size()};
     tags_span = arr.items;
     attrs_.push_back({"logfire.tags", arr});
   }
@@ -560,6 +538,60 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
     attrs_.push_back({"code.lineno", int_value(fixed.line)});
     if (fixed.function && *fixed.function) attrs_.push_back({"code.function", str_value(text(fixed.function, out))});
   }
+  return tags_span;
+}
+
+span_record record_builder::build_impl(const std::byte* start, std::size_t start_size, bool is_log,
+                                       std::string_view updates, std::uint64_t end_ns, bool pending, arena& out) {
+  byte_reader r(start, start_size);
+  const auto fixed = r.pod<record_fixed>();
+  const std::string_view tmpl = r.str();
+  const std::string_view trace_state = r.str();
+
+  attrs_.clear();
+  schemas_.clear();
+  events_.clear();
+  null_args_.clear();
+  schema_.clear();
+
+  build_state st;
+  st.lvl = static_cast<level>(fixed.lvl);
+  st.level_explicit = is_log || st.lvl != level::info;
+  st.dropped_attrs = fixed.dropped_attrs;
+  st.start_ns = fixed.start_ns;
+  st.is_log = is_log;
+
+  const std::span<const std::string_view> tags = decode_tags(r, fixed.n_tags, out);
+  for (std::uint16_t i = 0; i < fixed.n_attrs; ++i) decode_attribute(r, 0, false, st, out);
+  link* links = decode_links(r, fixed.n_links, st, out);
+  if (is_log && fixed.has_exception) add_exception(r, fixed.start_ns, false, st, out);
+
+  const std::uint32_t dropped_at_call_site = st.dropped_attrs;
+  apply_updates(updates, st, out);
+  if (st.dropped_attrs != dropped_at_call_site) ++counters_.attributes_truncated;
+
+  // Logfire's level/status rules.
+  if (st.status == status_code::error && !st.level_explicit) st.lvl = level::error;
+  if (static_cast<std::uint8_t>(st.lvl) >= static_cast<std::uint8_t>(level::error) && st.status != status_code::error)
+    st.status = status_code::error;
+  if (st.status != status_code::error) st.status_message = {};
+
+  // Secrets go before the message is formatted, so it is formatted from the scrubbed values.
+  if (scrub_) scrub({links, fixed.n_links}, out);
+
+  // The message, from the user's attributes (before the logfire.* ones are added).
+  const std::string_view name = text(tmpl, out);
+  message_.clear();
+  if (template_problem problem; !format_message(name, attrs_, message_, &problem)) [[unlikely]] {
+    ++counters_.template_errors;
+    warn_template(name, problem);
+  }
+  const std::string_view message = out.copy(message_);
+  build_json_schema();
+
+  const record_type type = pending ? record_type::pending_span : is_log ? record_type::log : record_type::span;
+  const std::span<const attribute_value> tags_span =
+      add_logfire_attributes(fixed, type, name, message, st.lvl, tags, out);
 
   span_record rec_out;
   rec_out.type = type;
@@ -572,15 +604,15 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
   rec_out.name = name;
   rec_out.message = message;
   rec_out.kind = static_cast<span_kind>(fixed.kind);
-  rec_out.level = lvl;
+  rec_out.level = st.lvl;
   rec_out.start_unix_nano = fixed.start_ns;
   rec_out.end_unix_nano = is_log || pending ? fixed.start_ns : end_ns;
-  rec_out.status = status;
-  rec_out.status_message = status_message;
+  rec_out.status = st.status;
+  rec_out.status_message = st.status_message;
   rec_out.depth = fixed.depth;
   rec_out.tags = tags_span;
   rec_out.links = {links, fixed.n_links};
-  rec_out.dropped_attributes_count = dropped_attrs;
+  rec_out.dropped_attributes_count = st.dropped_attrs;
 
   if (pending) {
     // A new span id; the real span becomes its parent; the real parent goes in an attribute.

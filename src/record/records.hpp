@@ -19,8 +19,10 @@
 
 namespace logfire::detail {
 
+class byte_reader;
 class diagnostics;
 class scrubber;
+struct record_fixed;
 class scrub_session;
 struct template_problem;  // message_template.hpp
 
@@ -56,8 +58,40 @@ class record_builder {
   span_record build_pending(const std::byte* start, std::size_t start_size, arena& out);
 
  private:
+  // One tagged value as decoded: the value, its logfire.json_schema entry, or a null.
+  struct decoded_value {
+    attribute_value value;
+    std::string_view schema;  // "" for scalars ({})
+    bool is_null = false;
+  };
+  // What the start, the updates and the exceptions decide together while a record is built.
+  struct build_state {
+    level lvl = level::info;
+    bool level_explicit = false;  // a log's level, or one set explicitly: an error status does not change it
+    status_code status = status_code::unset;
+    std::string_view status_message;
+    std::uint32_t dropped_attrs = 0;
+    std::uint64_t start_ns = 0;
+    bool is_log = false;
+  };
+
+  // The steps of a build, in order: tags, attributes, links, the updates (attributes, level,
+  // status, exceptions, events), Logfire's level/status rules, scrubbing, the message, the
+  // schema, Logfire's attributes, and the record itself.
   span_record build_impl(const std::byte* start, std::size_t start_size, bool is_log, std::string_view updates,
                          std::uint64_t end_ns, bool pending, arena& out);
+  decoded_value decode_value(byte_reader& rd, arena& out);
+  attribute_value decode_typed_array(byte_reader& rd, arena& out);
+  void decode_attribute(byte_reader& rd, std::size_t from, bool limited, build_state& st, arena& out);
+  std::span<const attribute> decode_attribute_list(byte_reader& rd, std::uint32_t n, build_state& st, arena& out);
+  std::span<const std::string_view> decode_tags(byte_reader& r, std::uint16_t n, arena& out);
+  logfire::link* decode_links(byte_reader& r, std::uint16_t n, build_state& st, arena& out);
+  void add_exception(byte_reader& rd, std::uint64_t time_ns, bool escaped, build_state& st, arena& out);
+  void apply_updates(std::string_view updates, build_state& st, arena& out);
+  void build_json_schema();
+  std::span<const attribute_value> add_logfire_attributes(const record_fixed& fixed, record_type type,
+                                                          std::string_view name, std::string_view message, level lvl,
+                                                          std::span<const std::string_view> tags, arena& out);
   std::string_view text(std::string_view s, arena& out);
   // Scrubs the user's attributes (attrs_), the events' and the links' attributes in place, in
   // the order Logfire lists them in `logfire.scrubbed`.

@@ -1,11 +1,11 @@
 // The retry policy on its own (src/export/retry.hpp): what each answer means, and the waits
 // between attempts. The exporter's behaviour with these waits over real HTTP is in
 // exporter_retry_test.cpp and exporter_outage_test.cpp.
-#include "export/retry.hpp"
-
 #include <gtest/gtest.h>
 
 #include <chrono>
+
+#include "export/retry.hpp"
 
 namespace {
 
@@ -24,7 +24,8 @@ TEST(retry_policy, each_answer_has_one_meaning) {
   EXPECT_EQ(classify(answer(204)), outcome::delivered);
   EXPECT_EQ(classify(answer(413)), outcome::split);
   for (int status : {0, 408, 429, 500, 502, 503, 504}) EXPECT_EQ(classify(answer(status)), outcome::retry) << status;
-  for (int status : {100, 301, 400, 401, 403, 404, 415}) EXPECT_EQ(classify(answer(status)), outcome::rejected) << status;
+  for (int status : {100, 301, 400, 401, 403, 404, 415})
+    EXPECT_EQ(classify(answer(status)), outcome::rejected) << status;
 }
 
 TEST(retry_policy, backoff_doubles_with_jitter_up_to_the_maximum) {
