@@ -782,6 +782,49 @@ void take_side_records(std::vector<std::vector<std::byte>>& out) noexcept {
 }
 
 namespace {
+// The fixed header of a span start or a log, filled the same way by both entry points: ids,
+// time, code location, flags, kind, level, and how many tags and attributes follow (arguments
+// beyond max_attributes are dropped here and counted in the record).
+[[gnu::always_inline]] inline record_fixed make_fixed(trace_id trace, span_id self, const span_context& parent,
+                                                      std::uint64_t now, const source_location& loc,
+                                                      std::uint32_t depth, std::uint8_t flags, span_kind kind,
+                                                      level lvl, std::size_t n_tags, std::size_t n_args,
+                                                      std::size_t max_attributes) noexcept {
+  record_fixed fixed{};
+  fixed.trace_hi = trace.hi;
+  fixed.trace_lo = trace.lo;
+  fixed.span = self.value;
+  fixed.parent = parent.span.value;
+  fixed.start_ns = now;
+  fixed.file = loc.file_name();
+  fixed.function = loc.function_name();
+  fixed.line = loc.line();
+  fixed.depth = depth;
+  fixed.flags = flags;
+  fixed.parent_remote = parent.is_remote ? 1 : 0;
+  fixed.kind = static_cast<std::uint8_t>(kind);
+  fixed.lvl = static_cast<std::uint8_t>(lvl);
+  fixed.n_tags = static_cast<std::uint16_t>(n_tags);
+  fixed.n_attrs = static_cast<std::uint16_t>(n_args < max_attributes ? n_args : max_attributes);
+  fixed.dropped_attrs = static_cast<std::uint32_t>(n_args - fixed.n_attrs);
+  return fixed;
+}
+
+// Encodes a span start or a log into the thread's ring and counts it: pushed, or dropped as
+// ring_full; an argument cut to the limits (or beyond max_attributes) counts an event.
+[[gnu::always_inline]] inline bool push_counted(thread_state& ts, control& ctl, const record_input& in,
+                                                const encode_limits& lim) noexcept {
+  bool truncated = in.fixed->dropped_attrs != 0;
+  if (!push(ts, ctl, in.kind, [&](auto& w) { encode_body(w, in, lim, truncated); })) [[unlikely]] {
+    ts.counters.dropped[reason_index(drop_reason::ring_full)].add();
+    return false;
+  }
+  ts.counters.pushed.add();
+  if (truncated) [[unlikely]]
+    ts.counters.events[static_cast<std::size_t>(event_counter::attributes_truncated)].add();
+  return true;
+}
+
 // Both log entry points; inlined into each so the plain one passes no tags at all.
 [[gnu::always_inline]] inline void emit_log_impl(level lvl, std::string_view msg_template,
                                                  std::initializer_list<arg> args, const log_options& opts,
@@ -813,26 +856,10 @@ namespace {
   }
   const pipeline_settings& s = ctl->settings;
   const encode_limits lim{s.max_value_length, s.max_attributes};
-  record_fixed fixed{};
-  fixed.trace_hi = trace.hi;
-  fixed.trace_lo = trace.lo;
-  fixed.span = new_span_id().value;
-  fixed.parent = parent.span.value;
-  fixed.start_ns = now;
-  fixed.file = loc.file_name();
-  fixed.function = loc.function_name();
-  fixed.line = loc.line();
-  fixed.depth = explicit_parent ? 0 : ts.depth;
-  fixed.flags = d.flags;
-  fixed.parent_remote = parent.is_remote ? 1 : 0;
-  fixed.kind = static_cast<std::uint8_t>(span_kind::internal);
-  fixed.lvl = static_cast<std::uint8_t>(lvl);
-  fixed.n_tags = static_cast<std::uint16_t>(extra_tags.size() + opts.tags.size());
-  fixed.n_attrs = static_cast<std::uint16_t>(args.size() < s.max_attributes ? args.size() : s.max_attributes);
-  fixed.n_links = 0;
+  record_fixed fixed =
+      make_fixed(trace, new_span_id(), parent, now, loc, explicit_parent ? 0 : ts.depth, d.flags, span_kind::internal,
+                 lvl, extra_tags.size() + opts.tags.size(), args.size(), s.max_attributes);
   fixed.has_exception = opts.exception ? 1 : 0;
-  fixed.dropped_attrs = static_cast<std::uint32_t>(args.size() - fixed.n_attrs);
-  bool truncated = args.size() > fixed.n_attrs;
   std::string_view trace_state;
   std::span<const baggage_member> baggage;
   if (const remote_state* remote = ts.remote.get()) [[unlikely]] {
@@ -842,13 +869,7 @@ namespace {
   }
   const record_input in{rec::log,  &fixed,  msg_template, trace_state, extra_tags,
                         opts.tags, baggage, args,         {},          opts.exception};
-  if (!push(ts, *ctl, rec::log, [&](auto& w) { encode_body(w, in, lim, truncated); })) [[unlikely]] {
-    ts.counters.dropped[reason_index(drop_reason::ring_full)].add();
-    return;
-  }
-  ts.counters.pushed.add();
-  if (truncated) [[unlikely]]
-    ts.counters.events[static_cast<std::size_t>(event_counter::attributes_truncated)].add();
+  (void)push_counted(ts, *ctl, in, lim);
 }
 }  // namespace
 
@@ -931,26 +952,11 @@ void span::start(const detail::handle_defaults* defaults, std::string_view msg_t
   }
   const detail::pipeline_settings& s = ctl->settings;
   const detail::encode_limits lim{s.max_value_length, s.max_attributes};
-  detail::record_fixed fixed{};
-  fixed.trace_hi = st_.self.trace.hi;
-  fixed.trace_lo = st_.self.trace.lo;
-  fixed.span = st_.self.span.value;
-  fixed.parent = parent.span.value;
-  fixed.start_ns = now;
-  fixed.file = loc.file_name();
-  fixed.function = loc.function_name();
-  fixed.line = loc.line();
-  fixed.depth = st_.depth;
-  fixed.flags = d.flags;
-  fixed.parent_remote = parent.is_remote ? 1 : 0;
-  fixed.kind = static_cast<std::uint8_t>(opts.kind);
-  fixed.lvl = static_cast<std::uint8_t>(lvl);
   const std::span<const std::string_view> extra_tags = defaults ? defaults->tags : std::span<const std::string_view>{};
-  fixed.n_tags = static_cast<std::uint16_t>(extra_tags.size() + opts.tags.size());
-  fixed.n_attrs = static_cast<std::uint16_t>(args.size() < s.max_attributes ? args.size() : s.max_attributes);
+  detail::record_fixed fixed =
+      detail::make_fixed(st_.self.trace, st_.self.span, parent, now, loc, st_.depth, d.flags, opts.kind, lvl,
+                         extra_tags.size() + opts.tags.size(), args.size(), s.max_attributes);
   fixed.n_links = static_cast<std::uint16_t>(opts.links.size());
-  fixed.dropped_attrs = static_cast<std::uint32_t>(args.size() - fixed.n_attrs);
-  bool truncated = args.size() > fixed.n_attrs;
   // A remote context attached on this thread: carry its tracestate within its trace, and in
   // link mode give a new root a link to it.
   std::string_view trace_state;
@@ -976,14 +982,8 @@ void span::start(const detail::handle_defaults* defaults, std::string_view msg_t
                                 opts.links,
                                 nullptr,
                                 extra_link};
-  if (!detail::push(ts, *ctl, detail::rec::span_start, [&](auto& w) { detail::encode_body(w, in, lim, truncated); }))
-      [[unlikely]] {
-    ts.counters.dropped[detail::reason_index(drop_reason::ring_full)].add();
+  if (!detail::push_counted(ts, *ctl, in, lim)) [[unlikely]]
     return;
-  }
-  ts.counters.pushed.add();
-  if (truncated) [[unlikely]]
-    ts.counters.events[static_cast<std::size_t>(event_counter::attributes_truncated)].add();
   st_.recording = true;
   st_.generation = ctl->generation;
   st_.uncaught_at_start = std::uncaught_exceptions();
