@@ -1,5 +1,5 @@
 // Text helpers shared by every reader of the environment (setup/configure.cpp for the options,
-// export/otlp_settings.cpp for the destinations), so that both trim, compare and decode a
+// setup/otlp_destinations.cpp for the destinations), so that both trim, compare and decode a
 // variable the same way. Header-only: they run once per configure(), on the caller's thread.
 // The boolean vocabulary lives beside the environment lookup itself (parse_bool_value in
 // resource/detect.hpp), which every variable already uses.

@@ -15,7 +15,6 @@
 #include "config/env.hpp"
 #include "context/ids.hpp"
 #include "export/console_exporter.hpp"
-#include "export/otlp_exporter.hpp"
 #include "logfire/config.hpp"
 #include "logfire/logfire.hpp"
 #include "metrics/reader.hpp"
@@ -25,6 +24,7 @@
 #include "resource/gcp_metadata.hpp"
 #include "scrub/scrubber.hpp"
 #include "setup/configure_env.hpp"
+#include "setup/otlp_destinations.hpp"
 
 namespace logfire {
 namespace detail {

@@ -1,8 +1,8 @@
 // The exporters implied by the options and environment (Logfire tokens, OTLP endpoints).
-#include "export/otlp_exporter.hpp"
 #include "export/signal_flush.hpp"
 #include "logfire/logfire.hpp"
 #include "setup/configure_env.hpp"
+#include "setup/otlp_destinations.hpp"
 
 namespace logfire::detail {
 

@@ -7,8 +7,8 @@
 
 #include "accounting/accounting_support.hpp"
 #include "export/otlp_encoder.hpp"
-#include "export/otlp_exporter.hpp"
 #include "export/spool.hpp"
+#include "setup/otlp_destinations.hpp"
 #include "support/otlp_receiver.hpp"
 
 using namespace accounting_test;

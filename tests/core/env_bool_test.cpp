@@ -5,9 +5,9 @@
 #include <map>
 #include <string>
 
-#include "export/otlp_exporter.hpp"
 #include "resource/detect.hpp"
 #include "setup/configure_env.hpp"
+#include "setup/otlp_destinations.hpp"
 
 namespace {
 

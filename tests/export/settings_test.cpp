@@ -4,8 +4,8 @@
 
 #include <map>
 
-#include "export/otlp_exporter.hpp"
 #include "export_test_util.hpp"
+#include "setup/otlp_destinations.hpp"
 
 namespace logfire::test {
 namespace {

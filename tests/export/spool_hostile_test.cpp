@@ -16,6 +16,7 @@
 #include "export_test_util.hpp"
 #include "logfire/config.hpp"
 #include "logfire/logfire.hpp"
+#include "setup/otlp_destinations.hpp"
 
 namespace logfire::test {
 namespace {

@@ -10,12 +10,12 @@
 #include <string>
 #include <thread>
 
-#include "export/otlp_exporter.hpp"
 #include "logfire/config.hpp"
 #include "logfire/logfire.hpp"
 #include "logfire/metric_stats.hpp"
 #include "logfire/metrics.hpp"
 #include "metrics/metrics_support.hpp"
+#include "setup/otlp_destinations.hpp"
 #include "support/otlp_receiver.hpp"
 #include "support/scoped_env.hpp"
 

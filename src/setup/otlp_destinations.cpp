@@ -1,6 +1,8 @@
 // Destinations and their settings, from the options and the LOGFIRE_* / OTEL_* environment.
 // Runs once, inside configure(), on the caller's thread. Precedence: code > environment >
 // default; an empty variable counts as unset. Every error names the variable and its value.
+#include "setup/otlp_destinations.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -9,7 +11,6 @@
 #include <limits>
 
 #include "config/env.hpp"
-#include "export/otlp_exporter.hpp"
 #include "resource/detect.hpp"
 
 namespace logfire::detail {
