@@ -11,6 +11,15 @@ install(TARGETS logfire EXPORT logfire-cpp-targets
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/logfire DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT logfire-cpp-targets NAMESPACE logfire:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/logfire-cpp)
 
+# libcurl only when the HTTP transport is curl (src/net/CMakeLists.txt).
+if(LOGFIRE_HTTP_TRANSPORT STREQUAL "none")
+  set(_logfire_pc_packages "zlib re2")
+  set(LOGFIRE_CONFIG_FIND_CURL "")
+else()
+  set(_logfire_pc_packages "libcurl zlib re2")
+  set(LOGFIRE_CONFIG_FIND_CURL "find_dependency(CURL)")
+endif()
+
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/logfire-cpp-config.cmake.in
                               ${PROJECT_BINARY_DIR}/logfire-cpp-config.cmake
                               INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/logfire-cpp)
@@ -42,6 +51,7 @@ install(CODE "
     set(LOGFIRE_PC_INCLUDEDIR \"\\\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}\")
   endif()
   set(LOGFIRE_PC_REQUIRES \"${_logfire_pc_requires}\")
+  set(LOGFIRE_PC_PACKAGES \"${_logfire_pc_packages}\")
   set(PROJECT_DESCRIPTION \"${PROJECT_DESCRIPTION}\")
   set(PROJECT_VERSION \"${PROJECT_VERSION}\")
   configure_file(\"${PROJECT_SOURCE_DIR}/cmake/logfire-cpp.pc.in\" \"${PROJECT_BINARY_DIR}/logfire-cpp.pc\" @ONLY)

@@ -230,7 +230,7 @@ class delivery_engine final : public otlp_delivery {
     try {
       transport_ = cfg_.make_transport
                        ? cfg_.make_transport()
-                       : make_curl_transport({.connect_timeout = cfg_.connect_timeout, .user_agent = {}});
+                       : make_http_transport({.connect_timeout = cfg_.connect_timeout, .user_agent = {}});
     } catch (...) {  // post() without a transport fails: retried, then spooled or counted
     }
     std::unique_lock lk(mu_);

@@ -15,10 +15,10 @@
 #include <string>
 #include <string_view>
 
-#include "export/http_transport.hpp"
 #include "export/otlp_exporter.hpp"
 #include "export/spool.hpp"
 #include "logfire/exporter.hpp"
+#include "net/http_transport.hpp"
 
 namespace logfire::detail {
 

@@ -17,11 +17,11 @@
 #include <string_view>
 #include <vector>
 
-#include "export/http_transport.hpp"
 #include "export/otlp_split.hpp"
 #include "export/spool.hpp"
 #include "logfire/exporter.hpp"
 #include "logfire/metric_exporter.hpp"
+#include "net/http_transport.hpp"
 #include "resource/resource.hpp"
 
 namespace logfire::detail {

@@ -12,7 +12,7 @@
 #include <optional>
 #include <random>
 
-#include "export/http_transport.hpp"
+#include "net/http_transport.hpp"
 
 namespace logfire::detail {
 

@@ -2,7 +2,7 @@
 // own, so that startup never waits for it. Only ever started on a GCP platform.
 //
 // Thread model: the constructor starts one std::thread and returns at once. That thread runs
-// the three requests concurrently (libcurl multi) with one deadline (`timeout`, default 1 s),
+// the three requests concurrently (net/http_transport.hpp: http_get_all) with one deadline (`timeout`, default 1 s),
 // stores the result under a mutex, then calls `on_done` (if any) on that same thread. Any
 // thread may poll ready()/result()/apply_to() meanwhile. The destructor cancels a lookup still
 // in flight (it wakes the thread at once) and joins it.
@@ -22,6 +22,7 @@
 #include <string>
 #include <thread>
 
+#include "net/http_transport.hpp"
 #include "resource/detect.hpp"
 #include "resource/resource.hpp"
 
@@ -79,8 +80,7 @@ class gcp_metadata_lookup {
   bool settled_ = false;                        // on_done_ has returned; under mutex_
   gcp_metadata result_;
   std::atomic<bool> done_{false};
-  std::atomic<bool> cancel_{false};
-  void* multi_ = nullptr;  // the CURLM* while requests are in flight (for wake-up); under mutex_
+  http_get_canceller canceller_;  // the destructor stops a lookup in flight
   std::thread thread_;
 };
 

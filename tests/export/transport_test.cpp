@@ -3,9 +3,9 @@
 #include <gtest/gtest.h>
 
 #include "export/gzip.hpp"
-#include "export/http_transport.hpp"
 #include "export/otlp_encoder.hpp"
 #include "export_test_util.hpp"
+#include "net/http_transport.hpp"
 
 namespace logfire::test {
 namespace {
@@ -23,7 +23,7 @@ std::string encoded_spans(std::size_t n) {
 TEST(Transport, PostsTheBodyWithItsHeaders) {
   otlp_receiver rx;
   ASSERT_TRUE(rx.start());
-  auto t = detail::make_curl_transport();
+  auto t = detail::make_http_transport();
   ASSERT_TRUE(t);
   std::string plain = encoded_spans(3);
   std::string gz;
@@ -53,7 +53,7 @@ TEST(Transport, ReportsStatusRetryAfterAndTheStartOfTheAnswer) {
   otlp_receiver rx;
   ASSERT_TRUE(rx.start());
   rx.queue_replies({answer(429, {{"Retry-After", "7"}}, std::string(500, 'q'))});
-  auto t = detail::make_curl_transport();
+  auto t = detail::make_http_transport();
   std::string body = encoded_spans(1);
   std::vector<http_header> headers = {{"Content-Type", "application/x-protobuf"}};
   auto r = t->post(request(rx.traces_url(), headers, body));
@@ -67,7 +67,7 @@ TEST(Transport, ReportsStatusRetryAfterAndTheStartOfTheAnswer) {
 }
 
 TEST(Transport, ARefusedConnectionIsStatusZeroAndNotSent) {
-  auto t = detail::make_curl_transport();
+  auto t = detail::make_http_transport();
   const std::string url = "http://127.0.0.1:" + std::to_string(closed_port()) + "/v1/traces";
   auto r = t->post(request(url, {}, "x"));
   EXPECT_EQ(r.status, 0);
@@ -76,7 +76,7 @@ TEST(Transport, ARefusedConnectionIsStatusZeroAndNotSent) {
 }
 
 TEST(Transport, OnlyHttpAndHttpsAreSpoken) {
-  auto t = detail::make_curl_transport();
+  auto t = detail::make_http_transport();
   auto r = t->post(request("file:///etc/passwd", {}, "x"));
   EXPECT_EQ(r.status, 0);
 }
@@ -85,7 +85,7 @@ TEST(Transport, ASlowAnswerIsCutAtTheTimeoutOrTheAbortDeadline) {
   otlp_receiver rx;
   ASSERT_TRUE(rx.start());
   rx.set_responder([](const request_info&) { return delayed(5s); });
-  auto t = detail::make_curl_transport();
+  auto t = detail::make_http_transport();
   std::string body = encoded_spans(1);
   std::vector<http_header> headers = {{"Content-Type", "application/x-protobuf"}};
 

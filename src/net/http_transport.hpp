@@ -1,16 +1,22 @@
-// The HTTP transport behind the OTLP exporter: one POST in, one answer out. The exporter's
-// sender thread is the only caller of a given transport object; tests and other transports
-// replace it through this interface (curl_transport.cpp is the default implementation).
+// The HTTP transport: one POST in, one answer out (the OTLP exporter's), and several GETs at
+// once with one deadline (the GCP metadata client's). The implementation is chosen in CMake
+// (LOGFIRE_HTTP_TRANSPORT): `curl` (curl_transport.cpp, curl_get.cpp: the default and the only
+// one the tests run) or `none` (none_transport.cpp: every request fails with a line saying the
+// library was built without a transport). libcurl is used nowhere else in the library.
+// A transport object has one caller thread (an exporter's sender); tests and other transports
+// replace it through this interface (otlp_exporter_config::make_transport).
 //
-//   auto t = logfire::detail::make_curl_transport({});
+//   auto t = logfire::detail::make_http_transport({});
 //   auto r = t->post({.url = url, .headers = hdrs, .body = bytes, .timeout = 10s});
 //   if (r.status == 0) { /* connection error: r.error */ }
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -61,16 +67,42 @@ class http_transport {
   virtual http_response post(const http_request& request) noexcept = 0;
 };
 
-struct curl_transport_options {
+struct http_transport_options {
   std::chrono::milliseconds connect_timeout{3'000};
   // "logfire-cpp/<version>" when empty.
   std::string user_agent;
 };
 
-// libcurl-based transport: one easy handle reused across calls (keep-alive), TLS verification
-// on, proxies from the standard environment variables, no signals. Returns null only when
-// libcurl cannot be initialised.
-std::unique_ptr<http_transport> make_curl_transport(const curl_transport_options& options = {});
+// The transport this build was made with. curl: one easy handle reused across calls
+// (keep-alive), TLS verification on, proxies from the standard environment variables, no
+// signals; null only when libcurl cannot be initialised.
+std::unique_ptr<http_transport> make_http_transport(const http_transport_options& options = {});
+
+// Several GETs at once (the GCP metadata server's three answers), on the calling thread, with
+// one deadline and no proxy. Each `http_get` gets its status (0: no answer) and up to
+// `max_body` bytes of its body (a longer answer fails). Never throws.
+struct http_get {
+  std::string url;
+  std::string body;
+  int status = 0;
+};
+
+// Stops an http_get_all() in progress from another thread, at once (it wakes the wait).
+class http_get_canceller {
+ public:
+  void cancel() noexcept;
+  [[nodiscard]] bool cancelled() const noexcept { return cancelled_.load(std::memory_order_relaxed); }
+
+ private:
+  friend void http_get_all(std::span<http_get>, std::span<const http_header>, std::chrono::milliseconds, std::size_t,
+                           http_get_canceller&) noexcept;
+  std::mutex mutex_;
+  void* in_flight_ = nullptr;  // the transport's wait handle while requests run; under mutex_
+  std::atomic<bool> cancelled_{false};
+};
+
+void http_get_all(std::span<http_get> gets, std::span<const http_header> headers, std::chrono::milliseconds timeout,
+                  std::size_t max_body, http_get_canceller& canceller) noexcept;
 
 // Parses a Retry-After value: delta-seconds or an HTTP date (RFC 9110, IMF-fixdate and the two
 // obsolete forms). Returns the wait from `now`, clamped at zero; nullopt when unparsable.
