@@ -106,6 +106,30 @@ std::string parse_ms_var(const env_lookup& env, std::string_view name, std::opti
   return {};
 }
 
+// One of a few words, in any case (LOGFIRE_OVERFLOW=drop|block & co.); the error lists them.
+template <typename E>
+std::string parse_word_var(const env_lookup& env, std::string_view name, std::optional<E>& out,
+                           std::initializer_list<std::pair<std::string_view, E>> words) {
+  if (out) return {};
+  const auto v = env(name);
+  if (!v) return {};
+  const std::string l = lower(*v);
+  for (const auto& [word, value] : words) {
+    if (l == word) {
+      out = value;
+      return {};
+    }
+  }
+  std::string list;
+  std::size_t i = 0;
+  for (const auto& w : words) {
+    if (i > 0) list += i + 1 == words.size() ? " or " : ", ";
+    list += w.first;
+    ++i;
+  }
+  return std::string(name) + " is not " + list + ": '" + *v + "'";
+}
+
 // Tail sampling's bounds from the environment, and the background rate against the head rate
 // (after both are resolved).
 std::string parse_tail_sampling(const env_lookup& env, options& o) {
@@ -179,19 +203,12 @@ std::string resolve_options(options& o, const env_lookup& env) {
   first_of(o.service_version, {"LOGFIRE_SERVICE_VERSION", "OTEL_SERVICE_VERSION"});
   first_of(o.environment, {"LOGFIRE_ENVIRONMENT"});
   if (!(err = parse_bool(env, "LOGFIRE_CONSOLE", o.console.enabled)).empty()) return err;
-  if (!o.console.colors) {
-    if (auto v = env("LOGFIRE_CONSOLE_COLORS")) {
-      const std::string l = lower(*v);
-      if (l == "auto")
-        o.console.colors = console_colors::automatic;
-      else if (l == "always")
-        o.console.colors = console_colors::always;
-      else if (l == "never")
-        o.console.colors = console_colors::never;
-      else
-        return "LOGFIRE_CONSOLE_COLORS is not auto, always or never: '" + *v + "'";
-    }
-  }
+  if (!(err = parse_word_var(env, "LOGFIRE_CONSOLE_COLORS", o.console.colors,
+                             {{"auto", console_colors::automatic},
+                              {"always", console_colors::always},
+                              {"never", console_colors::never}}))
+           .empty())
+    return err;
   if (!(err = parse_level_var(env, "LOGFIRE_CONSOLE_MIN_LOG_LEVEL", o.console.min_level)).empty()) return err;
   if (!(err = parse_bool(env, "LOGFIRE_CONSOLE_INCLUDE_TIMESTAMP", o.console.include_timestamps)).empty()) return err;
   if (!(err = parse_bool(env, "LOGFIRE_CONSOLE_VERBOSE", o.console.verbose)).empty()) return err;
@@ -237,33 +254,19 @@ std::string resolve_options(options& o, const env_lookup& env) {
     return err;
   if (!(err = parse_size_var(env, "OTEL_BSP_MAX_QUEUE_SIZE", o.batching.max_queue_size)).empty()) return err;
   if (!(err = parse_size_var(env, "OTEL_ATTRIBUTE_COUNT_LIMIT", o.limits.max_attributes)).empty()) return err;
-  if (!o.limits.overflow) {
-    if (auto v = env("LOGFIRE_OVERFLOW")) {
-      const std::string l = lower(*v);
-      if (l == "drop")
-        o.limits.overflow = overflow_policy::drop;
-      else if (l == "block")
-        o.limits.overflow = overflow_policy::block;
-      else
-        return "LOGFIRE_OVERFLOW is not drop or block: '" + *v + "'";
-    }
-  }
+  if (!(err = parse_word_var(env, "LOGFIRE_OVERFLOW", o.limits.overflow,
+                             {{"drop", overflow_policy::drop}, {"block", overflow_policy::block}}))
+           .empty())
+    return err;
   if (!(err = parse_ms_var(env, "LOGFIRE_OVERFLOW_BLOCK_MS", o.limits.overflow_block_timeout)).empty()) return err;
   if (!(err = parse_ms_var(env, "OTEL_METRIC_EXPORT_INTERVAL", o.metrics.export_interval)).empty()) return err;
   if (!(err = parse_ms_var(env, "OTEL_METRIC_EXPORT_TIMEOUT", o.metrics.export_timeout)).empty()) return err;
-  if (!o.metrics.temporality) {
-    if (auto v = env("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE")) {
-      const std::string l = lower(*v);
-      if (l == "delta")
-        o.metrics.temporality = metric_temporality::delta;
-      else if (l == "cumulative")
-        o.metrics.temporality = metric_temporality::cumulative;
-      else if (l == "lowmemory")
-        o.metrics.temporality = metric_temporality::low_memory;
-      else
-        return "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE is not cumulative, delta or lowmemory: '" + *v + "'";
-    }
-  }
+  if (!(err = parse_word_var(env, "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", o.metrics.temporality,
+                             {{"cumulative", metric_temporality::cumulative},
+                              {"delta", metric_temporality::delta},
+                              {"lowmemory", metric_temporality::low_memory}}))
+           .empty())
+    return err;
   if (!(err = parse_size_var(env, "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", o.limits.max_value_length)).empty()) return err;
   if (!(err = parse_tail_sampling(env, o)).empty()) return err;
   if (!(err = parse_bool(env, "LOGFIRE_SCRUBBING", o.scrubbing.enabled)).empty()) return err;
