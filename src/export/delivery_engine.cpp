@@ -671,4 +671,66 @@ std::unique_ptr<otlp_delivery> make_otlp_delivery(const otlp_exporter_config& co
   return std::make_unique<delivery_engine>(config, counter);
 }
 
+delivery_owner::delivery_owner(const otlp_exporter_config& cfg)
+    : cfg_(cfg), delivery_(make_otlp_delivery(cfg, nullptr)) {}
+
+delivery_owner::~delivery_owner() {
+  if (shut_down_ || !delivery_) return;
+  delivery_->set_counter(nullptr);
+  delivery_->stop(clock::now());
+}
+
+void delivery_owner::start(delivery_counter& counter) noexcept {
+  counter_ = &counter;
+  if (delivery_) delivery_->set_counter(&counter);
+  (void)get();
+}
+
+otlp_delivery* delivery_owner::get() noexcept {
+  if (!delivery_) return nullptr;
+  if (!threads_started_) {
+    try {
+      delivery_->start_threads();
+      threads_started_ = true;
+    } catch (...) {  // no thread: the bodies wait in memory, then go to the spool at shutdown
+    }
+  }
+  return delivery_.get();
+}
+
+bool delivery_owner::flush(clock::time_point deadline) noexcept {
+  try {
+    return delivery_ && delivery_->flush(deadline);
+  } catch (...) {
+    return false;
+  }
+}
+
+bool delivery_owner::shutdown(clock::time_point deadline) noexcept {
+  if (shut_down_) return true;
+  shut_down_ = true;
+  try {
+    return delivery_ && delivery_->stop(deadline);
+  } catch (...) {
+    return false;
+  }
+}
+
+void delivery_owner::after_fork_in_child() noexcept {
+  // The engine is abandoned (leaked on purpose) and replaced; the parent still sends what it
+  // had queued.
+  (void)delivery_.release();
+  spool::close_inherited_locks();
+  try {
+    delivery_ = make_otlp_delivery(cfg_, counter_);
+  } catch (...) {
+  }
+  threads_started_ = false;
+}
+
+const std::string& delivery_owner::spool_error() const noexcept {
+  static const std::string none;
+  return delivery_ ? delivery_->spool_error() : none;
+}
+
 }  // namespace logfire::detail

@@ -86,6 +86,35 @@ class otlp_delivery {
 [[nodiscard]] std::unique_ptr<otlp_delivery> make_otlp_delivery(const otlp_exporter_config& config,
                                                                 delivery_counter* counter);
 
+// The lifecycle both OTLP exporters (traces, metrics) give their delivery engine: threads
+// started on first use, flushed, stopped once, abandoned and replaced in a fork() child (the
+// parent's threads, locks and sockets are not the child's), and stopped without reporting when
+// the exporter goes away unstopped (what is in memory is kept in the spool; the counter may be
+// gone). Calls come from the exporter's one caller thread (and configure()/shutdown()).
+class delivery_owner {
+ public:
+  explicit delivery_owner(const otlp_exporter_config& cfg);  // `cfg` outlives the owner
+  ~delivery_owner();
+  delivery_owner(const delivery_owner&) = delete;
+  delivery_owner& operator=(const delivery_owner&) = delete;
+
+  void start(delivery_counter& counter) noexcept;
+  // The engine with its threads running, or null after a failed restart in a fork() child.
+  [[nodiscard]] otlp_delivery* get() noexcept;
+  [[nodiscard]] delivery_counter* counter() const noexcept { return counter_; }
+  bool flush(clock::time_point deadline) noexcept;
+  bool shutdown(clock::time_point deadline) noexcept;
+  void after_fork_in_child() noexcept;
+  [[nodiscard]] const std::string& spool_error() const noexcept;
+
+ private:
+  const otlp_exporter_config& cfg_;
+  std::unique_ptr<otlp_delivery> delivery_;
+  delivery_counter* counter_ = nullptr;
+  bool threads_started_ = false;
+  bool shut_down_ = false;
+};
+
 // The OTLP metric exporter: metric bodies through the same delivery engine.
 [[nodiscard]] std::shared_ptr<metric_exporter> make_otlp_metric_exporter(otlp_exporter_config config,
                                                                          std::string* spool_error = nullptr);

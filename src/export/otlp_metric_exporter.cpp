@@ -17,31 +17,17 @@ namespace {
 
 class otlp_metric_http_exporter final : public metric_exporter {
  public:
-  explicit otlp_metric_http_exporter(otlp_exporter_config cfg)
-      : cfg_(std::move(cfg)), delivery_(make_otlp_delivery(cfg_, nullptr)) {}
-
-  ~otlp_metric_http_exporter() override {
-    if (!shut_down_ && delivery_) {
-      // Not shut down by a reader: keep what is in memory on disk, report nothing (the counter
-      // may already be gone).
-      delivery_->set_counter(nullptr);
-      delivery_->stop(clock::now());
-    }
-  }
+  explicit otlp_metric_http_exporter(otlp_exporter_config cfg) : cfg_(std::move(cfg)), delivery_(cfg_) {}
 
   [[nodiscard]] std::string name() const override { return cfg_.name; }
 
-  void start(delivery_counter& points) noexcept override {
-    counter_ = &points;
-    if (delivery_) delivery_->set_counter(&points);
-    start_threads();
-  }
+  void start(delivery_counter& points) noexcept override { delivery_.start(points); }
 
   void export_metrics(const metric_batch& batch) noexcept override {
     const std::uint64_t points = batch.point_count();
     if (points == 0) return;
-    start_threads();
-    if (!delivery_) {  // a failed restart after fork()
+    otlp_delivery* engine = delivery_.get();
+    if (engine == nullptr) {  // a failed restart after fork()
       drop(points, "the OTLP metric exporter could not restart after fork()");
       return;
     }
@@ -63,7 +49,7 @@ class otlp_metric_http_exporter final : public metric_exporter {
       meta.gzip = cfg_.gzip;
       for (auto& item : pending_) {
         meta.records = item.points;
-        delivery_->submit(std::move(item.bytes), meta, item.points);
+        engine->submit(std::move(item.bytes), meta, item.points);
         handed += item.points;
       }
     } catch (...) {
@@ -73,40 +59,11 @@ class otlp_metric_http_exporter final : public metric_exporter {
     if (buffer_.capacity() > 4 * cfg_.max_body_bytes) std::string().swap(buffer_);
   }
 
-  bool force_flush(clock::time_point deadline) noexcept override {
-    try {
-      return delivery_ && delivery_->flush(deadline);
-    } catch (...) {
-      return false;
-    }
-  }
+  bool force_flush(clock::time_point deadline) noexcept override { return delivery_.flush(deadline); }
+  bool shutdown(clock::time_point deadline) noexcept override { return delivery_.shutdown(deadline); }
+  void after_fork_in_child() noexcept override { delivery_.after_fork_in_child(); }
 
-  bool shutdown(clock::time_point deadline) noexcept override {
-    if (shut_down_) return true;
-    shut_down_ = true;
-    try {
-      return delivery_ && delivery_->stop(deadline);
-    } catch (...) {
-      return false;
-    }
-  }
-
-  void after_fork_in_child() noexcept override {
-    // As the trace exporter: the parent's threads and sockets are not ours; the engine is
-    // abandoned (leaked on purpose) and replaced.
-    (void)delivery_.release();
-    spool::close_inherited_locks();
-    try {
-      delivery_ = make_otlp_delivery(cfg_, counter_);
-    } catch (...) {
-    }
-    threads_started_ = false;
-  }
-
-  [[nodiscard]] const std::string& spool_error() const noexcept {
-    static const std::string none;
-    return delivery_ ? delivery_->spool_error() : none;
-  }
+  [[nodiscard]] const std::string& spool_error() const noexcept { return delivery_.spool_error(); }
 
  private:
   struct body_item {
@@ -115,22 +72,12 @@ class otlp_metric_http_exporter final : public metric_exporter {
   };
 
   void drop(std::uint64_t points, std::string_view detail) noexcept {
-    if (counter_ != nullptr && points > 0) counter_->dropped(drop_reason::export_failed, points, detail);
-  }
-
-  void start_threads() noexcept {
-    if (threads_started_ || !delivery_) return;
-    try {
-      delivery_->start_threads();
-      threads_started_ = true;
-    } catch (...) {
-    }
+    if (delivery_counter* c = delivery_.counter(); c != nullptr && points > 0)
+      c->dropped(drop_reason::export_failed, points, detail);
   }
 
   const otlp_exporter_config cfg_;
-  std::unique_ptr<otlp_delivery> delivery_;
-  bool threads_started_ = false;
-  bool shut_down_ = false;
+  delivery_owner delivery_;  // refers to cfg_: declared after it
   // Reader thread only: reused across collections.
   std::string buffer_;
   std::vector<body_item> pending_;

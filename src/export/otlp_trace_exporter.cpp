@@ -25,34 +25,22 @@ struct encoded_body {
 class otlp_http_exporter final : public exporter, public resource_listener {
  public:
   otlp_http_exporter(otlp_exporter_config cfg, const resource& res)
-      : cfg_(std::move(cfg)), res_(res), engine_(make_otlp_delivery(cfg_, nullptr)) {}
-
-  ~otlp_http_exporter() override {
-    if (!shut_down_ && engine_) {
-      // Not shut down by the pipeline: keep what is in memory on disk, report nothing (the
-      // counter may already be gone).
-      engine_->set_counter(nullptr);
-      engine_->stop(clock::now());
-    }
-  }
+      : cfg_(std::move(cfg)), res_(res), delivery_(cfg_) {}
 
   [[nodiscard]] std::string name() const override { return cfg_.name; }
   [[nodiscard]] bool wants_pending_spans() const noexcept override { return cfg_.wants_pending_spans; }
 
-  void start(delivery_counter& counter) noexcept override {
-    counter_ = &counter;
-    if (engine_) engine_->set_counter(&counter);
-    start_threads();
-  }
+  void start(delivery_counter& counter) noexcept override { delivery_.start(counter); }
 
   void export_batch(std::span<const span_record> records) noexcept override {
     if (records.empty()) return;
-    start_threads();
+    otlp_delivery* engine = delivery_.get();
+    delivery_counter* counter = delivery_.counter();
     // Counted before anything can throw, so that a failure below loses no record uncounted.
     std::uint64_t counted = 0;
     for (const auto& r : records) counted += r.type == record_type::pending_span ? 0 : 1;
-    if (!engine_) {  // a failed restart after fork()
-      if (counter_ != nullptr) counter_->dropped(drop_reason::export_failed, counted, "the exporter could not restart");
+    if (engine == nullptr) {  // a failed restart after fork()
+      if (counter != nullptr) counter->dropped(drop_reason::export_failed, counted, "the exporter could not restart");
       return;
     }
     try {
@@ -79,51 +67,30 @@ class otlp_http_exporter final : public exporter, public resource_listener {
         encode_traces_protobuf_split(scratch_, res_, cfg_.max_body_bytes, buffer_, sink);
     } catch (...) {
       pending_submit_.clear();
-      if (counter_ != nullptr)
-        counter_->dropped(drop_reason::export_failed, counted, "out of memory while encoding a batch");
+      if (counter != nullptr)
+        counter->dropped(drop_reason::export_failed, counted, "out of memory while encoding a batch");
       return;
     }
     for (auto& item : pending_submit_) {
       try {
-        engine_->submit(std::move(item.bytes), item.meta, item.spans);
+        engine->submit(std::move(item.bytes), item.meta, item.spans);
       } catch (...) {
-        if (counter_ != nullptr) counter_->dropped(drop_reason::export_failed, item.meta.records, "out of memory");
+        if (counter != nullptr) counter->dropped(drop_reason::export_failed, item.meta.records, "out of memory");
       }
     }
     pending_submit_.clear();
     if (buffer_.capacity() > 4 * cfg_.max_body_bytes) std::string().swap(buffer_);
   }
 
-  bool force_flush(clock::time_point deadline) noexcept override {
-    try {
-      return engine_ && engine_->flush(deadline);
-    } catch (...) {
-      return false;
-    }
-  }
-
-  bool shutdown(clock::time_point deadline) noexcept override {
-    if (shut_down_) return true;
-    shut_down_ = true;
-    try {
-      return engine_ && engine_->stop(deadline);
-    } catch (...) {
-      return false;
-    }
-  }
+  bool force_flush(clock::time_point deadline) noexcept override { return delivery_.flush(deadline); }
+  bool shutdown(clock::time_point deadline) noexcept override { return delivery_.shutdown(deadline); }
 
   void after_fork_in_child() noexcept override {
-    // The parent's threads do not exist here and its lock or socket state may be mid-use:
-    // abandon the engine (leaked on purpose) and start afresh; the parent still sends what it
-    // had queued.
-    (void)engine_.release();
-    spool::close_inherited_locks();
+    delivery_.after_fork_in_child();
     try {
-      engine_ = make_otlp_delivery(cfg_, counter_);
       res_.set("process.pid", static_cast<std::int64_t>(::getpid()));
     } catch (...) {
     }
-    threads_started_ = false;
   }
 
   void add_resource_attributes(const resource& additions) noexcept override {
@@ -133,21 +100,9 @@ class otlp_http_exporter final : public exporter, public resource_listener {
     }
   }
 
-  [[nodiscard]] const std::string& spool_error() const noexcept {
-    static const std::string none;
-    return engine_ ? engine_->spool_error() : none;
-  }
+  [[nodiscard]] const std::string& spool_error() const noexcept { return delivery_.spool_error(); }
 
  private:
-  void start_threads() noexcept {
-    if (threads_started_ || !engine_) return;
-    try {
-      engine_->start_threads();
-      threads_started_ = true;
-    } catch (...) {
-    }
-  }
-
   // Fills scratch_ with the records to send, counted ones first, pending spans last (dropping
   // those whose real span is in this batch, and all of them if this destination takes none).
   // Returns how many records are counted.
@@ -178,9 +133,7 @@ class otlp_http_exporter final : public exporter, public resource_listener {
 
   const otlp_exporter_config cfg_;
   resource res_;
-  std::unique_ptr<otlp_delivery> engine_;
-  bool threads_started_ = false;
-  bool shut_down_ = false;
+  delivery_owner delivery_;  // refers to cfg_: declared after it
   // Background thread only: reused across batches.
   std::vector<span_record> scratch_;
   std::vector<std::uint64_t> ended_;
