@@ -41,10 +41,10 @@ int main() {
   {
     logfire::span batch("nightly billing run", {{"users", 4}});
     std::vector<std::thread> workers;
-    const auto ctx = logfire::current_context();
+    const auto ctx = logfire::capture_context();
     for (int user = 1; user <= 4; ++user) {
       workers.emplace_back([ctx, user] {
-        logfire::attach on_this_thread(ctx);  // the worker's spans nest under the batch span
+        logfire::context_scope on_this_thread(ctx);  // the worker's spans nest under the batch span
         charge(user, 10.5 * user);
       });
     }

@@ -60,7 +60,7 @@ class [[nodiscard]] attach_context {
  private:
   propagation_context incoming_;
   bool continued_ = false;
-  attach scope_;
+  context_scope scope_;
 };
 
 // Adds W3C baggage entries to this thread's context until the guard ends, as Logfire Python's
@@ -79,7 +79,7 @@ class set_baggage {
   set_baggage& operator=(const set_baggage&) = delete;
 
  private:
-  attach scope_;
+  context_scope scope_;
 };
 
 // The baggage of this thread's context (entries set with set_baggage or received with an

@@ -207,8 +207,8 @@ class context {
   }
 
  private:
-  friend context current_context() noexcept;
-  friend class attach;
+  friend context capture_context() noexcept;
+  friend class context_scope;
   friend class attach_context;
   friend class set_baggage;
   span_context span_{};
@@ -216,21 +216,21 @@ class context {
   std::shared_ptr<const detail::remote_state> remote_;  // tracestate, baggage (rare)
 };
 
-[[nodiscard]] context current_context() noexcept;
+[[nodiscard]] context capture_context() noexcept;
 
 // Makes `ctx` the current context of this thread until the guard ends (for thread pools:
-// capture with current_context() on the submitting thread, attach in the task).
-class [[nodiscard]] attach {
+// capture with capture_context() on the submitting thread, hold a context_scope in the task).
+class [[nodiscard]] context_scope {
  public:
-  [[nodiscard]] explicit attach(const context& ctx) noexcept;
-  ~attach();
-  attach(const attach&) = delete;
-  attach& operator=(const attach&) = delete;
+  [[nodiscard]] explicit context_scope(const context& ctx) noexcept;
+  ~context_scope();
+  context_scope(const context_scope&) = delete;
+  context_scope& operator=(const context_scope&) = delete;
 
  private:
   friend class attach_context;
   friend class set_baggage;
-  attach() noexcept = default;
+  context_scope() noexcept = default;
   void enter(const context& ctx) noexcept;
   span_context saved_{};
   std::uint32_t saved_depth_ = 0;

@@ -1143,7 +1143,7 @@ span_context current_span_context() noexcept {
   return ts ? ts->current : span_context{};
 }
 
-context current_context() noexcept {
+context capture_context() noexcept {
   context c;
   if (const detail::thread_state* ts = detail::this_thread_state_if_any()) {
     c.span_ = ts->current;
@@ -1153,11 +1153,11 @@ context current_context() noexcept {
   return c;
 }
 
-attach::attach(const context& ctx) noexcept {
+context_scope::context_scope(const context& ctx) noexcept {
   enter(ctx);
 }
 
-void attach::enter(const context& ctx) noexcept {
+void context_scope::enter(const context& ctx) noexcept {
   detail::thread_state& ts = this_thread_state();
   saved_ = ts.current;
   saved_depth_ = ts.depth;
@@ -1168,7 +1168,7 @@ void attach::enter(const context& ctx) noexcept {
   entered_ = true;
 }
 
-attach::~attach() {
+context_scope::~context_scope() {
   if (!entered_) return;
   detail::thread_state& ts = this_thread_state();
   ts.current = saved_;

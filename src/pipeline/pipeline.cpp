@@ -278,7 +278,7 @@ struct pipeline::batch {
   std::vector<std::shared_ptr<const void>> held;  // memory of records released by tail sampling
 };
 
-struct pipeline::state {
+struct pipeline::background_state {
   struct open_span {
     std::vector<std::byte> start;  // the span_start body
     std::string updates;           // [u8 kind][u32 size][body] ...
@@ -324,7 +324,7 @@ struct pipeline::state {
   struct tail_output final : tail_sink {
     pipeline* p = nullptr;
     void emit(const span_record& r, bool finished, const std::shared_ptr<const void>& owner) override {
-      state& st = *p->state_;
+      background_state& st = *p->bg_;
       p->make_room();
       if (st.current.held.empty() || st.current.held.back() != owner) st.current.held.push_back(owner);
       p->add_to_batch(r, finished);
@@ -335,7 +335,7 @@ struct pipeline::state {
 };
 
 pipeline::pipeline(pipeline_settings settings, resource res, std::vector<std::shared_ptr<exporter>> exporters)
-    : control_(new control), resource_(std::move(res)), state_(std::make_unique<state>()) {
+    : control_(new control), resource_(std::move(res)), bg_(std::make_unique<background_state>()) {
   control_->settings = std::move(settings);
   control_->generation = next_generation();
   for (auto& e : exporters) {
@@ -351,7 +351,7 @@ pipeline::pipeline(pipeline_settings settings, resource res, std::vector<std::sh
   // to show is what the user gets.
   if (!has_destination())
     for (auto& s : slots_) s->destination = true;
-  state& st = *state_;
+  background_state& st = *bg_;
   const pipeline_settings& cfg = control_->settings;
   st.any_pending_exporter =
       std::any_of(slots_.begin(), slots_.end(), [](const auto& s) { return s->exp->wants_pending_spans(); });
@@ -407,7 +407,7 @@ void pipeline::start() {
 
 void pipeline::lost(drop_reason reason, std::uint64_t n) noexcept {
   if (n == 0) return;
-  state_->own_dropped[static_cast<std::size_t>(reason)].fetch_add(n, std::memory_order_relaxed);
+  bg_->own_dropped[static_cast<std::size_t>(reason)].fetch_add(n, std::memory_order_relaxed);
 }
 
 std::size_t pipeline::batch_reserve() const noexcept {
@@ -418,7 +418,7 @@ std::size_t pipeline::batch_reserve() const noexcept {
 // for the exporters, and an empty one (reused when possible) takes its place. Throws
 // std::bad_alloc leaving everything as it was.
 void pipeline::make_room() {
-  state& st = *state_;
+  background_state& st = *bg_;
   if (st.current.records.size() < control_->settings.max_batch) return;
   batch fresh;
   if (!st.spare.empty()) {
@@ -439,7 +439,7 @@ void pipeline::make_room() {
 
 // Adds a record built in the current batch's arena (after make_room(), before building).
 void pipeline::add_to_batch(const span_record& r, bool finished) {
-  state& st = *state_;
+  background_state& st = *bg_;
   const bool was_empty = st.current.records.empty();
   st.current.records.push_back(r);  // within the reserved capacity unless max_batch is above 8192
   if (finished) ++st.current.finished;
@@ -450,7 +450,7 @@ void pipeline::add_to_batch(const span_record& r, bool finished) {
 }
 
 void pipeline::finish_span(std::uint64_t span, std::uint64_t end_ns) noexcept {
-  state& st = *state_;
+  background_state& st = *bg_;
   auto it = st.open.find(span);
   if (it == st.open.end()) {
     // Its start was dropped here (and counted: open_spans_full, internal_error).
@@ -478,7 +478,7 @@ void pipeline::finish_span(std::uint64_t span, std::uint64_t end_ns) noexcept {
 
 void pipeline::on_record(const ring_record_header& h, const std::byte* body, std::size_t size,
                          bool before_mark) noexcept {
-  state& st = *state_;
+  background_state& st = *bg_;
   // A record of another pipeline (pushed by a call that outlived that pipeline's shutdown):
   // that pipeline's closed ledger settled it (or never counted it). Never exported here.
   if (h.generation() != (control_->generation & k_generation_mask)) return;
@@ -583,7 +583,7 @@ void pipeline::on_record(const ring_record_header& h, const std::byte* body, std
 // when shutdown() gave up on this pipeline during the export: the pass then stops at once and
 // touches no ring, no side queue and no registry entry again (a later pipeline owns them).
 bool pipeline::relieve(std::unique_lock<std::mutex>& consumer) noexcept {
-  state& st = *state_;
+  background_state& st = *bg_;
   if (st.full.size() < k_waiting_batches) return true;
   consumer.unlock();
   export_batches(false);
@@ -598,7 +598,7 @@ bool pipeline::relieve(std::unique_lock<std::mutex>& consumer) noexcept {
 // second read, which the drain does. Ends after the mark wait for the next complete pass.
 // Returns false when the pipeline was abandoned meanwhile (stop touching anything shared).
 bool pipeline::drain_rings(std::unique_lock<std::mutex>& consumer, bool final) {
-  state& st = *state_;
+  background_state& st = *bg_;
   thread_registry::instance().snapshot(st.rings);  // may throw before anything is consumed
   st.marks.resize(st.rings.size());
   for (std::size_t i = 0; i < st.rings.size(); ++i) st.marks[i] = st.rings[i]->ring.published();
@@ -681,7 +681,7 @@ bool pipeline::drain_rings(std::unique_lock<std::mutex>& consumer, bool final) {
 // Hands one batch to every exporter (without pending spans to those that do not want them),
 // then empties it for reuse. Never called with the consumer lock held.
 void pipeline::export_one(batch& b) noexcept {
-  state& st = *state_;
+  background_state& st = *bg_;
   if (!b.records.empty()) {
     if (slots_.empty()) {
       lost(drop_reason::no_exporter, b.finished);
@@ -723,7 +723,7 @@ void pipeline::export_one(batch& b) noexcept {
 
 // The batches that filled up, oldest first, then the current one when `and_current`.
 void pipeline::export_batches(bool and_current) noexcept {
-  state& st = *state_;
+  background_state& st = *bg_;
   while (!st.full.empty()) {
     export_one(st.full.front());
     if (st.spare.size() < 2) {  // keep a couple for the next backlog; free the rest
@@ -738,7 +738,7 @@ void pipeline::export_batches(bool and_current) noexcept {
 }
 
 void pipeline::end_open_spans() noexcept {
-  state& st = *state_;
+  background_state& st = *bg_;
   // Spans still open will never end in this pipeline (their ends, if any, are ignored).
   lost(drop_reason::open_at_shutdown, st.open.size());
   st.open.clear();
@@ -752,7 +752,7 @@ void pipeline::end_open_spans() noexcept {
 // an exporter runs (a stalled exporter would hold the rings), and shutdown() marks a pipeline
 // abandoned under it, so a thread that outlived its pipeline's shutdown never drains again.
 void pipeline::cycle(bool flushing, bool stopping) {
-  state& st = *state_;
+  background_state& st = *bg_;
   st.drained = 0;
   {
     std::unique_lock consumer(consumer_mutex());
@@ -806,7 +806,7 @@ void pipeline::report_losses(bool final_summary) noexcept {
 }
 
 void pipeline::run() noexcept {
-  state& st = *state_;
+  background_state& st = *bg_;
   control& ctl = *control_;
   const pipeline_settings& cfg = ctl.settings;
   auto last_report = clock::now();
@@ -994,7 +994,7 @@ bool pipeline::shutdown(clock::time_point deadline, bool callers_stuck) noexcept
 
 void pipeline::compute_stats(pipeline_stats& out) const {
   out = pipeline_stats{};
-  const state& st = *state_;
+  const background_state& st = *bg_;
   call_totals calls;
   thread_registry::instance().sum(control_->generation, calls);
   out.produced = calls.pushed;
@@ -1093,7 +1093,7 @@ void pipeline::after_fork_in_child() noexcept {
   work_mutex_.unlock();
   // A new generation: records and span handles of the parent are not this child's.
   control_->generation = next_generation();
-  state& st = *state_;
+  background_state& st = *bg_;
   st.open.clear();
   st.orphans.clear();
   st.orphan_bytes = 0;

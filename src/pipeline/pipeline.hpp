@@ -146,8 +146,8 @@ class pipeline {
   struct exporter_slot;
 
  private:
-  struct state;  // background-thread-only state (open spans, batches)
-  struct batch;  // records and the arena behind them
+  struct background_state;  // the background thread's own: open spans, batches, tail sampling
+  struct batch;             // records and the arena behind them
 
   void run() noexcept;
   void cycle(bool flushing, bool stopping);
@@ -195,7 +195,7 @@ class pipeline {
   mutable std::mutex resource_mutex_;
   std::optional<resource> resource_additions_;  // guarded by resource_mutex_
 
-  std::unique_ptr<state> state_;
+  std::unique_ptr<background_state> bg_;
   mutable std::mutex diag_mutex_;  // the background thread and shutdown() both report
   std::unique_ptr<diagnostics> diag_;
   // Calls made while no pipeline was configured are counted process-wide; this pipeline shows

@@ -79,7 +79,7 @@ struct thread_state {
   std::uint8_t ended_early_count = 0;  // slots in use
   std::uint8_t ended_early_next = 0;   // next slot to overwrite when full
   // Tracestate, baggage and link target of the remote context attached on this thread (null
-  // when none). Only attach guards change it; spans read it.
+  // when none). Only context scopes change it; spans read it.
   std::shared_ptr<const remote_state> remote;
 };
 

@@ -455,19 +455,19 @@ void record_builder::apply_updates(std::string_view updates, build_state& st, ar
         decode_attribute(body, 0, true, st, out);
         break;
       case rec::set_level:
-        st.lvl = static_cast<level>(ref.a);
+        st.lvl = static_cast<level>(ref.value);
         st.level_explicit = true;
         break;
       case rec::set_status:
-        st.status = static_cast<status_code>(ref.a);
+        st.status = static_cast<status_code>(ref.value);
         st.status_message = text(body.str(), out);
         break;
       case rec::exception:
-        add_exception(body, ref.time_ns, ref.a != 0, st, out);
+        add_exception(body, ref.time_ns, ref.value != 0, st, out);
         break;
       case rec::event: {
         const std::string_view name = text(body.str(), out);
-        events_.push_back({name, ref.time_ns, decode_attribute_list(body, ref.n, st, out)});
+        events_.push_back({name, ref.time_ns, decode_attribute_list(body, ref.count, st, out)});
         break;
       }
       default:

@@ -55,8 +55,8 @@ static_assert(sizeof(record_fixed) == 80, "record_fixed grew: it is copied for e
 struct span_ref {
   std::uint64_t span;
   std::uint64_t time_ns;
-  std::uint32_t a;  // end: unused; level: level; status: code; event/exception: escaped flag
-  std::uint32_t n;  // attribute counts and the like
+  std::uint32_t value;  // set_level: the level; set_status: the status code; exception: escaped (0/1); else 0
+  std::uint32_t count;  // event: its attributes; set_attribute: 1; else 0
 };
 
 // Value tags in the variable part.

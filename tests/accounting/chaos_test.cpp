@@ -157,7 +157,7 @@ void worker_main(std::uint64_t seed, shared_work& shared, const std::atomic<bool
           logfire::warn("nested");
         }
         std::lock_guard lock(shared.mutex);
-        if (shared.contexts.size() < 64) shared.contexts.push_back(logfire::current_context());
+        if (shared.contexts.size() < 64) shared.contexts.push_back(logfire::capture_context());
         break;
       }
       case 5: {
@@ -168,7 +168,7 @@ void worker_main(std::uint64_t seed, shared_work& shared, const std::atomic<bool
           ctx = shared.contexts.front();
           shared.contexts.pop_front();
         }
-        logfire::attach scope(ctx);
+        logfire::context_scope scope(ctx);
         logfire::info("attached elsewhere");
         break;
       }

@@ -6,7 +6,7 @@
 #include "logfire/logfire.hpp"
 
 void guards(const logfire::context& ctx, const logfire::setup& lf) {
-  logfire::attach{ctx};
+  logfire::context_scope{ctx};
   logfire::set_baggage({{"tenant", "acme"}});
   logfire::suppress_instrumentation{};
   logfire::shutdown_guard{lf};

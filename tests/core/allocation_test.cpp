@@ -113,8 +113,8 @@ TEST_F(allocations, context_hand_off_allocates_nothing) {
   logfire::span parent("parent");
   EXPECT_EQ(allocations_of([] {
               for (int i = 0; i < 100; ++i) {
-                const logfire::context ctx = logfire::current_context();
-                logfire::attach guard(ctx);
+                const logfire::context ctx = logfire::capture_context();
+                logfire::context_scope guard(ctx);
                 log_with_2_attributes(i);
               }
             }),

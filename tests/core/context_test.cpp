@@ -1,5 +1,5 @@
 // Context: nesting on one thread, explicit parents, new traces, hand-off to other threads and
-// a thread pool with current_context() + attach, out-of-order ends and moved span handles.
+// a thread pool with capture_context() + context_scope, out-of-order ends and moved span handles.
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -105,13 +105,13 @@ TEST_F(context, attach_on_another_thread) {
   {
     logfire::span parent("request");
     parent_ctx = parent.context();
-    const logfire::context ctx = logfire::current_context();
+    const logfire::context ctx = logfire::capture_context();
     ASSERT_TRUE(ctx.valid());
     EXPECT_EQ(ctx.span(), parent_ctx);
     std::thread worker([&] {
       EXPECT_FALSE(logfire::current_span_context().valid());
       {
-        logfire::attach guard(ctx);
+        logfire::context_scope guard(ctx);
         EXPECT_EQ(logfire::current_span_context(), parent_ctx);
         logfire::span work("work");
         logfire::info("working");
@@ -192,9 +192,9 @@ TEST_F(context, thread_pool_tasks_attach_to_their_submitter) {
         std::mutex m;
         std::condition_variable cv;
         for (int t = 0; t < k_tasks_per_request; ++t) {
-          pool.submit([ctx = logfire::current_context(), r, t, &m, &cv, &remaining] {
+          pool.submit([ctx = logfire::capture_context(), r, t, &m, &cv, &remaining] {
             {
-              logfire::attach guard(ctx);
+              logfire::context_scope guard(ctx);
               logfire::span task("task {r} {t}", {{"r", r}, {"t", t}});
               logfire::info("step {r} {t}", {{"r", r}, {"t", t}});
             }

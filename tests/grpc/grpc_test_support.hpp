@@ -102,7 +102,7 @@ class callback_shop final : public Shop::CallbackService {
                                      OrderReply* reply) override {
     seen_current = logfire::current_span_context();
     {
-      logfire::attach scope(logfire::grpc_server_context(ctx));
+      logfire::context_scope scope(logfire::grpc_server_context(ctx));
       logfire::info("handling order {id} in a callback", {{"id", req->id()}});
     }
     reply->set_id(req->id());

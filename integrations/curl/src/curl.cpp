@@ -210,7 +210,7 @@ std::string error_type(CURLcode rc) {
 // ----- spans -----------------------------------------------------------------------------------
 
 // Starts the span of the next request of `t` to `raw_url`. For a multi transfer it is not
-// current anywhere (explicit parent, and the parent's tracestate through attach); for a
+// current anywhere (explicit parent, and the parent's tracestate through a context_scope); for a
 // transfer performed on this thread it is this thread's current span, as the parent is.
 // `resend`: requests of the same call sent before this one.
 void start_hop(transfer& t, std::string_view raw_url, const char* peer_ip, long peer_port, int resend) noexcept {
@@ -230,7 +230,7 @@ void start_hop(transfer& t, std::string_view raw_url, const char* peer_ip, long 
     }
     const std::string_view name = detail::http_client_span_name(known ? std::string_view(t.method) : "");
     if (t.multi) {
-      attach in_parent(t.parent);
+      context_scope in_parent(t.parent);
       detail::emplace_span(t.hop, name, args, {.kind = span_kind::client, .current = false});
     } else {
       detail::emplace_span(t.hop, name, args, {.kind = span_kind::client});
@@ -295,7 +295,7 @@ void inject(transfer& t, bool create) noexcept {
   try {
     header_list out;
     {
-      attach as_hop(t.parent.with_span(t.hop->context()));
+      context_scope as_hop(t.parent.with_span(t.hop->context()));
       header_list_carrier<header_list> c(out);
       inject_context(c);
     }
@@ -391,7 +391,7 @@ int on_prerequest(void* clientp, char* primary_ip, char* /*local_ip*/, int prima
 
 // Prepares `t` (its first span, the headers, the callbacks) on the caller's thread.
 void begin(transfer& t) noexcept {
-  t.parent = current_context();
+  t.parent = capture_context();
   try {
     t.method = std::string(info_string(t.easy, CURLINFO_EFFECTIVE_METHOD));
     if (t.method.empty()) t.method = "GET";

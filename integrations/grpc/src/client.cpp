@@ -21,7 +21,7 @@ namespace gx = grpc::experimental;
 class client_interceptor final : public gx::Interceptor {
  public:
   client_interceptor(gx::ClientRpcInfo* info, const grpc_client_options& opts) noexcept
-      : info_(info), message_events_(opts.message_events), parent_(current_context()) {
+      : info_(info), message_events_(opts.message_events), parent_(capture_context()) {
     try {
       const auto m = detail::grpc_split_method(info->method() ? info->method() : "");
       const auto target = detail::grpc_parse_address(opts.target);
@@ -63,7 +63,7 @@ class client_interceptor final : public gx::Interceptor {
   void inject(gx::InterceptorBatchMethods* methods) noexcept {
     auto* md = methods->GetSendInitialMetadata();
     if (!md) return;
-    attach as_call(parent_.with_span(span_->context()));
+    context_scope as_call(parent_.with_span(span_->context()));
     detail::grpc_send_carrier out(*md);
     inject_context(out);
   }

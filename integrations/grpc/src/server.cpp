@@ -49,7 +49,8 @@ std::atomic<bool> g_warned_async{false};
   std::fprintf(stderr,
                "logfire: a gRPC server instrumented for synchronous handlers %s: its handlers are asynchronous. "
                "Its next calls' spans are not made current; set grpc_server_options.handlers = "
-               "logfire::grpc_handlers::async and attach logfire::grpc_server_context(ctx) in handlers.\n",
+               "logfire::grpc_handlers::async and hold a logfire::context_scope of logfire::grpc_server_context(ctx) "
+               "in handlers.\n",
                why);
 }
 
@@ -134,14 +135,14 @@ class server_interceptor final : public gx::Interceptor {
       if (sync) {
         incoming_ = std::make_unique<attach_context>(in, how);
         detail::emplace_span(span_, name_, args, {.kind = span_kind::server});
-        call_ctx = current_context();
+        call_ctx = capture_context();
         thread_ = std::this_thread::get_id();
         t_current_call = this;
         current_ = true;
       } else {
         const attach_context scoped(in, how);
         detail::emplace_span(span_, name_, args, {.kind = span_kind::server, .current = false});
-        if (span_) call_ctx = current_context().with_span(span_->context());
+        if (span_) call_ctx = capture_context().with_span(span_->context());
       }
       if (span_) {
         server_ctx_ = ctx;

@@ -73,7 +73,7 @@ enum class grpc_handlers {
   // line on stderr says so and the server switches to `async` for its next calls.
   sync,
   // Completion-queue or callback services: the span is never current; a handler gets its
-  // context with grpc_server_context() and attaches it (logfire::attach). Callback services
+  // context with grpc_server_context() and attaches it (logfire::context_scope). Callback services
   // (grpc::CallbackServerContext) are recognized and handled this way whatever is set.
   async,
 };
@@ -108,7 +108,7 @@ void instrument_grpc(grpc::ServerBuilder& builder, grpc_server_options opts = {}
 
 // The context of the call's SERVER span (with the tracestate and baggage that came with it), for
 // a handler to attach when the span is not current on its thread (asynchronous services):
-//   logfire::attach scope(logfire::grpc_server_context(ctx));
+//   logfire::context_scope scope(logfire::grpc_server_context(ctx));
 // Invalid when the call is not instrumented or has ended.
 [[nodiscard]] context grpc_server_context(const grpc::ServerContextBase* ctx);
 
