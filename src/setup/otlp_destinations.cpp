@@ -254,26 +254,34 @@ std::string spool_folder(std::string_view root, std::string_view service, std::s
   return strip_slashes(std::string(root)) + "/" + safe + "-" + hex;
 }
 
-std::string resolve_destinations(const options& opts, const resource& res, const env_lookup& env,
-                                 std::vector<otlp_exporter_config>& out, std::vector<std::string>& notices,
-                                 otlp_signal signal) {
-  std::vector<otlp_exporter_config> result;
-  std::vector<std::string> new_notices;
-  common_settings common;
-  if (auto err = resolve_common(opts, env, signal, common); !err.empty()) return err;
-  const bool metrics = signal == otlp_signal::metrics;
-  const std::string path = metrics ? "/v1/metrics" : "/v1/traces";
-  // The per-signal OTLP variables: OTEL_EXPORTER_OTLP_TRACES_X or OTEL_EXPORTER_OTLP_METRICS_X.
-  auto signal_var = [&](std::string_view what) {
-    return std::string(metrics ? "OTEL_EXPORTER_OTLP_METRICS_" : "OTEL_EXPORTER_OTLP_TRACES_") + std::string(what);
-  };
-  const std::string endpoint_var = signal_var("ENDPOINT");
-  const std::string headers_var = signal_var("HEADERS");
-  const std::string protocol_var = signal_var("PROTOCOL");
-  const std::string compression_var = signal_var("COMPRESSION");
-  const std::string service = res.service_name();
+namespace {
 
-  // ---- Logfire ----
+// What both kinds of destination share while they are resolved for one signal.
+struct destination_context {
+  const options& opts;
+  const env_lookup& env;
+  otlp_signal signal;
+  bool metrics;
+  std::string path;     // "/v1/traces" or "/v1/metrics"
+  std::string service;  // the resource's service.name (spool folder names)
+  const common_settings& common;
+  std::vector<otlp_exporter_config>& result;
+  std::vector<std::string>& notices;
+};
+
+// One destination per Logfire token (options.tokens or LOGFIRE_TOKEN, comma-separated), each in
+// its token's region unless base_url / LOGFIRE_BASE_URL says otherwise; none when
+// send_to_logfire / LOGFIRE_SEND_TO_LOGFIRE is no. Returns an error naming the setting.
+std::string add_logfire_destinations(const destination_context& d) {
+  const options& opts = d.opts;
+  const env_lookup& env = d.env;
+  const bool metrics = d.metrics;
+  const std::string& path = d.path;
+  const std::string& service = d.service;
+  const common_settings& common = d.common;
+  const otlp_signal signal = d.signal;
+  auto& result = d.result;
+  auto& new_notices = d.notices;
   std::vector<std::string> tokens;
   if (!opts.tokens.empty()) {
     for (const auto& t : opts.tokens)
@@ -338,8 +346,30 @@ std::string resolve_destinations(const options& opts, const resource& res, const
       result.push_back(std::move(cfg));
     }
   }
+  return {};
+}
 
-  // ---- any OTLP backend ----
+// The OTLP endpoint's destination, when one is set (options.otlp, OTEL_EXPORTER_OTLP_[TRACES_|
+// METRICS_]ENDPOINT), with its headers, protocol and compression. Returns an error naming the
+// setting.
+std::string add_otlp_destination(const destination_context& d) {
+  const options& opts = d.opts;
+  const env_lookup& env = d.env;
+  const bool metrics = d.metrics;
+  const std::string& path = d.path;
+  const std::string& service = d.service;
+  const common_settings& common = d.common;
+  const otlp_signal signal = d.signal;
+  auto& result = d.result;
+  auto& new_notices = d.notices;
+  // The per-signal OTLP variables: OTEL_EXPORTER_OTLP_TRACES_X or OTEL_EXPORTER_OTLP_METRICS_X.
+  auto signal_var = [&](std::string_view what) {
+    return std::string(metrics ? "OTEL_EXPORTER_OTLP_METRICS_" : "OTEL_EXPORTER_OTLP_TRACES_") + std::string(what);
+  };
+  const std::string endpoint_var = signal_var("ENDPOINT");
+  const std::string headers_var = signal_var("HEADERS");
+  const std::string protocol_var = signal_var("PROTOCOL");
+  const std::string compression_var = signal_var("COMPRESSION");
   const auto& o = opts.otlp;
   std::string url;
   const auto& signal_endpoint = metrics ? o.metrics_endpoint : o.traces_endpoint;
@@ -423,6 +453,24 @@ std::string resolve_destinations(const options& opts, const resource& res, const
     apply_common(common, service, cfg);
     result.push_back(std::move(cfg));
   }
+  return {};
+}
+
+}  // namespace
+
+std::string resolve_destinations(const options& opts, const resource& res, const env_lookup& env,
+                                 std::vector<otlp_exporter_config>& out, std::vector<std::string>& notices,
+                                 otlp_signal signal) {
+  std::vector<otlp_exporter_config> result;
+  std::vector<std::string> new_notices;
+  common_settings common;
+  if (auto err = resolve_common(opts, env, signal, common); !err.empty()) return err;
+  const bool metrics = signal == otlp_signal::metrics;
+  const destination_context d{
+      opts,   env,    signal,     metrics, metrics ? "/v1/metrics" : "/v1/traces", res.service_name(),
+      common, result, new_notices};
+  if (auto err = add_logfire_destinations(d); !err.empty()) return err;
+  if (auto err = add_otlp_destination(d); !err.empty()) return err;
 
   // The metrics destinations mirror the traces ones: their notices were given there.
   if (!result.empty() && !common.spool_notice.empty() && !metrics) new_notices.push_back(common.spool_notice);
