@@ -274,6 +274,14 @@ int main(int argc, char** argv) {
   auto opts = bench_options();
   if (const char* t = std::getenv("BENCH_CORE_TAIL"); t && std::string_view(t) == "1")
     opts.sampling = logfire::level_or_duration(1.0, logfire::level::error, std::chrono::hours(1), 0.0);
+  // BENCH_CORE_CONSOLE=batched / immediate: the console on too, writing to /dev/null, printed by
+  // the background thread with each batch, or at the call (prompt mode; docs/console.md).
+  if (const char* c = std::getenv("BENCH_CORE_CONSOLE"); c && *c) {
+    opts.console.enabled = true;
+    opts.console.output = std::fopen("/dev/null", "w");
+    opts.console.colors = logfire::console_colors::never;
+    opts.console.immediate = std::string_view(c) == "immediate";
+  }
   auto lf = logfire::configure(std::move(opts));
   logfire::shutdown_guard lf_guard(lf);
   if (!lf) {

@@ -30,6 +30,13 @@ namespace logfire {
 
 enum class send_to_logfire : std::uint8_t { if_token_present, yes, no };
 enum class console_colors : std::uint8_t { automatic, always, never };
+// How the console lays out nested spans, as Logfire's ConsoleOptions.span_style.
+enum class console_span_style : std::uint8_t {
+  simple,        // a flat list, no indentation
+  indented,      // two spaces per nesting level
+  show_parents,  // indented; a line whose parents are not the ones printed last gets them
+                 // reprinted above it (dimmed), so interleaved threads can be told apart
+};
 
 // What to do with trace context arriving from other processes (see docs/distributed-tracing.md).
 enum class distributed_tracing : std::uint8_t {
@@ -40,13 +47,21 @@ enum class distributed_tracing : std::uint8_t {
 };
 
 struct console_options {
-  std::optional<bool> enabled{};             // default true; LOGFIRE_CONSOLE
-  std::optional<console_colors> colors{};    // default automatic (a terminal, no NO_COLOR); LOGFIRE_CONSOLE_COLORS
+  std::optional<bool> enabled{};           // default true; LOGFIRE_CONSOLE
+  std::optional<console_colors> colors{};  // default automatic (a terminal, no NO_COLOR); LOGFIRE_CONSOLE_COLORS
+  // Default show_parents, as in Logfire; LOGFIRE_CONSOLE_SPAN_STYLE (simple, indented, show-parents).
+  std::optional<console_span_style> span_style{};
   std::optional<level> min_level{};          // default info; LOGFIRE_CONSOLE_MIN_LOG_LEVEL
   std::optional<bool> include_timestamps{};  // default true; LOGFIRE_CONSOLE_INCLUDE_TIMESTAMP
   std::optional<bool> include_tags{};        // default true
   std::optional<bool> verbose{};             // default false; LOGFIRE_CONSOLE_VERBOSE
   std::FILE* output = nullptr;               // default stdout
+  // Prompt mode: print a span's line when it starts and a log's when it is made, on the calling
+  // thread, as Logfire Python does, so the lines land in order with the program's own output
+  // (same FILE). Default: on when `output` is a terminal, off otherwise (lines are then printed
+  // by the background thread with each batch, within 100-500 ms); LOGFIRE_CONSOLE_IMMEDIATE.
+  // Cost and details: docs/console.md.
+  std::optional<bool> immediate{};
 };
 
 struct batch_options {

@@ -86,6 +86,9 @@ struct span_record {
   std::uint32_t depth = 0;  // nesting depth in this process, for console indentation
   // The first `tags_count` entries of the `logfire.tags` array, duplicated for convenience.
   std::span<const attribute_value> tags;
+  // For the console: 1 when its line was printed on the calling thread at the call
+  // (console_options::immediate), 2 when that write failed, 0 otherwise. Other exporters ignore it.
+  std::uint8_t printed_at_call = 0;
 
   // OTLP `Span.flags`: W3C flags plus 0x100 (has is_remote) and 0x200 (parent is remote).
   [[nodiscard]] std::uint32_t otlp_flags() const noexcept {

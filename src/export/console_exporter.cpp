@@ -9,6 +9,8 @@
 #include <ctime>
 
 #include "formatting/message_template.hpp"
+#include "scrub/scrubber.hpp"
+#include "text/ascii.hpp"
 #include "text/utf8.hpp"
 
 namespace logfire::detail {
@@ -22,6 +24,7 @@ constexpr std::string_view k_yellow = "\x1b[33m";
 constexpr std::string_view k_blue = "\x1b[34m";
 constexpr std::string_view k_cyan = "\x1b[36m";
 constexpr std::string_view k_bold_red = "\x1b[1;31m";
+constexpr std::string_view k_dim = "\x1b[2m";
 constexpr std::string_view k_bar = "\xe2\x94\x82";  // U+2502 BOX DRAWINGS LIGHT VERTICAL
 
 // len("12:34:56.789 ")
@@ -86,6 +89,10 @@ bool console_should_color(console_colors mode, std::FILE* f) noexcept {
   if (no_color && *no_color) return false;
   const char* term = std::getenv("TERM");
   if (term && std::strcmp(term, "dumb") == 0) return false;
+  return console_is_terminal(f);
+}
+
+bool console_is_terminal(std::FILE* f) noexcept {
   if (!f) f = stdout;
   const int fd = fileno(f);
   return fd >= 0 && isatty(fd) == 1;
@@ -99,7 +106,8 @@ void console_exporter::append_time(std::uint64_t unix_nano, std::string& out) {
   if (second != cached_second_) {
     const auto t = static_cast<std::time_t>(second);
     std::tm tm{};
-    if (!localtime_r(&t, &tm)) tm = std::tm{};
+    // UTC, as Logfire's console (datetime.fromtimestamp(start, tz=timezone.utc)).
+    if (!gmtime_r(&t, &tm)) tm = std::tm{};
     const int parts[3] = {tm.tm_hour, tm.tm_min, tm.tm_sec};
     for (int k = 0; k < 3; ++k) {
       cached_hms_[k * 3] = static_cast<char>('0' + parts[k] / 10 % 10);
@@ -121,7 +129,8 @@ void console_exporter::append_time(std::uint64_t unix_nano, std::string& out) {
 void console_exporter::format_record(const span_record& r, std::uint64_t time_unix_nano, bool at_end,
                                      std::string& out) {
   const bool colors = settings_.colors;
-  const std::uint32_t depth = std::min(r.depth, k_max_indent_depth);
+  const std::uint32_t depth =
+      settings_.span_style == console_span_style::simple ? 0 : std::min(r.depth, k_max_indent_depth);
 
   // The line itself: time, indentation, message in the level's colour, tags.
   if (settings_.include_timestamps) append_time(time_unix_nano, out);
@@ -230,29 +239,105 @@ bool console_disabled(const span_record& r) noexcept {
       return true;
   return false;
 }
+
+// The real parent of a pending span (`logfire.pending_parent_id`, 16 hex digits; 0 for a root).
+std::uint64_t pending_parent(const span_record& r) noexcept {
+  const std::string_view hex = find_string(r.attributes, "logfire.pending_parent_id");
+  std::uint64_t v = 0;
+  for (const char c : hex.substr(0, 16)) {
+    const int d = ascii::hex_value(c);
+    if (d < 0) return 0;
+    v = v << 4 | static_cast<std::uint64_t>(d);
+  }
+  return v;
+}
 }  // namespace
 
+void console_exporter::track_parents(const entry& e, bool printed, std::string& out) {
+  const span_record& r = *e.record;
+  if (e.silent && r.type == record_type::span) {  // an end: the span can no longer be a parent
+    spans_.erase(r.context.span.value);
+    if (!chain_.empty() && chain_.back() == r.context.span.value) chain_.pop_back();
+    return;
+  }
+  // The span this line opens (none for a log) and the parent it sits in.
+  std::uint64_t self = 0;
+  std::uint64_t parent = r.parent.value;
+  if (r.type == record_type::pending_span) {
+    self = r.parent.value;
+    parent = pending_parent(r);
+  } else if (r.type == record_type::span) {
+    self = r.context.span.value;
+  }
+  if (spans_.size() >= k_max_open_spans) {
+    spans_.clear();
+    chain_.clear();
+  }
+  const std::string_view msg = r.message.empty() ? r.name : r.message;
+  if (!printed) {  // hidden, yet a parent of what follows: known, never reprinted
+    if (self) spans_[self] = known_span{parent, r.depth, false, std::string(msg)};
+    return;
+  }
+  // Walk up from the parent until a span of the printed chain; what lies between is missing.
+  missing_.clear();
+  std::size_t keep = 0;
+  for (std::uint64_t p = parent; p != 0 && missing_.size() < k_max_indent_depth;) {
+    const auto on_chain = std::find(chain_.begin(), chain_.end(), p);
+    if (on_chain != chain_.end()) {
+      keep = static_cast<std::size_t>(on_chain - chain_.begin()) + 1;
+      break;
+    }
+    const auto known = spans_.find(p);
+    if (known == spans_.end()) break;  // a parent never seen (remote, or before this console)
+    missing_.emplace_back(p, &known->second);
+    p = known->second.parent;
+  }
+  chain_.resize(keep);
+  for (auto it = missing_.rbegin(); it != missing_.rend(); ++it) {
+    chain_.push_back(it->first);
+    const known_span& k = *it->second;
+    if (!k.shown) continue;
+    out.append(
+        (settings_.include_timestamps ? k_timestamp_width : 0) + 2 * std::size_t{std::min(k.depth, k_max_indent_depth)},
+        ' ');
+    append_colored(out, settings_.colors, k_dim, k.line);
+    out.push_back('\n');
+  }
+  if (self) {
+    spans_[self] = known_span{parent, r.depth, true, std::string(msg)};
+    chain_.push_back(self);
+  }
+}
+
 void console_exporter::format_batch(std::span<const span_record> records, std::string& out) {
+  const bool parents = settings_.span_style == console_span_style::show_parents;
   entries_.clear();
   for (const span_record& r : records) {
     switch (r.type) {
       case record_type::pending_span:
         if (started_.size() >= k_max_open_spans) started_.clear();
         started_.insert(r.parent.value);
-        if (r.level >= settings_.min_level) entries_.push_back({r.start_unix_nano, &r, false});
+        if (r.printed_at_call != 0) break;  // shown (or attempted) at the call, parents tracked there
+        if (r.level >= settings_.min_level)
+          entries_.push_back({r.start_unix_nano, &r, false, false});
+        else if (parents)
+          entries_.push_back({r.start_unix_nano, &r, false, true});
         break;
       case record_type::log:
-        if (r.level >= settings_.min_level) entries_.push_back({r.start_unix_nano, &r, false});
+        if (r.printed_at_call != 0) break;
+        if (r.level >= settings_.min_level) entries_.push_back({r.start_unix_nano, &r, false, false});
         break;
       case record_type::span: {
         const bool was_started = started_.erase(r.context.span.value) != 0;
-        if (r.level < settings_.min_level) break;
-        if (!was_started) {
-          // Its start was never shown: show it now, at its start time.
-          entries_.push_back({r.start_unix_nano, &r, false});
-        } else if (find_exception(r)) {
-          entries_.push_back({r.end_unix_nano, &r, true});
+        if (r.level >= settings_.min_level) {
+          if (!was_started) {
+            // Its start was never shown: show it now, at its start time.
+            entries_.push_back({r.start_unix_nano, &r, false, false});
+          } else if (find_exception(r)) {
+            entries_.push_back({r.end_unix_nano, &r, true, false});
+          }
         }
+        if (parents) entries_.push_back({r.end_unix_nano, &r, false, true});
         break;
       }
     }
@@ -263,42 +348,58 @@ void console_exporter::format_batch(std::span<const span_record> records, std::s
   const auto by_time = [](const entry& a, const entry& b) { return a.time_unix_nano < b.time_unix_nano; };
   if (!std::is_sorted(entries_.begin(), entries_.end(), by_time))
     std::stable_sort(entries_.begin(), entries_.end(), by_time);
-  for (const entry& e : entries_)
-    if (!console_disabled(*e.record)) format_record(*e.record, e.time_unix_nano, e.at_end, out);
+  for (const entry& e : entries_) {
+    const bool hidden = e.silent || console_disabled(*e.record);
+    if (parents && !e.at_end) track_parents(e, !hidden, out);
+    if (!hidden) format_record(*e.record, e.time_unix_nano, e.at_end, out);
+  }
+}
+
+bool console_exporter::write_buffer(int& error) noexcept {
+  if (buffer_.empty()) return true;
+  errno = 0;
+  bool ok = std::fwrite(buffer_.data(), 1, buffer_.size(), out_) == buffer_.size();
+  ok = std::fflush(out_) == 0 && ok;
+  error = errno;
+  return ok;
 }
 
 void console_exporter::export_batch(std::span<const span_record> records) noexcept {
   if (records.empty()) return;
   // Finished spans and logs this console shows (a span by its start line or now) and those it
   // does not print (below its min level, or marked logfire.disable_console_log). Pending spans
-  // are previews and are not counted.
+  // are previews and are not counted. A record printed at the call (prompt mode) counts by what
+  // that write did.
   std::uint64_t shown = 0;
   std::uint64_t not_printed = 0;
+  std::uint64_t failed_at_call = 0;
   for (const span_record& r : records) {
     if (r.type == record_type::pending_span) continue;
-    if (r.level >= settings_.min_level && !console_disabled(r))
+    if (r.printed_at_call == static_cast<std::uint8_t>(console_mark::failed))
+      ++failed_at_call;
+    else if (r.level >= settings_.min_level && !console_disabled(r))
       ++shown;
     else
       ++not_printed;
   }
   bool ok = true;
   int error = 0;
-  try {
-    buffer_.clear();
-    format_batch(records, buffer_);
-    if (!buffer_.empty()) {
-      errno = 0;
-      ok = std::fwrite(buffer_.data(), 1, buffer_.size(), out_) == buffer_.size();
-      ok = std::fflush(out_) == 0 && ok;
-      error = errno;
+  {
+    std::lock_guard lock(mutex_);
+    try {
+      buffer_.clear();
+      format_batch(records, buffer_);
+      ok = write_buffer(error);
+    } catch (...) {  // std::bad_alloc: telemetry never throws into the host
+      ok = false;
+      error = ENOMEM;
     }
-  } catch (...) {  // std::bad_alloc: telemetry never throws into the host
-    ok = false;
-    error = ENOMEM;
+    if (buffer_.capacity() > (1u << 20)) std::string().swap(buffer_);  // one huge batch must not pin memory
   }
-  if (buffer_.capacity() > (1u << 20)) std::string().swap(buffer_);  // one huge batch must not pin memory
   if (!counter_) return;
   if (not_printed) counter_->dropped(drop_reason::below_console_level, not_printed);
+  if (failed_at_call)
+    counter_->dropped(drop_reason::console_write_failed, failed_at_call, "writing to the console failed");
   if (ok) {
     counter_->delivered(shown);
   } else if (shown) {
@@ -309,6 +410,72 @@ void console_exporter::export_batch(std::span<const span_record> records) noexce
     }
     counter_->dropped(drop_reason::console_write_failed, shown, detail);
   }
+}
+
+console_mark console_exporter::print_now(const span_record& r) noexcept {
+  std::lock_guard lock(mutex_);
+  return print_locked(r);
+}
+
+console_mark console_exporter::print_locked(const span_record& r) noexcept {
+  const bool parents = settings_.span_style == console_span_style::show_parents;
+  const bool hidden = r.level < settings_.min_level || console_disabled(r);
+  if (hidden && !(parents && r.type == record_type::pending_span)) return console_mark::none;
+  try {
+    buffer_.clear();
+    const entry e{r.start_unix_nano, &r, false, false};
+    if (hidden) {  // not shown, yet the parent of lines printed before the background sees it
+      track_parents(e, false, buffer_);
+      return console_mark::none;
+    }
+    if (r.type == record_type::pending_span) {
+      if (started_.size() >= k_max_open_spans) started_.clear();
+      started_.insert(r.parent.value);
+    }
+    if (parents) track_parents(e, true, buffer_);
+    format_record(r, r.start_unix_nano, false, buffer_);
+  } catch (...) {  // out of memory: nothing written, the background console prints it later
+    return console_mark::none;
+  }
+  int error = 0;
+  const bool ok = write_buffer(error);
+  if (buffer_.capacity() > (1u << 20)) std::string().swap(buffer_);
+  return ok ? console_mark::printed : console_mark::failed;
+}
+
+void console_exporter::enable_prompt(std::shared_ptr<const scrubber> scrub, std::size_t max_attributes) {
+  auto p = std::make_unique<prompt_state>();
+  p->scrub = std::move(scrub);
+  p->builder.set_quiet();                            // the background builder warns and counts,
+  p->builder.set_scrubber(p->scrub.get(), nullptr);  // and announces the first scrubbed value
+  p->builder.set_max_attributes(max_attributes);
+  std::lock_guard lock(mutex_);
+  prompt_ = std::move(p);
+}
+
+namespace {
+// Set while this thread prints at a call: a record made meanwhile (a scrubbing callback that
+// logs) is left to the background console instead of taking the mutex again.
+thread_local bool t_printing = false;
+}  // namespace
+
+console_mark console_exporter::print_record(bool is_log, const std::byte* body, std::size_t size) noexcept {
+  if (t_printing || !prompt_) return console_mark::none;
+  t_printing = true;
+  console_mark mark = console_mark::none;
+  {
+    std::lock_guard lock(mutex_);
+    try {
+      prompt_->records.reset();
+      const span_record r = is_log ? prompt_->builder.build(body, size, true, {}, 0, prompt_->records)
+                                   : prompt_->builder.build_pending(body, size, prompt_->records);
+      mark = print_locked(r);
+    } catch (...) {  // out of memory: not printed here, the background console prints it later
+      mark = console_mark::none;
+    }
+  }
+  t_printing = false;
+  return mark;
 }
 
 bool console_exporter::force_flush(clock::time_point) noexcept {

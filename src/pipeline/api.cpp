@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <thread>
@@ -656,6 +657,16 @@ inline std::size_t round8(std::size_t n) noexcept {
   }
 }
 
+// Prompt mode: the console prints the record now and its answer is written into the record
+// (record_fixed::console_mark) before it is committed. Out of line: the default path pays one
+// load and one branch.
+[[gnu::noinline, gnu::cold]] void print_at_call(prompt_printer& p, bool is_log, std::byte* body,
+                                                std::size_t size) noexcept {
+  const console_mark mark = p.print(is_log, body, size);
+  const auto byte = static_cast<std::uint8_t>(mark);
+  std::memcpy(body + offsetof(record_fixed, console_mark), &byte, 1);
+}
+
 // Encodes a record of `kind` with `body_fn(writer)` into the ring (two passes: size,
 // then write). Returns false when the ring is full.
 template <typename BodyFn>
@@ -675,6 +686,10 @@ bool push(thread_state& ts, control& ctl, rec kind, BodyFn&& body_fn) noexcept {
   h->tag = ring_record_header::make_tag(static_cast<std::uint8_t>(kind), ctl.generation);
   record_writer w(out + sizeof(ring_record_header), sizer.custom_blocked);
   body_fn(w);
+  if (kind == rec::span_start || kind == rec::log) {
+    if (prompt_printer* p = ctl.settings.prompt.get()) [[unlikely]]
+      print_at_call(*p, kind == rec::log, out + sizeof(ring_record_header), sizer.size());
+  }
   ts.ring.commit(total);
   if (ts.ring.used_by_producer() > ts.ring.capacity() / 2) [[unlikely]]
     ctl.wake();

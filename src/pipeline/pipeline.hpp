@@ -19,6 +19,7 @@
 #include "logfire/propagation.hpp"
 #include "logfire/stats.hpp"
 #include "pipeline/ring.hpp"
+#include "record/prompt.hpp"
 #include "resource/resource.hpp"
 #include "sampling/head.hpp"
 #include "sampling/tail.hpp"
@@ -34,6 +35,9 @@ struct pipeline_settings {
   std::size_t max_attributes = 128;
   std::size_t max_value_length = 16384;
   std::size_t max_open_spans = 65536;
+  // The console's prompt mode (console_options::immediate), or null: read by push() for span
+  // starts and logs. Lives as long as the control block (never freed: a late caller may use it).
+  std::shared_ptr<prompt_printer> prompt;
   // Head sampling: the ratio test on the trace id, then the user's hook (src/sampling/head.hpp).
   head_settings head;
   // Tail sampling (src/sampling/tail.hpp), or null.

@@ -73,7 +73,7 @@ record_builder::record_builder(decode_counters& counters) : counters_(counters) 
 record_builder::~record_builder() = default;
 
 void record_builder::set_scrubber(const scrubber* s, diagnostics* diag) {
-  scrub_ = s ? std::make_unique<scrub_session>(*s) : nullptr;
+  scrub_ = s ? std::make_unique<scrub_session>(*s, quiet_) : nullptr;
   diag_ = diag;
 }
 
@@ -201,6 +201,7 @@ void value_to_json(byte_reader& r, std::string& json, std::string& tmp, std::ato
 }  // namespace
 
 void record_builder::warn_template(std::string_view tmpl, const template_problem& problem) {
+  if (quiet_) return;
   const std::uint64_t errors = counters_.template_errors.load(std::memory_order_relaxed);
   const auto now = std::chrono::steady_clock::now();
   const bool first = template_warned_count_ == 0;
@@ -611,6 +612,7 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
   rec_out.status_message = st.status_message;
   rec_out.depth = fixed.depth;
   rec_out.tags = tags_span;
+  rec_out.printed_at_call = fixed.console_mark;
   rec_out.links = {links, fixed.n_links};
   rec_out.dropped_attributes_count = st.dropped_attrs;
 

@@ -49,6 +49,11 @@ class record_builder {
   // the record's dropped_attributes_count (the call site bounds the constructor's arguments).
   void set_max_attributes(std::size_t n) noexcept { max_attributes_ = n; }
 
+  // Prints no template warning and counts no scrubbing (a second builder of the same records:
+  // the console's prompt mode; the background thread's builder warns and counts). Call before
+  // set_scrubber().
+  void set_quiet() noexcept { quiet_ = true; }
+
   // Builds a finished span (type span) or log from a start/log body plus the updates
   // recorded for it (a sequence of [u8 kind][u32 size][bytes]) and the end time.
   span_record build(const std::byte* start, std::size_t start_size, bool is_log, std::string_view updates,
@@ -104,6 +109,7 @@ class record_builder {
 
   decode_counters& counters_;
   std::size_t max_attributes_ = 128;
+  bool quiet_ = false;
   std::vector<attribute> attrs_;
   std::vector<std::string_view> schemas_;  // json_schema entry per attrs_ entry ("" = {})
   std::vector<event> events_;

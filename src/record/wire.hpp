@@ -44,8 +44,8 @@ struct record_fixed {
   std::uint16_t n_tags;
   std::uint16_t n_attrs;
   std::uint16_t n_links;
-  std::uint8_t has_exception;  // logs only
-  std::uint8_t reserved;
+  std::uint8_t has_exception;   // logs only
+  std::uint8_t console_mark;    // console_mark (record/prompt.hpp): printed at the call?
   std::uint32_t dropped_attrs;  // attributes beyond max_attributes at the call site
   // then: template, trace_state, tags, attrs, links, [exception]
 };

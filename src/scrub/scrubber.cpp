@@ -370,7 +370,7 @@ scrubber::match scrubber::find(std::string_view text) const noexcept {
 // ---------------------------------------------------------------------------------------------
 // scrub_session: the background thread, one record at a time.
 
-scrub_session::scrub_session(const scrubber& s) : s_(s), path_(32) {}
+scrub_session::scrub_session(const scrubber& s, bool silent) : silent_(silent), s_(s), path_(32) {}
 
 // Fields are written one by one: a segment passed whole through memory made the stores and the
 // next loads miss store forwarding, a visible cost per attribute.
@@ -438,7 +438,7 @@ void scrub_session::scrub_value(std::span<const scrub_path_segment> root, attrib
 void scrub_session::fail_closed(std::span<attribute> attrs) noexcept {
   // Nothing here allocates: the replacement and its one-element list are static.
   static const attribute_value k_failed = string_value(k_failure_replacement);
-  s_.failures_.fetch_add(1, std::memory_order_relaxed);
+  if (!silent_) s_.failures_.fetch_add(1, std::memory_order_relaxed);
   for (attribute& a : attrs) {
     if (!a.key.empty() && s_.is_safe(a.key)) continue;
     if (a.value.type == attribute_value::kind::array)
@@ -602,19 +602,21 @@ scrub_session::string_result scrub_session::decide(const attribute_value& value,
       scrub_action action = s_.callback_(sm);
       if (action.type() == scrub_action::kind::keep) return {};
       if (action.type() == scrub_action::kind::replace) {
-        s_.count(m.pattern);
+        if (!silent_) s_.count(m.pattern);
         return {true, hold(action.text())};
       }
     } catch (...) {
-      s_.callback_errors_.fetch_add(1, std::memory_order_relaxed);
+      if (!silent_) s_.callback_errors_.fetch_add(1, std::memory_order_relaxed);
     }
   }
   // Logfire's reason: the keyword a default pattern matched (only the keyword: the pattern
   // admits nothing else), or an extra pattern's own text (its match may be the secret).
   const std::string_view reason = m.pattern < k_defaults ? matched : name;
   add_note(reason);
-  s_.count(m.pattern);
-  if (s_.first_time(m.pattern)) announce(m.pattern, key_matched);
+  if (!silent_) {
+    s_.count(m.pattern);
+    if (s_.first_time(m.pattern)) announce(m.pattern, key_matched);
+  }
   std::string text = "[Scrubbed due to ";
   append_python_repr(text, reason);
   text += ']';
@@ -624,8 +626,10 @@ scrub_session::string_result scrub_session::decide(const attribute_value& value,
 scrub_session::string_result scrub_session::over_budget() {
   add_note(k_scan_budget);
   const std::uint16_t budget = s_.budget_pattern();
-  s_.count(budget);
-  if (s_.first_time(budget)) announce(budget, false);
+  if (!silent_) {
+    s_.count(budget);
+    if (s_.first_time(budget)) announce(budget, false);
+  }
   return {true, k_budget_replacement};
 }
 

@@ -134,7 +134,9 @@ class scrubber {
 // budget, the first-scrub lines, the scratch trees for JSON strings.
 class scrub_session {
  public:
-  explicit scrub_session(const scrubber& s);
+  // `silent`: counts nothing and announces nothing (a second pass over records the background
+  // thread scrubs and counts: the console's prompt mode).
+  explicit scrub_session(const scrubber& s, bool silent = false);
 
   // Starts a record: forgets the previous one's notes and lines, restores the scan budget.
   void begin_record() noexcept;
@@ -169,6 +171,7 @@ class scrub_session {
   [[nodiscard]] std::size_t scanned_bytes() const noexcept { return scanned_; }
 
  private:
+  bool silent_ = false;
   struct owned_segment {
     std::string key;
     std::size_t index = 0;

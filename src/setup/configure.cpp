@@ -209,9 +209,18 @@ std::string resolve_options(options& o, const env_lookup& env) {
                               {"never", console_colors::never}}))
            .empty())
     return err;
+  // show_parents as well: the option's own spelling in code.
+  if (!(err = parse_word_var(env, "LOGFIRE_CONSOLE_SPAN_STYLE", o.console.span_style,
+                             {{"simple", console_span_style::simple},
+                              {"indented", console_span_style::indented},
+                              {"show-parents", console_span_style::show_parents},
+                              {"show_parents", console_span_style::show_parents}}))
+           .empty())
+    return err;
   if (!(err = parse_level_var(env, "LOGFIRE_CONSOLE_MIN_LOG_LEVEL", o.console.min_level)).empty()) return err;
   if (!(err = parse_bool(env, "LOGFIRE_CONSOLE_INCLUDE_TIMESTAMP", o.console.include_timestamps)).empty()) return err;
   if (!(err = parse_bool(env, "LOGFIRE_CONSOLE_VERBOSE", o.console.verbose)).empty()) return err;
+  if (!(err = parse_bool(env, "LOGFIRE_CONSOLE_IMMEDIATE", o.console.immediate)).empty()) return err;
   if (!(err = parse_level_var(env, "LOGFIRE_MIN_LEVEL", o.min_level)).empty()) return err;
   if (o.sampling.head) {
     if (!(*o.sampling.head >= 0.0 && *o.sampling.head <= 1.0))
@@ -530,8 +539,14 @@ setup configure(options opts) {
       cs.include_timestamps = opts.console.include_timestamps.value_or(true);
       cs.include_tags = opts.console.include_tags.value_or(true);
       cs.verbose = opts.console.verbose.value_or(false);
+      cs.span_style = opts.console.span_style.value_or(console_span_style::show_parents);
       s.console_min_level = std::string(to_string(cs.min_level));
-      exporters.push_back(std::make_shared<console_exporter>(cs));
+      auto console = std::make_shared<console_exporter>(cs);
+      if (opts.console.immediate.value_or(console_is_terminal(cs.output))) {
+        console->enable_prompt(s.scrub, s.max_attributes);
+        s.prompt = std::make_shared<console_prompt>(console);
+      }
+      exporters.push_back(std::move(console));
     }
     std::string err;
     std::vector<std::string> notices;

@@ -2,6 +2,7 @@
 // could not write, or did not print, is not "exported". Writes to /dev/full fail with ENOSPC,
 // like a full disk or a closed pipe behind stdout.
 #include <cstdio>
+#include <string>
 
 #include "accounting/accounting_support.hpp"
 
@@ -106,4 +107,61 @@ TEST(console_failure, with_no_output_at_all_nothing_is_called_exported) {
   }
   const std::string err = capture.take();
   EXPECT_EQ(occurrences(err, "(no_exporter)"), 1u) << err;
+}
+
+// Prompt mode (console_options::immediate): lines are written at the call; the ledger still
+// counts each record once, by what that write did.
+TEST(console_failure, prompt_mode_failed_writes_are_counted_once) {
+  std::FILE* full = std::fopen("/dev/full", "w");
+  ASSERT_NE(full, nullptr);
+  std::setvbuf(full, nullptr, _IONBF, 0);
+  logfire::options o = console_only(full);
+  o.console.immediate = true;
+  stderr_capture capture;
+  {
+    auto lf = logfire::configure(std::move(o));
+    ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard lf_guard(lf);
+    for (int i = 0; i < 10; ++i) logfire::info("lost line {i}", {{"i", i}});
+    { logfire::span s("lost span"); }
+    EXPECT_FALSE(logfire::force_flush());
+    const auto st = logfire::stats();
+    EXPECT_EQ(st.produced, 11u);
+    EXPECT_EQ(st.exported, 0u) << st.summary();
+    EXPECT_EQ(dropped_named(st, "console_write_failed"), 11u) << st.summary();
+    expect_balanced(st);
+  }
+  EXPECT_EQ(occurrences(capture.take(), "(console_write_failed)"), 1u);
+  std::fclose(full);
+}
+
+TEST(console_failure, prompt_mode_records_below_the_console_level_are_counted_once) {
+  std::FILE* out = std::tmpfile();
+  ASSERT_NE(out, nullptr);
+  logfire::options o = console_only(out);
+  o.console.min_level = logfire::level::warn;
+  o.console.immediate = true;
+  o.console.include_timestamps = false;
+  stderr_capture capture;
+  {
+    auto lf = logfire::configure(std::move(o));
+    ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard lf_guard(lf);
+    {
+      logfire::span quiet("quiet span", {}, {.level = logfire::level::debug});
+      logfire::info("not shown");
+      logfire::warn("shown");
+    }
+    { logfire::span s("shown span", {}, {.level = logfire::level::error}); }
+    EXPECT_TRUE(logfire::force_flush());
+    const auto st = logfire::stats();
+    EXPECT_EQ(st.exported, 2u) << st.summary();
+    EXPECT_EQ(dropped_named(st, "below_console_level"), 2u) << st.summary();
+    expect_balanced(st);
+  }
+  std::rewind(out);
+  char buf[256] = {};
+  const std::size_t n = std::fread(buf, 1, sizeof buf - 1, out);
+  EXPECT_EQ(std::string(buf, n), "  shown\nshown span\n");
+  std::fclose(out);
 }

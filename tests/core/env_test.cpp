@@ -35,9 +35,11 @@ TEST(env, invalid_values_are_named_and_change_nothing) {
     const char* value;
   };
   const bad_case cases[] = {
-      {"LOGFIRE_TRACE_SAMPLE_RATE", "abc"},  {"LOGFIRE_MIN_LEVEL", "loud"},      {"OTEL_BSP_MAX_QUEUE_SIZE", "-1"},
-      {"LOGFIRE_CONSOLE", "maybe"},          {"LOGFIRE_TRACE_SAMPLE_RATE", "2"}, {"OTEL_BSP_SCHEDULE_DELAY", "soon"},
-      {"LOGFIRE_CONSOLE_COLORS", "rainbow"},
+      {"LOGFIRE_TRACE_SAMPLE_RATE", "abc"},  {"LOGFIRE_MIN_LEVEL", "loud"},
+      {"OTEL_BSP_MAX_QUEUE_SIZE", "-1"},     {"LOGFIRE_CONSOLE", "maybe"},
+      {"LOGFIRE_TRACE_SAMPLE_RATE", "2"},    {"OTEL_BSP_SCHEDULE_DELAY", "soon"},
+      {"LOGFIRE_CONSOLE_COLORS", "rainbow"}, {"LOGFIRE_CONSOLE_SPAN_STYLE", "tree"},
+      {"LOGFIRE_CONSOLE_IMMEDIATE", "soon"},
   };
   std::size_t expected = 0;
   for (const auto& c : cases) {
@@ -179,4 +181,31 @@ TEST(env, booleans_accept_the_documented_spellings) {
     EXPECT_EQ(std::ftell(out) > 0, on);
     std::fclose(out);
   }
+}
+
+TEST(env, console_span_style_and_prompt_mode_from_the_environment) {
+  scoped_env style("LOGFIRE_CONSOLE_SPAN_STYLE", "Simple");
+  scoped_env immediate("LOGFIRE_CONSOLE_IMMEDIATE", "true");
+  scoped_env timestamps("LOGFIRE_CONSOLE_INCLUDE_TIMESTAMP", "false");
+  auto mem = std::make_shared<logfire::memory_exporter>();
+  logfire::options o = env_options(mem, /*console_from_env=*/true);
+  std::FILE* out = std::tmpfile();
+  ASSERT_NE(out, nullptr);
+  o.console.output = out;  // a file: prompt mode is on only because the variable says so
+  o.console.colors = logfire::console_colors::never;
+  {
+    auto lf = logfire::configure(std::move(o));
+    ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard guard(lf);
+    {
+      logfire::span s("outer");
+      logfire::info("inner");
+    }
+    // Written at the calls, not indented: no flush needed.
+    std::rewind(out);
+    char buf[64] = {};
+    EXPECT_EQ(std::string(buf, std::fread(buf, 1, sizeof buf - 1, out)), "outer\ninner\n");
+    std::fseek(out, 0, SEEK_END);
+  }
+  std::fclose(out);
 }

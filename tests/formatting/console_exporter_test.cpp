@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -315,3 +316,108 @@ TEST_F(Console, ColourDecision) {
 }
 
 }  // namespace
+
+// Two worker threads, each in its own span, their lines interleaved in time: what each
+// span_style prints (Logfire's ConsoleOptions.span_style).
+class ConsoleStyles : public Console {
+ protected:
+  // A pending span whose real parent is `parent` (logfire.pending_parent_id, as the pipeline
+  // builds it).
+  span_record child_start(std::string_view msg, std::uint32_t depth, std::uint64_t t, std::uint64_t span_id,
+                          const char* parent_hex) {
+    span_record r = pending(msg, depth, t, span_id);
+    attrs_.push_back(std::make_unique<attribute>(attribute{"logfire.pending_parent_id", str(parent_hex)}));
+    r.attributes = {attrs_.back().get(), 1};
+    return r;
+  }
+  span_record child_log(std::string_view msg, std::uint32_t depth, std::uint64_t t, std::uint64_t parent) {
+    span_record r = log(msg, depth, t);
+    r.parent.value = parent;
+    return r;
+  }
+  // batch: job (0x10) holds worker a (0x11) and worker b (0x12), whose logs interleave.
+  std::vector<span_record> interleaved() {
+    return {child_start("job", 0, k_t0, 0x10, "0000000000000000"),
+            child_start("worker a", 1, k_t0 + 1 * k_ms, 0x11, "0000000000000010"),
+            child_log("a step 1", 2, k_t0 + 2 * k_ms, 0x11),
+            child_start("worker b", 1, k_t0 + 3 * k_ms, 0x12, "0000000000000010"),
+            child_log("b step 1", 2, k_t0 + 4 * k_ms, 0x12),
+            child_log("a step 2", 2, k_t0 + 5 * k_ms, 0x11),
+            child_log("a step 3", 2, k_t0 + 6 * k_ms, 0x11),
+            finished("worker a", 1, k_t0 + 1 * k_ms, k_t0 + 7 * k_ms, 0x11),
+            child_log("b step 2", 2, k_t0 + 8 * k_ms, 0x12),
+            child_log("job done", 1, k_t0 + 9 * k_ms, 0x10)};
+  }
+  std::vector<std::unique_ptr<attribute>> attrs_;
+};
+
+TEST_F(ConsoleStyles, SimpleIsAFlatList) {
+  console_exporter c({.span_style = logfire::console_span_style::simple});
+  EXPECT_EQ(print(c, interleaved()),
+            "03:04:05.678 job\n"
+            "03:04:05.679 worker a\n"
+            "03:04:05.680 a step 1\n"
+            "03:04:05.681 worker b\n"
+            "03:04:05.682 b step 1\n"
+            "03:04:05.683 a step 2\n"
+            "03:04:05.684 a step 3\n"
+            "03:04:05.686 b step 2\n"
+            "03:04:05.687 job done\n");
+}
+
+TEST_F(ConsoleStyles, IndentedIndentsByDepthOnly) {
+  console_exporter c({.span_style = logfire::console_span_style::indented});
+  EXPECT_EQ(print(c, interleaved()),
+            "03:04:05.678 job\n"
+            "03:04:05.679   worker a\n"
+            "03:04:05.680     a step 1\n"
+            "03:04:05.681   worker b\n"
+            "03:04:05.682     b step 1\n"
+            "03:04:05.683     a step 2\n"
+            "03:04:05.684     a step 3\n"
+            "03:04:05.686     b step 2\n"
+            "03:04:05.687   job done\n");
+}
+
+TEST_F(ConsoleStyles, ShowParentsReprintsTheParentsOfAnInterleavedLine) {
+  console_exporter c;  // the default, as Logfire's
+  EXPECT_EQ(print(c, interleaved()),
+            "03:04:05.678 job\n"
+            "03:04:05.679   worker a\n"
+            "03:04:05.680     a step 1\n"
+            "03:04:05.681   worker b\n"
+            "03:04:05.682     b step 1\n"
+            "               worker a\n"  // not the span printed last: its parent is shown again
+            "03:04:05.683     a step 2\n"
+            "03:04:05.684     a step 3\n"
+            "               worker b\n"  // worker a ended; b step 2 sits in worker b
+            "03:04:05.686     b step 2\n"
+            "03:04:05.687   job done\n");  // job is on the chain: nothing to repeat
+}
+
+TEST_F(ConsoleStyles, ShowParentsDimsTheReprintedParentsWithColours) {
+  console_exporter c({.colors = true, .include_timestamps = false});
+  EXPECT_EQ(print(c, {child_start("worker a", 0, k_t0, 0x11, "0000000000000000"),
+                      child_start("worker b", 0, k_t0 + 1 * k_ms, 0x12, "0000000000000000"),
+                      child_log("a step", 1, k_t0 + 2 * k_ms, 0x11)}),
+            "worker a\n"
+            "worker b\n"
+            "\x1b[2mworker a\x1b[0m\n"
+            "  a step\n");
+}
+
+TEST_F(ConsoleStyles, ShowParentsKeepsItsChainAcrossBatches) {
+  console_exporter c({.include_timestamps = false});
+  EXPECT_EQ(print(c, {child_start("worker a", 0, k_t0, 0x11, "0000000000000000"),
+                      child_start("worker b", 0, k_t0 + 1 * k_ms, 0x12, "0000000000000000")}),
+            "worker a\n"
+            "worker b\n");
+  EXPECT_EQ(print(c, {child_log("a step", 1, k_t0 + 2 * k_ms, 0x11)}),
+            "worker a\n"
+            "  a step\n");
+  // After its end a span is forgotten: a late line in it has no parent to repeat.
+  EXPECT_EQ(
+      print(c, {finished("worker a", 0, k_t0, k_t0 + 3 * k_ms, 0x11), child_log("b step", 1, k_t0 + 4 * k_ms, 0x12)}),
+      "worker b\n"
+      "  b step\n");
+}
