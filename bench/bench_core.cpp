@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -179,6 +180,15 @@ void BM_log_filtered_no_attributes(benchmark::State& state) {
 }
 BENCHMARK(BM_log_filtered_no_attributes);
 
+// logfire::exception() in a catch block: the exception's type and message, and the caller's
+// stack (one backtrace() call; symbolized on the background thread). BENCH_CORE_STACK_TRACES=0
+// runs it without the stack (options::stack_traces = false).
+void BM_log_exception(benchmark::State& state) {
+  const std::runtime_error e("card declined");
+  run(state, 1, [&] { logfire::exception("charge failed", e); });
+}
+BENCHMARK(BM_log_exception);
+
 // An outer span and a child span per iteration (2 records).
 void BM_span_nested(benchmark::State& state) {
   run(state, 2, [] {
@@ -274,6 +284,8 @@ int main(int argc, char** argv) {
   auto opts = bench_options();
   if (const char* t = std::getenv("BENCH_CORE_TAIL"); t && std::string_view(t) == "1")
     opts.sampling = logfire::level_or_duration(1.0, logfire::level::error, std::chrono::hours(1), 0.0);
+  if (const char* t = std::getenv("BENCH_CORE_STACK_TRACES"); t && std::string_view(t) == "0")
+    opts.stack_traces = false;
   // BENCH_CORE_CONSOLE=batched / immediate: the console on too, writing to /dev/null, printed by
   // the background thread with each batch, or at the call (prompt mode; docs/console.md).
   if (const char* c = std::getenv("BENCH_CORE_CONSOLE"); c && *c) {

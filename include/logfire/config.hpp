@@ -253,6 +253,11 @@ struct options {
   // W3C baggage of the current context (logfire::set_baggage, an incoming request) becomes
   // attributes of the spans and logs started in it, as in Logfire Python. Default true.
   std::optional<bool> add_baggage_to_attributes{};
+  // Exception events carry `exception.stacktrace`: the calling thread's stack where the exception
+  // was recorded (a catch block, logfire::exception, or the scope an exception left), captured
+  // with backtrace() and symbolized on the background thread (docs/exceptions.md). Default true;
+  // LOGFIRE_STACK_TRACES.
+  std::optional<bool> stack_traces{};
   batch_options batching{};
   logfire::limits limits{};
   // Redaction of secrets by Logfire's rules (logfire/scrubbing.hpp, docs/scrubbing.md).

@@ -17,6 +17,7 @@
 #include "pipeline/barrier.hpp"
 #include "pipeline/pipeline.hpp"
 #include "pipeline/thread_state.hpp"
+#include "record/stack_trace.hpp"
 #include "record/wire.hpp"
 #include "sampling/head.hpp"
 
@@ -578,16 +579,35 @@ struct record_input {
   const std::exception* exc = nullptr;
   // link mode: the incoming context a new root links to
   const span_context* extra_link = nullptr;
+  // the stack where the exception was recorded, or null
+  const stack_capture* stack = nullptr;
 };
 
+// The return addresses of an exception's stack (symbolized on the background thread).
 template <typename W>
-void encode_exception(W& w, const std::exception& e, const encode_limits& lim, bool& truncated) noexcept {
+void encode_frames(W& w, const stack_capture* stack) noexcept {
+  const std::uint8_t n = stack ? stack->size : 0;
+  w.u8(n);
+  for (std::uint8_t i = 0; i < n; ++i) w.pod(stack->pc[i]);
+}
+
+// An exception's type and message (then a stack trace as text, empty: frames follow).
+template <typename W>
+void encode_exception_cause(W& w, const std::exception& e, const encode_limits& lim, bool& truncated) noexcept {
   // typeid(...).name() has static storage: pass the pointer, demangle on the background.
   w.u8(static_cast<std::uint8_t>(exc_type::mangled));
   w.pod(typeid(e).name());
   const char* what = e.what();
   w.str(cut(what ? std::string_view(what) : std::string_view(), lim.max_value_length, truncated));
-  w.str({});  // no stack trace for a std::exception
+  w.str({});
+}
+
+// options::stack_traces of the pipeline this thread's calls go to.
+[[gnu::cold]] bool stack_traces_wanted() noexcept {
+  thread_state& ts = this_thread_state();
+  const call_scope call(ts);
+  const control* ctl = call.get();
+  return ctl && ctl->settings.stack_traces;
 }
 
 // Baggage entries as string attributes (only under logfire::set_baggage or an incoming request).
@@ -628,7 +648,10 @@ template <typename W>
     w.u8(in.extra_link->flags);
     w.u32(0);
   }
-  if (in.exc) encode_exception(w, *in.exc, lim, truncated);
+  if (in.exc) {
+    encode_exception_cause(w, *in.exc, lim, truncated);
+    encode_frames(w, in.stack);
+  }
 }
 
 inline std::size_t round8(std::size_t n) noexcept {
@@ -882,8 +905,11 @@ namespace {
     baggage = baggage_attributes(remote, s, fixed.n_attrs);
     fixed.n_attrs = static_cast<std::uint16_t>(fixed.n_attrs + baggage.size());
   }
-  const record_input in{rec::log,  &fixed,  msg_template, trace_state, extra_tags,
-                        opts.tags, baggage, args,         {},          opts.exception};
+  stack_capture stack;
+  if (opts.exception && s.stack_traces) [[unlikely]]
+    capture_stack(stack, 2);  // capture_stack, emit_log (this function is inlined into it)
+  const record_input in{rec::log, &fixed, msg_template, trace_state,    extra_tags, opts.tags,
+                        baggage,  args,   {},           opts.exception, nullptr,    opts.exception ? &stack : nullptr};
   (void)push_counted(ts, *ctl, in, lim);
 }
 }  // namespace
@@ -1100,41 +1126,67 @@ void span::set_status(status_code code, std::string_view description) noexcept {
   });
 }
 
+namespace detail {
+namespace {
+// An exception event on the span `st`: `write_cause(w, settings)` writes the type and message.
+template <typename WriteCause>
+void push_exception(span_state& st, bool escaped, const stack_capture* stack, WriteCause&& write_cause) noexcept {
+  st.escape_recorded |= escaped;
+  const span_ref ref{st.self.span.value, now_unix_nano(), escaped ? 1u : 0u, 0};
+  bool truncated = false;
+  push_update(st, rec::exception, false, [&](auto& w, const pipeline_settings& s) {
+    w.pod(ref);
+    write_cause(w, s, truncated);
+    encode_frames(w, stack);
+  });
+  note_truncated(truncated);
+}
+}  // namespace
+}  // namespace detail
+
+// Each public entry captures the stack itself, so that the frames it skips (capture_stack and
+// the entry) are the same whichever way it is called.
 void span::record_exception(const std::exception& e, bool escaped) noexcept {
   if (!is_recording()) return;
-  st_.escape_recorded |= escaped;
-  const detail::span_ref ref{st_.self.span.value, detail::now_unix_nano(), escaped ? 1u : 0u, 0};
-  bool truncated = false;
-  detail::push_update(st_, detail::rec::exception, false, [&](auto& w, const detail::pipeline_settings& s) {
+  detail::stack_capture stack;
+  if (detail::stack_traces_wanted()) detail::capture_stack(stack, 2);
+  detail::push_exception(st_, escaped, &stack, [&](auto& w, const detail::pipeline_settings& s, bool& truncated) {
     const detail::encode_limits lim{s.max_value_length, s.max_attributes};
-    w.pod(ref);
-    detail::encode_exception(w, e, lim, truncated);
+    detail::encode_exception_cause(w, e, lim, truncated);
   });
-  detail::note_truncated(truncated);
 }
+
+namespace {
+template <typename W>
+void write_text_cause(W& w, std::string_view type, std::string_view message, std::string_view stacktrace,
+                      std::size_t max, bool& truncated) noexcept {
+  w.u8(static_cast<std::uint8_t>(detail::exc_type::text));
+  w.str(detail::cut(type, 256, truncated));
+  w.str(detail::cut(message, max, truncated));
+  w.str(detail::cut(stacktrace, max, truncated));
+}
+}  // namespace
 
 void span::record_exception(std::string_view type, std::string_view message, std::string_view stacktrace,
                             bool escaped) noexcept {
   if (!is_recording()) return;
-  st_.escape_recorded |= escaped;
-  const detail::span_ref ref{st_.self.span.value, detail::now_unix_nano(), escaped ? 1u : 0u, 0};
-  bool truncated = false;
-  detail::push_update(st_, detail::rec::exception, false, [&](auto& w, const detail::pipeline_settings& s) {
-    const std::size_t max = s.max_value_length;
-    w.pod(ref);
-    w.u8(static_cast<std::uint8_t>(detail::exc_type::text));
-    w.str(detail::cut(type, 256, truncated));
-    w.str(detail::cut(message, max, truncated));
-    w.str(detail::cut(stacktrace, max, truncated));
+  detail::stack_capture stack;
+  if (stacktrace.empty() && detail::stack_traces_wanted()) detail::capture_stack(stack, 2);
+  detail::push_exception(st_, escaped, &stack, [&](auto& w, const detail::pipeline_settings& s, bool& truncated) {
+    write_text_cause(w, type, message, stacktrace, s.max_value_length, truncated);
   });
-  detail::note_truncated(truncated);
 }
 
 // The destructor runs during stack unwinding. The exception in flight is not reachable from
-// here (std::current_exception() names only a caught one), so the event says it is unknown.
+// here (std::current_exception() names only a caught one), so the event says it is unknown; its
+// stack is the scope the exception is leaving (the span's destructor is inlined into it).
 [[gnu::cold]] void span::record_unwinding() noexcept {
   if (st_.escape_recorded) return;  // recorded with its type where it was caught and rethrown
-  record_exception("unknown", "an exception escaped the span's scope", {}, true);
+  detail::stack_capture stack;
+  if (detail::stack_traces_wanted()) detail::capture_stack(stack, 2);
+  detail::push_exception(st_, true, &stack, [&](auto& w, const detail::pipeline_settings& s, bool& truncated) {
+    write_text_cause(w, "unknown", "an exception escaped the span's scope", {}, s.max_value_length, truncated);
+  });
 }
 
 void span::add_event(std::string_view name, std::initializer_list<arg> args) noexcept {

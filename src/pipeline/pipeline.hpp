@@ -57,6 +57,8 @@ struct pipeline_settings {
   std::shared_ptr<const scrubber> scrub;
   // Baggage entries of the current context become attributes (options.add_baggage_to_attributes).
   bool baggage_attributes = true;
+  // Exception records carry the caller's return addresses (options::stack_traces).
+  bool stack_traces = true;
 };
 
 class diagnostics;

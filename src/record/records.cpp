@@ -2,6 +2,7 @@
 
 #include <cxxabi.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -10,6 +11,7 @@
 #include "accounting/diagnostics.hpp"
 #include "context/ids.hpp"
 #include "formatting/message_template.hpp"
+#include "record/stack_trace.hpp"
 #include "record/wire.hpp"
 #include "scrub/scrubber.hpp"
 #include "text/json.hpp"
@@ -418,7 +420,22 @@ void record_builder::add_exception(byte_reader& rd, std::uint64_t time_ns, bool 
     type = text(rd.str(), out);
   }
   const std::string_view message = text(rd.str(), out);
-  const std::string_view stack = text(rd.str(), out);
+  std::string_view stack = text(rd.str(), out);
+  // The caller's return addresses, symbolized here on the background thread (stack_trace.hpp).
+  const std::uint8_t n_frames = rd.u8();
+  if (n_frames > 0) {
+    std::uintptr_t frames[k_max_stack_frames];
+    const std::size_t n_kept = std::min<std::size_t>(n_frames, k_max_stack_frames);
+    for (std::size_t i = 0; i < n_frames; ++i) {
+      const auto pc = rd.pod<std::uintptr_t>();
+      if (i < n_kept) frames[i] = pc;
+    }
+    if (stack.empty()) {
+      scratch_.clear();
+      format_stack_trace({frames, n_kept}, scratch_);
+      stack = out.copy(scratch_);
+    }
+  }
   auto* ea = out.make_array<attribute>(4);
   std::size_t n = 0;
   ea[n++] = {"exception.type", str_value(type)};

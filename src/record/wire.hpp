@@ -48,6 +48,8 @@ struct record_fixed {
   std::uint8_t console_mark;    // console_mark (record/prompt.hpp): printed at the call?
   std::uint32_t dropped_attrs;  // attributes beyond max_attributes at the call site
   // then: template, trace_state, tags, attrs, links, [exception]
+  // exception: u8 exc_type, type (mangled: the typeid name's pointer; text: a string), message,
+  // stack trace text (may be empty), u8 frame count, that many return addresses (uintptr_t)
 };
 static_assert(sizeof(record_fixed) == 80, "record_fixed grew: it is copied for every span and log");
 

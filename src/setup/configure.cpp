@@ -279,6 +279,7 @@ std::string resolve_options(options& o, const env_lookup& env) {
   if (!(err = parse_size_var(env, "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", o.limits.max_value_length)).empty()) return err;
   if (!(err = parse_tail_sampling(env, o)).empty()) return err;
   if (!(err = parse_bool(env, "LOGFIRE_SCRUBBING", o.scrubbing.enabled)).empty()) return err;
+  if (!(err = parse_bool(env, "LOGFIRE_STACK_TRACES", o.stack_traces)).empty()) return err;
   if (auto v = env("LOGFIRE_SCRUBBING_SAFE_KEYS"); v && o.scrubbing.safe_keys.empty())
     parse_comma_list(*v, o.scrubbing.safe_keys);
   if (auto v = env("LOGFIRE_SCRUBBING_DISABLED_PATTERNS"); v && o.scrubbing.disabled_patterns.empty())
@@ -507,6 +508,7 @@ setup configure(options opts) {
     if (opts.batching.max_export_batch_size) s.max_batch = *opts.batching.max_export_batch_size;
     s.tracing_mode = opts.distributed_tracing.value_or(logfire::distributed_tracing::unset);
     s.baggage_attributes = opts.add_baggage_to_attributes.value_or(true);
+    s.stack_traces = opts.stack_traces.value_or(true);
 
     const platform plat = detect_platform(env);  // once: it reads a dozen variables
     resource res = build_resource(opts, env, plat);

@@ -2,6 +2,7 @@
 // value, and changes nothing; options set in code win over the environment; an empty
 // variable counts as unset.
 #include <cstdlib>
+#include <stdexcept>
 #include <string>
 
 #include "core/core_support.hpp"
@@ -39,7 +40,7 @@ TEST(env, invalid_values_are_named_and_change_nothing) {
       {"OTEL_BSP_MAX_QUEUE_SIZE", "-1"},     {"LOGFIRE_CONSOLE", "maybe"},
       {"LOGFIRE_TRACE_SAMPLE_RATE", "2"},    {"OTEL_BSP_SCHEDULE_DELAY", "soon"},
       {"LOGFIRE_CONSOLE_COLORS", "rainbow"}, {"LOGFIRE_CONSOLE_SPAN_STYLE", "tree"},
-      {"LOGFIRE_CONSOLE_IMMEDIATE", "soon"},
+      {"LOGFIRE_CONSOLE_IMMEDIATE", "soon"}, {"LOGFIRE_STACK_TRACES", "deep"},
   };
   std::size_t expected = 0;
   for (const auto& c : cases) {
@@ -208,4 +209,25 @@ TEST(env, console_span_style_and_prompt_mode_from_the_environment) {
     std::fseek(out, 0, SEEK_END);
   }
   std::fclose(out);
+}
+
+TEST(env, stack_traces_off_from_the_environment) {
+  for (const char* value : {"false", "true"}) {
+    SCOPED_TRACE(value);
+    scoped_env off("LOGFIRE_STACK_TRACES", value);
+    auto mem = std::make_shared<logfire::memory_exporter>();
+    auto lf = logfire::configure(env_options(mem));
+    ASSERT_TRUE(lf) << lf.error();
+    logfire::shutdown_guard guard(lf);
+    try {
+      throw std::runtime_error("declined");
+    } catch (const std::exception& e) {
+      logfire::exception("charge failed", e);
+    }
+    ASSERT_TRUE(logfire::force_flush());
+    const auto recs = mem->records();
+    ASSERT_EQ(recs.size(), 1u);
+    ASSERT_EQ(recs[0].events.size(), 1u);
+    EXPECT_EQ(recs[0].events[0].find("exception.stacktrace") != nullptr, std::string_view(value) == "true");
+  }
 }
