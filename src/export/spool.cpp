@@ -185,6 +185,36 @@ std::optional<spool_header> decode_spool_header(const unsigned char* in, std::si
   return h;
 }
 
+namespace {
+// Whether `dir` could be a spool folder, creating nothing: it is a writable directory, or it is
+// missing and its nearest existing ancestor is one (so a later make_dirs() should work).
+bool check_spool_path(const std::string& dir, std::string& error) {
+  std::string path = dir;
+  for (bool leaf = true;; leaf = false) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode)) {
+        error = "cannot create spool directory " + dir + ": " + path + " is not a directory";
+        return false;
+      }
+      if (::access(path.c_str(), W_OK) != 0) {
+        error = leaf ? "spool directory is not writable: " + dir + ": " + errno_text(errno)
+                     : "cannot create spool directory " + dir + ": " + path + ": " + errno_text(errno);
+        return false;
+      }
+      return true;
+    }
+    if (errno != ENOENT) {
+      error = "cannot create spool directory " + dir + ": " + errno_text(errno);
+      return false;
+    }
+    const std::size_t slash = path.find_last_of('/');
+    if (slash == std::string::npos) return true;  // a relative path: its first part goes in the working directory
+    path = slash == 0 ? "/" : path.substr(0, slash);
+  }
+}
+}  // namespace
+
 std::unique_ptr<spool> spool::open(const options& opts, std::string& error) {
   std::string dir = opts.directory;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
@@ -192,20 +222,11 @@ std::unique_ptr<spool> spool::open(const options& opts, std::string& error) {
     error = "no spool directory";
     return nullptr;
   }
-  if (!make_dirs(dir, error)) return nullptr;
-  int dirfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dirfd < 0) {
-    error = "cannot open spool directory " + dir + ": " + errno_text(errno);
-    return nullptr;
-  }
-  if (::faccessat(dirfd, ".", W_OK, 0) != 0) {
-    error = "spool directory is not writable: " + dir + ": " + errno_text(errno);
-    ::close(dirfd);
-    return nullptr;
-  }
-  std::unique_ptr<spool> s(new spool(dir, dirfd, opts.max_bytes, opts.max_file_bytes));
+  if (!check_spool_path(dir, error)) return nullptr;
+  std::unique_ptr<spool> s(new spool(dir, -1, opts.max_bytes, opts.max_file_bytes));
   std::lock_guard lock(s->mu_);
-  s->rescan_locked(true);
+  s->rescan_locked(true);  // opens the folder if it is there (files of an earlier process)
+  s->remove_dir_if_empty_locked();
   return s;
 }
 
@@ -216,10 +237,66 @@ spool::~spool() {
   if (dirfd_ >= 0) ::close(dirfd_);
 }
 
+// The folder is opened when there is one at the path, and reopened when the one held was
+// removed (by another process of the service that emptied it) or replaced.
+bool spool::attach_locked() {
+  struct stat at_path {};
+  const bool exists = ::stat(dir_.c_str(), &at_path) == 0 && S_ISDIR(at_path.st_mode);
+  if (dirfd_ >= 0) {
+    struct stat held {};
+    if (exists && ::fstat(dirfd_, &held) == 0 && held.st_dev == at_path.st_dev && held.st_ino == at_path.st_ino)
+      return true;
+    ::close(dirfd_);
+    dirfd_ = -1;
+  }
+  if (!exists) return false;
+  dirfd_ = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  return dirfd_ >= 0;
+}
+
+bool spool::create_locked(std::string& error) {
+  if (attach_locked()) return true;
+  if (!make_dirs(dir_, error)) return false;
+  if (!attach_locked()) {
+    error = "cannot open spool directory " + dir_ + ": " + errno_text(errno);
+    return false;
+  }
+  return true;
+}
+
+// An empty folder is removed (only the folder of this destination, not its parents): a spool
+// that never held anything leaves nothing behind. rmdir() refuses a folder another process has
+// just written into, and that process recreates the folder if it finds it gone.
+void spool::remove_dir_if_empty_locked() {
+  if (dirfd_ < 0 || !files_.empty() || !claimed_.empty()) return;
+  if (::rmdir(dir_.c_str()) == 0) {
+    ::close(dirfd_);
+    dirfd_ = -1;
+  }
+}
+
 void spool::rescan_locked(bool force) {
   auto now = std::chrono::steady_clock::now();
-  if (!force && now - last_scan_ < k_rescan_interval) return;
+  // Without a folder a scan is one stat(): done every time, so a folder another process of the
+  // service creates is seen at once.
+  if (!force && dirfd_ >= 0 && now - last_scan_ < k_rescan_interval) return;
   last_scan_ = now;
+  std::map<std::string, std::uint64_t> seen;
+  if (attach_locked()) scan_folder_locked(force, seen);  // no folder: no files
+  files_ = std::move(seen);
+  // Files this process wrote that are gone, though this process neither sent nor dropped them:
+  // another process of the service took them (it counts them in its own replay ledger).
+  for (auto it = own_.begin(); it != own_.end();) {
+    if (files_.count(it->first) == 0 && claimed_.count(it->first) == 0) {
+      taken_over_ += it->second;
+      it = own_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void spool::scan_folder_locked(bool force, std::map<std::string, std::uint64_t>& seen) {
   int fd = ::openat(dirfd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;
   DIR* d = ::fdopendir(fd);
@@ -227,7 +304,6 @@ void spool::rescan_locked(bool force) {
     ::close(fd);
     return;
   }
-  std::map<std::string, std::uint64_t> seen;
   auto wall_now = std::chrono::system_clock::now();
   while (dirent* e = ::readdir(d)) {
     std::string_view n(e->d_name);
@@ -249,17 +325,6 @@ void spool::rescan_locked(bool force) {
     }
   }
   ::closedir(d);
-  files_ = std::move(seen);
-  // Files this process wrote that are gone, though this process neither sent nor dropped them:
-  // another process of the service took them (it counts them in its own replay ledger).
-  for (auto it = own_.begin(); it != own_.end();) {
-    if (files_.count(it->first) == 0 && claimed_.count(it->first) == 0) {
-      taken_over_ += it->second;
-      it = own_.erase(it);
-    } else {
-      ++it;
-    }
-  }
 }
 
 std::string spool::next_stem_locked() {
@@ -341,10 +406,16 @@ spool::write_result spool::write(std::string_view body, const body_meta& meta, s
 
   unsigned char header[k_spool_header_bytes];
   encode_spool_header(meta, body, header);
-  int fd = ::openat(dirfd_, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    res.error = "cannot create a file in " + dir_ + ": " + errno_text(errno);
-    return res;
+  // The folder is created with the first file; another process may remove it when it empties
+  // it between our scan and this write (ENOENT in the folder held): created again, once.
+  int fd = -1;
+  for (int attempt = 0; attempt < 2 && fd < 0; ++attempt) {
+    if (!create_locked(res.error)) return res;
+    fd = ::openat(dirfd_, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && (errno != ENOENT || attempt == 1)) {
+      res.error = "cannot create a file in " + dir_ + ": " + errno_text(errno);
+      return res;
+    }
   }
   bool ok = write_all(fd, header, sizeof header) && write_all(fd, body.data(), body.size()) && ::fsync(fd) == 0;
   int err = errno;
@@ -483,6 +554,7 @@ void spool::remove(spool_claim& c) {
   files_.erase(c.name);
   own_.erase(c.name);
   claimed_.erase(c.name);
+  remove_dir_if_empty_locked();
 }
 
 void spool::release(spool_claim& c) {

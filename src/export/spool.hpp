@@ -64,7 +64,9 @@ struct spool_claim {
 class spool {
  public:
   struct options {
-    std::string directory;  // created (mode 0700) with its parents when missing
+    // Created (mode 0700, with its parents) when the first file is written, and removed when
+    // the last file leaves it: a spool that never held anything leaves no folder behind.
+    std::string directory;
     std::uint64_t max_bytes = 512ull << 20;
     // The largest body a file may hold: larger files were not written by this SDK's exporter
     // (its bodies are at most its max_body_bytes, 5 MiB by default) and are deleted as corrupt
@@ -72,7 +74,8 @@ class spool {
     std::uint64_t max_file_bytes = 16ull << 20;
   };
 
-  // Opens (creating) the directory; on failure returns null and a message naming the path.
+  // Opens the directory if it exists (files of earlier processes), else checks that it could be
+  // created; on failure returns null and a message naming the path.
   static std::unique_ptr<spool> open(const options& opts, std::string& error);
   ~spool();
   spool(const spool&) = delete;
@@ -120,13 +123,17 @@ class spool {
  private:
   spool(std::string dir, int dirfd, std::uint64_t max_bytes, std::uint64_t max_file_bytes);
   void rescan_locked(bool force);
+  void scan_folder_locked(bool force, std::map<std::string, std::uint64_t>& seen);
+  bool attach_locked();
+  bool create_locked(std::string& error);
+  void remove_dir_if_empty_locked();
   std::optional<spool_claim> claim_oldest_locked(std::vector<spool_loss>& corrupt);  // may throw bad_alloc
   bool evict_oldest_locked(std::vector<spool_loss>& out);
   std::string next_stem_locked();
 
   std::mutex mu_;
   std::string dir_;
-  int dirfd_ = -1;
+  int dirfd_ = -1;  // -1 while there is no folder
   std::uint64_t max_bytes_;
   std::uint64_t max_file_bytes_;
   std::uint64_t taken_over_ = 0;                        // records of own files gone elsewhere

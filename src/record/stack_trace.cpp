@@ -2,10 +2,10 @@
 
 #include <cxxabi.h>
 #include <dlfcn.h>
-#include <link.h>
 #include <elf.h>
 #include <execinfo.h>
 #include <fcntl.h>
+#include <link.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -90,8 +90,8 @@ void elf_symbols::parse(const unsigned char* f, std::size_t size) {
 }
 
 std::string_view elf_symbols::find(std::uintptr_t address, std::uintptr_t& start) const {
-  auto it = std::upper_bound(syms_.begin(), syms_.end(), address,
-                             [](std::uintptr_t a, const sym& s) { return a < s.value; });
+  auto it =
+      std::upper_bound(syms_.begin(), syms_.end(), address, [](std::uintptr_t a, const sym& s) { return a < s.value; });
   if (it == syms_.begin()) return {};
   --it;
   if (address - it->value >= std::max<std::uint64_t>(it->size, 1)) return {};

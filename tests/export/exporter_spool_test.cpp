@@ -2,6 +2,9 @@
 // and the next process replaying, corrupt files, and an unwritable spool. Each test checks
 // that every record produced is delivered, dropped with a reason, or left in the spool.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include "export/gzip.hpp"
 #include "export/otlp_encoder.hpp"
@@ -38,6 +41,22 @@ TEST(ExporterSpool, AFullMemoryQueueOverflowsToTheSpool) {
   EXPECT_EQ(counter.delivered(), 500u);
   EXPECT_EQ(arrived(rx).unique.size(), 500u);
   EXPECT_EQ(counter.dropped_total(), 0u);
+  EXPECT_NE(::access(tmp.path().c_str(), F_OK), 0) << "emptied by the replay: the spool's folder is gone";
+}
+
+TEST(ExporterSpool, ADestinationThatAnswersLeavesNoSpoolFolder) {
+  otlp_receiver rx;
+  ASSERT_TRUE(rx.start());
+  temp_dir tmp;
+  const std::string dir = tmp.path() + "/checkout-0123456789abcdef";
+  test_counter counter;
+  auto exp = detail::make_otlp_exporter(fast_config(rx.traces_url(), dir), test_resource());
+  exp->start(counter);
+  record_factory f;
+  for (int i = 0; i < 3; ++i) exp->export_batch(f.spans(10));
+  EXPECT_TRUE(exp->shutdown(clock::now() + 10s));
+  EXPECT_EQ(counter.delivered(), 30u);
+  EXPECT_NE(::access(dir.c_str(), F_OK), 0) << "nothing was spooled: no folder";
 }
 
 TEST(ExporterSpool, WithoutASpoolAFullQueueDropsAsExportQueueFull) {
@@ -210,7 +229,9 @@ TEST(ExporterSpool, AnUnwritableSpoolDropsWithAReasonInsteadOfFailingSilently) {
   test_counter counter;
   auto exp = detail::make_otlp_exporter(fast_config(down_url(), dir), test_resource());
   exp->start(counter);
-  ASSERT_EQ(::rmdir(dir.c_str()), 0);  // the spool folder disappears (a full or remounted disk acts alike)
+  // The spool's path is taken by a file before anything is spooled (a full or read-only disk
+  // acts alike): the folder cannot be created.
+  std::ofstream(dir) << "not a folder";
   record_factory f;
   auto b1 = f.spans(15);
   auto b2 = f.spans(5);

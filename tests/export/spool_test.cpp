@@ -38,6 +38,9 @@ TEST(Spool, BodiesComeBackInTheOrderTheyWereWritten) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(sp->write("body-" + std::to_string(i), meta(10 + i)).ok);
   EXPECT_EQ(sp->file_count(), 5u);
   EXPECT_EQ(sp->own_records(), 10u + 11 + 12 + 13 + 14);
+  struct stat st {};
+  ASSERT_EQ(::stat((tmp.path() + "/a/b").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);  // telemetry is private to the user
   std::vector<spool_loss> corrupt;
   for (int i = 0; i < 5; ++i) {
     auto c = sp->claim_oldest(corrupt);
@@ -50,10 +53,60 @@ TEST(Spool, BodiesComeBackInTheOrderTheyWereWritten) {
   EXPECT_FALSE(sp->claim_oldest(corrupt));
   EXPECT_TRUE(corrupt.empty());
   EXPECT_EQ(sp->own_records(), 0u);
-  EXPECT_TRUE(spool_files(tmp.path() + "/a/b").empty());
-  struct stat st {};
-  ASSERT_EQ(::stat((tmp.path() + "/a/b").c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0700u);  // telemetry is private to the user
+  // Emptied: the folder goes (its parents stay).
+  EXPECT_NE(::access((tmp.path() + "/a/b").c_str(), F_OK), 0);
+  EXPECT_EQ(::access((tmp.path() + "/a").c_str(), F_OK), 0);
+}
+
+TEST(Spool, NoFolderUntilSomethingIsSpooledAndNoneAfterItIsSent) {
+  temp_dir tmp;
+  const std::string dir = tmp.path() + "/service-1234";
+  auto sp = open_spool(dir);
+  std::vector<spool_loss> corrupt;
+  EXPECT_FALSE(sp->claim_oldest(corrupt));
+  EXPECT_EQ(sp->own_records(), 0u);
+  EXPECT_EQ(sp->file_count(), 0u);
+  EXPECT_NE(::access(dir.c_str(), F_OK), 0) << "opened, scanned, claimed from: still no folder";
+  ASSERT_TRUE(sp->write("one", meta(3)).ok);
+  EXPECT_EQ(::access(dir.c_str(), F_OK), 0);
+  auto c = sp->claim_oldest(corrupt);
+  ASSERT_TRUE(c);
+  sp->remove(*c);
+  EXPECT_NE(::access(dir.c_str(), F_OK), 0);
+  // And again: the folder comes back with the next file.
+  ASSERT_TRUE(sp->write("two", meta(4)).ok);
+  EXPECT_EQ(spool_files(dir).size(), 1u);
+}
+
+TEST(Spool, AnEmptyFolderLeftByAnEarlierProcessIsRemovedAtOpen) {
+  temp_dir tmp;
+  const std::string dir = tmp.path() + "/spool";
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  auto sp = open_spool(dir);
+  EXPECT_NE(::access(dir.c_str(), F_OK), 0);
+}
+
+TEST(Spool, AFolderAnotherHolderEmptiedAndRemovedIsCreatedAgain) {
+  temp_dir tmp;
+  const std::string dir = tmp.path() + "/spool";
+  auto writer = open_spool(dir);
+  auto sender = open_spool(dir);  // another process of the same service
+  ASSERT_TRUE(writer->write("first", meta(1)).ok);
+  std::vector<spool_loss> corrupt;
+  auto c = sender->claim_oldest(corrupt);
+  ASSERT_TRUE(c);
+  sender->remove(*c);
+  ASSERT_NE(::access(dir.c_str(), F_OK), 0);  // the sender emptied it and removed it
+  // The writer still holds the removed folder open: its next file lands in a new folder.
+  auto w = writer->write("second", meta(2));
+  ASSERT_TRUE(w.ok) << w.error;
+  EXPECT_EQ(spool_files(dir).size(), 1u);
+  auto c2 = sender->claim_oldest(corrupt);
+  ASSERT_TRUE(c2);
+  EXPECT_EQ(c2->body, "second");
+  sender->remove(*c2);
+  EXPECT_EQ(writer->own_records(), 0u);
+  EXPECT_EQ(writer->take_taken_over(), 3u);  // both of its files were sent by the other holder
 }
 
 TEST(Spool, ANewProcessSeesTheFilesAsNotItsOwn) {
@@ -261,7 +314,7 @@ TEST(Spool, AFolderThatCannotBeWrittenIsReportedNotCrashedOn) {
   temp_dir tmp;
   const std::string dir = tmp.path() + "/spool";
   auto sp = open_spool(dir);
-  ASSERT_EQ(::rmdir(dir.c_str()), 0);  // e.g. removed or remounted under the running process
+  std::ofstream(dir) << "not a folder";  // the path taken by something else under the running process
   auto w = sp->write("x", meta(1));
   EXPECT_FALSE(w.ok);
   EXPECT_NE(w.error.find(dir), std::string::npos) << w.error;
