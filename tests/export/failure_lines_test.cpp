@@ -3,7 +3,11 @@
 // connection, an HTTP status with the server's text or its google.rpc.Status message), then at
 // most a line a minute while it lasts; an answer after failures prints one line saying delivery
 // works again; the shutdown summary repeats the latest cause.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "export_test_util.hpp"
 #include "logfire/config.hpp"
@@ -53,6 +57,44 @@ TEST(FailureLines, ARefusedConnectionIsSaidWithTheURLAndTheCauseAndRepeatedAtShu
   EXPECT_NE(cause.find("onnect"), std::string::npos) << cause;  // curl: "Failed to connect ... Couldn't connect"
   EXPECT_NE(err.find("; last export error: " + url + ": "), std::string::npos) << err;
   EXPECT_EQ(err.find("recover"), std::string::npos) << err;
+}
+
+TEST(FailureLines, ADeadPortThatNeverAnswersIsSaidAsATimeoutWithTheURL) {
+  // A socket that listens and never accepts: the connection completes in the kernel's backlog,
+  // the request is sent, and no answer ever comes (a hung backend, a black-holing proxy).
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string endpoint = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  const std::string url = endpoint + "/v1/traces";
+  testing::internal::CaptureStderr();
+  {
+    options o = sdk_options(endpoint);
+    o.otlp.timeout = 200ms;
+    auto lf = configure(std::move(o));
+    ASSERT_TRUE(lf) << lf.error();
+    shutdown_guard guard(lf);
+    info("order {id} placed", {{"id", 7}});
+    EXPECT_FALSE(force_flush(1500ms));
+    EXPECT_GE(stats().count_of(event_counter::batches_retried), 1u);
+    EXPECT_FALSE(shutdown(500ms));  // the record is still unsent: the summary says why
+  }
+  ::close(fd);
+  const std::string err = testing::internal::GetCapturedStderr();
+  // "logfire: 1 failed export attempt (batches_retried) - ...; latest cause: http://127.0.0.1:PORT/v1/traces:
+  // Operation timed out after 200 milliseconds with 0 bytes received" (curl's words)
+  const auto at = err.find(std::string(k_failed_text) + url + ": ");
+  ASSERT_NE(at, std::string::npos) << err;
+  EXPECT_EQ(err.rfind("logfire: ", at), err.rfind('\n', at) + 1) << err;
+  const std::string cause = err.substr(at, err.find('\n', at) - at);
+  EXPECT_NE(cause.find("timed out"), std::string::npos) << cause;
+  EXPECT_NE(err.find("; last export error: " + url + ": "), std::string::npos) << err;
 }
 
 TEST(FailureLines, A503WithTextIsSaidThenTheRecoveryOnce) {
