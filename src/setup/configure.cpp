@@ -463,93 +463,151 @@ shutdown_guard::~shutdown_guard() {
   if (generation_) shutdown_generation(generation_);
 }
 
+namespace {
+
+// The environment configure() reads: the process's, or none (options::read_environment). An
+// empty variable counts as unset.
+env_lookup environment_for(const options& opts) {
+  if (!opts.read_environment) return env_lookup([](std::string_view) { return std::optional<std::string>(); });
+  return env_lookup([raw = process_environment()](std::string_view n) -> std::optional<std::string> {
+    auto v = raw(n);
+    if (v && v->empty()) return std::nullopt;
+    return v;
+  });
+}
+
+// The pipeline's settings from the resolved options: scrubbing, limits, sampling, batching,
+// propagation. An invalid scrubbing pattern or propagator name is the error returned.
+std::string fill_pipeline_settings(const options& opts, pipeline_settings& s) {
+  // Built once here, so an invalid pattern or name fails configure() with its message; the
+  // background thread applies it to every record.
+  if (opts.scrubbing.enabled.value_or(true)) {
+    std::string err;
+    s.scrub = scrubber::create(opts.scrubbing, err);
+    if (!s.scrub) return err;
+  }
+  if (opts.limits.ring_bytes) s.ring_bytes = *opts.limits.ring_bytes;
+  if (opts.limits.overflow) s.overflow = *opts.limits.overflow;
+  if (opts.limits.overflow_block_timeout) s.block_timeout = *opts.limits.overflow_block_timeout;
+  if (opts.limits.max_attributes) s.max_attributes = *opts.limits.max_attributes;
+  if (opts.limits.max_value_length) s.max_value_length = *opts.limits.max_value_length;
+  if (opts.limits.max_open_spans) s.max_open_spans = *opts.limits.max_open_spans;
+  s.head.ratio = ratio_sampler(opts.trace_sample_rate.value_or(1.0));
+  s.head.hook = opts.sampler;
+  if (opts.sampling.tail) {
+    tail_settings t;
+    t.callback = opts.sampling.tail;
+    if (opts.sampling.max_traces) t.max_traces = *opts.sampling.max_traces;
+    if (opts.sampling.max_bytes) t.max_bytes = *opts.sampling.max_bytes;
+    if (opts.sampling.max_age) t.max_age = *opts.sampling.max_age;
+    if (opts.sampling.decision_cache) t.decision_cache = *opts.sampling.decision_cache;
+    t.drop_on_bound = opts.sampling.drop_on_bound.value_or(false);
+    s.tail = std::make_shared<const tail_settings>(std::move(t));
+  }
+  if (opts.batching.schedule_delay) s.schedule_delay = *opts.batching.schedule_delay;
+  s.first_delay = std::min(s.first_delay, s.schedule_delay);
+  if (opts.batching.max_export_batch_size) s.max_batch = *opts.batching.max_export_batch_size;
+  s.tracing_mode = opts.distributed_tracing.value_or(logfire::distributed_tracing::unset);
+  s.baggage_attributes = opts.add_baggage_to_attributes.value_or(true);
+  s.stack_traces = opts.stack_traces.value_or(true);
+  auto sel = propagators_from_names(opts.propagators.value_or("tracecontext,baggage"),
+                                    opts.propagators ? "OTEL_PROPAGATORS" : "propagators");
+  if (!sel.ok()) return std::move(sel.error);
+  s.propagator = std::move(sel.value);
+  return {};
+}
+
+// What the platform changes: whether it injects its own trace headers (Cloud Run & co.), and
+// then whether tail sampling buffers traces with an incoming parent.
+void apply_platform(const options& opts, platform plat, pipeline_settings& s) {
+  s.platform_injects = platform_injects_trace_headers(plat);
+  s.platform_name = std::string(platform_display_name(plat));
+  if (!s.tail) return;
+  auto t = std::make_shared<tail_settings>(*s.tail);
+  // Where the platform injects its own trace headers and the default mode does not obey them,
+  // an incoming parent is the platform's, not a caller's decision.
+  t->buffer_remote = opts.sampling.buffer_remote.has_value()
+                         ? *opts.sampling.buffer_remote
+                         : s.platform_injects && s.tracing_mode == logfire::distributed_tracing::unset;
+  s.tail = std::move(t);
+}
+
+// The console, or null when it is off; in prompt mode it also prints at the call (s.prompt).
+std::shared_ptr<console_exporter> make_console(const options& opts, pipeline_settings& s) {
+  if (!opts.console.enabled.value_or(true)) return nullptr;
+  console_settings cs;
+  cs.output = opts.console.output ? opts.console.output : stdout;
+  cs.colors = console_should_color(opts.console.colors.value_or(console_colors::automatic), cs.output);
+  cs.min_level = opts.console.min_level.value_or(level::info);
+  cs.include_timestamps = opts.console.include_timestamps.value_or(true);
+  cs.include_tags = opts.console.include_tags.value_or(true);
+  cs.verbose = opts.console.verbose.value_or(false);
+  cs.span_style = opts.console.span_style.value_or(console_span_style::show_parents);
+  s.console_min_level = std::string(to_string(cs.min_level));
+  auto console = std::make_shared<console_exporter>(cs);
+  if (opts.console.immediate.value_or(console_is_terminal(cs.output))) {
+    console->enable_prompt(s.scrub, s.max_attributes);
+    s.prompt = std::make_shared<console_prompt>(console);
+  }
+  return console;
+}
+
+// The metric reader over `exporters`, or null when there is none.
+std::shared_ptr<metric_reader> make_metric_reader(const options& opts, const resource& res,
+                                                  std::vector<std::shared_ptr<metric_exporter>> exporters) {
+  if (exporters.empty()) return nullptr;
+  metric_reader_settings ms;
+  if (opts.metrics.export_interval) ms.interval = *opts.metrics.export_interval;
+  if (opts.metrics.export_timeout) ms.timeout = *opts.metrics.export_timeout;
+  ms.preference = opts.metrics.temporality.value_or(metric_temporality::delta);
+  ms.res = res;
+  ms.exporters = std::move(exporters);
+  return std::make_shared<metric_reader>(std::move(ms));
+}
+
+// On GCP, project, region and instance id come from the metadata server, off the hot path and
+// without blocking startup: they reach the exporters when the lookup answers. Under
+// g_configure_mutex.
+void start_metadata_lookup(pipeline& p, const std::shared_ptr<metric_reader>& metrics, platform plat,
+                           const env_lookup& env) {
+  pipeline* raw = &p;
+  std::weak_ptr<metric_reader> weak_metrics = metrics;
+  auto on_metadata = [raw, weak_metrics](const gcp_metadata& m) {
+    resource additions;
+    if (!m.project_id.empty()) additions.set("cloud.account.id", m.project_id);
+    if (!m.region.empty()) additions.set("cloud.region", m.region);
+    if (!m.instance_id.empty()) additions.set("faas.instance", m.instance_id);
+    if (additions.attributes.empty()) return;
+    if (auto r = weak_metrics.lock()) r->add_resource_attributes(additions);
+    raw->add_resource_attributes(std::move(additions));
+  };
+  g_metadata_lookup.reset();
+  if (auto lookup = gcp_metadata_lookup::start_if_gcp(plat, env, on_metadata)) {
+    std::shared_ptr<gcp_metadata_lookup> owned(std::move(lookup));
+    g_metadata_lookup = owned;
+    p.own_lookup(std::move(owned));
+  }
+}
+
+}  // namespace
+
+// Reads as the steps of a configuration: options, pipeline settings, resource and platform,
+// exporters (console, destinations, the user's), metrics; then, under the configuration lock,
+// the previous pipeline stopped and the new one started.
 setup configure(options opts) {
   // A metric callback runs on the reader's thread, which reconfiguring would have to stop.
   if (on_metric_reader_thread()) return setup("logfire::configure cannot be called from a metric callback");
   try {
-    // An empty variable counts as unset.
-    const env_lookup env =
-        opts.read_environment
-            ? env_lookup([raw = process_environment()](std::string_view n) -> std::optional<std::string> {
-                auto v = raw(n);
-                if (v && v->empty()) return std::nullopt;
-                return v;
-              })
-            : env_lookup([](std::string_view) { return std::optional<std::string>(); });
+    const env_lookup env = environment_for(opts);
     if (auto err = resolve_options(opts, env); !err.empty()) return setup(std::move(err));
-    // Built once here, so an invalid pattern or name fails configure() with its message; the
-    // background thread applies it to every record.
     pipeline_settings s;
-    if (opts.scrubbing.enabled.value_or(true)) {
-      std::string err;
-      s.scrub = scrubber::create(opts.scrubbing, err);
-      if (!s.scrub) return setup(std::move(err));
-    }
-    if (opts.limits.ring_bytes) s.ring_bytes = *opts.limits.ring_bytes;
-    if (opts.limits.overflow) s.overflow = *opts.limits.overflow;
-    if (opts.limits.overflow_block_timeout) s.block_timeout = *opts.limits.overflow_block_timeout;
-    if (opts.limits.max_attributes) s.max_attributes = *opts.limits.max_attributes;
-    if (opts.limits.max_value_length) s.max_value_length = *opts.limits.max_value_length;
-    if (opts.limits.max_open_spans) s.max_open_spans = *opts.limits.max_open_spans;
-    s.head.ratio = ratio_sampler(opts.trace_sample_rate.value_or(1.0));
-    s.head.hook = opts.sampler;
-    if (opts.sampling.tail) {
-      tail_settings t;
-      t.callback = opts.sampling.tail;
-      if (opts.sampling.max_traces) t.max_traces = *opts.sampling.max_traces;
-      if (opts.sampling.max_bytes) t.max_bytes = *opts.sampling.max_bytes;
-      if (opts.sampling.max_age) t.max_age = *opts.sampling.max_age;
-      if (opts.sampling.decision_cache) t.decision_cache = *opts.sampling.decision_cache;
-      t.drop_on_bound = opts.sampling.drop_on_bound.value_or(false);
-      s.tail = std::make_shared<const tail_settings>(std::move(t));
-    }
-    if (opts.batching.schedule_delay) s.schedule_delay = *opts.batching.schedule_delay;
-    s.first_delay = std::min(s.first_delay, s.schedule_delay);
-    if (opts.batching.max_export_batch_size) s.max_batch = *opts.batching.max_export_batch_size;
-    s.tracing_mode = opts.distributed_tracing.value_or(logfire::distributed_tracing::unset);
-    s.baggage_attributes = opts.add_baggage_to_attributes.value_or(true);
-    s.stack_traces = opts.stack_traces.value_or(true);
-
+    if (auto err = fill_pipeline_settings(opts, s); !err.empty()) return setup(std::move(err));
     const platform plat = detect_platform(env);  // once: it reads a dozen variables
     resource res = build_resource(opts, env, plat);
-    s.platform_injects = platform_injects_trace_headers(plat);
-    s.platform_name = std::string(platform_display_name(plat));
-    if (s.tail && !opts.sampling.buffer_remote.has_value()) {
-      // Where the platform injects its own trace headers (Cloud Run & co.) and the default mode
-      // does not obey them, an incoming parent is the platform's, not a caller's decision.
-      auto t = std::make_shared<tail_settings>(*s.tail);
-      t->buffer_remote = s.platform_injects && s.tracing_mode == logfire::distributed_tracing::unset;
-      s.tail = std::move(t);
-    } else if (s.tail) {
-      auto t = std::make_shared<tail_settings>(*s.tail);
-      t->buffer_remote = *opts.sampling.buffer_remote;
-      s.tail = std::move(t);
-    }
-    {
-      auto sel = propagators_from_names(opts.propagators.value_or("tracecontext,baggage"),
-                                        opts.propagators ? "OTEL_PROPAGATORS" : "propagators");
-      if (!sel.ok()) return setup(std::move(sel.error));
-      s.propagator = std::move(sel.value);
-    }
+    apply_platform(opts, plat, s);
 
     std::vector<std::shared_ptr<exporter>> exporters;
-    if (opts.console.enabled.value_or(true)) {
-      console_settings cs;
-      cs.output = opts.console.output ? opts.console.output : stdout;
-      cs.colors = console_should_color(opts.console.colors.value_or(console_colors::automatic), cs.output);
-      cs.min_level = opts.console.min_level.value_or(level::info);
-      cs.include_timestamps = opts.console.include_timestamps.value_or(true);
-      cs.include_tags = opts.console.include_tags.value_or(true);
-      cs.verbose = opts.console.verbose.value_or(false);
-      cs.span_style = opts.console.span_style.value_or(console_span_style::show_parents);
-      s.console_min_level = std::string(to_string(cs.min_level));
-      auto console = std::make_shared<console_exporter>(cs);
-      if (opts.console.immediate.value_or(console_is_terminal(cs.output))) {
-        console->enable_prompt(s.scrub, s.max_attributes);
-        s.prompt = std::make_shared<console_prompt>(console);
-      }
-      exporters.push_back(std::move(console));
-    }
+    if (auto console = make_console(opts, s)) exporters.push_back(std::move(console));
     std::string err;
     std::vector<std::string> notices;
     auto destinations = make_destination_exporters(opts, res, env, err, notices);
@@ -562,17 +620,7 @@ setup configure(options opts) {
     for (const auto& n : notices) std::fprintf(stderr, "logfire: %s\n", n.c_str());
     for (auto& d : destinations) exporters.push_back(std::move(d));
     for (auto& e : opts.exporters) exporters.push_back(e);
-
-    std::shared_ptr<metric_reader> metrics;
-    if (!metric_exporters.empty()) {
-      metric_reader_settings ms;
-      if (opts.metrics.export_interval) ms.interval = *opts.metrics.export_interval;
-      if (opts.metrics.export_timeout) ms.timeout = *opts.metrics.export_timeout;
-      ms.preference = opts.metrics.temporality.value_or(metric_temporality::delta);
-      ms.res = res;
-      ms.exporters = std::move(metric_exporters);
-      metrics = std::make_shared<metric_reader>(std::move(ms));
-    }
+    std::shared_ptr<metric_reader> metrics = make_metric_reader(opts, res, std::move(metric_exporters));
 
     std::lock_guard lock(g_configure_mutex);
     install_process_hooks();
@@ -580,25 +628,7 @@ setup configure(options opts) {
     g_min_level.store(opts.min_level ? static_cast<std::uint8_t>(*opts.min_level) : 0, std::memory_order_relaxed);
     auto p = std::make_unique<pipeline>(std::move(s), std::move(res), std::move(exporters));
     p->start();
-    // On GCP, project, region and instance id come from the metadata server, off the hot path
-    // and without blocking startup: they reach the exporters when the lookup answers.
-    pipeline* raw = p.get();
-    std::weak_ptr<metric_reader> weak_metrics = metrics;
-    auto on_metadata = [raw, weak_metrics](const gcp_metadata& m) {
-      resource additions;
-      if (!m.project_id.empty()) additions.set("cloud.account.id", m.project_id);
-      if (!m.region.empty()) additions.set("cloud.region", m.region);
-      if (!m.instance_id.empty()) additions.set("faas.instance", m.instance_id);
-      if (additions.attributes.empty()) return;
-      if (auto r = weak_metrics.lock()) r->add_resource_attributes(additions);
-      raw->add_resource_attributes(std::move(additions));
-    };
-    g_metadata_lookup.reset();
-    if (auto lookup = gcp_metadata_lookup::start_if_gcp(plat, env, on_metadata)) {
-      std::shared_ptr<gcp_metadata_lookup> owned(std::move(lookup));
-      g_metadata_lookup = owned;
-      p->own_lookup(std::move(owned));
-    }
+    start_metadata_lookup(*p, metrics, plat, env);
     g_active_pipeline = p.release();
     if (metrics) {
       metrics->start();
