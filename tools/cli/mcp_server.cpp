@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "args.hpp"
@@ -158,6 +159,120 @@ std::string mcp_server::line_too_long() const {
 }
 
 // Longer than a screen: one branch per method, and one per tool; each is a few lines.
+namespace {
+
+// The "initialize" result: the protocol version the client asked for when this server speaks
+// it, else the latest; the server's tools capability and a short note for the assistant.
+std::string initialize_result(const mcp_options& options, const json::value* params) {
+  const json::value* asked = params ? params->find("protocolVersion") : nullptr;
+  std::string_view version = kMcpLatestVersion;
+  for (auto v : kVersions) {
+    if (asked != nullptr && asked->is_string() && asked->text == v) version = v;
+  }
+  std::string r = "{\"protocolVersion\":";
+  json::append_string(r, version);
+  r += ",\"capabilities\":{\"tools\":{\"listChanged\":false}},\"serverInfo\":{\"name\":\"logfire-cpp\",\"version\":";
+  json::append_string(r, options.server_version);
+  r += "},\"instructions\":";
+  json::append_string(r,
+                      "Telemetry (spans, logs, metrics) that local programs sent to `logfire-cpp serve`. Start "
+                      "with search (e.g. level error, since 5m) or recent_traces, then get_trace for one trace; "
+                      "query_sql for anything else.");
+  r += '}';
+  return r;
+}
+
+// Each tool takes its arguments and answers the content of a tools/call result (tool_result,
+// or tool_error for a bad argument or a database error). The database may be created after
+// this server started: it is opened for each call.
+std::string recent_traces_tool(const mcp_options& options, arguments& args) {
+  backend::trace_query q;
+  q.limit = static_cast<std::size_t>(args.integer("limit", 1, 200).value_or(20));
+  q.errors_only = args.boolean("errors_only").value_or(false);
+  if (!args.error().empty()) return tool_error(args.error());
+  std::string error;
+  auto db = backend::open_read_only(options.db_path, error);
+  std::vector<backend::trace_summary> list;
+  if (!db || !backend::recent_traces(db.get(), q, list, error)) return tool_error(error);
+  return tool_result(backend::traces_to_json(list));
+}
+
+std::string get_trace_tool(const mcp_options& options, arguments& args) {
+  auto trace_id = args.string("trace_id");
+  auto limit = args.integer("limit", 1, 20'000).value_or(2000);
+  if (!args.error().empty()) return tool_error(args.error());
+  if (!trace_id || !backend::is_trace_id(*trace_id)) return tool_error("argument 'trace_id' must be 32 hex digits");
+  std::string error;
+  auto db = backend::open_read_only(options.db_path, error);
+  std::vector<backend::record_summary> rows;
+  bool truncated = false;
+  if (!db || !backend::trace_tree(db.get(), *trace_id, static_cast<std::size_t>(limit), rows, truncated, error)) {
+    return tool_error(error);
+  }
+  if (rows.empty()) return tool_error("no records with trace id " + *trace_id);
+  std::string out = "{\"trace_id\":";
+  json::append_string(out, backend::text::lower(*trace_id));
+  out += ',' + backend::records_to_json(rows, truncated, true).substr(1);
+  return tool_result(out);
+}
+
+std::string search_tool(const mcp_options& options, arguments& args) {
+  backend::search_query q;
+  q.text = args.string("text").value_or("");
+  q.service = args.string("service");
+  q.limit = static_cast<std::size_t>(args.integer("limit", 1, 1000).value_or(50));
+  auto since = args.string("since");
+  auto level = args.string("level");
+  if (!args.error().empty()) return tool_error(args.error());
+  if (since) {
+    auto d = parse_duration(*since);
+    if (!d) return tool_error("argument 'since' must be a duration such as 30s, 5m, 2h or 7d");
+    q.since_ns = now_ns() - std::chrono::duration_cast<std::chrono::nanoseconds>(*d).count();
+  }
+  if (level) {
+    auto lv = parse_level(*level);
+    if (!lv) return tool_error("argument 'level' must be trace, debug, info, notice, warn, error, fatal or a number");
+    q.min_level = *lv;
+  }
+  std::string error;
+  auto db = backend::open_read_only(options.db_path, error);
+  std::vector<backend::record_summary> found;
+  bool truncated = false;
+  if (!db || !backend::search_records(db.get(), q, found, truncated, error)) return tool_error(error);
+  return tool_result(backend::records_to_json(found, truncated));
+}
+
+// The read-only door of /api/query and `logfire-cpp query`, with smaller limits.
+std::string query_sql_tool(const mcp_options& options, arguments& args) {
+  auto sql = args.string("sql");
+  if (!args.error().empty()) return tool_error(args.error());
+  if (!sql || sql->empty()) return tool_error("argument 'sql' must be a SQL statement");
+  std::string error;
+  auto db = backend::open_read_only(options.db_path, error);
+  if (!db) return tool_error(error);
+  backend::query_limits limits;
+  limits.max_rows = options.query_max_rows;
+  limits.max_bytes = options.query_max_bytes;
+  limits.timeout = options.query_timeout;
+  limits.rows_option = limits.bytes_option = limits.timeout_option =
+      "logfire-cpp mcp --query-max-rows/--query-max-bytes/--query-timeout";
+  backend::query_result result;
+  if (!backend::run_query(db.get(), *sql, limits, result, error)) return tool_error(error);
+  return tool_result(backend::result_to_api_json(result));
+}
+
+using tool_fn = std::string (*)(const mcp_options&, arguments&);
+constexpr std::pair<std::string_view, tool_fn> k_tool_fns[] = {
+    {"recent_traces", recent_traces_tool},
+    {"get_trace", get_trace_tool},
+    {"search", search_tool},
+    {"query_sql", query_sql_tool},
+};
+
+}  // namespace
+
+// One JSON-RPC message in, its answer out ("" for notifications and responses): the envelope
+// is checked here, each method and tool has its own function above.
 std::string mcp_server::handle_line(std::string_view line) {
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
   if (line.find_first_not_of(" \t") == std::string_view::npos) return {};
@@ -193,24 +308,7 @@ std::string mcp_server::handle_line(std::string_view line) {
     if (m == "notifications/initialized") initialized_ = true;
     return {};  // notifications/cancelled and others: nothing to answer
   }
-  if (m == "initialize") {
-    const json::value* asked = params ? params->find("protocolVersion") : nullptr;
-    std::string_view answer = kMcpLatestVersion;
-    for (auto v : kVersions) {
-      if (asked != nullptr && asked->is_string() && asked->text == v) answer = v;
-    }
-    std::string r = "{\"protocolVersion\":";
-    json::append_string(r, answer);
-    r += ",\"capabilities\":{\"tools\":{\"listChanged\":false}},\"serverInfo\":{\"name\":\"logfire-cpp\",\"version\":";
-    json::append_string(r, options_.server_version);
-    r += "},\"instructions\":";
-    json::append_string(r,
-                        "Telemetry (spans, logs, metrics) that local programs sent to `logfire-cpp serve`. Start "
-                        "with search (e.g. level error, since 5m) or recent_traces, then get_trace for one trace; "
-                        "query_sql for anything else.");
-    r += '}';
-    return result_answer(rid, r);
-  }
+  if (m == "initialize") return result_answer(rid, initialize_result(options_, params));
   if (m == "ping") return result_answer(rid, "{}");
   if (m == "tools/list") {
     // kTools is written across lines for reading; a message must be one line.
@@ -226,89 +324,13 @@ std::string mcp_server::handle_line(std::string_view line) {
   if (args_value != nullptr && args_value->kind != json::value::type::object) {
     return error_answer(rid, kInvalidParams, "tools/call arguments must be an object");
   }
-  const std::string& tool = name->text;
-  if (tool != "recent_traces" && tool != "get_trace" && tool != "search" && tool != "query_sql") {
-    return error_answer(rid, kInvalidParams,
-                        "unknown tool: " + tool + " (tools: recent_traces, get_trace, search, query_sql)");
+  for (const auto& [tool, fn] : k_tool_fns) {
+    if (name->text != tool) continue;
+    arguments args(args_value);
+    return result_answer(rid, fn(options_, args));
   }
-  arguments args(args_value);
-  std::string error;
-  // The database may be created after this server started: opened for each call.
-  auto open = [&]() { return backend::open_read_only(options_.db_path, error); };
-
-  if (tool == "recent_traces") {
-    backend::trace_query q;
-    q.limit = static_cast<std::size_t>(args.integer("limit", 1, 200).value_or(20));
-    q.errors_only = args.boolean("errors_only").value_or(false);
-    if (!args.error().empty()) return result_answer(rid, tool_error(args.error()));
-    auto db = open();
-    std::vector<backend::trace_summary> list;
-    if (!db || !backend::recent_traces(db.get(), q, list, error)) return result_answer(rid, tool_error(error));
-    return result_answer(rid, tool_result(backend::traces_to_json(list)));
-  }
-  if (tool == "get_trace") {
-    auto trace_id = args.string("trace_id");
-    auto limit = args.integer("limit", 1, 20'000).value_or(2000);
-    if (!args.error().empty()) return result_answer(rid, tool_error(args.error()));
-    if (!trace_id || !backend::is_trace_id(*trace_id)) {
-      return result_answer(rid, tool_error("argument 'trace_id' must be 32 hex digits"));
-    }
-    auto db = open();
-    std::vector<backend::record_summary> rows;
-    bool truncated = false;
-    if (!db || !backend::trace_tree(db.get(), *trace_id, static_cast<std::size_t>(limit), rows, truncated, error)) {
-      return result_answer(rid, tool_error(error));
-    }
-    if (rows.empty()) return result_answer(rid, tool_error("no records with trace id " + *trace_id));
-    std::string out = "{\"trace_id\":";
-    json::append_string(out, backend::text::lower(*trace_id));
-    out += ',' + backend::records_to_json(rows, truncated, true).substr(1);
-    return result_answer(rid, tool_result(out));
-  }
-  if (tool == "search") {
-    backend::search_query q;
-    q.text = args.string("text").value_or("");
-    q.service = args.string("service");
-    q.limit = static_cast<std::size_t>(args.integer("limit", 1, 1000).value_or(50));
-    auto since = args.string("since");
-    auto level = args.string("level");
-    if (!args.error().empty()) return result_answer(rid, tool_error(args.error()));
-    if (since) {
-      auto d = parse_duration(*since);
-      if (!d) return result_answer(rid, tool_error("argument 'since' must be a duration such as 30s, 5m, 2h or 7d"));
-      q.since_ns = now_ns() - std::chrono::duration_cast<std::chrono::nanoseconds>(*d).count();
-    }
-    if (level) {
-      auto lv = parse_level(*level);
-      if (!lv) {
-        return result_answer(
-            rid, tool_error("argument 'level' must be trace, debug, info, notice, warn, error, fatal or a number"));
-      }
-      q.min_level = *lv;
-    }
-    auto db = open();
-    std::vector<backend::record_summary> found;
-    bool truncated = false;
-    if (!db || !backend::search_records(db.get(), q, found, truncated, error)) {
-      return result_answer(rid, tool_error(error));
-    }
-    return result_answer(rid, tool_result(backend::records_to_json(found, truncated)));
-  }
-  // query_sql: the read-only door of /api/query and `logfire-cpp query`, with smaller limits.
-  auto sql = args.string("sql");
-  if (!args.error().empty()) return result_answer(rid, tool_error(args.error()));
-  if (!sql || sql->empty()) return result_answer(rid, tool_error("argument 'sql' must be a SQL statement"));
-  auto db = open();
-  if (!db) return result_answer(rid, tool_error(error));
-  backend::query_limits limits;
-  limits.max_rows = options_.query_max_rows;
-  limits.max_bytes = options_.query_max_bytes;
-  limits.timeout = options_.query_timeout;
-  limits.rows_option = limits.bytes_option = limits.timeout_option =
-      "logfire-cpp mcp --query-max-rows/--query-max-bytes/--query-timeout";
-  backend::query_result result;
-  if (!backend::run_query(db.get(), *sql, limits, result, error)) return result_answer(rid, tool_error(error));
-  return result_answer(rid, tool_result(backend::result_to_api_json(result)));
+  return error_answer(rid, kInvalidParams,
+                      "unknown tool: " + name->text + " (tools: recent_traces, get_trace, search, query_sql)");
 }
 
 void mcp_server::run(std::FILE* in, std::FILE* out) {
