@@ -189,6 +189,10 @@ void parse_comma_list(std::string_view text, std::vector<std::string>& out) {
   }
 }
 
+// Every option the environment can set, in one place: code wins, then the variables in the
+// order listed, then the default (applied where the option is used). Long on purpose: one line
+// per variable, in the README's order, reads as the table it is; the groups with logic of their
+// own (tail sampling, resource attributes, service name) are functions of their own.
 std::string resolve_options(options& o, const env_lookup& env) {
   std::string err;
   auto first_of = [&](std::optional<std::string>& field, std::initializer_list<std::string_view> names) {

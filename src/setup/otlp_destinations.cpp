@@ -349,110 +349,125 @@ std::string add_logfire_destinations(const destination_context& d) {
   return {};
 }
 
+// The per-signal OTLP variables: OTEL_EXPORTER_OTLP_TRACES_X or OTEL_EXPORTER_OTLP_METRICS_X.
+std::string signal_var(bool metrics, std::string_view what) {
+  return std::string(metrics ? "OTEL_EXPORTER_OTLP_METRICS_" : "OTEL_EXPORTER_OTLP_TRACES_") + std::string(what);
+}
+
+// The endpoint URL, "" when none is set: the signal's own endpoint as given, else the general
+// endpoint with the signal's path; code before the environment.
+std::string otlp_url(const destination_context& d, std::string& url) {
+  const auto& o = d.opts.otlp;
+  const std::string endpoint_var = signal_var(d.metrics, "ENDPOINT");
+  const auto& signal_endpoint = d.metrics ? o.metrics_endpoint : o.traces_endpoint;
+  if (signal_endpoint && !trim(*signal_endpoint).empty()) {
+    url = std::string(trim(*signal_endpoint));
+    if (!is_http_url(url))
+      return quoted(d.metrics ? "otlp.metrics_endpoint" : "otlp.traces_endpoint", "is not an http(s) URL", url);
+  } else if (o.endpoint && !trim(*o.endpoint).empty()) {
+    url = std::string(trim(*o.endpoint));
+    if (!is_http_url(url)) return quoted("otlp.endpoint", "is not an http(s) URL", url);
+    url = strip_slashes(url) + d.path;
+  } else if (auto v = get(d.env, endpoint_var)) {
+    url = std::string(trim(*v));  // used as-is, per the OTLP exporter specification
+    if (!is_http_url(url)) return quoted(endpoint_var, "is not an http(s) URL", *v);
+  } else if (auto v2 = get(d.env, "OTEL_EXPORTER_OTLP_ENDPOINT")) {
+    url = std::string(trim(*v2));
+    if (!is_http_url(url)) return quoted("OTEL_EXPORTER_OTLP_ENDPOINT", "is not an http(s) URL", *v2);
+    url = strip_slashes(url) + d.path;
+  }
+  return {};
+}
+
+std::string otlp_headers(const destination_context& d, otlp_exporter_config& cfg) {
+  const auto& o = d.opts.otlp;
+  if (!o.headers.empty()) {
+    for (const auto& [k, v] : o.headers) cfg.headers.push_back({k, v});
+    return {};
+  }
+  const std::string headers_var = signal_var(d.metrics, "HEADERS");
+  for (std::string_view var : {std::string_view(headers_var), std::string_view("OTEL_EXPORTER_OTLP_HEADERS")}) {
+    if (auto v = get(d.env, var)) {
+      if (auto err = parse_otlp_headers(*v, cfg.headers); !err.empty()) return std::string(var) + ": " + err;
+      break;
+    }
+  }
+  return {};
+}
+
+std::string otlp_protocol_of(const destination_context& d, otlp_exporter_config& cfg) {
+  const auto& o = d.opts.otlp;
+  if (o.protocol) {
+    cfg.format = *o.protocol == otlp_protocol::http_json ? body_format::json : body_format::protobuf;
+    return {};
+  }
+  const std::string protocol_var = signal_var(d.metrics, "PROTOCOL");
+  for (std::string_view var : {std::string_view(protocol_var), std::string_view("OTEL_EXPORTER_OTLP_PROTOCOL")}) {
+    auto v = get(d.env, var);
+    if (!v) continue;
+    auto l = lower(trim(*v));
+    if (l == "http/protobuf") {
+      cfg.format = body_format::protobuf;
+    } else if (l == "http/json") {
+      cfg.format = body_format::json;
+    } else if (l == "grpc") {
+      return quoted(var,
+                    "asks for gRPC, which logfire-cpp does not send; use http/protobuf (a Collector "
+                    "listens for it on port 4318)",
+                    *v);
+    } else {
+      return quoted(var, "must be http/protobuf or http/json", *v);
+    }
+    break;
+  }
+  return {};
+}
+
+std::string otlp_compression(const destination_context& d, otlp_exporter_config& cfg) {
+  const auto& o = d.opts.otlp;
+  if (o.gzip) {
+    cfg.gzip = *o.gzip;
+    return {};
+  }
+  const std::string compression_var = signal_var(d.metrics, "COMPRESSION");
+  for (std::string_view var : {std::string_view(compression_var), std::string_view("OTEL_EXPORTER_OTLP_COMPRESSION")}) {
+    auto v = get(d.env, var);
+    if (!v) continue;
+    auto l = lower(trim(*v));
+    if (l == "gzip") {
+      cfg.gzip = true;
+    } else if (l == "none") {
+      cfg.gzip = false;
+    } else {
+      return quoted(var, "must be gzip or none", *v);
+    }
+    break;
+  }
+  return {};
+}
+
 // The OTLP endpoint's destination, when one is set (options.otlp, OTEL_EXPORTER_OTLP_[TRACES_|
 // METRICS_]ENDPOINT), with its headers, protocol and compression. Returns an error naming the
 // setting.
 std::string add_otlp_destination(const destination_context& d) {
-  const options& opts = d.opts;
-  const env_lookup& env = d.env;
-  const bool metrics = d.metrics;
-  const std::string& path = d.path;
-  const std::string& service = d.service;
-  const common_settings& common = d.common;
-  const otlp_signal signal = d.signal;
-  auto& result = d.result;
-  auto& new_notices = d.notices;
-  // The per-signal OTLP variables: OTEL_EXPORTER_OTLP_TRACES_X or OTEL_EXPORTER_OTLP_METRICS_X.
-  auto signal_var = [&](std::string_view what) {
-    return std::string(metrics ? "OTEL_EXPORTER_OTLP_METRICS_" : "OTEL_EXPORTER_OTLP_TRACES_") + std::string(what);
-  };
-  const std::string endpoint_var = signal_var("ENDPOINT");
-  const std::string headers_var = signal_var("HEADERS");
-  const std::string protocol_var = signal_var("PROTOCOL");
-  const std::string compression_var = signal_var("COMPRESSION");
-  const auto& o = opts.otlp;
   std::string url;
-  const auto& signal_endpoint = metrics ? o.metrics_endpoint : o.traces_endpoint;
-  if (signal_endpoint && !trim(*signal_endpoint).empty()) {
-    url = std::string(trim(*signal_endpoint));
-    if (!is_http_url(url))
-      return quoted(metrics ? "otlp.metrics_endpoint" : "otlp.traces_endpoint", "is not an http(s) URL", url);
-  } else if (o.endpoint && !trim(*o.endpoint).empty()) {
-    url = std::string(trim(*o.endpoint));
-    if (!is_http_url(url)) return quoted("otlp.endpoint", "is not an http(s) URL", url);
-    url = strip_slashes(url) + path;
-  } else if (auto v = get(env, endpoint_var)) {
-    url = std::string(trim(*v));  // used as-is, per the OTLP exporter specification
-    if (!is_http_url(url)) return quoted(endpoint_var, "is not an http(s) URL", *v);
-  } else if (auto v2 = get(env, "OTEL_EXPORTER_OTLP_ENDPOINT")) {
-    url = std::string(trim(*v2));
-    if (!is_http_url(url)) return quoted("OTEL_EXPORTER_OTLP_ENDPOINT", "is not an http(s) URL", *v2);
-    url = strip_slashes(url) + path;
+  if (auto err = otlp_url(d, url); !err.empty()) return err;
+  if (url.empty()) return {};
+  otlp_exporter_config cfg;
+  cfg.url = url;
+  if (auto err = otlp_headers(d, cfg); !err.empty()) return err;
+  if (auto err = otlp_protocol_of(d, cfg); !err.empty()) return err;
+  if (auto err = otlp_compression(d, cfg); !err.empty()) return err;
+  cfg.wants_pending_spans = false;
+  if (d.metrics && cfg.format == body_format::json) {
+    // Only the protobuf encoding of metrics exists; the protocol was still checked above.
+    cfg.format = body_format::protobuf;
+    d.notices.push_back("metrics go to " + url + " as http/protobuf (the http/json encoding is for traces only)");
   }
-  if (!url.empty()) {
-    otlp_exporter_config cfg;
-    cfg.url = url;
-    if (!o.headers.empty()) {
-      for (const auto& [k, v] : o.headers) cfg.headers.push_back({k, v});
-    } else {
-      for (std::string_view var : {std::string_view(headers_var), std::string_view("OTEL_EXPORTER_OTLP_HEADERS")}) {
-        if (auto v = get(env, var)) {
-          if (auto err = parse_otlp_headers(*v, cfg.headers); !err.empty()) return std::string(var) + ": " + err;
-          break;
-        }
-      }
-    }
-    if (o.protocol) {
-      cfg.format = *o.protocol == otlp_protocol::http_json ? body_format::json : body_format::protobuf;
-    } else {
-      for (std::string_view var : {std::string_view(protocol_var), std::string_view("OTEL_EXPORTER_OTLP_PROTOCOL")}) {
-        auto v = get(env, var);
-        if (!v) continue;
-        auto l = lower(trim(*v));
-        if (l == "http/protobuf") {
-          cfg.format = body_format::protobuf;
-        } else if (l == "http/json") {
-          cfg.format = body_format::json;
-        } else if (l == "grpc") {
-          return quoted(var,
-                        "asks for gRPC, which logfire-cpp does not send; use http/protobuf (a Collector "
-                        "listens for it on port 4318)",
-                        *v);
-        } else {
-          return quoted(var, "must be http/protobuf or http/json", *v);
-        }
-        break;
-      }
-    }
-    if (o.gzip) {
-      cfg.gzip = *o.gzip;
-    } else {
-      for (std::string_view var :
-           {std::string_view(compression_var), std::string_view("OTEL_EXPORTER_OTLP_COMPRESSION")}) {
-        auto v = get(env, var);
-        if (!v) continue;
-        auto l = lower(trim(*v));
-        if (l == "gzip") {
-          cfg.gzip = true;
-        } else if (l == "none") {
-          cfg.gzip = false;
-        } else {
-          return quoted(var, "must be gzip or none", *v);
-        }
-        break;
-      }
-    }
-    cfg.wants_pending_spans = false;
-    if (metrics && cfg.format == body_format::json) {
-      // Only the protobuf encoding of metrics exists; the protocol was still checked above.
-      cfg.format = body_format::protobuf;
-      new_notices.push_back("metrics go to " + url + " as http/protobuf (the http/json encoding is for traces only)");
-    }
-    cfg.signal = signal;
-    cfg.name = (metrics ? "otlp metrics " : "otlp ") + url;
-    apply_common(common, service, cfg);
-    result.push_back(std::move(cfg));
-  }
+  cfg.signal = d.signal;
+  cfg.name = (d.metrics ? "otlp metrics " : "otlp ") + url;
+  apply_common(d.common, d.service, cfg);
+  d.result.push_back(std::move(cfg));
   return {};
 }
 
