@@ -55,7 +55,9 @@ struct console_options {
   std::optional<bool> include_timestamps{};  // default true; LOGFIRE_CONSOLE_INCLUDE_TIMESTAMP
   std::optional<bool> include_tags{};        // default true
   std::optional<bool> verbose{};             // default false; LOGFIRE_CONSOLE_VERBOSE
-  std::FILE* output = nullptr;               // default stdout
+  // Default stdout. Must stay open until shutdown() returned true (or the process exits): after
+  // a shutdown() whose deadline passed, the background thread may still be writing a batch.
+  std::FILE* output = nullptr;
   // Prompt mode: print a span's line when it starts and a log's when it is made, on the calling
   // thread, as Logfire Python does, so the lines land in order with the program's own output
   // (same FILE). Default: on when `output` is a terminal, off otherwise (lines are then printed
