@@ -4,8 +4,10 @@
 // followed by the body it describes — or deleted as corrupt with one loss that names it, whose
 // record count is known exactly when the header decodes; either way the folder ends empty.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -32,6 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   using namespace logfire::detail;
   const std::string name = "00000000000000000001-0000000001-0000000001.lfspool";
   const std::string path = folder() + "/" + name;
+  // The spool removes its folder once it is empty (the previous input left it so).
+  if (::mkdir(folder().c_str(), 0700) != 0 && errno != EEXIST) std::abort();
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   if (fd < 0) std::abort();
   if (size > 0 && ::write(fd, data, size) != static_cast<ssize_t>(size)) std::abort();

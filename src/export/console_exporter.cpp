@@ -449,6 +449,7 @@ void console_exporter::enable_prompt(std::shared_ptr<const scrubber> scrub, std:
   p->builder.set_quiet();                            // the background builder warns and counts,
   p->builder.set_scrubber(p->scrub.get(), nullptr);  // and announces the first scrubbed value
   p->builder.set_max_attributes(max_attributes);
+  p->builder.set_symbolize(settings_.verbose);  // on the caller's thread: only when printed
   std::lock_guard lock(mutex_);
   prompt_ = std::move(p);
 }

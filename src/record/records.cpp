@@ -430,7 +430,7 @@ void record_builder::add_exception(byte_reader& rd, std::uint64_t time_ns, bool 
       const auto pc = rd.pod<std::uintptr_t>();
       if (i < n_kept) frames[i] = pc;
     }
-    if (stack.empty()) {
+    if (stack.empty() && symbolize_) {
       scratch_.clear();
       format_stack_trace({frames, n_kept}, scratch_);
       stack = out.copy(scratch_);

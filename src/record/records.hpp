@@ -54,6 +54,11 @@ class record_builder {
   // set_scrubber().
   void set_quiet() noexcept { quiet_ = true; }
 
+  // Whether exception stack traces are named (stack_trace.hpp: a module's symbol table is read
+  // the first time one of its frames is named). Off, the frames are dropped: the console's
+  // prompt mode, on the caller's thread, names them only when it prints them (verbose).
+  void set_symbolize(bool on) noexcept { symbolize_ = on; }
+
   // Builds a finished span (type span) or log from a start/log body plus the updates
   // recorded for it (a sequence of [u8 kind][u32 size][bytes]) and the end time.
   span_record build(const std::byte* start, std::size_t start_size, bool is_log, std::string_view updates,
@@ -110,6 +115,7 @@ class record_builder {
   decode_counters& counters_;
   std::size_t max_attributes_ = 128;
   bool quiet_ = false;
+  bool symbolize_ = true;
   std::vector<attribute> attrs_;
   std::vector<std::string_view> schemas_;  // json_schema entry per attrs_ entry ("" = {})
   std::vector<event> events_;

@@ -1,6 +1,7 @@
 // Exception events carry `exception.stacktrace`: the stack where the exception was recorded,
 // innermost frame first, starting at the application's code (the SDK's own frames left out),
 // one line per frame with the function's name from the module's symbol table and the module.
+#include <cstdio>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
@@ -147,5 +148,51 @@ TEST_F(stack_traces_off, exception_events_have_no_stack_trace) {
     EXPECT_TRUE(e->find("exception.type")) << name;
   }
 }
+
+// The console's prompt mode prints at the call, on the caller's thread: in verbose mode with the
+// stack trace, named there; otherwise without, and nothing is looked up on the caller's thread.
+class stack_traces_on_the_console : public memory_sdk, public testing::WithParamInterface<bool> {
+ protected:
+  void adjust(logfire::options& o) override {
+    out_ = std::tmpfile();
+    o.console.enabled = true;
+    o.console.output = out_;
+    o.console.colors = logfire::console_colors::never;
+    o.console.immediate = true;
+    o.console.verbose = GetParam();
+  }
+  void TearDown() override {
+    if (sdk_guard) (void)logfire::shutdown();
+    if (out_) std::fclose(out_);
+  }
+  std::string printed() {
+    std::fflush(out_);
+    std::rewind(out_);
+    std::string text;
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, out_)) > 0;) text.append(buf, n);
+    return text;
+  }
+  std::FILE* out_ = nullptr;
+};
+
+TEST_P(stack_traces_on_the_console, printed_at_the_call_in_verbose_mode_only) {
+  stack_test::refund_logging_exception();
+  const std::string text = printed();  // no flush: prompt mode printed it at the call
+  EXPECT_NE(text.find("refund failed"), std::string::npos) << text;
+  EXPECT_NE(text.find("std::runtime_error: card declined"), std::string::npos) << text;
+  const bool has_trace = text.find("#0 0x") != std::string::npos;
+  EXPECT_EQ(has_trace, GetParam()) << text;
+  if (GetParam()) {
+    EXPECT_NE(text.find("stack_test::refund_logging_exception()"), std::string::npos) << text;
+  }
+  // The exporters still get the trace, named on the background thread.
+  const auto recs = flushed();
+  const auto* log = find(recs, "refund failed", record_type::log);
+  ASSERT_TRUE(log);
+  EXPECT_NE(stacktrace_of(*log).find("stack_test::refund_logging_exception()"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(verbose, stack_traces_on_the_console, testing::Bool());
 
 }  // namespace
