@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 
 #include "config/env.hpp"
 #include "resource/detect.hpp"
@@ -354,6 +355,20 @@ std::string signal_var(bool metrics, std::string_view what) {
   return std::string(metrics ? "OTEL_EXPORTER_OTLP_METRICS_" : "OTEL_EXPORTER_OTLP_TRACES_") + std::string(what);
 }
 
+// The variable that sets `what` for this signal: OTEL_EXPORTER_OTLP_<SIGNAL>_<what>, else
+// OTEL_EXPORTER_OTLP_<what>; its name (for error messages) and value, or nullopt.
+struct env_setting {
+  std::string name;
+  std::string value;
+};
+std::optional<env_setting> signal_setting(const destination_context& d, std::string_view what) {
+  std::string name = signal_var(d.metrics, what);
+  if (auto v = get(d.env, name)) return env_setting{std::move(name), std::string(*v)};
+  name = "OTEL_EXPORTER_OTLP_" + std::string(what);
+  if (auto v = get(d.env, name)) return env_setting{std::move(name), std::string(*v)};
+  return std::nullopt;
+}
+
 // The endpoint URL, "" when none is set: the signal's own endpoint as given, else the general
 // endpoint with the signal's path; code before the environment.
 std::string otlp_url(const destination_context& d, std::string& url) {
@@ -385,13 +400,9 @@ std::string otlp_headers(const destination_context& d, otlp_exporter_config& cfg
     for (const auto& [k, v] : o.headers) cfg.headers.push_back({k, v});
     return {};
   }
-  const std::string headers_var = signal_var(d.metrics, "HEADERS");
-  for (std::string_view var : {std::string_view(headers_var), std::string_view("OTEL_EXPORTER_OTLP_HEADERS")}) {
-    if (auto v = get(d.env, var)) {
-      if (auto err = parse_otlp_headers(*v, cfg.headers); !err.empty()) return std::string(var) + ": " + err;
-      break;
-    }
-  }
+  const auto set = signal_setting(d, "HEADERS");
+  if (!set) return {};
+  if (auto err = parse_otlp_headers(set->value, cfg.headers); !err.empty()) return set->name + ": " + err;
   return {};
 }
 
@@ -401,24 +412,20 @@ std::string otlp_protocol_of(const destination_context& d, otlp_exporter_config&
     cfg.format = *o.protocol == otlp_protocol::http_json ? body_format::json : body_format::protobuf;
     return {};
   }
-  const std::string protocol_var = signal_var(d.metrics, "PROTOCOL");
-  for (std::string_view var : {std::string_view(protocol_var), std::string_view("OTEL_EXPORTER_OTLP_PROTOCOL")}) {
-    auto v = get(d.env, var);
-    if (!v) continue;
-    auto l = lower(trim(*v));
-    if (l == "http/protobuf") {
-      cfg.format = body_format::protobuf;
-    } else if (l == "http/json") {
-      cfg.format = body_format::json;
-    } else if (l == "grpc") {
-      return quoted(var,
-                    "asks for gRPC, which logfire-cpp does not send; use http/protobuf (a Collector "
-                    "listens for it on port 4318)",
-                    *v);
-    } else {
-      return quoted(var, "must be http/protobuf or http/json", *v);
-    }
-    break;
+  const auto set = signal_setting(d, "PROTOCOL");
+  if (!set) return {};
+  const auto l = lower(trim(set->value));
+  if (l == "http/protobuf") {
+    cfg.format = body_format::protobuf;
+  } else if (l == "http/json") {
+    cfg.format = body_format::json;
+  } else if (l == "grpc") {
+    return quoted(set->name,
+                  "asks for gRPC, which logfire-cpp does not send; use http/protobuf (a Collector "
+                  "listens for it on port 4318)",
+                  set->value);
+  } else {
+    return quoted(set->name, "must be http/protobuf or http/json", set->value);
   }
   return {};
 }
@@ -429,19 +436,15 @@ std::string otlp_compression(const destination_context& d, otlp_exporter_config&
     cfg.gzip = *o.gzip;
     return {};
   }
-  const std::string compression_var = signal_var(d.metrics, "COMPRESSION");
-  for (std::string_view var : {std::string_view(compression_var), std::string_view("OTEL_EXPORTER_OTLP_COMPRESSION")}) {
-    auto v = get(d.env, var);
-    if (!v) continue;
-    auto l = lower(trim(*v));
-    if (l == "gzip") {
-      cfg.gzip = true;
-    } else if (l == "none") {
-      cfg.gzip = false;
-    } else {
-      return quoted(var, "must be gzip or none", *v);
-    }
-    break;
+  const auto set = signal_setting(d, "COMPRESSION");
+  if (!set) return {};
+  const auto l = lower(trim(set->value));
+  if (l == "gzip") {
+    cfg.gzip = true;
+  } else if (l == "none") {
+    cfg.gzip = false;
+  } else {
+    return quoted(set->name, "must be gzip or none", set->value);
   }
   return {};
 }
