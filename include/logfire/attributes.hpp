@@ -11,21 +11,40 @@
 // pointers and anything else are rejected at compile time with a message listing these.
 #pragma once
 
-#include <chrono>
+// Only what every file can afford: the standard types above are recognised by their members
+// (a duration by rep/period/count(), a time point by clock/time_since_epoch(), an optional by
+// has_value(), a range by begin()/end(), a map by its elements' first/second), as {fmt}'s
+// base header does, so this header does not include <chrono>, <optional>, <ranges> or the
+// containers. <string_view> provides std::begin/end/data/size ([iterator.range]).
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
-#include <iterator>
-#include <optional>
-#include <ranges>
-#include <span>
-#include <string>
+#include <iosfwd>  // declares std::string, an accepted element type
 #include <string_view>
 #include <type_traits>
-#include <vector>
 
 namespace logfire {
+
+// A read-only run of T, as a pointer and a count: what value_ref::as_array() and as_object()
+// and a handle's tags() return. A contiguous sized range, so it converts to std::span<T>.
+template <typename T>
+class array_view {
+ public:
+  using value_type = std::remove_cv_t<T>;
+  constexpr array_view() noexcept = default;
+  constexpr array_view(T* data, std::size_t size) noexcept : data_(data), size_(size) {}
+  [[nodiscard]] constexpr T* data() const noexcept { return data_; }
+  [[nodiscard]] constexpr std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] constexpr bool empty() const noexcept { return size_ == 0; }
+  [[nodiscard]] constexpr T* begin() const noexcept { return data_; }
+  [[nodiscard]] constexpr T* end() const noexcept { return data_ + size_; }
+  [[nodiscard]] constexpr T& operator[](std::size_t i) const noexcept { return data_[i]; }
+
+ private:
+  T* data_ = nullptr;
+  std::size_t size_ = 0;
+};
 
 struct arg;
 class value_ref;
@@ -140,49 +159,87 @@ concept has_to_attribute = requires(value_writer& w, const T& v) {
 template <typename T>
 concept user_converted = has_attribute_converter<T> || has_to_attribute<T>;
 
+// The standard types, by their members (see the top of this file).
 template <typename T>
-struct is_optional : std::false_type {};
+concept duration_like = requires(const T& d) {
+  typename T::rep;
+  typename T::period;
+  T::period::num;
+  T::period::den;
+  d.count();
+};
 template <typename T>
-struct is_optional<std::optional<T>> : std::true_type {};
+concept time_point_like = requires(const T& t) {
+  typename T::clock;
+  typename T::duration;
+  t.time_since_epoch();
+};
+// std::chrono::system_clock is the one standard clock with to_time_t: the calendar clock.
 template <typename T>
-struct is_duration : std::false_type {};
-template <typename R, typename P>
-struct is_duration<std::chrono::duration<R, P>> : std::true_type {};
+concept system_time_like = time_point_like<T> && requires {
+  &T::clock::to_time_t;
+};
+
+// A range, by begin()/end() as members or found by argument-dependent lookup.
+namespace range_access {
+using std::begin;
+using std::end;
+template <typename R>
+concept iterable = requires(const R& r) {
+  begin(r) != end(r);
+  *begin(r);
+};
+template <typename R>
+using reference_t = decltype(*begin(std::declval<const R&>()));
+}  // namespace range_access
+using range_access::iterable;
+
+// What a range holds: its value_type (bool for std::vector<bool>, whose elements are proxies),
+// or what its iterator gives.
+template <typename R>
+struct range_element {
+  using type = std::remove_cvref_t<range_access::reference_t<R>>;
+};
+template <typename R>
+requires requires {
+  typename R::value_type;
+}
+struct range_element<R> {
+  using type = std::remove_cv_t<typename R::value_type>;
+};
+template <typename R>
+using range_element_t = typename range_element<R>::type;
+
+// Contiguous and sized (a vector, an array, a span, a C array) with elements of type E:
+// `std::data` gives a pointer to them.
+template <typename R, typename E>
+concept contiguous_of = requires(const R& r) {
+  { std::data(r) } -> std::convertible_to<const E*>;
+  std::size(r);
+};
+
 template <typename T>
-struct is_system_time : std::false_type {};
-template <typename D>
-struct is_system_time<std::chrono::time_point<std::chrono::system_clock, D>> : std::true_type {};
-template <typename T>
-struct is_time_point : std::false_type {};
-template <typename C, typename D>
-struct is_time_point<std::chrono::time_point<C, D>> : std::true_type {};
-template <typename T>
-struct is_span : std::false_type {};
-template <typename T, std::size_t N>
-struct is_span<std::span<T, N>> : std::true_type {};
-template <typename T>
-struct is_vector : std::false_type {};
-template <typename T, typename A>
-struct is_vector<std::vector<T, A>> : std::true_type {};
+concept optional_like = !iterable<T> && requires(const T& o) {
+  typename T::value_type;
+  { o.has_value() } -> std::convertible_to<bool>;
+  *o;
+};
 
 // A range of (key, value) pairs: std::map, std::unordered_map, a vector of pairs.
 template <typename R>
-concept map_like = std::ranges::input_range<const R> && requires(std::ranges::range_value_t<R> p) {
+concept map_like = iterable<R> && requires(const range_element_t<R>& p) {
   p.first;
   p.second;
 };
 
 // Types the value_ref constructors take directly; the rest go through the catch-all one.
 template <typename U>
-concept direct_value = std::is_same_v<U, value_ref> || std::is_same_v<U, null_t> || std::is_same_v<U, array> ||
-                       std::is_same_v<U, object> || std::is_same_v<U, bool> || std::is_same_v<U, char> ||
-                       std::is_same_v<U, double> || std::is_same_v<U, float> ||
-                       (std::integral<U> && !user_converted<U>) ||
-                       std::is_same_v<U, const char*> || std::is_same_v<U, char*> || std::is_same_v<U, std::string> ||
-                       std::is_same_v<U, std::string_view> ||
-                       (std::is_array_v<U> && std::is_same_v<std::remove_cv_t<std::remove_extent_t<U>>, char>) ||
-                       ((is_span<U>::value || is_vector<U>::value) && array_element<typename U::value_type> &&
-                        !std::is_same_v<std::remove_cv_t<typename U::value_type>, bool> && !user_converted<U>);
+concept direct_value =
+    std::is_same_v<U, value_ref> || std::is_same_v<U, null_t> || std::is_same_v<U, array> ||
+    std::is_same_v<U, object> || std::is_same_v<U, bool> || std::is_same_v<U, char> || std::is_same_v<U, double> ||
+    std::is_same_v<U, float> ||(std::is_integral_v<U> && !user_converted<U>) ||
+    std::is_same_v<U, const char*> || std::is_same_v<U, char*> || std::is_same_v<U, std::string_view> ||
+    (std::is_array_v<U> && std::is_same_v<std::remove_cv_t<std::remove_extent_t<U>>, char>);
 }  // namespace detail
 
 // One attribute value as written at the call site. Holds pointers into the caller's data,
@@ -208,8 +265,8 @@ class value_ref {
   value_ref() noexcept : kind_(kind::nil) {}
   value_ref(null_t) noexcept : kind_(kind::nil) {}
   value_ref(bool v) noexcept : kind_(kind::boolean) { u_.b = v; }
-  template <std::integral T>
-  requires(!std::is_same_v<T, bool> && !std::is_same_v<T, char>) value_ref(T v)
+  template <typename T>
+  requires(std::is_integral_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, char>) value_ref(T v)
   noexcept {
     if constexpr (std::is_signed_v<T>) {
       kind_ = kind::int64;
@@ -231,7 +288,6 @@ class value_ref {
     if (s) set_string(std::string_view(s));
   }
   value_ref(std::string_view s) noexcept : kind_(kind::string) { set_string(s); }
-  value_ref(const std::string& s) noexcept : kind_(kind::string) { set_string(s); }
   value_ref(const array& a) noexcept : kind_(kind::array) {
     u_.a.p = a.items.begin();
     u_.a.n = a.items.size();
@@ -240,17 +296,8 @@ class value_ref {
     u_.o.p = o.members.begin();
     u_.o.n = o.members.size();
   }
-  template <detail::array_element T>
-  value_ref(std::span<T> items) noexcept : kind_(kind::typed_array) {
-    u_.t.p = items.data();
-    u_.t.n = items.size();
-    elem_ = detail::element_type_of<T>();
-  }
-  template <detail::array_element T>
-  requires(!std::is_same_v<T, bool>) value_ref(const std::vector<T>& items)
-  noexcept : value_ref(std::span<const T>(items)) {}
-
-  // Everything else: enums, durations, time points, optionals, ranges, maps, your own types;
+  // Everything else: std::string, enums, durations, time points, optionals, ranges, maps, your
+  // own types;
   // anything not accepted stops the compilation here with a message that lists what is.
   template <typename T>
   requires(!detail::direct_value<std::remove_cvref_t<T>>) value_ref(const T& v)
@@ -264,8 +311,8 @@ class value_ref {
   [[nodiscard]] std::string_view as_string() const noexcept {
     return u_.s.p ? std::string_view(u_.s.p, u_.s.n) : std::string_view(&ch_, 1);
   }
-  [[nodiscard]] std::span<const value_ref> as_array() const noexcept { return {u_.a.p, u_.a.n}; }
-  [[nodiscard]] std::span<const arg> as_object() const noexcept;
+  [[nodiscard]] array_view<const value_ref> as_array() const noexcept { return {u_.a.p, u_.a.n}; }
+  [[nodiscard]] array_view<const arg> as_object() const noexcept;
   [[nodiscard]] element_type typed_element() const noexcept { return elem_; }
   [[nodiscard]] const void* typed_data() const noexcept { return u_.t.p; }
   [[nodiscard]] std::size_t typed_size() const noexcept { return u_.t.n; }
@@ -275,6 +322,13 @@ class value_ref {
  private:
   template <typename T>
   void assign(const T& v) noexcept;
+  // A contiguous run of numbers or strings (a vector, an array, a span), kept as one typed array.
+  template <detail::array_element T>
+  value_ref(const T* items, std::size_t count) noexcept : kind_(kind::typed_array) {
+    u_.t.p = items;
+    u_.t.n = count;
+    elem_ = detail::element_type_of<T>();
+  }
   void set_custom(const void* p, writer_fn fn) noexcept {
     kind_ = kind::custom;
     u_.c.p = p;
@@ -324,7 +378,7 @@ struct arg {
   value_ref value;
 };
 
-inline std::span<const arg> value_ref::as_object() const noexcept {
+inline array_view<const arg> value_ref::as_object() const noexcept {
   return {u_.o.p, u_.o.n};
 }
 
@@ -368,7 +422,7 @@ void write_user(const void* p, value_writer& w) {
 // (std::vector<bool>).
 template <typename R, typename F>
 void for_each_element(const R& range, F&& f) {
-  using E = std::ranges::range_value_t<R>;
+  using E = range_element_t<R>;
   for (auto&& e : range) {
     if constexpr (std::is_same_v<std::remove_cvref_t<decltype(e)>, E>) {
       f(e);
@@ -426,6 +480,41 @@ void write_range(const void* p, value_writer& w) {
   w.end();
 }
 
+// A duration in seconds, as std::chrono::duration<double>(d).count() computes it.
+template <duration_like D>
+constexpr double seconds_of(const D& d) noexcept {
+  using P = typename D::period;
+  double s = static_cast<double>(d.count());
+  if constexpr (P::num != 1) s *= static_cast<double>(P::num);
+  if constexpr (P::den != 1) s /= static_cast<double>(P::den);
+  return s;
+}
+
+constexpr std::intmax_t gcd(std::intmax_t a, std::intmax_t b) noexcept {
+  while (b != 0) {
+    const std::intmax_t r = a % b;
+    a = b;
+    b = r;
+  }
+  return a;
+}
+
+// A time point's nanoseconds since its epoch, as duration_cast<nanoseconds> computes them.
+template <time_point_like T>
+constexpr std::int64_t nanoseconds_since_epoch(const T& t) noexcept {
+  using D = typename T::duration;
+  using P = typename D::period;
+  // Nanoseconds per tick as a reduced fraction num / den.
+  constexpr std::intmax_t g = gcd(P::num * 1'000'000'000, P::den);
+  constexpr std::intmax_t num = P::num * 1'000'000'000 / g;
+  constexpr std::intmax_t den = P::den / g;
+  using R = std::common_type_t<typename D::rep, std::intmax_t>;
+  R n = static_cast<R>(t.time_since_epoch().count());
+  if constexpr (num != 1) n *= static_cast<R>(num);
+  if constexpr (den != 1) n /= static_cast<R>(den);
+  return static_cast<std::int64_t>(n);
+}
+
 // The same decisions as value_ref::assign, answered without compiling the value in: true for
 // exactly the types a value_ref accepts. Integrations use it to fall back to text for the rest.
 template <typename U>
@@ -434,17 +523,16 @@ constexpr bool accepts_value() noexcept {
     return true;
   } else if constexpr (std::is_pointer_v<U> || std::is_member_pointer_v<U>) {
     return false;
-  } else if constexpr (std::is_enum_v<U> || std::is_arithmetic_v<U> || is_duration<U>::value ||
-                       is_system_time<U>::value) {
+  } else if constexpr (std::is_enum_v<U> || std::is_arithmetic_v<U> || duration_like<U> || system_time_like<U>) {
     return true;
-  } else if constexpr (is_time_point<U>::value) {
+  } else if constexpr (time_point_like<U>) {
     return false;
-  } else if constexpr (is_optional<U>::value) {
+  } else if constexpr (optional_like<U>) {
     return accepts_value<std::remove_cvref_t<typename U::value_type>>();
   } else if constexpr (std::is_convertible_v<const U&, std::string_view>) {
     return true;
-  } else if constexpr (std::ranges::input_range<const U>) {
-    using E = std::remove_cvref_t<std::ranges::range_value_t<const U>>;
+  } else if constexpr (iterable<U>) {
+    using E = range_element_t<U>;
     if constexpr (std::is_same_v<E, U>) {
       return false;
     } else if constexpr (map_like<U>) {
@@ -482,17 +570,16 @@ void value_ref::assign(const T& v) noexcept {
     *this = value_ref(static_cast<std::conditional_t<std::is_signed_v<U>, std::int64_t, std::uint64_t>>(v));
   } else if constexpr (std::is_floating_point_v<U>) {
     *this = value_ref(static_cast<double>(v));
-  } else if constexpr (detail::is_duration<U>::value) {
-    *this = value_ref(std::chrono::duration<double>(v).count());  // seconds, as Python's total_seconds()
-  } else if constexpr (detail::is_system_time<U>::value) {
+  } else if constexpr (detail::duration_like<U>) {
+    *this = value_ref(detail::seconds_of(v));  // seconds, as Python's total_seconds()
+  } else if constexpr (detail::system_time_like<U>) {
     kind_ = kind::timestamp;
-    u_.i =
-        static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(v.time_since_epoch()).count());
-  } else if constexpr (detail::is_time_point<U>::value) {
+    u_.i = detail::nanoseconds_since_epoch(v);
+  } else if constexpr (detail::time_point_like<U>) {
     static_assert(detail::always_false<U>,
                   "logfire: only std::chrono::system_clock time points are attribute values (other clocks have no "
                   "calendar meaning): pass a duration, e.g. now - start");
-  } else if constexpr (detail::is_optional<U>::value) {
+  } else if constexpr (detail::optional_like<U>) {
     if (v)
       *this = value_ref(*v);
     else
@@ -500,16 +587,14 @@ void value_ref::assign(const T& v) noexcept {
   } else if constexpr (std::is_convertible_v<const U&, std::string_view>) {
     kind_ = kind::string;
     set_string(std::string_view(v));
-  } else if constexpr (std::ranges::input_range<const U>) {
-    if constexpr (std::is_same_v<std::remove_cvref_t<std::ranges::range_value_t<const U>>, U>) {
+  } else if constexpr (detail::iterable<U>) {
+    using E = detail::range_element_t<U>;
+    if constexpr (std::is_same_v<E, U>) {
       static_assert(detail::always_false<U>,
                     "logfire: this type is a range of itself (std::filesystem::path?); pass it as a string, e.g. "
                     "p.string()");
-    } else if constexpr (std::ranges::contiguous_range<const U> && std::ranges::sized_range<const U> &&
-                         detail::array_element<std::ranges::range_value_t<const U>> &&
-                         !std::is_same_v<std::ranges::range_value_t<const U>, bool>) {
-      *this =
-          value_ref(std::span<const std::ranges::range_value_t<const U>>(std::ranges::data(v), std::ranges::size(v)));
+    } else if constexpr (detail::array_element<E> && !std::is_same_v<E, bool> && detail::contiguous_of<U, E>) {
+      *this = value_ref(std::data(v), static_cast<std::size_t>(std::size(v)));
     } else if constexpr (detail::map_like<U>) {
       set_custom(&v, &detail::write_map<U>);
     } else {

@@ -51,7 +51,7 @@ struct console_options {
   std::optional<console_colors> colors{};  // default automatic (a terminal, no NO_COLOR); LOGFIRE_CONSOLE_COLORS
   // Default show_parents, as in Logfire; LOGFIRE_CONSOLE_SPAN_STYLE (simple, indented, show-parents).
   std::optional<console_span_style> span_style{};
-  std::optional<level> min_level{};          // default info; LOGFIRE_CONSOLE_MIN_LOG_LEVEL
+  optional_level min_level{};                // default info; LOGFIRE_CONSOLE_MIN_LOG_LEVEL
   std::optional<bool> include_timestamps{};  // default true; LOGFIRE_CONSOLE_INCLUDE_TIMESTAMP
   std::optional<bool> include_tags{};        // default true
   std::optional<bool> verbose{};             // default false; LOGFIRE_CONSOLE_VERBOSE
@@ -240,7 +240,7 @@ struct options {
   std::vector<std::string> tokens{};                          // one exporter per token; LOGFIRE_TOKEN (comma-separated)
   std::optional<std::string> base_url{};                      // derived from the token's region; LOGFIRE_BASE_URL
   console_options console{};
-  std::optional<level> min_level{};  // records below are dropped at the call site; LOGFIRE_MIN_LEVEL
+  optional_level min_level{};  // records below are dropped at the call site; LOGFIRE_MIN_LEVEL
   // Added to the resource; LOGFIRE_RESOURCE_ATTRIBUTES, OTEL_RESOURCE_ATTRIBUTES (k=v,k2=v2).
   std::vector<std::pair<std::string, std::string>> resource_attributes{};
   // Head sampling ratio in [0, 1]. Default 1; LOGFIRE_TRACE_SAMPLE_RATE, OTEL_TRACES_SAMPLER_ARG.

@@ -6,8 +6,7 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
-#include <string>
+#include <iosfwd>  // declares std::string (returned by to_hex) without defining it
 #include <string_view>
 
 namespace logfire {
@@ -20,11 +19,12 @@ struct trace_id {
   std::uint64_t lo = 0;
 
   [[nodiscard]] constexpr bool valid() const noexcept { return (hi | lo) != 0; }
-  // 32 lowercase hex characters.
+  // 32 lowercase hex characters (include <string> to call it).
   [[nodiscard]] std::string to_hex() const;
   void write_hex(char* out32) const noexcept;
-  // Accepts exactly 32 lowercase hex characters that are not all zero.
-  [[nodiscard]] static std::optional<trace_id> from_hex(std::string_view hex) noexcept;
+  // Accepts exactly 32 lowercase hex characters that are not all zero; anything else gives the
+  // invalid (all-zero) id, so `valid()` says whether `hex` was accepted.
+  [[nodiscard]] static trace_id from_hex(std::string_view hex) noexcept;
   // Big-endian bytes as on the wire.
   void write_bytes(unsigned char* out16) const noexcept;
 
@@ -36,9 +36,12 @@ struct span_id {
   std::uint64_t value = 0;
 
   [[nodiscard]] constexpr bool valid() const noexcept { return value != 0; }
+  // 16 lowercase hex characters (include <string> to call it).
   [[nodiscard]] std::string to_hex() const;
   void write_hex(char* out16) const noexcept;
-  [[nodiscard]] static std::optional<span_id> from_hex(std::string_view hex) noexcept;
+  // Accepts exactly 16 lowercase hex characters that are not all zero; anything else gives the
+  // invalid id 0.
+  [[nodiscard]] static span_id from_hex(std::string_view hex) noexcept;
   void write_bytes(unsigned char* out8) const noexcept;
 
   friend constexpr bool operator==(span_id, span_id) noexcept = default;

@@ -5,24 +5,23 @@
 //   logfire::span s("charge {user_id}", {{"user_id", 42}});
 //   logfire::info("card accepted {last4}", {{"last4", "4242"}});
 //   try { ... } catch (const std::exception& e) { s.record_exception(e); }
+//
+// Every file that logs includes this header, so it includes little: <string_view>,
+// <initializer_list>, <exception> and the small headers below, not <string>, <vector>,
+// <memory>, <optional> or <atomic> (scripts/header-cost measures it; docs/architecture.md,
+// "The public headers").
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <initializer_list>
-#include <memory>
-#include <optional>
-#include <span>
-#include <string>
 #include <string_view>
-#include <vector>
 
 #include "logfire/attributes.hpp"
 #include "logfire/context.hpp"
 #include "logfire/levels.hpp"
-#include "logfire/record.hpp"
 #include "logfire/source_location.hpp"
+#include "logfire/span_kind.hpp"
 
 namespace logfire {
 
@@ -36,7 +35,7 @@ struct span_options {
   // Added as `logfire.tags` (deduplicated, order kept).
   std::initializer_list<std::string_view> tags{};
   // Default info, or the level of the handle (logfire::with_settings) that opens the span.
-  std::optional<logfire::level> level{};
+  optional_level level{};
   span_kind kind = span_kind::internal;
   // Explicit parent; when unset (invalid), the thread's current span is the parent.
   span_context parent{};
@@ -60,11 +59,47 @@ struct log_options {
 
 namespace detail {
 struct thread_state;
+// State shared by copies and complete only inside the library: a context's tracestate and
+// baggage, a handle's tags. Counted by the functions the library defines for each.
 struct remote_state;
+void retain(const remote_state* p) noexcept;
+void release(const remote_state* p) noexcept;
+struct handle_tags;
+void retain(const handle_tags* p) noexcept;
+void release(const handle_tags* p) noexcept;
+
+// A counted reference to one of those: what std::shared_ptr<const T> is here, without <memory>.
+template <typename T>
+class shared_ref {
+ public:
+  shared_ref() noexcept = default;
+  // Takes over one count (a new object starts with one).
+  explicit shared_ref(const T* adopted) noexcept : p_(adopted) {}
+  shared_ref(const shared_ref& other) noexcept : p_(other.p_) {
+    if (p_) retain(p_);
+  }
+  shared_ref(shared_ref&& other) noexcept : p_(other.p_) { other.p_ = nullptr; }
+  shared_ref& operator=(shared_ref other) noexcept {
+    const T* old = p_;
+    p_ = other.p_;
+    other.p_ = old;
+    return *this;
+  }
+  ~shared_ref() {
+    if (p_) release(p_);
+  }
+  [[nodiscard]] const T* get() const noexcept { return p_; }
+  const T* operator->() const noexcept { return p_; }
+  explicit operator bool() const noexcept { return p_ != nullptr; }
+
+ private:
+  const T* p_ = nullptr;
+};
+
 // What a handle adds to the records it makes (see logfire::handle).
 struct handle_defaults {
-  std::span<const std::string_view> tags{};
-  std::optional<logfire::level> level{};
+  array_view<const std::string_view> tags{};
+  optional_level level{};
 };
 struct span_state {
   span_context self{};
@@ -145,20 +180,25 @@ class [[nodiscard]] span {
 };
 
 namespace detail {
-// Current minimum level as a number; records below it are dropped at the call site.
-extern std::atomic<std::uint8_t> g_min_level;
+// The minimum level as a number; records below it are dropped at the call site. configure()
+// writes it while other threads read it: a relaxed atomic, through the compiler builtins
+// std::atomic is made of, so that this header needs no <atomic> (0.4 s of parsing in g++ 12).
+extern std::uint8_t g_min_level;
+[[nodiscard]] inline std::uint8_t min_level() noexcept {
+  return __atomic_load_n(&g_min_level, __ATOMIC_RELAXED);
+}
 void count_filtered() noexcept;
 void emit_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args, const log_options& opts,
               const source_location& loc) noexcept;
 // The same for a handle's log: its tags come before the call's own.
 void emit_tagged_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args, const log_options& opts,
-                     const source_location& loc, std::span<const std::string_view> extra_tags) noexcept;
+                     const source_location& loc, array_view<const std::string_view> extra_tags) noexcept;
 }  // namespace detail
 
 // A log: a zero-duration record with `logfire.span_type = "log"`, child of the current span.
 inline void log(level lvl, std::string_view msg_template, std::initializer_list<arg> args = {},
                 const log_options& opts = {}, source_location loc = source_location::current()) noexcept {
-  if (static_cast<std::uint8_t>(lvl) < detail::g_min_level.load(std::memory_order_relaxed)) [[unlikely]] {
+  if (static_cast<std::uint8_t>(lvl) < detail::min_level()) [[unlikely]] {
     detail::count_filtered();
     return;
   }
@@ -213,7 +253,7 @@ class context {
   friend class set_baggage;
   span_context span_{};
   std::uint32_t depth_ = 0;
-  std::shared_ptr<const detail::remote_state> remote_;  // tracestate, baggage (rare)
+  detail::shared_ref<detail::remote_state> remote_;  // tracestate, baggage (rare)
 };
 
 [[nodiscard]] context capture_context() noexcept;
@@ -234,16 +274,17 @@ class [[nodiscard]] context_scope {
   void enter(const context& ctx) noexcept;
   span_context saved_{};
   std::uint32_t saved_depth_ = 0;
-  std::shared_ptr<const detail::remote_state> saved_remote_;
+  detail::shared_ref<detail::remote_state> saved_remote_;
   bool entered_ = false;
 };
 
 // What logfire::with_settings() sets on a handle (Logfire Python's `with_settings`).
 struct handle_settings {
-  // Added to every span and log made through the handle, before the call's own tags.
-  std::vector<std::string> tags{};
+  // Added to every span and log made through the handle, before the call's own tags (copied:
+  // the strings need not outlive the call).
+  std::initializer_list<std::string_view> tags{};
   // The level of spans opened through the handle when the call gives none. Default info.
-  std::optional<logfire::level> level{};
+  optional_level level{};
 };
 
 // A handle carrying tags and a default level, as Logfire Python's `logfire.with_tags(...)` and
@@ -263,8 +304,8 @@ class handle {
   // A new handle with `settings` applied: tags are added, a level replaces this one's.
   [[nodiscard]] handle with_settings(const handle_settings& settings) const;
 
-  [[nodiscard]] std::span<const std::string_view> tags() const noexcept { return d_.tags; }
-  [[nodiscard]] std::optional<logfire::level> level() const noexcept { return d_.level; }
+  [[nodiscard]] array_view<const std::string_view> tags() const noexcept { return d_.tags; }
+  [[nodiscard]] optional_level level() const noexcept { return d_.level; }
 
   // logfire::span through this handle.
   [[nodiscard]] logfire::span span(std::string_view msg_template, std::initializer_list<arg> args = {},
@@ -275,7 +316,7 @@ class handle {
 
   void log(logfire::level lvl, std::string_view msg_template, std::initializer_list<arg> args = {},
            const log_options& opts = {}, source_location loc = source_location::current()) const noexcept {
-    if (static_cast<std::uint8_t>(lvl) < detail::g_min_level.load(std::memory_order_relaxed)) [[unlikely]] {
+    if (static_cast<std::uint8_t>(lvl) < detail::min_level()) [[unlikely]] {
       detail::count_filtered();
       return;
     }
@@ -303,14 +344,10 @@ class handle {
   }
 
  private:
-  // Immutable once built and shared by copies, so the views in d_ stay valid.
-  struct storage {
-    std::vector<std::string> tags;
-    std::vector<std::string_view> views;
-  };
-  handle(std::shared_ptr<const storage> s, std::optional<logfire::level> lvl) noexcept;
+  handle(detail::shared_ref<detail::handle_tags> tags, optional_level lvl) noexcept;
 
-  std::shared_ptr<const storage> storage_;
+  // Immutable once built and shared by copies, so the views in d_ stay valid.
+  detail::shared_ref<detail::handle_tags> tags_;
   detail::handle_defaults d_{};
 };
 

@@ -12,21 +12,9 @@
 
 #include "logfire/context.hpp"
 #include "logfire/levels.hpp"
+#include "logfire/span_kind.hpp"
 
 namespace logfire {
-
-// OTLP wire values: UNSPECIFIED 0, INTERNAL 1, SERVER 2, CLIENT 3, PRODUCER 4, CONSUMER 5.
-enum class span_kind : std::uint8_t {
-  unspecified = 0,
-  internal = 1,
-  server = 2,
-  client = 3,
-  producer = 4,
-  consumer = 5
-};
-
-// OTLP wire values: UNSET 0, OK 1, ERROR 2.
-enum class status_code : std::uint8_t { unset = 0, ok = 1, error = 2 };
 
 // `logfire.span_type`.
 enum class record_type : std::uint8_t { span, log, pending_span };

@@ -97,10 +97,9 @@ std::string trace_id::to_hex() const {
   return s;
 }
 
-std::optional<trace_id> trace_id::from_hex(std::string_view hex) noexcept {
+trace_id trace_id::from_hex(std::string_view hex) noexcept {
   trace_id id;
-  if (hex.size() != 32 || !parse_hex_u64(hex.data(), id.hi) || !parse_hex_u64(hex.data() + 16, id.lo) || !id.valid())
-    return std::nullopt;
+  if (hex.size() != 32 || !parse_hex_u64(hex.data(), id.hi) || !parse_hex_u64(hex.data() + 16, id.lo)) return {};
   return id;
 }
 
@@ -121,9 +120,9 @@ std::string span_id::to_hex() const {
   return s;
 }
 
-std::optional<span_id> span_id::from_hex(std::string_view hex) noexcept {
+span_id span_id::from_hex(std::string_view hex) noexcept {
   span_id id;
-  if (hex.size() != 16 || !parse_hex_u64(hex.data(), id.value) || !id.valid()) return std::nullopt;
+  if (hex.size() != 16 || !parse_hex_u64(hex.data(), id.value)) return {};
   return id;
 }
 

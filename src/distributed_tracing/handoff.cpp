@@ -57,12 +57,13 @@ void inject_context(carrier& to) noexcept {
 
 set_baggage::set_baggage(std::initializer_list<std::pair<std::string_view, std::string_view>> entries) noexcept {
   try {
-    auto remote = std::make_shared<detail::remote_state>();
+    detail::remote_state* remote = nullptr;
+    auto owner = detail::new_remote_state(remote);
     context ctx;
     if (const detail::thread_state* ts = detail::this_thread_state_if_any()) {
       ctx.span_ = ts->current;  // the current span stays current
       ctx.depth_ = ts->depth;
-      if (ts->remote) *remote = *ts->remote;
+      if (ts->remote) *remote = *ts->remote.get();
     }
     for (const auto& entry : entries) {
       auto it = std::find_if(remote->baggage.begin(), remote->baggage.end(),
@@ -74,7 +75,7 @@ set_baggage::set_baggage(std::initializer_list<std::pair<std::string_view, std::
         remote->baggage.push_back({std::string(entry.first), std::string(entry.second), {}});
       }
     }
-    ctx.remote_ = std::move(remote);
+    ctx.remote_ = std::move(owner);
     scope_.enter(ctx);
   } catch (...) {
     // Out of memory: the baggage is not set; the thread's context is unchanged.
@@ -108,7 +109,8 @@ attach_context::attach_context(const carrier& headers, attach_options opts) noex
   if (!incoming_.has_trace() && incoming_.baggage.empty()) return;
 
   try {
-    auto remote = std::make_shared<detail::remote_state>();
+    detail::remote_state* remote = nullptr;
+    auto owner = detail::new_remote_state(remote);
     remote->incoming = incoming_.span;
     remote->trace_state = incoming_.trace_state;
     remote->baggage = incoming_.baggage;
@@ -164,7 +166,7 @@ attach_context::attach_context(const carrier& headers, attach_options opts) noex
         continued_ = true;
       }
     }
-    ctx.remote_ = std::move(remote);
+    ctx.remote_ = std::move(owner);
     scope_.enter(ctx);
   } catch (...) {
   }

@@ -24,7 +24,7 @@
 namespace logfire {
 namespace detail {
 
-std::atomic<std::uint8_t> g_min_level{0};
+std::uint8_t g_min_level = 0;  // a relaxed atomic through the __atomic builtins (logfire.hpp)
 std::atomic<bool> g_shut_down{false};
 
 namespace {
@@ -920,8 +920,8 @@ void emit_log(level lvl, std::string_view msg_template, std::initializer_list<ar
 }
 
 void emit_tagged_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args, const log_options& opts,
-                     const source_location& loc, std::span<const std::string_view> extra_tags) noexcept {
-  emit_log_impl(lvl, msg_template, args, opts, loc, extra_tags);
+                     const source_location& loc, array_view<const std::string_view> extra_tags) noexcept {
+  emit_log_impl(lvl, msg_template, args, opts, loc, {extra_tags.data(), extra_tags.size()});
 }
 
 }  // namespace detail
@@ -966,7 +966,7 @@ void span::start(const detail::handle_defaults* defaults, std::string_view msg_t
 
   const level lvl = opts.level ? *opts.level : defaults && defaults->level ? *defaults->level : level::info;
   detail::decision d{};
-  if (static_cast<std::uint8_t>(lvl) < detail::g_min_level.load(std::memory_order_relaxed)) [[unlikely]] {
+  if (static_cast<std::uint8_t>(lvl) < detail::min_level()) [[unlikely]] {
     d = {static_cast<std::uint8_t>(parent.valid() ? parent.flags & trace_flags::known : trace_flags::random),
          static_cast<std::uint8_t>(detail::reason_index(drop_reason::filtered_by_level) + 1)};
   } else if (ts.suppressed) [[unlikely]] {
@@ -1264,25 +1264,39 @@ void value_writer::end() noexcept {
 // ----- handles (with_tags / with_settings) ----------------------------------------------
 // Setup-time code (allocates); the handle's calls themselves are the ordinary hot path.
 
-handle::handle(std::shared_ptr<const storage> s, std::optional<logfire::level> lvl) noexcept : storage_(std::move(s)) {
-  if (storage_) d_.tags = storage_->views;
+namespace detail {
+// A handle's tags: the strings, and views of them that handle_defaults points to. Immutable
+// once built; shared by the handle's copies.
+struct handle_tags : ref_count {
+  std::vector<std::string> strings;
+  std::vector<std::string_view> views;
+};
+void retain(const handle_tags* p) noexcept {
+  p->refs.fetch_add(1, std::memory_order_relaxed);
+}
+void release(const handle_tags* p) noexcept {
+  if (p->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete p;
+}
+}  // namespace detail
+
+handle::handle(detail::shared_ref<detail::handle_tags> tags, optional_level lvl) noexcept : tags_(std::move(tags)) {
+  if (tags_) d_.tags = {tags_->views.data(), tags_->views.size()};
   d_.level = lvl;
 }
 
 handle handle::with_settings(const handle_settings& settings) const {
-  auto s = std::make_shared<storage>();
-  s->tags.reserve(d_.tags.size() + settings.tags.size());
-  for (auto t : d_.tags) s->tags.emplace_back(t);
-  for (const auto& t : settings.tags) s->tags.push_back(t);
+  auto* t = new detail::handle_tags();
+  detail::shared_ref<detail::handle_tags> owner(t);
+  t->strings.reserve(d_.tags.size() + settings.tags.size());
+  for (auto tag : d_.tags) t->strings.emplace_back(tag);
+  for (auto tag : settings.tags) t->strings.emplace_back(tag);
   // Views into the strings, taken once they no longer move.
-  s->views.assign(s->tags.begin(), s->tags.end());
-  return handle(std::move(s), settings.level ? settings.level : d_.level);
+  t->views.assign(t->strings.begin(), t->strings.end());
+  return handle(std::move(owner), settings.level ? settings.level : d_.level);
 }
 
 handle handle::with_tags(std::initializer_list<std::string_view> tags) const {
-  handle_settings settings;
-  for (auto t : tags) settings.tags.emplace_back(t);
-  return with_settings(settings);
+  return with_settings({.tags = tags});
 }
 
 handle with_tags(std::initializer_list<std::string_view> tags) {

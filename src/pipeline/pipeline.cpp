@@ -29,7 +29,6 @@ std::mutex& consumer_mutex() noexcept {
 void take_side_records(std::vector<std::vector<std::byte>>& out) noexcept;
 std::size_t side_queue_size() noexcept;
 std::uint64_t not_configured_count() noexcept;
-extern std::atomic<std::uint8_t> g_min_level;
 
 std::uint32_t next_generation() noexcept {
   static std::atomic<std::uint32_t> last{0};
@@ -364,7 +363,7 @@ pipeline::pipeline(pipeline_settings settings, resource res, std::vector<std::sh
     st.tail = std::make_unique<tail_sampler>(*cfg.tail, st.any_pending_exporter, st.builder, st.tail_out);
   }
   diagnostic_context dctx;
-  const std::uint8_t ml = g_min_level.load(std::memory_order_relaxed);
+  const std::uint8_t ml = min_level();
   if (ml) dctx.min_level = std::string(to_string(static_cast<level>(ml)));
   dctx.sample_rate = cfg.head.ratio.rate();
   dctx.ring_bytes = cfg.ring_bytes;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "logfire/context.hpp"
+#include "logfire/logfire.hpp"
 #include "logfire/stats.hpp"
 #include "pipeline/ring.hpp"
 
@@ -80,7 +81,7 @@ struct thread_state {
   std::uint8_t ended_early_next = 0;   // next slot to overwrite when full
   // Tracestate, baggage and link target of the remote context attached on this thread (null
   // when none). Only context scopes change it; spans read it.
-  std::shared_ptr<const remote_state> remote;
+  shared_ref<remote_state> remote;
 };
 
 // The counters of one generation, summed over threads (live and exited).

@@ -29,7 +29,7 @@ std::string_view to_string(level l) noexcept {
   return "info";
 }
 
-std::optional<level> parse_level(std::string_view text) noexcept {
+optional_level parse_level(std::string_view text) noexcept {
   const std::string l = detail::ascii::lower(text);
   if (l == "trace") return level::trace;
   if (l == "debug") return level::debug;
@@ -40,7 +40,7 @@ std::optional<level> parse_level(std::string_view text) noexcept {
   if (l == "fatal") return level::fatal;
   int n = 0;
   auto [p, ec] = std::from_chars(l.data(), l.data() + l.size(), n);
-  if (ec != std::errc() || p != l.data() + l.size() || n < 1 || n > 24) return std::nullopt;
+  if (ec != std::errc() || p != l.data() + l.size() || n < 1 || n > 24) return {};
   // The highest named level not above n.
   for (level candidate : {level::fatal, level::error, level::warn, level::notice, level::info, level::debug})
     if (n >= static_cast<int>(candidate)) return candidate;

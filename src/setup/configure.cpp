@@ -62,7 +62,7 @@ std::string parse_bool(const env_lookup& env, std::string_view name, std::option
   return {};
 }
 
-std::string parse_level_var(const env_lookup& env, std::string_view name, std::optional<level>& out) {
+std::string parse_level_var(const env_lookup& env, std::string_view name, optional_level& out) {
   if (out) return {};
   auto v = env(name);
   if (!v) return {};
@@ -399,7 +399,7 @@ bool stop_active(clock::time_point deadline) {
   if (c) g_retired_controls.push_back(c);
   heavy_barrier();
   const bool callers_done = thread_registry::instance().wait_for_callers(deadline);
-  g_min_level.store(0, std::memory_order_relaxed);
+  __atomic_store_n(&g_min_level, std::uint8_t{0}, __ATOMIC_RELAXED);
   // A process that stops before the metadata server answered (a short Cloud Run job) would send
   // its last batches without cloud.account.id, cloud.region and faas.instance: wait for the
   // answer, at most a quarter of the time left (the lookup itself gives up after 1 s).
@@ -629,7 +629,8 @@ setup configure(options opts) {
     std::lock_guard lock(g_configure_mutex);
     install_process_hooks();
     stop_active(clock::now() + std::chrono::seconds(5));
-    g_min_level.store(opts.min_level ? static_cast<std::uint8_t>(*opts.min_level) : 0, std::memory_order_relaxed);
+    __atomic_store_n(&g_min_level, opts.min_level ? static_cast<std::uint8_t>(*opts.min_level) : std::uint8_t{0},
+                     __ATOMIC_RELAXED);
     auto p = std::make_unique<pipeline>(std::move(s), std::move(res), std::move(exporters));
     p->start();
     start_metadata_lookup(*p, metrics, plat, env);

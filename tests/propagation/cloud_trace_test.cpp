@@ -79,7 +79,7 @@ TEST(xcloudtrace, more_than_one_header_is_ignored) {
 
 logfire::propagation_context outgoing(bool sampled) {
   logfire::propagation_context ctx;
-  ctx.span.trace = *logfire::trace_id::from_hex(k_trace);
+  ctx.span.trace = logfire::trace_id::from_hex(k_trace);
   ctx.span.span.value = 0x00f067aa0ba902b7ull;
   ctx.span.flags = sampled ? 0x01 : 0x00;
   return ctx;

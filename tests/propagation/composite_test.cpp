@@ -58,8 +58,8 @@ TEST(composite, baggage_is_merged_with_the_trace_context) {
 
 TEST(composite, injects_with_every_part) {
   logfire::propagation_context ctx;
-  ctx.span.trace = *logfire::trace_id::from_hex("12345678901234567890123456789012");
-  ctx.span.span = *logfire::span_id::from_hex("00000000000000ff");
+  ctx.span.trace = logfire::trace_id::from_hex("12345678901234567890123456789012");
+  ctx.span.span = logfire::span_id::from_hex("00000000000000ff");
   ctx.baggage = {{"k", "v", ""}};
   std::map<std::string, std::string> out;
   logfire::map_carrier c{out};
@@ -87,8 +87,8 @@ TEST(null_propagator, extracts_and_injects_nothing) {
   EXPECT_FALSE(ctx.has_trace());
   EXPECT_TRUE(ctx.baggage.empty());
   logfire::propagation_context out_ctx;
-  out_ctx.span.trace = *logfire::trace_id::from_hex("12345678901234567890123456789012");
-  out_ctx.span.span = *logfire::span_id::from_hex("00000000000000ff");
+  out_ctx.span.trace = logfire::trace_id::from_hex("12345678901234567890123456789012");
+  out_ctx.span.span = logfire::span_id::from_hex("00000000000000ff");
   headers out;
   logfire::header_list_carrier c{out};
   p.inject(out_ctx, c);
@@ -129,8 +129,8 @@ TEST(otel_propagators, selection) {
 TEST(otel_propagators, xcloudtrace_selected_by_name_does_not_inject) {
   const auto p = select("xcloudtrace");
   logfire::propagation_context ctx;
-  ctx.span.trace = *logfire::trace_id::from_hex("12345678901234567890123456789012");
-  ctx.span.span = *logfire::span_id::from_hex("00000000000000ff");
+  ctx.span.trace = logfire::trace_id::from_hex("12345678901234567890123456789012");
+  ctx.span.span = logfire::span_id::from_hex("00000000000000ff");
   headers out;
   logfire::header_list_carrier c{out};
   p->inject(ctx, c);
@@ -217,8 +217,8 @@ TEST(carrier, exceptions_from_a_carrier_are_contained) {
   throwing_carrier c;
   logfire::propagation_context ctx;
   EXPECT_NO_THROW(logfire::default_propagator()->extract(c, ctx));
-  ctx.span.trace = *logfire::trace_id::from_hex("12345678901234567890123456789012");
-  ctx.span.span = *logfire::span_id::from_hex("00000000000000ff");
+  ctx.span.trace = logfire::trace_id::from_hex("12345678901234567890123456789012");
+  ctx.span.span = logfire::span_id::from_hex("00000000000000ff");
   ctx.baggage = {{"k", "v", ""}};
   EXPECT_NO_THROW(logfire::default_propagator()->inject(ctx, c));
   EXPECT_NO_THROW(logfire::cloud_trace_propagator(true).inject(ctx, c));

@@ -47,8 +47,8 @@ TEST(httplib_carrier, mutable_carrier_replaces_headers) {
   httplib::Headers h{{"TraceParent", "stale"}};
   logfire::httplib_mutable_carrier c{h};
   logfire::propagation_context ctx;
-  ctx.span.trace = *logfire::trace_id::from_hex("12345678901234567890123456789012");
-  ctx.span.span = *logfire::span_id::from_hex("00000000000000ff");
+  ctx.span.trace = logfire::trace_id::from_hex("12345678901234567890123456789012");
+  ctx.span.span = logfire::span_id::from_hex("00000000000000ff");
   logfire::default_propagator()->inject(ctx, c);
   ASSERT_EQ(h.count("traceparent"), 1u);
   EXPECT_EQ(h.find("traceparent")->second, "00-12345678901234567890123456789012-00000000000000ff-00");
@@ -73,8 +73,8 @@ TEST(httplib_carrier, over_loopback) {
   for (int i = 0; i < 5000 && !svr.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 
   logfire::propagation_context out;
-  out.span.trace = *logfire::trace_id::from_hex("4bf92f3577b34da6a3ce929d0e0e4736");
-  out.span.span = *logfire::span_id::from_hex("00f067aa0ba902b7");
+  out.span.trace = logfire::trace_id::from_hex("4bf92f3577b34da6a3ce929d0e0e4736");
+  out.span.span = logfire::span_id::from_hex("00f067aa0ba902b7");
   out.span.flags = 1;
   // Values that cpp-httplib's server percent-decodes before the handler sees them.
   out.baggage = {{"user", "J\xC3\xB6rg", ""}, {"node", "DF 28", "ttl=5"}, {"plain", "v", ""}};

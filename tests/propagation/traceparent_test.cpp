@@ -153,8 +153,8 @@ TEST(traceparent, map_carrier_finds_any_casing) {
 
 logfire::propagation_context outgoing(std::uint8_t flags, std::string trace_state = {}) {
   logfire::propagation_context ctx;
-  ctx.span.trace = *logfire::trace_id::from_hex("4bf92f3577b34da6a3ce929d0e0e4736");
-  ctx.span.span = *logfire::span_id::from_hex("00f067aa0ba902b7");
+  ctx.span.trace = logfire::trace_id::from_hex("4bf92f3577b34da6a3ce929d0e0e4736");
+  ctx.span.span = logfire::span_id::from_hex("00f067aa0ba902b7");
   ctx.span.flags = flags;
   ctx.trace_state = std::move(trace_state);
   return ctx;
@@ -212,7 +212,7 @@ TEST(traceparent, continue_replaces_parent_id_keeps_trace_and_flags) {
   // trace id is kept and the parent id differs.
   auto in = extract({{"traceparent", "00-" + tp_body + "-03"}, {"tracestate", "foo=1"}});
   ASSERT_TRUE(in.has_trace());
-  in.span.span = *logfire::span_id::from_hex("00f067aa0ba902b7");
+  in.span.span = logfire::span_id::from_hex("00f067aa0ba902b7");
   headers out;
   logfire::header_list_carrier c{out};
   logfire::trace_context_propagator{}.inject(in, c);
