@@ -90,6 +90,24 @@ bool frequent_in_index(sqlite3* db, const text_matcher& m, std::string& error) {
   return sqlite3_column_int(s.get(), 0) >= kFrequentMatches;
 }
 
+// Whether more than `limit` of the newest kFrequentMatches records beyond the index match
+// (`filters` with the text, bound by `bind`). Sets `error` (and returns true) when SQLite fails.
+bool frequent_beyond_index(sqlite3* db, const std::string& filters, const std::function<void(sqlite3_stmt*)>& bind,
+                           std::size_t limit, std::string& error) {
+  auto s = prepare(db,
+                   "SELECT count(*) FROM (SELECT 1 FROM records NOT INDEXED WHERE id > max((SELECT indexed_to FROM "
+                   "records_fts_state), (SELECT max(id) FROM records) - " +
+                       std::to_string(kFrequentMatches) + ")" + filters + " LIMIT ?5)",
+                   error);
+  if (!s) return true;
+  bind(s.get());
+  if (sqlite3_step(s.get()) != SQLITE_ROW) {
+    error = sqlite3_errmsg(db);
+    return true;
+  }
+  return sqlite3_column_int64(s.get(), 0) > static_cast<std::int64_t>(limit);
+}
+
 }  // namespace
 
 std::string_view level_name(int level) {
@@ -157,19 +175,8 @@ bool search_records(sqlite3* db, const search_query& q, std::vector<record_summa
     // Many records match: reading them all and sorting them costs more (seconds over 1 M
     // records) than the newest-first scan, which stops after `limit` matches. Counted among
     // the index's candidates, and among the newest records beyond the index.
-    bool frequent = frequent_in_index(db, matcher, error);
-    if (!frequent && error.empty()) {
-      auto s = prepare(db,
-                       "SELECT count(*) FROM (SELECT 1 FROM records NOT INDEXED WHERE id > max((SELECT indexed_to "
-                       "FROM records_fts_state), (SELECT max(id) FROM records) - " +
-                           std::to_string(kFrequentMatches) + ")" + filters + " LIMIT ?5)",
-                       error);
-      if (!s) return false;
-      bind(s.get());
-      int rc = sqlite3_step(s.get());
-      if (rc != SQLITE_ROW) error = sqlite3_errmsg(db);
-      frequent = rc == SQLITE_ROW && sqlite3_column_int64(s.get(), 0) > static_cast<std::int64_t>(q.limit);
-    }
+    bool frequent = frequent_in_index(db, matcher, error) ||
+                    (error.empty() && frequent_beyond_index(db, filters, bind, q.limit, error));
     if (!error.empty()) return false;
     if (frequent) how = plan::match_scan;
   }
