@@ -8,6 +8,11 @@
 //   count_errors_1M                SELECT count(*) FROM records WHERE level >= 17, 1 M records
 //   recent_traces_1M               the trace list (`traces`, the web view, MCP), 1 M records
 //   search_1M/<case>               `search` (CLI and MCP): frequent text, absent text, errors
+//   search_unindexed_100k/<case>   the same over 100 k records the indexer has not reached
+//                                  (the most a search reads beyond the index while writes go on)
+//   index_catch_up/<batch>         records the indexer adds to the search index per second
+//   ingest_and_index/<batch>       rows committed and indexed per second: what sustained ingest
+//                                  gets once the index is max_unindexed_rows behind
 //   trace_tree_1M                  `trace ID`: one trace as a tree, 1 M records
 // Targets: ingest over HTTP >= 150 k spans/s, trace lookup < 50 ms, trace list and search < 200 ms.
 #include <benchmark/benchmark.h>
@@ -160,6 +165,63 @@ void store_ingest(benchmark::State& state) {
 }
 BENCHMARK(store_ingest)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// The indexer alone: `batch` rows written with indexing off (not timed), then indexed.
+void index_catch_up(benchmark::State& state) {
+  auto batch = static_cast<std::size_t>(state.range(0));
+  std::string path = temp_path("index.db");
+  remove_db(path);
+  std::string error;
+  auto db = store::open({.path = path, .index_after_idle = std::nullopt}, error);
+  if (!db) {
+    state.SkipWithError(error.c_str());
+    return;
+  }
+  std::mt19937_64 rng(7);
+  double cpu = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    if (!db->write(make_rows(batch, rng), {}).ok()) state.SkipWithError("write failed");
+    state.ResumeTiming();
+    double before = process_cpu_seconds();
+    if (!db->index_now()) state.SkipWithError("indexing failed");
+    cpu += process_cpu_seconds() - before;
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * batch));
+  state.counters["records_per_cpu_s"] = static_cast<double>(state.iterations() * batch) / cpu;
+  db.reset();
+  remove_db(path);
+}
+BENCHMARK(index_catch_up)->Arg(20000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Rows committed and then indexed, back to back: the rate sustained ingest settles at once the
+// index is max_unindexed_rows behind (the writer then indexes as many rows as it commits).
+void ingest_and_index(benchmark::State& state) {
+  auto batch = static_cast<std::size_t>(state.range(0));
+  std::string path = temp_path("ingest_index.db");
+  remove_db(path);
+  std::string error;
+  auto db = store::open({.path = path, .index_after_idle = std::nullopt}, error);
+  if (!db) {
+    state.SkipWithError(error.c_str());
+    return;
+  }
+  std::mt19937_64 rng(8);
+  double cpu = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto copy = make_rows(batch, rng);
+    state.ResumeTiming();
+    double before = process_cpu_seconds();
+    if (!db->write(std::move(copy), {}).ok() || !db->index_now()) state.SkipWithError("write or index failed");
+    cpu += process_cpu_seconds() - before;
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * batch));
+  state.counters["spans_per_cpu_s"] = static_cast<double>(state.iterations() * batch) / cpu;
+  db.reset();
+  remove_db(path);
+}
+BENCHMARK(ingest_and_index)->Arg(10000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // Decoding alone: an OTLP protobuf request of `batch` spans into rows (a worker thread's share).
 void decode_only(benchmark::State& state) {
   auto batch = static_cast<std::size_t>(state.range(0));
@@ -281,6 +343,7 @@ struct million {
       for (std::size_t i = 0; i < rows.size(); i += 10) trace_ids.push_back(rows[i].trace_id);
       db->write(std::move(rows), {});
     }
+    db->index_now();  // the searches below measure the index, not the records beyond it
   }
   ~million() {
     db.reset();
@@ -341,11 +404,11 @@ BENCHMARK(recent_traces_1M)->Unit(benchmark::kMillisecond);
 //   /1 text that no record contains ("declined"): reads every record
 //   /2 errors only (level >= error), no text: the partial index of errors
 //   /3 absent text, errors only
-void search_1M(benchmark::State& state) {
-  auto& m = one_million();
-  std::string error;
+//   /4 text that no record contains, made of pieces every record contains (its three-character
+//      pieces are all in the span name and the message): the index cannot rule any record out
+search_query search_case(std::int64_t n) {
   search_query q;
-  switch (state.range(0)) {
+  switch (n) {
     case 0:
       q.text = "charged";
       break;
@@ -355,24 +418,56 @@ void search_1M(benchmark::State& state) {
     case 2:
       q.min_level = 17;
       break;
-    default:
+    case 3:
       q.text = "declined";
       q.min_level = 17;
       break;
+    default:
+      q.text = "charged 42 for {amount}";
+      break;
   }
+  return q;
+}
+
+void run_search(benchmark::State& state, store& db, const search_query& q, double records) {
+  std::string error;
   std::size_t found = 0;
   for (auto _ : state) {
     std::vector<record_summary> out;
     bool truncated = false;
-    if (!m.db->read([&](sqlite3* db) { search_records(db, q, out, truncated, error); }, error)) {
+    bool ok = false;
+    if (!db.read([&](sqlite3* c) { ok = search_records(c, q, out, truncated, error); }, error) || !ok) {
       state.SkipWithError(error.c_str());
     }
     found = out.size();
   }
-  state.counters["records"] = 1e6;
+  state.counters["records"] = records;
   state.counters["found"] = static_cast<double>(found);
 }
-BENCHMARK(search_1M)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
+
+void search_1M(benchmark::State& state) {
+  run_search(state, *one_million().db, search_case(state.range(0)), 1e6);
+}
+BENCHMARK(search_1M)->DenseRange(0, 4)->Unit(benchmark::kMillisecond);
+
+// The same searches over 100 k records that the indexer has not reached (indexing off): all of
+// them are read with the exact match, as the records beyond the index are.
+void search_unindexed_100k(benchmark::State& state) {
+  static const auto db = [] {
+    std::string path = temp_path("unindexed.db");
+    remove_db(path);
+    std::string error;
+    auto s = store::open({.path = path, .index_after_idle = std::nullopt}, error);
+    std::mt19937_64 rng(9);
+    for (int b = 0; b < 5; ++b) s->write(make_rows(20'000, rng), {});
+    return std::shared_ptr<store>(s.release(), [path](store* p) {
+      delete p;
+      remove_db(path);
+    });
+  }();
+  run_search(state, *db, search_case(state.range(0)), 1e5);
+}
+BENCHMARK(search_unindexed_100k)->DenseRange(0, 4)->Unit(benchmark::kMillisecond);
 
 // `logfire-cpp trace ID`: one trace of 10 spans as a tree, 1 M records.
 void trace_tree_1M(benchmark::State& state) {

@@ -129,36 +129,76 @@ CREATE INDEX IF NOT EXISTS metrics_time ON metrics(recorded_timestamp);
   return exec(db, schema, error);
 }
 
-bool create_search_index(sqlite3* db, std::int64_t& filled, std::string& error) {
-  filled = -1;
-  auto probe = prepare(db, "SELECT 1 FROM sqlite_master WHERE name = 'records_fts'", error);
-  if (!probe) return false;
-  bool existed = sqlite3_step(probe.get()) == SQLITE_ROW;
-  probe.reset();
-  // Trigram tokens make any substring of three or more characters an index lookup (a phrase
-  // query of the text's trigrams); case folded, as the LIKE scan it replaces. External content:
-  // the text lives once, in `records`; the triggers keep the index in the inserting (or
-  // deleting) transaction, so a commit that acknowledges an export has its records indexed.
+namespace {
+
+// Whether the schema holds an object (table, trigger) of this name.
+bool schema_has(sqlite3* db, const char* name, std::string& error) {
+  auto s = prepare(db, "SELECT 1 FROM sqlite_master WHERE name = ?1", error);
+  if (!s) return false;
+  sqlite3_bind_text(s.get(), 1, name, -1, SQLITE_STATIC);
+  return sqlite3_step(s.get()) == SQLITE_ROW;
+}
+
+std::int64_t single_int(sqlite3* db, const char* sql, std::string& error) {
+  auto s = prepare(db, sql, error);
+  return s && sqlite3_step(s.get()) == SQLITE_ROW ? sqlite3_column_int64(s.get(), 0) : 0;
+}
+
+}  // namespace
+
+bool create_search_index(sqlite3* db, search_index_status& status, std::string& error) {
+  status = {};
+  // Trigram tokens: any substring of three or more characters is made of the index's tokens,
+  // case folded. detail=none keeps only which records hold each trigram (no positions): a sixth
+  // of the full index's size and a third of its cost per record, so the index is a filter and
+  // search.cpp tests each candidate with the exact match (search_match.hpp). Contentless: the
+  // text lives once, in `records`. records_fts_state.indexed_to is the indexer's watermark: the
+  // index holds exactly the records with id <= indexed_to, and a search reads those above it
+  // directly. A deleted record leaves the index in the deleting statement (FTS5's 'delete' needs
+  // the values it indexed, which the trigger has as old.*); one above the watermark was never in it.
   static constexpr const char* index = R"sql(
 CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5(
   span_name, message, attributes, exception_type, exception_message,
-  content = 'records', content_rowid = 'id', tokenize = 'trigram');
-CREATE TRIGGER IF NOT EXISTS records_fts_insert AFTER INSERT ON records BEGIN
-  INSERT INTO records_fts(rowid, span_name, message, attributes, exception_type, exception_message)
-  VALUES (new.id, new.span_name, new.message, new.attributes, new.exception_type, new.exception_message);
-END;
-CREATE TRIGGER IF NOT EXISTS records_fts_delete AFTER DELETE ON records BEGIN
+  content = '', detail = none, tokenize = 'trigram');
+CREATE TABLE IF NOT EXISTS records_fts_state (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  indexed_to INTEGER NOT NULL);
+INSERT OR IGNORE INTO records_fts_state (id, indexed_to) VALUES (1, 0);
+CREATE TRIGGER IF NOT EXISTS records_fts_delete AFTER DELETE ON records
+WHEN old.id <= (SELECT indexed_to FROM records_fts_state) BEGIN
   INSERT INTO records_fts(records_fts, rowid, span_name, message, attributes, exception_type, exception_message)
   VALUES ('delete', old.id, old.span_name, old.message, old.attributes, old.exception_type, old.exception_message);
 END;
 )sql";
-  if (!exec(db, index, error)) return false;
-  if (existed) return true;
-  auto count = prepare(db, "SELECT count(*) FROM records", error);
-  if (!count) return false;
-  filled = sqlite3_step(count.get()) == SQLITE_ROW ? sqlite3_column_int64(count.get(), 0) : 0;
-  count.reset();
-  if (filled > 0 && !exec(db, "INSERT INTO records_fts(records_fts) VALUES ('rebuild')", error)) return false;
+  if (!exec(db, "BEGIN IMMEDIATE", error)) return false;
+  auto fail = [&] {
+    std::string ignored;
+    exec(db, "ROLLBACK", ignored);
+    return false;
+  };
+  // The index as the version before kept it (external content with positions, filled by an
+  // insert trigger in every ingest transaction), or a part of one: dropped, and made anew.
+  bool complete = schema_has(db, "records_fts", error) && schema_has(db, "records_fts_state", error) &&
+                  !schema_has(db, "records_fts_insert", error);
+  if (!error.empty()) return fail();
+  if (!complete) {
+    status.replaced = schema_has(db, "records_fts", error);
+    if (!exec(db,
+              "DROP TRIGGER IF EXISTS records_fts_insert; DROP TRIGGER IF EXISTS records_fts_delete; "
+              "DROP TABLE IF EXISTS records_fts; DROP TABLE IF EXISTS records_fts_state;",
+              error)) {
+      return fail();
+    }
+  }
+  if (!exec(db, index, error)) return fail();
+  if (!complete) {
+    status.created = true;
+    status.unindexed = single_int(db, "SELECT count(*) FROM records", error);
+  } else {
+    status.unindexed =
+        single_int(db, "SELECT count(*) FROM records WHERE id > (SELECT indexed_to FROM records_fts_state)", error);
+  }
+  if (!error.empty() || !exec(db, "COMMIT", error)) return fail();
   return true;
 }
 

@@ -44,10 +44,16 @@ bool exec(sqlite3* db, const char* sql, std::string& error);
 bool create_schema(sqlite3* db, std::string& error);
 
 // The search index `records_fts` (FTS5, trigram tokens over span names, messages, attribute
-// JSON and exceptions) and the triggers that keep it with `records`, idempotent. A database
-// written before the index existed gets it filled here: `filled` is then the number of records
-// indexed, else -1.
-bool create_search_index(sqlite3* db, std::int64_t& filled, std::string& error);
+// JSON and exceptions, detail=none), its watermark `records_fts_state.indexed_to` (the index
+// holds exactly the records with id <= indexed_to; the store's indexer moves it) and the trigger
+// that takes deleted records out of it, idempotent. An index in an earlier form (filled by an
+// insert trigger), or a part of one, is dropped and made anew, empty: the indexer fills it.
+struct search_index_status {
+  bool created = false;        // the index was made here (none, or one in an earlier form)
+  bool replaced = false;       // ... in place of one in an earlier form
+  std::int64_t unindexed = 0;  // records not in the index yet
+};
+bool create_search_index(sqlite3* db, search_index_status& status, std::string& error);
 
 // A read-only connection to an existing database file (the CLI, or the server's readers), with
 // restrict_to_reading() applied. Fails with a message naming the path when the file does not

@@ -8,6 +8,7 @@
 #include "db.hpp"
 #include "json.hpp"
 #include "rows.hpp"
+#include "search_match.hpp"
 #include "text.hpp"
 
 namespace logfire::backend {
@@ -50,18 +51,6 @@ std::string like_pattern(std::string_view text) {
   return p;
 }
 
-// An FTS5 phrase of the whole text: the trigram tokenizer turns it into consecutive trigrams,
-// which is substring matching (double quotes doubled inside the phrase).
-std::string fts_phrase(std::string_view text) {
-  std::string p = "\"";
-  for (char c : text) {
-    if (c == '"') p += '"';
-    p += c;
-  }
-  p += '"';
-  return p;
-}
-
 // Characters (UTF-8 code points) in `text`: the trigram index needs at least three.
 std::size_t characters(std::string_view text) {
   return static_cast<std::size_t>(
@@ -72,28 +61,51 @@ void bind_text(sqlite3_stmt* s, int i, std::string_view v) {
   sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
 }
 
-// Whether the database has the search index (one written before it existed, until `serve`
-// opens it, has not: its searches scan).
-bool has_search_index(sqlite3* db) {
+// The search index's watermark: it holds exactly the records with id <= this. None when the
+// database has no index (one written before it existed, until `serve` opens it, or one with
+// the index in an earlier form): its searches read every record.
+std::optional<std::int64_t> indexed_to(sqlite3* db) {
   std::string ignored;
-  auto s = prepare(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records_fts'", ignored);
-  return s && sqlite3_step(s.get()) == SQLITE_ROW;
+  auto s = prepare(db, "SELECT indexed_to FROM records_fts_state", ignored);
+  if (!s || sqlite3_step(s.get()) != SQLITE_ROW) return std::nullopt;
+  return sqlite3_column_int64(s.get(), 0);
 }
 
-// Whether at least kFrequentMatches records contain `text` (through the index, stopping there).
+// Candidates in the index from which a text counts as frequent (also: the newest records beyond
+// the index that are looked at for it).
+constexpr int kFrequentMatches = 5000;
+
+// Whether the index finds at least kFrequentMatches candidates for the text (stopping there).
 // Sets `error` (and returns true) when SQLite fails.
-bool frequent_in_index(sqlite3* db, std::string_view text, std::string& error) {
-  constexpr int kFrequentMatches = 5000;
+bool frequent_in_index(sqlite3* db, const text_matcher& m, std::string& error) {
   auto s =
       prepare(db, "SELECT count(*) FROM (SELECT rowid FROM records_fts WHERE records_fts MATCH ?1 LIMIT ?2)", error);
   if (!s) return true;
-  bind_text(s.get(), 1, fts_phrase(text));
+  bind_text(s.get(), 1, m.index_query());
   sqlite3_bind_int(s.get(), 2, kFrequentMatches);
   if (sqlite3_step(s.get()) != SQLITE_ROW) {
     error = sqlite3_errmsg(db);
     return true;
   }
   return sqlite3_column_int(s.get(), 0) >= kFrequentMatches;
+}
+
+// Whether more than `limit` of the newest kFrequentMatches records beyond the index match
+// (`filters` with the text, bound by `bind`). Sets `error` (and returns true) when SQLite fails.
+bool frequent_beyond_index(sqlite3* db, const std::string& filters, const std::function<void(sqlite3_stmt*)>& bind,
+                           std::size_t limit, std::string& error) {
+  auto s = prepare(db,
+                   "SELECT count(*) FROM (SELECT 1 FROM records NOT INDEXED WHERE id > max((SELECT indexed_to FROM "
+                   "records_fts_state), (SELECT max(id) FROM records) - " +
+                       std::to_string(kFrequentMatches) + ")" + filters + " LIMIT ?5)",
+                   error);
+  if (!s) return true;
+  bind(s.get());
+  if (sqlite3_step(s.get()) != SQLITE_ROW) {
+    error = sqlite3_errmsg(db);
+    return true;
+  }
+  return sqlite3_column_int64(s.get(), 0) > static_cast<std::int64_t>(limit);
 }
 
 }  // namespace
@@ -120,40 +132,67 @@ bool search_records(sqlite3* db, const search_query& q, std::vector<record_summa
     error = "search text longer than " + std::to_string(kMaxSearchText) + " bytes";
     return false;
   }
-  // Three characters or more: the trigram index (records_fts) finds the matching ids. Shorter
-  // texts scan newest first through the start_timestamp index: one that matches often stops
-  // after `limit` rows; one that matches rarely reads the time range (see docs for the figures).
-  bool indexed = characters(q.text) >= kMinIndexedSearch && has_search_index(db);
+  // Shorter than three characters: a LIKE scan, newest first through the start_timestamp index
+  // (one that matches often stops after `limit` rows; one that matches rarely reads the time
+  // range). Three or more: the exact match of the trigram index (search_match.hpp), on the
+  // index's candidates and on the records above its watermark, which the indexer has not
+  // reached yet; or, for a text that many records contain, on every record newest first.
+  enum class plan : std::uint8_t { everything, like_scan, match_scan, match_indexed };
+  plan how = q.text.empty() ? plan::everything : plan::like_scan;
+  text_matcher matcher;
   error.clear();
-  if (indexed && frequent_in_index(db, q.text, error)) {
-    if (!error.empty()) return false;
-    // Many records match: reading them all from the index and sorting them costs more (seconds
-    // over 1 M records) than the newest-first scan, which now stops after a few thousand rows.
-    indexed = false;
+  if (how == plan::like_scan && characters(q.text) >= kMinIndexedSearch) {
+    if (!matcher.open(db, q.text, error) || !register_search_match(db, error)) return false;
+    if (matcher.indexable()) how = indexed_to(db) ? plan::match_indexed : plan::match_scan;
   }
-  std::string sql = std::string("SELECT ") + kColumns + " FROM records WHERE 1";
-  if (indexed) {
-    sql += " AND id IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?1)";
-  } else if (!q.text.empty()) {
-    sql +=
+  std::string filters;
+  if (q.service) filters += " AND service_name = ?2";
+  if (q.since_ns) filters += " AND start_timestamp >= ?3";
+  if (q.min_level > 0) filters += " AND level >= ?4";
+  // The text last: SQLite tests the terms in order, and the filters are cheaper.
+  if (how == plan::match_indexed || how == plan::match_scan) {
+    filters += " AND logfire_search_match(?6, span_name, message, attributes, exception_type, exception_message)";
+  } else if (how == plan::like_scan) {
+    filters +=
         " AND (span_name LIKE ?1 ESCAPE '\\' OR message LIKE ?1 ESCAPE '\\' OR attributes LIKE ?1 ESCAPE '\\'"
         " OR exception_message LIKE ?1 ESCAPE '\\' OR exception_type LIKE ?1 ESCAPE '\\')";
   }
-  if (q.service) sql += " AND service_name = ?2";
-  if (q.since_ns) sql += " AND start_timestamp >= ?3";
-  if (q.min_level > 0) sql += " AND level >= ?4";
+  auto bind = [&](sqlite3_stmt* s) {
+    if (how == plan::match_indexed) bind_text(s, 1, matcher.index_query());
+    if (how == plan::like_scan) bind_text(s, 1, like_pattern(q.text));
+    if (q.service) bind_text(s, 2, *q.service);
+    if (q.since_ns) bind_text(s, 3, format_timestamp(*q.since_ns));
+    if (q.min_level > 0) sqlite3_bind_int(s, 4, q.min_level);
+    sqlite3_bind_int64(s, 5, static_cast<std::int64_t>(q.limit) + 1);
+    if (how == plan::match_indexed || how == plan::match_scan) {
+      sqlite3_bind_pointer(s, 6, &matcher, kMatcherPointerType, nullptr);
+    }
+  };
+  // The records above the watermark, in id order (a range of the table, not the time index).
+  const std::string beyond_index = std::string("SELECT ") + kColumns +
+                                   " FROM records NOT INDEXED WHERE id > (SELECT indexed_to FROM records_fts_state)";
+  if (how == plan::match_indexed) {
+    // Many records match: reading them all and sorting them costs more (seconds over 1 M
+    // records) than the newest-first scan, which stops after `limit` matches. Counted among
+    // the index's candidates, and among the newest records beyond the index.
+    bool frequent = frequent_in_index(db, matcher, error) ||
+                    (error.empty() && frequent_beyond_index(db, filters, bind, q.limit, error));
+    if (!error.empty()) return false;
+    if (frequent) how = plan::match_scan;
+  }
+  std::string sql = std::string("SELECT ") + kColumns + " FROM records WHERE 1";
+  if (how == plan::match_indexed) {
+    // The index's candidates and the records beyond it, in one statement: one snapshot of the
+    // index and its watermark.
+    sql += " AND id IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?1)" + filters + " UNION ALL " +
+           beyond_index + filters;
+  } else {
+    sql += filters;
+  }
   sql += " ORDER BY start_timestamp DESC LIMIT ?5";
   auto s = prepare(db, sql, error);
   if (!s) return false;
-  if (indexed) {
-    bind_text(s.get(), 1, fts_phrase(q.text));
-  } else if (!q.text.empty()) {
-    bind_text(s.get(), 1, like_pattern(q.text));
-  }
-  if (q.service) bind_text(s.get(), 2, *q.service);
-  if (q.since_ns) bind_text(s.get(), 3, format_timestamp(*q.since_ns));
-  if (q.min_level > 0) sqlite3_bind_int(s.get(), 4, q.min_level);
-  sqlite3_bind_int64(s.get(), 5, static_cast<std::int64_t>(q.limit) + 1);
+  bind(s.get());
   out.clear();
   int rc;
   while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out.push_back(read_row(s.get()));

@@ -37,9 +37,10 @@ struct record_summary {
 
 struct search_query {
   // Matched, case-insensitively (for ASCII; for other letters too from kMinIndexedSearch
-  // characters, through the index), as a substring of the span name, the message, the
-  // attributes' JSON text (keys and values) and the exception's type and message. Empty: every
-  // record. At most kMaxSearchText bytes.
+  // characters, with the trigram index's folding: search_match.hpp), as a substring of the span
+  // name, the message, the attributes' JSON text (keys and values) and the exception's type and
+  // message; records the indexer has not reached yet alike. Empty: every record. At most
+  // kMaxSearchText bytes.
   std::string text;
   std::optional<std::string> service;    // service.name equal to this
   std::optional<std::int64_t> since_ns;  // records that started at or after this (Unix ns)
@@ -47,7 +48,8 @@ struct search_query {
   std::size_t limit = 50;                // newest first; more set `truncated`
 };
 constexpr std::size_t kMaxSearchText = 400;
-// Texts of at least this many characters are looked up in the trigram index; shorter ones scan.
+// Texts of at least this many characters are looked up in the trigram index (and the records
+// above its watermark); shorter ones scan.
 constexpr std::size_t kMinIndexedSearch = 3;
 
 // Newest first. Fails with SQLite's message, or for a search text over kMaxSearchText.

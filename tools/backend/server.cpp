@@ -325,6 +325,8 @@ std::string server::stats_json() const {
   field("transactions", c.transactions);
   field("failed_transactions", c.failed_transactions);
   field("retention_deleted", c.retention_deleted);
+  field("records_indexed", c.records_indexed);
+  field("index_failures", c.index_failures);
   s += "}}";
   return s;
 }

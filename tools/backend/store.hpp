@@ -46,6 +46,14 @@ struct store_options {
   std::size_t max_queued_rows = 1'000'000;
   // Rows per transaction at most (the rows of one request are never split). Default 20 000.
   std::size_t max_batch_rows = 20'000;
+  // The search index (records_fts) is filled by the writer thread behind the commits, in
+  // transactions of its own, once no write has come for this long; a search reads the records
+  // not indexed yet directly. Default 20 ms. None: only index_now() indexes (tests).
+  std::optional<std::chrono::milliseconds> index_after_idle{std::chrono::milliseconds(20)};
+  // Records beyond the index past which the writer also indexes after each commit, while
+  // writes keep coming, as many as it committed: what a search reads beyond the index stays
+  // bounded, and sustained ingest slows to what indexing allows. Default 100 000.
+  std::int64_t max_unindexed_rows = 100'000;
 };
 
 struct write_result {
@@ -63,6 +71,8 @@ struct store_counters {
   std::uint64_t transactions = 0;
   std::uint64_t failed_transactions = 0;
   std::uint64_t retention_deleted = 0;
+  std::uint64_t records_indexed = 0;  // records added to the search index
+  std::uint64_t index_failures = 0;   // indexing transactions that failed (retried after a second)
 };
 
 class store {
@@ -88,6 +98,10 @@ class store {
   // Runs retention now on the writer thread and waits for it.
   void run_retention();
 
+  // Has the writer thread index every record committed so far (between the writes that come
+  // meanwhile) and waits for it. False when indexing failed or the store is stopping.
+  bool index_now();
+
   [[nodiscard]] store_counters counters() const;
   [[nodiscard]] const std::string& path() const { return options_.path; }
 
@@ -105,6 +119,9 @@ class store {
                              std::uint64_t& ignored);
   void load_pending_keys();
   void apply_retention();
+  [[nodiscard]] std::int64_t unindexed() const { return last_record_id_ - indexed_to_; }
+  std::int64_t index_step(std::int64_t max_rows, bool yield);
+  [[nodiscard]] bool writes_waiting();
   void checkpoint_loop();
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int pages);
 
@@ -112,6 +129,16 @@ class store {
   std::string uri_;  // the in-memory database's shared name, empty for a file
   db_handle writer_db_;
   stmt_handle insert_record_, insert_records_, insert_pending_, delete_pending_, insert_metric_;
+  stmt_handle last_record_id_query_, index_bound_, index_rows_, index_mark_;
+  // Writer thread only: the index's watermark (records_fts_state.indexed_to: the index holds
+  // exactly the records with id <= it), the newest record's id, and, for a database whose
+  // index is being built, how many records to name when it is done (-1: none).
+  std::int64_t indexed_to_ = 0;
+  std::int64_t last_record_id_ = 0;
+  std::int64_t announce_indexed_ = -1;
+  std::int64_t announce_through_ = 0;
+  std::chrono::steady_clock::time_point index_retry_at_{};
+  bool index_failing_ = false;
   // Writer thread only: trace_id + span_id of the pending spans stored, so that a span looks
   // for a pending span to replace only when there is one (most spans never had one). Past
   // kMaxPendingKeys, or when unsure, every span looks (pending_overflow_).
@@ -127,6 +154,10 @@ class store {
   bool retention_requested_ = false;
   std::condition_variable retention_done_cv_;
   std::uint64_t retention_runs_ = 0;
+  bool index_requested_ = false;
+  std::condition_variable index_done_cv_;
+  std::uint64_t index_runs_ = 0;
+  bool index_caught_up_ = false;
   store_counters counters_;  // guarded by mu_
   std::thread writer_;
 

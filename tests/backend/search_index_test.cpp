@@ -1,0 +1,283 @@
+// The search index is filled behind the commits (store.hpp, index_after_idle): a record is
+// found by search the moment its write returns, before the indexer reaches it, by the same
+// rule as once it is indexed; the indexer catches up in the background and resumes after a
+// restart from the watermark kept in the database; deletions (retention, a pending span
+// replaced by its span) leave the index as exact as the records. In process, on a real file.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <set>
+
+#include "backend/backend_support.hpp"
+#include "backend/search.hpp"
+#include "backend/store.hpp"
+
+namespace logfire::backend_test {
+namespace {
+
+using backend::record_row;
+using backend::store;
+using backend::store_options;
+
+constexpr std::int64_t kHourNs = 3'600'000'000'000;
+
+record_row row(const std::string& name, const std::string& message, const std::string& attributes = "{}",
+               std::int64_t start_ns = static_cast<std::int64_t>(now_ns())) {
+  record_row r;
+  r.start_ns = start_ns;
+  r.end_ns = start_ns + 1000;
+  r.trace_id = random_hex(16);
+  r.span_id = random_hex(8);
+  r.span_name = name;
+  r.message = message;
+  r.attributes = attributes;
+  return r;
+}
+
+void write(store& s, std::vector<record_row> rows) {
+  auto r = s.write(std::move(rows), {});
+  ASSERT_TRUE(r.ok()) << r.error;
+}
+
+// The messages of the records a search finds, sorted.
+std::vector<std::string> found(store& s, const std::string& text, std::size_t limit = 10'000) {
+  std::vector<std::string> out;
+  std::string error;
+  bool ok = false;
+  s.read(
+      [&](sqlite3* db) {
+        std::vector<backend::record_summary> records;
+        bool truncated = false;
+        backend::search_query q;
+        q.text = text;
+        q.limit = limit;
+        ok = backend::search_records(db, q, records, truncated, error);
+        for (const auto& r : records) out.push_back(r.message);
+      },
+      error);
+  EXPECT_TRUE(ok) << text << ": " << error;
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::int64_t count(store& s, const std::string& sql) {
+  std::int64_t n = -1;
+  std::string error;
+  s.read(
+      [&](sqlite3* db) {
+        sqlite3_stmt* st = nullptr;
+        if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+          n = sqlite3_column_int64(st, 0);
+        }
+        sqlite3_finalize(st);
+      },
+      error);
+  return n;
+}
+
+std::int64_t indexed_to(store& s) {
+  return count(s, "SELECT indexed_to FROM records_fts_state");
+}
+
+std::unique_ptr<store> open_store(const std::string& path, bool background_indexing = false) {
+  std::string error;
+  store_options options;
+  options.path = path;
+  if (!background_indexing) options.index_after_idle = std::nullopt;
+  auto s = store::open(options, error);
+  EXPECT_TRUE(s) << error;
+  return s;
+}
+
+// Polls `done` every 50 ms for at most 20 s.
+template <typename F>
+bool eventually(F done) {
+  for (int i = 0; i < 400; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
+}
+
+using list = std::vector<std::string>;
+
+TEST(search_index, a_record_is_found_the_moment_its_write_returns_before_it_is_indexed) {
+  temp_dir dir;
+  auto s = open_store(dir.file("now.db"));
+  ASSERT_TRUE(s);
+  write(*s, {row("charge {card}", "charge card 4242", R"({"gateway":"stripe-eu"})"), row("complaint", "ÄRGER im Büro"),
+             row("retry", "retrying payment 100%_sure")});
+  // The indexer has not run: the records are all beyond the index.
+  ASSERT_EQ(indexed_to(*s), 0);
+  ASSERT_EQ(count(*s, "SELECT count(*) FROM records_fts"), 0);
+  auto searches = [&] {
+    EXPECT_EQ(found(*s, "STRIPE-EU"), list{"charge card 4242"}) << "attribute JSON, any case";
+    EXPECT_EQ(found(*s, "\"gateway\":\"str"), list{"charge card 4242"}) << "the JSON text itself";
+    EXPECT_EQ(found(*s, "ärger"), list{"ÄRGER im Büro"}) << "non-ASCII letters fold as in the index";
+    EXPECT_EQ(found(*s, "BÜRO"), list{"ÄRGER im Büro"});
+    EXPECT_EQ(found(*s, "100%_s"), list{"retrying payment 100%_sure"}) << "% and _ are literal";
+    EXPECT_EQ(found(*s, "100%%"), list{});
+    EXPECT_EQ(found(*s, "declined"), list{});
+  };
+  searches();
+  ASSERT_TRUE(s->index_now());
+  EXPECT_EQ(count(*s, "SELECT count(*) FROM records_fts"), 3);
+  EXPECT_EQ(indexed_to(*s), count(*s, "SELECT max(id) FROM records"));
+  EXPECT_EQ(s->counters().records_indexed, 3u);
+  searches();  // the same answers through the index
+}
+
+TEST(search_index, searches_find_the_same_records_before_and_after_indexing) {
+  temp_dir dir;
+  auto s = open_store(dir.file("same.db"));
+  ASSERT_TRUE(s);
+  std::vector<record_row> rows = {
+      row("GET /users/{id}", "GET /users/42", R"({"http.route":"/users/{id}","user":"Ada"})"),
+      row("query", "SELECT * FROM t WHERE a LIKE '%_x'", R"({"db.system":"sqlite"})"),
+      row("straße", "Straße und STRASSE", R"({"city":"München"})"),
+      row("Σίσυφος", "ΣΊΣΥΦΟΣ rolls", R"({"greek":"σίσυφος"})"),
+      row("istanbul", "İstanbul and ISTANBUL", "{}"),
+      row("kelvin", "300 \u212A is 300 k", "{}"),
+      row("kelvin", "temp 5\u212A", "{}"),
+      row("emoji", "deploy 🚀 done", R"({"e":"🚀🚀🚀"})"),
+      row("bytes", std::string("raw \xff\xfe bytes \xc3"), "{}"),
+      row("back\\slash", "path C:\\temp\\x", R"({"quote":"say \"hi\""})"),
+  };
+  auto failed = row("charge", "charge failed");
+  failed.exception_type = "PaymentDeclined";
+  failed.exception_message = "card 4242 declined";
+  failed.is_exception = true;
+  rows.push_back(failed);
+  write(*s, rows);
+  const std::vector<std::string> texts = {"users",         "USERS/4",
+                                          "{id}",          "\"user\":\"ada\"",
+                                          "like '%",       "%_x",
+                                          "sqlite",        "straße",
+                                          "STRASSE",       "strasse",
+                                          "münchen",       "MÜNCHEN",
+                                          "σίσυφος",       "ΣΊΣΥΦΟΣ",
+                                          "ίσυ",           "istanbul",
+                                          "İstanbul",      "300 k",
+                                          "\u212A i",      "🚀🚀",
+                                          "y 🚀 d",         "\xff\xfe b",
+                                          "s \xc3",        "C:\\temp",
+                                          "\\\"hi\\\"",    "paymentdeclined",
+                                          "4242 DECLINED", "absent",
+                                          "rolls",         "nothing here",
+                                          "P 5K"};
+  std::vector<list> before;
+  for (const auto& t : texts) before.push_back(found(*s, t));
+  ASSERT_TRUE(s->index_now());
+  for (std::size_t i = 0; i < texts.size(); ++i) EXPECT_EQ(found(*s, texts[i]), before[i]) << texts[i];
+  // For ASCII text the rule is a case-insensitive substring of one column.
+  EXPECT_EQ(found(*s, "users"), list{"GET /users/42"});
+  EXPECT_EQ(found(*s, "\"user\":\"ada\""), list{"GET /users/42"});
+  EXPECT_EQ(found(*s, "%_x"), list{"SELECT * FROM t WHERE a LIKE '%_x'"});
+  EXPECT_EQ(found(*s, "4242 DECLINED"), list{"charge failed"});
+  EXPECT_EQ(found(*s, "C:\\temp"), list{"path C:\\temp\\x"});
+  EXPECT_EQ(found(*s, "rolls"), list{"ΣΊΣΥΦΟΣ rolls"});
+  // The Kelvin sign folds to k in the index: an ASCII search text finds it too.
+  EXPECT_EQ(found(*s, "P 5K"), list{"temp 5\u212A"});
+  EXPECT_EQ(found(*s, "nothing here"), list{});
+  // A text across two columns is not in either.
+  EXPECT_EQ(found(*s, "charge failed card"), list{});
+
+  // A text in thousands of records is read newest first instead of through the index; the
+  // records beyond the index and the indexed ones answer alike there too.
+  std::vector<record_row> bulk;
+  for (int i = 0; i < 5100; ++i) bulk.push_back(row("bulk", "bulk row " + std::to_string(i)));
+  write(*s, std::move(bulk));
+  EXPECT_EQ(found(*s, "BULK ROW 4999"), list{"bulk row 4999"});
+  EXPECT_EQ(found(*s, "bulk row 42").size(), 111u) << "42, 420-429, 4200-4299";
+  EXPECT_EQ(found(*s, "bulk row", 10).size(), 10u);
+  ASSERT_TRUE(s->index_now());
+  EXPECT_EQ(found(*s, "BULK ROW 4999"), list{"bulk row 4999"});
+  EXPECT_EQ(found(*s, "bulk row 42").size(), 111u);
+  EXPECT_EQ(found(*s, "bulk row", 10).size(), 10u);
+  EXPECT_EQ(found(*s, "w 4999"), list{"bulk row 4999"});
+}
+
+TEST(search_index, the_index_catches_up_in_the_background_and_resumes_after_a_restart) {
+  temp_dir dir;
+  std::string path = dir.file("restart.db");
+  {
+    auto s = open_store(path);
+    ASSERT_TRUE(s);
+    write(*s, {row("a", "alpha one"), row("b", "beta one"), row("c", "gamma one")});
+  }
+  {
+    // Closed before the indexer ran: the records are still beyond the index, and found.
+    auto s = open_store(path);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(indexed_to(*s), 0);
+    EXPECT_EQ(found(*s, "ONE"), (list{"alpha one", "beta one", "gamma one"}));
+    ASSERT_TRUE(s->index_now());
+    EXPECT_EQ(indexed_to(*s), 3);
+  }
+  {
+    // The watermark was kept; with indexing in the background, new records are found at once
+    // and indexed once writes pause.
+    auto s = open_store(path, true);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(indexed_to(*s), 3);
+    write(*s, {row("d", "delta one"), row("e", "epsilon two")});
+    EXPECT_EQ(found(*s, "one"), (list{"alpha one", "beta one", "delta one", "gamma one"}));
+    EXPECT_TRUE(eventually([&] { return count(*s, "SELECT count(*) FROM records_fts") == 5; }));
+    EXPECT_TRUE(eventually([&] { return indexed_to(*s) == 5; }));
+  }
+  {
+    auto s = open_store(path);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(indexed_to(*s), 5);
+    EXPECT_EQ(count(*s, "SELECT count(*) FROM records_fts"), 5);
+    EXPECT_EQ(found(*s, "two"), list{"epsilon two"});
+  }
+}
+
+TEST(search_index, deleted_records_leave_the_index) {
+  temp_dir dir;
+  std::string error;
+  store_options options;
+  options.path = dir.file("delete.db");
+  options.retention_age = std::chrono::hours(1);
+  options.retention_interval = std::chrono::hours(24);
+  options.index_after_idle = std::nullopt;
+  auto s = store::open(options, error);
+  ASSERT_TRUE(s) << error;
+  s->run_retention();  // the one at startup, before the old records come
+  auto old = static_cast<std::int64_t>(now_ns()) - 2 * kHourNs;
+  auto pending = row("job {n}", "job 7 running");
+  pending.kind = "pending_span";
+  pending.end_ns.reset();
+  write(*s, {row("invoice", "old invoice 1", "{}", old), row("invoice", "old invoice 2", "{}", old),
+             row("invoice", "new invoice 3"), pending});
+  ASSERT_TRUE(s->index_now());
+  ASSERT_EQ(count(*s, "SELECT count(*) FROM records_fts"), 4);
+  // One more old record, beyond the index; then the pending span's real span replaces it.
+  write(*s, {row("receipt", "old receipt", "{}", old)});
+  auto done = pending;
+  done.kind = "span";
+  done.end_ns = done.start_ns + 1000;
+  done.message = "job 7 done";
+  write(*s, {done});
+  EXPECT_EQ(s->counters().pending_replaced, 1u);
+  s->run_retention();
+  EXPECT_EQ(s->counters().retention_deleted, 3u);
+
+  EXPECT_EQ(found(*s, "invoice"), list{"new invoice 3"});
+  EXPECT_EQ(found(*s, "job 7"), list{"job 7 done"});
+  EXPECT_EQ(found(*s, "receipt"), list{});
+  // The index itself: exactly the records at or below the watermark that still exist.
+  EXPECT_EQ(count(*s, "SELECT count(*) FROM records_fts"),
+            count(*s, "SELECT count(*) FROM records WHERE id <= (SELECT indexed_to FROM records_fts_state)"));
+  EXPECT_EQ(count(*s, "SELECT count(*) FROM records_fts WHERE records_fts MATCH '\"old\"'"), 0);
+  EXPECT_EQ(count(*s, "SELECT count(*) FROM records_fts WHERE records_fts MATCH '\"run\"'"), 0);
+  ASSERT_TRUE(s->index_now());
+  EXPECT_EQ(count(*s, "SELECT count(*) FROM records_fts"), count(*s, "SELECT count(*) FROM records"));
+  EXPECT_EQ(found(*s, "job 7"), list{"job 7 done"});
+  EXPECT_EQ(found(*s, "invoice"), list{"new invoice 3"});
+}
+
+}  // namespace
+}  // namespace logfire::backend_test
