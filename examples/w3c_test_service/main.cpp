@@ -1,7 +1,8 @@
 // A test service for the W3C trace-context test suite (github.com/w3c/trace-context, test/).
 // The harness POSTs a JSON array of {"url", "arguments"} to /test; for each entry, in order,
-// the service POSTs `arguments` as the JSON body to `url`, with the propagated trace context
-// (a new span, so a new parent id, per call), and only then answers 200.
+// the service POSTs `arguments` as the JSON body to `url` (written back by nlohmann-json, see
+// instructions.hpp), with the propagated trace context (a new span, so a new parent id, per
+// call), and only then answers 200. A body that is not such a list gets a 400 saying why.
 //
 //   w3c_test_service --port 5000                   # then: python test/test.py http://127.0.0.1:5000/test
 //   w3c_test_service --port 0                      # any free port; the first line says which

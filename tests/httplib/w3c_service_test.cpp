@@ -5,8 +5,8 @@
 // parent id per call, version 00, tracestate passed on byte for byte under the current key
 // grammar (a repeated key keeps its first entry) — or a new trace when the incoming one is
 // invalid. The harness side reads the forwarded requests as raw bytes off the socket (as the
-// real harness's Python server does), so nothing decodes them on the way. Also unit tests of the
-// service's JSON reader.
+// real harness's Python server does), so nothing decodes them on the way. Also unit tests of how
+// the service reads the instructions and writes `arguments` back (nlohmann-json).
 #include <poll.h>
 #include <unistd.h>
 
@@ -14,6 +14,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "httplib/httplib_test_support.hpp"
@@ -28,49 +29,125 @@ namespace {
 
 using namespace httplib_test;
 
-// ---- the JSON reader --------------------------------------------------------------------
+// ---- reading the instructions (nlohmann-json) ----------------------------------------------
 
-TEST(w3c_instructions, arguments_pass_through_verbatim_and_urls_are_decoded) {
+// A body whose first entry's arguments are `levels` arrays deep (the body's array and the entry's
+// object add two more levels).
+std::string nested_arguments(int levels) {
+  return R"([{"url": "http://h/", "arguments": )" + std::string(static_cast<std::size_t>(levels), '[') +
+         std::string(static_cast<std::size_t>(levels), ']') + "}]";
+}
+
+TEST(w3c_instructions, arguments_are_written_back_with_the_same_value_and_urls_are_decoded) {
   const std::string body = R"( [
     {"url": "http:\/\/127.0.0.1:7777\/cb\u0031", "arguments": [ {"url": "x", "arguments": []}, 1.5e3, "a\"b" ]},
-    {"extra": {"k": [true, false, null]}, "arguments": {"nested": {"deep": [-0, 2E-2]}}, "url": "http://h/\u00e9\ud83d\ude00"},
-    {"url": "http://h/last"}
+    {"extra": {"k": [true, false, null]}, "arguments": {"nested": {"deep": [-0, 2E-2]}, "b": 1, "a": 2}, "url": "http://h/\u00e9\ud83d\ude00"},
+    {"url": "http://h/last"},
+    {"url": "http://h/null", "arguments": null}
   ] )";
   const auto r = w3c::parse_instructions(body);
   ASSERT_TRUE(r.ok()) << r.error;
-  ASSERT_EQ(r.items.size(), 3u);
+  ASSERT_EQ(r.items.size(), 4u);
   EXPECT_EQ(r.items[0].url, "http://127.0.0.1:7777/cb1");
-  EXPECT_EQ(r.items[0].arguments, R"([ {"url": "x", "arguments": []}, 1.5e3, "a\"b" ])");
+  // Member order kept, whitespace gone, numbers in the shortest text that reads back the same.
+  EXPECT_EQ(r.items[0].arguments, R"([{"url":"x","arguments":[]},1500.0,"a\"b"])");
   EXPECT_EQ(r.items[1].url, "http://h/\xC3\xA9\xF0\x9F\x98\x80");
-  EXPECT_EQ(r.items[1].arguments, R"({"nested": {"deep": [-0, 2E-2]}})");
+  EXPECT_EQ(r.items[1].arguments, R"({"nested":{"deep":[0,0.02]},"b":1,"a":2})");
   EXPECT_EQ(r.items[2].arguments, "[]");
+  EXPECT_EQ(r.items[3].arguments, "null");
+  // What the next hop reads back equals what the harness sent.
+  EXPECT_EQ(nlohmann::json::parse(r.items[1].arguments),
+            nlohmann::json::parse(R"({"nested": {"deep": [-0, 2E-2]}, "b": 1, "a": 2})"));
 }
 
-TEST(w3c_instructions, invalid_json_is_an_error_with_a_position) {
+TEST(w3c_instructions, numbers_keep_their_value) {
+  const auto r = w3c::parse_instructions(
+      R"([{"url": "u", "arguments": [0, -1, 9223372036854775807, -9223372036854775808, 18446744073709551615,
+          0.1, -0.0, 1e308, 5e-324, 1E+2, 123456789012345678901234567890]}])");
+  ASSERT_TRUE(r.ok()) << r.error;
+  ASSERT_EQ(r.items.size(), 1u);
+  // 64-bit integers exactly; other numbers as the nearest double (the last one is rounded).
+  EXPECT_EQ(r.items[0].arguments,
+            "[0,-1,9223372036854775807,-9223372036854775808,18446744073709551615,0.1,-0.0,1e+308,5e-324,100.0,"
+            "1.2345678901234568e+29]");
+  // Beyond a double: an error, not a silent null.
+  for (const char* big : {R"([{"url": "u", "arguments": [1e400]}])", R"([{"url": "u", "arguments": -1e400}])"}) {
+    const auto bad = w3c::parse_instructions(big);
+    EXPECT_FALSE(bad.ok()) << big;
+    EXPECT_NE(bad.error.find("number overflow"), std::string::npos) << bad.error;
+  }
+}
+
+TEST(w3c_instructions, strings_are_written_back_as_ascii_with_escapes) {
+  // Raw UTF-8 and \u escapes alike come out as \u escapes (lowercase hex, surrogate pairs for
+  // characters beyond the BMP), as Python's json.dumps writes them; control characters escaped.
+  const auto r = w3c::parse_instructions(
+      "[{\"url\": \"u\", \"arguments\": [\"\xC3\xA9\xF0\x9F\x98\x80\", \"\\u00E9\\uD83D\\uDE00\", "
+      "\"\\u0000\\t\\/\"]}]");
+  ASSERT_TRUE(r.ok()) << r.error;
+  ASSERT_EQ(r.items.size(), 1u);
+  EXPECT_EQ(r.items[0].arguments, R"(["\u00e9\ud83d\ude00","\u00e9\ud83d\ude00","\u0000\t/"])");
+}
+
+TEST(w3c_instructions, invalid_utf8_and_lone_surrogates_are_errors) {
   const char* bad[] = {
-      "",
-      "{}",
-      "[{\"url\": 1}]",
-      "[{\"arguments\": []}]",
-      "[{\"url\": \"a\", \"arguments\": [1,]}]",
-      "[{\"url\": \"a\", \"arguments\": 01}]",
-      "[{\"url\": \"a\\q\"}]",
-      "[{\"url\": \"a\"}] x",
-      "[{\"url\": \"a\", \"arguments\": tru}]",
-      "[{\"url\": \"a\nb\"}]",
-      "[{\"url\": \"a\"}",
-      "[{\"url\": \"a\", \"arguments\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
-      "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
-      "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
-      "]]]]]]]}]",
+      "[{\"url\": \"u\", \"arguments\": [\"\xFF\"]}]",          // not UTF-8 at all
+      "[{\"url\": \"u\", \"arguments\": [\"\xE2\x82\"]}]",      // truncated sequence
+      "[{\"url\": \"u\", \"arguments\": [\"\xC0\xAF\"]}]",      // overlong
+      "[{\"url\": \"u\", \"arguments\": [\"\xED\xA0\x80\"]}]",  // an encoded surrogate
+      "[{\"url\": \"\xFF\"}]",                                  // in the url
+      "[{\"url\": \"u\", \"arguments\": [\"\\ud800\"]}]",       // a lone high surrogate
+      "[{\"url\": \"u\", \"arguments\": [\"\\udc00\"]}]",       // a lone low surrogate
+      "[{\"url\": \"u\", \"arguments\": [\xFF]}]",              // outside a string
   };
   for (const char* b : bad) {
     const auto r = w3c::parse_instructions(b);
     EXPECT_FALSE(r.ok()) << b;
     EXPECT_TRUE(r.items.empty()) << b;
-    EXPECT_NE(r.error.find("at byte"), std::string::npos) << r.error;
+    EXPECT_NE(r.error.find("invalid JSON: parse error at line 1, column "), std::string::npos) << r.error;
+  }
+}
+
+TEST(w3c_instructions, invalid_bodies_are_errors_that_say_why) {
+  const std::pair<std::string, std::string> bad[] = {
+      {"", "unexpected end of input"},
+      {"{}", "expected a JSON array of {\"url\", \"arguments\"} objects, got object"},
+      {"\"x\"", "got string"},
+      {"[1]", "entry 0: expected an object, got number"},
+      {"[{\"url\": \"a\"}, {\"url\": 1}]", "entry 1: \"url\" must be a string, got number"},
+      {"[{\"arguments\": []}]", "entry 0: no \"url\""},
+      {"[{\"url\": \"a\", \"arguments\": [1,]}]", "unexpected ']'"},
+      {"[{\"url\": \"a\", \"arguments\": 01}]", "parse error"},
+      {"[{\"url\": \"a\\q\"}]", "invalid string"},
+      {"[{\"url\": \"a\"}] x", "expected end of input"},
+      {"[{\"url\": \"a\", \"arguments\": tru}]", "invalid literal"},
+      {"[{\"url\": \"a\nb\"}]", "control character"},
+      {"[{\"url\": \"a\"}", "unexpected end of input"},
+      {"[{\"url\": \"a\", \"arguments\": NaN}]", "parse error"},
+  };
+  for (const auto& [body, why] : bad) {
+    const auto r = w3c::parse_instructions(body);
+    EXPECT_FALSE(r.ok()) << body;
+    EXPECT_TRUE(r.items.empty()) << body;
+    EXPECT_NE(r.error.find(why), std::string::npos) << body << " -> " << r.error;
+    EXPECT_EQ(r.error.find("json.exception"), std::string::npos) << r.error;
   }
   EXPECT_TRUE(w3c::parse_instructions(" [ ] ").ok());
+}
+
+TEST(w3c_instructions, nesting_is_limited) {
+  // k_max_depth levels in all: the body's array, the entry's object, and the arguments.
+  const auto deepest = w3c::parse_instructions(nested_arguments(w3c::k_max_depth - 2));
+  ASSERT_TRUE(deepest.ok()) << deepest.error;
+  EXPECT_EQ(deepest.items[0].arguments.size(), 2u * (w3c::k_max_depth - 2));
+  for (const int levels : {w3c::k_max_depth - 1, 100000, 1000000}) {
+    const auto r = w3c::parse_instructions(nested_arguments(levels));
+    EXPECT_FALSE(r.ok()) << levels;
+    EXPECT_TRUE(r.items.empty()) << levels;
+    EXPECT_EQ(r.error, "JSON nested deeper than 128 levels");
+  }
+  // Deep but unbalanced: still refused, whichever error comes first.
+  EXPECT_FALSE(w3c::parse_instructions(std::string(1000000, '[')).ok());
 }
 
 // ---- the service as a process -------------------------------------------------------------
@@ -266,8 +343,9 @@ class w3c_service : public ::testing::Test {
     EXPECT_EQ(got[0].path, "/callback/1");
     EXPECT_EQ(got[1].path, "/callback/2");
     EXPECT_EQ(got[2].path, "/callback/3");
-    EXPECT_EQ(got[0].body, "[{\"url\": \"" + harness_->url(9) + "\", \"arguments\": []}]");
-    EXPECT_EQ(got[1].body, "{\"text\": \"a \\\"quoted\\\" \\u00e9\"}");
+    // As nlohmann-json writes them back: no whitespace, ASCII with escapes.
+    EXPECT_EQ(got[0].body, "[{\"url\":\"" + harness_->url(9) + "\",\"arguments\":[]}]");
+    EXPECT_EQ(got[1].body, "{\"text\":\"a \\\"quoted\\\" \\u00e9\"}");
     EXPECT_EQ(got[2].body, "[]");
     for (const auto& f : got) {
       EXPECT_EQ(f.content_type, "application/json");
@@ -452,11 +530,27 @@ TEST_F(w3c_service, percent_escapes_arrive_decoded_by_cpp_httplib) {
 }
 
 TEST_F(w3c_service, rejects_a_body_that_is_not_an_instruction_list) {
-  httplib::Client c("127.0.0.1", service_->port());
-  auto res = c.Post("/test", "[{\"url\": \"" + harness_->url(1) + "\"", "application/json");
-  ASSERT_TRUE(res);
-  EXPECT_EQ(res->status, 400);
+  const std::string url = harness_->url(1);
+  const std::pair<std::string, std::string> bad[] = {
+      {"[{\"url\": \"" + url + "\"", "unexpected end of input"},
+      {"[{\"url\": \"" + url + "\", \"arguments\": [\"\xFF\xFE\"]}]", "ill-formed UTF-8"},
+      {"[{\"url\": \"" + url + "\", \"arguments\": [\"\\ud800\"]}]", "surrogate"},
+      {"[{\"url\": \"" + url + "\", \"arguments\": [1e999]}]", "number overflow"},
+      {nested_arguments(1000000), "nested deeper than 128 levels"},
+      {"{\"url\": \"" + url + "\"}", "expected a JSON array"},
+      {"[{\"url\": \"ftp://h/\"}]", "not an http URL: ftp://h/"},
+  };
+  for (const auto& [body, why] : bad) {
+    httplib::Client c("127.0.0.1", service_->port());
+    c.set_read_timeout(30);
+    auto res = c.Post("/test", body, "application/json");
+    ASSERT_TRUE(res) << why;
+    EXPECT_EQ(res->status, 400) << why;
+    EXPECT_NE(res->body.find(why), std::string::npos) << res->body;
+  }
   EXPECT_TRUE(harness_->take().empty());
+  // Still serving.
+  expect_instructions_followed(drive({}));
 }
 
 }  // namespace
