@@ -6,7 +6,7 @@
 #if defined(__GLIBCXX__)
 #if defined(_GLIBCXX_ATOMIC) || defined(_GLIBCXX_MEMORY) || defined(_GLIBCXX_VECTOR) || defined(_GLIBCXX_OPTIONAL) || \
     defined(_GLIBCXX_SPAN) || defined(_GLIBCXX_CHRONO) || defined(_GLIBCXX_RANGES) || defined(_BASIC_STRING_H)
-#error "logfire/logfire.hpp includes a heavy standard header (<atomic>, <memory>, <vector>, <optional>, <span>, <chrono>, <ranges> or <string>)"
+#error "logfire/logfire.hpp includes a heavy standard header again"
 #endif
 #endif
 
