@@ -6,6 +6,8 @@
 #include <deque>
 #include <string>
 
+#include "text/ascii.hpp"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -67,19 +69,6 @@ inline std::uint8_t symbol_at(std::string_view text, std::size_t i, std::size_t&
     return k_ascii_class[p[i]];
   }
   return fold_non_ascii(p, text.size(), i, len);
-}
-
-// No byte >= 0x80, 8 bytes at a time.
-bool is_ascii(const unsigned char* p, std::size_t n) noexcept {
-  std::uint64_t any = 0;
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    std::uint64_t w;
-    std::memcpy(&w, p + i, 8);
-    any |= w;
-  }
-  for (; i < n; ++i) any |= p[i];
-  return (any & 0x8080808080808080ull) == 0;
 }
 
 // Decodes the well-formed UTF-8 sequence of `len` bytes at p (len 2..4); -1 when ill-formed.
@@ -400,7 +389,7 @@ keyword_match keyword_matcher::find(std::string_view text) const noexcept {
   // match (a match starts at its candidate, or at the one '_' before it, where no keyword starts).
   // Non-ASCII text may hold letters Python folds onto ASCII ones (U+017F matches 's', ...): only
   // the automaton knows those.
-  if (!is_ascii(p, n)) return find_with_automaton(text);
+  if (!ascii::is_ascii(p, n)) return find_with_automaton(text);
   if (n < 17 || !pair_filter_) {
     // The classes of the two symbols before p[i + 2] stay in registers: one table load a byte.
     std::size_t a = k_ascii_class[p[0]], b = k_ascii_class[p[1]];

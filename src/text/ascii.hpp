@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cctype>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -30,6 +32,21 @@ namespace logfire::detail::ascii {
   for (std::size_t i = 0; i < a.size(); ++i)
     if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
   return true;
+}
+
+// True when no byte of [p, p + n) is 0x80 or above (eight bytes at a time): text that ASCII-only
+// fast paths can take.
+[[nodiscard]] inline bool is_ascii(const void* p, std::size_t n) noexcept {
+  const auto* b = static_cast<const unsigned char*>(p);
+  std::uint64_t any = 0;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, b + i, 8);
+    any |= w;
+  }
+  for (; i < n; ++i) any |= b[i];
+  return (any & 0x8080808080808080ull) == 0;
 }
 
 // 0..15 for a hex digit (either case), -1 otherwise.

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <vector>
 
+#include "text/ascii.hpp"
+
 namespace logfire::backend {
 namespace {
 
@@ -45,17 +47,9 @@ std::size_t utf8_length(unsigned char lead) {
   return 4;
 }
 
-// Whether any byte of `text` is 0x80 or above (eight at a time).
+// Whether any byte of `text` is 0x80 or above.
 bool has_high_byte(const char* text, std::size_t size) {
-  std::uint64_t seen = 0;
-  std::size_t i = 0;
-  for (; i + 8 <= size; i += 8) {
-    std::uint64_t word;
-    std::memcpy(&word, text + i, 8);
-    seen |= word;
-  }
-  for (; i < size; ++i) seen |= static_cast<unsigned char>(text[i]);
-  return (seen & 0x8080808080808080ULL) != 0;
+  return !logfire::detail::ascii::is_ascii(text, size);
 }
 
 struct fold_state {
