@@ -9,6 +9,8 @@
 #include <random>
 #include <string>
 
+#include "logfire/context.hpp"
+
 namespace {
 
 namespace swar = logfire::detail::swar;
@@ -51,6 +53,23 @@ TEST(swar, hex_round_trip_random) {
     ASSERT_TRUE(swar::parse_hex16(buf, back));
     ASSERT_EQ(back, v);
   }
+}
+
+// The public parsers built on them: an id back from its text, and every text that is not one
+// (wrong length, upper case, not hex, all zero) gives the invalid id.
+TEST(swar, ids_from_hex_accept_their_own_text_only) {
+  const auto t = logfire::trace_id::from_hex("4bf92f3577b34da6a3ce929d0e0e4736");
+  ASSERT_TRUE(t.valid());
+  EXPECT_EQ(t.to_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+  const auto s = logfire::span_id::from_hex("00f067aa0ba902b7");
+  ASSERT_TRUE(s.valid());
+  EXPECT_EQ(s.to_hex(), "00f067aa0ba902b7");
+  for (const char* bad :
+       {"", "4bf92f3577b34da6a3ce929d0e0e473", "4bf92f3577b34da6a3ce929d0e0e47366", "4BF92F3577B34DA6A3CE929D0E0E4736",
+        "4bf92f3577b34da6a3ce929d0e0e473g", "00000000000000000000000000000000", "zz000000000000000000000000000001"})
+    EXPECT_FALSE(logfire::trace_id::from_hex(bad).valid()) << bad;
+  for (const char* bad : {"", "00f067aa0ba902b", "00F067AA0BA902B7", "00f067aa0ba902bx", "0000000000000000"})
+    EXPECT_FALSE(logfire::span_id::from_hex(bad).valid()) << bad;
 }
 
 TEST(swar, byte_predicates_match_loops) {
