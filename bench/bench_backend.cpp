@@ -7,6 +7,7 @@
 //   trace_lookup_1M                one trace's rows by id (the web view's query), 1 M records
 //   count_errors_1M                SELECT count(*) FROM records WHERE level >= 17, 1 M records
 //   recent_traces_1M               the trace list (`traces`, the web view, MCP), 1 M records
+//   recent_traces_q_1M/<case>      the trace list with a search text (the web view's q=)
 //   search_1M/<case>               `search` (CLI and MCP): frequent text, absent text, errors
 //   search_unindexed_100k/<case>   the same over 100 k records the indexer has not reached
 //                                  (the most a search reads beyond the index while writes go on)
@@ -398,6 +399,31 @@ void recent_traces_1M(benchmark::State& state) {
   }
 }
 BENCHMARK(recent_traces_1M)->Unit(benchmark::kMillisecond);
+
+// The trace list with a search text (GET /api/traces?q=), 50 traces over 1 M records:
+//   /0 text that most records contain ("charged"): the newest-first scan, stopping after 50 traces
+//   /1 text that no record contains ("declined"): the index rules every record out
+//   /2 frequent text, errors only
+//   /3 text that no record contains, of pieces every record contains: every record is read
+void recent_traces_q_1M(benchmark::State& state) {
+  auto& m = one_million();
+  static const char* const texts[] = {"charged", "declined", "charged", "charged 42 for {amount}"};
+  trace_query q{.limit = 50, .errors_only = state.range(0) == 2};
+  q.text = texts[state.range(0)];
+  std::string error;
+  std::size_t found = 0;
+  for (auto _ : state) {
+    std::vector<trace_summary> list;
+    bool ok = false;
+    if (!m.db->read([&](sqlite3* db) { ok = recent_traces(db, q, list, error); }, error) || !ok) {
+      state.SkipWithError(error.c_str());
+    }
+    found = list.size();
+  }
+  state.counters["records"] = 1e6;
+  state.counters["traces"] = static_cast<double>(found);
+}
+BENCHMARK(recent_traces_q_1M)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
 
 // `logfire-cpp search` / MCP's search over 1 M records, newest first, 50 results:
 //   /0 text that most records contain ("charged"): stops after 50 matches

@@ -8,9 +8,11 @@
 
 #include <algorithm>
 #include <set>
+#include <thread>
 
 #include "backend/backend_support.hpp"
 #include "backend/search.hpp"
+#include "backend/server.hpp"
 #include "backend/store.hpp"
 
 namespace logfire::backend_test {
@@ -277,6 +279,59 @@ TEST(search_index, deleted_records_leave_the_index) {
   EXPECT_EQ(count(*s, "SELECT count(*) FROM records_fts"), count(*s, "SELECT count(*) FROM records"));
   EXPECT_EQ(found(*s, "job 7"), list{"job 7 done"});
   EXPECT_EQ(found(*s, "invoice"), list{"new invoice 3"});
+}
+
+// The trace list's search (GET /api/traces?q=, over real HTTP to a server in this process, whose
+// store has no background indexer): a trace whose record was committed just now, beyond the
+// index, is found exactly as one the index holds.
+TEST(search_index, the_trace_list_finds_a_trace_committed_just_now) {
+  temp_dir dir;
+  auto s = open_store(dir.file("traces.db"));
+  ASSERT_TRUE(s);
+  auto indexed = row("charge {card}", "charge card 4242", R"({"gateway":"stripe-eu"})");
+  auto other = row("refund", "refund card 1111", R"({"gateway":"adyen"})");
+  write(*s, {indexed, other});
+  ASSERT_TRUE(s->index_now());
+  ASSERT_EQ(indexed_to(*s), 2);
+
+  backend::server srv(*s, {.port = 0});
+  std::string error;
+  ASSERT_TRUE(srv.bind(error)) << error;
+  std::thread io([&] { srv.run(); });
+  const std::string fresh_trace = "0123456789abcdef0123456789abcdef";
+  span_spec fresh;
+  fresh.trace_id = fresh_trace;
+  fresh.span_id = "1111111111111111";
+  fresh.name = "checkout";
+  fresh.attributes = {kv("gateway", "Stripe-EU"), kv("order", "ORD-77-fresh")};
+  ASSERT_EQ(post(srv.port(), "/v1/traces", trace_request({fresh}, "shop").SerializeAsString()).status, 200);
+  EXPECT_EQ(indexed_to(*s), 2) << "the new record is beyond the index";
+
+  // The trace ids a search lists, in order.
+  auto traces = [&](const std::string& query) {
+    auto reply = get(srv.port(), "/api/traces?" + query);
+    EXPECT_EQ(reply.status, 200) << query << ": " << reply.body;
+    list out;
+    const std::string key = R"("trace_id":")";
+    for (auto at = reply.body.find(key); at != std::string::npos; at = reply.body.find(key, at + 1)) {
+      out.push_back(reply.body.substr(at + key.size(), 32));
+    }
+    return out;
+  };
+  auto searches = [&] {
+    EXPECT_EQ(traces("q=ord-77-FRESH"), list{fresh_trace}) << "only the new record holds it";
+    EXPECT_EQ(traces("q=stripe-eu"), (list{fresh_trace, indexed.trace_id})) << "one indexed, one not";
+    EXPECT_EQ(traces("q=adyen"), list{other.trace_id});
+    EXPECT_EQ(traces("q=stripe-eu&service=shop"), list{fresh_trace});
+    EXPECT_EQ(traces("q=stripe-eu&since=1h"), (list{fresh_trace, indexed.trace_id}));
+    EXPECT_EQ(traces("q=stripe-eu&until=1h"), list{});
+  };
+  searches();
+  ASSERT_TRUE(s->index_now());
+  EXPECT_EQ(indexed_to(*s), 3);
+  searches();  // the same answers through the index
+  srv.stop();
+  io.join();
 }
 
 }  // namespace

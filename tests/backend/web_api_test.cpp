@@ -3,6 +3,9 @@
 // tests/browser/ checks what the page renders.)
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <ctime>
+
 #include "backend/backend_support.hpp"
 
 namespace logfire::backend_test {
@@ -165,6 +168,107 @@ TEST(web_api, the_trace_list_filters_by_service_and_duration) {
   auto both = get(serve.port(), "/api/traces?min_duration_ms=0.5").body;
   EXPECT_TRUE(contains(both, slow.trace_id) && contains(both, kTrace)) << both;
   EXPECT_EQ(get(serve.port(), "/api/traces?service=%zz").status, 400);
+}
+
+}  // namespace
+}  // namespace logfire::backend_test
+
+namespace logfire::backend_test {
+namespace {
+
+// The trace ids of a /api/traces answer, in its order.
+std::vector<std::string> listed(const http_reply& reply) {
+  std::vector<std::string> ids;
+  const std::string key = R"("trace_id":")";
+  for (auto at = reply.body.find(key); at != std::string::npos; at = reply.body.find(key, at + 1)) {
+    ids.push_back(reply.body.substr(at + key.size(), 32));
+  }
+  return ids;
+}
+
+using ids = std::vector<std::string>;
+
+// "2026-12-05T10:00:00Z" for Unix nanoseconds.
+std::string rfc3339(std::uint64_t ns) {
+  std::time_t secs = static_cast<std::time_t>(ns / 1'000'000'000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+TEST(web_api, the_trace_list_searches_text_and_a_time_range) {
+  temp_dir dir;
+  serve_process serve(dir.file("trace_search.db"));
+  ASSERT_TRUE(serve.started()) << serve.output();
+  const int port = serve.port();
+  send_trace(port);  // kTrace: "handle /pay" and the failing "charge" (CardDeclined), now
+  span_spec other;
+  other.trace_id = "00000000000000000000000000000abc";
+  other.span_id = "ccccccccccccccc1";
+  other.name = "other work";
+  other.attributes = {kv("note", "PAYLOAD-7 queued")};
+  ASSERT_EQ(post(port, "/v1/traces", trace_request({other}, "other-svc").SerializeAsString()).status, 200);
+  const std::uint64_t three_hours_ago = now_ns() - 3 * 3'600'000'000'000ULL;
+  span_spec old;
+  old.trace_id = "00000000000000000000000000000001";
+  old.span_id = "eeeeeeeeeeeeeee1";
+  old.name = "nightly report";
+  old.start_ns = three_hours_ago;
+  old.attributes = {kv("note", "payload-7 archived")};
+  span_spec old_child = old;
+  old_child.span_id = "eeeeeeeeeeeeeee2";
+  old_child.parent_span_id = old.span_id;
+  old_child.name = "render";
+  old_child.start_ns = three_hours_ago + 60'000'000'000ULL;  // a minute into the trace
+  old_child.attributes = {};
+  ASSERT_EQ(post(port, "/v1/traces", trace_request({old, old_child}, "batch-svc").SerializeAsString()).status, 200);
+
+  // A text only one trace holds (in a child span's exception type, any case): that trace alone.
+  EXPECT_EQ(listed(get(port, "/api/traces?q=carddeclined")), ids{kTrace});
+  // In attribute values: two traces, newest first; a short text (a LIKE scan) alike.
+  EXPECT_EQ(listed(get(port, "/api/traces?q=payload%2D7")), (ids{other.trace_id, old.trace_id}));
+  EXPECT_EQ(listed(get(port, "/api/traces?q=%2Fp")), ids{kTrace});
+  EXPECT_EQ(listed(get(port, "/api/traces?q=no+such+text")), ids{});
+  // Errors only and service select the same record as the text (as in the Records view).
+  EXPECT_EQ(listed(get(port, "/api/traces?q=charge&errors=1")), ids{kTrace});
+  EXPECT_EQ(listed(get(port, "/api/traces?q=handle&errors=1")), ids{});
+  EXPECT_EQ(listed(get(port, "/api/traces?q=payload-7&service=batch-svc")), ids{old.trace_id});
+
+  // A time range on the trace's start: durations before now, and RFC 3339 times.
+  auto recent = listed(get(port, "/api/traces?since=1h"));
+  EXPECT_EQ(recent.size(), 2u);
+  EXPECT_TRUE(std::find(recent.begin(), recent.end(), old.trace_id) == recent.end());
+  EXPECT_EQ(listed(get(port, "/api/traces?q=payload-7&since=15m")), ids{other.trace_id});
+  EXPECT_EQ(listed(get(port, "/api/traces?until=1h")), ids{old.trace_id});
+  EXPECT_EQ(listed(get(port, "/api/traces?q=payload-7&since=4h&until=2h")), ids{old.trace_id});
+  EXPECT_EQ(listed(get(port, "/api/traces?since=" + rfc3339(three_hours_ago - 60'000'000'000ULL) +
+                                 "&until=" + rfc3339(three_hours_ago + 60'000'000'000ULL))),
+            ids{old.trace_id});
+  // The trace started before `since` (its child after it): not listed, though a record is in range.
+  EXPECT_EQ(listed(get(port, "/api/traces?since=" + rfc3339(three_hours_ago + 30'000'000'000ULL) +
+                                 "&until=" + rfc3339(three_hours_ago + 7'200'000'000'000ULL))),
+            ids{});
+  // A text matching only a record after `until` still lists a trace that started before it.
+  EXPECT_EQ(listed(get(port, "/api/traces?q=render&until=" + rfc3339(three_hours_ago + 30'000'000'000ULL))),
+            ids{old.trace_id});
+
+  // Bounded inputs: 400 with the reason.
+  EXPECT_EQ(get(port, "/api/traces?q=" + std::string(400, 'x')).status, 200);
+  auto long_text = get(port, "/api/traces?q=" + std::string(401, 'x'));
+  EXPECT_EQ(long_text.status, 400);
+  EXPECT_TRUE(contains(long_text.body, "longer than 400 bytes")) << long_text.body;
+  EXPECT_EQ(get(port, "/api/traces?q=%zz").status, 400);
+  for (const char* bad : {"since=soon", "since=-5m", "since=1e99", "until=5x", "since=2026-13-01T00:00:00Z",
+                          "until=2026-12-05T10:00:00+0100", "since=2026-12-05T10:00:00.1234567890Z"}) {
+    auto r = get(port, std::string("/api/traces?") + bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_TRUE(contains(r.body, "RFC 3339")) << bad << ": " << r.body;
+  }
+  // /api/records reads `since` with the same parser.
+  EXPECT_EQ(get(port, "/api/records?since=soon").status, 400);
+  EXPECT_TRUE(contains(get(port, "/api/records?since=15m").body, "other work"));
 }
 
 }  // namespace

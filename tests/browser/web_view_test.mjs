@@ -328,6 +328,33 @@ async function main() {
     await page.fill('#trace-service', '');
     await page.selectOption('#trace-min-duration', '');
 
+    // 6c. The trace list's search box and time range: typing narrows the list to the traces with a
+    // matching record (the live trace's "import big.csv"), both kept in the address.
+    await page.waitForFunction(() => document.querySelectorAll('#trace-list tbody tr').length > 1);
+    const before = await page.$$eval('#trace-list tbody tr', (rows) => rows.length);
+    await page.fill('#trace-text', 'BIG.csv');
+    await page.waitForFunction((id) => { const rows = [...document.querySelectorAll('#trace-list tbody tr')];
+      return rows.length === 1 && rows[0].dataset.traceId === id; }, liveTrace);
+    check(true, `the trace list's search narrows ${before} traces to the one holding the text`);
+    await page.selectOption('#trace-since', '15m');
+    await page.waitForFunction(() => location.hash.includes('since=15m'));
+    await page.waitForFunction((id) => { const rows = [...document.querySelectorAll('#trace-list tbody tr')];
+      return rows.length === 1 && rows[0].dataset.traceId === id; }, liveTrace);
+    check(page.url().includes('q=BIG.csv'), `the search is kept in the address (${page.url()})`);
+    await page.fill('#trace-text', 'no trace holds this text');
+    await page.waitForFunction(() => document.querySelectorAll('#trace-list tbody tr').length === 0 &&
+      !document.getElementById('trace-list-no-match').hidden);
+    check(true, 'a text no trace holds empties the list, saying so');
+    // The address brings the filters back.
+    await page.goto(`${base}/#/?q=big.csv&since=1h`);
+    await page.waitForFunction((id) => { const rows = [...document.querySelectorAll('#trace-list tbody tr')];
+      return rows.length === 1 && rows[0].dataset.traceId === id; }, liveTrace);
+    check(await page.inputValue('#trace-text') === 'big.csv' && await page.inputValue('#trace-since') === '1h',
+      'filters in the address are restored on load');
+    await page.screenshot({ path: path.join(output, 'trace-search.png'), fullPage: true });
+    await page.fill('#trace-text', '');
+    await page.selectOption('#trace-since', '');
+
     // 7. Records: search and filters over every span and log, each linking to its trace.
     await page.evaluate(() => { location.hash = '#/records'; });
     await page.waitForSelector('#record-list tbody tr');

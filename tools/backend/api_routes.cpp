@@ -1,5 +1,5 @@
-// The web view's files and the JSON API: GET /api/traces, GET /api/trace/<id>, POST /api/query,
-// GET /api/metrics and /api/metrics/series?name=<name> (metrics_view.hpp).
+// The web view's files and the JSON API: GET /api/traces, GET /api/trace/<id>, GET /api/records,
+// POST /api/query, GET /api/metrics and /api/metrics/series?name=<name> (metrics_view.hpp).
 // Every database read from the API counts against --query-concurrency, and every result is
 // bounded in rows, bytes and time.
 #include <algorithm>
@@ -13,6 +13,7 @@
 #include "routes.hpp"
 #include "search.hpp"
 #include "text.hpp"
+#include "time_bound.hpp"
 #include "traces.hpp"
 #include "web_assets.hpp"
 
@@ -70,6 +71,36 @@ http::response busy(route_context& ctx) {
   return r;
 }
 
+// A since= or until= parameter (time_bound.hpp): a duration before now ("15m", "2h", "7d",
+// plain seconds) or an RFC 3339 time. Absent: nullopt and true. Malformed: false and `error`.
+bool time_param(const http::request& req, std::string_view name, std::int64_t now_ns, std::optional<std::int64_t>& out,
+                std::string& error) {
+  bool has = false;
+  std::string_view raw = req.head.query_param(name, &has);
+  if (!has || raw.empty()) return true;
+  std::string value;
+  if (decode_query_value(raw, value)) out = parse_time_bound(value, now_ns);
+  if (out) return true;
+  error = std::string(name) +
+          " must be a duration before now (30s, 15m, 2h, 7d, or seconds) or an RFC 3339 time "
+          "(2026-12-05T10:00:00Z, an offset's + sent as %2B), got '" +
+          text::printable(raw, 80) + "'";
+  return false;
+}
+
+// q=: a search text, percent-decoded, at most kMaxSearchText bytes.
+bool text_param(const http::request& req, std::string& out, std::string& error) {
+  if (!decode_query_value(req.head.query_param("q"), out)) {
+    error = "the q parameter has a bad percent-encoding";
+    return false;
+  }
+  if (out.size() > kMaxSearchText) {
+    error = "search text longer than " + std::to_string(kMaxSearchText) + " bytes";
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 http::response serve_page(route_context& ctx, const http::request_head& head) {
@@ -100,7 +131,12 @@ http::response handle_traces(route_context& ctx, const http::request& req) {
     return json_error(400, "the service parameter has a bad percent-encoding");
   std::string min_ms(req.head.query_param("min_duration_ms"));
   if (!min_ms.empty()) q.min_duration_s = std::clamp(std::atof(min_ms.c_str()), 0.0, 1e12) / 1e3;
-  std::string body, error;
+  std::string error;
+  const std::int64_t now = unix_now_ns();
+  if (!text_param(req, q.text, error) || !time_param(req, "since", now, q.since_ns, error) ||
+      !time_param(req, "until", now, q.until_ns, error))
+    return json_error(400, error);
+  std::string body;
   bool ok = false;
   bool opened = ctx.db.read(
       [&](sqlite3* db) {
@@ -152,25 +188,18 @@ http::response handle_records(route_context& ctx, const http::request& req) {
   if (!slot) return busy(ctx);
   search_query q;
   q.limit = 200;
-  std::string service;
-  if (!decode_query_value(req.head.query_param("q"), q.text) ||
-      !decode_query_value(req.head.query_param("service"), service))
-    return json_error(400, "the q or service parameter has a bad percent-encoding");
+  std::string service, error;
+  if (!text_param(req, q.text, error)) return json_error(400, error);
+  if (!decode_query_value(req.head.query_param("service"), service))
+    return json_error(400, "the service parameter has a bad percent-encoding");
   if (!service.empty()) q.service = service;
   bool has = false;
   std::string limit(req.head.query_param("limit", &has));
   if (has) q.limit = static_cast<std::size_t>(std::clamp(std::atoi(limit.c_str()), 1, 1000));
   std::string level(req.head.query_param("level", &has));
   if (has) q.min_level = std::clamp(std::atoi(level.c_str()), 0, 24);
-  std::string since(req.head.query_param("since", &has));  // seconds before now
-  if (has) {
-    const long long seconds = std::clamp(std::atoll(since.c_str()), 1LL, 100LL * 365 * 86400);
-    const auto now =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count();
-    q.since_ns = now - seconds * 1'000'000'000LL;
-  }
-  std::string body, error;
+  if (!time_param(req, "since", unix_now_ns(), q.since_ns, error)) return json_error(400, error);
+  std::string body;
   bool ok = false;
   bool opened = ctx.db.read(
       [&](sqlite3* db) {

@@ -87,9 +87,11 @@ struct export_outcome {
 // The page and its assets (answered on the I/O thread: static, in memory).
 [[nodiscard]] http::response serve_page(route_context& ctx, const http::request_head& head);
 [[nodiscard]] http::response serve_asset(route_context& ctx, const http::request_head& head);
+// GET /api/traces?limit=N&service=S&errors=1&min_duration_ms=N&q=TEXT&since=T&until=T: recent
+// traces (traces.hpp's recent_traces); since/until a duration before now or an RFC 3339 time.
 [[nodiscard]] http::response handle_traces(route_context& ctx, const http::request& req);
 [[nodiscard]] http::response handle_trace(route_context& ctx, const http::request& req);
-// GET /api/records?q=TEXT&service=S&since=SECONDS&level=N&limit=N: records newest first
+// GET /api/records?q=TEXT&service=S&since=T&level=N&limit=N: records newest first
 // (search.hpp's search_records; records_to_json's shape).
 [[nodiscard]] http::response handle_records(route_context& ctx, const http::request& req);
 // GET /api/live: the server-sent events stream (live.hpp), or 503 when --max-live-clients are open.

@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "db.hpp"
 #include "json.hpp"
@@ -126,8 +127,15 @@ bool is_trace_id(std::string_view id) {
          });
 }
 
-bool search_records(sqlite3* db, const search_query& q, std::vector<record_summary>& out, bool& truncated,
-                    std::string& error) {
+namespace {
+
+// The statement of a search: `select` (a list of columns) of the records matching `q`, newest
+// first, at most `row_limit` (the list must hold start_timestamp, the order of a compound
+// statement being by one of its columns). `wanted` is how many matches the caller needs, which decides
+// between the index's candidates and the newest-first scan for a frequent text. The statement
+// points at `matcher`, which must outlive it.
+bool prepare_search(sqlite3* db, const search_query& q, const char* select, std::size_t wanted, std::int64_t row_limit,
+                    text_matcher& matcher, stmt_handle& out, std::string& error) {
   if (q.text.size() > kMaxSearchText) {
     error = "search text longer than " + std::to_string(kMaxSearchText) + " bytes";
     return false;
@@ -139,7 +147,6 @@ bool search_records(sqlite3* db, const search_query& q, std::vector<record_summa
   // reached yet; or, for a text that many records contain, on every record newest first.
   enum class plan : std::uint8_t { everything, like_scan, match_scan, match_indexed };
   plan how = q.text.empty() ? plan::everything : plan::like_scan;
-  text_matcher matcher;
   error.clear();
   if (how == plan::like_scan && characters(q.text) >= kMinIndexedSearch) {
     if (!matcher.open(db, q.text, error) || !register_search_match(db, error)) return false;
@@ -157,30 +164,33 @@ bool search_records(sqlite3* db, const search_query& q, std::vector<record_summa
         " AND (span_name LIKE ?1 ESCAPE '\\' OR message LIKE ?1 ESCAPE '\\' OR attributes LIKE ?1 ESCAPE '\\'"
         " OR exception_message LIKE ?1 ESCAPE '\\' OR exception_type LIKE ?1 ESCAPE '\\')";
   }
-  auto bind = [&](sqlite3_stmt* s) {
+  auto bind = [&](sqlite3_stmt* s, std::int64_t limit) {
     if (how == plan::match_indexed) bind_text(s, 1, matcher.index_query());
     if (how == plan::like_scan) bind_text(s, 1, like_pattern(q.text));
     if (q.service) bind_text(s, 2, *q.service);
     if (q.since_ns) bind_text(s, 3, format_timestamp(*q.since_ns));
     if (q.min_level > 0) sqlite3_bind_int(s, 4, q.min_level);
-    sqlite3_bind_int64(s, 5, static_cast<std::int64_t>(q.limit) + 1);
+    sqlite3_bind_int64(s, 5, limit);
     if (how == plan::match_indexed || how == plan::match_scan) {
       sqlite3_bind_pointer(s, 6, &matcher, kMatcherPointerType, nullptr);
     }
   };
   // The records above the watermark, in id order (a range of the table, not the time index).
-  const std::string beyond_index = std::string("SELECT ") + kColumns +
+  const std::string beyond_index = std::string("SELECT ") + select +
                                    " FROM records NOT INDEXED WHERE id > (SELECT indexed_to FROM records_fts_state)";
   if (how == plan::match_indexed) {
     // Many records match: reading them all and sorting them costs more (seconds over 1 M
     // records) than the newest-first scan, which stops after `limit` matches. Counted among
     // the index's candidates, and among the newest records beyond the index.
-    bool frequent = frequent_in_index(db, matcher, error) ||
-                    (error.empty() && frequent_beyond_index(db, filters, bind, q.limit, error));
+    bool frequent =
+        frequent_in_index(db, matcher, error) ||
+        (error.empty() &&
+         frequent_beyond_index(
+             db, filters, [&](sqlite3_stmt* s) { bind(s, static_cast<std::int64_t>(wanted) + 1); }, wanted, error));
     if (!error.empty()) return false;
     if (frequent) how = plan::match_scan;
   }
-  std::string sql = std::string("SELECT ") + kColumns + " FROM records WHERE 1";
+  std::string sql = std::string("SELECT ") + select + " FROM records WHERE 1";
   if (how == plan::match_indexed) {
     // The index's candidates and the records beyond it, in one statement: one snapshot of the
     // index and its watermark.
@@ -190,9 +200,20 @@ bool search_records(sqlite3* db, const search_query& q, std::vector<record_summa
     sql += filters;
   }
   sql += " ORDER BY start_timestamp DESC LIMIT ?5";
-  auto s = prepare(db, sql, error);
-  if (!s) return false;
-  bind(s.get());
+  out = prepare(db, sql, error);
+  if (!out) return false;
+  bind(out.get(), row_limit);
+  return true;
+}
+
+}  // namespace
+
+bool search_records(sqlite3* db, const search_query& q, std::vector<record_summary>& out, bool& truncated,
+                    std::string& error) {
+  text_matcher matcher;
+  stmt_handle s;
+  if (!prepare_search(db, q, kColumns, q.limit, static_cast<std::int64_t>(q.limit) + 1, matcher, s, error))
+    return false;
   out.clear();
   int rc;
   while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out.push_back(read_row(s.get()));
@@ -202,6 +223,26 @@ bool search_records(sqlite3* db, const search_query& q, std::vector<record_summa
   }
   truncated = out.size() > q.limit;
   if (truncated) out.resize(q.limit);
+  return true;
+}
+
+bool search_trace_ids(sqlite3* db, const search_query& q, std::size_t max_traces, std::vector<std::string>& out,
+                      std::string& error) {
+  text_matcher matcher;
+  stmt_handle s;
+  if (!prepare_search(db, q, "trace_id, start_timestamp", max_traces, kMaxTraceSearchRecords, matcher, s, error))
+    return false;
+  out.clear();
+  std::unordered_set<std::string> seen;
+  int rc = SQLITE_DONE;
+  while (out.size() < max_traces && (rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    std::string id = column_text(s.get(), 0);
+    if (seen.insert(id).second) out.push_back(std::move(id));
+  }
+  if (out.size() < max_traces && rc != SQLITE_DONE) {
+    error = sqlite3_errmsg(db);
+    return false;
+  }
   return true;
 }
 

@@ -56,6 +56,14 @@ constexpr std::size_t kMinIndexedSearch = 3;
 bool search_records(sqlite3* db, const search_query& q, std::vector<record_summary>& out, bool& truncated,
                     std::string& error);
 
+// The traces of the records matching `q` (its text, service, since and level; not its limit),
+// by their newest matching record, newest first: at most `max_traces` distinct trace ids, from
+// at most kMaxTraceSearchRecords matching records (the trace list's `q`, traces.hpp). The same
+// search as search_records(), records the indexer has not reached yet included.
+bool search_trace_ids(sqlite3* db, const search_query& q, std::size_t max_traces, std::vector<std::string>& out,
+                      std::string& error);
+constexpr std::int64_t kMaxTraceSearchRecords = 100'000;
+
 // Records that arrived after `after_id` (their `id`), oldest first, at most `limit`
 // (`logfire-cpp tail --json`). `min_level` and `service` filter as in search_query.
 bool records_after(sqlite3* db, std::int64_t after_id, std::size_t limit, int min_level,

@@ -6,24 +6,37 @@
 
 #include "db.hpp"
 #include "json.hpp"
+#include "rows.hpp"
+#include "search.hpp"
 
 namespace logfire::backend {
 
 namespace {
 
-// The ids of the `q.limit` traces with the newest records, newest first. The scan is bounded
-// (100 000 records), so a huge trace cannot make the list slow.
-// Up to `scan_limit` distinct trace ids, newest first, of records matching q's SQL filters.
+// Up to `scan_limit` distinct trace ids, newest first, of records matching q's SQL filters. The
+// scan is bounded (100 000 records), so a huge trace cannot make the list slow. A trace's start
+// is its earliest record's: every record of a trace that started at or after `since` starts
+// there too, and one that started before `until` has a record that does.
 bool newest_trace_ids(sqlite3* db, const trace_query& q, std::size_t scan_limit, std::vector<std::string>& order,
                       std::string& error) {
   std::string sql = "SELECT trace_id FROM records WHERE 1";
   if (q.errors_only) sql += " AND level >= 17";
   if (!q.service.empty()) sql += " AND service_name = ?1";
+  if (q.since_ns) sql += " AND start_timestamp >= ?2";
+  if (q.until_ns) sql += " AND start_timestamp < ?3";
   sql += " ORDER BY start_timestamp DESC LIMIT 100000";
   auto ids = prepare(db, sql.c_str(), error);
-  if (ids && !q.service.empty())
-    sqlite3_bind_text(ids.get(), 1, q.service.data(), static_cast<int>(q.service.size()), SQLITE_STATIC);
   if (!ids) return false;
+  if (!q.service.empty())
+    sqlite3_bind_text(ids.get(), 1, q.service.data(), static_cast<int>(q.service.size()), SQLITE_STATIC);
+  // Stored timestamps have whole microseconds: `since` rounded down and `until` rounded up to
+  // one compare exactly.
+  if (q.since_ns) sqlite3_bind_text(ids.get(), 2, format_timestamp(*q.since_ns).c_str(), -1, SQLITE_TRANSIENT);
+  if (q.until_ns) {
+    const std::int64_t below = ((*q.until_ns % 1000) + 1000) % 1000;
+    const std::int64_t up = below == 0 ? *q.until_ns : *q.until_ns - below + 1000;
+    sqlite3_bind_text(ids.get(), 3, format_timestamp(up).c_str(), -1, SQLITE_TRANSIENT);
+  }
   std::unordered_set<std::string> seen;
   while (order.size() < scan_limit) {
     int rc = sqlite3_step(ids.get());
@@ -36,6 +49,18 @@ bool newest_trace_ids(sqlite3* db, const trace_query& q, std::size_t scan_limit,
     if (seen.insert(id).second) order.push_back(std::move(id));
   }
   return true;
+}
+
+// With a text: the traces of the records the search finds (search.hpp), with the same record
+// filters; `until` is checked on each trace (its matching record may come later).
+bool searched_trace_ids(sqlite3* db, const trace_query& q, std::size_t scan_limit, std::vector<std::string>& order,
+                        std::string& error) {
+  search_query search;
+  search.text = q.text;
+  if (!q.service.empty()) search.service = q.service;
+  search.since_ns = q.since_ns;
+  search.min_level = q.errors_only ? 17 : 0;
+  return search_trace_ids(db, search, scan_limit, order, error);
 }
 
 // One trace's counts and times (`agg`) and its root (`root`), both bound to the id as ?1.
@@ -68,9 +93,16 @@ void summarize(sqlite3_stmt* agg, sqlite3_stmt* root, const std::string& id, tra
 bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>& out, std::string& error) {
   out.clear();
   std::vector<std::string> order;
-  // A duration filter applies to whole traces, after summing: look at more candidates then.
-  const std::size_t scan = q.min_duration_s > 0 ? std::min<std::size_t>(q.limit * 20, 20000) : q.limit;
-  if (!newest_trace_ids(db, q, scan, order, error)) return false;
+  if (q.text.size() > kMaxSearchText) {
+    error = "search text longer than " + std::to_string(kMaxSearchText) + " bytes";
+    return false;
+  }
+  // A duration or a time range applies to whole traces, after summing: look at more candidates
+  // then (they are summed only until `limit` pass).
+  const bool whole_trace_filters = q.min_duration_s > 0 || q.since_ns || q.until_ns;
+  const std::size_t scan = whole_trace_filters ? std::min<std::size_t>(q.limit * 20, 20000) : q.limit;
+  if (!(q.text.empty() ? newest_trace_ids(db, q, scan, order, error) : searched_trace_ids(db, q, scan, order, error)))
+    return false;
   auto agg = prepare(db,
                      "SELECT min(start_timestamp), max(coalesce(end_timestamp, start_timestamp)), "
                      "sum(kind != 'log'), sum(kind = 'log'), sum(level >= 17), sum(kind = 'pending_span'), "
@@ -89,6 +121,7 @@ bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>
     summarize(agg.get(), root.get(), id, t);
     if (t.start_timestamp.empty()) continue;  // deleted meanwhile: skip
     if (q.min_duration_s > 0 && t.duration_s < q.min_duration_s) continue;
+    if ((q.since_ns && t.start_ns < *q.since_ns) || (q.until_ns && t.start_ns >= *q.until_ns)) continue;
     out.push_back(std::move(t));
     if (out.size() >= q.limit) break;
   }

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,14 +31,22 @@ struct trace_summary {
   std::string service_name;
 };
 
+// errors_only, service and text select records: a trace is listed when one of its records
+// passes all three (as the Records view and `search` find records with the same filters).
 struct trace_query {
   std::size_t limit = 20;
   bool errors_only = false;   // only traces with a record at level >= 17
   std::string service{};      // only traces with a record of this service.name (empty: any)
   double min_duration_s = 0;  // only traces lasting at least this (first start to last end)
+  // Only traces with a record this search finds (search.hpp's search_query::text: the same
+  // match, through the search index and the records beyond it). At most kMaxSearchText bytes.
+  std::string text{};
+  std::optional<std::int64_t> since_ns{};  // only traces that started at or after this (Unix ns)
+  std::optional<std::int64_t> until_ns{};  // only traces that started before this (Unix ns)
 };
 
-// The most recent traces (by their latest record's start), newest first.
+// The most recent traces (by their latest record's start, or with `text` their latest matching
+// record's), newest first. Fails with SQLite's message, or for a text over kMaxSearchText.
 bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>& out, std::string& error);
 
 // {"traces":[{"trace_id":..., "start_timestamp":..., "duration":..., ...}]}

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "backend/time_bound.hpp"
+
 namespace logfire::cli {
 
 args::args(std::string command, std::string usage, std::string description, std::vector<option_spec> options,
@@ -104,30 +106,7 @@ std::string args::help_text() const {
 }
 
 std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  char* end = nullptr;
-  double v = std::strtod(text.c_str(), &end);
-  if (end == text.c_str() || !std::isfinite(v) || v < 0) return std::nullopt;
-  std::string unit(end);
-  double ms = 0;
-  if (unit.empty() || unit == "s") {
-    ms = v * 1000;
-  } else if (unit == "ms") {
-    ms = v;
-  } else if (unit == "m" || unit == "min") {
-    ms = v * 60'000;
-  } else if (unit == "h") {
-    ms = v * 3'600'000;
-  } else if (unit == "d") {
-    ms = v * 86'400'000;
-  } else {
-    return std::nullopt;
-  }
-  // At most 100 years, so that every caller can turn the duration into Unix nanoseconds and
-  // subtract it from now without overflowing an int64.
-  constexpr double max_ms = 100.0 * 365 * 86'400'000;
-  if (ms > max_ms) return std::nullopt;
-  return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
+  return backend::parse_duration(text);
 }
 
 std::optional<std::int64_t> parse_size(const std::string& text) {

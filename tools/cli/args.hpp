@@ -43,7 +43,8 @@ class args {
   bool help_ = false;
 };
 
-// "30s", "15m", "12h", "7d", "250ms", or plain seconds, up to 100 years. nullopt when malformed or longer.
+// "30s", "15m", "12h", "7d", "250ms", or plain seconds, up to 100 years. nullopt when malformed or longer
+// (backend/time_bound.hpp: the JSON API reads durations with the same parser).
 [[nodiscard]] std::optional<std::chrono::milliseconds> parse_duration(const std::string& text);
 // "64MiB", "64M", "512k", "1G", or plain bytes (k/M/G are powers of 1024). nullopt when malformed.
 [[nodiscard]] std::optional<std::int64_t> parse_size(const std::string& text);

@@ -1,7 +1,8 @@
 // The web view of `logfire-cpp serve`: a live list of recent traces, a trace's waterfall (SVG,
 // nested by parent) with the selected record's attributes and exception, and a read-only SQL box.
 // Plain JavaScript, no libraries, no network beyond this server's JSON API:
-//   GET /api/traces?limit=N[&errors=1][&service=S][&min_duration_ms=N]   GET /api/trace/<trace_id>   POST /api/query (SQL text)
+//   GET /api/traces?limit=N[&errors=1][&service=S][&min_duration_ms=N][&q=TEXT][&since=15m]   GET /api/trace/<trace_id>
+//   POST /api/query (SQL text)
 //   GET /api/records?q=&service=&since=&level=&limit=  (search and filters, newest first)
 //   GET /api/live (server-sent events: a `records` event after every committed export)
 // The Metrics page (#/metrics) is metrics.js.
@@ -125,33 +126,62 @@
       $('sql-input').focus();
     } else {
       show('traces');
+      restoreTraceFilters();
       refreshTraces();
     }
   }
 
   // ---- recent traces ---------------------------------------------------------------------------
 
+  // The list's filters, by their /api/traces parameter, are kept in the address (#/?q=...&since=...),
+  // so a reload, a bookmark or Back from a trace brings them back.
+  const traceFilters = [['q', 'trace-text'], ['service', 'trace-service'], ['since', 'trace-since'], ['min_duration_ms', 'trace-min-duration']];
+  function traceFilterParams() {
+    const params = new URLSearchParams();
+    for (const [name, id] of traceFilters) {
+      const v = $(id).value.trim();
+      if (v) params.set(name, v);
+    }
+    if ($('errors-only').checked) params.set('errors', '1');
+    return params;
+  }
+  function restoreTraceFilters() {
+    const hash = location.hash || '#/';
+    const at = hash.indexOf('?');
+    const params = new URLSearchParams(at >= 0 ? hash.slice(at + 1) : '');
+    for (const [name, id] of traceFilters) {
+      const v = params.get(name) || '';
+      const input = $(id);
+      // A value the choice does not offer (since=2h typed into the address) is added to it.
+      if (input.tagName === 'SELECT' && v && ![...input.options].some((o) => o.value === v)) input.append(new Option(v, v));
+      input.value = v;
+    }
+    $('errors-only').checked = params.get('errors') === '1';
+  }
+  function traceFiltersChanged() {
+    const params = traceFilterParams().toString();
+    history.replaceState(null, '', `${location.pathname}${location.search}#/${params ? `?${params}` : ''}`);
+    refreshTraces();
+  }
+
   // Reloads overlap (live events, filters, navigation): only the newest answer is drawn.
   let tracesSeq = 0;
   async function refreshTraces() {
-    const errorsOnly = $('errors-only').checked;
     const seq = ++tracesSeq;
+    const params = traceFilterParams();
+    const filtered = params.toString() !== '';
+    params.set('limit', '100');
     try {
-      const params = new URLSearchParams({ limit: '100' });
-      if (errorsOnly) params.set('errors', '1');
-      const service = $('trace-service').value.trim();
-      if (service) params.set('service', service);
-      if ($('trace-min-duration').value) params.set('min_duration_ms', $('trace-min-duration').value);
       const data = await api(`/api/traces?${params}`);
       if (seq !== tracesSeq) return;
-      renderTraceList(data.traces);
+      renderTraceList(data.traces, filtered);
       setStatus(true, `updated ${new Date().toLocaleTimeString()}`);
     } catch (e) {
-      setStatus(false, `cannot reach the server: ${e.message}`);
+      if (seq === tracesSeq) setStatus(false, `cannot list traces: ${e.message}`);
     }
   }
 
-  function renderTraceList(traces) {
+  function renderTraceList(traces, filtered) {
     const rows = traces.map((t) => {
       const root = (t.root_message || t.root_span_name) + (t.pending_count > 0 ? ' (running)' : '');
       return el('tr', {
@@ -168,7 +198,8 @@
       el('td', { class: `root ${levelClass(t.max_level)}`.trim() }, root));
     });
     $('trace-list').tBodies[0].replaceChildren(...rows);
-    $('trace-list-empty').hidden = traces.length > 0;
+    $('trace-list-empty').hidden = traces.length > 0 || filtered;
+    $('trace-list-no-match').hidden = traces.length > 0 || !filtered;
   }
 
   // ---- one trace: waterfall and details -----------------------------------------------------------
@@ -498,10 +529,11 @@
   // ---- start -------------------------------------------------------------------------------------
 
   for (const o of document.querySelectorAll('.origin')) o.textContent = location.origin;
-  $('errors-only').addEventListener('change', refreshTraces);
-  $('trace-min-duration').addEventListener('change', refreshTraces);
+  for (const id of ['errors-only', 'trace-min-duration', 'trace-since']) $(id).addEventListener('change', traceFiltersChanged);
   let traceFilterTimer = null;
-  $('trace-service').addEventListener('input', () => { clearTimeout(traceFilterTimer); traceFilterTimer = setTimeout(refreshTraces, 250); });
+  for (const id of ['trace-text', 'trace-service']) {
+    $(id).addEventListener('input', () => { clearTimeout(traceFilterTimer); traceFilterTimer = setTimeout(traceFiltersChanged, 250); });
+  }
   $('sql-run').addEventListener('click', runSql);
   $('sql-input').addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
