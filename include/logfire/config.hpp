@@ -90,6 +90,15 @@ struct limits {
   // Bytes of each thread's ring (records waiting for the background thread). Default 1 MiB.
   // A thread's ring is sized at its first instrumentation call.
   std::optional<std::size_t> ring_bytes{};
+  // When a thread's ring is full, the call adds a segment of ring_bytes instead of dropping,
+  // up to this many bytes for the thread's ring in all; the background thread frees each added
+  // segment once it has read it. Default 32 MiB (a burst of 100,000 spans fits even when the
+  // background thread cannot run meanwhile); LOGFIRE_MAX_RING_BYTES. At most ring_bytes: no
+  // growth.
+  std::optional<std::size_t> max_ring_bytes{};
+  // Bytes of added segments for all threads together. Default 64 MiB;
+  // LOGFIRE_RING_GROWTH_BUDGET. The most the rings hold: threads x ring_bytes + this.
+  std::optional<std::size_t> ring_growth_budget{};
   // Default drop. LOGFIRE_OVERFLOW ("drop", "block"). With block, a call never waits on the
   // SDK's background thread or once shutdown has begun (it drops and counts instead).
   std::optional<overflow_policy> overflow{};

@@ -62,6 +62,7 @@ enum class event_counter : std::uint8_t {
   span_updates_lost,       // attributes, events, status or level that never reached their span
   spool_files_unreadable,  // spool files deleted because even their header was unreadable
   export_recovered,        // a destination answered again after failed export attempts (a line says so)
+  ring_grown,              // segments a thread's ring added in a burst (options.limits.max_ring_bytes)
   count_
 };
 inline constexpr std::size_t event_counter_count = static_cast<std::size_t>(event_counter::count_);

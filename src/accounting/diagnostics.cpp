@@ -17,24 +17,36 @@ std::string number(double d) {
   return buf;
 }
 
+// The settings that let a thread's ring hold more, as the ring_full line names them.
+std::string ring_limits(const diagnostic_context& c) {
+  if (c.max_ring_bytes <= c.ring_bytes || c.ring_growth_budget < c.ring_bytes)
+    return "options.limits.ring_bytes (now " + human_bytes(c.ring_bytes) +
+           " per thread), or let it grow with LOGFIRE_MAX_RING_BYTES (options.limits.max_ring_bytes)";
+  return "LOGFIRE_MAX_RING_BYTES (options.limits.max_ring_bytes, now " + human_bytes(c.max_ring_bytes) +
+         " per thread in segments of options.limits.ring_bytes, " + human_bytes(c.ring_bytes) +
+         ") or LOGFIRE_RING_GROWTH_BUDGET (options.limits.ring_growth_budget, now " +
+         human_bytes(c.ring_growth_budget) + " for all threads)";
+}
+
 constexpr std::string_view k_send_elsewhere = "send them to a backend (LOGFIRE_TOKEN or OTEL_EXPORTER_OTLP_ENDPOINT)";
 
 }  // namespace
 
 std::string diagnostics::explain(drop_reason reason) const {
   switch (reason) {
-    case drop_reason::ring_full:
+    case drop_reason::ring_full: {
+      const std::string ring = ring_limits(ctx_);
       if (ctx_.overflow_block)
         return "dropped because the calling thread's ring was still full after waiting " +
                std::to_string(ctx_.overflow_block_ms) +
                " ms (overflow policy: block; the SDK's background thread and calls made once shutdown began never "
-               "wait); raise LOGFIRE_OVERFLOW_BLOCK_MS (options.limits.overflow_block_timeout) or "
-               "options.limits.ring_bytes (now " +
-               human_bytes(ctx_.ring_bytes) + " per thread)";
+               "wait); raise LOGFIRE_OVERFLOW_BLOCK_MS (options.limits.overflow_block_timeout) or " +
+               ring;
       return "dropped because the calling thread's ring was full (the background thread could not keep up; overflow "
              "policy: drop); set LOGFIRE_OVERFLOW=block (options.limits.overflow) to wait for ring space instead, or "
-             "raise options.limits.ring_bytes (now " +
-             human_bytes(ctx_.ring_bytes) + " per thread)";
+             "raise " +
+             ring;
+    }
     case drop_reason::filtered_by_level:
       return "not recorded because their level is below min_level" +
              (ctx_.min_level.empty() ? std::string() : " (" + ctx_.min_level + ")") +

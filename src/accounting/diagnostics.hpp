@@ -21,8 +21,10 @@ struct diagnostic_context {
   std::string min_level;  // "info", or "" when unset
   double sample_rate = 1.0;
   std::size_t ring_bytes = 1u << 20;
-  bool overflow_block = false;             // overflow_policy::block
-  std::uint64_t overflow_block_ms = 1000;  // its timeout
+  std::size_t max_ring_bytes = 32u << 20;      // a ring grows up to this (0 or <= ring_bytes: never)
+  std::size_t ring_growth_budget = 64u << 20;  // and all rings together by this
+  bool overflow_block = false;                 // overflow_policy::block
+  std::uint64_t overflow_block_ms = 1000;      // its timeout
   std::size_t max_open_spans = 65536;
   std::string console_min_level;  // "info"; "" without a console
   std::string tail_bounds;        // "2048 traces, 16 MiB, 30000 ms" (tail sampling's bounds)

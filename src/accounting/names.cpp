@@ -81,6 +81,8 @@ std::string_view to_string(event_counter c) noexcept {
       return "spool_files_unreadable";
     case event_counter::export_recovered:
       return "export_recovered";
+    case event_counter::ring_grown:
+      return "ring_grown";
     case event_counter::count_:
       break;
   }

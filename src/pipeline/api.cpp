@@ -680,6 +680,18 @@ inline std::size_t round8(std::size_t n) noexcept {
   }
 }
 
+// Caller's thread, after try_reserve() said the ring is full: a new segment if the ring may
+// grow (counted as ring_grown), else what the overflow policy says. Null: the caller drops the
+// record and counts it as ring_full.
+[[gnu::noinline]] std::byte* reserve_when_full(thread_state& ts, control& ctl, std::size_t total) noexcept {
+  if (std::byte* out = ts.ring.try_grow(total, ctl.settings.ring_growth)) {
+    ts.counters.events[static_cast<std::size_t>(event_counter::ring_grown)].add();
+    return out;
+  }
+  if (ctl.settings.overflow != overflow_policy::block) return nullptr;
+  return wait_for_space(ts, ctl, total);
+}
+
 // Prompt mode: the console prints the record now and its answer is written into the record
 // (record_fixed::console_mark) before it is committed. Out of line: the default path pays one
 // load and one branch.
@@ -698,11 +710,12 @@ bool push(thread_state& ts, control& ctl, rec kind, BodyFn&& body_fn) noexcept {
   body_fn(sizer);
   const std::size_t total = round8(sizeof(ring_record_header) + sizer.size());
   std::byte* out = ts.ring.try_reserve(total);
+  bool was_full = false;
   if (!out) [[unlikely]] {
-    // The policy is read only here, after the ring said no: nothing on the fast path.
-    if (ctl.settings.overflow != overflow_policy::block) return false;
-    out = wait_for_space(ts, ctl, total);
+    // Growth and the policy are read only here, after the ring said no: nothing on the fast path.
+    out = reserve_when_full(ts, ctl, total);
     if (!out) return false;
+    was_full = true;  // the background thread is behind: wake it
   }
   auto* h = reinterpret_cast<ring_record_header*>(out);
   h->size = static_cast<std::uint32_t>(total);
@@ -714,7 +727,7 @@ bool push(thread_state& ts, control& ctl, rec kind, BodyFn&& body_fn) noexcept {
       print_at_call(*p, kind == rec::log, out + sizeof(ring_record_header), sizer.size());
   }
   ts.ring.commit(total);
-  if (ts.ring.used_by_producer() > ts.ring.capacity() / 2) [[unlikely]]
+  if (was_full || ts.ring.used_by_producer() > ts.ring.capacity() / 2) [[unlikely]]
     ctl.wake();
   return true;
 }

@@ -367,6 +367,8 @@ pipeline::pipeline(pipeline_settings settings, resource res, std::vector<std::sh
   if (ml) dctx.min_level = std::string(to_string(static_cast<level>(ml)));
   dctx.sample_rate = cfg.head.ratio.rate();
   dctx.ring_bytes = cfg.ring_bytes;
+  dctx.max_ring_bytes = cfg.ring_growth.max_bytes;
+  dctx.ring_growth_budget = cfg.ring_growth.budget;
   dctx.overflow_block = cfg.overflow == overflow_policy::block;
   dctx.overflow_block_ms = static_cast<std::uint64_t>(cfg.block_timeout.count());
   dctx.max_open_spans = cfg.max_open_spans;

@@ -30,6 +30,7 @@ class scrubber;
 
 struct pipeline_settings {
   std::size_t ring_bytes = 1u << 20;
+  ring_growth_limits ring_growth{32u << 20, 64u << 20};
   logfire::overflow_policy overflow = logfire::overflow_policy::drop;
   std::chrono::milliseconds block_timeout{1000};
   std::size_t max_attributes = 128;

@@ -1,17 +1,26 @@
 // A single-producer single-consumer byte ring: the application thread that owns it writes
 // variable-length records, the background thread reads them. Wait-free on both sides.
 //
-// Invariants: `head_` (written by the producer) and `tail_` (written by the consumer) are
-// monotonically increasing byte counts; `head_ - tail_ <= capacity`. A record never wraps:
-// when it does not fit before the end of the buffer, the producer writes a padding record
-// (size only, kind 0) and continues at offset 0. Every record starts 8-byte aligned.
+// The ring is a chain of equal segments. Usually there is one, used circularly. When it is
+// full and the caller may grow it (try_grow(): a bound per thread and one for the process),
+// the caller links a new segment and writes there from then on; the background thread reads
+// the old one to its end, follows the link and frees it. A burst the background thread cannot
+// keep up with lands in new segments instead of being dropped, and the memory goes back as soon
+// as they are read (docs/architecture.md, "The ring").
+//
+// Invariants: positions are monotonically increasing byte counts over the whole chain, so a
+// record's position orders it against published() on every segment. In a segment, `head`
+// (written by the producer) and `tail` (written by the consumer) satisfy `head - tail <=
+// capacity`. A record never wraps: when it does not fit before the end of the segment, the
+// producer writes a padding record (size only, kind 0) and continues at offset 0. A new
+// segment starts at offset 0: its first position is the producer's head rounded up to the
+// segment size (positions may skip, never go back). Every record starts 8-byte aligned.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <utility>
 
 namespace logfire::detail {
@@ -36,54 +45,72 @@ struct ring_record_header {
 };
 static_assert(sizeof(ring_record_header) == 8);
 
+// Bytes of segments beyond each ring's first, summed over every ring of the process: what
+// try_grow() checks against the process-wide budget.
+[[nodiscard]] std::size_t ring_growth_bytes() noexcept;
+
+// How a ring may grow: `max_bytes` for all of its segments together, and at most `budget`
+// bytes of extra segments for the whole process. Zero for either: no growth.
+struct ring_growth_limits {
+  std::size_t max_bytes = 0;
+  std::size_t budget = 0;
+};
+
 class spsc_ring {
  public:
-  // `capacity` is rounded up to a power of two (minimum 4 KiB).
-  explicit spsc_ring(std::size_t capacity) {
-    std::size_t cap = 4096;
-    while (cap < capacity) cap <<= 1;
-    capacity_ = cap;
-    mask_ = cap - 1;
-    buffer_ = std::make_unique<std::byte[]>(cap);
-  }
+  // `segment_bytes` is rounded up to a power of two (minimum 4 KiB). An allocation failure
+  // throws (std::bad_alloc), as the thread_state that owns the ring does.
+  explicit spsc_ring(std::size_t segment_bytes);
+  ~spsc_ring();
+  spsc_ring(const spsc_ring&) = delete;
+  spsc_ring& operator=(const spsc_ring&) = delete;
 
+  // The bytes of one segment: the largest record the ring takes is a bit less.
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+  // Segments allocated now (1 unless a burst made the ring grow).
+  [[nodiscard]] std::size_t segments() const noexcept { return segments_.load(std::memory_order_relaxed); }
 
   // Producer: returns space for a record of `size` bytes (multiple of 8, header included),
-  // or nullptr when the ring is full. Nothing is visible to the consumer before commit().
+  // or nullptr when the current segment is full. Nothing is visible to the consumer before
+  // commit().
   [[nodiscard]] std::byte* try_reserve(std::size_t size) noexcept {
-    const std::uint64_t head = head_.load(std::memory_order_relaxed);
+    const std::uint64_t head = head_;
     const std::size_t offset = head & mask_;
     const std::size_t to_end = capacity_ - offset;
     const std::size_t needed = size <= to_end ? size : size + to_end;  // padding if it would wrap
-    if (needed > capacity_) return nullptr;
-    if (head + needed - cached_tail_ > capacity_) {
-      cached_tail_ = tail_.load(std::memory_order_acquire);
+    if (head + needed - cached_tail_ > capacity_) [[unlikely]] {
+      if (needed > capacity_) return nullptr;
+      cached_tail_ = producer_->tail.load(std::memory_order_acquire);
       if (head + needed - cached_tail_ > capacity_) return nullptr;
     }
     if (size > to_end) {
-      auto* pad = reinterpret_cast<ring_record_header*>(buffer_.get() + offset);
+      auto* pad = reinterpret_cast<ring_record_header*>(buffer_ + offset);
       pad->size = static_cast<std::uint32_t>(to_end);
       pad->tag = 0;
       pending_padding_ = to_end;
-      return buffer_.get();
+      return buffer_;
     }
     pending_padding_ = 0;
-    return buffer_.get() + offset;
+    return buffer_ + offset;
   }
+
+  // Producer, after try_reserve() returned null: links a new segment (allocated here: a cold
+  // path, only when the ring is full) if `limits` allow one more, and returns space for the
+  // record at its start. Null when they do not, the record is larger than a segment, or the
+  // allocation fails.
+  [[nodiscard]] std::byte* try_grow(std::size_t size, ring_growth_limits limits) noexcept;
 
   // Producer: publishes the record reserved last.
   void commit(std::size_t size) noexcept {
-    head_.store(head_.load(std::memory_order_relaxed) + pending_padding_ + size, std::memory_order_release);
+    head_ += pending_padding_ + size;
+    producer_->head.store(head_, std::memory_order_release);
   }
 
-  // Producer: bytes in use (approximate, for the high-water wake-up).
-  [[nodiscard]] std::size_t used_by_producer() const noexcept {
-    return static_cast<std::size_t>(head_.load(std::memory_order_relaxed) - cached_tail_);
-  }
+  // Producer: bytes in use in its segment (approximate, for the high-water wake-up).
+  [[nodiscard]] std::size_t used_by_producer() const noexcept { return static_cast<std::size_t>(head_ - cached_tail_); }
 
   // Consumer: the producer's published position (records before it are complete).
-  [[nodiscard]] std::uint64_t published() const noexcept { return head_.load(std::memory_order_acquire); }
+  [[nodiscard]] std::uint64_t published() const noexcept;
 
   // Bytes the consumer reads before it gives them back to the producer: small enough that a
   // producer waiting for space gets it within microseconds of a long drain, large enough that
@@ -91,63 +118,93 @@ class spsc_ring {
   static constexpr std::size_t k_free_chunk = 16u << 10;
 
   // Consumer: calls `fn(const ring_record_header&, const std::byte* body, std::size_t body_size,
-  // std::uint64_t position)` for each record available now, freeing space chunk by chunk
-  // (k_free_chunk bytes, and all of it before returning), never per pass: `fn` must not keep
-  // pointers into the ring past its return. `keep_going(free_read)` is asked before each record
-  // and may stop the drain early (the rest stays for the next one); before it lets another
-  // consumer near the ring (the pipeline releases the consumer lock to export), it must call
-  // `free_read()`, which gives back every record read so far: a record read but not freed
-  // would be read again by the next consumer. `position` is the record's offset in the ring's
-  // byte stream, comparable with published(). Returns the number of records read.
+  // std::uint64_t position)` for each record published when the drain starts, freeing space
+  // chunk by chunk (k_free_chunk bytes, and all of it before returning) and each segment the
+  // producer left once it is read, never per pass: `fn` must not keep pointers into the ring
+  // past its return. `keep_going(free_read)` is asked before each record and may stop the
+  // drain early (the rest stays for the next one); before it lets another consumer near the
+  // ring (the pipeline releases the consumer lock to export), it must call `free_read()`,
+  // which gives back every record read so far: a record read but not freed would be read
+  // again by the next consumer. `position` is the record's position in the ring, comparable
+  // with published(). Returns the number of records read.
   template <typename Fn, typename KeepGoing>
   std::size_t drain(Fn&& fn, KeepGoing&& keep_going) {
-    const std::uint64_t head = head_.load(std::memory_order_acquire);
-    std::uint64_t tail = tail_.load(std::memory_order_relaxed);
-    std::uint64_t freed = tail;
-    const auto free_read = [&] {
-      if (tail == freed) return;
-      tail_.store(tail, std::memory_order_release);
-      freed = tail;
-    };
+    const std::uint64_t stop = published();
     std::size_t n = 0;
-    while (tail != head) {
-      if (tail - freed >= k_free_chunk) free_read();
-      if (!keep_going(free_read)) break;
-      const auto* h = reinterpret_cast<const ring_record_header*>(buffer_.get() + (tail & mask_));
-      const std::uint64_t at = tail;
-      tail += h->size;
-      if (h->kind() != 0) {
-        fn(*h, reinterpret_cast<const std::byte*>(h + 1), h->size - sizeof(ring_record_header), at);
-        ++n;
+    for (;;) {
+      segment& seg = *consumer_;
+      std::uint64_t head = seg.head.load(std::memory_order_acquire);
+      if (head > stop) head = stop;  // the producer's segment: only what was published at the start
+      std::uint64_t tail = seg.tail.load(std::memory_order_relaxed);
+      std::uint64_t freed = tail;
+      const auto free_read = [&] {
+        if (tail == freed) return;
+        seg.tail.store(tail, std::memory_order_release);
+        freed = tail;
+      };
+      bool stopped = false;
+      while (tail != head) {
+        if (tail - freed >= k_free_chunk) free_read();
+        if (!keep_going(free_read)) {
+          stopped = true;
+          break;
+        }
+        const auto* h = reinterpret_cast<const ring_record_header*>(seg.buffer + (tail & mask_));
+        const std::uint64_t at = tail;
+        tail += h->size;
+        if (h->kind() != 0) {
+          fn(*h, reinterpret_cast<const std::byte*>(h + 1), h->size - sizeof(ring_record_header), at);
+          ++n;
+        }
       }
+      free_read();
+      if (stopped || tail >= stop) return n;
+      // Below `stop` but at this segment's head: the producer went on to a later segment. Once
+      // it linked one it writes here no more, so a head read after the link is final.
+      if (!leave_if_done(seg, tail)) return n;
     }
-    free_read();
-    return n;
   }
   template <typename Fn>
   std::size_t drain(Fn&& fn) {
     return drain(std::forward<Fn>(fn), [](auto&&) { return true; });
   }
 
-  [[nodiscard]] bool empty() const noexcept {
-    return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_acquire);
-  }
+  // Consumer: nothing to read, in any segment.
+  [[nodiscard]] bool empty() const noexcept;
 
   // Only in a child process after fork(), where no other thread touches the ring: forget
-  // the records the parent process will export.
-  void discard_all_after_fork() noexcept {
-    tail_.store(head_.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    cached_tail_ = tail_.load(std::memory_order_relaxed);
-  }
+  // the records the parent process will export, and the segments that held them.
+  void discard_all_after_fork() noexcept;
 
  private:
-  std::unique_ptr<std::byte[]> buffer_;
+  struct segment {
+    explicit segment(std::byte* b, std::uint64_t start) : buffer(b), head(start), tail(start) {}
+    std::byte* buffer;
+    alignas(k_cache_line) std::atomic<std::uint64_t> head;
+    alignas(k_cache_line) std::atomic<std::uint64_t> tail;
+    // Set by the producer once it writes here no more (the next segment it writes to).
+    std::atomic<segment*> next{nullptr};
+  };
+
+  segment* new_segment(std::uint64_t start) const noexcept;
+  void free_segment(segment* s) noexcept;
+  // Consumer, at `tail` == the head it read of `seg`: moves to the next segment and frees
+  // `seg` when the producer left it and nothing remains; false when there is nothing further.
+  bool leave_if_done(segment& seg, std::uint64_t tail) noexcept;
+
   std::size_t capacity_ = 0;
   std::size_t mask_ = 0;
-  alignas(k_cache_line) std::atomic<std::uint64_t> head_{0};
-  std::uint64_t cached_tail_ = 0;  // producer's last view of tail_
+  std::atomic<std::size_t> segments_{1};  // producer adds, consumer frees
+
+  // The producer's side: its segment and its own copies of what it needs on the fast path.
+  alignas(k_cache_line) segment* producer_ = nullptr;
+  std::byte* buffer_ = nullptr;
+  std::uint64_t head_ = 0;         // producer_->head as last stored
+  std::uint64_t cached_tail_ = 0;  // producer's last view of producer_->tail
   std::size_t pending_padding_ = 0;
-  alignas(k_cache_line) std::atomic<std::uint64_t> tail_{0};
+
+  // The consumer's side: the oldest segment, where reading continues.
+  alignas(k_cache_line) segment* consumer_ = nullptr;
 };
 
 }  // namespace logfire::detail

@@ -272,6 +272,8 @@ std::string resolve_options(options& o, const env_lookup& env) {
            .empty())
     return err;
   if (!(err = parse_ms_var(env, "LOGFIRE_OVERFLOW_BLOCK_MS", o.limits.overflow_block_timeout)).empty()) return err;
+  if (!(err = parse_size_var(env, "LOGFIRE_MAX_RING_BYTES", o.limits.max_ring_bytes)).empty()) return err;
+  if (!(err = parse_size_var(env, "LOGFIRE_RING_GROWTH_BUDGET", o.limits.ring_growth_budget)).empty()) return err;
   if (!(err = parse_ms_var(env, "OTEL_METRIC_EXPORT_INTERVAL", o.metrics.export_interval)).empty()) return err;
   if (!(err = parse_ms_var(env, "OTEL_METRIC_EXPORT_TIMEOUT", o.metrics.export_timeout)).empty()) return err;
   if (!(err = parse_word_var(env, "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", o.metrics.temporality,
@@ -491,6 +493,8 @@ std::string fill_pipeline_settings(const options& opts, pipeline_settings& s) {
     if (!s.scrub) return err;
   }
   if (opts.limits.ring_bytes) s.ring_bytes = *opts.limits.ring_bytes;
+  if (opts.limits.max_ring_bytes) s.ring_growth.max_bytes = *opts.limits.max_ring_bytes;
+  if (opts.limits.ring_growth_budget) s.ring_growth.budget = *opts.limits.ring_growth_budget;
   if (opts.limits.overflow) s.overflow = *opts.limits.overflow;
   if (opts.limits.overflow_block_timeout) s.block_timeout = *opts.limits.overflow_block_timeout;
   if (opts.limits.max_attributes) s.max_attributes = *opts.limits.max_attributes;

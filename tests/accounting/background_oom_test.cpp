@@ -59,7 +59,8 @@ TEST(background_oom, records_lost_to_out_of_memory_are_counted_and_the_pipeline_
   g_exempt = std::this_thread::get_id();
   auto mem = std::make_shared<logfire::memory_exporter>();
   logfire::options o = quiet_options({mem});
-  o.limits.ring_bytes = 4096;  // span updates and ends overflow to the side queue
+  o.limits.ring_bytes = 4096;      // span updates and ends overflow to the side queue
+  o.limits.max_ring_bytes = 4096;  // no growth: the ring fills
   auto lf = logfire::configure(std::move(o));
   ASSERT_TRUE(lf) << lf.error();
   logfire::shutdown_guard lf_guard(lf);

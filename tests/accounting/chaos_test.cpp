@@ -223,6 +223,7 @@ class workers {
 
 struct round_config {
   std::size_t ring_bytes = 0;
+  std::size_t ring_segments = 1;  // the most a thread's ring may grow to, in segments of ring_bytes
   std::size_t max_batch = 0;
   std::size_t max_open_spans = 0;
   int chaos_destinations = 0;
@@ -235,10 +236,10 @@ struct round_config {
   [[nodiscard]] std::string describe() const {
     char buf[256];
     std::snprintf(buf, sizeof buf,
-                  "ring %zu, batch %zu, open spans %zu, chaos exporters %d, otlp %d (spool %d), console %d, "
+                  "ring %zu x %zu, batch %zu, open spans %zu, chaos exporters %d, otlp %d (spool %d), console %d, "
                   "min_level %d, blocking hook %d",
-                  ring_bytes, max_batch, max_open_spans, chaos_destinations, otlp ? 1 : 0, spool ? 1 : 0, console,
-                  min_level ? 1 : 0, blocking_hook ? 1 : 0);
+                  ring_bytes, ring_segments, max_batch, max_open_spans, chaos_destinations, otlp ? 1 : 0, spool ? 1 : 0,
+                  console, min_level ? 1 : 0, blocking_hook ? 1 : 0);
     return buf;
   }
 };
@@ -298,6 +299,7 @@ TEST(chaos, the_ledger_balances_after_every_round) {
   for (; steady::now() < end && rounds < max_rounds && failures.size() < 5; ++rounds) {
     round_config rc;
     rc.ring_bytes = std::size_t{4096} << pick(5);
+    rc.ring_segments = 1 + static_cast<std::size_t>(pick(4));
     rc.max_batch = std::size_t{1} << pick(8);
     rc.max_open_spans = pick(4) == 0 ? 16 : 65536;
     rc.chaos_destinations = pick(3);
@@ -311,6 +313,7 @@ TEST(chaos, the_ledger_balances_after_every_round) {
     o.service_name = "chaos";
     o.read_environment = false;
     o.limits.ring_bytes = rc.ring_bytes;
+    o.limits.max_ring_bytes = rc.ring_bytes * rc.ring_segments;
     o.limits.max_open_spans = rc.max_open_spans;
     o.limits.max_attributes = 4;
     o.batching.max_export_batch_size = rc.max_batch;

@@ -15,6 +15,7 @@ TEST(drop_reasons, a_full_ring_is_ring_full_and_names_ring_bytes) {
   auto mem = std::make_shared<logfire::memory_exporter>();
   logfire::options o = quiet_options({mem});
   o.limits.ring_bytes = 4096;
+  o.limits.max_ring_bytes = 4096;  // no growth: the ring fills
   stderr_capture capture;
   {
     auto lf = logfire::configure(std::move(o));

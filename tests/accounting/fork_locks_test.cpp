@@ -50,6 +50,7 @@ TEST(fork_locks, children_of_a_process_whose_ring_overflows_work) {
   auto slow = std::make_shared<counting_exporter>(std::chrono::microseconds(300));
   logfire::options o = quiet_options({slow});
   o.limits.ring_bytes = 4096;
+  o.limits.max_ring_bytes = 4096;  // no growth: the ring fills
   o.batching.max_export_batch_size = 8;
   auto lf = logfire::configure(std::move(o));
   ASSERT_TRUE(lf) << lf.error();

@@ -69,6 +69,7 @@ TEST(overflow_policy, drop_is_the_default_and_its_line_says_how_to_block) {
   auto mem = std::make_shared<logfire::memory_exporter>();
   logfire::options o = quiet_options({mem});
   o.limits.ring_bytes = 4096;
+  o.limits.max_ring_bytes = 4096;  // no growth: the ring fills
   o.read_environment = false;
   stderr_capture capture;
   {
@@ -90,6 +91,7 @@ TEST(overflow_policy, block_loses_nothing_of_a_burst_through_a_tiny_ring) {
   auto mem = std::make_shared<logfire::memory_exporter>();
   logfire::options o = quiet_options({mem});
   o.limits.ring_bytes = 4096;
+  o.limits.max_ring_bytes = 4096;  // no growth: the ring fills
   o.limits.overflow = logfire::overflow_policy::block;
   auto lf = logfire::configure(std::move(o));
   ASSERT_TRUE(lf) << lf.error();
@@ -108,6 +110,7 @@ TEST(overflow_policy, the_same_burst_under_drop_loses_records_to_ring_full) {
   auto exp = std::make_shared<stalling_exporter>();
   logfire::options o = quiet_options({exp});
   o.limits.ring_bytes = 4096;
+  o.limits.max_ring_bytes = 4096;  // no growth: the ring fills
   o.limits.overflow = logfire::overflow_policy::drop;
   auto lf = logfire::configure(std::move(o));
   ASSERT_TRUE(lf) << lf.error();
@@ -127,6 +130,7 @@ TEST(overflow_policy, a_wait_past_the_timeout_is_ring_full_with_the_block_wordin
   auto exp = std::make_shared<stalling_exporter>();
   logfire::options o = quiet_options({exp});
   o.limits.ring_bytes = 4096;
+  o.limits.max_ring_bytes = 4096;  // no growth: the ring fills
   o.limits.overflow = logfire::overflow_policy::block;
   o.limits.overflow_block_timeout = 20ms;
   o.read_environment = false;
@@ -159,6 +163,7 @@ TEST(overflow_policy, shutdown_releases_a_waiting_caller_and_counts_its_record) 
   auto exp = std::make_shared<stalling_exporter>();
   logfire::options o = quiet_options({exp});
   o.limits.ring_bytes = 4096;
+  o.limits.max_ring_bytes = 4096;  // no growth: the ring fills
   o.limits.overflow = logfire::overflow_policy::block;
   o.limits.overflow_block_timeout = 60s;  // far beyond the test's bound: only shutdown frees it
   auto lf = logfire::configure(std::move(o));
@@ -206,6 +211,7 @@ TEST(overflow_policy, the_background_thread_never_waits_for_ring_space) {
   auto exp = std::make_shared<logging_exporter>();
   logfire::options o = quiet_options({exp});
   o.limits.ring_bytes = 4096;
+  o.limits.max_ring_bytes = 4096;  // no growth: the ring fills
   o.limits.overflow = logfire::overflow_policy::block;
   o.limits.overflow_block_timeout = 60s;
   auto lf = logfire::configure(std::move(o));
@@ -237,6 +243,7 @@ TEST(overflow_policy, the_environment_chooses_the_policy_and_rejects_other_words
     logfire::options o = quiet_options({std::make_shared<logfire::memory_exporter>()});
     o.read_environment = true;
     o.limits.ring_bytes = 4096;
+    o.limits.max_ring_bytes = 4096;  // no growth: the ring fills
     auto lf = logfire::configure(std::move(o));
     ASSERT_TRUE(lf) << lf.error();
     logfire::shutdown_guard lf_guard(lf);

@@ -15,6 +15,7 @@ TEST(overflow, burst_into_a_tiny_ring_is_counted_exactly) {
   auto slow = std::make_shared<counting_exporter>(std::chrono::milliseconds(2));
   logfire::options o = quiet_options({slow});
   o.limits.ring_bytes = 4096;
+  o.limits.max_ring_bytes = 4096;         // no growth: the ring fills
   o.batching.max_export_batch_size = 16;  // many batches, each one slow
 
   stderr_capture capture;
@@ -62,6 +63,7 @@ TEST(overflow, after_a_burst_the_pipeline_recovers) {
   auto mem = std::make_shared<logfire::memory_exporter>();
   logfire::options o = quiet_options({mem});
   o.limits.ring_bytes = 4096;
+  o.limits.max_ring_bytes = 4096;  // no growth: the ring fills
   stderr_capture capture;
   {
     auto lf = logfire::configure(std::move(o));
@@ -88,6 +90,7 @@ TEST(overflow, a_record_larger_than_the_ring_is_dropped_and_counted) {
   auto mem = std::make_shared<logfire::memory_exporter>();
   logfire::options o = quiet_options({mem});
   o.limits.ring_bytes = 4096;
+  o.limits.max_ring_bytes = 4096;  // no growth: the ring fills
   stderr_capture capture;
   {
     auto lf = logfire::configure(std::move(o));
