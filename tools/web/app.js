@@ -4,7 +4,7 @@
 //   GET /api/traces?limit=N[&errors=1][&service=S][&min_duration_ms=N][&q=TEXT][&since=15m]   GET /api/trace/<trace_id>
 //   POST /api/query (SQL text)
 //   GET /api/records?q=&service=&since=&level=&limit=  (search and filters, newest first)
-//   GET /api/live (server-sent events: a `records` event after every committed export)
+//   GET /api/live (server-sent events: a `records` event after every committed export, naming its traces)
 // The Metrics page (#/metrics) is metrics.js.
 'use strict';
 
@@ -489,6 +489,16 @@
   // reloads, so nothing announced meanwhile is missed.
   let liveUp = false;
   let reloadTimer = null;
+  // An event's data names the traces its export touched ("trace_ids", with "more_traces" when it
+  // names only the first ones): the trace on screen reloads only for its own.
+  function liveEvent(event) {
+    if (currentView === 'trace') {
+      let data = null;
+      try { data = JSON.parse((/^data: (.*)$/m.exec(event) || [])[1]); } catch (e) { /* reload below */ }
+      if (data && !data.more_traces && !(data.trace_ids || []).includes(openTrace)) return;
+    }
+    scheduleReload();
+  }
   function scheduleReload() {
     if (reloadTimer !== null) return;
     reloadTimer = setTimeout(() => {
@@ -517,7 +527,7 @@
         while ((end = buffered.indexOf('\n\n')) >= 0) {
           const event = buffered.slice(0, end);
           buffered = buffered.slice(end + 2);
-          if (/^event: records$/m.test(event)) scheduleReload();
+          if (/^event: records$/m.test(event)) liveEvent(event);
         }
       }
     } catch (e) { /* reconnect below */ }
