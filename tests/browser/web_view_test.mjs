@@ -336,7 +336,8 @@ async function main() {
     check((await page.textContent('#metric-chart')).includes('rate per second'), 'a counter is charted as a rate');
     await page.screenshot({ path: path.join(output, 'metrics.png'), fullPage: true });
     await page.goto(`${base}/#/metrics/checkout.amount`);
-    await page.waitForSelector('#metric-chart svg.metric-chart');
+    // Only the address's fragment changes: the previous metric's chart stays until this one's is drawn.
+    await page.waitForFunction(() => document.getElementById('metric-title')?.textContent === 'checkout.amount');
     const legend = await page.$$eval('#metric-chart svg text.legend', (ts) => ts.map((t) => t.textContent));
     check(legend.join(',') === 'p50,p90,p99', `a histogram is charted as percentiles (${legend.join(',')})`);
 
