@@ -443,8 +443,11 @@ async function main() {
         const res = await fetch(`${base}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
         if (res.status !== 200) throw new Error(`big trace export answered ${res.status}: ${await res.text()}`);
       }
-      const stored = await (await fetch(`${base}/api/trace/${big.trace}`)).json();
+      const asked = Date.now();
+      const storedText = await (await fetch(`${base}/api/trace/${big.trace}`)).text();
+      const stored = JSON.parse(storedText);
       check(stored.records.length === BIG_TRACE_SPANS && !stored.truncated, `the server returns all of it (${stored.records.length} records)`);
+      console.log(`  big trace: GET /api/trace answered ${(storedText.length / 1e6).toFixed(1)} MB of JSON in ${Date.now() - asked} ms`);
 
       const bigPage = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       bigPage.setDefaultTimeout(60000);

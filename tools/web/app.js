@@ -395,7 +395,7 @@
   // and only the rows in view are drawn). Zoom is a time window [from, to] in µs.
   const FLAME_ROW = 20;
   const FLAME_AXIS = 20;
-  const flame = { traceId: '', byDepth: [], t0: 0, t1: 1, from: 0, to: 1, height: 0 };
+  const flame = { traceId: '', byDepth: [], t0: 0, t1: 1, from: 0, to: 1 };
 
   function setupFlame(id, rows) {
     const same = flame.traceId === id;
@@ -410,7 +410,7 @@
     flame.byDepth = [];
     for (const { record: r, depth } of rows) {
       // A running span lasts, for now, until the trace's last record.
-      const bar = { r, start: r.startUs, end: r.kind === 'pending_span' ? t1 : r.endUs };
+      const bar = { r, start: r.startUs, end: r.kind === 'pending_span' ? t1 : r.endUs, color: flameColor(r) };
       (flame.byDepth[depth] ||= []).push(bar);
     }
     for (const row of flame.byDepth) row.sort((a, b) => a.start - b.start);
@@ -425,10 +425,16 @@
     drawFlame();
   }
 
+  // The page's colours (style.css's variables), read once; a bar's colour is set up with the bar.
   const flameColors = {};
   function flameColor(r) {
-    if (r.kind === 'pending_span') return flameColors.pending;
+    if (!flameColors.error) {
+      const css = getComputedStyle(document.documentElement);
+      for (const k of ['error', 'warn', 'pending', 'log', 'fg', 'muted', 'line']) flameColors[k] = css.getPropertyValue(`--${k}`).trim();
+    }
     const level = levelClass(r.level);
+    if (r.kind === 'log') return level ? flameColors[level] : flameColors.log;
+    if (r.kind === 'pending_span') return flameColors.pending;
     if (level) return flameColors[level];
     // Blues that vary with the span's name, so neighbours with other names stand apart.
     let h = 0;
@@ -437,15 +443,14 @@
     return `hsl(${205 + (h % 40)}, 70%, ${52 + ((h >> 8) % 16)}%)`;
   }
 
+  // Sizes the canvas to its box (the rows in view, at most 70% of the window's height) and paints
+  // the rows in view, the selection's outline and the time axis. Runs in an animation frame
+  // (requestFlameDraw), or at once when a trace is set up.
   function drawFlame() {
     const box = $('flame-scroll');
     const canvas = $('flame-canvas');
     const width = box.clientWidth;
     if (!width || $('flame').hidden) return;
-    if (!flameColors.error) {
-      const css = getComputedStyle(document.documentElement);
-      for (const k of ['error', 'warn', 'pending', 'log', 'fg', 'muted', 'line']) flameColors[k] = css.getPropertyValue(`--${k}`).trim();
-    }
     const total = FLAME_AXIS + flame.byDepth.length * FLAME_ROW;
     const height = Math.min(total, Math.max(200, Math.round(window.innerHeight * 0.7)));
     const dpr = window.devicePixelRatio || 1;
@@ -455,86 +460,92 @@
       canvas.style.width = `${width}px`;
       canvas.style.height = `${height}px`;
     }
-    flame.height = height;
     $('flame-spacer').style.height = `${total - height}px`;
     const ctx = canvas.getContext('2d');
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, width, height);
     const top = box.scrollTop;
     const scale = width / (flame.to - flame.from);
-    const xOf = (us) => (us - flame.from) * scale;
-    ctx.font = '12px system-ui, sans-serif';
-    ctx.textBaseline = 'middle';
-    let inView = 0;
-    let painted = 0;
-    let selectedBox = null;
+    const frame = { ctx, width, xOf: (us) => (us - flame.from) * scale, inView: 0, painted: 0, selected: null };
     const first = Math.max(0, Math.floor(top / FLAME_ROW));
     const last = Math.min(flame.byDepth.length - 1, Math.floor((top + height - FLAME_AXIS) / FLAME_ROW));
-    for (let d = first; d <= last; ++d) {
-      const y = FLAME_AXIS + d * FLAME_ROW - top;
-      let paintedTo = -Infinity;  // the right edge of what this row has painted
-      for (const b of flame.byDepth[d] || []) {
-        if (b.start > flame.to) break;
-        if (b.end < flame.from) continue;
-        ++inView;
-        const x0 = xOf(b.start);
-        const isLog = b.r.kind === 'log';
-        const x1 = isLog ? x0 + 1 : Math.max(xOf(b.end), x0 + 1);
-        if (b.r.span_id === selectedSpan) selectedBox = [x0, y, x1 - x0, isLog];
-        if (x1 <= paintedTo && !isLog) continue;  // within a pixel already painted
-        ctx.fillStyle = isLog ? (flameColors[levelClass(b.r.level)] || flameColors.log) : flameColor(b.r);
-        if (isLog) {
-          ctx.beginPath();
-          ctx.moveTo(x0, y + 4);
-          ctx.lineTo(x0 + 5, y + FLAME_ROW / 2);
-          ctx.lineTo(x0, y + FLAME_ROW - 4);
-          ctx.lineTo(x0 - 5, y + FLAME_ROW / 2);
-          ctx.fill();
-        } else {
-          // A 1 px gap between bars wide enough to keep one.
-          ctx.fillRect(x0, y + 1, x1 - x0 > 3 ? x1 - x0 - 1 : x1 - x0, FLAME_ROW - 2);
-          paintedTo = Math.max(paintedTo, Math.ceil(x1));
-        }
-        ++painted;
-        const w = Math.min(x1, width) - Math.max(x0, 0);
-        if (!isLog && w > 36) {
-          let label = b.r.message || b.r.span_name;
-          const fits = Math.floor((w - 8) / 7);
-          if (label.length > fits) label = `${label.slice(0, Math.max(1, fits - 1))}…`;
-          ctx.fillStyle = b.r.kind === 'pending_span' ? flameColors.fg : '#fff';
-          ctx.fillText(label, Math.max(x0, 0) + 4, y + FLAME_ROW / 2);
-        }
-      }
-    }
-    if (selectedBox) {
-      const [x, y, w] = selectedBox;
+    for (let d = first; d <= last; ++d) drawFlameRow(frame, flame.byDepth[d], FLAME_AXIS + d * FLAME_ROW - top);
+    if (frame.selected) {
+      const [x, y, w] = frame.selected;
       ctx.strokeStyle = flameColors.fg;
       ctx.lineWidth = 2;
       ctx.strokeRect(x - 1, y, Math.max(w, 2) + 2, FLAME_ROW);
     }
-    // The time axis, over the rows (it stays when they scroll): offsets from the trace's start.
+    drawFlameAxis(ctx, width);
+    // For tests and tools: what the last frame held (bars in view, shapes painted, zoom window).
+    canvas.dataset.bars = String(frame.inView);
+    canvas.dataset.painted = String(frame.painted);
+    canvas.dataset.depths = String(flame.byDepth.length);
+    canvas.dataset.window = `${Math.round(flame.from - flame.t0)}-${Math.round(flame.to - flame.t0)}`;
+  }
+
+  // One depth's bars at `y`. A bar that ends within the pixel column the row has painted up to is
+  // skipped (thousands of sub-pixel spans become a few hundred rectangles); logs are always drawn.
+  function drawFlameRow(frame, bars, y) {
+    const { ctx, width, xOf } = frame;
+    ctx.font = '12px system-ui, sans-serif';
+    ctx.textBaseline = 'middle';
+    let paintedTo = -Infinity;
+    for (const b of bars) {
+      if (b.start > flame.to) break;
+      if (b.end < flame.from) continue;
+      ++frame.inView;
+      const x0 = xOf(b.start);
+      const isLog = b.r.kind === 'log';
+      const x1 = isLog ? x0 + 1 : Math.max(xOf(b.end), x0 + 1);
+      if (b.r.span_id === selectedSpan) frame.selected = [x0, y, x1 - x0];
+      if (x1 <= paintedTo && !isLog) continue;
+      ++frame.painted;
+      ctx.fillStyle = b.color;
+      if (isLog) {
+        ctx.beginPath();
+        ctx.moveTo(x0, y + 4);
+        ctx.lineTo(x0 + 5, y + FLAME_ROW / 2);
+        ctx.lineTo(x0, y + FLAME_ROW - 4);
+        ctx.lineTo(x0 - 5, y + FLAME_ROW / 2);
+        ctx.fill();
+        continue;
+      }
+      // A 1 px gap between bars wide enough to keep one.
+      ctx.fillRect(x0, y + 1, x1 - x0 > 3 ? x1 - x0 - 1 : x1 - x0, FLAME_ROW - 2);
+      paintedTo = Math.max(paintedTo, Math.ceil(x1));
+      const w = Math.min(x1, width) - Math.max(x0, 0);
+      if (w > 36) {
+        let label = b.r.message || b.r.span_name;
+        const fits = Math.floor((w - 8) / 7);
+        if (label.length > fits) label = `${label.slice(0, Math.max(1, fits - 1))}…`;
+        ctx.fillStyle = b.r.kind === 'pending_span' ? flameColors.fg : '#fff';
+        ctx.fillText(label, Math.max(x0, 0) + 4, y + FLAME_ROW / 2);
+      }
+    }
+  }
+
+  // The time axis, over the rows (it stays when they scroll): five ticks, offsets from the
+  // trace's start.
+  function drawFlameAxis(ctx, width) {
     ctx.fillStyle = '#fff';
     ctx.fillRect(0, 0, width, FLAME_AXIS);
     ctx.fillStyle = flameColors.muted;
     ctx.strokeStyle = flameColors.line;
     ctx.lineWidth = 1;
     ctx.font = '10px system-ui, sans-serif';
+    ctx.textBaseline = 'middle';
+    const step = (flame.to - flame.from) / 4;
     for (let i = 0; i < 5; ++i) {
-      const x = Math.round((width - 1) * i / 4) + 0.5;
+      const x = Math.round(((width - 1) * i) / 4) + 0.5;
       ctx.beginPath();
       ctx.moveTo(x, FLAME_AXIS - 5);
       ctx.lineTo(x, FLAME_AXIS);
       ctx.stroke();
-      const text = fmtOffset(flame.from - flame.t0 + (flame.to - flame.from) * i / 4, (flame.to - flame.from) / 4);
       ctx.textAlign = i === 4 ? 'right' : 'left';
-      ctx.fillText(text, i === 4 ? x - 3 : x + 3, 8);
+      ctx.fillText(fmtOffset(flame.from - flame.t0 + step * i, step), i === 4 ? x - 3 : x + 3, 8);
     }
     ctx.textAlign = 'left';
-    // For tests and tools: what the last frame held (bars in view, shapes painted, zoom window).
-    canvas.dataset.bars = String(inView);
-    canvas.dataset.painted = String(painted);
-    canvas.dataset.depths = String(flame.byDepth.length);
-    canvas.dataset.window = `${Math.round(flame.from - flame.t0)}-${Math.round(flame.to - flame.t0)}`;
   }
 
   // An axis tick: µs from the trace's start, with the decimals that tell ticks `stepUs` apart
@@ -603,7 +614,7 @@
   }
 
   // Shows the selection (selectRecord's) in the flame graph; when the bar is outside the zoom
-  // window, the window moves to it.
+  // window or the rows in view, the window moves to it and its row is scrolled into view.
   function flameSelect(r) {
     if (!r) return;
     const end = r.kind === 'log' ? r.startUs : r.endUs;
@@ -611,6 +622,11 @@
       const w = flame.to - flame.from;
       flameWindow(r.startUs - w / 2, r.startUs + w / 2);
     }
+    const depth = flame.byDepth.findIndex((bars) => bars.some((b) => b.r === r));
+    const box = $('flame-scroll');
+    const y = depth * FLAME_ROW;
+    const rows = box.clientHeight - FLAME_AXIS;
+    if (depth >= 0 && (y < box.scrollTop || y + FLAME_ROW > box.scrollTop + rows)) box.scrollTop = Math.max(0, y - rows / 2);
     requestFlameDraw();
   }
 
