@@ -6,8 +6,9 @@
 namespace logfire::backend {
 
 void live_trace_ids::add(std::string_view trace_id) {
-  // Rows of one trace mostly come together: the last id is the likely match.
-  if (!ids.empty() && ids.back() == trace_id) return;
+  // Full, and known to be incomplete: nothing another row adds would change the event. Else rows
+  // of one trace mostly come together: the last id is the likely match.
+  if (more || (!ids.empty() && ids.back() == trace_id)) return;
   if (std::find(ids.begin(), ids.end(), trace_id) != ids.end()) return;
   if (ids.size() < kMax) {
     ids.emplace_back(trace_id);
