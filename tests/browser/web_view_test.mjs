@@ -4,7 +4,9 @@
 // Starts `serve` on a temporary database, loads traffic into it (by default the demo's service,
 // see LOGFIRE_TRAFFIC_CMD; otherwise OTLP/JSON requests shaped like it), opens the page and checks
 // what a user sees: the trace list, a trace's waterfall nested by parent with the error marked,
-// the selected span's exception and attributes, and a SQL result table. Saves screenshots.
+// the selected span's exception and attributes, a SQL result table, and a trace of 10 000 spans
+// (sent over OTLP/HTTP) drawn as a flame graph that zooms, pans, scrolls and answers clicks, its
+// times printed. Saves screenshots.
 //
 //   node web_view_test.mjs
 // Environment:
@@ -118,6 +120,58 @@ async function sendJsonTraffic(port) {
     const res = await fetch(`http://127.0.0.1:${port}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(t.body) });
     if (res.status !== 200) throw new Error(`export answered ${res.status}: ${await res.text()}`);
   }
+}
+
+// One trace of 10 000 spans, as a batch job would make: a root, 9 stages, 90 steps, 900 queries
+// and 8 955 row reads under them (depths 0 to 4), one read failing, and under the first read a
+// chain of 45 nested spans (depths 5 to 49, so the rows of the flame graph scroll). Times in ms
+// from t0; every child inside its parent. Returned as OTLP/JSON requests of 1000 spans each.
+const BIG_TRACE_SPANS = 10000;
+const BIG_NEEDLE = 4242;  // the read the test zooms to and clicks
+function bigTrace(t0) {
+  const trace = hex(16);
+  const ns = (ms) => String(BigInt(t0) * 1000000n + BigInt(Math.round(ms * 1e6)));
+  const spans = [];
+  const add = (parent, template, msg, startMs, endMs, extra = {}) => {
+    const spanId = hex(8);
+    spans.push({ traceId: trace, spanId, parentSpanId: parent, name: template, kind: 1,
+      startTimeUnixNano: ns(startMs), endTimeUnixNano: ns(endMs),
+      attributes: [str('logfire.msg_template', template), str('logfire.msg', msg), str('logfire.span_type', 'span')], ...extra });
+    return spanId;
+  };
+  const root = add('', 'import {rows} rows', 'import 10000 rows', 0, 9000);
+  const queries = [];
+  for (let i = 0; i < 9; ++i) {
+    const stage = add(root, 'stage {n}', `stage ${i}`, i * 1000, i * 1000 + 990);
+    for (let j = 0; j < 10; ++j) {
+      const step = add(stage, 'step {n}', `step ${i}.${j}`, i * 1000 + j * 99, i * 1000 + j * 99 + 98);
+      for (let k = 0; k < 10; ++k) {
+        const at = i * 1000 + j * 99 + k * 9.8;
+        queries.push({ id: add(step, 'query {n}', `query ${i}.${j}.${k}`, at, at + 9.7), at });
+      }
+    }
+  }
+  const chain = 45;
+  const reads = BIG_TRACE_SPANS - spans.length - chain;
+  let needle = null;
+  for (let n = 0; n < reads; ++n) {
+    const q = queries[n % queries.length];
+    const at = q.at + Math.floor(n / queries.length) * 0.96;
+    const fail = n === 7777;
+    const id = add(q.id, 'read row {n}', `read row ${n}`, at, at + 0.9,
+      fail ? { status: { code: 2, message: 'RowCorrupt: checksum mismatch' } } : {});
+    if (n === BIG_NEEDLE) needle = { span_id: id, message: `read row ${n}`, startMs: at, endMs: at + 0.9 };
+    if (n === 0) {
+      let parent = id;
+      for (let c = 1; c <= chain; ++c) parent = add(parent, 'decode {n}', `decode level ${c}`, at + c * 0.005, at + 0.9 - c * 0.005);
+    }
+  }
+  const requests = [];
+  for (let i = 0; i < spans.length; i += 1000) {
+    requests.push({ resourceSpans: [{ resource: { attributes: [str('service.name', 'batch-job')] },
+      scopeSpans: [{ scope: { name: 'logfire' }, spans: spans.slice(i, i + 1000) }] }] });
+  }
+  return { trace, requests, count: spans.length, root: 'import 10000 rows', needle, depths: 5 + chain };
 }
 
 // ---- the test ------------------------------------------------------------------------------------
@@ -282,7 +336,8 @@ async function main() {
     check((await page.textContent('#metric-chart')).includes('rate per second'), 'a counter is charted as a rate');
     await page.screenshot({ path: path.join(output, 'metrics.png'), fullPage: true });
     await page.goto(`${base}/#/metrics/checkout.amount`);
-    await page.waitForSelector('#metric-chart svg.metric-chart');
+    // Only the address's fragment changes: the previous metric's chart stays until this one's is drawn.
+    await page.waitForFunction(() => document.getElementById('metric-title')?.textContent === 'checkout.amount');
     const legend = await page.$$eval('#metric-chart svg text.legend', (ts) => ts.map((t) => t.textContent));
     check(legend.join(',') === 'p50,p90,p99', `a histogram is charted as percentiles (${legend.join(',')})`);
 
@@ -377,6 +432,156 @@ async function main() {
     await page.waitForSelector('#waterfall svg .wf-row');
     check(page.url().includes(`#/trace/${liveTrace}`), 'a record links to its trace');
 
+    // 7b. A trace of 10 000 spans opens as a flame graph: one canvas, not an element per span; it
+    // zooms, pans and scrolls, a click on a bar shows that span, and the page stays responsive.
+    // Render and click times and long tasks (main-thread work over 50 ms) are printed; only
+    // generous bounds are asserted, the machine is shared.
+    {
+      const big = bigTrace(Date.now() - 60000);
+      check(big.count === BIG_TRACE_SPANS, `the big trace has ${big.count} spans`);
+      for (const body of big.requests) {
+        const res = await fetch(`${base}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+        if (res.status !== 200) throw new Error(`big trace export answered ${res.status}: ${await res.text()}`);
+      }
+      const asked = Date.now();
+      const storedText = await (await fetch(`${base}/api/trace/${big.trace}`)).text();
+      const stored = JSON.parse(storedText);
+      check(stored.records.length === BIG_TRACE_SPANS && !stored.truncated, `the server returns all of it (${stored.records.length} records)`);
+      console.log(`  big trace: GET /api/trace answered ${(storedText.length / 1e6).toFixed(1)} MB of JSON in ${Date.now() - asked} ms`);
+
+      const bigPage = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      bigPage.setDefaultTimeout(60000);
+      bigPage.on('pageerror', (e) => pageErrors.push(String(e)));
+      await bigPage.addInitScript(() => {
+        window.longTasks = [];
+        new PerformanceObserver((list) => { for (const e of list.getEntries()) window.longTasks.push(e.duration); })
+          .observe({ type: 'longtask', buffered: true });
+      });
+      const traceLoads = [];
+      bigPage.on('request', (r) => { if (r.url().endsWith(`/api/trace/${big.trace}`)) traceLoads.push(Date.now()); });
+      const opened = Date.now();
+      await bigPage.goto(`${base}/#/trace/${big.trace}`);
+      await bigPage.waitForFunction(() => Number(document.getElementById('flame-canvas').dataset.bars) > 0, null, { timeout: 60000 });
+      const renderMs = Date.now() - opened;
+      console.log(`  big trace: ${BIG_TRACE_SPANS} spans drawn ${renderMs} ms after the page was opened (load, JSON, layout and first frame)`);
+      check(renderMs < 30000, `the flame graph is drawn within 30 s (${renderMs} ms)`);
+      check(await bigPage.isVisible('#flame-canvas') && !(await bigPage.isVisible('#waterfall')), 'a trace this large opens as a flame graph');
+      check(await bigPage.$eval('#show-flame', (b) => b.classList.contains('active')), 'the toggle shows the flame graph as chosen');
+      check((await bigPage.textContent('#trace-title')) === big.root, `the title is the root span's ("${await bigPage.textContent('#trace-title')}")`);
+      check((await bigPage.textContent('#trace-meta')).includes(`${BIG_TRACE_SPANS} spans`), 'the span count is shown');
+      const frame = () => bigPage.$eval('#flame-canvas', (c) => ({ ...c.dataset }));
+      const whole = await frame();
+      check(Number(whole.depths) === big.depths, `a row per depth (${whole.depths})`);
+      check(Number(whole.bars) > 9000 && Number(whole.painted) < Number(whole.bars),
+        `the rows in view hold ${whole.bars} bars; ${whole.painted} shapes painted (bars sharing a pixel are painted once)`);
+      const nodes = await bigPage.evaluate(() => document.getElementsByTagName('*').length);
+      check(nodes < 2000, `the page holds ${nodes} elements, not one per span`);
+      await bigPage.screenshot({ path: path.join(output, 'flame-whole.png') });
+
+      // Zoom with the button, then with Ctrl+wheel: the time window narrows and fewer bars are in view.
+      const clickAnswered = async (selector, changed) => {
+        const before = (await frame()).window;
+        const t = Date.now();
+        await bigPage.click(selector);
+        await bigPage.waitForFunction((w) => document.getElementById('flame-canvas').dataset.window !== w, before);
+        changed.push(Date.now() - t);
+      };
+      const clicks = [];
+      await clickAnswered('#flame-zoom-in', clicks);
+      await clickAnswered('#flame-zoom-in', clicks);
+      const zoomed = await frame();
+      const width = (w) => { const [a, b] = w.split('-').map(Number); return b - a; };
+      check(width(zoomed.window) < width(whole.window) / 3 && Number(zoomed.bars) < Number(whole.bars),
+        `the zoom buttons narrow the window (${whole.window} µs → ${zoomed.window} µs, ${zoomed.bars} bars in view)`);
+      const box = await bigPage.$eval('#flame-canvas', (c) => { const r = c.getBoundingClientRect(); return { x: r.left, y: r.top, w: r.width, h: r.height }; });
+      await bigPage.mouse.move(box.x + box.w / 2, box.y + box.h / 2);
+      await bigPage.keyboard.down('Control');
+      await bigPage.mouse.wheel(0, -200);
+      await bigPage.keyboard.up('Control');
+      await bigPage.waitForFunction((w) => document.getElementById('flame-canvas').dataset.window !== w, zoomed.window);
+      const wheeled = await frame();
+      check(width(wheeled.window) < width(zoomed.window), `Ctrl+wheel zooms further (${wheeled.window} µs)`);
+      // A drag pans: the window keeps its width and moves.
+      await bigPage.mouse.move(box.x + 600, box.y + 60);
+      await bigPage.mouse.down();
+      await bigPage.mouse.move(box.x + 400, box.y + 60, { steps: 5 });
+      await bigPage.mouse.up();
+      const panned = await frame();
+      const start = (w) => Number(w.split('-')[0]);
+      check(start(panned.window) > start(wheeled.window) && Math.abs(width(panned.window) - width(wheeled.window)) <= 2,
+        `dragging pans the window (${wheeled.window} → ${panned.window} µs)`);
+
+      // The rows scroll: the deep chain is drawn when scrolled to; only the rows in view are drawn.
+      await bigPage.click('#flame-reset');
+      await bigPage.waitForFunction((w) => document.getElementById('flame-canvas').dataset.window === w, whole.window);
+      const scrollable = await bigPage.$eval('#flame-scroll', (s) => s.scrollHeight > s.clientHeight);
+      check(scrollable, 'the flame graph of 50 depths scrolls');
+      await bigPage.$eval('#flame-scroll', (s) => { s.scrollTop = s.scrollHeight; });
+      await bigPage.waitForFunction((n) => document.getElementById('flame-canvas').dataset.bars !== n, whole.bars);
+      const bottom = await frame();
+      check(Number(bottom.bars) < 50, `scrolled to the bottom, only the deep rows' bars are in view (${bottom.bars})`);
+      await bigPage.$eval('#flame-scroll', (s) => { s.scrollTop = 0; });
+      await bigPage.waitForFunction((n) => document.getElementById('flame-canvas').dataset.bars === n, whole.bars);
+
+      // Double-click a query (depth 3) to zoom to it, then click one of its reads: the details show
+      // that read. Where to click comes from the zoom window and the read's own times.
+      const needle = big.needle;
+      const t0 = Math.min(...stored.records.map((r) => Date.parse(r.start_timestamp.slice(0, 23).replace(' ', 'T') + 'Z') * 1000 + Number(r.start_timestamp.slice(23, 26))));
+      const needleRecord = stored.records.find((r) => r.span_id === needle.span_id);
+      const usOf = (ts) => Date.parse(ts.slice(0, 23).replace(' ', 'T') + 'Z') * 1000 + Number(ts.slice(23, 26)) - t0;
+      const parentRecord = stored.records.find((r) => r.span_id === needleRecord.parent_span_id);
+      const xAt = (us, w) => { const [a, b] = w.split('-').map(Number); return box.x + ((us - a) / (b - a)) * box.w; };
+      const rowY = (depth) => box.y + 20 + depth * 20 + 10;
+      const pMid = (usOf(parentRecord.start_timestamp) + usOf(parentRecord.end_timestamp)) / 2;
+      await bigPage.mouse.dblclick(xAt(pMid, whole.window), rowY(3));
+      await bigPage.waitForFunction((w) => document.getElementById('flame-canvas').dataset.window !== w, whole.window);
+      const onQuery = await frame();
+      check(width(onQuery.window) < 20000, `a double click zooms to the query's ${width(onQuery.window)} µs`);
+      const nMid = (usOf(needleRecord.start_timestamp) + usOf(needleRecord.end_timestamp)) / 2;
+      const t = Date.now();
+      await bigPage.mouse.click(xAt(nMid, onQuery.window), rowY(4));
+      await bigPage.waitForFunction((m) => document.querySelector('#details h2')?.textContent === m, needle.message, { timeout: 10000 });
+      const clickMs = Date.now() - t;
+      check(true, `a click on a bar shows its span ("${needle.message}", ${clickMs} ms)`);
+      check((await bigPage.textContent('#details')).includes(needle.span_id), 'with its span_id');
+      await bigPage.screenshot({ path: path.join(output, 'flame-zoomed.png'), fullPage: true });
+
+      // Live updates of other traces leave this one alone; one of its own reloads it.
+      await new Promise((r) => setTimeout(r, 1000));
+      const loadsBefore = traceLoads.length;
+      const other = requestTrace('/other', false, Date.now());
+      await fetch(`${base}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(other.body) });
+      await new Promise((r) => setTimeout(r, 1500));
+      check(traceLoads.length === loadsBefore, `an export of another trace does not reload it (${traceLoads.length - loadsBefore} loads)`);
+      const late = { resourceSpans: [{ resource: { attributes: [str('service.name', 'batch-job')] }, scopeSpans: [{ spans: [{
+        traceId: big.trace, spanId: hex(8), parentSpanId: stored.records.find((r) => !r.parent_span_id).span_id, name: 'late summary',
+        startTimeUnixNano: String(BigInt(Date.now() - 60000) * 1000000n + 5000000000n), endTimeUnixNano: String(BigInt(Date.now() - 60000) * 1000000n + 5001000000n),
+        attributes: [str('logfire.span_type', 'span'), str('logfire.msg', 'late summary')] }] }] }] };
+      await fetch(`${base}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(late) });
+      await bigPage.waitForFunction((n) => document.getElementById('trace-meta').textContent.includes(`${n} spans`), BIG_TRACE_SPANS + 1, { timeout: 30000 });
+      check(traceLoads.length === loadsBefore + 1, 'an export into it reloads it once, live');
+      check((await bigPage.textContent('#details h2')) === needle.message, 'keeping the selected span');
+
+      // The toggle: the waterfall (its first 1000 rows, saying so) and back, kept in the address.
+      await bigPage.click('#show-waterfall');
+      await bigPage.waitForSelector('#waterfall .wf-row');
+      check(bigPage.url().endsWith(`#/trace/${big.trace}?view=waterfall`), `the waterfall is chosen in the address (${bigPage.url()})`);
+      const wfRows = await bigPage.$$eval('#waterfall .wf-row', (rs) => rs.length);
+      check(wfRows === 1000 && (await bigPage.textContent('#waterfall-note')).includes('first 1000 of'),
+        `the waterfall draws the first ${wfRows} rows and says so`);
+      await bigPage.goto(`${base}/#/trace/${big.trace}?view=flame`);
+      await bigPage.reload();
+      await bigPage.waitForFunction(() => Number(document.getElementById('flame-canvas').dataset.bars) > 0);
+      check(await bigPage.isVisible('#flame-canvas'), 'the flame graph chosen in the address is shown on load');
+
+      const longTasks = await bigPage.evaluate(() => window.longTasks);
+      const longest = Math.round(Math.max(0, ...longTasks));
+      console.log(`  big trace: button clicks answered in ${clicks.join(', ')} ms; bar click ${clickMs} ms; ` +
+        `${longTasks.length} long tasks, longest ${longest} ms, total ${Math.round(longTasks.reduce((a, b) => a + b, 0))} ms`);
+      check(longest < 10000, `no task held the page for 10 s (longest ${longest} ms)`);
+      await bigPage.close();
+    }
+
     // 8. With --token: the banner's #token=... address opens the page, which sends the token as a
     // header and drops it from the address bar.
     const guarded = await startServe(path.join(work, 'token.db'), ['--token', 'browser-s3cret']);
@@ -399,7 +604,7 @@ async function main() {
     }
 
     check(pageErrors.length === 0, `no errors in the page${pageErrors.length ? `: ${pageErrors.join('; ')}` : ''}`);
-    console.log(`screenshots: ${output}/{trace-list,waterfall,scrubbed,sql}.png`);
+    console.log(`screenshots: ${output}/{trace-list,waterfall,scrubbed,sql,metrics,flame-whole,flame-zoomed}.png`);
   } finally {
     if (browser) await browser.close();
     serve.kill('SIGTERM');

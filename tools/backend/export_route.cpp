@@ -30,6 +30,7 @@ class store_sink : public row_sink {
 
   bool flush(std::vector<record_row>& records, std::vector<metric_row>& metrics, bool) override {
     if (records.empty() && metrics.empty()) return true;
+    for (const record_row& r : records) traces_.add(r.trace_id);
     write_result w = db_.write(std::move(records), std::move(metrics), /*continuation=*/commits_ > 0);
     ++commits_;
     used_ = 0;
@@ -43,6 +44,8 @@ class store_sink : public row_sink {
 
   [[nodiscard]] const std::string& error() const { return error_; }
   [[nodiscard]] std::size_t commits() const { return commits_; }
+  // The traces of the rows delivered so far, for the live event.
+  [[nodiscard]] const live_trace_ids& traces() const { return traces_; }
 
  private:
   store& db_;
@@ -52,6 +55,7 @@ class store_sink : public row_sink {
   std::size_t used_ = 0;
   std::size_t commits_ = 0;
   std::string error_;
+  live_trace_ids traces_;
 };
 
 http::response retry_later(http::response r) {
@@ -162,7 +166,9 @@ export_outcome store_export(route_context& ctx, signal sig, body_format format, 
   out.rejected = r.rejected;
   out.message = std::move(r.rejected_message);
   // After the commit, before the answer: a page told now finds the rows when it reads.
-  if (r.records + r.metric_points > 0) ctx.live.publish(signal_name(sig), r.records + r.metric_points);
+  if (r.records + r.metric_points > 0) {
+    ctx.live.publish(signal_name(sig), r.records + r.metric_points, sig == signal::metrics ? nullptr : &sink.traces());
+  }
   return out;
 }
 

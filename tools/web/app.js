@@ -1,10 +1,11 @@
 // The web view of `logfire-cpp serve`: a live list of recent traces, a trace's waterfall (SVG,
-// nested by parent) with the selected record's attributes and exception, and a read-only SQL box.
+// nested by parent) or flame graph (canvas, for traces of thousands of spans) with the selected
+// record's attributes and exception, and a read-only SQL box.
 // Plain JavaScript, no libraries, no network beyond this server's JSON API:
 //   GET /api/traces?limit=N[&errors=1][&service=S][&min_duration_ms=N][&q=TEXT][&since=15m]   GET /api/trace/<trace_id>
 //   POST /api/query (SQL text)
 //   GET /api/records?q=&service=&since=&level=&limit=  (search and filters, newest first)
-//   GET /api/live (server-sent events: a `records` event after every committed export)
+//   GET /api/live (server-sent events: a `records` event after every committed export, naming its traces)
 // The Metrics page (#/metrics) is metrics.js.
 'use strict';
 
@@ -109,9 +110,11 @@
 
   function route() {
     const hash = location.hash || '#/';
-    const m = hash.match(/^#\/trace\/([0-9a-fA-F]{32})/);
+    const m = hash.match(/^#\/trace\/([0-9a-fA-F]{32})(?:\?(.*))?/);
     if (m) {
       show('trace');
+      const view = new URLSearchParams(m[2] || '').get('view');
+      traceView = view === 'flame' || view === 'waterfall' ? view : '';
       loadTrace(m[1].toLowerCase());
     } else if (hash.startsWith('#/metrics')) {
       // The Metrics page lives in metrics.js.
@@ -205,7 +208,8 @@
   // ---- one trace: waterfall and details -----------------------------------------------------------
 
   // Orders the records as a tree: each record under its parent, siblings by start time; records
-  // whose parent is not in this trace (roots, remote parents) at the top level.
+  // whose parent is not in this trace (roots, remote parents) at the top level. Each record
+  // carries startUs and endUs (loadTrace parses the timestamps once, not per comparison).
   function treeOrder(records) {
     const bySpan = new Map();
     for (const r of records) if (!bySpan.has(r.span_id)) bySpan.set(r.span_id, r);
@@ -220,7 +224,7 @@
         roots.push(r);
       }
     }
-    const byStart = (a, b) => micros(a.start_timestamp) - micros(b.start_timestamp) || (a.kind === 'log') - (b.kind === 'log');
+    const byStart = (a, b) => a.startUs - b.startUs || (a.kind === 'log') - (b.kind === 'log');
     const out = [];
     const seen = new Set();
     const visit = (r, depth) => {
@@ -234,6 +238,15 @@
   }
 
   let selectedRow = null;
+  let selectedSpan = null;  // the span_id of the record whose details are shown
+
+  // Traces with more records than this open as a flame graph, and the waterfall draws only the
+  // first ones: an SVG row is five elements, and ten thousand of them freeze the page.
+  const WATERFALL_MAX_ROWS = 1000;
+  const LOG_TABLE_MAX_ROWS = 500;
+  // The view the address asks for ('waterfall', 'flame'), or '' to choose by the trace's size.
+  let traceView = '';
+  let traceRows = [];
 
   let openTrace = '';
   // quiet: a live reload of the trace on screen, without the "loading" placeholder.
@@ -243,6 +256,9 @@
       $('trace-title').textContent = 'Trace';
       $('trace-meta').textContent = id;
       $('waterfall').replaceChildren(el('p', { class: 'meta' }, 'loading…'));
+      $('waterfall').hidden = false;
+      $('waterfall-note').hidden = true;
+      $('flame').hidden = true;
       $('details').hidden = true;
     }
     let data;
@@ -259,24 +275,65 @@
       $('waterfall').replaceChildren(el('p', { class: 'empty' }, 'No records in this trace (yet).'));
       return;
     }
+    for (const r of records) {
+      r.startUs = micros(r.start_timestamp);
+      r.endUs = r.end_timestamp ? micros(r.end_timestamp) : r.startUs;
+    }
     const rows = treeOrder(records);
+    traceRows = rows;
     const root = rows[0].record;
     $('trace-title').textContent = root.message || root.span_name;
     const spans = records.filter((r) => r.kind !== 'log').length;
     const errors = records.filter((r) => r.level >= 17).length;
     $('trace-meta').textContent = `${id} · ${spans} spans · ${records.length - spans} logs · ${errors} errors` +
       (data.truncated ? ' · truncated' : '');
-    renderWaterfall(rows);
-    selectRecord(rows[0].record, $('waterfall').querySelector('.wf-row'));
-    // The trace's logs, in time order; a click selects the log's row in the waterfall.
-    const logs = records.filter((r) => r.kind === 'log').sort((a, b) => micros(a.start_timestamp) - micros(b.start_timestamp));
+    const selected = quiet && selectedSpan ? records.find((r) => r.span_id === selectedSpan) : null;
+    showTraceView(selected || root);
+    // The trace's logs, in time order; a click selects the log in the waterfall or flame graph.
+    const logs = records.filter((r) => r.kind === 'log').sort((a, b) => a.startUs - b.startUs);
+    const listed = logs.slice(0, LOG_TABLE_MAX_ROWS);
     $('trace-logs').hidden = logs.length === 0;
-    $('trace-logs').replaceChildren(el('h3', {}, `Logs (${logs.length})`), el('table', { class: 'grid' }, el('tbody', {},
-      ...logs.map((r) => el('tr', { 'data-span-id': r.span_id, class: r.level >= 17 ? 'has-error' : undefined, onclick: () => {
-        const g = $('waterfall').querySelector(`.wf-row[data-span-id="${r.span_id}"]`);
-        selectRecord(r, g);
-      } }, el('td', {}, localTime(r.start_timestamp)), el('td', { class: levelClass(r.level) }, levelName(r.level)),
-      el('td', {}, r.message || r.span_name))))));
+    $('trace-logs').replaceChildren(
+      el('h3', {}, `Logs (${logs.length}${logs.length > listed.length ? `, the first ${listed.length} listed` : ''})`),
+      el('table', { class: 'grid' }, el('tbody', {},
+        ...listed.map((r) => el('tr', { 'data-span-id': r.span_id, class: r.level >= 17 ? 'has-error' : undefined, onclick: () => {
+          const g = $('waterfall').querySelector(`.wf-row[data-span-id="${r.span_id}"]`);
+          selectRecord(r, g);
+          flameSelect(r);
+        } }, el('td', {}, localTime(r.start_timestamp)), el('td', { class: levelClass(r.level) }, levelName(r.level)),
+        el('td', {}, r.message || r.span_name))))));
+  }
+
+  // Draws the open trace as the address asks, or by its size, and selects `record`.
+  function showTraceView(record) {
+    const rows = traceRows;
+    const mode = traceView || (rows.length > WATERFALL_MAX_ROWS ? 'flame' : 'waterfall');
+    $('show-waterfall').classList.toggle('active', mode === 'waterfall');
+    $('show-flame').classList.toggle('active', mode === 'flame');
+    $('waterfall').hidden = mode !== 'waterfall';
+    $('flame').hidden = mode !== 'flame';
+    const note = $('waterfall-note');
+    note.hidden = mode !== 'waterfall' || rows.length <= WATERFALL_MAX_ROWS;
+    if (mode === 'waterfall') {
+      const shown = rows.slice(0, WATERFALL_MAX_ROWS);
+      note.textContent = `The waterfall shows the first ${shown.length} of ${rows.length} records; the flame graph shows them all.`;
+      renderWaterfall(shown);
+      selectRecord(record, $('waterfall').querySelector(`.wf-row[data-span-id="${record.span_id}"]`));
+    } else {
+      $('waterfall').replaceChildren();  // its rows would stay in the page, hidden
+      setupFlame(openTrace, rows);
+      selectRecord(record, null);
+      flameSelect(record);
+    }
+  }
+
+  // The toggle: kept in the address (replaceState, so Back still leaves the trace).
+  function setTraceView(mode) {
+    traceView = mode;
+    history.replaceState(null, '', `${location.pathname}${location.search}#/trace/${openTrace}?view=${mode}`);
+    if (traceRows.length > 0) {
+      showTraceView(traceRows.find((x) => x.record.span_id === selectedSpan)?.record || traceRows[0].record);
+    }
   }
 
   function renderWaterfall(rows) {
@@ -328,6 +385,321 @@
     container.replaceChildren(root);
   }
 
+  // ---- one trace: flame graph ----------------------------------------------------------------------
+
+  // One canvas, however large the trace: a span is a bar in the row of its depth, placed by its
+  // start and as wide as its duration; a log is a tick. A redraw walks the bars of the rows in view
+  // and skips those that would land on a pixel already painted, so 10 000 spans draw in a few
+  // milliseconds and the page holds one element for them. The canvas sticks to the top of its
+  // scroll box, whose spacer gives the scrollbar the height of every row (a deep trace scrolls,
+  // and only the rows in view are drawn). Zoom is a time window [from, to] in µs.
+  const FLAME_ROW = 20;
+  const FLAME_AXIS = 20;
+  const flame = { traceId: '', byDepth: [], t0: 0, t1: 1, from: 0, to: 1 };
+
+  function setupFlame(id, rows) {
+    const same = flame.traceId === id;
+    flame.traceId = id;
+    let t0 = Infinity;
+    let t1 = -Infinity;
+    for (const { record: r } of rows) {
+      t0 = Math.min(t0, r.startUs);
+      t1 = Math.max(t1, r.endUs);
+    }
+    if (t1 <= t0) t1 = t0 + 1;
+    flame.byDepth = [];
+    for (const { record: r, depth } of rows) {
+      // A running span lasts, for now, until the trace's last record.
+      const bar = { r, start: r.startUs, end: r.kind === 'pending_span' ? t1 : r.endUs, color: flameColor(r) };
+      (flame.byDepth[depth] ||= []).push(bar);
+    }
+    for (const row of flame.byDepth) row.sort((a, b) => a.start - b.start);
+    flame.t0 = t0;
+    flame.t1 = t1;
+    // A live reload of the same trace keeps the zoom.
+    if (!same || flame.to <= flame.from) {
+      flame.from = t0;
+      flame.to = t1;
+      $('flame-scroll').scrollTop = 0;
+    }
+    drawFlame();
+  }
+
+  // The page's colours (style.css's variables), read once; a bar's colour is set up with the bar.
+  const flameColors = {};
+  function flameColor(r) {
+    if (!flameColors.error) {
+      const css = getComputedStyle(document.documentElement);
+      for (const k of ['error', 'warn', 'pending', 'log', 'fg', 'muted', 'line']) flameColors[k] = css.getPropertyValue(`--${k}`).trim();
+    }
+    const level = levelClass(r.level);
+    if (r.kind === 'log') return level ? flameColors[level] : flameColors.log;
+    if (r.kind === 'pending_span') return flameColors.pending;
+    if (level) return flameColors[level];
+    // Blues that vary with the span's name, so neighbours with other names stand apart.
+    let h = 0;
+    for (let i = 0; i < r.span_name.length; ++i) h = (h * 31 + r.span_name.charCodeAt(i)) | 0;
+    h = Math.abs(h);
+    return `hsl(${205 + (h % 40)}, 70%, ${52 + ((h >> 8) % 16)}%)`;
+  }
+
+  // Sizes the canvas to its box (the rows in view, at most 70% of the window's height) and paints
+  // the rows in view, the selection's outline and the time axis. Runs in an animation frame
+  // (requestFlameDraw), or at once when a trace is set up.
+  function drawFlame() {
+    const box = $('flame-scroll');
+    const canvas = $('flame-canvas');
+    const width = box.clientWidth;
+    if (!width || $('flame').hidden) return;
+    const total = FLAME_AXIS + flame.byDepth.length * FLAME_ROW;
+    const height = Math.min(total, Math.max(200, Math.round(window.innerHeight * 0.7)));
+    const dpr = window.devicePixelRatio || 1;
+    if (canvas.width !== Math.round(width * dpr) || canvas.height !== Math.round(height * dpr)) {
+      canvas.width = Math.round(width * dpr);
+      canvas.height = Math.round(height * dpr);
+      canvas.style.width = `${width}px`;
+      canvas.style.height = `${height}px`;
+    }
+    $('flame-spacer').style.height = `${total - height}px`;
+    const ctx = canvas.getContext('2d');
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, width, height);
+    const top = box.scrollTop;
+    const scale = width / (flame.to - flame.from);
+    const frame = { ctx, width, xOf: (us) => (us - flame.from) * scale, inView: 0, painted: 0, selected: null };
+    const first = Math.max(0, Math.floor(top / FLAME_ROW));
+    const last = Math.min(flame.byDepth.length - 1, Math.floor((top + height - FLAME_AXIS) / FLAME_ROW));
+    for (let d = first; d <= last; ++d) drawFlameRow(frame, flame.byDepth[d], FLAME_AXIS + d * FLAME_ROW - top);
+    if (frame.selected) {
+      const [x, y, w] = frame.selected;
+      ctx.strokeStyle = flameColors.fg;
+      ctx.lineWidth = 2;
+      ctx.strokeRect(x - 1, y, Math.max(w, 2) + 2, FLAME_ROW);
+    }
+    drawFlameAxis(ctx, width);
+    // For tests and tools: what the last frame held (bars in view, shapes painted, zoom window).
+    canvas.dataset.bars = String(frame.inView);
+    canvas.dataset.painted = String(frame.painted);
+    canvas.dataset.depths = String(flame.byDepth.length);
+    canvas.dataset.window = `${Math.round(flame.from - flame.t0)}-${Math.round(flame.to - flame.t0)}`;
+  }
+
+  // One depth's bars at `y`. A bar that ends within the pixel column the row has painted up to is
+  // skipped (thousands of sub-pixel spans become a few hundred rectangles); logs are always drawn.
+  function drawFlameRow(frame, bars, y) {
+    const { ctx, width, xOf } = frame;
+    ctx.font = '12px system-ui, sans-serif';
+    ctx.textBaseline = 'middle';
+    let paintedTo = -Infinity;
+    for (const b of bars) {
+      if (b.start > flame.to) break;
+      if (b.end < flame.from) continue;
+      ++frame.inView;
+      const x0 = xOf(b.start);
+      const isLog = b.r.kind === 'log';
+      const x1 = isLog ? x0 + 1 : Math.max(xOf(b.end), x0 + 1);
+      if (b.r.span_id === selectedSpan) frame.selected = [x0, y, x1 - x0];
+      if (x1 <= paintedTo && !isLog) continue;
+      ++frame.painted;
+      ctx.fillStyle = b.color;
+      if (isLog) {
+        ctx.beginPath();
+        ctx.moveTo(x0, y + 4);
+        ctx.lineTo(x0 + 5, y + FLAME_ROW / 2);
+        ctx.lineTo(x0, y + FLAME_ROW - 4);
+        ctx.lineTo(x0 - 5, y + FLAME_ROW / 2);
+        ctx.fill();
+        continue;
+      }
+      // A 1 px gap between bars wide enough to keep one.
+      ctx.fillRect(x0, y + 1, x1 - x0 > 3 ? x1 - x0 - 1 : x1 - x0, FLAME_ROW - 2);
+      paintedTo = Math.max(paintedTo, Math.ceil(x1));
+      const w = Math.min(x1, width) - Math.max(x0, 0);
+      if (w > 36) {
+        let label = b.r.message || b.r.span_name;
+        const fits = Math.floor((w - 8) / 7);
+        if (label.length > fits) label = `${label.slice(0, Math.max(1, fits - 1))}…`;
+        ctx.fillStyle = b.r.kind === 'pending_span' ? flameColors.fg : '#fff';
+        ctx.fillText(label, Math.max(x0, 0) + 4, y + FLAME_ROW / 2);
+      }
+    }
+  }
+
+  // The time axis, over the rows (it stays when they scroll): five ticks, offsets from the
+  // trace's start.
+  function drawFlameAxis(ctx, width) {
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, width, FLAME_AXIS);
+    ctx.fillStyle = flameColors.muted;
+    ctx.strokeStyle = flameColors.line;
+    ctx.lineWidth = 1;
+    ctx.font = '10px system-ui, sans-serif';
+    ctx.textBaseline = 'middle';
+    const step = (flame.to - flame.from) / 4;
+    for (let i = 0; i < 5; ++i) {
+      const x = Math.round(((width - 1) * i) / 4) + 0.5;
+      ctx.beginPath();
+      ctx.moveTo(x, FLAME_AXIS - 5);
+      ctx.lineTo(x, FLAME_AXIS);
+      ctx.stroke();
+      ctx.textAlign = i === 4 ? 'right' : 'left';
+      ctx.fillText(fmtOffset(flame.from - flame.t0 + step * i, step), i === 4 ? x - 3 : x + 3, 8);
+    }
+    ctx.textAlign = 'left';
+  }
+
+  // An axis tick: µs from the trace's start, with the decimals that tell ticks `stepUs` apart
+  // (zoomed far in, "6.4204s" and "6.4230s", where fmtDuration would print "6.42s" twice).
+  function fmtOffset(us, stepUs) {
+    const [div, unit] = us >= 1e6 ? [1e6, 's'] : us >= 1e3 ? [1e3, 'ms'] : [1, 'µs'];
+    const decimals = Math.max(0, Math.min(6, Math.ceil(-Math.log10(stepUs / div)) + 1));
+    return `${(us / div).toFixed(decimals)}${unit}`;
+  }
+
+  // Redraws once per animation frame however many scroll, wheel and move events arrive.
+  let flameFrame = 0;
+  function requestFlameDraw() {
+    if (flameFrame) return;
+    flameFrame = requestAnimationFrame(() => {
+      flameFrame = 0;
+      drawFlame();
+    });
+  }
+
+  // The bar under a mouse event, or null: among bars of its row that hold the pointer's time, the
+  // one that started last; else the nearest within 3 pixels (bars thinner than a pointer).
+  function flameHit(ev) {
+    const rect = $('flame-canvas').getBoundingClientRect();
+    const px = ev.clientX - rect.left;
+    const py = ev.clientY - rect.top;
+    if (py < FLAME_AXIS) return null;
+    const row = flame.byDepth[Math.floor((py - FLAME_AXIS + $('flame-scroll').scrollTop) / FLAME_ROW)];
+    if (!row) return null;
+    const scale = rect.width / (flame.to - flame.from);
+    const us = flame.from + px / scale;
+    const slack = 3 / scale;
+    let hit = null;
+    let near = null;
+    let nearest = slack;
+    for (const b of row) {
+      if (b.start - slack > us) break;
+      if (b.start <= us && us <= b.end) hit = b;
+      const distance = us < b.start ? b.start - us : us - b.end;
+      if (distance <= nearest) [near, nearest] = [b, distance];
+    }
+    return hit || near;
+  }
+
+  function flameZoom(factor, atUs) {
+    const at = atUs === undefined ? (flame.from + flame.to) / 2 : atUs;
+    let from = at - (at - flame.from) * factor;
+    let to = at + (flame.to - at) * factor;
+    const whole = flame.t1 - flame.t0;
+    if (to - from >= whole) {
+      from = flame.t0;
+      to = flame.t1;
+    }
+    if (to - from < 1) return;  // a microsecond is the stored resolution
+    flameWindow(from, to);
+  }
+
+  // Sets the zoom window, kept inside the trace.
+  function flameWindow(from, to) {
+    const w = to - from;
+    if (from < flame.t0) [from, to] = [flame.t0, flame.t0 + w];
+    if (to > flame.t1) [from, to] = [flame.t1 - w, flame.t1];
+    flame.from = Math.max(from, flame.t0);
+    flame.to = Math.min(to, flame.t1);
+    requestFlameDraw();
+  }
+
+  // Shows the selection (selectRecord's) in the flame graph; when the bar is outside the zoom
+  // window or the rows in view, the window moves to it and its row is scrolled into view.
+  function flameSelect(r) {
+    if (!r) return;
+    const end = r.kind === 'log' ? r.startUs : r.endUs;
+    if (r.startUs > flame.to || end < flame.from) {
+      const w = flame.to - flame.from;
+      flameWindow(r.startUs - w / 2, r.startUs + w / 2);
+    }
+    const depth = flame.byDepth.findIndex((bars) => bars.some((b) => b.r === r));
+    const box = $('flame-scroll');
+    const y = depth * FLAME_ROW;
+    const rows = box.clientHeight - FLAME_AXIS;
+    if (depth >= 0 && (y < box.scrollTop || y + FLAME_ROW > box.scrollTop + rows)) box.scrollTop = Math.max(0, y - rows / 2);
+    requestFlameDraw();
+  }
+
+  function setupFlameEvents() {
+    const canvas = $('flame-canvas');
+    const usAt = (ev) => {
+      const rect = canvas.getBoundingClientRect();
+      return flame.from + ((ev.clientX - rect.left) / rect.width) * (flame.to - flame.from);
+    };
+    $('flame-scroll').addEventListener('scroll', requestFlameDraw, { passive: true });
+    window.addEventListener('resize', requestFlameDraw);
+    // Ctrl+wheel (and a trackpad's pinch) zooms around the pointer; a sideways wheel pans; the
+    // plain wheel scrolls the rows.
+    canvas.addEventListener('wheel', (ev) => {
+      if (ev.ctrlKey || ev.metaKey) {
+        ev.preventDefault();
+        flameZoom(Math.exp(Math.max(-300, Math.min(300, ev.deltaY)) * 0.004), usAt(ev));
+      } else if (Math.abs(ev.deltaX) > Math.abs(ev.deltaY) || ev.shiftKey) {
+        ev.preventDefault();
+        const dx = ev.shiftKey ? ev.deltaY : ev.deltaX;
+        const shift = (dx / canvas.getBoundingClientRect().width) * (flame.to - flame.from);
+        flameWindow(flame.from + shift, flame.to + shift);
+      }
+    }, { passive: false });
+    // A drag pans; a press and release in place is a click, which selects the bar under it.
+    let drag = null;
+    canvas.addEventListener('mousedown', (ev) => {
+      if (ev.button !== 0) return;
+      drag = { x: ev.clientX, from: flame.from, to: flame.to, moved: false };
+    });
+    window.addEventListener('mousemove', (ev) => {
+      if (drag) {
+        const dx = ev.clientX - drag.x;
+        if (Math.abs(dx) > 3) drag.moved = true;
+        if (drag.moved) {
+          canvas.classList.add('panning');
+          const shift = (-dx / canvas.getBoundingClientRect().width) * (drag.to - drag.from);
+          flameWindow(drag.from + shift, drag.to + shift);
+        }
+        return;
+      }
+      if (ev.target !== canvas) return;
+      const b = flameHit(ev);
+      canvas.classList.toggle('on-bar', !!b);
+      $('flame-hover').textContent = b
+        ? `${b.r.message || b.r.span_name} · ${b.r.kind === 'pending_span' ? 'running' : b.r.kind === 'log' ? levelName(b.r.level) : fmtDuration(b.r.duration)}`
+        : '';
+    });
+    window.addEventListener('mouseup', (ev) => {
+      if (!drag) return;
+      const wasDrag = drag.moved;
+      drag = null;
+      canvas.classList.remove('panning');
+      if (wasDrag || ev.target !== canvas) return;
+      const b = flameHit(ev);
+      if (b) {
+        selectRecord(b.r, null);
+        requestFlameDraw();
+      }
+    });
+    canvas.addEventListener('dblclick', (ev) => {
+      const b = flameHit(ev);
+      if (!b || b.r.kind === 'log') return;
+      const margin = (b.end - b.start) * 0.05;
+      flameWindow(b.start - margin, b.end + margin);
+    });
+    $('flame-zoom-in').addEventListener('click', () => flameZoom(0.5));
+    $('flame-zoom-out').addEventListener('click', () => flameZoom(2));
+    $('flame-reset').addEventListener('click', () => flameWindow(flame.t0, flame.t1));
+    $('show-waterfall').addEventListener('click', () => setTraceView('waterfall'));
+    $('show-flame').addEventListener('click', () => setTraceView('flame'));
+  }
+
   function valueText(v) {
     if (typeof v === 'string') return v;
     return JSON.stringify(v, null, 2);
@@ -361,6 +733,7 @@
   }
 
   function selectRecord(r, row) {
+    selectedSpan = r.span_id;
     if (selectedRow) selectedRow.classList.remove('selected');
     selectedRow = row;
     if (row) row.classList.add('selected');
@@ -489,6 +862,16 @@
   // reloads, so nothing announced meanwhile is missed.
   let liveUp = false;
   let reloadTimer = null;
+  // An event's data names the traces its export touched ("trace_ids", with "more_traces" when it
+  // names only the first ones): the trace on screen reloads only for its own.
+  function liveEvent(event) {
+    if (currentView === 'trace') {
+      let data = null;
+      try { data = JSON.parse((/^data: (.*)$/m.exec(event) || [])[1]); } catch (e) { /* reload below */ }
+      if (data && !data.more_traces && !(data.trace_ids || []).includes(openTrace)) return;
+    }
+    scheduleReload();
+  }
   function scheduleReload() {
     if (reloadTimer !== null) return;
     reloadTimer = setTimeout(() => {
@@ -517,7 +900,7 @@
         while ((end = buffered.indexOf('\n\n')) >= 0) {
           const event = buffered.slice(0, end);
           buffered = buffered.slice(end + 2);
-          if (/^event: records$/m.test(event)) scheduleReload();
+          if (/^event: records$/m.test(event)) liveEvent(event);
         }
       }
     } catch (e) { /* reconnect below */ }
@@ -535,6 +918,7 @@
     $(id).addEventListener('input', () => { clearTimeout(traceFilterTimer); traceFilterTimer = setTimeout(traceFiltersChanged, 250); });
   }
   $('sql-run').addEventListener('click', runSql);
+  setupFlameEvents();
   $('sql-input').addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
       e.preventDefault();
