@@ -114,6 +114,12 @@ struct span_state {
   // go to that pipeline only.
   std::uint32_t generation = 0;
   int uncaught_at_start = 0;  // std::uncaught_exceptions() when it started (recording spans)
+  // The thread that recorded the start (its serial number), and whether an update left that
+  // thread's ring (pushed from another thread, or to the side queue of a full ring). An end
+  // that did neither follows all of its span's records in one ring: the background thread may
+  // apply it as soon as it reads it, without waiting for the other rings.
+  std::uint32_t origin = 0;
+  bool crossed = false;
 };
 }  // namespace detail
 

@@ -759,13 +759,16 @@ template <typename BodyFn>
 // Pushes an update of the span `st` (its end, an attribute, ...): to the pipeline that
 // recorded the span only. `make(w, settings)` writes the body.
 template <typename Make>
-bool push_update(const span_state& st, rec kind, bool must_arrive, Make&& make) noexcept {
+bool push_update(span_state& st, rec kind, bool must_arrive, Make&& make) noexcept {
   thread_state& ts = this_thread_state();
   const call_scope call(ts);
   control* ctl = call.get();
   if (!ctl || ctl->generation != st.generation) return false;  // the span's pipeline is gone
+  if (ts.serial != st.origin) [[unlikely]]
+    st.crossed = true;
   auto body_fn = [&](auto& w) { make(w, ctl->settings); };
   if (push(ts, *ctl, kind, body_fn)) return true;
+  st.crossed = true;  // before the body is written again, for an end into the side queue
   if (push_side(ctl->generation, kind, must_arrive, body_fn)) return true;
   ts.counters.events[static_cast<std::size_t>(event_counter::span_updates_lost)].add();
   return false;
@@ -1040,6 +1043,7 @@ void span::start(const detail::handle_defaults* defaults, std::string_view msg_t
     return;
   st_.recording = true;
   st_.generation = ctl->generation;
+  st_.origin = ts.serial;
   st_.uncaught_at_start = std::uncaught_exceptions();
 }
 
@@ -1107,8 +1111,11 @@ void span::end() noexcept {
     }
   }
   if (!st_.recording) return;
-  const detail::span_ref ref{st_.self.span.value, now, 0, 0};
-  detail::push_update(st_, detail::rec::span_end, true, [&](auto& w, const auto&) { w.pod(ref); });
+  // value 1: "alone" (span_state::crossed), read when the body is written, after push_update
+  // has looked at this call's thread and ring.
+  detail::push_update(st_, detail::rec::span_end, true, [&](auto& w, const auto&) {
+    w.pod(detail::span_ref{st_.self.span.value, now, st_.crossed ? 0u : 1u, 0});
+  });
 }
 
 void span::set_attribute(std::string_view key, value_ref value) noexcept {

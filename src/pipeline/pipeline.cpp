@@ -62,6 +62,13 @@ void add_counters(const call_counters& c, call_totals& out) noexcept {
 }
 }  // namespace
 
+std::uint32_t next_thread_serial() noexcept {
+  static std::atomic<std::uint32_t> next{0};
+  std::uint32_t s = next.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (s == 0) s = next.fetch_add(1, std::memory_order_relaxed) + 1;  // after 2^32 threads
+  return s;
+}
+
 void thread_registry::collect_retired(std::uint32_t generation) {
   std::lock_guard lock(mutex_);
   auto it = std::remove_if(states_.begin(), states_.end(), [&](thread_state* t) {
@@ -537,6 +544,12 @@ void pipeline::on_record(const ring_record_header& h, const std::byte* body, std
     case rec::span_end: {
       span_ref ref;
       std::memcpy(&ref, body, sizeof ref);
+      // Its start and updates came through this ring, before it: nothing to wait for. Ends
+      // applied at once keep the open-span table small when a pass reads a long backlog.
+      if (ref.value == 1) {
+        finish_span(ref.span, ref.time_ns);
+        return;
+      }
       try {
         (before_mark ? st.ends_now : st.ends_next).push_back(ref);
       } catch (...) {

@@ -51,10 +51,14 @@ struct call_counters {
   }
 };
 
+// Serial numbers of threads as span handles keep them (span_state::origin); never 0.
+std::uint32_t next_thread_serial() noexcept;
+
 struct thread_state {
   explicit thread_state(std::size_t ring_bytes) : ring(ring_bytes) {}
 
   spsc_ring ring;
+  const std::uint32_t serial = next_thread_serial();
   call_counters counters;
   std::atomic<bool> retired{false};  // the owning thread has exited
   // Depth of logfire calls in progress on this thread (a sampler hook may log): written by the

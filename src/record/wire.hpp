@@ -57,7 +57,9 @@ static_assert(sizeof(record_fixed) == 80, "record_fixed grew: it is copied for e
 struct span_ref {
   std::uint64_t span;
   std::uint64_t time_ns;
-  std::uint32_t value;  // set_level: the level; set_status: the status code; exception: escaped (0/1); else 0
+  // set_level: the level; set_status: the status code; exception: escaped (0/1); span_end: 1 when
+  // every record of the span is in the end's ring, before it (span_state::crossed); else 0
+  std::uint32_t value;
   std::uint32_t count;  // event: its attributes; set_attribute: 1; else 0
 };
 

@@ -89,8 +89,7 @@ TEST(ring_growth, a_ring_grows_to_its_bound_then_drops_and_counts_with_a_line_na
   }
   const std::string err = capture.take();
   EXPECT_EQ(occurrences(err, "(ring_full)"), 1u) << err;
-  EXPECT_NE(err.find("LOGFIRE_MAX_RING_BYTES (options.limits.max_ring_bytes, now 16 KiB per thread"),
-            std::string::npos)
+  EXPECT_NE(err.find("LOGFIRE_MAX_RING_BYTES (options.limits.max_ring_bytes, now 16 KiB per thread"), std::string::npos)
       << err;
   EXPECT_NE(err.find("LOGFIRE_RING_GROWTH_BUDGET"), std::string::npos) << err;
 }
@@ -136,4 +135,34 @@ TEST(ring_growth, settings_come_from_the_environment_and_bad_values_fail_configu
     EXPECT_NE(lf.error().find("LOGFIRE_RING_GROWTH_BUDGET"), std::string::npos) << lf.error();
   }
   ::unsetenv("LOGFIRE_RING_GROWTH_BUDGET");
+}
+
+// A pass that reads a long backlog (a grown ring) sees every span's start before the pass
+// ends. A span ended on the thread that started it, with every update from that thread, is
+// finished as soon as its end is read, so the open-span table holds only spans still open.
+TEST(ring_growth, a_backlog_of_spans_ended_on_their_own_thread_does_not_fill_the_open_span_table) {
+  auto exp = std::make_shared<stalling_exporter>();
+  logfire::options o = quiet_options({exp});
+  o.limits.ring_bytes = 4096;
+  o.limits.max_ring_bytes = 4u << 20;
+  o.limits.max_open_spans = 16;
+  auto lf = logfire::configure(std::move(o));
+  ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard guard(lf);
+  logfire::info("first");
+  EXPECT_FALSE(logfire::force_flush(100ms));  // the background thread is held in the exporter
+  ASSERT_TRUE(exp->stalled.load());
+  std::thread([] {
+    for (int i = 0; i < 2000; ++i) {
+      logfire::span s("step {i}", {{"i", i}});
+      s.set_attribute("done", true);
+    }
+  }).join();
+  EXPECT_GT(logfire::stats().count_of(event_counter::ring_grown), 10u);
+  exp->release = true;
+  ASSERT_TRUE(logfire::force_flush(30s));
+  const auto st = logfire::stats();
+  EXPECT_EQ(st.dropped_total(), 0u) << st.summary();
+  EXPECT_EQ(st.exported, 2001u) << st.summary();
+  expect_balanced(st);
 }

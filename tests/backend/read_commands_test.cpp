@@ -4,12 +4,25 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <chrono>
+#include <ctime>
 #include <filesystem>
 
 #include "backend/backend_support.hpp"
 
 namespace logfire::backend_test {
 namespace {
+
+// "2026-12-05T09:14:03Z": `hours` before now, as --since and MCP's since take a time.
+std::string rfc3339_hours_ago(int hours) {
+  const std::time_t t =
+      std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() - std::chrono::hours(hours));
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buf;
+}
 
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
@@ -212,6 +225,12 @@ TEST_F(read_commands, search_filters_by_service_age_and_level) {
   EXPECT_EQ(run_cli({"search", "--db", db(), "--since", "soon", "x"}).exit_code, 2);
   EXPECT_EQ(run_cli({"search", "--db", db(), "--since", "50131346756", "x"}).exit_code, 2)
       << "1,589 years does not fit in Unix nanoseconds; it is refused, not overflowed";
+  // An RFC 3339 time instead of a duration: an hour ago.
+  const std::string hour_ago = rfc3339_hours_ago(1);
+  auto absolute = run_cli({"search", "--db", db(), "--json", "--since", hour_ago, "charge"});
+  ASSERT_EQ(absolute.exit_code, 0) << absolute.err;
+  EXPECT_EQ(json_at(absolute.out, "$.records[0].span_name"), "charge {card}");
+  EXPECT_EQ(json_at(absolute.out, "$.records[1]"), "") << "the two-hour-old report is older than " << hour_ago;
   auto century = run_cli({"search", "--db", db(), "--json", "--since", "36500d", "charge"});
   EXPECT_EQ(century.exit_code, 0) << century.err;
   EXPECT_EQ(json_at(century.out, "$.records[0].span_name"), "charge {card}");
@@ -345,6 +364,15 @@ TEST_F(read_commands, mcp_answers_what_failed_in_the_last_five_minutes) {
   EXPECT_EQ(json_at(answers[1], "$.result.structuredContent.traces[1]"), "");
   EXPECT_EQ(json_at(answers[2], "$.result.structuredContent.records[2].depth"), "2");
   EXPECT_EQ(json_at(answers[3], "$.result.structuredContent.rows[0][0]"), "1");
+}
+
+TEST_F(read_commands, mcp_search_since_takes_an_rfc3339_time) {
+  auto answers = mcp(db(), {tool_call(1, "search", R"({"text":"charge","since":")" + rfc3339_hours_ago(1) + "\"}"),
+                            tool_call(2, "search", R"({"text":"charge","since":"yesterday"})")});
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(json_at(answers[0], "$.result.structuredContent.records[0].span_name"), "charge {card}") << answers[0];
+  EXPECT_EQ(json_at(answers[0], "$.result.structuredContent.records[1]"), "") << answers[0];
+  EXPECT_EQ(json_at(answers[1], "$.result.isError"), "1") << answers[1];
 }
 
 TEST_F(read_commands, mcp_refuses_a_duration_too_long_for_nanoseconds) {

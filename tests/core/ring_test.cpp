@@ -223,16 +223,17 @@ TEST(ring, a_producer_and_a_consumer_on_two_threads_lose_nothing) {
   std::uint64_t last_position = 0;
   std::uint64_t first_bad = k_records;  // the first record out of order or damaged
   while (!done.load() || !ring.empty()) {
-    const std::size_t n = ring.drain([&](const ring_record_header& h, const std::byte* body, std::size_t size,
-                                         std::uint64_t at) {
-      std::uint64_t seq = 0;
-      std::memcpy(&seq, body, sizeof seq);
-      if (seq != expected || h.size != 16 + 8 * (seq * 2654435761u % 75) || (seq && at <= last_position) ||
-          (size > sizeof seq && body[size - 1] != static_cast<std::byte>((seq + size - 1 + sizeof(ring_record_header)) & 0xFF)))
-        first_bad = std::min(first_bad, expected);
-      expected = seq + 1;
-      last_position = at;
-    });
+    const std::size_t n =
+        ring.drain([&](const ring_record_header& h, const std::byte* body, std::size_t size, std::uint64_t at) {
+          std::uint64_t seq = 0;
+          std::memcpy(&seq, body, sizeof seq);
+          if (seq != expected || h.size != 16 + 8 * (seq * 2654435761u % 75) || (seq && at <= last_position) ||
+              (size > sizeof seq &&
+               body[size - 1] != static_cast<std::byte>((seq + size - 1 + sizeof(ring_record_header)) & 0xFF)))
+            first_bad = std::min(first_bad, expected);
+          expected = seq + 1;
+          last_position = at;
+        });
     if (n == 0) std::this_thread::yield();
   }
   producer.join();

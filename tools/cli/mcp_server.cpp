@@ -13,6 +13,7 @@
 #include "backend/query.hpp"
 #include "backend/search.hpp"
 #include "backend/text.hpp"
+#include "backend/time_bound.hpp"
 #include "backend/traces.hpp"
 #include "commands.hpp"
 
@@ -96,7 +97,7 @@ constexpr std::string_view kTools = R"json([
  "inputSchema":{"type":"object","properties":{
    "text":{"type":"string","description":"substring to find; empty or absent matches everything"},
    "service":{"type":"string","description":"only this service.name"},
-   "since":{"type":"string","description":"only records from this long ago until now: 30s, 5m, 2h, 7d"},
+   "since":{"type":"string","description":"only records since then: a duration before now (30s, 5m, 2h, 7d) or an RFC 3339 time (2026-12-05T10:00:00Z)"},
    "level":{"type":"string","description":"minimum level: trace, debug, info, notice, warn, error, fatal"},
    "limit":{"type":"integer","minimum":1,"maximum":1000,"description":"at most this many records (default 50)"}},
   "additionalProperties":false}},
@@ -225,9 +226,12 @@ std::string search_tool(const mcp_options& options, arguments& args) {
   auto level = args.string("level");
   if (!args.error().empty()) return tool_error(args.error());
   if (since) {
-    auto d = parse_duration(*since);
-    if (!d) return tool_error("argument 'since' must be a duration such as 30s, 5m, 2h or 7d");
-    q.since_ns = now_ns() - std::chrono::duration_cast<std::chrono::nanoseconds>(*d).count();
+    auto t = backend::parse_time_bound(*since, now_ns());
+    if (!t)
+      return tool_error(
+          "argument 'since' must be a duration such as 30s, 5m, 2h or 7d, or an RFC 3339 time such as "
+          "2026-12-05T10:00:00Z");
+    q.since_ns = *t;
   }
   if (level) {
     auto lv = parse_level(*level);

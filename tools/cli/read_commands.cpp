@@ -12,6 +12,7 @@
 #include "backend/rows.hpp"
 #include "backend/search.hpp"
 #include "backend/text.hpp"
+#include "backend/time_bound.hpp"
 #include "commands.hpp"
 #include "tailer.hpp"
 
@@ -79,7 +80,9 @@ int search_command(int argc, char** argv) {
          {
              kDbOption,
              {"service", "NAME", "only records of this service.name"},
-             {"since", "DURATION", "only records that started within this long before now, e.g. 15m, 2h, 7d"},
+             {"since", "WHEN",
+              "only records that started since then: a duration before now (15m, 2h, 7d) or an RFC 3339 time "
+              "(2026-12-05T10:00:00Z)"},
              {"level", "LEVEL",
               "only records at LEVEL or above: trace, debug, info, notice, warn, error, fatal or a\n"
               "number (default: every level)"},
@@ -95,11 +98,13 @@ int search_command(int argc, char** argv) {
   q.text = a.positionals()[0];
   q.service = a.get("service");
   if (auto s = a.get("since")) {
-    auto d = parse_duration(*s);
-    if (!d) return usage_error("search", "--since must be a duration such as 15m, 2h or 7d, got '" + *s + "'");
-    auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-                   .count();
-    q.since_ns = now - std::chrono::duration_cast<std::chrono::nanoseconds>(*d).count();
+    auto t = backend::parse_time_bound(*s, backend::unix_now_ns());
+    if (!t)
+      return usage_error("search",
+                         "--since must be a duration such as 15m, 2h or 7d, or a time such as "
+                         "2026-12-05T10:00:00Z, got '" +
+                             *s + "'");
+    q.since_ns = *t;
   }
   if (auto l = a.get("level")) {
     auto lv = parse_level(*l);
