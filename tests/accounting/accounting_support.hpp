@@ -5,6 +5,7 @@
 
 #include <future>
 #include <string_view>
+#include <thread>
 
 #include "core/core_support.hpp"
 
@@ -57,6 +58,20 @@ inline void expect_balanced(const logfire::pipeline_stats& s) {
 // its own deadline is detected as hung (the test fails) instead of hanging the suite. The
 // thread is joined before returning, so `fn` must end eventually (`unblock` is called first
 // when it did not end in time).
+// Blocks in export_batch (on the pipeline's background thread) until released, then reports
+// the batch as delivered: while it is held, no ring is drained.
+class stalling_exporter final : public logfire::exporter {
+ public:
+  std::string name() const override { return "stalling"; }
+  void export_batch(std::span<const logfire::span_record> records) noexcept override {
+    stalled = true;
+    while (!release.load()) std::this_thread::sleep_for(1ms);
+    if (counter_) counter_->delivered(records.size());
+  }
+  std::atomic<bool> stalled{false};
+  std::atomic<bool> release{false};
+};
+
 template <typename Fn, typename Unblock>
 bool returns_within(std::chrono::milliseconds limit, Fn&& fn, Unblock&& unblock) {
   std::promise<void> done;

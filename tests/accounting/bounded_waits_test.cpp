@@ -7,24 +7,6 @@
 
 using namespace accounting_test;
 
-namespace {
-
-// Blocks in export_batch (on the pipeline's background thread) until released, then reports
-// the batch as delivered.
-class stalling_exporter final : public logfire::exporter {
- public:
-  std::string name() const override { return "stalling"; }
-  void export_batch(std::span<const logfire::span_record> records) noexcept override {
-    stalled = true;
-    while (!release.load()) std::this_thread::sleep_for(1ms);
-    if (counter_) counter_->delivered(records.size());
-  }
-  std::atomic<bool> stalled{false};
-  std::atomic<bool> release{false};
-};
-
-}  // namespace
-
 TEST(bounded_waits, shutdown_returns_by_its_deadline_while_an_exporter_stalls) {
   auto exp = std::make_shared<stalling_exporter>();
   auto lf = logfire::configure(quiet_options({exp}));

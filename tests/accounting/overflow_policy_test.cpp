@@ -21,20 +21,6 @@ void burst(int n) {
   }).join();
 }
 
-// Blocks in export_batch (on the pipeline's background thread) until released, so that no
-// ring is drained meanwhile.
-class stalling_exporter final : public logfire::exporter {
- public:
-  std::string name() const override { return "stalling"; }
-  void export_batch(std::span<const logfire::span_record> records) noexcept override {
-    stalled = true;
-    while (!release.load()) std::this_thread::sleep_for(1ms);
-    if (counter_) counter_->delivered(records.size());
-  }
-  std::atomic<bool> stalled{false};
-  std::atomic<bool> release{false};
-};
-
 // Calls logfire::info from `count` on a new thread until `stop`, counting the calls that
 // returned; returns when the calls stop returning (the thread waits for ring space).
 struct blocked_logger {

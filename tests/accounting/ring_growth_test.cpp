@@ -13,20 +13,6 @@ using logfire::event_counter;
 
 namespace {
 
-// Blocks in export_batch (on the pipeline's background thread) until released, so that no
-// ring is drained meanwhile.
-class stalling_exporter final : public logfire::exporter {
- public:
-  std::string name() const override { return "stalling"; }
-  void export_batch(std::span<const logfire::span_record> records) noexcept override {
-    stalled = true;
-    while (!release.load()) std::this_thread::sleep_for(1ms);
-    if (counter_) counter_->delivered(records.size());
-  }
-  std::atomic<bool> stalled{false};
-  std::atomic<bool> release{false};
-};
-
 // `n` spans with 4 attributes on a new thread (a thread's ring is sized at its first call).
 void burst(int n) {
   std::thread([n] {
