@@ -87,8 +87,9 @@ enum class overflow_policy : std::uint8_t {
 };
 
 struct limits {
-  // Bytes of each thread's ring (records waiting for the background thread). Default 1 MiB.
-  // A thread's ring is sized at its first instrumentation call.
+  // Bytes of each thread's ring (records waiting for the background thread), and of each
+  // segment it adds in a burst (max_ring_bytes). Default 1 MiB. A thread's ring is sized at its
+  // first instrumentation call.
   std::optional<std::size_t> ring_bytes{};
   // When a thread's ring is full, the call adds a segment of ring_bytes instead of dropping,
   // up to this many bytes for the thread's ring in all; the background thread frees each added
