@@ -1,6 +1,7 @@
 // The ring's cold paths: segments allocated when it grows and freed when they have been read.
 #include "pipeline/ring.hpp"
 
+#include <cstdlib>
 #include <new>
 
 namespace logfire::detail {
@@ -32,18 +33,25 @@ spsc_ring::~spsc_ring() {
   }
 }
 
+// malloc and free, not new and delete: an application may replace the global operator new
+// without its nothrow forms, and the two would then not pair up.
 spsc_ring::segment* spsc_ring::new_segment(std::uint64_t start) const noexcept {
-  auto* bytes = new (std::nothrow) std::byte[capacity_];
+  auto* bytes = static_cast<std::byte*>(std::malloc(capacity_));
   if (!bytes) return nullptr;
-  auto* s = new (std::nothrow) segment(bytes, start);
-  if (!s) delete[] bytes;
-  return s;
+  constexpr std::size_t size = (sizeof(segment) + alignof(segment) - 1) / alignof(segment) * alignof(segment);
+  void* place = std::aligned_alloc(alignof(segment), size);
+  if (!place) {
+    std::free(bytes);
+    return nullptr;
+  }
+  return new (place) segment(bytes, start);
 }
 
 // Each segment after the first counts against the process's growth budget while it lives.
 void spsc_ring::free_segment(segment* s) noexcept {
-  delete[] s->buffer;
-  delete s;
+  std::free(s->buffer);
+  s->~segment();
+  std::free(s);
   if (segments_.fetch_sub(1, std::memory_order_relaxed) > 1) g_growth.fetch_sub(capacity_, std::memory_order_relaxed);
 }
 
