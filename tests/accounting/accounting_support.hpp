@@ -72,6 +72,16 @@ class stalling_exporter final : public logfire::exporter {
   std::atomic<bool> release{false};
 };
 
+// `n` spans with 4 attributes on a new thread (a thread's ring is sized at its first call):
+// with a 4 KiB ring, a few dozen of them fill it.
+inline void burst(int n) {
+  std::thread([n] {
+    for (int i = 0; i < n; ++i) {
+      logfire::span s("burst {i}", {{"i", i}, {"user", "ada"}, {"cart", 3}, {"ok", true}});
+    }
+  }).join();
+}
+
 template <typename Fn, typename Unblock>
 bool returns_within(std::chrono::milliseconds limit, Fn&& fn, Unblock&& unblock) {
   std::promise<void> done;

@@ -11,16 +11,6 @@ using namespace accounting_test;
 
 namespace {
 
-// A burst of `n` spans on a new thread (a thread's ring is sized at its first call) with a
-// 4 KiB ring: a few dozen spans fill it.
-void burst(int n) {
-  std::thread([n] {
-    for (int i = 0; i < n; ++i) {
-      logfire::span s("burst {i}", {{"i", i}, {"user", "ada"}, {"cart", 3}, {"ok", true}});
-    }
-  }).join();
-}
-
 // Calls logfire::info from `count` on a new thread until `stop`, counting the calls that
 // returned; returns when the calls stop returning (the thread waits for ring space).
 struct blocked_logger {

@@ -13,15 +13,6 @@ using logfire::event_counter;
 
 namespace {
 
-// `n` spans with 4 attributes on a new thread (a thread's ring is sized at its first call).
-void burst(int n) {
-  std::thread([n] {
-    for (int i = 0; i < n; ++i) {
-      logfire::span s("burst {i}", {{"i", i}, {"user", "ada"}, {"cart", 3}, {"ok", true}});
-    }
-  }).join();
-}
-
 // Configures with `exp`, a 4 KiB ring that may grow to `segments` of it, and holds the
 // background thread in the exporter.
 logfire::shutdown_guard configure_stalled(const std::shared_ptr<stalling_exporter>& exp, std::size_t segments,
