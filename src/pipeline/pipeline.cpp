@@ -47,11 +47,13 @@ thread_registry& thread_registry::instance() noexcept {
 void thread_registry::add(thread_state* t) {
   std::lock_guard lock(mutex_);
   states_.push_back(t);
+  registrations_.fetch_add(1, std::memory_order_release);
 }
 
-void thread_registry::snapshot(std::vector<thread_state*>& out) {
+std::uint64_t thread_registry::snapshot(std::vector<thread_state*>& out) {
   std::lock_guard lock(mutex_);
   out.assign(states_.begin(), states_.end());
+  return registrations_.load(std::memory_order_relaxed);
 }
 
 namespace {
@@ -260,6 +262,8 @@ constexpr std::size_t k_max_orphan_bytes = 4u << 20;
 // Full batches waiting for the exporters at most before a pass lets the exporters have them:
 // bounds the background thread's memory (each batch holds an arena) during a large backlog.
 constexpr std::size_t k_waiting_batches = 4;
+// Snapshots of the thread registry a pass takes at most while threads keep registering.
+constexpr int k_snapshot_attempts = 3;
 // Busy-mode wake-ups of the background thread (see pipeline::run()).
 constexpr std::size_t k_busy_records = 64;
 constexpr auto k_busy_sleep = std::chrono::microseconds(50);
@@ -613,9 +617,20 @@ bool pipeline::relieve(std::unique_lock<std::mutex>& consumer) noexcept {
 // Returns false when the pipeline was abandoned meanwhile (stop touching anything shared).
 bool pipeline::drain_rings(std::unique_lock<std::mutex>& consumer, bool final) {
   background_state& st = *bg_;
-  thread_registry::instance().snapshot(st.rings);  // may throw before anything is consumed
-  st.marks.resize(st.rings.size());
-  for (std::size_t i = 0; i < st.rings.size(); ++i) st.marks[i] = st.rings[i]->ring.published();
+  // The marks: how far each ring is read this pass. An end read before its ring's mark is
+  // settled by this pass only if every update committed before it is read too, so no ring may
+  // be missing from the snapshot: a thread that registers between the snapshot and the marks
+  // can push updates, be joined, and have its span ended before a mark. Take the snapshot
+  // again until no registration came between; if threads keep registering, the pass settles
+  // no end (as a cut pass) and the next one does.
+  thread_registry& registry = thread_registry::instance();
+  bool settled = false;
+  for (int attempt = 0; attempt < k_snapshot_attempts && !settled; ++attempt) {
+    const std::uint64_t registered = registry.snapshot(st.rings);  // may throw before anything is consumed
+    st.marks.resize(st.rings.size());
+    for (std::size_t i = 0; i < st.rings.size(); ++i) st.marks[i] = st.rings[i]->ring.published();
+    settled = registry.registrations() == registered;
+  }
   const std::size_t side_mark = side_queue_size();
 
   // A fork() waiting for this thread cuts the pass short (not at shutdown, when every record
@@ -660,8 +675,8 @@ bool pipeline::drain_rings(std::unique_lock<std::mutex>& consumer, bool final) {
     ends.clear();
     return true;
   };
-  if (cut) {
-    // Some rings were not read up to their marks: no end is safe yet.
+  if (cut || !settled) {
+    // Some rings were not read up to their marks, or a ring was missed: no end is safe yet.
     try {
       st.ends_deferred.insert(st.ends_deferred.end(), st.ends_now.begin(), st.ends_now.end());
       st.ends_deferred.insert(st.ends_deferred.end(), st.ends_next.begin(), st.ends_next.end());

@@ -102,8 +102,13 @@ class thread_registry {
 
   void add(thread_state* t);
   // Copies the live states into `out` (the background thread drains them without the lock:
-  // only it frees states, between drains). May throw std::bad_alloc.
-  void snapshot(std::vector<thread_state*>& out);
+  // only it frees states, between drains) and returns registrations() as of the copy. May
+  // throw std::bad_alloc.
+  std::uint64_t snapshot(std::vector<thread_state*>& out);
+  // How many states were ever added. A thread registers before its first record, so a count
+  // read after the marks of a snapshot's rings that differs from the snapshot's own count
+  // means a ring the snapshot misses may hold records committed before those marks.
+  std::uint64_t registrations() const noexcept { return registrations_.load(std::memory_order_acquire); }
   // Frees retired states whose rings are empty, keeping their counters of generation
   // `generation` (older generations are closed). Background thread only.
   void collect_retired(std::uint32_t generation);
@@ -121,6 +126,7 @@ class thread_registry {
  private:
   std::mutex mutex_;
   std::vector<thread_state*> states_;
+  std::atomic<std::uint64_t> registrations_{0};
   // Counters of exited threads, for the generation in retired_generation_.
   std::uint32_t retired_generation_ = 0;
   call_totals retired_;
