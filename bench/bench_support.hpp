@@ -62,7 +62,8 @@ class otlp_bytes_exporter final : public logfire::exporter {
               wire_bytes_ += gz_.size();
             else
               wire_bytes_ += body.size();
-          });
+          },
+          &shared_);
     } catch (...) {
       if (counter_) counter_->dropped(logfire::drop_reason::export_failed, records.size(), "encoding failed");
       return;
@@ -77,6 +78,7 @@ class otlp_bytes_exporter final : public logfire::exporter {
   bool gzip_;
   logfire::detail::resource res_;
   std::string buffer_;
+  logfire::detail::shared_attribute_bytes shared_;
   std::string gz_;
   std::uint64_t body_bytes_ = 0;
   std::uint64_t wire_bytes_ = 0;

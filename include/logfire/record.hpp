@@ -77,6 +77,17 @@ struct span_record {
   // For the console: 1 when its line was printed on the calling thread at the call
   // (console_options::immediate), 2 when that write failed, 0 otherwise. Other exporters ignore it.
   std::uint8_t printed_at_call = 0;
+  // Set by the SDK's record builder for its OTLP encoder: attributes[first, first + count) are
+  // Logfire's attributes that every record of call-site variant `site` shares (template, span
+  // type, level, tags, json_schema, null arguments, code.*), so the encoder writes their bytes
+  // once per variant and copies them after. Valid only while `attributes.data()` is `of`: a
+  // copy whose attributes are replaced drops it by itself. Other exporters ignore it.
+  struct shared_attributes {
+    const attribute* of = nullptr;
+    std::uint32_t first = 0;
+    std::uint32_t count = 0;
+    std::uint64_t site = 0;
+  } shared;
 
   // OTLP `Span.flags`: W3C flags plus 0x100 (has is_remote) and 0x200 (parent is remote).
   [[nodiscard]] std::uint32_t otlp_flags() const noexcept {

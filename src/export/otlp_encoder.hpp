@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "logfire/record.hpp"
 #include "resource/resource.hpp"
@@ -16,8 +17,27 @@ namespace logfire::detail {
 // The instrumentation scope every record is reported under.
 inline constexpr std::string_view k_scope_name = "logfire";
 
-// Replaces `out` with one serialized ExportTraceServiceRequest holding `records`.
-void encode_traces_protobuf(std::span<const span_record> records, const resource& res, std::string& out);
+// The protobuf bytes of the attributes each call-site variant's records share
+// (span_record::shared), written once and copied into every span of the variant: most of a
+// span's Logfire attributes (template, span type, level, json_schema, code.*). One per
+// exporter, used on its thread only; bounded (emptied when full, then refilled as variants come
+// back).
+class shared_attribute_bytes {
+ public:
+  // The KeyValue fields (as Span.attributes) of r's shared attributes, or null when r has none.
+  const std::string* find(const span_record& r);
+
+ private:
+  static constexpr std::size_t k_max_entries = 4096;
+  static constexpr std::size_t k_max_bytes = 4u << 20;
+  std::unordered_map<std::uint64_t, std::string> bytes_;
+  std::size_t total_ = 0;
+};
+
+// Replaces `out` with one serialized ExportTraceServiceRequest holding `records`. With `shared`,
+// the attributes records share are copied from it (the same bytes as without).
+void encode_traces_protobuf(std::span<const span_record> records, const resource& res, std::string& out,
+                            shared_attribute_bytes* shared = nullptr);
 
 // Same request in OTLP/JSON (ids as hex, enums as numbers, 64-bit ints as strings).
 void encode_traces_json(std::span<const span_record> records, const resource& res, std::string& out);
@@ -33,7 +53,7 @@ using body_sink = std::function<void(std::string_view body, std::size_t first, s
 // record exactly once (a record larger than the limit on its own goes alone in its body).
 // `buffer` is scratch memory reused across calls. No call for an empty `records`.
 void encode_traces_protobuf_split(std::span<const span_record> records, const resource& res, std::size_t max_body_bytes,
-                                  std::string& buffer, const body_sink& sink);
+                                  std::string& buffer, const body_sink& sink, shared_attribute_bytes* shared = nullptr);
 void encode_traces_json_split(std::span<const span_record> records, const resource& res, std::size_t max_body_bytes,
                               std::string& buffer, const body_sink& sink);
 

@@ -77,7 +77,21 @@ void put_link(pb_writer& w, const link& l) {
   w.close(body, 1);
 }
 
-void put_span(pb_writer& w, const span_record& r) {
+// Span.attributes = 9: the shared ones copied as bytes when `shared` has them.
+void put_span_attributes(pb_writer& w, const span_record& r, shared_attribute_bytes* shared) {
+  const std::string* bytes = shared ? shared->find(r) : nullptr;
+  if (!bytes) {
+    put_attributes(w, 0x4A, r.attributes);
+    return;
+  }
+  put_attributes(w, 0x4A, r.attributes.first(r.shared.first));
+  char* p = w.reserve(bytes->size());
+  std::memcpy(p, bytes->data(), bytes->size());
+  w.commit(p + bytes->size());
+  put_attributes(w, 0x4A, r.attributes.subspan(r.shared.first + r.shared.count));
+}
+
+void put_span(pb_writer& w, const span_record& r, shared_attribute_bytes* shared) {
   // Most spans with Logfire's attributes are 128..16383 bytes: a 2-byte length slot.
   const std::size_t body = w.open(0x12, 2);  // ScopeSpans.spans = 2
   const text ts = measure(r.trace_state);
@@ -105,7 +119,7 @@ void put_span(pb_writer& w, const span_record& r) {
   }
   w.commit(p);
 
-  put_attributes(w, 0x4A, r.attributes);  // attributes = 9
+  put_span_attributes(w, r, shared);
   if (r.dropped_attributes_count) {
     p = w.reserve(6);
     *p++ = 0x50;  // dropped_attributes_count = 10
@@ -229,14 +243,32 @@ static_assert(k_scope_name.size() < 128 && std::string_view(LOGFIRE_VERSION).siz
 
 }  // namespace
 
-void encode_traces_protobuf(std::span<const span_record> records, const resource& res, std::string& out) {
+const std::string* shared_attribute_bytes::find(const span_record& r) {
+  const span_record::shared_attributes& sh = r.shared;
+  if (!sh.site || sh.of != r.attributes.data() || sh.count == 0 || sh.first + sh.count > r.attributes.size())
+    return nullptr;
+  if (const auto it = bytes_.find(sh.site); it != bytes_.end()) return &it->second;
+  std::string bytes;
+  pb_writer w(bytes, 0);
+  put_attributes(w, 0x4A, r.attributes.subspan(sh.first, sh.count));
+  bytes.resize(w.pos());
+  if (bytes_.size() >= k_max_entries || total_ + bytes.size() > k_max_bytes) {
+    bytes_.clear();
+    total_ = 0;
+  }
+  total_ += bytes.size();
+  return &bytes_.emplace(sh.site, std::move(bytes)).first->second;
+}
+
+void encode_traces_protobuf(std::span<const span_record> records, const resource& res, std::string& out,
+                            shared_attribute_bytes* shared) {
   if (records.empty()) {
     out.clear();  // an empty ExportTraceServiceRequest
     return;
   }
   pb_writer w(out, 0);
   const body_frame f = begin_body(w, res);
-  for (const span_record& r : records) put_span(w, r);
+  for (const span_record& r : records) put_span(w, r, shared);
   const std::size_t end = w.pos();
   const std::size_t begin = finish_body(w, f, end);
   out.resize(end);
@@ -245,7 +277,7 @@ void encode_traces_protobuf(std::span<const span_record> records, const resource
 }
 
 void encode_traces_protobuf_split(std::span<const span_record> records, const resource& res, std::size_t max_body_bytes,
-                                  std::string& buffer, const body_sink& sink) {
+                                  std::string& buffer, const body_sink& sink, shared_attribute_bytes* shared) {
   if (records.empty()) return;
   // `buffer` keeps its size between calls (it is scratch), so later batches reuse its memory.
   pb_writer w(buffer, 0);
@@ -253,7 +285,7 @@ void encode_traces_protobuf_split(std::span<const span_record> records, const re
   std::size_t first = 0;
   for (std::size_t i = 0; i < records.size(); ++i) {
     const std::size_t span_start = w.pos();
-    put_span(w, records[i]);
+    put_span(w, records[i], shared);
     // (pos - start) bounds the final body from above: the header only shrinks.
     if (w.pos() - f.start > max_body_bytes && i > first) {
       const std::size_t begin = finish_body(w, f, span_start);
@@ -262,7 +294,7 @@ void encode_traces_protobuf_split(std::span<const span_record> records, const re
       // behind a new header, and it happens once per several MiB).
       w.rewind(0);
       f = begin_body(w, res);
-      put_span(w, records[i]);
+      put_span(w, records[i], shared);
       first = i;
     }
   }

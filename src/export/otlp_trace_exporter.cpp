@@ -64,7 +64,7 @@ class otlp_http_exporter final : public exporter, public resource_listener {
       if (cfg_.format == body_format::json)
         encode_traces_json_split(scratch_, res_, cfg_.max_body_bytes, buffer_, sink);
       else
-        encode_traces_protobuf_split(scratch_, res_, cfg_.max_body_bytes, buffer_, sink);
+        encode_traces_protobuf_split(scratch_, res_, cfg_.max_body_bytes, buffer_, sink, &shared_);
     } catch (...) {
       pending_submit_.clear();
       if (counter != nullptr)
@@ -138,6 +138,7 @@ class otlp_http_exporter final : public exporter, public resource_listener {
   std::vector<span_record> scratch_;
   std::vector<std::uint64_t> ended_;
   std::string buffer_;
+  shared_attribute_bytes shared_;  // protobuf only
   std::vector<encoded_body> pending_submit_;
 };
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "logfire/record.hpp"
@@ -99,9 +100,19 @@ class record_builder {
   void add_exception(byte_reader& rd, std::uint64_t time_ns, bool escaped, build_state& st, arena& out);
   void apply_updates(std::string_view updates, build_state& st, arena& out);
   void build_json_schema();
+  // The call-site variant of the record being built (what its shared Logfire attributes depend
+  // on); sets schema_, from the variant's memo when it was seen before. Returns the variant's
+  // id, or 0 once the memo is full.
+  std::uint64_t site_variant(const record_fixed& fixed, record_type type, level lvl, std::string_view name,
+                             std::span<const std::string_view> tags);
+  // Walks the variant's key through `k` (k.word(u64), k.bytes(string_view)): to write or to compare.
+  template <class Key>
+  void variant_key(Key& k, const record_fixed& fixed, record_type type, level lvl, std::string_view name,
+                   std::span<const std::string_view> tags) const;
   std::span<const attribute_value> add_logfire_attributes(const record_fixed& fixed, record_type type,
                                                           std::string_view name, std::string_view message, level lvl,
-                                                          std::span<const std::string_view> tags, arena& out);
+                                                          std::span<const std::string_view> tags,
+                                                          std::size_t& shared_end, arena& out);
   std::string_view text(std::string_view s, arena& out);
   // Scrubs the user's attributes (attrs_), the events' and the links' attributes in place, in
   // the order Logfire lists them in `logfire.scrubbed`.
@@ -128,6 +139,15 @@ class record_builder {
   diagnostics* diag_ = nullptr;
   std::vector<std::string_view> fields_;
   std::string notes_;
+  // Call-site variants seen so far, by a hash of their location and sizes (see site_variant()):
+  // id, full key (variant_key()) and json_schema. Never emptied: at most k_max_variants.
+  struct variant {
+    std::uint64_t id;
+    std::string key;
+    std::string schema;
+  };
+  std::unordered_multimap<std::uint64_t, variant> variants_;
+  std::size_t variant_bytes_ = 0;
   std::uint64_t template_warned_count_ = 0;  // template errors when the last line was printed
   std::chrono::steady_clock::time_point template_warned_at_{};
 };

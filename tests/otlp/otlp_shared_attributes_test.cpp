@@ -1,0 +1,147 @@
+// The OTLP encoder writes the Logfire attributes a call site's records share once per call-site
+// variant and copies those bytes afterwards (span_record::shared). The bytes must be exactly
+// those written attribute by attribute, whatever varies between records of one call site:
+// level, status, value types, null arguments, tags, pending spans, scrubbed values.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "export/otlp_encoder.hpp"
+#include "logfire/config.hpp"
+#include "logfire/exporter.hpp"
+#include "logfire/logfire.hpp"
+#include "support/otlp_receiver.hpp"
+
+namespace logfire::test {
+namespace {
+
+// Encodes every batch with and without the shared bytes (the cache lives across batches, as in
+// the OTLP exporter) and keeps both bodies.
+class comparing_exporter final : public exporter {
+ public:
+  std::string name() const override { return "comparing"; }
+  void export_batch(std::span<const span_record> records) noexcept override {
+    try {
+      std::string plain, copied;
+      detail::encode_traces_protobuf(records, res_, plain);
+      detail::encode_traces_protobuf(records, res_, copied, &shared_);
+      std::lock_guard lock(mutex_);
+      for (const span_record& r : records) {
+        if (r.shared.site) {
+          ++with_shared_;
+          sites_by_template_[std::string(r.name)].insert(r.shared.site);
+        }
+      }
+      bodies_.push_back({std::move(plain), std::move(copied)});
+    } catch (...) {
+      std::lock_guard lock(mutex_);
+      failed_ = true;
+    }
+    if (counter_) counter_->delivered(records.size());
+  }
+  bool wants_pending_spans() const noexcept override { return true; }
+
+  std::mutex mutex_;
+  std::vector<std::pair<std::string, std::string>> bodies_;
+  std::map<std::string, std::set<std::uint64_t>> sites_by_template_;
+  std::size_t with_shared_ = 0;
+  bool failed_ = false;
+
+ private:
+  detail::resource res_;
+  detail::shared_attribute_bytes shared_;
+};
+
+options quiet(std::shared_ptr<exporter> e) {
+  options o;
+  o.service_name = "shared-attributes-test";
+  o.send_to_logfire = send_to_logfire::no;
+  o.console.enabled = false;
+  o.exporters = {std::move(e)};
+  o.read_environment = false;
+  return o;
+}
+
+void one_call_site(int i, const std::optional<int>& maybe) {
+  // The same source line for every variant below.
+  span s("item {i}", {{"i", i}, {"maybe", maybe}, {"password", i % 3 == 0 ? "hunter2" : "fine"}});
+  if (i % 4 == 1) s.set_level(level::warn);
+  if (i % 5 == 2) s.set_status(status_code::error, "failed");
+  if (i % 6 == 3) s.set_attribute("i", "a string now");  // another type: another schema
+  if (i % 7 == 4) s.set_attribute("extra", 1.5);
+}
+
+TEST(otlp_shared_attributes, copied_bytes_equal_the_attribute_by_attribute_encoding) {
+  auto e = std::make_shared<comparing_exporter>();
+  auto lf = configure(quiet(e));
+  ASSERT_TRUE(lf) << lf.error();
+  for (int i = 0; i < 300; ++i) {
+    one_call_site(i, i % 2 ? std::optional<int>(i) : std::nullopt);
+    log(i % 2 ? level::info : level::error, "log {i}", {{"i", i}}, {.tags = {"a", i % 3 ? "checkout-b" : "checkout-c"}});
+    // One line, two templates of one length.
+    info(i % 2 ? "first template {i}" : "other template {i}", {{"i", i}});
+    if (i % 50 == 0) {
+      ASSERT_TRUE(force_flush());
+    }
+  }
+  ASSERT_TRUE(force_flush());
+  shutdown();
+
+  std::lock_guard lock(e->mutex_);
+  ASSERT_FALSE(e->failed_);
+  ASSERT_FALSE(e->bodies_.empty());
+  std::size_t spans = 0;
+  for (const auto& [plain, copied] : e->bodies_) {
+    ASSERT_EQ(plain, copied) << "the shared bytes differ from the attribute-by-attribute encoding";
+    otlp::export_request req;
+    ASSERT_TRUE(req.ParseFromString(copied));  // an independent decoder reads it
+    for (const auto& rs : req.resource_spans()) {
+      for (const auto& ss : rs.scope_spans()) {
+        for (const auto& sp : ss.spans()) {
+          ++spans;
+          EXPECT_NE(find_attribute(sp, "logfire.msg_template"), nullptr);
+          EXPECT_NE(find_attribute(sp, "logfire.msg"), nullptr);
+          EXPECT_NE(find_attribute(sp, "code.lineno"), nullptr);
+        }
+      }
+    }
+  }
+  EXPECT_GE(spans, 600u);
+  // The records took the copied path, and one call site had several variants (levels, types).
+  EXPECT_GE(e->with_shared_, 600u);
+  EXPECT_GE(e->sites_by_template_["item {i}"].size(), 4u);
+}
+
+TEST(otlp_shared_attributes, a_copy_with_other_attributes_is_encoded_attribute_by_attribute) {
+  // A user's exporter may copy a record and replace its attributes before encoding it.
+  const auto str = [](std::string_view s) {
+    attribute_value v;
+    v.type = attribute_value::kind::string;
+    v.s = s;
+    return v;
+  };
+  const attribute a[] = {{"logfire.msg_template", str("x")}, {"code.filepath", str("a.cpp")}};
+  const attribute b[] = {{"logfire.msg_template", str("y")}, {"code.filepath", str("b.cpp")}};
+  span_record r;
+  r.context.trace = {1, 2};
+  r.context.span.value = 3;
+  r.attributes = a;
+  r.shared = {.of = a, .first = 0, .count = 2, .site = 42};
+  detail::resource res;
+  detail::shared_attribute_bytes shared;
+  std::string first, copy_plain, copy_shared;
+  detail::encode_traces_protobuf({&r, 1}, res, first, &shared);  // learns site 42 from `a`
+  span_record copy = r;
+  copy.attributes = b;
+  detail::encode_traces_protobuf({&copy, 1}, res, copy_plain);
+  detail::encode_traces_protobuf({&copy, 1}, res, copy_shared, &shared);
+  EXPECT_EQ(copy_plain, copy_shared);
+  EXPECT_NE(first, copy_shared);
+}
+
+}  // namespace
+}  // namespace logfire::test
