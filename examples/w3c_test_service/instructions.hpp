@@ -47,13 +47,28 @@ inline parse_result failure(std::string why) {
   return out;
 }
 
-// "[json.exception.parse_error.101] parse error at ..." without the bracketed id.
+// "[json.exception.parse_error.101] parse error at ..." without the bracketed id, and with the
+// bytes the parser quotes from the body (they may be invalid UTF-8 or control characters) as
+// \xNN, so that the plain-text answer is printable ASCII.
 inline std::string without_exception_id(const char* what) {
   std::string_view s(what);
   if (!s.empty() && s.front() == '[') {
     if (const auto end = s.find("] "); end != std::string_view::npos) s.remove_prefix(end + 2);
   }
-  return std::string(s);
+  std::string out;
+  out.reserve(s.size());
+  for (const char c : s) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b >= 0x20 && b < 0x7F) {
+      out += c;
+    } else {
+      static constexpr char hex[] = "0123456789ABCDEF";
+      out += "\\x";
+      out += hex[b >> 4];
+      out += hex[b & 0xF];
+    }
+  }
+  return out;
 }
 
 }  // namespace detail

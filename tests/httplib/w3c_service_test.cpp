@@ -105,7 +105,10 @@ TEST(w3c_instructions, invalid_utf8_and_lone_surrogates_are_errors) {
     EXPECT_FALSE(r.ok()) << b;
     EXPECT_TRUE(r.items.empty()) << b;
     EXPECT_NE(r.error.find("invalid JSON: parse error at line 1, column "), std::string::npos) << r.error;
+    // The bytes the parser quotes come back escaped: the answer is printable ASCII.
+    for (const char c : r.error) EXPECT_TRUE(c >= 0x20 && c < 0x7F) << "raw byte in: " << r.error;
   }
+  EXPECT_NE(w3c::parse_instructions("[{\"url\": \"\xFF\"}]").error.find("\\xFF"), std::string::npos);
 }
 
 TEST(w3c_instructions, invalid_bodies_are_errors_that_say_why) {

@@ -81,7 +81,8 @@ TEST(otlp_shared_attributes, copied_bytes_equal_the_attribute_by_attribute_encod
   ASSERT_TRUE(lf) << lf.error();
   for (int i = 0; i < 300; ++i) {
     one_call_site(i, i % 2 ? std::optional<int>(i) : std::nullopt);
-    log(i % 2 ? level::info : level::error, "log {i}", {{"i", i}}, {.tags = {"a", i % 3 ? "checkout-b" : "checkout-c"}});
+    log(i % 2 ? level::info : level::error, "log {i}", {{"i", i}},
+        {.tags = {"a", i % 3 ? "checkout-b" : "checkout-c"}});
     // One line, two templates of one length.
     info(i % 2 ? "first template {i}" : "other template {i}", {{"i", i}});
     if (i % 50 == 0) {
