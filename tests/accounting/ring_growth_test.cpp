@@ -3,6 +3,7 @@
 // further than its bound or the process's budget, beyond which records are dropped and counted
 // as ring_full with a line that names the growth settings; every added segment is counted.
 #include <cstdlib>
+#include <optional>
 #include <thread>
 
 #include "accounting/accounting_support.hpp"
@@ -16,11 +17,13 @@ namespace {
 // Configures with `exp`, a 4 KiB ring that may grow to `segments` of it, and holds the
 // background thread in the exporter.
 logfire::shutdown_guard configure_stalled(const std::shared_ptr<stalling_exporter>& exp, std::size_t segments,
-                                          std::size_t budget = 64u << 20) {
+                                          std::size_t budget = 64u << 20,
+                                          std::optional<std::size_t> max_open_spans = {}) {
   logfire::options o = quiet_options({exp});
   o.limits.ring_bytes = 4096;
   o.limits.max_ring_bytes = 4096 * segments;
   o.limits.ring_growth_budget = budget;
+  o.limits.max_open_spans = max_open_spans;
   auto lf = logfire::configure(std::move(o));
   EXPECT_TRUE(lf) << lf.error();
   logfire::info("first");
@@ -119,15 +122,7 @@ TEST(ring_growth, settings_come_from_the_environment_and_bad_values_fail_configu
 // finished as soon as its end is read, so the open-span table holds only spans still open.
 TEST(ring_growth, a_backlog_of_spans_ended_on_their_own_thread_does_not_fill_the_open_span_table) {
   auto exp = std::make_shared<stalling_exporter>();
-  logfire::options o = quiet_options({exp});
-  o.limits.ring_bytes = 4096;
-  o.limits.max_ring_bytes = 4u << 20;
-  o.limits.max_open_spans = 16;
-  auto lf = logfire::configure(std::move(o));
-  ASSERT_TRUE(lf) << lf.error();
-  logfire::shutdown_guard guard(lf);
-  logfire::info("first");
-  EXPECT_FALSE(logfire::force_flush(100ms));  // the background thread is held in the exporter
+  auto guard = configure_stalled(exp, 1024, 64u << 20, 16);  // 4 MiB of segments, 16 open spans
   ASSERT_TRUE(exp->stalled.load());
   std::thread([] {
     for (int i = 0; i < 2000; ++i) {
