@@ -521,9 +521,13 @@ void record_builder::build_json_schema() {
 
 namespace {
 
-// Bounds of the call-site variant memo: entries, and bytes of keys and schemas.
+// Bounds of the call-site variant memo: entries, bytes of keys and schemas, and entries of one
+// hash. The last keeps a call site whose template is built at run time (a new variant for each
+// record, all of one location and mostly of a few lengths) from filling the memo and from making
+// each lookup walk thousands of keys: it takes a few entries per length and no more.
 constexpr std::size_t k_max_variants = 4096;
 constexpr std::size_t k_max_variant_bytes = 4u << 20;
+constexpr std::size_t k_max_variants_per_hash = 8;
 
 // Writes a variant's key.
 struct key_writer {
@@ -591,7 +595,8 @@ std::uint64_t record_builder::site_variant(const record_fixed& fixed, record_typ
   h = (h ^ (static_cast<std::uint64_t>(type) << 8 | static_cast<std::uint64_t>(lvl))) * 0xBF58476D1CE4E5B9ull;
   h ^= (name.size() << 32 | attrs_.size() << 16 | null_args_.size() << 8 | tags.size()) + (h >> 31);
   const auto range = variants_.equal_range(h);
-  for (auto it = range.first; it != range.second; ++it) {
+  std::size_t same_hash = 0;
+  for (auto it = range.first; it != range.second; ++it, ++same_hash) {
     key_matcher m{it->second.key.data(), it->second.key.data() + it->second.key.size()};
     variant_key(m, fixed, type, lvl, name, tags);
     if (m.same && m.p == m.end) {
@@ -600,7 +605,8 @@ std::uint64_t record_builder::site_variant(const record_fixed& fixed, record_typ
     }
   }
   build_json_schema();
-  if (variants_.size() >= k_max_variants) return 0;  // full: new variants are encoded attribute by attribute
+  // Full: records of new variants are encoded attribute by attribute.
+  if (variants_.size() >= k_max_variants || same_hash >= k_max_variants_per_hash) return 0;
   std::string key;
   key_writer w{key};
   variant_key(w, fixed, type, lvl, name, tags);

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "export/otlp_encoder.hpp"
@@ -115,6 +116,26 @@ TEST(otlp_shared_attributes, copied_bytes_equal_the_attribute_by_attribute_encod
   // The records took the copied path, and one call site had several variants (levels, types).
   EXPECT_GE(e->with_shared_, 600u);
   EXPECT_GE(e->sites_by_template_["item {i}"].size(), 4u);
+}
+
+TEST(otlp_shared_attributes, templates_built_at_run_time_do_not_take_the_memo_from_other_call_sites) {
+  auto e = std::make_shared<comparing_exporter>();
+  auto lf = configure(quiet(e));
+  ASSERT_TRUE(lf) << lf.error();
+  for (int i = 0; i < 6000; ++i) {
+    const std::string tmpl = "user " + std::to_string(100000 + i) + " logged in";  // a new template each time
+    info(tmpl);
+    if (i % 1000 == 999) {
+      ASSERT_TRUE(force_flush());
+    }
+  }
+  info("a call site seen after them");
+  ASSERT_TRUE(force_flush());
+  shutdown();
+  std::lock_guard lock(e->mutex_);
+  for (const auto& [plain, copied] : e->bodies_) ASSERT_EQ(plain, copied);
+  EXPECT_EQ(e->sites_by_template_["a call site seen after them"].size(), 1u);
+  EXPECT_LE(e->with_shared_, 100u);  // the run-time templates took a few variants, no more
 }
 
 TEST(otlp_shared_attributes, a_copy_with_other_attributes_is_encoded_attribute_by_attribute) {
