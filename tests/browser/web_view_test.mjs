@@ -6,7 +6,7 @@
 // what a user sees: the trace list, a trace's waterfall nested by parent with the error marked,
 // the selected span's exception and attributes, a SQL result table, and a trace of 10 000 spans
 // (sent over OTLP/HTTP) drawn as a flame graph that zooms, pans, scrolls and answers clicks, its
-// times printed. Saves screenshots.
+// times printed; a search that goes on window by window. Saves screenshots.
 //
 //   node web_view_test.mjs
 // Environment:
@@ -601,6 +601,41 @@ async function main() {
       check(!page.url().includes('browser-s3cret'), `the token leaves the address bar (${page.url()})`);
     } finally {
       guarded.child.kill('SIGTERM');
+    }
+
+    // 9. A search reads --search-window records per answer (here 5): the page goes on from each
+    // answer's "next" until it finds the old trace that holds the text, and says it is searching
+    // meanwhile; the Records view alike.
+    const windowed = await startServe(path.join(work, 'window.db'), ['--search-window', '5']);
+    try {
+      const windowBase = `http://127.0.0.1:${windowed.port}`;
+      const oldTrace = hex(16);
+      const oldStart = BigInt(Date.now() - 3600000) * 1000000n;
+      const spans = [{ traceId: oldTrace, spanId: hex(8), name: 'nightly report', startTimeUnixNano: String(oldStart),
+        endTimeUnixNano: String(oldStart + 1000000n), attributes: [str('note', 'archived by zq7')] }];
+      for (let i = 0; i < 40; ++i) {
+        const t = BigInt(Date.now() - 60000 + i * 100) * 1000000n;
+        spans.push({ traceId: hex(16), spanId: hex(8), name: `tick ${i}`, startTimeUnixNano: String(t), endTimeUnixNano: String(t + 1000000n) });
+      }
+      const sent = await fetch(`${windowBase}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ resourceSpans: [{ resource: { attributes: [str('service.name', 'window-svc')] }, scopeSpans: [{ spans }] }] }) });
+      check(sent.status === 200, `41 spans stored behind a 5-record search window (${sent.status})`);
+      const asked = [];
+      page.on('request', (r) => { if (r.url().startsWith(`${windowBase}/api/traces?`) && r.url().includes('q=zq')) asked.push(r.url()); });
+      await page.goto(`${windowBase}/#/?q=zq`);
+      await page.waitForSelector(`#trace-list tr[data-trace-id="${oldTrace}"]`);
+      await page.waitForFunction(() => document.getElementById('trace-list-more').hidden);
+      const shown = await page.$$eval('#trace-list tbody tr', (trs) => trs.map((tr) => tr.dataset.traceId));
+      check(shown.length === 1 && shown[0] === oldTrace && asked.length >= 2 && asked.slice(1).every((u) => u.includes('before=')),
+        `the trace list goes on from each answer's "next" to the old trace (${asked.length} answers)`);
+      check(await page.$eval('#trace-list-no-match', (p) => p.hidden), 'and does not say "no match" on the way');
+      await page.goto(`${windowBase}/#/records`);
+      await page.fill('#rec-text', 'zq');
+      await page.waitForFunction((id) => { const rows = [...document.querySelectorAll('#record-list tbody tr')];
+        return rows.length === 1 && rows[0].dataset.traceId === id; }, oldTrace);
+      check((await page.textContent('#record-list-info')).startsWith('1 records'), 'the Records view finds it the same way');
+    } finally {
+      windowed.child.kill('SIGTERM');
     }
 
     check(pageErrors.length === 0, `no errors in the page${pageErrors.length ? `: ${pageErrors.join('; ')}` : ''}`);

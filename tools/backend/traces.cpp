@@ -54,13 +54,16 @@ bool newest_trace_ids(sqlite3* db, const trace_query& q, std::size_t scan_limit,
 // With a text: the traces of the records the search finds (search.hpp), with the same record
 // filters; `until` is checked on each trace (its matching record may come later).
 bool searched_trace_ids(sqlite3* db, const trace_query& q, std::size_t scan_limit, std::vector<std::string>& order,
-                        std::string& error) {
+                        std::optional<search_cursor>& next, std::string& error) {
   search_query search;
   search.text = q.text;
   if (!q.service.empty()) search.service = q.service;
   search.since_ns = q.since_ns;
   search.min_level = q.errors_only ? 17 : 0;
-  return search_trace_ids(db, search, scan_limit, order, error);
+  search.before = q.before;
+  search.one_window = q.one_window;
+  search.window = q.window;
+  return search_trace_ids(db, search, scan_limit, order, next, error);
 }
 
 // One trace's counts and times (`agg`) and its root (`root`), both bound to the id as ?1.
@@ -90,8 +93,10 @@ void summarize(sqlite3_stmt* agg, sqlite3_stmt* root, const std::string& id, tra
 
 }  // namespace
 
-bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>& out, std::string& error) {
+bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>& out,
+                   std::optional<search_cursor>& next, std::string& error) {
   out.clear();
+  next.reset();
   std::vector<std::string> order;
   if (q.text.size() > kMaxSearchText) {
     error = "search text longer than " + std::to_string(kMaxSearchText) + " bytes";
@@ -101,7 +106,8 @@ bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>
   // then (they are summed only until `limit` pass).
   const bool whole_trace_filters = q.min_duration_s > 0 || q.since_ns || q.until_ns;
   const std::size_t scan = whole_trace_filters ? std::min<std::size_t>(q.limit * 20, 20000) : q.limit;
-  if (!(q.text.empty() ? newest_trace_ids(db, q, scan, order, error) : searched_trace_ids(db, q, scan, order, error)))
+  if (!(q.text.empty() ? newest_trace_ids(db, q, scan, order, error)
+                       : searched_trace_ids(db, q, scan, order, next, error)))
     return false;
   auto agg = prepare(db,
                      "SELECT min(start_timestamp), max(coalesce(end_timestamp, start_timestamp)), "
@@ -125,6 +131,7 @@ bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>
     out.push_back(std::move(t));
     if (out.size() >= q.limit) break;
   }
+  if (out.size() >= q.limit) next.reset();  // the list is full: nothing to go on with
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.start_ns > b.start_ns; });
   return true;
 }
@@ -161,6 +168,10 @@ std::string traces_to_json(const std::vector<trace_summary>& traces) {
   }
   s += "]}";
   return s;
+}
+
+std::string traces_to_json(const std::vector<trace_summary>& traces, const std::optional<search_cursor>& next) {
+  return with_next(traces_to_json(traces), next);
 }
 
 namespace {

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "search.hpp"
+
 namespace logfire::backend {
 
 struct trace_summary {
@@ -43,14 +45,32 @@ struct trace_query {
   std::string text{};
   std::optional<std::int64_t> since_ns{};  // only traces that started at or after this (Unix ns)
   std::optional<std::int64_t> until_ns{};  // only traces that started before this (Unix ns)
+  // With `text`: go on from an answer's `next` (traces whose newest matching record is before
+  // it), and read one window of records at most (search_query's `before`, `one_window`, `window`).
+  std::optional<search_cursor> before{};
+  bool one_window = false;
+  std::size_t window = kScanWindow;
 };
 
 // The most recent traces (by their latest record's start, or with `text` their latest matching
-// record's), newest first. Fails with SQLite's message, or for a text over kMaxSearchText.
-bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>& out, std::string& error);
+// record's), newest first. `next` is set when a one-window search stopped before finding
+// `limit` traces and older records remain: the traces found are all those whose newest matching
+// record is in the window, and a query with `before` = `next` lists the next ones. Fails with
+// SQLite's message, or for a text over kMaxSearchText.
+bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>& out,
+                   std::optional<search_cursor>& next, std::string& error);
+// The same read to the end (`logfire-cpp traces`, MCP: q.one_window unset).
+inline bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>& out, std::string& error) {
+  std::optional<search_cursor> next;
+  return recent_traces(db, q, out, next, error);
+}
 
 // {"traces":[{"trace_id":..., "start_timestamp":..., "duration":..., ...}]}
 [[nodiscard]] std::string traces_to_json(const std::vector<trace_summary>& traces);
+// The same with "next" (GET /api/traces): the cursor (cursor_text) from which a search goes on,
+// or null.
+[[nodiscard]] std::string traces_to_json(const std::vector<trace_summary>& traces,
+                                         const std::optional<search_cursor>& next);
 
 // {"trace_id":"...","records":[{<every column>}...],"truncated":false}; JSON columns (attributes,
 // tags, events...) are embedded as JSON. An unknown trace gives an empty "records" list. At most

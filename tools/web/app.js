@@ -2,9 +2,10 @@
 // nested by parent) or flame graph (canvas, for traces of thousands of spans) with the selected
 // record's attributes and exception, and a read-only SQL box.
 // Plain JavaScript, no libraries, no network beyond this server's JSON API:
-//   GET /api/traces?limit=N[&errors=1][&service=S][&min_duration_ms=N][&q=TEXT][&since=15m]   GET /api/trace/<trace_id>
+//   GET /api/traces?limit=N[&errors=1][&service=S][&min_duration_ms=N][&q=TEXT][&since=15m][&before=NEXT]
+//   GET /api/trace/<trace_id>
 //   POST /api/query (SQL text)
-//   GET /api/records?q=&service=&since=&level=&limit=  (search and filters, newest first)
+//   GET /api/records?q=&service=&since=&level=&limit=[&before=NEXT]  (search and filters, newest first)
 //   GET /api/live (server-sent events: a `records` event after every committed export, naming its traces)
 // The Metrics page (#/metrics) is metrics.js.
 'use strict';
@@ -167,24 +168,56 @@
     refreshTraces();
   }
 
-  // Reloads overlap (live events, filters, navigation): only the newest answer is drawn.
+  // A search answers after one window of records (serve's --search-window) and, when it found
+  // fewer than asked, says where it stopped ("next"): the page asks on from there, drawing what
+  // it has meanwhile, until the list or the records run out. Each answer leaves out the traces
+  // listed before (those with a match at or after `before`), so the answers add up to the one
+  // list a single read would give, sorted here by start as the server sorts each answer.
+  function searchedBackTo(next) {
+    return `Searching older records… (read back to ${localTime(next.slice(0, next.lastIndexOf('/')))})`;
+  }
+
+  // Reloads overlap (live events, filters, navigation): only the newest answer is drawn. A live
+  // reload waits for a search that is still going on (searching), so that it can finish.
+  const TRACE_LIST_LIMIT = 100;
   let tracesSeq = 0;
+  const searching = { traces: false, records: false, reload: false };
   async function refreshTraces() {
     const seq = ++tracesSeq;
     const params = traceFilterParams();
     const filtered = params.toString() !== '';
-    params.set('limit', '100');
+    let traces = [];
+    let before = null;
+    searching.traces = true;
     try {
-      const data = await api(`/api/traces?${params}`);
-      if (seq !== tracesSeq) return;
-      renderTraceList(data.traces, filtered);
+      do {
+        const ask = new URLSearchParams(params);
+        ask.set('limit', String(TRACE_LIST_LIMIT - traces.length));
+        if (before) ask.set('before', before);
+        const data = await api(`/api/traces?${ask}`);
+        if (seq !== tracesSeq || currentView !== 'traces') return;
+        traces = traces.concat(data.traces).sort((a, b) => (a.start_timestamp < b.start_timestamp) - (a.start_timestamp > b.start_timestamp));
+        before = traces.length < TRACE_LIST_LIMIT ? data.next : null;
+        renderTraceList(traces, filtered, before);
+      } while (before);
       setStatus(true, `updated ${new Date().toLocaleTimeString()}`);
     } catch (e) {
       if (seq === tracesSeq) setStatus(false, `cannot list traces: ${e.message}`);
+    } finally {
+      if (seq === tracesSeq) searchDone('traces');
     }
   }
 
-  function renderTraceList(traces, filtered) {
+  // A search chain ended: a live reload that came meanwhile runs now.
+  function searchDone(which) {
+    searching[which] = false;
+    if (searching.reload) {
+      searching.reload = false;
+      scheduleReload();
+    }
+  }
+
+  function renderTraceList(traces, filtered, next) {
     const rows = traces.map((t) => {
       const root = (t.root_message || t.root_span_name) + (t.pending_count > 0 ? ' (running)' : '');
       return el('tr', {
@@ -202,7 +235,9 @@
     });
     $('trace-list').tBodies[0].replaceChildren(...rows);
     $('trace-list-empty').hidden = traces.length > 0 || filtered;
-    $('trace-list-no-match').hidden = traces.length > 0 || !filtered;
+    $('trace-list-no-match').hidden = traces.length > 0 || !filtered || !!next;
+    $('trace-list-more').hidden = !next;
+    if (next) $('trace-list-more').textContent = searchedBackTo(next);
   }
 
   // ---- one trace: waterfall and details -----------------------------------------------------------
@@ -819,9 +854,12 @@
 
   // ---- records: search and filters ----------------------------------------------------------------
 
+  // As the trace list, the search goes on from each answer's "next" until 200 records are found
+  // or every record was read; the answers follow each other, newest first.
+  const RECORD_LIST_LIMIT = 200;
   let recordsSeq = 0;  // answers to older filter settings are dropped
   async function refreshRecords() {
-    const params = new URLSearchParams({ limit: '200' });
+    const params = new URLSearchParams();
     const text = $('rec-text').value.trim();
     if (text) params.set('q', text);
     const service = $('rec-service').value.trim();
@@ -829,25 +867,43 @@
     if ($('rec-since').value) params.set('since', $('rec-since').value);
     if ($('rec-errors').checked) params.set('level', '17');
     const seq = ++recordsSeq;
+    let found = [];
+    let before = null;
+    searching.records = true;
     try {
-      const data = await api(`/api/records?${params}`);
-      if (seq !== recordsSeq) return;
-      let records = data.records;
-      if ($('rec-logs').checked) records = records.filter((r) => r.kind === 'log');
-      $('record-list').tBodies[0].replaceChildren(...records.map((r) => el('tr', { class: r.level >= 17 ? 'has-error' : undefined, 'data-trace-id': r.trace_id },
-        el('td', {}, localTime(r.start_timestamp)),
-        el('td', { class: levelClass(r.level) }, levelName(r.level)),
-        el('td', {}, r.kind === 'pending_span' ? 'running' : r.kind),
-        el('td', { class: 'num' }, r.kind === 'pending_span' ? 'running' : fmtDuration(r.duration)),
-        el('td', {}, r.service_name),
-        el('td', {}, r.message || r.span_name),
-        el('td', {}, el('a', { href: `#/trace/${r.trace_id}`, class: 'trace-link' }, r.trace_id.slice(0, 8))))));
-      $('record-list-info').textContent = `${records.length} records, newest first` + (data.truncated ? ' (more match: narrow the filters)' : '');
+      do {
+        const ask = new URLSearchParams(params);
+        ask.set('limit', String(RECORD_LIST_LIMIT - found.length));
+        if (before) ask.set('before', before);
+        const data = await api(`/api/records?${ask}`);
+        if (seq !== recordsSeq || currentView !== 'records') return;
+        found = found.concat(data.records);
+        before = data.next;
+        renderRecords(found, data.truncated, before);
+      } while (before);
       setStatus(true, `updated ${new Date().toLocaleTimeString()}`);
     } catch (e) {
       if (seq === recordsSeq) $('record-list-info').textContent = `Could not search: ${e.message}`;
+    } finally {
+      if (seq === recordsSeq) searchDone('records');
     }
   }
+
+  function renderRecords(found, truncated, next) {
+    let records = found;
+    if ($('rec-logs').checked) records = records.filter((r) => r.kind === 'log');
+    $('record-list').tBodies[0].replaceChildren(...records.map((r) => el('tr', { class: r.level >= 17 ? 'has-error' : undefined, 'data-trace-id': r.trace_id },
+      el('td', {}, localTime(r.start_timestamp)),
+      el('td', { class: levelClass(r.level) }, levelName(r.level)),
+      el('td', {}, r.kind === 'pending_span' ? 'running' : r.kind),
+      el('td', { class: 'num' }, r.kind === 'pending_span' ? 'running' : fmtDuration(r.duration)),
+      el('td', {}, r.service_name),
+      el('td', {}, r.message || r.span_name),
+      el('td', {}, el('a', { href: `#/trace/${r.trace_id}`, class: 'trace-link' }, r.trace_id.slice(0, 8))))));
+    $('record-list-info').textContent = next ? searchedBackTo(next) : `${records.length} records, newest first` +
+      (truncated ? ' (more match: narrow the filters)' : '');
+  }
+
   let filterTimer = null;
   for (const id of ['rec-text', 'rec-service']) {
     $(id).addEventListener('input', () => { clearTimeout(filterTimer); filterTimer = setTimeout(refreshRecords, 250); });
@@ -877,7 +933,8 @@
     reloadTimer = setTimeout(() => {
       reloadTimer = null;
       if (document.hidden) return;
-      if (currentView === 'traces') refreshTraces();
+      if (searching[currentView]) searching.reload = true;  // after the search on screen
+      else if (currentView === 'traces') refreshTraces();
       else if (currentView === 'records') refreshRecords();
       else if (currentView === 'trace' && openTrace) loadTrace(openTrace, true);
     }, 300);
