@@ -295,6 +295,54 @@ std::string next_of(const http_reply& reply) {
   return encoded;
 }
 
+// A trace larger than one answer (here --query-max-bytes of 64 KiB: about 100 records) is read
+// in pages: each answer says where the next starts ("next", with "truncated"), and the pages
+// together hold every record once, by start.
+TEST(web_api, a_large_trace_is_read_in_pages) {
+  temp_dir dir;
+  serve_process serve(dir.file("pages.db"), {"--query-max-bytes", "64KiB"});
+  ASSERT_TRUE(serve.started()) << serve.output();
+  const int port = serve.port();
+  const std::uint64_t t0 = now_ns() - 60'000'000'000ULL;
+  std::vector<span_spec> spans;
+  for (int i = 0; i < 500; ++i) {
+    span_spec s;
+    s.trace_id = kTrace;
+    s.span_id = "bbbbbbbbbbbb" + std::to_string(1000 + i);
+    s.parent_span_id = i == 0 ? "" : "bbbbbbbbbbbb1000";
+    s.name = "step " + std::to_string(i);
+    s.start_ns = t0 + static_cast<std::uint64_t>((i * 7) % 500) * 1'000'000;  // starts out of arrival order
+    s.attributes = {kv("payload", std::string(300, 'x'))};
+    spans.push_back(s);
+  }
+  ASSERT_EQ(post(port, "/v1/traces", trace_request(spans, "web-svc").SerializeAsString()).status, 200);
+
+  std::vector<std::string> names;
+  std::string after;
+  int pages = 0;
+  do {
+    auto page = get(port, std::string("/api/trace/") + kTrace + (after.empty() ? "" : "?after=" + after));
+    ASSERT_EQ(page.status, 200) << page.body;
+    ++pages;
+    const std::string key = R"("span_name":")";
+    for (auto at = page.body.find(key); at != std::string::npos; at = page.body.find(key, at + 1)) {
+      names.push_back(page.body.substr(at + key.size(), page.body.find('"', at + key.size()) - at - key.size()));
+    }
+    after = next_of(page);
+    EXPECT_EQ(contains(page.body, R"("truncated":true)"), !after.empty()) << page.body.substr(page.body.size() - 200);
+    ASSERT_LT(pages, 50);
+  } while (!after.empty());
+  EXPECT_GE(pages, 3);
+  ASSERT_EQ(names.size(), 500u);
+  // By start: step i starts at (7 i mod 500) ms, so the k-th record is the step with 7 i = k.
+  for (int k = 0; k < 500; ++k) {
+    int i = 0;
+    while ((i * 7) % 500 != k) ++i;
+    ASSERT_EQ(names[static_cast<std::size_t>(k)], "step " + std::to_string(i)) << k;
+  }
+  EXPECT_EQ(get(port, std::string("/api/trace/") + kTrace + "?after=nonsense").status, 400);
+}
+
 // A search that has to read records one by one (here a two-character text, and a service
 // filter) reads --search-window records per answer at most; an answer that stopped there says
 // where to go on, and the answers that follow find the rest.

@@ -6,7 +6,8 @@
 // what a user sees: the trace list, a trace's waterfall nested by parent with the error marked,
 // the selected span's exception and attributes, a SQL result table, and a trace of 10 000 spans
 // (sent over OTLP/HTTP) drawn as a flame graph that zooms, pans, scrolls and answers clicks, its
-// times printed; a search that goes on window by window. Saves screenshots.
+// times printed; a trace of 20 500 spans read in pages and drawn whole; a search that goes on
+// window by window. Saves screenshots.
 //
 //   node web_view_test.mjs
 // Environment:
@@ -127,6 +128,8 @@ async function sendJsonTraffic(port) {
 // chain of 45 nested spans (depths 5 to 49, so the rows of the flame graph scroll). Times in ms
 // from t0; every child inside its parent. Returned as OTLP/JSON requests of 1000 spans each.
 const BIG_TRACE_SPANS = 10000;
+// More than one /api/trace answer holds (20 000 records): the page reads it in pages.
+const LARGE_TRACE_SPANS = 20500;
 const BIG_NEEDLE = 4242;  // the read the test zooms to and clicks
 function bigTrace(t0) {
   const trace = hex(16);
@@ -580,6 +583,48 @@ async function main() {
         `${longTasks.length} long tasks, longest ${longest} ms, total ${Math.round(longTasks.reduce((a, b) => a + b, 0))} ms`);
       check(longest < 10000, `no task held the page for 10 s (longest ${longest} ms)`);
       await bigPage.close();
+    }
+
+    // 7c. A trace larger than one /api/trace answer (20 000 records, and --query-max-bytes of
+    // JSON) is read in pages and drawn whole: 20 500 spans, a root and its children.
+    {
+      const count = LARGE_TRACE_SPANS;
+      const trace = hex(16);
+      const t0 = Date.now() - 120000;
+      const ns = (us) => String(BigInt(t0) * 1000000n + BigInt(us) * 1000n);
+      const root = hex(8);
+      const spans = [{ traceId: trace, spanId: root, name: 'replay', kind: 1, startTimeUnixNano: ns(0), endTimeUnixNano: ns(count * 10 + 10),
+        attributes: [str('logfire.span_type', 'span'), str('logfire.msg', 'replay 20500 events')] }];
+      for (let i = 1; i < count; ++i) {
+        spans.push({ traceId: trace, spanId: hex(8), parentSpanId: root, name: 'event', kind: 1,
+          startTimeUnixNano: ns(i * 10), endTimeUnixNano: ns(i * 10 + 8) });
+      }
+      for (let i = 0; i < spans.length; i += 2500) {
+        const res = await fetch(`${base}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ resourceSpans: [{ resource: { attributes: [str('service.name', 'replayer')] }, scopeSpans: [{ spans: spans.slice(i, i + 2500) }] }] }) });
+        if (res.status !== 200) throw new Error(`large trace export answered ${res.status}: ${await res.text()}`);
+      }
+      const first = await (await fetch(`${base}/api/trace/${trace}`)).json();
+      check(first.truncated && first.next && first.records.length < count,
+        `one /api/trace answer holds ${first.records.length} of its ${count} records and says where the next starts`);
+      const largePage = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      largePage.setDefaultTimeout(60000);
+      largePage.on('pageerror', (e) => pageErrors.push(String(e)));
+      const pages = [];
+      largePage.on('request', (r) => { if (r.url().includes(`/api/trace/${trace}`)) pages.push(r.url()); });
+      const opened = Date.now();
+      await largePage.goto(`${base}/#/trace/${trace}`);
+      await largePage.waitForFunction(() => Number(document.getElementById('flame-canvas').dataset.bars) > 0, null, { timeout: 60000 });
+      const ms = Date.now() - opened;
+      const meta = await largePage.textContent('#trace-meta');
+      const bars = Number(await largePage.$eval('#flame-canvas', (c) => c.dataset.bars));
+      const heap = await largePage.evaluate(() => (performance.memory ? performance.memory.usedJSHeapSize : 0));
+      console.log(`  large trace: ${count} spans read in ${pages.length} pages and drawn ${ms} ms after the page was opened; JS heap ${(heap / 1e6).toFixed(0)} MB`);
+      check(pages.length >= 2, `the page reads it in pages (${pages.length})`);
+      check(meta.includes(`${count} spans`) && !meta.includes('truncated'), `every span is counted, none cut (${meta})`);
+      check(bars === count, `the flame graph draws all ${count} bars (${bars})`);
+      await largePage.screenshot({ path: path.join(output, 'flame-large.png') });
+      await largePage.close();
     }
 
     // 8. With --token: the banner's #token=... address opens the page, which sends the token as a

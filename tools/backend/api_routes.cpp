@@ -101,7 +101,8 @@ bool text_param(const http::request& req, std::string& out, std::string& error) 
   return true;
 }
 
-// before=: a cursor from a search's "next" (search.hpp's cursor_text), percent-decoded.
+// before= (a search), after= (a trace's pages): a cursor from an answer's "next" (search.hpp's
+// cursor_text), percent-decoded.
 bool cursor_param(const http::request& req, std::string_view name, std::optional<search_cursor>& out,
                   std::string& error) {
   bool has = false;
@@ -173,9 +174,11 @@ http::response handle_trace(route_context& ctx, const http::request& req) {
   if (!slot) return busy(ctx);
   std::string id = text::lower(std::string_view(req.head.path).substr(std::string_view("/api/trace/").size()));
   std::string body, error;
+  std::optional<search_cursor> after;
+  if (!cursor_param(req, "after", after, error)) return json_error(400, error);
   bool ok = false;
-  bool opened =
-      ctx.db.read([&](sqlite3* db) { ok = trace_to_json(db, id, body, error, ctx.options.query_max_bytes); }, error);
+  bool opened = ctx.db.read(
+      [&](sqlite3* db) { ok = trace_to_json(db, id, body, error, ctx.options.query_max_bytes, after); }, error);
   if (!opened || !ok) return json_error(500, error);
   return json_response(200, std::move(body));
 }

@@ -176,6 +176,14 @@ std::string traces_to_json(const std::vector<trace_summary>& traces, const std::
 
 namespace {
 
+// The index of the result column `name` (-1 when absent).
+int column_index(sqlite3_stmt* s, std::string_view name) {
+  for (int i = 0, n = sqlite3_column_count(s); i < n; ++i) {
+    if (name == sqlite3_column_name(s, i)) return i;
+  }
+  return -1;
+}
+
 // One row of `SELECT * FROM records` as a JSON object; the JSON columns are embedded as JSON.
 void append_record(std::string& out, sqlite3_stmt* s) {
   static const std::unordered_set<std::string_view> json_columns = {
@@ -211,17 +219,27 @@ void append_record(std::string& out, sqlite3_stmt* s) {
 
 }  // namespace
 
-bool trace_to_json(sqlite3* db, std::string_view trace_id, std::string& out, std::string& error,
-                   std::size_t max_bytes) {
-  constexpr int kMaxRows = 20'000;
-  auto s = prepare(db, "SELECT * FROM records WHERE trace_id = ?1 ORDER BY start_timestamp, id LIMIT 20001", error);
+bool trace_to_json(sqlite3* db, std::string_view trace_id, std::string& out, std::string& error, std::size_t max_bytes,
+                   const std::optional<search_cursor>& after) {
+  std::string sql = "SELECT * FROM records WHERE trace_id = ?1";
+  if (after) sql += " AND start_timestamp >= ?2 AND (start_timestamp > ?2 OR id > ?3)";
+  sql += " ORDER BY start_timestamp, id LIMIT " + std::to_string(kTracePageRecords + 1);
+  auto s = prepare(db, sql, error);
   if (!s) return false;
   sqlite3_bind_text(s.get(), 1, trace_id.data(), static_cast<int>(trace_id.size()), SQLITE_STATIC);
+  if (after) {
+    sqlite3_bind_text(s.get(), 2, after->start_timestamp.data(), static_cast<int>(after->start_timestamp.size()),
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(s.get(), 3, after->id);
+  }
   out = "{\"trace_id\":";
   json::append_string(out, trace_id);
   out += ",\"records\":[";
   int rows = 0;
   bool truncated = false;
+  search_cursor last;  // the last record given: where the next page starts
+  const int start_column = column_index(s.get(), "start_timestamp");
+  const int id_column = column_index(s.get(), "id");
   while (true) {
     int rc = sqlite3_step(s.get());
     if (rc == SQLITE_DONE) break;
@@ -229,16 +247,19 @@ bool trace_to_json(sqlite3* db, std::string_view trace_id, std::string& out, std
       error = sqlite3_errmsg(db);
       return false;
     }
-    if (rows == kMaxRows || out.size() >= max_bytes) {
+    // A page holds one record at least, so that paging always moves on.
+    if (rows > 0 && (rows == kTracePageRecords || out.size() >= max_bytes)) {
       truncated = true;
       break;
     }
     if (rows++ > 0) out += ',';
     append_record(out, s.get());
+    last = {column_text(s.get(), start_column), sqlite3_column_int64(s.get(), id_column)};
   }
   out += "],\"truncated\":";
   out += truncated ? "true" : "false";
   out += '}';
+  out = with_next(std::move(out), truncated ? std::optional<search_cursor>(last) : std::nullopt);
   return true;
 }
 

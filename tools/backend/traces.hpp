@@ -72,11 +72,16 @@ inline bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_s
 [[nodiscard]] std::string traces_to_json(const std::vector<trace_summary>& traces,
                                          const std::optional<search_cursor>& next);
 
-// {"trace_id":"...","records":[{<every column>}...],"truncated":false}; JSON columns (attributes,
-// tags, events...) are embedded as JSON. An unknown trace gives an empty "records" list. At most
-// 20 000 records and about `max_bytes` of JSON ("truncated": true beyond).
+// {"trace_id":"...","records":[{<every column>}...],"truncated":false,"next":null}; JSON columns
+// (attributes, tags, events...) are embedded as JSON, records by start, then arrival. An
+// unknown trace gives an empty "records" list. At most kTracePageRecords records and about
+// `max_bytes` of JSON: beyond, "truncated" is true and "next" is the cursor (cursor_text) of the
+// last record given, from which a call with `after` goes on (the web view reads a large trace
+// in such pages).
 bool trace_to_json(sqlite3* db, std::string_view trace_id, std::string& out, std::string& error,
-                   std::size_t max_bytes = static_cast<std::size_t>(-1));
+                   std::size_t max_bytes = static_cast<std::size_t>(-1),
+                   const std::optional<search_cursor>& after = std::nullopt);
+constexpr int kTracePageRecords = 20'000;
 
 // "1.23s", "45.6ms", "789µs".
 [[nodiscard]] std::string format_duration(double seconds);

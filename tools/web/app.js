@@ -3,7 +3,7 @@
 // record's attributes and exception, and a read-only SQL box.
 // Plain JavaScript, no libraries, no network beyond this server's JSON API:
 //   GET /api/traces?limit=N[&errors=1][&service=S][&min_duration_ms=N][&q=TEXT][&since=15m][&before=NEXT]
-//   GET /api/trace/<trace_id>
+//   GET /api/trace/<trace_id>[?after=NEXT]  (a large trace in pages)
 //   POST /api/query (SQL text)
 //   GET /api/records?q=&service=&since=&level=&limit=[&before=NEXT]  (search and filters, newest first)
 //   GET /api/live (server-sent events: a `records` event after every committed export, naming its traces)
@@ -283,6 +283,24 @@
   let traceView = '';
   let traceRows = [];
 
+  // A trace comes in pages (/api/trace answers at most 20 000 records and --query-max-bytes of
+  // JSON, and says where the next page starts): the page reads on until the trace ends or it
+  // holds TRACE_MAX_RECORDS, the most it draws ("truncated" beyond, in the title).
+  const TRACE_MAX_RECORDS = 100000;
+  async function fetchTrace(id, quiet) {
+    const records = [];
+    let after = null;
+    for (;;) {
+      const data = await api(`/api/trace/${id}${after ? `?after=${encodeURIComponent(after)}` : ''}`);
+      if (id !== openTrace) return null;
+      for (const r of data.records) records.push(r);
+      after = data.next;
+      if (!after) return { records, truncated: data.truncated };
+      if (records.length >= TRACE_MAX_RECORDS) return { records, truncated: true };
+      if (!quiet) $('waterfall').replaceChildren(el('p', { class: 'meta' }, `loading… ${records.length} records so far`));
+    }
+  }
+
   let openTrace = '';
   // quiet: a live reload of the trace on screen, without the "loading" placeholder.
   async function loadTrace(id, quiet = false) {
@@ -298,13 +316,13 @@
     }
     let data;
     try {
-      data = await api(`/api/trace/${id}`);
+      data = await fetchTrace(id, quiet);
     } catch (e) {
       if (id !== openTrace) return;
       $('waterfall').replaceChildren(el('p', { class: 'error' }, `Could not load the trace: ${e.message}`));
       return;
     }
-    if (id !== openTrace || currentView !== 'trace') return;  // another trace was opened meanwhile
+    if (!data || id !== openTrace || currentView !== 'trace') return;  // another trace was opened meanwhile
     const records = data.records;
     if (records.length === 0) {
       $('waterfall').replaceChildren(el('p', { class: 'empty' }, 'No records in this trace (yet).'));
