@@ -5,9 +5,9 @@
 // see LOGFIRE_TRAFFIC_CMD; otherwise OTLP/JSON requests shaped like it), opens the page and checks
 // what a user sees: the trace list, a trace's waterfall nested by parent with the error marked,
 // the selected span's exception and attributes, a SQL result table, and a trace of 10 000 spans
-// (sent over OTLP/HTTP) drawn as a flame graph that zooms, pans, scrolls and answers clicks, its
-// times printed; a trace of 20 500 spans read in pages and drawn whole; a search that goes on
-// window by window. Saves screenshots.
+// (sent over OTLP/HTTP) drawn as a flame graph that zooms, pans, scrolls and answers clicks and
+// keys, its window kept in the address, its times printed; a trace of 20 500 spans read in pages
+// and drawn whole; a search that goes on window by window. Saves screenshots.
 //
 //   node web_view_test.mjs
 // Environment:
@@ -564,6 +564,50 @@ async function main() {
       await bigPage.waitForFunction((n) => document.getElementById('trace-meta').textContent.includes(`${n} spans`), BIG_TRACE_SPANS + 1, { timeout: 30000 });
       check(traceLoads.length === loadsBefore + 1, 'an export into it reloads it once, live');
       check((await bigPage.textContent('#details h2')) === needle.message, 'keeping the selected span');
+
+      // The keyboard: Tab from the last button gives the graph the focus, with a visible ring; +
+      // zooms, → pans, − zooms out, 0 shows the whole trace again (the late span made it longer).
+      await bigPage.click('#flame-reset');
+      await bigPage.waitForFunction(() => document.getElementById('flame-canvas').dataset.window.startsWith('0-'));
+      const all = (await frame()).window;
+      await bigPage.focus('#flame-reset');
+      await bigPage.keyboard.press('Tab');
+      const focus = await bigPage.$eval('#flame-canvas', (c) => ({ focused: document.activeElement === c,
+        visible: c.matches(':focus-visible'), outline: getComputedStyle(c).outlineStyle }));
+      check(focus.focused && focus.visible && focus.outline !== 'none', `Tab gives the flame graph the focus, shown by a ring (${JSON.stringify(focus)})`);
+      const press = async (key) => {
+        const was = (await frame()).window;
+        await bigPage.keyboard.press(key);
+        await bigPage.waitForFunction((w) => document.getElementById('flame-canvas').dataset.window !== w, was);
+        return (await frame()).window;
+      };
+      const keyIn = await press('+');
+      check(Math.abs(width(keyIn) - width(all) / 2) <= 2, `+ zooms in around the middle (${all} → ${keyIn} µs)`);
+      const keyIn2 = await press('=');
+      const keyPan = await press('ArrowRight');
+      check(start(keyPan) > start(keyIn2) && Math.abs(width(keyPan) - width(keyIn2)) <= 2 &&
+        Math.abs(start(keyPan) - start(keyIn2) - width(keyIn2) / 10) <= 2, `→ pans by a tenth of the window (${keyIn2} → ${keyPan} µs)`);
+      const keyOut = await press('-');
+      check(Math.abs(width(keyOut) - 2 * width(keyPan)) <= 2, `− zooms out (${keyOut} µs)`);
+      // The window is kept in the address: a reload, and the same link in another tab, show it.
+      await bigPage.waitForFunction((w) => location.hash.includes(`window=${w}`), keyOut);
+      const link = bigPage.url();
+      check(link.includes('view=flame'), `the address holds the view and the window (${link})`);
+      await bigPage.reload();
+      await bigPage.waitForFunction(() => Number(document.getElementById('flame-canvas').dataset.bars) > 0);
+      check((await frame()).window === keyOut, `a reload shows the same window (${(await frame()).window})`);
+      const shared = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      shared.on('pageerror', (e) => pageErrors.push(String(e)));
+      await shared.goto(link);
+      await shared.waitForFunction(() => Number(document.getElementById('flame-canvas').dataset.bars) > 0, null, { timeout: 60000 });
+      const sharedWindow = await shared.$eval('#flame-canvas', (c) => c.dataset.window);
+      check(sharedWindow === keyOut, `the link opened in another tab shows the same window (${sharedWindow})`);
+      await shared.close();
+      await bigPage.focus('#flame-canvas');
+      await press('0');
+      check((await frame()).window === all, '0 shows the whole trace again');
+      await bigPage.waitForFunction(() => !location.hash.includes('window='));
+      check(true, 'and the address drops the window');
 
       // The toggle: the waterfall (its first 1000 rows, saying so) and back, kept in the address.
       await bigPage.click('#show-waterfall');

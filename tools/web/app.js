@@ -114,8 +114,10 @@
     const m = hash.match(/^#\/trace\/([0-9a-fA-F]{32})(?:\?(.*))?/);
     if (m) {
       show('trace');
-      const view = new URLSearchParams(m[2] || '').get('view');
-      traceView = view === 'flame' || view === 'waterfall' ? view : '';
+      const params = new URLSearchParams(m[2] || '');
+      const view = params.get('view');
+      flameAddress = flameAddressOf(params);
+      traceView = view === 'flame' || view === 'waterfall' ? view : flameAddress ? 'flame' : '';
       loadTrace(m[1].toLowerCase());
     } else if (hash.startsWith('#/metrics')) {
       // The Metrics page lives in metrics.js.
@@ -383,7 +385,7 @@
   // The toggle: kept in the address (replaceState, so Back still leaves the trace).
   function setTraceView(mode) {
     traceView = mode;
-    history.replaceState(null, '', `${location.pathname}${location.search}#/trace/${openTrace}?view=${mode}`);
+    history.replaceState(null, '', traceAddress());
     if (traceRows.length > 0) {
       showTraceView(traceRows.find((x) => x.record.span_id === selectedSpan)?.record || traceRows[0].record);
     }
@@ -450,6 +452,52 @@
   const FLAME_AXIS = 20;
   const flame = { traceId: '', byDepth: [], t0: 0, t1: 1, from: 0, to: 1 };
 
+  // The zoom window and the first row in view are kept in the address, so that a reload or a
+  // shared link shows the same part of the trace: #/trace/<id>?view=flame&window=<from>-<to>&depth=<row>,
+  // the window in whole µs from the trace's start (as canvas.dataset.window), both left out
+  // when the whole trace is in view. flameAddress holds what the address asked for until the
+  // trace it names is set up.
+  let flameAddress = null;
+  function flameAddressOf(params) {
+    const w = /^(\d+)-(\d+)$/.exec(params.get('window') || '');
+    const depth = Number(params.get('depth'));
+    if (!w && !(depth > 0)) return null;
+    return { from: w ? Number(w[1]) : null, to: w ? Number(w[2]) : null, depth: depth > 0 ? Math.floor(depth) : 0 };
+  }
+  // The open trace's address: its view, and in the flame graph the window and row in view.
+  function traceAddress() {
+    const params = new URLSearchParams();
+    const mode = traceView || (traceRows.length > WATERFALL_MAX_ROWS ? 'flame' : 'waterfall');
+    if (traceView) params.set('view', traceView);
+    if (mode === 'flame' && flame.traceId === openTrace) {
+      const from = Math.round(flame.from - flame.t0);
+      const to = Math.round(flame.to - flame.t0);
+      if (from > 0 || to < Math.round(flame.t1 - flame.t0)) {
+        params.set('view', 'flame');
+        params.set('window', `${from}-${to}`);
+      }
+      const depth = Math.floor($('flame-scroll').scrollTop / FLAME_ROW);
+      if (depth > 0) {
+        params.set('view', 'flame');
+        params.set('depth', String(depth));
+      }
+    }
+    const query = params.toString();
+    return `${location.pathname}${location.search}#/trace/${openTrace}${query ? `?${query}` : ''}`;
+  }
+  // Writes the window to the address at most every 250 ms while it moves (replaceState, so Back
+  // still leaves the trace; browsers refuse a page that calls it hundreds of times a second).
+  let addressTimer = 0;
+  function flameWindowToAddress() {
+    if (addressTimer) return;
+    addressTimer = setTimeout(() => {
+      addressTimer = 0;
+      if (currentView === 'trace' && flame.traceId === openTrace && !$('flame').hidden) {
+        history.replaceState(null, '', traceAddress());
+      }
+    }, 250);
+  }
+
   function setupFlame(id, rows) {
     const same = flame.traceId === id;
     flame.traceId = id;
@@ -469,13 +517,25 @@
     for (const row of flame.byDepth) row.sort((a, b) => a.start - b.start);
     flame.t0 = t0;
     flame.t1 = t1;
-    // A live reload of the same trace keeps the zoom.
-    if (!same || flame.to <= flame.from) {
+    // A live reload of the same trace keeps the zoom; the address's window applies once.
+    const asked = flameAddress;
+    flameAddress = null;
+    if (!same || flame.to <= flame.from || asked) {
       flame.from = t0;
       flame.to = t1;
+      if (asked && asked.from !== null && asked.to > asked.from) {
+        flame.from = Math.max(t0, t0 + asked.from);
+        flame.to = Math.min(t1, t0 + asked.to);
+        if (flame.to <= flame.from) [flame.from, flame.to] = [t0, t1];
+      }
       $('flame-scroll').scrollTop = 0;
     }
     drawFlame();
+    // The rows scroll once the spacer gives them their height (drawFlame sets it).
+    if (asked && asked.depth > 0) {
+      $('flame-scroll').scrollTop = asked.depth * FLAME_ROW;
+      drawFlame();
+    }
   }
 
   // The page's colours (style.css's variables), read once; a bar's colour is set up with the bar.
@@ -664,6 +724,7 @@
     flame.from = Math.max(from, flame.t0);
     flame.to = Math.min(to, flame.t1);
     requestFlameDraw();
+    flameWindowToAddress();
   }
 
   // Shows the selection (selectRecord's) in the flame graph; when the bar is outside the zoom
@@ -689,8 +750,33 @@
       const rect = canvas.getBoundingClientRect();
       return flame.from + ((ev.clientX - rect.left) / rect.width) * (flame.to - flame.from);
     };
-    $('flame-scroll').addEventListener('scroll', requestFlameDraw, { passive: true });
+    $('flame-scroll').addEventListener('scroll', () => {
+      requestFlameDraw();
+      flameWindowToAddress();
+    }, { passive: true });
     window.addEventListener('resize', requestFlameDraw);
+    // The keyboard, when the canvas has the focus (Tab to it, or a click): arrows pan (a tenth of
+    // the window, Shift half of it) and scroll the rows, + and − zoom around the middle, 0 shows
+    // the whole trace, Home and End go to its start and end.
+    canvas.addEventListener('keydown', (ev) => {
+      if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      const w = flame.to - flame.from;
+      const step = w * (ev.shiftKey ? 0.5 : 0.1);
+      const box = $('flame-scroll');
+      switch (ev.key) {
+        case 'ArrowLeft': flameWindow(flame.from - step, flame.to - step); break;
+        case 'ArrowRight': flameWindow(flame.from + step, flame.to + step); break;
+        case 'ArrowUp': box.scrollTop -= FLAME_ROW; break;
+        case 'ArrowDown': box.scrollTop += FLAME_ROW; break;
+        case '+': case '=': flameZoom(0.5); break;
+        case '-': case '_': flameZoom(2); break;
+        case '0': flameWindow(flame.t0, flame.t1); break;
+        case 'Home': flameWindow(flame.t0, flame.t0 + w); break;
+        case 'End': flameWindow(flame.t1 - w, flame.t1); break;
+        default: return;
+      }
+      ev.preventDefault();  // the page does not scroll too
+    });
     // Ctrl+wheel (and a trackpad's pinch) zooms around the pointer; a sideways wheel pans; the
     // plain wheel scrolls the rows.
     canvas.addEventListener('wheel', (ev) => {
