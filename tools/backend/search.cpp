@@ -222,17 +222,18 @@ bool decide(sqlite3* db, const search_query& q, std::size_t wanted, search_plan&
   return true;
 }
 
-// The windows of a search, in records: a small one first (a frequent text fills its page
-// there, and finding where a window ends reads that many entries of the time index), then the
-// rest of `window`, then whole windows.
+// The windows of a one-window answer, in records: a small one first (a frequent text fills
+// its page there, and finding where a window ends reads that many entries of the time index),
+// then the rest of `window`. 0: no windows (a search read to the end in one statement, which
+// finding their ends would only slow down).
 class window_steps {
  public:
   explicit window_steps(std::size_t window) : window_(std::max<std::size_t>(window, 1)) {
-    size_ = std::min(kFirstWindow, window_);
+    size_ = window == 0 ? 0 : std::min(kFirstWindow, window_);
   }
   [[nodiscard]] std::size_t size() const { return size_; }
-  // After a window of size() was read: moves to the next one; true when the records read add up
-  // to whole windows (where a one-window answer stops).
+  // After a window of size() was read and older records remain: moves to the next one; true
+  // when the records read add up to whole windows (where a one-window answer stops).
   bool advance() {
     read_ += size_;
     const std::size_t into = read_ % window_;
@@ -294,14 +295,15 @@ bool window_floor(sqlite3* db, const search_query& q, const std::optional<search
 // One window of a search: `select` (a list of columns that holds start_timestamp and id, the
 // order of a compound statement being by its columns) of the records matching `p` before
 // `before`, newest first, at most `row_limit`, each given to `row` until it returns false. A
-// windowed plan reads at most `window` records and sets `floor` to the oldest of them when older
-// ones remain (the next window starts before it); the index's plan reads its candidates whole.
+// windowed plan reads at most `window` records (0: all) and sets `floor` to the oldest of them
+// when older ones remain (the next window starts before it); the index's plan reads its
+// candidates whole.
 bool read_window(sqlite3* db, const search_query& q, search_plan& p, const char* select,
                  const std::optional<search_cursor>& before, std::size_t window, std::int64_t row_limit,
                  const std::function<bool(sqlite3_stmt*)>& row, std::optional<search_cursor>& floor,
                  std::string& error) {
   floor.reset();
-  if (p.windowed && !window_floor(db, q, before, window, floor, error)) return false;
+  if (p.windowed && window > 0 && !window_floor(db, q, before, window, floor, error)) return false;
   std::string bounds;
   if (before) bounds += cursor_terms(7, false);
   if (floor) bounds += cursor_terms(9, true);
@@ -348,7 +350,7 @@ bool search_records(sqlite3* db, const search_query& q, std::vector<record_summa
     out.push_back(read_row(s));
     return true;
   };
-  for (window_steps steps(q.window);;) {
+  for (window_steps steps(q.one_window ? q.window : 0);;) {
     std::optional<search_cursor> floor;
     const auto wanted = static_cast<std::int64_t>(q.limit + 1 - out.size());
     if (!read_window(db, q, p, kColumns, before, steps.size(), wanted, take, floor, error)) return false;
@@ -358,7 +360,7 @@ bool search_records(sqlite3* db, const search_query& q, std::vector<record_summa
       return true;
     }
     if (!floor) return true;  // every record was read
-    if (steps.advance() && q.one_window) {
+    if (steps.advance()) {
       next = floor;
       return true;
     }
@@ -399,14 +401,14 @@ bool search_trace_ids(sqlite3* db, const search_query& q, std::size_t max_traces
     return out.size() < max_traces;
   };
   std::optional<search_cursor> before = q.before;
-  for (window_steps steps(q.window);;) {
+  for (window_steps steps(q.one_window ? q.window : 0);;) {
     std::optional<search_cursor> floor;
     if (!read_window(db, q, p, "trace_id, start_timestamp, id", before, steps.size(), kMaxTraceSearchRecords - matched,
                      take, floor, error) ||
         !error.empty())
       return false;
     if (out.size() >= max_traces || matched >= kMaxTraceSearchRecords || !floor) return true;
-    if (steps.advance() && q.one_window) {
+    if (steps.advance()) {
       next = floor;
       return true;
     }

@@ -48,8 +48,8 @@ struct search_cursor {
 
 // Records a window holds: a search that has to read records one by one, newest first (a text
 // that many records hold, which the index cannot narrow; a text under three characters; a
-// service or level filter), reads them in windows of this many, and a search that reads one
-// window (search_query::one_window) answers in about 0.1 s over the benchmark's records.
+// service or level filter), and answers after one window (search_query::one_window), reads at
+// most this many: about 0.1 s over the benchmark's records.
 constexpr std::size_t kScanWindow = 100'000;
 
 struct search_query {
@@ -66,7 +66,7 @@ struct search_query {
   std::optional<search_cursor> before;   // only records older than this (a one-window search's `next`)
   // Read one window of a newest-first scan at most: when it holds fewer than `limit` matches
   // and older records remain, the search stops there and says where (`next`). Otherwise (the
-  // default) windows are read until `limit` matches are found or every record was read. A
+  // default) the search reads until `limit` matches are found or every record was read. A
   // search through the index answers whole either way.
   bool one_window = false;
   std::size_t window = kScanWindow;  // records a window holds (tests make it small)
