@@ -589,13 +589,18 @@ async function main() {
         Math.abs(start(keyPan) - start(keyIn2) - width(keyIn2) / 10) <= 2, `→ pans by a tenth of the window (${keyIn2} → ${keyPan} µs)`);
       const keyOut = await press('-');
       check(Math.abs(width(keyOut) - 2 * width(keyPan)) <= 2, `− zooms out (${keyOut} µs)`);
-      // The window is kept in the address: a reload, and the same link in another tab, show it.
-      await bigPage.waitForFunction((w) => location.hash.includes(`window=${w}`), keyOut);
+      // ↓ scrolls a row at a time.
+      for (let i = 0; i < 3; ++i) await bigPage.keyboard.press('ArrowDown');
+      check(await bigPage.$eval('#flame-scroll', (b) => b.scrollTop) === 60, '↓ scrolls the rows, one per press');
+      // The window and the first row are kept in the address: a reload, and the same link in
+      // another tab, show them.
+      await bigPage.waitForFunction((w) => location.hash.includes(`window=${w}`) && location.hash.includes('depth=3'), keyOut);
       const link = bigPage.url();
-      check(link.includes('view=flame'), `the address holds the view and the window (${link})`);
+      check(link.includes('view=flame'), `the address holds the view, the window and the row (${link})`);
       await bigPage.reload();
       await bigPage.waitForFunction(() => Number(document.getElementById('flame-canvas').dataset.bars) > 0);
       check((await frame()).window === keyOut, `a reload shows the same window (${(await frame()).window})`);
+      check(await bigPage.$eval('#flame-scroll', (b) => b.scrollTop) === 60, 'and the same rows');
       const shared = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       shared.on('pageerror', (e) => pageErrors.push(String(e)));
       await shared.goto(link);

@@ -376,9 +376,12 @@
       selectRecord(record, $('waterfall').querySelector(`.wf-row[data-span-id="${record.span_id}"]`));
     } else {
       $('waterfall').replaceChildren();  // its rows would stay in the page, hidden
-      setupFlame(openTrace, rows);
+      const placed = setupFlame(openTrace, rows);
       selectRecord(record, null);
-      flameSelect(record);
+      // The part of the trace the address asked for stays in view; otherwise the view moves to
+      // the selection.
+      if (placed) requestFlameDraw();
+      else flameSelect(record);
     }
   }
 
@@ -498,6 +501,7 @@
     }, 250);
   }
 
+  // Returns whether the address placed the view (a window or a row it asked for).
   function setupFlame(id, rows) {
     const same = flame.traceId === id;
     flame.traceId = id;
@@ -536,6 +540,7 @@
       $('flame-scroll').scrollTop = asked.depth * FLAME_ROW;
       drawFlame();
     }
+    return !!asked;
   }
 
   // The page's colours (style.css's variables), read once; a bar's colour is set up with the bar.
