@@ -7,8 +7,11 @@
 //   trace_lookup_1M                one trace's rows by id (the web view's query), 1 M records
 //   count_errors_1M                SELECT count(*) FROM records WHERE level >= 17, 1 M records
 //   recent_traces_1M               the trace list (`traces`, the web view, MCP), 1 M records
-//   recent_traces_q_1M/<case>      the trace list with a search text (the web view's q=)
+//   recent_traces_q_1M/<case>      the trace list with a search text (the web view's q=): one
+//                                  answer of GET /api/traces, which reads one window at most
+//   recent_traces_q_1M_all/3       the same followed through every "next" to the oldest record
 //   search_1M/<case>               `search` (CLI and MCP): frequent text, absent text, errors
+//   search_1M_window/<case>        one answer of GET /api/records (one window at most)
 //   search_unindexed_100k/<case>   the same over 100 k records the indexer has not reached
 //                                  (the most a search reads beyond the index while writes go on)
 //   index_catch_up/<batch>         records the indexer adds to the search index per second
@@ -400,22 +403,31 @@ void recent_traces_1M(benchmark::State& state) {
 }
 BENCHMARK(recent_traces_1M)->Unit(benchmark::kMillisecond);
 
-// The trace list with a search text (GET /api/traces?q=), 50 traces over 1 M records:
+// The trace list with a search text as GET /api/traces?q= answers it (one window of at most
+// kScanWindow records read one by one), 50 traces over 1 M records:
 //   /0 text that most records contain ("charged"): the newest-first scan, stopping after 50 traces
 //   /1 text that no record contains ("declined"): the index rules every record out
 //   /2 frequent text, errors only
-//   /3 text that no record contains, of pieces every record contains: every record is read
+//   /3 text that no record contains, of pieces every record contains: the index rules nothing
+//      out, and the answer is "none in the newest window" with where to go on
+trace_query trace_search_case(std::int64_t n) {
+  static const char* const texts[] = {"charged", "declined", "charged", "charged 42 for {amount}"};
+  trace_query q{.limit = 50, .errors_only = n == 2};
+  q.text = texts[n];
+  q.one_window = true;
+  return q;
+}
+
 void recent_traces_q_1M(benchmark::State& state) {
   auto& m = one_million();
-  static const char* const texts[] = {"charged", "declined", "charged", "charged 42 for {amount}"};
-  trace_query q{.limit = 50, .errors_only = state.range(0) == 2};
-  q.text = texts[state.range(0)];
+  const trace_query q = trace_search_case(state.range(0));
   std::string error;
   std::size_t found = 0;
   for (auto _ : state) {
     std::vector<trace_summary> list;
+    std::optional<search_cursor> next;
     bool ok = false;
-    if (!m.db->read([&](sqlite3* db) { ok = recent_traces(db, q, list, error); }, error) || !ok) {
+    if (!m.db->read([&](sqlite3* db) { ok = recent_traces(db, q, list, next, error); }, error) || !ok) {
       state.SkipWithError(error.c_str());
     }
     found = list.size();
@@ -424,6 +436,34 @@ void recent_traces_q_1M(benchmark::State& state) {
   state.counters["traces"] = static_cast<double>(found);
 }
 BENCHMARK(recent_traces_q_1M)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
+
+// The same answers followed through every "next" until the list is full or the oldest record
+// was read, as the page does: for /3, every record (ten answers over 1 M records).
+void recent_traces_q_1M_all(benchmark::State& state) {
+  auto& m = one_million();
+  std::string error;
+  std::size_t answers = 0;
+  for (auto _ : state) {
+    trace_query q = trace_search_case(state.range(0));
+    answers = 0;
+    bool more = true;
+    while (more) {
+      std::vector<trace_summary> list;
+      std::optional<search_cursor> next;
+      bool ok = false;
+      if (!m.db->read([&](sqlite3* db) { ok = recent_traces(db, q, list, next, error); }, error) || !ok) {
+        state.SkipWithError(error.c_str());
+        break;
+      }
+      ++answers;
+      more = next.has_value();
+      q.before = next;
+    }
+  }
+  state.counters["records"] = 1e6;
+  state.counters["answers"] = static_cast<double>(answers);
+}
+BENCHMARK(recent_traces_q_1M_all)->Arg(3)->Unit(benchmark::kMillisecond);
 
 // `logfire-cpp search` / MCP's search over 1 M records, newest first, 50 results:
 //   /0 text that most records contain ("charged"): stops after 50 matches
@@ -461,8 +501,9 @@ void run_search(benchmark::State& state, store& db, const search_query& q, doubl
   for (auto _ : state) {
     std::vector<record_summary> out;
     bool truncated = false;
+    std::optional<search_cursor> next;
     bool ok = false;
-    if (!db.read([&](sqlite3* c) { ok = search_records(c, q, out, truncated, error); }, error) || !ok) {
+    if (!db.read([&](sqlite3* c) { ok = search_records(c, q, out, truncated, next, error); }, error) || !ok) {
       state.SkipWithError(error.c_str());
     }
     found = out.size();
@@ -475,6 +516,14 @@ void search_1M(benchmark::State& state) {
   run_search(state, *one_million().db, search_case(state.range(0)), 1e6);
 }
 BENCHMARK(search_1M)->DenseRange(0, 4)->Unit(benchmark::kMillisecond);
+
+// One answer of GET /api/records (the Records view): one window at most, then "next".
+void search_1M_window(benchmark::State& state) {
+  search_query q = search_case(state.range(0));
+  q.one_window = true;
+  run_search(state, *one_million().db, q, 1e6);
+}
+BENCHMARK(search_1M_window)->DenseRange(0, 4)->Unit(benchmark::kMillisecond);
 
 // The same searches over 100 k records that the indexer has not reached (indexing off): all of
 // them are read with the exact match, as the records beyond the index are.

@@ -14,6 +14,7 @@
 #include "backend/search.hpp"
 #include "backend/server.hpp"
 #include "backend/store.hpp"
+#include "backend/traces.hpp"
 
 namespace logfire::backend_test {
 namespace {
@@ -279,6 +280,206 @@ TEST(search_index, deleted_records_leave_the_index) {
   EXPECT_EQ(count(*s, "SELECT count(*) FROM records_fts"), count(*s, "SELECT count(*) FROM records"));
   EXPECT_EQ(found(*s, "job 7"), list{"job 7 done"});
   EXPECT_EQ(found(*s, "invoice"), list{"new invoice 3"});
+}
+
+// Records whose every three-character piece is common, as in the benchmark's worst case: each
+// of the 6 000 records holds "alpha beta, beta alpha", so the index finds them all for "alpha
+// alpha" or "beta beta" (and the search reads newest first, window by window), but only every
+// 700th holds "alpha alpha", and none "beta beta". Their starts are shuffled against their ids;
+// 40 traces each hold records from all over the time range, 8 of them the matches.
+struct common_pieces {
+  std::vector<record_row> rows;
+  // The records holding "alpha alpha", newest first (by start, then arrival).
+  std::vector<std::string> matching;
+  std::vector<std::string> matching_traces;  // their traces, by their newest matching record
+};
+
+common_pieces make_common_pieces() {
+  common_pieces c;
+  const auto base = static_cast<std::int64_t>(now_ns()) - kHourNs;
+  constexpr int kRecords = 6000;
+  for (int i = 0; i < kRecords; ++i) {
+    const int slot = (i * 2'903) % kRecords;  // 2 903 is prime to 6 000: every slot once
+    auto r = row("step {n}", "alpha beta, beta alpha " + std::to_string(i),
+                 i % 700 == 3 ? R"({"note":"alpha alpha )" + std::to_string(i) + R"("})" : "{}",
+                 base + static_cast<std::int64_t>(slot) * 1'000'000);
+    const int trace = i % 700 == 3 ? (i / 700) % 8 : i % 40;  // trace 0 holds two matches
+    r.trace_id = std::string(28, '0') + (trace < 10 ? "000" : "00") + std::to_string(trace);
+    c.rows.push_back(std::move(r));
+  }
+  std::vector<const record_row*> hits;
+  for (std::size_t i = 0; i < c.rows.size(); ++i) {
+    if (c.rows[i].attributes.find("alpha alpha") != std::string::npos) hits.push_back(&c.rows[i]);
+  }
+  std::sort(hits.begin(), hits.end(),
+            [](const record_row* a, const record_row* b) { return a->start_ns > b->start_ns; });
+  for (const auto* r : hits) {
+    c.matching.push_back(r->message);
+    if (std::find(c.matching_traces.begin(), c.matching_traces.end(), r->trace_id) == c.matching_traces.end()) {
+      c.matching_traces.push_back(r->trace_id);
+    }
+  }
+  return c;
+}
+
+// One answer of a search, in its order, and where it says to go on.
+struct answer {
+  list messages;
+  bool truncated = false;
+  std::optional<backend::search_cursor> next;
+};
+
+answer search_once(store& s, backend::search_query q) {
+  answer a;
+  std::string error;
+  bool ok = false;
+  s.read(
+      [&](sqlite3* db) {
+        std::vector<backend::record_summary> records;
+        ok = backend::search_records(db, q, records, a.truncated, a.next, error);
+        for (const auto& r : records) a.messages.push_back(r.message);
+      },
+      error);
+  EXPECT_TRUE(ok) << q.text << ": " << error;
+  return a;
+}
+
+TEST(search_index, a_text_of_common_pieces_is_read_window_by_window_newest_first) {
+  temp_dir dir;
+  auto s = open_store(dir.file("windows.db"));
+  ASSERT_TRUE(s);
+  const auto c = make_common_pieces();
+  ASSERT_EQ(c.matching.size(), 9u);
+  write(*s, c.rows);
+  ASSERT_TRUE(s->index_now());
+  ASSERT_EQ(count(*s, "SELECT count(*) FROM records_fts WHERE records_fts MATCH '\"a a\" \"alp\" \"pha\"'"), 6000)
+      << "the index cannot narrow the search";
+
+  // Read to the end (the CLI's search): the newest page, in order.
+  backend::search_query q;
+  q.text = "ALPHA alpha";
+  q.limit = 4;
+  auto page = search_once(*s, q);
+  EXPECT_EQ(page.messages, list(c.matching.begin(), c.matching.begin() + 4));
+  EXPECT_TRUE(page.truncated);
+  EXPECT_FALSE(page.next);
+  q.limit = 100;
+  EXPECT_EQ(search_once(*s, q).messages, c.matching);
+
+  // One window per answer (the web view's): each answer holds the matches among the 250 records
+  // before the last one's "next", and the answers together are the whole answer.
+  q.one_window = true;
+  q.window = 250;
+  list together;
+  int answers = 0;
+  for (std::optional<backend::search_cursor> before;; ++answers) {
+    q.before = before;
+    auto a = search_once(*s, q);
+    EXPECT_LE(a.messages.size(), 1u) << "250 of 6 000 records hold one match at most";
+    together.insert(together.end(), a.messages.begin(), a.messages.end());
+    if (!a.next) break;
+    auto text = backend::cursor_text(*a.next);
+    ASSERT_EQ(backend::parse_cursor(text)->id, a.next->id) << text;
+    before = a.next;
+    ASSERT_LT(answers, 100);
+  }
+  EXPECT_EQ(answers + 1, 6000 / 250);
+  EXPECT_EQ(together, c.matching);
+  // Windows larger than the first step (1 000 records) are read in two steps, answered as one.
+  q.window = 2500;
+  together.clear();
+  answers = 0;
+  for (std::optional<backend::search_cursor> before;; ++answers) {
+    q.before = before;
+    auto a = search_once(*s, q);
+    together.insert(together.end(), a.messages.begin(), a.messages.end());
+    if (!a.next) break;
+    before = a.next;
+    ASSERT_LT(answers, 100);
+  }
+  EXPECT_EQ(answers + 1, 3) << "2 500, 2 500 and the last 1 000 records";
+  EXPECT_EQ(together, c.matching);
+
+  // A frequent text fills its page inside the first window: no "next".
+  backend::search_query frequent;
+  frequent.text = "beta alpha";
+  frequent.limit = 10;
+  frequent.one_window = true;
+  frequent.window = 250;
+  auto first = search_once(*s, frequent);
+  EXPECT_EQ(first.messages.size(), 10u);
+  EXPECT_TRUE(first.truncated);
+  EXPECT_FALSE(first.next);
+
+  // A text none holds: an empty answer that says where to go on, until the oldest record.
+  backend::search_query absent = frequent;
+  absent.text = "beta beta";
+  answers = 0;
+  for (std::optional<backend::search_cursor> before;; ++answers) {
+    absent.before = before;
+    auto a = search_once(*s, absent);
+    EXPECT_TRUE(a.messages.empty());
+    if (!a.next) break;
+    before = a.next;
+    ASSERT_LT(answers, 100);
+  }
+  EXPECT_EQ(answers + 1, 6000 / 250);
+}
+
+// The trace list over the same records: one window per answer, each trace listed once, by its
+// newest matching record, though the traces hold matches in many windows.
+TEST(search_index, the_trace_list_goes_on_from_where_a_window_stopped) {
+  temp_dir dir;
+  auto s = open_store(dir.file("trace_windows.db"));
+  ASSERT_TRUE(s);
+  const auto c = make_common_pieces();
+  write(*s, c.rows);
+  ASSERT_TRUE(s->index_now());
+  ASSERT_EQ(c.matching_traces.size(), 8u) << "a trace holds two of the nine matches";
+
+  auto list_traces = [&](backend::trace_query q, std::optional<backend::search_cursor>& next) {
+    list out;
+    std::string error;
+    bool ok = false;
+    s->read(
+        [&](sqlite3* db) {
+          std::vector<backend::trace_summary> traces;
+          ok = backend::recent_traces(db, q, traces, next, error);
+          for (const auto& t : traces) out.push_back(t.trace_id);
+        },
+        error);
+    EXPECT_TRUE(ok) << error;
+    return out;
+  };
+  backend::trace_query q;
+  q.text = "alpha alpha";
+  q.limit = 100;
+  std::optional<backend::search_cursor> next;
+  auto whole = list_traces(q, next);
+  EXPECT_FALSE(next);
+  EXPECT_EQ(std::set<std::string>(whole.begin(), whole.end()),
+            std::set<std::string>(c.matching_traces.begin(), c.matching_traces.end()));
+
+  q.one_window = true;
+  q.window = 250;
+  list together;
+  for (int answers = 0;; ++answers) {
+    auto part = list_traces(q, next);
+    together.insert(together.end(), part.begin(), part.end());
+    if (!next) break;
+    q.before = next;
+    ASSERT_LT(answers, 100);
+  }
+  EXPECT_EQ(together, c.matching_traces) << "in the order of their newest match, each once";
+
+  // A list that fills up stops: the first 3 traces, no "next".
+  q.before.reset();
+  q.limit = 3;
+  q.window = 6000;
+  auto three = list_traces(q, next);
+  EXPECT_EQ(std::set<std::string>(three.begin(), three.end()),
+            std::set<std::string>(c.matching_traces.begin(), c.matching_traces.begin() + 3));
+  EXPECT_FALSE(next);
 }
 
 // The trace list's search (GET /api/traces?q=, over real HTTP to a server in this process, whose

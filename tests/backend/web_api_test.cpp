@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
 #include <ctime>
 
 #include "backend/backend_support.hpp"
@@ -269,6 +271,149 @@ TEST(web_api, the_trace_list_searches_text_and_a_time_range) {
   // /api/records reads `since` with the same parser.
   EXPECT_EQ(get(port, "/api/records?since=soon").status, 400);
   EXPECT_TRUE(contains(get(port, "/api/records?since=15m").body, "other work"));
+}
+
+// The "next" of an answer: its cursor percent-encoded for a `before=`, or "" for null.
+std::string next_of(const http_reply& reply) {
+  const std::string key = R"("next":")";
+  auto at = reply.body.find(key);
+  if (at == std::string::npos) {
+    EXPECT_TRUE(contains(reply.body, R"("next":null)")) << reply.body;
+    return "";
+  }
+  std::string encoded;
+  for (auto i = at + key.size(); i < reply.body.size() && reply.body[i] != '"'; ++i) {
+    char c = reply.body[i];
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      encoded += c;
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
+      encoded += hex;
+    }
+  }
+  return encoded;
+}
+
+// A trace larger than one answer (here --query-max-bytes of 64 KiB: about 100 records) is read
+// in pages: each answer says where the next starts ("next", with "truncated"), and the pages
+// together hold every record once, by start.
+TEST(web_api, a_large_trace_is_read_in_pages) {
+  temp_dir dir;
+  serve_process serve(dir.file("pages.db"), {"--query-max-bytes", "64KiB"});
+  ASSERT_TRUE(serve.started()) << serve.output();
+  const int port = serve.port();
+  const std::uint64_t t0 = now_ns() - 60'000'000'000ULL;
+  std::vector<span_spec> spans;
+  for (int i = 0; i < 500; ++i) {
+    span_spec s;
+    s.trace_id = kTrace;
+    s.span_id = "bbbbbbbbbbbb" + std::to_string(1000 + i);
+    s.parent_span_id = i == 0 ? "" : "bbbbbbbbbbbb1000";
+    s.name = "step " + std::to_string(i);
+    s.start_ns = t0 + static_cast<std::uint64_t>((i * 7) % 500) * 1'000'000;  // starts out of arrival order
+    s.attributes = {kv("payload", std::string(300, 'x'))};
+    spans.push_back(s);
+  }
+  ASSERT_EQ(post(port, "/v1/traces", trace_request(spans, "web-svc").SerializeAsString()).status, 200);
+
+  std::vector<std::string> names;
+  std::string after;
+  int pages = 0;
+  do {
+    auto page = get(port, std::string("/api/trace/") + kTrace + (after.empty() ? "" : "?after=" + after));
+    ASSERT_EQ(page.status, 200) << page.body;
+    ++pages;
+    const std::string key = R"("span_name":")";
+    for (auto at = page.body.find(key); at != std::string::npos; at = page.body.find(key, at + 1)) {
+      names.push_back(page.body.substr(at + key.size(), page.body.find('"', at + key.size()) - at - key.size()));
+    }
+    after = next_of(page);
+    EXPECT_EQ(contains(page.body, R"("truncated":true)"), !after.empty()) << page.body.substr(page.body.size() - 200);
+    ASSERT_LT(pages, 50);
+  } while (!after.empty());
+  EXPECT_GE(pages, 3);
+  ASSERT_EQ(names.size(), 500u);
+  // By start: step i starts at (7 i mod 500) ms, so the k-th record is the step with 7 i = k.
+  for (int k = 0; k < 500; ++k) {
+    int i = 0;
+    while ((i * 7) % 500 != k) ++i;
+    ASSERT_EQ(names[static_cast<std::size_t>(k)], "step " + std::to_string(i)) << k;
+  }
+  EXPECT_EQ(get(port, std::string("/api/trace/") + kTrace + "?after=nonsense").status, 400);
+}
+
+// A search that has to read records one by one (here a two-character text, and a service
+// filter) reads --search-window records per answer at most; an answer that stopped there says
+// where to go on, and the answers that follow find the rest.
+TEST(web_api, a_search_answers_after_one_window_and_says_where_to_go_on) {
+  temp_dir dir;
+  serve_process serve(dir.file("windows.db"), {"--search-window", "20"});
+  ASSERT_TRUE(serve.started()) << serve.output();
+  const int port = serve.port();
+  span_spec old;
+  old.trace_id = "00000000000000000000000000000001";
+  old.span_id = "eeeeeeeeeeeeeee1";
+  old.name = "nightly report";
+  old.start_ns = now_ns() - 3 * 3'600'000'000'000ULL;
+  old.attributes = {kv("note", "ZQ archive")};
+  ASSERT_EQ(post(port, "/v1/traces", trace_request({old}, "batch-svc").SerializeAsString()).status, 200);
+  std::vector<span_spec> newer;
+  for (int i = 0; i < 45; ++i) {
+    span_spec s;
+    s.trace_id = "000000000000000000000000000000a" + std::to_string(i % 3);
+    s.span_id = "aaaaaaaaaaaaa" + std::to_string(100 + i);
+    s.name = "tick " + std::to_string(i);
+    newer.push_back(s);
+  }
+  ASSERT_EQ(post(port, "/v1/traces", trace_request(newer, "web-svc").SerializeAsString()).status, 200);
+
+  // The first answer read the newest 20 records: no match there, and where to go on.
+  auto first = get(port, "/api/traces?q=zq");
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(listed(first), ids{});
+  std::string next = next_of(first);
+  ASSERT_FALSE(next.empty()) << first.body;
+  ids found;
+  int answers = 1;
+  while (!next.empty() && answers < 10) {
+    auto more = get(port, "/api/traces?q=zq&before=" + next);
+    ASSERT_EQ(more.status, 200) << more.body;
+    auto part = listed(more);
+    found.insert(found.end(), part.begin(), part.end());
+    next = next_of(more);
+    ++answers;
+  }
+  EXPECT_EQ(found, ids{old.trace_id});
+  EXPECT_EQ(answers, 3) << "46 records, 20 per answer";
+  // A text the newest records hold fills the list at once; one through the index answers whole.
+  EXPECT_EQ(listed(get(port, "/api/traces?q=ti&limit=3")).size(), 3u);
+  EXPECT_EQ(next_of(get(port, "/api/traces?q=ti&limit=3")), "");
+  EXPECT_EQ(next_of(get(port, "/api/traces?q=archive")), "");
+  EXPECT_EQ(listed(get(port, "/api/traces?q=archive")), ids{old.trace_id});
+
+  // The Records view alike, for a text and for a service.
+  auto records = get(port, "/api/records?q=zq");
+  EXPECT_FALSE(contains(records.body, "nightly report")) << records.body;
+  next = next_of(records);
+  ASSERT_FALSE(next.empty());
+  std::string rest;
+  for (int i = 0; i < 10 && !next.empty(); ++i) {
+    auto more = get(port, "/api/records?q=zq&before=" + next);
+    ASSERT_EQ(more.status, 200) << more.body;
+    rest += more.body;
+    next = next_of(more);
+  }
+  EXPECT_TRUE(contains(rest, R"("span_name":"nightly report")")) << rest;
+  auto by_service = get(port, "/api/records?service=batch-svc");
+  EXPECT_FALSE(contains(by_service.body, "nightly report"));
+  EXPECT_FALSE(next_of(by_service).empty());
+
+  // A cursor is only what an answer gave; the trace list takes one with a text only.
+  EXPECT_EQ(get(port, "/api/traces?q=zq&before=yesterday").status, 400);
+  EXPECT_EQ(get(port, "/api/records?before=2026-12-05%2010%3A00%3A00.000000%2Fx").status, 400);
+  EXPECT_EQ(get(port, "/api/traces?before=2026-12-05%2010%3A00%3A00.000000%2F7").status, 400);
+  EXPECT_EQ(get(port, "/api/records?before=2026-12-05%2010%3A00%3A00.000000%2F7").status, 200);
 }
 
 }  // namespace

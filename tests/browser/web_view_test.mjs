@@ -5,8 +5,9 @@
 // see LOGFIRE_TRAFFIC_CMD; otherwise OTLP/JSON requests shaped like it), opens the page and checks
 // what a user sees: the trace list, a trace's waterfall nested by parent with the error marked,
 // the selected span's exception and attributes, a SQL result table, and a trace of 10 000 spans
-// (sent over OTLP/HTTP) drawn as a flame graph that zooms, pans, scrolls and answers clicks, its
-// times printed. Saves screenshots.
+// (sent over OTLP/HTTP) drawn as a flame graph that zooms, pans, scrolls and answers clicks and
+// keys, its window kept in the address, its times printed; a trace of 20 500 spans read in pages
+// and drawn whole; a search that goes on window by window. Saves screenshots.
 //
 //   node web_view_test.mjs
 // Environment:
@@ -127,6 +128,8 @@ async function sendJsonTraffic(port) {
 // chain of 45 nested spans (depths 5 to 49, so the rows of the flame graph scroll). Times in ms
 // from t0; every child inside its parent. Returned as OTLP/JSON requests of 1000 spans each.
 const BIG_TRACE_SPANS = 10000;
+// More than one /api/trace answer holds (20 000 records): the page reads it in pages.
+const LARGE_TRACE_SPANS = 20500;
 const BIG_NEEDLE = 4242;  // the read the test zooms to and clicks
 function bigTrace(t0) {
   const trace = hex(16);
@@ -562,6 +565,55 @@ async function main() {
       check(traceLoads.length === loadsBefore + 1, 'an export into it reloads it once, live');
       check((await bigPage.textContent('#details h2')) === needle.message, 'keeping the selected span');
 
+      // The keyboard: Tab from the last button gives the graph the focus, with a visible ring; +
+      // zooms, → pans, − zooms out, 0 shows the whole trace again (the late span made it longer).
+      await bigPage.click('#flame-reset');
+      await bigPage.waitForFunction(() => document.getElementById('flame-canvas').dataset.window.startsWith('0-'));
+      const all = (await frame()).window;
+      await bigPage.focus('#flame-reset');
+      await bigPage.keyboard.press('Tab');
+      const focus = await bigPage.$eval('#flame-canvas', (c) => ({ focused: document.activeElement === c,
+        visible: c.matches(':focus-visible'), outline: getComputedStyle(c).outlineStyle }));
+      check(focus.focused && focus.visible && focus.outline !== 'none', `Tab gives the flame graph the focus, shown by a ring (${JSON.stringify(focus)})`);
+      const press = async (key) => {
+        const was = (await frame()).window;
+        await bigPage.keyboard.press(key);
+        await bigPage.waitForFunction((w) => document.getElementById('flame-canvas').dataset.window !== w, was);
+        return (await frame()).window;
+      };
+      const keyIn = await press('+');
+      check(Math.abs(width(keyIn) - width(all) / 2) <= 2, `+ zooms in around the middle (${all} → ${keyIn} µs)`);
+      const keyIn2 = await press('=');
+      const keyPan = await press('ArrowRight');
+      check(start(keyPan) > start(keyIn2) && Math.abs(width(keyPan) - width(keyIn2)) <= 2 &&
+        Math.abs(start(keyPan) - start(keyIn2) - width(keyIn2) / 10) <= 2, `→ pans by a tenth of the window (${keyIn2} → ${keyPan} µs)`);
+      const keyOut = await press('-');
+      check(Math.abs(width(keyOut) - 2 * width(keyPan)) <= 2, `− zooms out (${keyOut} µs)`);
+      // ↓ scrolls a row at a time.
+      for (let i = 0; i < 3; ++i) await bigPage.keyboard.press('ArrowDown');
+      check(await bigPage.$eval('#flame-scroll', (b) => b.scrollTop) === 60, '↓ scrolls the rows, one per press');
+      // The window and the first row are kept in the address: a reload, and the same link in
+      // another tab, show them.
+      await bigPage.waitForFunction((w) => location.hash.includes(`window=${w}`) && location.hash.includes('depth=3'), keyOut);
+      const link = bigPage.url();
+      check(link.includes('view=flame'), `the address holds the view, the window and the row (${link})`);
+      await bigPage.reload();
+      await bigPage.waitForFunction(() => Number(document.getElementById('flame-canvas').dataset.bars) > 0);
+      check((await frame()).window === keyOut, `a reload shows the same window (${(await frame()).window})`);
+      check(await bigPage.$eval('#flame-scroll', (b) => b.scrollTop) === 60, 'and the same rows');
+      const shared = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      shared.on('pageerror', (e) => pageErrors.push(String(e)));
+      await shared.goto(link);
+      await shared.waitForFunction(() => Number(document.getElementById('flame-canvas').dataset.bars) > 0, null, { timeout: 60000 });
+      const sharedWindow = await shared.$eval('#flame-canvas', (c) => c.dataset.window);
+      check(sharedWindow === keyOut, `the link opened in another tab shows the same window (${sharedWindow})`);
+      await shared.close();
+      await bigPage.focus('#flame-canvas');
+      await press('0');
+      check((await frame()).window === all, '0 shows the whole trace again');
+      await bigPage.waitForFunction(() => !location.hash.includes('window='));
+      check(true, 'and the address drops the window');
+
       // The toggle: the waterfall (its first 1000 rows, saying so) and back, kept in the address.
       await bigPage.click('#show-waterfall');
       await bigPage.waitForSelector('#waterfall .wf-row');
@@ -580,6 +632,48 @@ async function main() {
         `${longTasks.length} long tasks, longest ${longest} ms, total ${Math.round(longTasks.reduce((a, b) => a + b, 0))} ms`);
       check(longest < 10000, `no task held the page for 10 s (longest ${longest} ms)`);
       await bigPage.close();
+    }
+
+    // 7c. A trace larger than one /api/trace answer (20 000 records, and --query-max-bytes of
+    // JSON) is read in pages and drawn whole: 20 500 spans, a root and its children.
+    {
+      const count = LARGE_TRACE_SPANS;
+      const trace = hex(16);
+      const t0 = Date.now() - 120000;
+      const ns = (us) => String(BigInt(t0) * 1000000n + BigInt(us) * 1000n);
+      const root = hex(8);
+      const spans = [{ traceId: trace, spanId: root, name: 'replay', kind: 1, startTimeUnixNano: ns(0), endTimeUnixNano: ns(count * 10 + 10),
+        attributes: [str('logfire.span_type', 'span'), str('logfire.msg', 'replay 20500 events')] }];
+      for (let i = 1; i < count; ++i) {
+        spans.push({ traceId: trace, spanId: hex(8), parentSpanId: root, name: 'event', kind: 1,
+          startTimeUnixNano: ns(i * 10), endTimeUnixNano: ns(i * 10 + 8) });
+      }
+      for (let i = 0; i < spans.length; i += 2500) {
+        const res = await fetch(`${base}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ resourceSpans: [{ resource: { attributes: [str('service.name', 'replayer')] }, scopeSpans: [{ spans: spans.slice(i, i + 2500) }] }] }) });
+        if (res.status !== 200) throw new Error(`large trace export answered ${res.status}: ${await res.text()}`);
+      }
+      const first = await (await fetch(`${base}/api/trace/${trace}`)).json();
+      check(first.truncated && first.next && first.records.length < count,
+        `one /api/trace answer holds ${first.records.length} of its ${count} records and says where the next starts`);
+      const largePage = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      largePage.setDefaultTimeout(60000);
+      largePage.on('pageerror', (e) => pageErrors.push(String(e)));
+      const pages = [];
+      largePage.on('request', (r) => { if (r.url().includes(`/api/trace/${trace}`)) pages.push(r.url()); });
+      const opened = Date.now();
+      await largePage.goto(`${base}/#/trace/${trace}`);
+      await largePage.waitForFunction(() => Number(document.getElementById('flame-canvas').dataset.bars) > 0, null, { timeout: 60000 });
+      const ms = Date.now() - opened;
+      const meta = await largePage.textContent('#trace-meta');
+      const bars = Number(await largePage.$eval('#flame-canvas', (c) => c.dataset.bars));
+      const heap = await largePage.evaluate(() => (performance.memory ? performance.memory.usedJSHeapSize : 0));
+      console.log(`  large trace: ${count} spans read in ${pages.length} pages and drawn ${ms} ms after the page was opened; JS heap ${(heap / 1e6).toFixed(0)} MB`);
+      check(pages.length >= 2, `the page reads it in pages (${pages.length})`);
+      check(meta.includes(`${count} spans`) && !meta.includes('truncated'), `every span is counted, none cut (${meta})`);
+      check(bars === count, `the flame graph draws all ${count} bars (${bars})`);
+      await largePage.screenshot({ path: path.join(output, 'flame-large.png') });
+      await largePage.close();
     }
 
     // 8. With --token: the banner's #token=... address opens the page, which sends the token as a
@@ -601,6 +695,41 @@ async function main() {
       check(!page.url().includes('browser-s3cret'), `the token leaves the address bar (${page.url()})`);
     } finally {
       guarded.child.kill('SIGTERM');
+    }
+
+    // 9. A search reads --search-window records per answer (here 5): the page goes on from each
+    // answer's "next" until it finds the old trace that holds the text, and says it is searching
+    // meanwhile; the Records view alike.
+    const windowed = await startServe(path.join(work, 'window.db'), ['--search-window', '5']);
+    try {
+      const windowBase = `http://127.0.0.1:${windowed.port}`;
+      const oldTrace = hex(16);
+      const oldStart = BigInt(Date.now() - 3600000) * 1000000n;
+      const spans = [{ traceId: oldTrace, spanId: hex(8), name: 'nightly report', startTimeUnixNano: String(oldStart),
+        endTimeUnixNano: String(oldStart + 1000000n), attributes: [str('note', 'archived by zq7')] }];
+      for (let i = 0; i < 40; ++i) {
+        const t = BigInt(Date.now() - 60000 + i * 100) * 1000000n;
+        spans.push({ traceId: hex(16), spanId: hex(8), name: `tick ${i}`, startTimeUnixNano: String(t), endTimeUnixNano: String(t + 1000000n) });
+      }
+      const sent = await fetch(`${windowBase}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ resourceSpans: [{ resource: { attributes: [str('service.name', 'window-svc')] }, scopeSpans: [{ spans }] }] }) });
+      check(sent.status === 200, `41 spans stored behind a 5-record search window (${sent.status})`);
+      const asked = [];
+      page.on('request', (r) => { if (r.url().startsWith(`${windowBase}/api/traces?`) && r.url().includes('q=zq')) asked.push(r.url()); });
+      await page.goto(`${windowBase}/#/?q=zq`);
+      await page.waitForSelector(`#trace-list tr[data-trace-id="${oldTrace}"]`);
+      await page.waitForFunction(() => document.getElementById('trace-list-more').hidden);
+      const shown = await page.$$eval('#trace-list tbody tr', (trs) => trs.map((tr) => tr.dataset.traceId));
+      check(shown.length === 1 && shown[0] === oldTrace && asked.length >= 2 && asked.slice(1).every((u) => u.includes('before=')),
+        `the trace list goes on from each answer's "next" to the old trace (${asked.length} answers)`);
+      check(await page.$eval('#trace-list-no-match', (p) => p.hidden), 'and does not say "no match" on the way');
+      await page.goto(`${windowBase}/#/records`);
+      await page.fill('#rec-text', 'zq');
+      await page.waitForFunction((id) => { const rows = [...document.querySelectorAll('#record-list tbody tr')];
+        return rows.length === 1 && rows[0].dataset.traceId === id; }, oldTrace);
+      check((await page.textContent('#record-list-info')).startsWith('1 records'), 'the Records view finds it the same way');
+    } finally {
+      windowed.child.kill('SIGTERM');
     }
 
     check(pageErrors.length === 0, `no errors in the page${pageErrors.length ? `: ${pageErrors.join('; ')}` : ''}`);

@@ -101,6 +101,21 @@ bool text_param(const http::request& req, std::string& out, std::string& error) 
   return true;
 }
 
+// before= (a search), after= (a trace's pages): a cursor from an answer's "next" (search.hpp's
+// cursor_text), percent-decoded.
+bool cursor_param(const http::request& req, std::string_view name, std::optional<search_cursor>& out,
+                  std::string& error) {
+  bool has = false;
+  std::string_view raw = req.head.query_param(name, &has);
+  if (!has) return true;
+  std::string value;
+  if (decode_query_value(raw, value)) out = parse_cursor(value);
+  if (out) return true;
+  error = std::string(name) + " must be a \"next\" from an earlier answer (<start_timestamp>/<id>), got '" +
+          text::printable(raw, 80) + "'";
+  return false;
+}
+
 }  // namespace
 
 http::response serve_page(route_context& ctx, const http::request_head& head) {
@@ -134,15 +149,20 @@ http::response handle_traces(route_context& ctx, const http::request& req) {
   std::string error;
   const std::int64_t now = unix_now_ns();
   if (!text_param(req, q.text, error) || !time_param(req, "since", now, q.since_ns, error) ||
-      !time_param(req, "until", now, q.until_ns, error))
+      !time_param(req, "until", now, q.until_ns, error) || !cursor_param(req, "before", q.before, error))
     return json_error(400, error);
+  if (q.before && q.text.empty()) return json_error(400, "before goes with q (a search's \"next\")");
+  // A search answers after one window of records at most, and says where to go on.
+  q.one_window = true;
+  q.window = ctx.options.search_window;
   std::string body;
   bool ok = false;
   bool opened = ctx.db.read(
       [&](sqlite3* db) {
         std::vector<trace_summary> list;
-        ok = recent_traces(db, q, list, error);
-        if (ok) body = traces_to_json(list);
+        std::optional<search_cursor> next;
+        ok = recent_traces(db, q, list, next, error);
+        if (ok) body = traces_to_json(list, next);
       },
       error);
   if (!opened || !ok) return json_error(500, error);
@@ -154,9 +174,11 @@ http::response handle_trace(route_context& ctx, const http::request& req) {
   if (!slot) return busy(ctx);
   std::string id = text::lower(std::string_view(req.head.path).substr(std::string_view("/api/trace/").size()));
   std::string body, error;
+  std::optional<search_cursor> after;
+  if (!cursor_param(req, "after", after, error)) return json_error(400, error);
   bool ok = false;
-  bool opened =
-      ctx.db.read([&](sqlite3* db) { ok = trace_to_json(db, id, body, error, ctx.options.query_max_bytes); }, error);
+  bool opened = ctx.db.read(
+      [&](sqlite3* db) { ok = trace_to_json(db, id, body, error, ctx.options.query_max_bytes, after); }, error);
   if (!opened || !ok) return json_error(500, error);
   return json_response(200, std::move(body));
 }
@@ -198,15 +220,19 @@ http::response handle_records(route_context& ctx, const http::request& req) {
   if (has) q.limit = static_cast<std::size_t>(std::clamp(std::atoi(limit.c_str()), 1, 1000));
   std::string level(req.head.query_param("level", &has));
   if (has) q.min_level = std::clamp(std::atoi(level.c_str()), 0, 24);
-  if (!time_param(req, "since", unix_now_ns(), q.since_ns, error)) return json_error(400, error);
+  if (!time_param(req, "since", unix_now_ns(), q.since_ns, error) || !cursor_param(req, "before", q.before, error))
+    return json_error(400, error);
+  q.one_window = true;
+  q.window = ctx.options.search_window;
   std::string body;
   bool ok = false;
   bool opened = ctx.db.read(
       [&](sqlite3* db) {
         std::vector<record_summary> found;
         bool truncated = false;
-        ok = search_records(db, q, found, truncated, error);
-        if (ok) body = records_to_json(found, truncated);
+        std::optional<search_cursor> next;
+        ok = search_records(db, q, found, truncated, next, error);
+        if (ok) body = with_next(records_to_json(found, truncated), next);
       },
       error);
   if (!opened) return json_error(500, error);

@@ -127,123 +127,293 @@ bool is_trace_id(std::string_view id) {
          });
 }
 
+std::string cursor_text(const search_cursor& c) {
+  return c.start_timestamp + "/" + std::to_string(c.id);
+}
+
+std::optional<search_cursor> parse_cursor(std::string_view text) {
+  // An id of 18 digits at most: it cannot overflow.
+  const auto slash = text.rfind('/');
+  if (slash == std::string_view::npos || slash + 1 == text.size() || text.size() - slash - 1 > 18) return std::nullopt;
+  search_cursor c;
+  for (char d : text.substr(slash + 1)) {
+    if (d < '0' || d > '9') return std::nullopt;
+    c.id = c.id * 10 + (d - '0');
+  }
+  c.start_timestamp = std::string(text.substr(0, slash));
+  if (c.start_timestamp.size() > 40 || !parse_timestamp(c.start_timestamp)) return std::nullopt;
+  return c;
+}
+
 namespace {
 
-// The statement of a search: `select` (a list of columns) of the records matching `q`, newest
-// first, at most `row_limit` (the list must hold start_timestamp, the order of a compound
-// statement being by one of its columns). `wanted` is how many matches the caller needs, which decides
-// between the index's candidates and the newest-first scan for a frequent text. The statement
-// points at `matcher`, which must outlive it.
-bool prepare_search(sqlite3* db, const search_query& q, const char* select, std::size_t wanted, std::int64_t row_limit,
-                    text_matcher& matcher, stmt_handle& out, std::string& error) {
+// How a search reads, decided once for all its windows. Shorter than three characters: a LIKE
+// scan, newest first through the start_timestamp index (one that matches often stops after
+// `limit` rows; one that matches rarely reads every record, window by window). Three or more:
+// the exact match of the trigram index (search_match.hpp), on the index's candidates and on the
+// records above its watermark, which the indexer has not reached yet; or, for a text that many
+// records contain, on every record newest first, window by window.
+enum class plan : std::uint8_t { everything, like_scan, match_scan, match_indexed };
+
+struct search_plan {
+  plan how = plan::everything;
+  std::string filters;    // " AND ..." terms, the text last, on ?1-?4 and ?6 (bind_filters)
+  text_matcher matcher;   // the statements point at it
+  bool windowed = false;  // read newest first in windows: filters that may reject most records
+};
+
+void bind_filters(sqlite3_stmt* s, const search_query& q, search_plan& p) {
+  if (p.how == plan::match_indexed) bind_text(s, 1, p.matcher.index_query());
+  if (p.how == plan::like_scan) bind_text(s, 1, like_pattern(q.text));
+  if (q.service) bind_text(s, 2, *q.service);
+  if (q.since_ns) bind_text(s, 3, format_timestamp(*q.since_ns));
+  if (q.min_level > 0) sqlite3_bind_int(s, 4, q.min_level);
+  if (p.how == plan::match_indexed || p.how == plan::match_scan) {
+    sqlite3_bind_pointer(s, 6, &p.matcher, kMatcherPointerType, nullptr);
+  }
+}
+
+// Decides `p` for `q`. `wanted` is how many matches the caller needs, which decides between the
+// index's candidates and the newest-first scan for a frequent text.
+bool decide(sqlite3* db, const search_query& q, std::size_t wanted, search_plan& p, std::string& error) {
   if (q.text.size() > kMaxSearchText) {
     error = "search text longer than " + std::to_string(kMaxSearchText) + " bytes";
     return false;
   }
-  // Shorter than three characters: a LIKE scan, newest first through the start_timestamp index
-  // (one that matches often stops after `limit` rows; one that matches rarely reads the time
-  // range). Three or more: the exact match of the trigram index (search_match.hpp), on the
-  // index's candidates and on the records above its watermark, which the indexer has not
-  // reached yet; or, for a text that many records contain, on every record newest first.
-  enum class plan : std::uint8_t { everything, like_scan, match_scan, match_indexed };
-  plan how = q.text.empty() ? plan::everything : plan::like_scan;
+  p.how = q.text.empty() ? plan::everything : plan::like_scan;
   error.clear();
-  if (how == plan::like_scan && characters(q.text) >= kMinIndexedSearch) {
-    if (!matcher.open(db, q.text, error) || !register_search_match(db, error)) return false;
-    if (matcher.indexable()) how = indexed_to(db) ? plan::match_indexed : plan::match_scan;
+  if (p.how == plan::like_scan && characters(q.text) >= kMinIndexedSearch) {
+    if (!p.matcher.open(db, q.text, error) || !register_search_match(db, error)) return false;
+    if (p.matcher.indexable()) p.how = indexed_to(db) ? plan::match_indexed : plan::match_scan;
   }
-  std::string filters;
-  if (q.service) filters += " AND service_name = ?2";
-  if (q.since_ns) filters += " AND start_timestamp >= ?3";
-  if (q.min_level > 0) filters += " AND level >= ?4";
+  p.filters.clear();
+  if (q.service) p.filters += " AND service_name = ?2";
+  if (q.since_ns) p.filters += " AND start_timestamp >= ?3";
+  if (q.min_level > 0) p.filters += " AND level >= ?4";
   // The text last: SQLite tests the terms in order, and the filters are cheaper.
-  if (how == plan::match_indexed || how == plan::match_scan) {
-    filters += " AND logfire_search_match(?6, span_name, message, attributes, exception_type, exception_message)";
-  } else if (how == plan::like_scan) {
-    filters +=
+  if (p.how == plan::match_indexed || p.how == plan::match_scan) {
+    p.filters += " AND logfire_search_match(?6, span_name, message, attributes, exception_type, exception_message)";
+  } else if (p.how == plan::like_scan) {
+    p.filters +=
         " AND (span_name LIKE ?1 ESCAPE '\\' OR message LIKE ?1 ESCAPE '\\' OR attributes LIKE ?1 ESCAPE '\\'"
         " OR exception_message LIKE ?1 ESCAPE '\\' OR exception_type LIKE ?1 ESCAPE '\\')";
   }
-  auto bind = [&](sqlite3_stmt* s, std::int64_t limit) {
-    if (how == plan::match_indexed) bind_text(s, 1, matcher.index_query());
-    if (how == plan::like_scan) bind_text(s, 1, like_pattern(q.text));
-    if (q.service) bind_text(s, 2, *q.service);
-    if (q.since_ns) bind_text(s, 3, format_timestamp(*q.since_ns));
-    if (q.min_level > 0) sqlite3_bind_int(s, 4, q.min_level);
-    sqlite3_bind_int64(s, 5, limit);
-    if (how == plan::match_indexed || how == plan::match_scan) {
-      sqlite3_bind_pointer(s, 6, &matcher, kMatcherPointerType, nullptr);
-    }
-  };
-  // The records above the watermark, in id order (a range of the table, not the time index).
-  const std::string beyond_index = std::string("SELECT ") + select +
-                                   " FROM records NOT INDEXED WHERE id > (SELECT indexed_to FROM records_fts_state)";
-  if (how == plan::match_indexed) {
+  if (p.how == plan::match_indexed) {
     // Many records match: reading them all and sorting them costs more (seconds over 1 M
     // records) than the newest-first scan, which stops after `limit` matches. Counted among
     // the index's candidates, and among the newest records beyond the index.
-    bool frequent =
-        frequent_in_index(db, matcher, error) ||
-        (error.empty() &&
-         frequent_beyond_index(
-             db, filters, [&](sqlite3_stmt* s) { bind(s, static_cast<std::int64_t>(wanted) + 1); }, wanted, error));
+    bool frequent = frequent_in_index(db, p.matcher, error) ||
+                    (error.empty() && frequent_beyond_index(
+                                          db, p.filters,
+                                          [&](sqlite3_stmt* s) {
+                                            bind_filters(s, q, p);
+                                            sqlite3_bind_int64(s, 5, static_cast<std::int64_t>(wanted) + 1);
+                                          },
+                                          wanted, error));
     if (!error.empty()) return false;
-    if (frequent) how = plan::match_scan;
+    if (frequent) p.how = plan::match_scan;
   }
+  // Windows where the filters may reject most records read one by one. Not for the index's
+  // candidates (read whole), nor without a text, service or level (every record in the time
+  // range matches: the scan stops after `limit` rows), nor for errors alone (read from their
+  // partial index, which holds nothing else).
+  p.windowed = p.how == plan::like_scan || p.how == plan::match_scan ||
+               (p.how == plan::everything && (q.service || (q.min_level > 0 && q.min_level < 17)));
+  return true;
+}
+
+// The windows of a one-window answer, in records: a small one first (a frequent text fills
+// its page there, and finding where a window ends reads that many entries of the time index),
+// then the rest of `window`. 0: no windows (a search read to the end in one statement, which
+// finding their ends would only slow down).
+class window_steps {
+ public:
+  explicit window_steps(std::size_t window) : window_(std::max<std::size_t>(window, 1)) {
+    size_ = window == 0 ? 0 : std::min(kFirstWindow, window_);
+  }
+  [[nodiscard]] std::size_t size() const { return size_; }
+  // After a window of size() was read and older records remain: moves to the next one; true
+  // when the records read add up to whole windows (where a one-window answer stops).
+  bool advance() {
+    read_ += size_;
+    const std::size_t into = read_ % window_;
+    size_ = window_ - into;
+    return into == 0;
+  }
+
+ private:
+  static constexpr std::size_t kFirstWindow = 1000;
+  std::size_t window_;
+  std::size_t size_ = 0;
+  std::size_t read_ = 0;
+};
+
+// " AND <the record is before `c`>" (in the newest-first order), on ?n (start) and ?n+1 (id);
+// "after or at" with `at_or_after`. The range on start_timestamp alone lets SQLite use its index.
+std::string cursor_terms(int n, bool at_or_after) {
+  const std::string ts = "?" + std::to_string(n);
+  const std::string id = "?" + std::to_string(n + 1);
+  if (at_or_after) return " AND start_timestamp >= " + ts + " AND (start_timestamp > " + ts + " OR id >= " + id + ")";
+  return " AND start_timestamp <= " + ts + " AND (start_timestamp < " + ts + " OR id < " + id + ")";
+}
+
+void bind_cursor(sqlite3_stmt* s, int n, const search_cursor& c) {
+  bind_text(s, n, c.start_timestamp);
+  sqlite3_bind_int64(s, n + 1, c.id);
+}
+
+// The oldest record of the window that starts before `before` (or at the newest record), in
+// `floor`: the `window`-th record newest first (within q's `since`), read from the time index
+// alone. None when no record is older: the window holds them all. With an error level the
+// window counts errors, from their partial index (the records a search then reads one by one).
+bool window_floor(sqlite3* db, const search_query& q, const std::optional<search_cursor>& before, std::size_t window,
+                  std::optional<search_cursor>& floor, std::string& error) {
+  const bool errors = q.min_level >= 17;
+  std::string sql = std::string("SELECT start_timestamp, id FROM records WHERE ") + (errors ? "level >= 17" : "1");
+  if (q.since_ns) sql += " AND start_timestamp >= ?3";
+  if (before) sql += cursor_terms(7, false);
+  sql += " ORDER BY start_timestamp DESC, id DESC LIMIT 2 OFFSET ?5";
+  auto s = prepare(db, sql, error);
+  if (!s) return false;
+  if (q.since_ns) bind_text(s.get(), 3, format_timestamp(*q.since_ns));
+  if (before) bind_cursor(s.get(), 7, *before);
+  sqlite3_bind_int64(s.get(), 5, static_cast<std::int64_t>(std::max<std::size_t>(window, 1) - 1));
+  floor.reset();
+  int rc = sqlite3_step(s.get());
+  if (rc == SQLITE_ROW) {
+    search_cursor oldest{column_text(s.get(), 0), sqlite3_column_int64(s.get(), 1)};
+    rc = sqlite3_step(s.get());
+    if (rc == SQLITE_ROW) floor = std::move(oldest);  // and records older than it
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    error = sqlite3_errmsg(db);
+    return false;
+  }
+  return true;
+}
+
+// One window of a search: `select` (a list of columns that holds start_timestamp and id, the
+// order of a compound statement being by its columns) of the records matching `p` before
+// `before`, newest first, at most `row_limit`, each given to `row` until it returns false. A
+// windowed plan reads at most `window` records (0: all) and sets `floor` to the oldest of them
+// when older ones remain (the next window starts before it); the index's plan reads its
+// candidates whole.
+bool read_window(sqlite3* db, const search_query& q, search_plan& p, const char* select,
+                 const std::optional<search_cursor>& before, std::size_t window, std::int64_t row_limit,
+                 const std::function<bool(sqlite3_stmt*)>& row, std::optional<search_cursor>& floor,
+                 std::string& error) {
+  floor.reset();
+  if (p.windowed && window > 0 && !window_floor(db, q, before, window, floor, error)) return false;
+  std::string bounds;
+  if (before) bounds += cursor_terms(7, false);
+  if (floor) bounds += cursor_terms(9, true);
   std::string sql = std::string("SELECT ") + select + " FROM records WHERE 1";
-  if (how == plan::match_indexed) {
+  if (p.how == plan::match_indexed) {
     // The index's candidates and the records beyond it, in one statement: one snapshot of the
-    // index and its watermark.
-    sql += " AND id IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?1)" + filters + " UNION ALL " +
-           beyond_index + filters;
+    // index and its watermark. The records beyond, in id order (a range of the table, not the
+    // time index).
+    sql += " AND id IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?1)" + bounds + p.filters +
+           " UNION ALL SELECT " + select +
+           " FROM records NOT INDEXED WHERE id > (SELECT indexed_to FROM records_fts_state)" + bounds + p.filters;
   } else {
-    sql += filters;
+    sql += bounds + p.filters;
   }
-  sql += " ORDER BY start_timestamp DESC LIMIT ?5";
-  out = prepare(db, sql, error);
-  if (!out) return false;
-  bind(out.get(), row_limit);
+  sql += " ORDER BY start_timestamp DESC, id DESC LIMIT ?5";
+  auto s = prepare(db, sql, error);
+  if (!s) return false;
+  bind_filters(s.get(), q, p);
+  sqlite3_bind_int64(s.get(), 5, row_limit);
+  if (before) bind_cursor(s.get(), 7, *before);
+  if (floor) bind_cursor(s.get(), 9, *floor);
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    if (!row(s.get())) return true;
+  }
+  if (rc != SQLITE_DONE) {
+    error = sqlite3_errmsg(db);
+    return false;
+  }
   return true;
 }
 
 }  // namespace
 
 bool search_records(sqlite3* db, const search_query& q, std::vector<record_summary>& out, bool& truncated,
-                    std::string& error) {
-  text_matcher matcher;
-  stmt_handle s;
-  if (!prepare_search(db, q, kColumns, q.limit, static_cast<std::int64_t>(q.limit) + 1, matcher, s, error))
-    return false;
+                    std::optional<search_cursor>& next, std::string& error) {
   out.clear();
-  int rc;
-  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out.push_back(read_row(s.get()));
-  if (rc != SQLITE_DONE) {
-    error = sqlite3_errmsg(db);
-    return false;
+  truncated = false;
+  next.reset();
+  search_plan p;
+  if (!decide(db, q, q.limit, p, error)) return false;
+  std::optional<search_cursor> before = q.before;
+  auto take = [&](sqlite3_stmt* s) {
+    out.push_back(read_row(s));
+    return true;
+  };
+  for (window_steps steps(q.one_window ? q.window : 0);;) {
+    std::optional<search_cursor> floor;
+    const auto wanted = static_cast<std::int64_t>(q.limit + 1 - out.size());
+    if (!read_window(db, q, p, kColumns, before, steps.size(), wanted, take, floor, error)) return false;
+    if (out.size() > q.limit) {
+      truncated = true;
+      out.resize(q.limit);
+      return true;
+    }
+    if (!floor) return true;  // every record was read
+    if (steps.advance()) {
+      next = floor;
+      return true;
+    }
+    before = floor;
   }
-  truncated = out.size() > q.limit;
-  if (truncated) out.resize(q.limit);
-  return true;
 }
 
 bool search_trace_ids(sqlite3* db, const search_query& q, std::size_t max_traces, std::vector<std::string>& out,
-                      std::string& error) {
-  text_matcher matcher;
-  stmt_handle s;
-  if (!prepare_search(db, q, "trace_id, start_timestamp", max_traces, kMaxTraceSearchRecords, matcher, s, error))
-    return false;
+                      std::optional<search_cursor>& next, std::string& error) {
   out.clear();
+  next.reset();
+  search_plan p;
+  if (!decide(db, q, max_traces, p, error)) return false;
+  // Going on from a cursor: a trace with a matching record at or after it was listed before.
+  stmt_handle listed;
+  if (q.before) {
+    listed = prepare(db, "SELECT 1 FROM records WHERE trace_id = ?11" + cursor_terms(7, true) + p.filters + " LIMIT 1",
+                     error);
+    if (!listed) return false;
+    bind_filters(listed.get(), q, p);
+    bind_cursor(listed.get(), 7, *q.before);
+  }
+  auto listed_before = [&](const std::string& id) {
+    sqlite3_reset(listed.get());
+    bind_text(listed.get(), 11, id);
+    int rc = sqlite3_step(listed.get());
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) error = sqlite3_errmsg(db);
+    return rc == SQLITE_ROW;
+  };
   std::unordered_set<std::string> seen;
-  int rc = SQLITE_DONE;
-  while (out.size() < max_traces && (rc = sqlite3_step(s.get())) == SQLITE_ROW) {
-    std::string id = column_text(s.get(), 0);
-    if (seen.insert(id).second) out.push_back(std::move(id));
+  std::int64_t matched = 0;
+  auto take = [&](sqlite3_stmt* s) {
+    ++matched;
+    std::string id = column_text(s, 0);
+    if (!seen.insert(id).second) return true;
+    if (listed && listed_before(id)) return error.empty();
+    out.push_back(std::move(id));
+    return out.size() < max_traces;
+  };
+  std::optional<search_cursor> before = q.before;
+  for (window_steps steps(q.one_window ? q.window : 0);;) {
+    std::optional<search_cursor> floor;
+    if (!read_window(db, q, p, "trace_id, start_timestamp, id", before, steps.size(), kMaxTraceSearchRecords - matched,
+                     take, floor, error) ||
+        !error.empty())
+      return false;
+    if (out.size() >= max_traces || matched >= kMaxTraceSearchRecords || !floor) return true;
+    if (steps.advance()) {
+      next = floor;
+      return true;
+    }
+    before = floor;
   }
-  if (out.size() < max_traces && rc != SQLITE_DONE) {
-    error = sqlite3_errmsg(db);
-    return false;
-  }
-  return true;
 }
 
 bool records_after(sqlite3* db, std::int64_t after_id, std::size_t limit, int min_level,
@@ -392,6 +562,19 @@ std::string records_to_json(const std::vector<record_summary>& records, bool tru
   out += truncated ? "true" : "false";
   out += '}';
   return out;
+}
+
+std::string with_next(std::string object, const std::optional<search_cursor>& next) {
+  if (object.empty() || object.back() != '}') return object;
+  object.pop_back();
+  object += ",\"next\":";
+  if (next) {
+    json::append_string(object, cursor_text(*next));
+  } else {
+    object += "null";
+  }
+  object += '}';
+  return object;
 }
 
 }  // namespace logfire::backend

@@ -1,7 +1,7 @@
 // Finding records: a text search with filters (`logfire-cpp search`, the MCP server's `search`
-// tool) and one trace as a tree (`logfire-cpp trace`, MCP's `get_trace`). Both return the same
-// record shape, which records_to_json() writes in the documented, stable JSON form
-// (docs/local-backend.md, "JSON output").
+// tool, the web view's Records and trace list) and one trace as a tree (`logfire-cpp trace`,
+// MCP's `get_trace`). Both return the same record shape, which records_to_json() writes in the
+// documented, stable JSON form (docs/local-backend.md, "JSON output").
 //
 //   std::vector<record_summary> found;
 //   bool truncated = false;
@@ -35,6 +35,23 @@ struct record_summary {
   int depth = 0;  // trace_tree(): nesting under the root; search_records(): 0
 };
 
+// A place in the newest-first order of records (start_timestamp, then id, both descending):
+// where a search that reads one window stopped. As text (the API's `next` and `before`):
+// "<start_timestamp>/<id>", e.g. "2026-12-05 10:41:07.120000/812".
+struct search_cursor {
+  std::string start_timestamp;  // as stored
+  std::int64_t id = 0;
+};
+[[nodiscard]] std::string cursor_text(const search_cursor& c);
+// The cursor that cursor_text() wrote, or none for anything else.
+[[nodiscard]] std::optional<search_cursor> parse_cursor(std::string_view text);
+
+// Records a window holds: a search that has to read records one by one, newest first (a text
+// that many records hold, which the index cannot narrow; a text under three characters; a
+// service or level filter), and answers after one window (search_query::one_window), reads at
+// most this many: about 0.1 s over the benchmark's records.
+constexpr std::size_t kScanWindow = 100'000;
+
 struct search_query {
   // Matched, case-insensitively (for ASCII; for other letters too from kMinIndexedSearch
   // characters, with the trigram index's folding: search_match.hpp), as a substring of the span
@@ -46,22 +63,39 @@ struct search_query {
   std::optional<std::int64_t> since_ns;  // records that started at or after this (Unix ns)
   int min_level = 0;                     // records at this level or above (17 = error)
   std::size_t limit = 50;                // newest first; more set `truncated`
+  std::optional<search_cursor> before;   // only records older than this (a one-window search's `next`)
+  // Read one window of a newest-first scan at most: when it holds fewer than `limit` matches
+  // and older records remain, the search stops there and says where (`next`). Otherwise (the
+  // default) the search reads until `limit` matches are found or every record was read. A
+  // search through the index answers whole either way.
+  bool one_window = false;
+  std::size_t window = kScanWindow;  // records a window holds (tests make it small)
 };
 constexpr std::size_t kMaxSearchText = 400;
 // Texts of at least this many characters are looked up in the trigram index (and the records
 // above its watermark); shorter ones scan.
 constexpr std::size_t kMinIndexedSearch = 3;
 
-// Newest first. Fails with SQLite's message, or for a search text over kMaxSearchText.
+// Newest first. `next` is set when a one-window search stopped before the oldest record (the
+// records it did not read are those before `next`). Fails with SQLite's message, or for a
+// search text over kMaxSearchText.
 bool search_records(sqlite3* db, const search_query& q, std::vector<record_summary>& out, bool& truncated,
-                    std::string& error);
+                    std::optional<search_cursor>& next, std::string& error);
+// The same read to the end (`logfire-cpp search`, MCP's `search`: q.one_window unset).
+inline bool search_records(sqlite3* db, const search_query& q, std::vector<record_summary>& out, bool& truncated,
+                           std::string& error) {
+  std::optional<search_cursor> next;
+  return search_records(db, q, out, truncated, next, error);
+}
 
-// The traces of the records matching `q` (its text, service, since and level; not its limit),
-// by their newest matching record, newest first: at most `max_traces` distinct trace ids, from
-// at most kMaxTraceSearchRecords matching records (the trace list's `q`, traces.hpp). The same
-// search as search_records(), records the indexer has not reached yet included.
+// The traces of the records matching `q` (its text, service, since, level and `before`; not
+// its limit), by their newest matching record, newest first: at most `max_traces` distinct
+// trace ids, from at most kMaxTraceSearchRecords matching records (the trace list's `q`,
+// traces.hpp). The same search as search_records(), records the indexer has not reached yet
+// included. With `before`, a trace with a matching record at or after it is left out: the
+// answer goes on from the one that gave `before` as its `next`, without repeating it.
 bool search_trace_ids(sqlite3* db, const search_query& q, std::size_t max_traces, std::vector<std::string>& out,
-                      std::string& error);
+                      std::optional<search_cursor>& next, std::string& error);
 constexpr std::int64_t kMaxTraceSearchRecords = 100'000;
 
 // Records that arrived after `after_id` (their `id`), oldest first, at most `limit`
@@ -78,6 +112,9 @@ bool trace_tree(sqlite3* db, std::string_view trace_id, std::size_t limit, std::
 // {"records":[{...}],"truncated":false} (see docs/local-backend.md for every field).
 [[nodiscard]] std::string records_to_json(const std::vector<record_summary>& records, bool truncated,
                                           bool with_depth = false);
+// A JSON object (records_to_json's, traces_to_json's) with "next": the cursor (cursor_text) from
+// which a search goes on, or null. The API's answers carry it; the CLI's do not.
+[[nodiscard]] std::string with_next(std::string object, const std::optional<search_cursor>& next);
 // One record as a JSON object (the elements of records_to_json's list; `tail --json` lines).
 void append_record_json(std::string& out, const record_summary& r, bool with_depth);
 

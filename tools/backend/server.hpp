@@ -55,6 +55,10 @@ struct server_options {
   std::size_t query_max_bytes = 16u << 20;
   std::chrono::milliseconds query_timeout{10'000};
   int query_concurrency = 4;
+  // Records one answer of /api/traces?q= or /api/records reads at most where it has to read them
+  // one by one (search.hpp's kScanWindow); an answer that stops there says where to go on
+  // ("next"). Default 100 000 (--search-window).
+  std::size_t search_window = 100'000;
   // Live updates (GET /api/live): streams open at once, and bytes queued per stream before a
   // slow client is dropped. Defaults 32 and 64 KiB (--max-live-clients, --live-queue-size).
   std::size_t max_live_clients = 32;

@@ -54,13 +54,16 @@ bool newest_trace_ids(sqlite3* db, const trace_query& q, std::size_t scan_limit,
 // With a text: the traces of the records the search finds (search.hpp), with the same record
 // filters; `until` is checked on each trace (its matching record may come later).
 bool searched_trace_ids(sqlite3* db, const trace_query& q, std::size_t scan_limit, std::vector<std::string>& order,
-                        std::string& error) {
+                        std::optional<search_cursor>& next, std::string& error) {
   search_query search;
   search.text = q.text;
   if (!q.service.empty()) search.service = q.service;
   search.since_ns = q.since_ns;
   search.min_level = q.errors_only ? 17 : 0;
-  return search_trace_ids(db, search, scan_limit, order, error);
+  search.before = q.before;
+  search.one_window = q.one_window;
+  search.window = q.window;
+  return search_trace_ids(db, search, scan_limit, order, next, error);
 }
 
 // One trace's counts and times (`agg`) and its root (`root`), both bound to the id as ?1.
@@ -90,8 +93,10 @@ void summarize(sqlite3_stmt* agg, sqlite3_stmt* root, const std::string& id, tra
 
 }  // namespace
 
-bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>& out, std::string& error) {
+bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>& out,
+                   std::optional<search_cursor>& next, std::string& error) {
   out.clear();
+  next.reset();
   std::vector<std::string> order;
   if (q.text.size() > kMaxSearchText) {
     error = "search text longer than " + std::to_string(kMaxSearchText) + " bytes";
@@ -101,7 +106,8 @@ bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>
   // then (they are summed only until `limit` pass).
   const bool whole_trace_filters = q.min_duration_s > 0 || q.since_ns || q.until_ns;
   const std::size_t scan = whole_trace_filters ? std::min<std::size_t>(q.limit * 20, 20000) : q.limit;
-  if (!(q.text.empty() ? newest_trace_ids(db, q, scan, order, error) : searched_trace_ids(db, q, scan, order, error)))
+  if (!(q.text.empty() ? newest_trace_ids(db, q, scan, order, error)
+                       : searched_trace_ids(db, q, scan, order, next, error)))
     return false;
   auto agg = prepare(db,
                      "SELECT min(start_timestamp), max(coalesce(end_timestamp, start_timestamp)), "
@@ -125,6 +131,7 @@ bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>
     out.push_back(std::move(t));
     if (out.size() >= q.limit) break;
   }
+  if (out.size() >= q.limit) next.reset();  // the list is full: nothing to go on with
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.start_ns > b.start_ns; });
   return true;
 }
@@ -163,7 +170,19 @@ std::string traces_to_json(const std::vector<trace_summary>& traces) {
   return s;
 }
 
+std::string traces_to_json(const std::vector<trace_summary>& traces, const std::optional<search_cursor>& next) {
+  return with_next(traces_to_json(traces), next);
+}
+
 namespace {
+
+// The index of the result column `name` (-1 when absent).
+int column_index(sqlite3_stmt* s, std::string_view name) {
+  for (int i = 0, n = sqlite3_column_count(s); i < n; ++i) {
+    if (name == sqlite3_column_name(s, i)) return i;
+  }
+  return -1;
+}
 
 // One row of `SELECT * FROM records` as a JSON object; the JSON columns are embedded as JSON.
 void append_record(std::string& out, sqlite3_stmt* s) {
@@ -200,17 +219,27 @@ void append_record(std::string& out, sqlite3_stmt* s) {
 
 }  // namespace
 
-bool trace_to_json(sqlite3* db, std::string_view trace_id, std::string& out, std::string& error,
-                   std::size_t max_bytes) {
-  constexpr int kMaxRows = 20'000;
-  auto s = prepare(db, "SELECT * FROM records WHERE trace_id = ?1 ORDER BY start_timestamp, id LIMIT 20001", error);
+bool trace_to_json(sqlite3* db, std::string_view trace_id, std::string& out, std::string& error, std::size_t max_bytes,
+                   const std::optional<search_cursor>& after) {
+  std::string sql = "SELECT * FROM records WHERE trace_id = ?1";
+  if (after) sql += " AND start_timestamp >= ?2 AND (start_timestamp > ?2 OR id > ?3)";
+  sql += " ORDER BY start_timestamp, id LIMIT " + std::to_string(kTracePageRecords + 1);
+  auto s = prepare(db, sql, error);
   if (!s) return false;
   sqlite3_bind_text(s.get(), 1, trace_id.data(), static_cast<int>(trace_id.size()), SQLITE_STATIC);
+  if (after) {
+    sqlite3_bind_text(s.get(), 2, after->start_timestamp.data(), static_cast<int>(after->start_timestamp.size()),
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(s.get(), 3, after->id);
+  }
   out = "{\"trace_id\":";
   json::append_string(out, trace_id);
   out += ",\"records\":[";
   int rows = 0;
   bool truncated = false;
+  search_cursor last;  // the last record given: where the next page starts
+  const int start_column = column_index(s.get(), "start_timestamp");
+  const int id_column = column_index(s.get(), "id");
   while (true) {
     int rc = sqlite3_step(s.get());
     if (rc == SQLITE_DONE) break;
@@ -218,16 +247,19 @@ bool trace_to_json(sqlite3* db, std::string_view trace_id, std::string& out, std
       error = sqlite3_errmsg(db);
       return false;
     }
-    if (rows == kMaxRows || out.size() >= max_bytes) {
+    // A page holds one record at least, so that paging always moves on.
+    if (rows > 0 && (rows == kTracePageRecords || out.size() >= max_bytes)) {
       truncated = true;
       break;
     }
     if (rows++ > 0) out += ',';
     append_record(out, s.get());
+    last = {column_text(s.get(), start_column), sqlite3_column_int64(s.get(), id_column)};
   }
   out += "],\"truncated\":";
   out += truncated ? "true" : "false";
   out += '}';
+  out = with_next(std::move(out), truncated ? std::optional<search_cursor>(last) : std::nullopt);
   return true;
 }
 

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "search.hpp"
+
 namespace logfire::backend {
 
 struct trace_summary {
@@ -43,20 +45,43 @@ struct trace_query {
   std::string text{};
   std::optional<std::int64_t> since_ns{};  // only traces that started at or after this (Unix ns)
   std::optional<std::int64_t> until_ns{};  // only traces that started before this (Unix ns)
+  // With `text`: go on from an answer's `next` (traces whose newest matching record is before
+  // it), and read one window of records at most (search_query's `before`, `one_window`, `window`).
+  std::optional<search_cursor> before{};
+  bool one_window = false;
+  std::size_t window = kScanWindow;
 };
 
 // The most recent traces (by their latest record's start, or with `text` their latest matching
-// record's), newest first. Fails with SQLite's message, or for a text over kMaxSearchText.
-bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>& out, std::string& error);
+// record's), newest first. `next` is set when a one-window search stopped before finding
+// `limit` traces and older records remain: the traces found are all those whose newest matching
+// record is in the window, and a query with `before` = `next` lists the next ones. Fails with
+// SQLite's message, or for a text over kMaxSearchText.
+bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>& out,
+                   std::optional<search_cursor>& next, std::string& error);
+// The same read to the end (`logfire-cpp traces`, MCP: q.one_window unset).
+inline bool recent_traces(sqlite3* db, const trace_query& q, std::vector<trace_summary>& out, std::string& error) {
+  std::optional<search_cursor> next;
+  return recent_traces(db, q, out, next, error);
+}
 
 // {"traces":[{"trace_id":..., "start_timestamp":..., "duration":..., ...}]}
 [[nodiscard]] std::string traces_to_json(const std::vector<trace_summary>& traces);
+// The same with "next" (GET /api/traces): the cursor (cursor_text) from which a search goes on,
+// or null.
+[[nodiscard]] std::string traces_to_json(const std::vector<trace_summary>& traces,
+                                         const std::optional<search_cursor>& next);
 
-// {"trace_id":"...","records":[{<every column>}...],"truncated":false}; JSON columns (attributes,
-// tags, events...) are embedded as JSON. An unknown trace gives an empty "records" list. At most
-// 20 000 records and about `max_bytes` of JSON ("truncated": true beyond).
+// {"trace_id":"...","records":[{<every column>}...],"truncated":false,"next":null}; JSON columns
+// (attributes, tags, events...) are embedded as JSON, records by start, then arrival. An
+// unknown trace gives an empty "records" list. At most kTracePageRecords records and about
+// `max_bytes` of JSON: beyond, "truncated" is true and "next" is the cursor (cursor_text) of the
+// last record given, from which a call with `after` goes on (the web view reads a large trace
+// in such pages).
 bool trace_to_json(sqlite3* db, std::string_view trace_id, std::string& out, std::string& error,
-                   std::size_t max_bytes = static_cast<std::size_t>(-1));
+                   std::size_t max_bytes = static_cast<std::size_t>(-1),
+                   const std::optional<search_cursor>& after = std::nullopt);
+constexpr int kTracePageRecords = 20'000;
 
 // "1.23s", "45.6ms", "789µs".
 [[nodiscard]] std::string format_duration(double seconds);

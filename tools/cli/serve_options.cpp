@@ -180,6 +180,11 @@ std::vector<serve_option> option_table() {
            ms(10), ms(3'600'000), [](serve_config& c, ms d) { c.server.query_timeout = d; }, "10s")},
       {{"query-concurrency", "N", "API reads (queries, trace list, traces) at once (default 4) -> 429"},
        count(1, 256, [](serve_config& c, long long n) { c.server.query_concurrency = static_cast<int>(n); })},
+      {{"search-window", "N",
+        "records one answer of a search in the web view reads at most; it says where it\n"
+        "stopped (\"next\"), and the page goes on from there (default 100000)"},
+       count(1, 100'000'000,
+             [](serve_config& c, long long n) { c.server.search_window = static_cast<std::size_t>(n); })},
       {{"max-live-clients", "N", "web views following live updates (/api/live) at once (default 32) -> 503"},
        count(1, 4096, [](serve_config& c, long long n) { c.server.max_live_clients = static_cast<std::size_t>(n); })},
       {{"live-queue-size", "SIZE", "bytes queued for one live client before it is dropped as too slow (default 64KiB)"},

@@ -2,9 +2,10 @@
 // nested by parent) or flame graph (canvas, for traces of thousands of spans) with the selected
 // record's attributes and exception, and a read-only SQL box.
 // Plain JavaScript, no libraries, no network beyond this server's JSON API:
-//   GET /api/traces?limit=N[&errors=1][&service=S][&min_duration_ms=N][&q=TEXT][&since=15m]   GET /api/trace/<trace_id>
+//   GET /api/traces?limit=N[&errors=1][&service=S][&min_duration_ms=N][&q=TEXT][&since=15m][&before=NEXT]
+//   GET /api/trace/<trace_id>[?after=NEXT]  (a large trace in pages)
 //   POST /api/query (SQL text)
-//   GET /api/records?q=&service=&since=&level=&limit=  (search and filters, newest first)
+//   GET /api/records?q=&service=&since=&level=&limit=[&before=NEXT]  (search and filters, newest first)
 //   GET /api/live (server-sent events: a `records` event after every committed export, naming its traces)
 // The Metrics page (#/metrics) is metrics.js.
 'use strict';
@@ -113,8 +114,10 @@
     const m = hash.match(/^#\/trace\/([0-9a-fA-F]{32})(?:\?(.*))?/);
     if (m) {
       show('trace');
-      const view = new URLSearchParams(m[2] || '').get('view');
-      traceView = view === 'flame' || view === 'waterfall' ? view : '';
+      const params = new URLSearchParams(m[2] || '');
+      const view = params.get('view');
+      flameAddress = flameAddressOf(params);
+      traceView = view === 'flame' || view === 'waterfall' ? view : flameAddress ? 'flame' : '';
       loadTrace(m[1].toLowerCase());
     } else if (hash.startsWith('#/metrics')) {
       // The Metrics page lives in metrics.js.
@@ -167,24 +170,56 @@
     refreshTraces();
   }
 
-  // Reloads overlap (live events, filters, navigation): only the newest answer is drawn.
+  // A search answers after one window of records (serve's --search-window) and, when it found
+  // fewer than asked, says where it stopped ("next"): the page asks on from there, drawing what
+  // it has meanwhile, until the list or the records run out. Each answer leaves out the traces
+  // listed before (those with a match at or after `before`), so the answers add up to the one
+  // list a single read would give, sorted here by start as the server sorts each answer.
+  function searchedBackTo(next) {
+    return `Searching older records… (read back to ${localTime(next.slice(0, next.lastIndexOf('/')))})`;
+  }
+
+  // Reloads overlap (live events, filters, navigation): only the newest answer is drawn. A live
+  // reload waits for a search that is still going on (searching), so that it can finish.
+  const TRACE_LIST_LIMIT = 100;
   let tracesSeq = 0;
+  const searching = { traces: false, records: false, reload: false };
   async function refreshTraces() {
     const seq = ++tracesSeq;
     const params = traceFilterParams();
     const filtered = params.toString() !== '';
-    params.set('limit', '100');
+    let traces = [];
+    let before = null;
+    searching.traces = true;
     try {
-      const data = await api(`/api/traces?${params}`);
-      if (seq !== tracesSeq) return;
-      renderTraceList(data.traces, filtered);
+      do {
+        const ask = new URLSearchParams(params);
+        ask.set('limit', String(TRACE_LIST_LIMIT - traces.length));
+        if (before) ask.set('before', before);
+        const data = await api(`/api/traces?${ask}`);
+        if (seq !== tracesSeq || currentView !== 'traces') return;
+        traces = traces.concat(data.traces).sort((a, b) => (a.start_timestamp < b.start_timestamp) - (a.start_timestamp > b.start_timestamp));
+        before = traces.length < TRACE_LIST_LIMIT ? data.next : null;
+        renderTraceList(traces, filtered, before);
+      } while (before);
       setStatus(true, `updated ${new Date().toLocaleTimeString()}`);
     } catch (e) {
       if (seq === tracesSeq) setStatus(false, `cannot list traces: ${e.message}`);
+    } finally {
+      if (seq === tracesSeq) searchDone('traces');
     }
   }
 
-  function renderTraceList(traces, filtered) {
+  // A search chain ended: a live reload that came meanwhile runs now.
+  function searchDone(which) {
+    searching[which] = false;
+    if (searching.reload) {
+      searching.reload = false;
+      scheduleReload();
+    }
+  }
+
+  function renderTraceList(traces, filtered, next) {
     const rows = traces.map((t) => {
       const root = (t.root_message || t.root_span_name) + (t.pending_count > 0 ? ' (running)' : '');
       return el('tr', {
@@ -202,7 +237,9 @@
     });
     $('trace-list').tBodies[0].replaceChildren(...rows);
     $('trace-list-empty').hidden = traces.length > 0 || filtered;
-    $('trace-list-no-match').hidden = traces.length > 0 || !filtered;
+    $('trace-list-no-match').hidden = traces.length > 0 || !filtered || !!next;
+    $('trace-list-more').hidden = !next;
+    if (next) $('trace-list-more').textContent = searchedBackTo(next);
   }
 
   // ---- one trace: waterfall and details -----------------------------------------------------------
@@ -248,6 +285,24 @@
   let traceView = '';
   let traceRows = [];
 
+  // A trace comes in pages (/api/trace answers at most 20 000 records and --query-max-bytes of
+  // JSON, and says where the next page starts): the page reads on until the trace ends or it
+  // holds TRACE_MAX_RECORDS, the most it draws ("truncated" beyond, in the title).
+  const TRACE_MAX_RECORDS = 100000;
+  async function fetchTrace(id, quiet) {
+    const records = [];
+    let after = null;
+    for (;;) {
+      const data = await api(`/api/trace/${id}${after ? `?after=${encodeURIComponent(after)}` : ''}`);
+      if (id !== openTrace) return null;
+      for (const r of data.records) records.push(r);
+      after = data.next;
+      if (!after) return { records, truncated: data.truncated };
+      if (records.length >= TRACE_MAX_RECORDS) return { records, truncated: true };
+      if (!quiet) $('waterfall').replaceChildren(el('p', { class: 'meta' }, `loading… ${records.length} records so far`));
+    }
+  }
+
   let openTrace = '';
   // quiet: a live reload of the trace on screen, without the "loading" placeholder.
   async function loadTrace(id, quiet = false) {
@@ -263,13 +318,13 @@
     }
     let data;
     try {
-      data = await api(`/api/trace/${id}`);
+      data = await fetchTrace(id, quiet);
     } catch (e) {
       if (id !== openTrace) return;
       $('waterfall').replaceChildren(el('p', { class: 'error' }, `Could not load the trace: ${e.message}`));
       return;
     }
-    if (id !== openTrace || currentView !== 'trace') return;  // another trace was opened meanwhile
+    if (!data || id !== openTrace || currentView !== 'trace') return;  // another trace was opened meanwhile
     const records = data.records;
     if (records.length === 0) {
       $('waterfall').replaceChildren(el('p', { class: 'empty' }, 'No records in this trace (yet).'));
@@ -321,16 +376,19 @@
       selectRecord(record, $('waterfall').querySelector(`.wf-row[data-span-id="${record.span_id}"]`));
     } else {
       $('waterfall').replaceChildren();  // its rows would stay in the page, hidden
-      setupFlame(openTrace, rows);
+      const placed = setupFlame(openTrace, rows);
       selectRecord(record, null);
-      flameSelect(record);
+      // The part of the trace the address asked for stays in view; otherwise the view moves to
+      // the selection.
+      if (placed) requestFlameDraw();
+      else flameSelect(record);
     }
   }
 
   // The toggle: kept in the address (replaceState, so Back still leaves the trace).
   function setTraceView(mode) {
     traceView = mode;
-    history.replaceState(null, '', `${location.pathname}${location.search}#/trace/${openTrace}?view=${mode}`);
+    history.replaceState(null, '', traceAddress());
     if (traceRows.length > 0) {
       showTraceView(traceRows.find((x) => x.record.span_id === selectedSpan)?.record || traceRows[0].record);
     }
@@ -397,6 +455,53 @@
   const FLAME_AXIS = 20;
   const flame = { traceId: '', byDepth: [], t0: 0, t1: 1, from: 0, to: 1 };
 
+  // The zoom window and the first row in view are kept in the address, so that a reload or a
+  // shared link shows the same part of the trace: #/trace/<id>?view=flame&window=<from>-<to>&depth=<row>,
+  // the window in whole µs from the trace's start (as canvas.dataset.window), both left out
+  // when the whole trace is in view. flameAddress holds what the address asked for until the
+  // trace it names is set up.
+  let flameAddress = null;
+  function flameAddressOf(params) {
+    const w = /^(\d+)-(\d+)$/.exec(params.get('window') || '');
+    const depth = Number(params.get('depth'));
+    if (!w && !(depth > 0)) return null;
+    return { from: w ? Number(w[1]) : null, to: w ? Number(w[2]) : null, depth: depth > 0 ? Math.floor(depth) : 0 };
+  }
+  // The open trace's address: its view, and in the flame graph the window and row in view.
+  function traceAddress() {
+    const params = new URLSearchParams();
+    const mode = traceView || (traceRows.length > WATERFALL_MAX_ROWS ? 'flame' : 'waterfall');
+    if (traceView) params.set('view', traceView);
+    if (mode === 'flame' && flame.traceId === openTrace) {
+      const from = Math.round(flame.from - flame.t0);
+      const to = Math.round(flame.to - flame.t0);
+      if (from > 0 || to < Math.round(flame.t1 - flame.t0)) {
+        params.set('view', 'flame');
+        params.set('window', `${from}-${to}`);
+      }
+      const depth = Math.floor($('flame-scroll').scrollTop / FLAME_ROW);
+      if (depth > 0) {
+        params.set('view', 'flame');
+        params.set('depth', String(depth));
+      }
+    }
+    const query = params.toString();
+    return `${location.pathname}${location.search}#/trace/${openTrace}${query ? `?${query}` : ''}`;
+  }
+  // Writes the window to the address at most every 250 ms while it moves (replaceState, so Back
+  // still leaves the trace; browsers refuse a page that calls it hundreds of times a second).
+  let addressTimer = 0;
+  function flameWindowToAddress() {
+    if (addressTimer) return;
+    addressTimer = setTimeout(() => {
+      addressTimer = 0;
+      if (currentView === 'trace' && flame.traceId === openTrace && !$('flame').hidden) {
+        history.replaceState(null, '', traceAddress());
+      }
+    }, 250);
+  }
+
+  // Returns whether the address placed the view (a window or a row it asked for).
   function setupFlame(id, rows) {
     const same = flame.traceId === id;
     flame.traceId = id;
@@ -416,13 +521,26 @@
     for (const row of flame.byDepth) row.sort((a, b) => a.start - b.start);
     flame.t0 = t0;
     flame.t1 = t1;
-    // A live reload of the same trace keeps the zoom.
-    if (!same || flame.to <= flame.from) {
+    // A live reload of the same trace keeps the zoom; the address's window applies once.
+    const asked = flameAddress;
+    flameAddress = null;
+    if (!same || flame.to <= flame.from || asked) {
       flame.from = t0;
       flame.to = t1;
+      if (asked && asked.from !== null && asked.to > asked.from) {
+        flame.from = Math.max(t0, t0 + asked.from);
+        flame.to = Math.min(t1, t0 + asked.to);
+        if (flame.to <= flame.from) [flame.from, flame.to] = [t0, t1];
+      }
       $('flame-scroll').scrollTop = 0;
     }
     drawFlame();
+    // The rows scroll once the spacer gives them their height (drawFlame sets it).
+    if (asked && asked.depth > 0) {
+      $('flame-scroll').scrollTop = asked.depth * FLAME_ROW;
+      drawFlame();
+    }
+    return !!asked;
   }
 
   // The page's colours (style.css's variables), read once; a bar's colour is set up with the bar.
@@ -611,6 +729,7 @@
     flame.from = Math.max(from, flame.t0);
     flame.to = Math.min(to, flame.t1);
     requestFlameDraw();
+    flameWindowToAddress();
   }
 
   // Shows the selection (selectRecord's) in the flame graph; when the bar is outside the zoom
@@ -636,8 +755,33 @@
       const rect = canvas.getBoundingClientRect();
       return flame.from + ((ev.clientX - rect.left) / rect.width) * (flame.to - flame.from);
     };
-    $('flame-scroll').addEventListener('scroll', requestFlameDraw, { passive: true });
+    $('flame-scroll').addEventListener('scroll', () => {
+      requestFlameDraw();
+      flameWindowToAddress();
+    }, { passive: true });
     window.addEventListener('resize', requestFlameDraw);
+    // The keyboard, when the canvas has the focus (Tab to it, or a click): arrows pan (a tenth of
+    // the window, Shift half of it) and scroll the rows, + and − zoom around the middle, 0 shows
+    // the whole trace, Home and End go to its start and end.
+    canvas.addEventListener('keydown', (ev) => {
+      if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      const w = flame.to - flame.from;
+      const step = w * (ev.shiftKey ? 0.5 : 0.1);
+      const box = $('flame-scroll');
+      switch (ev.key) {
+        case 'ArrowLeft': flameWindow(flame.from - step, flame.to - step); break;
+        case 'ArrowRight': flameWindow(flame.from + step, flame.to + step); break;
+        case 'ArrowUp': box.scrollTop -= FLAME_ROW; break;
+        case 'ArrowDown': box.scrollTop += FLAME_ROW; break;
+        case '+': case '=': flameZoom(0.5); break;
+        case '-': case '_': flameZoom(2); break;
+        case '0': flameWindow(flame.t0, flame.t1); break;
+        case 'Home': flameWindow(flame.t0, flame.t0 + w); break;
+        case 'End': flameWindow(flame.t1 - w, flame.t1); break;
+        default: return;
+      }
+      ev.preventDefault();  // the page does not scroll too
+    });
     // Ctrl+wheel (and a trackpad's pinch) zooms around the pointer; a sideways wheel pans; the
     // plain wheel scrolls the rows.
     canvas.addEventListener('wheel', (ev) => {
@@ -819,9 +963,12 @@
 
   // ---- records: search and filters ----------------------------------------------------------------
 
+  // As the trace list, the search goes on from each answer's "next" until 200 records are found
+  // or every record was read; the answers follow each other, newest first.
+  const RECORD_LIST_LIMIT = 200;
   let recordsSeq = 0;  // answers to older filter settings are dropped
   async function refreshRecords() {
-    const params = new URLSearchParams({ limit: '200' });
+    const params = new URLSearchParams();
     const text = $('rec-text').value.trim();
     if (text) params.set('q', text);
     const service = $('rec-service').value.trim();
@@ -829,25 +976,43 @@
     if ($('rec-since').value) params.set('since', $('rec-since').value);
     if ($('rec-errors').checked) params.set('level', '17');
     const seq = ++recordsSeq;
+    let found = [];
+    let before = null;
+    searching.records = true;
     try {
-      const data = await api(`/api/records?${params}`);
-      if (seq !== recordsSeq) return;
-      let records = data.records;
-      if ($('rec-logs').checked) records = records.filter((r) => r.kind === 'log');
-      $('record-list').tBodies[0].replaceChildren(...records.map((r) => el('tr', { class: r.level >= 17 ? 'has-error' : undefined, 'data-trace-id': r.trace_id },
-        el('td', {}, localTime(r.start_timestamp)),
-        el('td', { class: levelClass(r.level) }, levelName(r.level)),
-        el('td', {}, r.kind === 'pending_span' ? 'running' : r.kind),
-        el('td', { class: 'num' }, r.kind === 'pending_span' ? 'running' : fmtDuration(r.duration)),
-        el('td', {}, r.service_name),
-        el('td', {}, r.message || r.span_name),
-        el('td', {}, el('a', { href: `#/trace/${r.trace_id}`, class: 'trace-link' }, r.trace_id.slice(0, 8))))));
-      $('record-list-info').textContent = `${records.length} records, newest first` + (data.truncated ? ' (more match: narrow the filters)' : '');
+      do {
+        const ask = new URLSearchParams(params);
+        ask.set('limit', String(RECORD_LIST_LIMIT - found.length));
+        if (before) ask.set('before', before);
+        const data = await api(`/api/records?${ask}`);
+        if (seq !== recordsSeq || currentView !== 'records') return;
+        found = found.concat(data.records);
+        before = data.next;
+        renderRecords(found, data.truncated, before);
+      } while (before);
       setStatus(true, `updated ${new Date().toLocaleTimeString()}`);
     } catch (e) {
       if (seq === recordsSeq) $('record-list-info').textContent = `Could not search: ${e.message}`;
+    } finally {
+      if (seq === recordsSeq) searchDone('records');
     }
   }
+
+  function renderRecords(found, truncated, next) {
+    let records = found;
+    if ($('rec-logs').checked) records = records.filter((r) => r.kind === 'log');
+    $('record-list').tBodies[0].replaceChildren(...records.map((r) => el('tr', { class: r.level >= 17 ? 'has-error' : undefined, 'data-trace-id': r.trace_id },
+      el('td', {}, localTime(r.start_timestamp)),
+      el('td', { class: levelClass(r.level) }, levelName(r.level)),
+      el('td', {}, r.kind === 'pending_span' ? 'running' : r.kind),
+      el('td', { class: 'num' }, r.kind === 'pending_span' ? 'running' : fmtDuration(r.duration)),
+      el('td', {}, r.service_name),
+      el('td', {}, r.message || r.span_name),
+      el('td', {}, el('a', { href: `#/trace/${r.trace_id}`, class: 'trace-link' }, r.trace_id.slice(0, 8))))));
+    $('record-list-info').textContent = next ? searchedBackTo(next) : `${records.length} records, newest first` +
+      (truncated ? ' (more match: narrow the filters)' : '');
+  }
+
   let filterTimer = null;
   for (const id of ['rec-text', 'rec-service']) {
     $(id).addEventListener('input', () => { clearTimeout(filterTimer); filterTimer = setTimeout(refreshRecords, 250); });
@@ -877,7 +1042,8 @@
     reloadTimer = setTimeout(() => {
       reloadTimer = null;
       if (document.hidden) return;
-      if (currentView === 'traces') refreshTraces();
+      if (searching[currentView]) searching.reload = true;  // after the search on screen
+      else if (currentView === 'traces') refreshTraces();
       else if (currentView === 'records') refreshRecords();
       else if (currentView === 'trace' && openTrace) loadTrace(openTrace, true);
     }, 300);
