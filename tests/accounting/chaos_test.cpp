@@ -32,17 +32,8 @@
 
 using namespace accounting_test;
 
-// ThreadSanitizer cannot start threads after a multi-threaded fork; clang 14's AddressSanitizer
-// does not lock its allocator around fork(), so a child can inherit it locked by a worker thread
-// that was allocating (seen as a child hung inside the sanitizer's allocator). The fork part
-// runs in the plain build (and fork_locks_test runs under ASan with a non-allocating producer).
-#if defined(__SANITIZE_ADDRESS__)
-#define LOGFIRE_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define LOGFIRE_UNDER_ASAN 1
-#endif
-#endif
+// Forks only in the plain build: see LOGFIRE_UNDER_TSAN and LOGFIRE_UNDER_ASAN in
+// accounting_support.hpp.
 
 namespace {
 
