@@ -810,6 +810,49 @@ bool append_message(std::string_view tmpl, std::span<const attribute> attrs, std
   return false;
 }
 
+bool make_template_plan(std::string_view tmpl, std::span<const attribute> attrs, template_plan& plan) {
+  plan.pieces.clear();
+  const auto literal = [&plan](std::string_view text) {
+    if (!text.empty()) plan.pieces.push_back({text, template_plan::k_literal});
+  };
+  std::size_t i = 0;
+  while (i < tmpl.size()) {
+    const std::size_t j = next_brace(tmpl, i);
+    literal(tmpl.substr(i, j - i));
+    if (j == tmpl.size()) break;
+    // "{{" and "}}" are one literal brace; a single "}" is malformed.
+    if (j + 1 < tmpl.size() && tmpl[j + 1] == tmpl[j]) {
+      literal(tmpl.substr(j, 1));
+      i = j + 2;
+      continue;
+    }
+    if (tmpl[j] == '}') return false;
+    std::size_t k = j + 1;
+    while (k < tmpl.size() && char_class(tmpl[k]) == c_plain) ++k;
+    if (k == tmpl.size() || tmpl[k] != '}') return false;  // unclosed, or not a plain field
+    const std::string_view name = tmpl.substr(j + 1, k - j - 1);
+    if (name.empty() || name.back() == '=') return false;
+    std::size_t field = 0;  // the first attribute with that key, as lookup() finds it
+    while (field < attrs.size() && attrs[field].key != name) ++field;
+    if (field == attrs.size()) return false;
+    plan.pieces.push_back({{}, static_cast<std::uint32_t>(field)});
+    i = k + 1;
+  }
+  return true;
+}
+
+void append_planned_message(const template_plan& plan, std::span<const attribute> attrs, std::string& out) {
+  for (const template_plan::piece& p : plan.pieces) {
+    if (p.field == template_plan::k_literal) {
+      out.append(p.literal);
+      continue;
+    }
+    const std::size_t start = out.size();
+    append_value_text(out, attrs[p.field].value);
+    truncate_value(out, start);
+  }
+}
+
 void template_fields(std::string_view tmpl, std::vector<std::string_view>& out) {
   auto add = [&](std::string_view name) {
     if (!name.empty() && name.back() == '=') name.remove_suffix(1);

@@ -66,6 +66,27 @@ bool format_message(std::string_view tmpl, std::span<const attribute> attrs, std
 bool append_message(std::string_view tmpl, std::span<const attribute> attrs, std::string& out,
                     template_problem* problem = nullptr);
 
+// A template read once for a call site: its literal text and its plain fields ({name}: no
+// "=", conversion, spec or nested field), each bound to the position of its attribute. Valid
+// for attribute lists with the same keys in the same order (a call-site variant's records).
+struct template_plan {
+  static constexpr std::uint32_t k_literal = 0xFFFFFFFF;
+  struct piece {
+    std::string_view literal;  // views into the template
+    std::uint32_t field = k_literal;
+  };
+  std::vector<piece> pieces;
+};
+
+// Reads `tmpl` into `plan` for attributes with `attrs`' keys in this order. False (and `plan`
+// to be ignored) when a field is not plain or names no attribute, or the template is
+// malformed: format_message formats those, and says why.
+bool make_template_plan(std::string_view tmpl, std::span<const attribute> attrs, template_plan& plan);
+
+// Appends the message of a plan made for attributes with these keys: the same bytes as
+// append_message(tmpl, attrs, out).
+void append_planned_message(const template_plan& plan, std::span<const attribute> attrs, std::string& out);
+
 // Appends the attribute keys `tmpl` refers to ("{user=}" and "{x:>{width}}" give "user", "x",
 // "width"), in order, repeats included. Stops at the first malformed field.
 void template_fields(std::string_view tmpl, std::vector<std::string_view>& out);

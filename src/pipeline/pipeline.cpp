@@ -258,6 +258,10 @@ namespace {
 // Bounds of the background thread's tables (besides max_open_spans, an option).
 constexpr std::size_t k_max_span_updates_bytes = 4u << 20;  // updates kept per open span
 constexpr std::size_t k_max_orphans = 65536;                // updates waiting for their start
+// Open-span entries kept for reuse once their span ends (node and buffers: no allocation per
+// span in a steady state), and the largest buffers kept with them.
+constexpr std::size_t k_recycled_open_spans = 256;
+constexpr std::size_t k_max_recycled_bytes = 4096;
 constexpr std::size_t k_max_orphan_bytes = 4u << 20;
 // Full batches waiting for the exporters at most before a pass lets the exporters have them:
 // bounds the background thread's memory (each batch holds an arena) during a large backlog.
@@ -293,7 +297,11 @@ struct pipeline::background_state {
     std::vector<std::byte> start;  // the span_start body
     std::string updates;           // [u8 kind][u32 size][body] ...
   };
-  std::unordered_map<std::uint64_t, open_span> open;
+  using open_table = std::unordered_map<std::uint64_t, open_span>;
+  open_table open;
+  std::vector<open_table::node_type> recycled;  // reserved to k_recycled_open_spans
+
+  background_state() { recycled.reserve(k_recycled_open_spans); }
   // Updates whose span start was not seen yet: it is in a ring drained later in the same pass,
   // or committed just after that ring was read (then the next complete pass finds it).
   struct orphan {
@@ -302,6 +310,28 @@ struct pipeline::background_state {
   };
   std::unordered_map<std::uint64_t, orphan> orphans;
   std::size_t orphan_bytes = 0;
+
+  // The entry for a span start just read: a recycled one when there is one, else a new one.
+  // Throws (memory) with the table unchanged.
+  open_table::iterator open_entry(std::uint64_t span) {
+    if (auto it = open.find(span); it != open.end()) return it;  // a span id seen twice: the last start wins
+    if (recycled.empty()) return open.try_emplace(span).first;
+    open_table::node_type node = std::move(recycled.back());
+    recycled.pop_back();
+    node.key() = span;
+    node.mapped().updates.clear();
+    return open.insert(std::move(node)).position;
+  }
+  // Removes an ended (or failed) span's entry, keeping it for the next start while there is
+  // room and its buffers are small.
+  void close_entry(open_table::iterator it) noexcept {
+    if (recycled.size() < recycled.capacity() && it->second.start.capacity() <= k_max_recycled_bytes &&
+        it->second.updates.capacity() <= k_max_recycled_bytes) {
+      recycled.push_back(open.extract(it));  // no allocation: within the reserved capacity
+      return;
+    }
+    open.erase(it);
+  }
   // Span ends, applied once every update made before them (on any thread) has been read: ends
   // committed before a pass's mark are applied at the end of that pass; later ones, and all of
   // them when a pass was cut short (fork), wait for the next complete pass.
@@ -474,7 +504,7 @@ void pipeline::finish_span(std::uint64_t span, std::uint64_t end_ns) noexcept {
     return;
   }
   if (st.tail && st.tail->on_end(it->second.start.data(), it->second.start.size(), it->second.updates, end_ns)) {
-    st.open.erase(it);
+    st.close_entry(it);
     return;
   }
   try {
@@ -485,7 +515,7 @@ void pipeline::finish_span(std::uint64_t span, std::uint64_t end_ns) noexcept {
   } catch (...) {
     lost(drop_reason::internal_error, 1);
   }
-  st.open.erase(it);
+  st.close_entry(it);
 }
 
 void pipeline::on_record(const ring_record_header& h, const std::byte* body, std::size_t size,
@@ -517,11 +547,11 @@ void pipeline::on_record(const ring_record_header& h, const std::byte* body, std
         return;  // its orphaned updates, if any, expire and are counted
       }
       try {
-        auto [it, inserted] = st.open.try_emplace(fixed.span);
+        auto it = st.open_entry(fixed.span);
         try {
           it->second.start.assign(body, body + size);
         } catch (...) {
-          st.open.erase(it);
+          st.close_entry(it);
           throw;
         }
         if (orphan != st.orphans.end()) {  // updates that were read before their start

@@ -77,14 +77,15 @@ record_builder::~record_builder() = default;
 
 void record_builder::set_scrubber(const scrubber* s, diagnostics* diag) {
   scrub_ = s ? std::make_unique<scrub_session>(*s, quiet_) : nullptr;
+  scrubber_ = s;
   diag_ = diag;
 }
 
-void record_builder::scrub(std::span<link> links, arena& out) {
+void record_builder::scrub(std::span<link> links, std::span<const key_check> checks, arena& out) {
   arena_sink sink(out);
   scrub_->begin_record();
   const scrub_path_segment attributes_root[] = {{.key = "attributes"}};
-  scrub_->scrub_attributes(attributes_root, attrs_, sink);
+  scrub_->scrub_attributes(attributes_root, attrs_, sink, checks);
   for (std::size_t i = 0; i < events_.size(); ++i) {
     const scrub_path_segment root[] = {{.key = "otel_events"}, {.index = i, .is_index = true}, {.key = "attributes"}};
     scrub_->scrub_attributes(root, mutable_attributes(events_[i].attributes), sink);
@@ -560,11 +561,12 @@ struct key_matcher {
 }  // namespace
 
 // The key holds everything the shared Logfire attributes are made of (add_logfire_attributes):
-// the type, level, template, code location, tags, the user's keys with their schema entries and
-// the null arguments (from which the schema is built). The location's strings by address, as
-// the ring carries them.
+// the type, level, template (as the ring carries it, before any UTF-8 repair), code location,
+// tags, the user's keys with their schema entries and the null arguments (from which the schema
+// is built). The location's strings by address, as the ring carries them. The user's keys also
+// decide the scrubber's key checks.
 template <class Key>
-void record_builder::variant_key(Key& k, const record_fixed& fixed, record_type type, level lvl, std::string_view name,
+void record_builder::variant_key(Key& k, const record_fixed& fixed, record_type type, level lvl, std::string_view tmpl,
                                  std::span<const std::string_view> tags) const {
   const auto piece = [&k](std::string_view s) {
     k.word(s.size());
@@ -576,7 +578,7 @@ void record_builder::variant_key(Key& k, const record_fixed& fixed, record_type 
   k.word(attrs_.size() | static_cast<std::uint64_t>(null_args_.size()) << 32);
   k.word(reinterpret_cast<std::uintptr_t>(fixed.file));  // static storage (wire.hpp)
   k.word(reinterpret_cast<std::uintptr_t>(fixed.function));
-  piece(name);
+  piece(tmpl);
   for (std::string_view t : tags) piece(t);
   for (std::size_t i = 0; i < attrs_.size(); ++i) {
     piece(attrs_[i].key);
@@ -587,46 +589,72 @@ void record_builder::variant_key(Key& k, const record_fixed& fixed, record_type 
 
 // Variants are found by a hash of what is cheap to read (the location's pointers, type, level,
 // sizes), then compared in full with the stored key.
-std::uint64_t record_builder::site_variant(const record_fixed& fixed, record_type type, level lvl,
-                                           std::string_view name, std::span<const std::string_view> tags) {
+record_builder::shared_texts record_builder::site_variant(const record_fixed& fixed, record_type type, level lvl,
+                                                          std::string_view tmpl, std::span<const std::string_view> tags,
+                                                          arena& out) {
   static std::atomic<std::uint64_t> next_id{0};  // unique across builders and pipelines
+  const auto from_memo = [](const variant& v) {
+    return shared_texts{v.id, v.name, v.schema, v.file, v.function, v.checks, v.planned ? &v.plan : nullptr};
+  };
   std::uint64_t h = reinterpret_cast<std::uintptr_t>(fixed.file) * 0x9E3779B97F4A7C15ull;
   h ^= (h >> 29) + reinterpret_cast<std::uintptr_t>(fixed.function) + fixed.line;
   h = (h ^ (static_cast<std::uint64_t>(type) << 8 | static_cast<std::uint64_t>(lvl))) * 0xBF58476D1CE4E5B9ull;
-  h ^= (name.size() << 32 | attrs_.size() << 16 | null_args_.size() << 8 | tags.size()) + (h >> 31);
+  h ^= (tmpl.size() << 32 | attrs_.size() << 16 | null_args_.size() << 8 | tags.size()) + (h >> 31);
   const auto range = variants_.equal_range(h);
   std::size_t same_hash = 0;
   for (auto it = range.first; it != range.second; ++it, ++same_hash) {
     key_matcher m{it->second.key.data(), it->second.key.data() + it->second.key.size()};
-    variant_key(m, fixed, type, lvl, name, tags);
-    if (m.same && m.p == m.end) {
-      schema_ = it->second.schema;
-      return it->second.id;
-    }
+    variant_key(m, fixed, type, lvl, tmpl, tags);
+    if (m.same && m.p == m.end) return from_memo(it->second);
   }
+
+  // A new variant: its texts, repaired once.
+  shared_texts sh;
+  sh.name = text(tmpl, out);
   build_json_schema();
+  // A record made with an empty source_location (an integration's span) carries no code.*.
+  if (fixed.file && *fixed.file) {
+    sh.file = text(fixed.file, out);
+    if (fixed.function && *fixed.function) sh.function = text(fixed.function, out);
+  }
+  const auto in_arena = [&] {
+    sh.schema = out.copy(schema_);
+    return sh;
+  };
   // Full: records of new variants are encoded attribute by attribute.
-  if (variants_.size() >= k_max_variants || same_hash >= k_max_variants_per_hash) return 0;
-  std::string key;
-  key_writer w{key};
-  variant_key(w, fixed, type, lvl, name, tags);
-  if (variant_bytes_ + key.size() + schema_.size() > k_max_variant_bytes) return 0;
-  const std::uint64_t id = next_id.fetch_add(1, std::memory_order_relaxed) + 1;
-  variant_bytes_ += key.size() + schema_.size();
-  variants_.emplace(h, variant{id, std::move(key), schema_});
-  return id;
+  if (variants_.size() >= k_max_variants || same_hash >= k_max_variants_per_hash) return in_arena();
+  variant v;
+  key_writer w{v.key};
+  variant_key(w, fixed, type, lvl, tmpl, tags);
+  v.name = sh.name;
+  v.schema = schema_;
+  v.file = sh.file;
+  v.function = sh.function;
+  if (scrubber_) {
+    v.checks.reserve(attrs_.size());
+    for (const attribute& a : attrs_) v.checks.push_back(scrubber_->check_key(a.key));
+  }
+  const std::size_t bytes =
+      v.key.size() + v.name.size() + v.schema.size() + v.file.size() + v.function.size() + v.checks.size();
+  if (variant_bytes_ + bytes > k_max_variant_bytes) return in_arena();
+  v.id = next_id.fetch_add(1, std::memory_order_relaxed) + 1;
+  variant& stored = variants_.emplace(h, std::move(v))->second;
+  // The plan's views are into the stored name (a moved string may move its characters).
+  stored.planned = make_template_plan(stored.name, attrs_, stored.plan);
+  variant_bytes_ += bytes + stored.plan.pieces.size() * sizeof(template_plan::piece);
+  return from_memo(stored);
 }
 
 // Logfire's own attributes after the user's: the message, then those every record of the call
 // site's variant shares (template, span type and level, tags, the schema, null arguments, the
 // code location: `rec.shared`), then what was scrubbed.
-std::span<const attribute_value> record_builder::add_logfire_attributes(const record_fixed& fixed, record_type type,
-                                                                        std::string_view name, std::string_view message,
-                                                                        level lvl,
+std::span<const attribute_value> record_builder::add_logfire_attributes(const record_fixed& fixed,
+                                                                        const shared_texts& sh, record_type type,
+                                                                        std::string_view message, level lvl,
                                                                         std::span<const std::string_view> tags,
                                                                         std::size_t& shared_end, arena& out) {
   attrs_.push_back({"logfire.msg", str_value(message)});
-  attrs_.push_back({"logfire.msg_template", str_value(name)});
+  attrs_.push_back({"logfire.msg_template", str_value(sh.name)});
   attrs_.push_back({"logfire.span_type", str_value(to_string(type))});
   attrs_.push_back({"logfire.level_num", int_value(static_cast<std::int64_t>(lvl))});
   std::span<const attribute_value> tags_span;
@@ -639,7 +667,7 @@ std::span<const attribute_value> record_builder::add_logfire_attributes(const re
     tags_span = arr.items;
     attrs_.push_back({"logfire.tags", arr});
   }
-  if (!schema_.empty()) attrs_.push_back({"logfire.json_schema", str_value(out.copy(schema_))});
+  if (!sh.schema.empty()) attrs_.push_back({"logfire.json_schema", str_value(sh.schema)});
   if (!null_args_.empty()) {
     auto* nv = out.make_array<attribute_value>(null_args_.size());
     for (std::size_t i = 0; i < null_args_.size(); ++i) nv[i] = str_value(null_args_[i]);
@@ -648,14 +676,13 @@ std::span<const attribute_value> record_builder::add_logfire_attributes(const re
     arr.items = {nv, null_args_.size()};
     attrs_.push_back({"logfire.null_args", arr});
   }
-  // A record made with an empty source_location (an integration's span) carries no code.*.
-  if (fixed.file && *fixed.file) {
-    attrs_.push_back({"code.filepath", str_value(text(fixed.file, out))});
+  if (!sh.file.empty()) {
+    attrs_.push_back({"code.filepath", str_value(sh.file)});
     attrs_.push_back({"code.lineno", int_value(fixed.line)});
-    if (fixed.function && *fixed.function) attrs_.push_back({"code.function", str_value(text(fixed.function, out))});
+    if (!sh.function.empty()) attrs_.push_back({"code.function", str_value(sh.function)});
   }
   shared_end = attrs_.size();
-  if (const std::string_view notes = scrubbed_notes(name, out); !notes.empty())
+  if (const std::string_view notes = scrubbed_notes(sh.name, out); !notes.empty())
     attrs_.push_back({"logfire.scrubbed", str_value(notes)});
   return tags_span;
 }
@@ -695,24 +722,28 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
     st.status = status_code::error;
   if (st.status != status_code::error) st.status_message = {};
 
+  const record_type type = pending ? record_type::pending_span : is_log ? record_type::log : record_type::span;
+  const shared_texts sh = site_variant(fixed, type, st.lvl, tmpl, tags, out);
+
   // Secrets go before the message is formatted, so it is formatted from the scrubbed values.
-  if (scrub_) scrub({links, fixed.n_links}, out);
+  if (scrub_) scrub({links, fixed.n_links}, sh.checks, out);
 
   // The message, from the user's attributes (before the logfire.* ones are added).
-  const std::string_view name = text(tmpl, out);
+  const std::string_view name = sh.name;
   message_.clear();
-  if (template_problem problem; !format_message(name, attrs_, message_, &problem)) [[unlikely]] {
+  if (sh.plan) {
+    append_planned_message(*sh.plan, attrs_, message_);
+  } else if (template_problem problem; !format_message(name, attrs_, message_, &problem)) [[unlikely]] {
     ++counters_.template_errors;
     warn_template(name, problem);
   }
   const std::string_view message = out.copy(message_);
 
-  const record_type type = pending ? record_type::pending_span : is_log ? record_type::log : record_type::span;
-  const std::uint64_t site = site_variant(fixed, type, st.lvl, name, tags);
+  const std::uint64_t site = sh.site;
   const std::size_t shared_first = attrs_.size() + 1;  // after logfire.msg
   std::size_t shared_end = 0;
   const std::span<const attribute_value> tags_span =
-      add_logfire_attributes(fixed, type, name, message, st.lvl, tags, shared_end, out);
+      add_logfire_attributes(fixed, sh, type, message, st.lvl, tags, shared_end, out);
 
   span_record rec_out;
   rec_out.type = type;

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "formatting/message_template.hpp"
 #include "logfire/record.hpp"
 #include "logfire/stats.hpp"
 #include "record/arena.hpp"
@@ -25,7 +26,7 @@ class diagnostics;
 class scrubber;
 struct record_fixed;
 class scrub_session;
-struct template_problem;  // message_template.hpp
+enum class key_check : std::uint8_t;  // scrubber.hpp
 
 // Counters the decoder bumps (background thread; read by stats() from any thread).
 struct decode_counters {
@@ -100,23 +101,35 @@ class record_builder {
   void add_exception(byte_reader& rd, std::uint64_t time_ns, bool escaped, build_state& st, arena& out);
   void apply_updates(std::string_view updates, build_state& st, arena& out);
   void build_json_schema();
+  // The texts every record of a call-site variant shares, UTF-8 repaired, and the scrubber's
+  // decision for each of its user keys (check_key()). They point into the variant's memo entry
+  // (kept as long as the builder: records are read only during export), or into `out` when the
+  // memo is full.
+  struct shared_texts {
+    std::uint64_t site = 0;  // the variant's id, 0 when the memo is full
+    std::string_view name;   // the template
+    std::string_view schema;
+    std::string_view file;  // code.filepath, "" for none
+    std::string_view function;
+    std::span<const key_check> checks;    // empty: decided key by key
+    const template_plan* plan = nullptr;  // null: the template is formatted by format_message
+  };
   // The call-site variant of the record being built (what its shared Logfire attributes depend
-  // on); sets schema_, from the variant's memo when it was seen before. Returns the variant's
-  // id, or 0 once the memo is full.
-  std::uint64_t site_variant(const record_fixed& fixed, record_type type, level lvl, std::string_view name,
-                             std::span<const std::string_view> tags);
+  // on), from the memo when it was seen before. `tmpl` as the ring carries it.
+  shared_texts site_variant(const record_fixed& fixed, record_type type, level lvl, std::string_view tmpl,
+                            std::span<const std::string_view> tags, arena& out);
   // Walks the variant's key through `k` (k.word(u64), k.bytes(string_view)): to write or to compare.
   template <class Key>
-  void variant_key(Key& k, const record_fixed& fixed, record_type type, level lvl, std::string_view name,
+  void variant_key(Key& k, const record_fixed& fixed, record_type type, level lvl, std::string_view tmpl,
                    std::span<const std::string_view> tags) const;
-  std::span<const attribute_value> add_logfire_attributes(const record_fixed& fixed, record_type type,
-                                                          std::string_view name, std::string_view message, level lvl,
+  std::span<const attribute_value> add_logfire_attributes(const record_fixed& fixed, const shared_texts& sh,
+                                                          record_type type, std::string_view message, level lvl,
                                                           std::span<const std::string_view> tags,
                                                           std::size_t& shared_end, arena& out);
   std::string_view text(std::string_view s, arena& out);
   // Scrubs the user's attributes (attrs_), the events' and the links' attributes in place, in
   // the order Logfire lists them in `logfire.scrubbed`.
-  void scrub(std::span<logfire::link> links, arena& out);
+  void scrub(std::span<logfire::link> links, std::span<const key_check> checks, arena& out);
   // After the message is formatted: the `logfire.scrubbed` value, or "" when nothing was scrubbed.
   std::string_view scrubbed_notes(std::string_view tmpl, arena& out);
   // One stderr line for the first template that could not be formatted, then at most one a
@@ -136,15 +149,23 @@ class record_builder {
   std::string schema_;
   std::string message_;
   std::unique_ptr<scrub_session> scrub_;  // null when scrubbing is off
+  const scrubber* scrubber_ = nullptr;
   diagnostics* diag_ = nullptr;
   std::vector<std::string_view> fields_;
   std::string notes_;
   // Call-site variants seen so far, by a hash of their location and sizes (see site_variant()):
-  // id, full key (variant_key()) and json_schema. Never emptied: at most k_max_variants.
+  // id, full key (variant_key()) and what its records share (shared_texts). Never emptied (at
+  // most k_max_variants), and a node never moves: records point into it.
   struct variant {
     std::uint64_t id;
     std::string key;
+    std::string name;
     std::string schema;
+    std::string file;
+    std::string function;
+    std::vector<key_check> checks;
+    template_plan plan;  // views into `name`
+    bool planned = false;
   };
   std::unordered_multimap<std::uint64_t, variant> variants_;
   std::size_t variant_bytes_ = 0;

@@ -347,6 +347,11 @@ bool scrubber::is_safe(std::string_view key) const noexcept {
   return safe_exact_.find(key) != safe_exact_.end();
 }
 
+key_check scrubber::check_key(std::string_view key) const noexcept {
+  if (is_safe(key)) return key_check::safe;
+  return find(key).found ? key_check::matches : key_check::plain;
+}
+
 scrubber::match scrubber::find(std::string_view text) const noexcept {
   match best;
   if (const keyword_match k = keywords_.find(text); k.found) best = {true, k.pattern, k.start, k.end};
@@ -410,12 +415,13 @@ void scrub_session::begin_record() noexcept {
 }
 
 void scrub_session::scrub_attributes(std::span<const scrub_path_segment> root, std::span<attribute> attrs,
-                                     scrub_sink& sink) noexcept {
+                                     scrub_sink& sink, std::span<const key_check> checks) noexcept {
   try {
     set_root(root);
-    for (attribute& a : attrs) {
+    for (std::size_t i = 0; i < attrs.size(); ++i) {
+      attribute& a = attrs[i];
       push_key(a.key);
-      scrub_keyed(a.key, a.value, sink);
+      scrub_keyed(a.key, i < checks.size() ? checks[i] : s_.check_key(a.key), a.value, sink);
       --path_len_;
     }
   } catch (...) {
@@ -462,14 +468,14 @@ std::string_view scrub_session::hold(std::string text) {
   return held_.emplace_back(std::move(text));
 }
 
-void scrub_session::scrub_keyed(std::string_view key, attribute_value& value, scrub_sink& sink) {
-  if (s_.is_safe(key)) return;
+void scrub_session::scrub_keyed(std::string_view key, key_check check, attribute_value& value, scrub_sink& sink) {
+  if (check == key_check::safe) return;
   if (!charge(key.size())) {
     replace_keyed(value, over_budget().text, sink);
     return;
   }
-  if (const scrubber::match m = s_.find(key); m.found) {
-    if (const string_result r = decide(value, m, key, true); r.changed) replace_keyed(value, r.text, sink);
+  if (check == key_check::matches) {
+    if (const string_result r = decide(value, s_.find(key), key, true); r.changed) replace_keyed(value, r.text, sink);
     return;
   }
   scrub_any(value, sink);

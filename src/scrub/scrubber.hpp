@@ -58,6 +58,12 @@ inline constexpr std::string_view k_scan_budget = "scan_budget";
 inline constexpr std::string_view k_budget_replacement = "[Scrubbed: scan budget exceeded]";
 inline constexpr std::string_view k_failure_replacement = "[Scrubbed: scrubbing failed]";
 
+// What the scrubber makes of an attribute's key alone: kept whole with all under it (a safe
+// key), replaced whatever the value (a key matching a pattern), or neither, so the value is
+// read. It depends on the key and the options only: the record builder decides it once per
+// call-site variant and hands the decisions to scrub_attributes.
+enum class key_check : std::uint8_t { safe, plain, matches };
+
 // Where the scrubber puts the values it writes (replacements, JSON written back, new lists).
 // They must live as long as the record; the pipeline passes its batch arena.
 class scrub_sink {
@@ -88,6 +94,8 @@ class scrubber {
   }
   [[nodiscard]] std::uint64_t failures() const noexcept { return failures_.load(std::memory_order_relaxed); }
   [[nodiscard]] std::size_t max_scan_bytes() const noexcept { return max_scan_bytes_; }
+  // The decision scrub_attributes takes for `key` before it reads the value. Counts nothing.
+  [[nodiscard]] key_check check_key(std::string_view key) const noexcept;
 
  private:
   friend class scrub_session;
@@ -142,10 +150,12 @@ class scrub_session {
   void begin_record() noexcept;
 
   // Scrubs `attrs` in place. `root` names where they sit, for paths: {"attributes"},
-  // {"otel_events", i, "attributes"} or {"links", i, "attributes"}. Never throws: if scrubbing
-  // itself fails (memory), every value not under a safe key is replaced.
-  void scrub_attributes(std::span<const scrub_path_segment> root, std::span<attribute> attrs,
-                        scrub_sink& sink) noexcept;
+  // {"otel_events", i, "attributes"} or {"links", i, "attributes"}. `checks` (optional) holds
+  // check_key() of the first keys, decided earlier for the same keys: those keys are not read
+  // again. Never throws: if scrubbing itself fails (memory), every value not under a safe key
+  // is replaced.
+  void scrub_attributes(std::span<const scrub_path_segment> root, std::span<attribute> attrs, scrub_sink& sink,
+                        std::span<const key_check> checks = {}) noexcept;
 
   // Scrubs one value with no key in place (a log body: root {"log_body"}).
   void scrub_value(std::span<const scrub_path_segment> root, attribute_value& value, scrub_sink& sink) noexcept;
@@ -187,7 +197,7 @@ class scrub_session {
     std::string_view text;
   };
 
-  void scrub_keyed(std::string_view key, attribute_value& value, scrub_sink& sink);
+  void scrub_keyed(std::string_view key, key_check check, attribute_value& value, scrub_sink& sink);
   void scrub_any(attribute_value& value, scrub_sink& sink);
   // `depth`: arrays and objects around the string (bounded by k_max_json_depth); `level`: JSON
   // documents around it (which of trees_ parses it).

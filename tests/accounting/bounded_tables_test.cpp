@@ -70,3 +70,37 @@ TEST(bounded_tables, updates_of_one_open_span_are_bounded_and_the_excess_counted
   EXPECT_EQ(occurrences(err, "(span_updates_lost)"), 1u) << err;
   EXPECT_NE(err.find("more than 4 MiB of updates"), std::string::npos) << err;
 }
+
+// The open-span table reuses the entries of ended spans (no allocation per span): a reused
+// entry carries nothing of the span it held before, whether its updates were small or over the
+// size kept for reuse.
+TEST(bounded_tables, an_open_span_entry_reused_carries_nothing_of_its_previous_span) {
+  auto mem = std::make_shared<logfire::memory_exporter>();
+  auto lf = logfire::configure(quiet_options({mem}));
+  ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
+  const std::string big(8000, 'b');
+  for (int i = 0; i < 300; ++i) {  // more spans than entries kept for reuse
+    {
+      logfire::span with("with updates {i}", {{"i", i}});
+      with.set_attribute("only_here", i);
+      if (i % 7 == 0) with.set_attribute("big", big);
+      with.set_level(logfire::level::warn);
+    }
+    logfire::span without("without updates {i}", {{"i", i}});
+  }
+  ASSERT_TRUE(logfire::force_flush()) << logfire::stats().summary();
+  const auto recs = mem->records();
+  ASSERT_EQ(recs.size(), 600u) << logfire::stats().summary();
+  for (const auto& r : recs) {
+    if (r.name.starts_with("without")) {
+      EXPECT_EQ(r.find("only_here"), nullptr) << r.name;
+      EXPECT_EQ(r.find("big"), nullptr) << r.name;
+      EXPECT_EQ(r.level, logfire::level::info) << r.name;
+    } else {
+      EXPECT_EQ(int_attr(r, "only_here"), int_attr(r, "i")) << r.name;
+      EXPECT_EQ(r.level, logfire::level::warn) << r.name;
+    }
+  }
+  expect_balanced(logfire::stats());
+}

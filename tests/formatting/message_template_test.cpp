@@ -21,9 +21,12 @@ namespace {
 using logfire::attribute;
 using logfire::attribute_value;
 using logfire::detail::append_message;
+using logfire::detail::append_planned_message;
 using logfire::detail::format_message;
 using logfire::detail::is_plain_template;
+using logfire::detail::make_template_plan;
 using logfire::detail::template_error;
+using logfire::detail::template_plan;
 using logfire::detail::template_problem;
 using kind = attribute_value::kind;
 
@@ -58,11 +61,25 @@ attribute_value A(std::span<const attribute_value> items) {
   return v;
 }
 
+// The message, by format_message; and when the template has a plan (a call site's, reused for
+// its records), the plan must give the same bytes.
 std::string fmt(std::string_view tmpl, std::vector<attribute> attrs, bool expect_ok = true) {
   std::string out = "garbage that format_message must replace";
   const bool ok = format_message(tmpl, attrs, out);
   EXPECT_EQ(ok, expect_ok) << tmpl;
+  if (template_plan plan; make_template_plan(tmpl, attrs, plan)) {
+    EXPECT_TRUE(ok) << "a plan for a template that does not format: " << tmpl;
+    std::string planned = "kept|";
+    append_planned_message(plan, attrs, planned);
+    EXPECT_EQ(planned, "kept|" + out) << tmpl;
+  }
   return out;
+}
+
+// Whether a template gets a plan for these attributes.
+bool planned(std::string_view tmpl, const std::vector<attribute>& attrs) {
+  template_plan plan;
+  return make_template_plan(tmpl, attrs, plan);
 }
 
 // A template that must fall back: returns the problem and checks out == template.
@@ -323,6 +340,32 @@ TEST(MessageTemplate, FormatMessageReplacesAndReportsNothingOnSuccess) {
   EXPECT_TRUE(format_message("n={n}", std::vector<attribute>{{"n", I(1)}}, out, &p));
   EXPECT_EQ(out, "n=1");
   EXPECT_EQ(p.error, template_error::bad_spec);  // untouched on success
+}
+
+TEST(MessageTemplate, PlansAreMadeForPlainFieldsOnlyAndFormatLikeTheTemplate) {
+  const std::vector<attribute> attrs{{"user", S("ann")}, {"n", I(3)}, {"http.route", S("/a/{id}")}, {"n", I(9)}};
+  EXPECT_TRUE(planned("no fields", attrs));
+  EXPECT_TRUE(planned("", attrs));
+  EXPECT_TRUE(planned("{user} did {n} at {http.route} {{literal}} }}", attrs));
+  EXPECT_FALSE(planned("{user=}", attrs));    // the name is printed: format_message
+  EXPECT_FALSE(planned("{n:>4}", attrs));     // a spec
+  EXPECT_FALSE(planned("{user!r}", attrs));   // a conversion
+  EXPECT_FALSE(planned("{n:{n}}", attrs));    // a nested field
+  EXPECT_FALSE(planned("{missing}", attrs));  // names no attribute: counted by format_message
+  EXPECT_FALSE(planned("{}", attrs));         // malformed
+  EXPECT_FALSE(planned("{user", attrs));      // malformed
+  EXPECT_FALSE(planned("user}", attrs));      // malformed
+  // The first attribute with the key, as format_message takes it; literal braces kept.
+  EXPECT_EQ(fmt("{user} did {n} at {http.route} {{literal}} }}", attrs), "ann did 3 at /a/{id} {literal} }");
+  // Values cut at 128 code points, as format_message cuts them.
+  const std::string long_value(300, 'x');
+  EXPECT_EQ(fmt("v={v}.", {{"v", S(long_value)}}), "v=" + std::string(62, 'x') + "..." + std::string(62, 'x') + ".");
+  // A plan holds positions: it formats other values under the same keys.
+  template_plan plan;
+  ASSERT_TRUE(make_template_plan("{a}-{b}", std::vector<attribute>{{"b", I(1)}, {"a", I(2)}}, plan));
+  std::string out;
+  append_planned_message(plan, std::vector<attribute>{{"b", S("B")}, {"a", B(true)}}, out);
+  EXPECT_EQ(out, "true-B");
 }
 
 }  // namespace

@@ -219,6 +219,40 @@ TEST(scrub_pipeline, options_safe_keys_disabled_patterns_callback_and_off) {
   EXPECT_EQ(find_attribute(*o, "logfire.scrubbed"), nullptr);
 }
 
+// The key decisions (safe, matching a pattern, neither) are taken once per call-site variant
+// and reused: every record of a call site is scrubbed as the first one, each key as itself,
+// the same keys in another variant (another level, an attribute added later) too.
+TEST(scrub_pipeline, every_record_of_a_call_site_is_scrubbed_key_by_key_as_the_first) {
+  otlp_receiver rx;
+  ASSERT_TRUE(rx.start());
+  logfire::scrubbing_options opts{.safe_keys = {"session_id"}};
+  auto spans = run(rx, to(rx, std::move(opts)), [] {
+    for (int i = 0; i < 3; ++i) {
+      for (const logfire::level lvl : {logfire::level::info, logfire::level::warn}) {
+        logfire::span s(
+            "op {i}",
+            {{"user", "ann"}, {"session_id", "password-1"}, {"password", "pw"}, {"note", "my secret"}, {"i", i}});
+        s.set_level(lvl);
+        if (i == 2) s.set_attribute("api_key", "k");
+      }
+    }
+  });
+  int seen = 0;
+  for (const auto& sp : spans) {
+    if (!sp.name().starts_with("op ")) continue;
+    ++seen;
+    EXPECT_EQ(str(sp, "user"), "ann");
+    EXPECT_EQ(str(sp, "session_id"), "password-1");
+    EXPECT_EQ(str(sp, "password"), "[Scrubbed due to 'password']");
+    EXPECT_EQ(str(sp, "note"), "[Scrubbed due to 'secret']");
+    EXPECT_EQ(find_attribute(sp, "i")->int_value() == 2, find_attribute(sp, "api_key") != nullptr);
+    if (find_attribute(sp, "api_key")) {
+      EXPECT_EQ(str(sp, "api_key"), "[Scrubbed due to 'api_key']");
+    }
+  }
+  EXPECT_EQ(seen, 6);
+}
+
 TEST(scrub_pipeline, environment_variables) {
   // configure() reads the process environment here (only the LOGFIRE_SCRUBBING* variables set).
   ::setenv("LOGFIRE_SCRUBBING_SAFE_KEYS", "session_id", 1);
