@@ -193,7 +193,24 @@ extern std::uint8_t g_min_level;
 [[nodiscard]] inline std::uint8_t min_level() noexcept {
   return __atomic_load_n(&g_min_level, __ATOMIC_RELAXED);
 }
-void count_filtered() noexcept;
+// A log below the minimum level is counted (filtered_by_level) where it is made, inline: one
+// add to this thread's counter while the pipeline generation it was found for is the current
+// one. count_filtered_slow() does the rest (the first count of a thread, the first after a
+// configure(), a thread whose state has been retired) and sets the two values below again;
+// the thread's exit clears the pointer. (Plain words accessed with the atomic builtins, as
+// g_min_level.)
+extern std::uint32_t g_count_generation;  // the configured pipeline's generation, 0 when none
+inline thread_local std::uint64_t* t_filtered_count = nullptr;
+inline thread_local std::uint32_t t_filtered_generation = 0;
+void count_filtered_slow() noexcept;
+inline void count_filtered() noexcept {
+  std::uint64_t* c = t_filtered_count;
+  if (c && t_filtered_generation == __atomic_load_n(&g_count_generation, __ATOMIC_RELAXED)) [[likely]] {
+    __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+    return;
+  }
+  count_filtered_slow();
+}
 void emit_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args, const log_options& opts,
               const source_location& loc) noexcept;
 // The same for a handle's log: its tags come before the call's own.

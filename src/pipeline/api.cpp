@@ -24,7 +24,8 @@
 namespace logfire {
 namespace detail {
 
-std::uint8_t g_min_level = 0;  // a relaxed atomic through the __atomic builtins (logfire.hpp)
+std::uint8_t g_min_level = 0;          // a relaxed atomic through the __atomic builtins (logfire.hpp)
+std::uint32_t g_count_generation = 0;  // likewise
 std::atomic<bool> g_shut_down{false};
 
 namespace {
@@ -796,14 +797,22 @@ void custom_encoder::value(const value_ref& v) noexcept {
   encode_value(*this, v, encode_limits{max_value_length, max_attributes}, truncated, depth + top);
 }
 
-void count_filtered() noexcept {
+void count_filtered_slow() noexcept {
   // One counter, so the call is never seen half counted; no in-call scope (nothing is pushed):
   // a count racing with shutdown() lands in the closed ledger, produced and dropped together.
   thread_state& ts = this_thread_state();
-  if (const control* ctl = g_control.load(std::memory_order_acquire);
-      ctl && ts.counters.generation.load(std::memory_order_relaxed) != ctl->generation) [[unlikely]]
-    ts.counters.rollover(ctl->generation);
-  ts.counters.dropped[static_cast<std::size_t>(drop_reason::filtered_by_level)].add();
+  owned_counter& filtered = ts.counters.dropped[static_cast<std::size_t>(drop_reason::filtered_by_level)];
+  if (const control* ctl = g_control.load(std::memory_order_acquire)) {
+    if (ts.counters.generation.load(std::memory_order_relaxed) != ctl->generation) [[unlikely]]
+      ts.counters.rollover(ctl->generation);
+    // The next counts of this generation go inline (logfire.hpp); never into a retired state,
+    // which the background thread frees once its ring is read.
+    if (!ts.retired.load(std::memory_order_relaxed)) {
+      t_filtered_count = &filtered.value;
+      t_filtered_generation = ctl->generation;
+    }
+  }
+  filtered.add();
 }
 
 std::mutex& side_queue_mutex() noexcept {

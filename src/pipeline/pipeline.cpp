@@ -141,6 +141,7 @@ namespace {
 struct thread_handle {
   thread_state* state = nullptr;
   ~thread_handle() {
+    t_filtered_count = nullptr;  // logfire.hpp: counts after this take the slow path
     if (state) state->retired.store(true, std::memory_order_release);
   }
 };
@@ -443,6 +444,7 @@ void pipeline::start() {
   running_ = true;
   thread_ = std::thread([this] { run(); });
   g_control.store(control_, std::memory_order_release);
+  __atomic_store_n(&g_count_generation, control_->generation, __ATOMIC_RELAXED);  // logfire.hpp
 }
 
 // ----- background thread: records ------------------------------------------------------
@@ -1152,6 +1154,8 @@ void pipeline::after_fork_in_child() noexcept {
   work_mutex_.unlock();
   // A new generation: records and span handles of the parent are not this child's.
   control_->generation = next_generation();
+  if (g_control.load(std::memory_order_relaxed) == control_)
+    __atomic_store_n(&g_count_generation, control_->generation, __ATOMIC_RELAXED);
   background_state& st = *bg_;
   st.open.clear();
   st.orphans.clear();

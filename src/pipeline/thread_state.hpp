@@ -22,13 +22,16 @@ namespace logfire::detail {
 struct remote_state;
 
 // A counter written only by its owning thread and read by anyone: a relaxed load + store
-// compiles to a plain add (no locked instruction) yet is race-free.
+// compiles to a plain add (no locked instruction) yet is race-free. A plain word accessed
+// through the compiler's atomic builtins (what std::atomic is made of), so that the public
+// header's inline filtered-log count (logfire.hpp, count_filtered()) can add to it too.
 struct owned_counter {
-  std::atomic<std::uint64_t> value{0};
+  std::uint64_t value = 0;
   void add(std::uint64_t n = 1) noexcept {
-    value.store(value.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    __atomic_store_n(&value, __atomic_load_n(&value, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
   }
-  [[nodiscard]] std::uint64_t get() const noexcept { return value.load(std::memory_order_relaxed); }
+  void reset() noexcept { __atomic_store_n(&value, std::uint64_t{0}, __ATOMIC_RELAXED); }
+  [[nodiscard]] std::uint64_t get() const noexcept { return __atomic_load_n(&value, __ATOMIC_RELAXED); }
 };
 
 // What a thread's calls came to, for one pipeline generation. Each call increments exactly one
@@ -44,9 +47,9 @@ struct call_counters {
   // Owning thread: the first call for a new generation starts the counters from zero (the
   // previous generation's ledger was closed by its shutdown).
   void rollover(std::uint32_t g) noexcept {
-    pushed.value.store(0, std::memory_order_relaxed);
-    for (auto& c : dropped) c.value.store(0, std::memory_order_relaxed);
-    for (auto& c : events) c.value.store(0, std::memory_order_relaxed);
+    pushed.reset();
+    for (auto& c : dropped) c.reset();
+    for (auto& c : events) c.reset();
     generation.store(g, std::memory_order_release);
   }
 };

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "core/core_support.hpp"
 
@@ -50,6 +51,36 @@ TEST_F(min_level, spans_below_are_filtered_too) {
   EXPECT_EQ(recs[0].name, "error span");
   const auto st = logfire::stats();
   EXPECT_EQ(st.dropped_by(drop_reason::filtered_by_level), 1u);
+  expect_accounted(st);
+}
+
+// A filtered log is counted inline on its thread (logfire.hpp): each configuration's ledger
+// holds the counts made while it was the configured one, from live and exited threads.
+TEST(min_level_counts, follow_the_configuration_and_the_thread) {
+  auto count = [](int n) {
+    for (int i = 0; i < n; ++i) logfire::debug("filtered {i}", {{"i", i}});
+  };
+  logfire::options o = quiet_options({std::make_shared<logfire::memory_exporter>()});
+  o.min_level = level::warn;
+  {
+    auto sdk = logfire::configure(o);
+    ASSERT_TRUE(sdk) << sdk.error();
+    count(7);
+    std::thread([&] { count(5); }).join();  // an exited thread's counts stay in the ledger
+    ASSERT_TRUE(logfire::force_flush());
+    const auto st = logfire::stats();
+    EXPECT_EQ(st.produced, 12u) << st.summary();
+    EXPECT_EQ(st.dropped_by(drop_reason::filtered_by_level), 12u) << st.summary();
+  }
+  o.exporters = {std::make_shared<logfire::memory_exporter>()};
+  auto sdk = logfire::configure(o);  // shuts the first one down: a new ledger
+  ASSERT_TRUE(sdk) << sdk.error();
+  count(3);
+  std::thread([&] { count(4); }).join();
+  ASSERT_TRUE(logfire::force_flush());
+  const auto st = logfire::stats();
+  EXPECT_EQ(st.produced, 7u) << st.summary();
+  EXPECT_EQ(st.dropped_by(drop_reason::filtered_by_level), 7u) << st.summary();
   expect_accounted(st);
 }
 
