@@ -1,6 +1,6 @@
 // Helpers for the ledger tests: reasons by their stable name, the accounting identity with
-// its spool terms, hang detection for calls that must return by their deadline, and the
-// ThreadSanitizer switch for tests that fork.
+// its spool terms, and hang detection for calls that must return by their deadline. (The
+// sanitizer switches for tests that fork are in support/sanitizers.hpp.)
 #pragma once
 
 #include <future>
@@ -8,26 +8,6 @@
 #include <thread>
 
 #include "core/core_support.hpp"
-
-// ThreadSanitizer cannot start threads in the child of a multi-threaded process.
-#if defined(__SANITIZE_THREAD__)
-#define LOGFIRE_UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define LOGFIRE_UNDER_TSAN 1
-#endif
-#endif
-
-// clang 14's AddressSanitizer does not lock its allocator around fork() (it does from LLVM 18),
-// so a child can inherit it locked by a parent thread that was allocating: the child hangs
-// inside the sanitizer. Tests that fork while another thread allocates run in the plain build.
-#if defined(__SANITIZE_ADDRESS__)
-#define LOGFIRE_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define LOGFIRE_UNDER_ASAN 1
-#endif
-#endif
 
 namespace accounting_test {
 

@@ -25,6 +25,7 @@
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+#include "support/sanitizers.hpp"
 
 namespace logfire::backend_test {
 
@@ -42,17 +43,12 @@ using key_value = opentelemetry::proto::common::v1::KeyValue;
 // (shadow memory, quarantined frees), so tests check them only without one. ThreadSanitizer also
 // kills the child of a multi-threaded fork() before it can exec, so tests that start `serve`
 // while the SDK's threads run in the test process skip under it.
-#if defined(__has_feature)
-#define LOGFIRE_TEST_HAS_FEATURE(x) __has_feature(x)
-#else
-#define LOGFIRE_TEST_HAS_FEATURE(x) 0
-#endif
-#if defined(__SANITIZE_THREAD__) || LOGFIRE_TEST_HAS_FEATURE(thread_sanitizer)
+#if defined(LOGFIRE_UNDER_TSAN)
 constexpr bool kThreadSanitizer = true;
 #else
 constexpr bool kThreadSanitizer = false;
 #endif
-#if defined(__SANITIZE_ADDRESS__) || LOGFIRE_TEST_HAS_FEATURE(address_sanitizer)
+#if defined(LOGFIRE_UNDER_ASAN)
 constexpr bool kSanitized = true;
 #else
 constexpr bool kSanitized = kThreadSanitizer;

@@ -16,6 +16,7 @@
 #include "logfire/logfire.hpp"
 #include "logfire/memory_exporter.hpp"
 #include "logfire/stats.hpp"
+#include "support/sanitizers.hpp"
 
 namespace core_test {
 

@@ -109,33 +109,14 @@ std::string temp_path() {
   std::exit(code);
 }
 
-// ThreadSanitizer cannot start threads in the child of a multi-threaded process (it dies
-// with "starting new threads after multi-threaded fork is not supported").
-#if defined(__SANITIZE_THREAD__)
-#define LOGFIRE_UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define LOGFIRE_UNDER_TSAN 1
-#endif
-#endif
+// LOGFIRE_UNDER_TSAN / LOGFIRE_UNDER_ASAN, and why these tests skip under them:
+// support/sanitizers.hpp.
 #ifdef LOGFIRE_UNDER_TSAN
 #define SKIP_UNDER_TSAN() GTEST_SKIP() << "ThreadSanitizer does not support threads after fork()"
 #else
 #define SKIP_UNDER_TSAN() (void)0
 #endif
 
-// clang 14's AddressSanitizer does not lock its allocator around fork() (it does from LLVM 18),
-// so a child can inherit an allocator region locked by a parent thread that was allocating, and
-// its background thread then hangs inside the sanitizer (seen: ASan's SizeClassAllocator64 wait
-// under pthread_getattr_np in the child's new thread). A test whose point is a parent thread
-// allocating at the fork runs in the plain build only.
-#if defined(__SANITIZE_ADDRESS__)
-#define LOGFIRE_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define LOGFIRE_UNDER_ASAN 1
-#endif
-#endif
 #ifdef LOGFIRE_UNDER_ASAN
 #define SKIP_UNDER_ASAN() GTEST_SKIP() << "AddressSanitizer's allocator is not fork-safe here"
 #else

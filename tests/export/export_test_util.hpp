@@ -25,15 +25,7 @@
 #include "logfire/record.hpp"
 #include "resource/resource.hpp"
 #include "support/otlp_receiver.hpp"
-
-// Whether ThreadSanitizer instruments this build (GCC defines the macro, clang has the feature).
-#if defined(__SANITIZE_THREAD__)
-#define LOGFIRE_TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define LOGFIRE_TEST_TSAN 1
-#endif
-#endif
+#include "support/sanitizers.hpp"
 
 namespace logfire::test {
 

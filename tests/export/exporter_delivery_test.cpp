@@ -144,7 +144,7 @@ TEST(ExporterDelivery, ASlowBackendNeverStallsTheCaller) {
 }
 
 TEST(ExporterDelivery, AForkedChildSendsOnlyItsOwnRecords) {
-#if defined(LOGFIRE_TEST_TSAN)
+#if defined(LOGFIRE_UNDER_TSAN)
   GTEST_SKIP() << "ThreadSanitizer cannot start threads in the child of a multi-threaded fork";
 #endif
   otlp_receiver rx;

@@ -21,18 +21,11 @@
 #include "logfire/logfire.hpp"
 #include "logfire/memory_exporter.hpp"
 #include "metrics/metrics_support.hpp"
+#include "support/sanitizers.hpp"
 
 namespace {
 
 using namespace metrics_test;
-
-#if defined(__SANITIZE_THREAD__)
-#define LOGFIRE_UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define LOGFIRE_UNDER_TSAN 1
-#endif
-#endif
 
 TEST(metric_fork, the_child_starts_from_zero_and_collects_with_its_own_reader) {
 #ifdef LOGFIRE_UNDER_TSAN
