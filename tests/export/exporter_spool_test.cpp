@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 
 #include "export/gzip.hpp"
@@ -21,7 +22,16 @@ std::string down_url() {
 TEST(ExporterSpool, AFullMemoryQueueOverflowsToTheSpool) {
   otlp_receiver rx;
   ASSERT_TRUE(rx.start());
-  rx.queue_replies({delayed(1500ms)});  // the first answer is slow, then all is well
+  // The first answer is held until every batch has been handed over (20 s at most), then all
+  // is well. A timed delay made the outcome depend on the machine's load: a spool thread
+  // that got no core for a while let the queue for the disk fill, and batches were dropped.
+  std::atomic<bool> release{false};
+  std::atomic<int> requests{0};
+  rx.set_responder([&](const request_info&) {
+    if (requests.fetch_add(1) == 0)
+      for (int i = 0; i < 2000 && !release.load(); ++i) std::this_thread::sleep_for(10ms);
+    return reply::of(200);
+  });
   temp_dir tmp;
   test_counter counter;
   auto cfg = fast_config(rx.traces_url(), tmp.path());
@@ -31,10 +41,14 @@ TEST(ExporterSpool, AFullMemoryQueueOverflowsToTheSpool) {
   record_factory f;
   std::vector<std::vector<span_record>> batches;
   for (int i = 0; i < 10; ++i) batches.push_back(f.spans(50));
-  for (const auto& b : batches) {
-    exp->export_batch(b);
-    std::this_thread::sleep_for(20ms);  // batches come apart, as from the pipeline
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    exp->export_batch(batches[i]);
+    // Batches come apart, as from the pipeline: the spool thread writes what is beyond the
+    // 150 in flight and queued before the next one comes.
+    const std::uint64_t beyond = 50 * (i + 1) > 150 ? 50 * (i + 1) - 150 : 0;
+    EXPECT_TRUE(eventually([&] { return counter.events(event_counter::records_spooled) >= beyond; }, 10s)) << i;
   }
+  release = true;
   EXPECT_TRUE(exp->shutdown(clock::now() + 20s));
   EXPECT_GE(counter.events(event_counter::records_spooled), 250u);  // 50 in flight, 100 queued, the rest on disk
   EXPECT_EQ(counter.events(event_counter::records_replayed), counter.events(event_counter::records_spooled));
