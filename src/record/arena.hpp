@@ -36,6 +36,16 @@ class arena {
     return p;
   }
 
+  // A copy of `items` (trivially copyable), in one memcpy.
+  template <typename T>
+  T* copy_array(const T* items, std::size_t n) {
+    static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>);
+    if (n == 0) return nullptr;
+    T* p = static_cast<T*>(allocate(sizeof(T) * n, alignof(T)));
+    std::memcpy(static_cast<void*>(p), items, sizeof(T) * n);
+    return p;
+  }
+
   std::string_view copy(std::string_view s) {
     if (s.empty()) return {};
     char* p = static_cast<char*>(allocate(s.size(), 1));

@@ -374,9 +374,8 @@ std::span<const attribute> record_builder::decode_attribute_list(byte_reader& rd
                                                                  arena& out) {
   const std::size_t mark = attrs_.size();
   for (std::uint32_t k = 0; k < n; ++k) decode_attribute(rd, mark, false, st, out);
-  auto* list = out.make_array<attribute>(attrs_.size() - mark);
-  for (std::size_t k = mark; k < attrs_.size(); ++k) list[k - mark] = attrs_[k];
   const std::size_t count = attrs_.size() - mark;
+  attribute* list = out.copy_array(attrs_.data() + mark, count);
   attrs_.resize(mark);
   schemas_.resize(mark);
   return {list, count};
@@ -779,8 +778,7 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
     rec_out.status_message = {};
   }
 
-  auto* attrs = out.make_array<attribute>(attrs_.size());
-  for (std::size_t i = 0; i < attrs_.size(); ++i) attrs[i] = attrs_[i];
+  attribute* attrs = out.copy_array(attrs_.data(), attrs_.size());
   rec_out.attributes = {attrs, attrs_.size()};
   if (site) {
     rec_out.shared.of = attrs;
@@ -789,9 +787,7 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
     rec_out.shared.site = site;
   }
   if (!events_.empty()) {
-    auto* ev = out.make_array<event>(events_.size());
-    for (std::size_t i = 0; i < events_.size(); ++i) ev[i] = events_[i];
-    rec_out.events = {ev, events_.size()};
+    rec_out.events = {out.copy_array(events_.data(), events_.size()), events_.size()};
   }
   return rec_out;
 }

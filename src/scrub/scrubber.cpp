@@ -420,8 +420,15 @@ void scrub_session::scrub_attributes(std::span<const scrub_path_segment> root, s
     set_root(root);
     for (std::size_t i = 0; i < attrs.size(); ++i) {
       attribute& a = attrs[i];
+      const key_check check = i < checks.size() ? checks[i] : s_.check_key(a.key);
+      if (check == key_check::safe) continue;
+      // A number or boolean under a key that matches nothing: only the key is read. (Past the
+      // scan budget, the full path below replaces it, as any other value.)
+      if (check == key_check::plain && a.value.type != attribute_value::kind::string &&
+          a.value.type != attribute_value::kind::array && charge(a.key.size()))
+        continue;
       push_key(a.key);
-      scrub_keyed(a.key, i < checks.size() ? checks[i] : s_.check_key(a.key), a.value, sink);
+      scrub_keyed(a.key, check, a.value, sink);
       --path_len_;
     }
   } catch (...) {
