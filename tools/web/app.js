@@ -179,6 +179,27 @@
     return `Searching older records… (read back to ${localTime(next.slice(0, next.lastIndexOf('/')))})`;
   }
 
+  // Asks `path` with `params` answer after answer, each going on from the last one's "next",
+  // until `limit` items are found or the records run out. `merge(items, data)` returns the
+  // items with an answer's added; `render(items, data, next)` draws what is found so far
+  // (`next` set while the search goes on). Returns false, drawing nothing more, as soon as
+  // `current()` says that a newer search or another view took over.
+  async function searchInPages(path, params, limit, current, merge, render) {
+    let items = [];
+    let before = null;
+    do {
+      const ask = new URLSearchParams(params);
+      ask.set('limit', String(limit - items.length));
+      if (before) ask.set('before', before);
+      const data = await api(`${path}?${ask}`);
+      if (!current()) return false;
+      items = merge(items, data);
+      before = items.length < limit ? data.next : null;
+      render(items, data, before);
+    } while (before);
+    return true;
+  }
+
   // Reloads overlap (live events, filters, navigation): only the newest answer is drawn. A live
   // reload waits for a search that is still going on (searching), so that it can finish.
   const TRACE_LIST_LIMIT = 100;
@@ -188,20 +209,13 @@
     const seq = ++tracesSeq;
     const params = traceFilterParams();
     const filtered = params.toString() !== '';
-    let traces = [];
-    let before = null;
     searching.traces = true;
     try {
-      do {
-        const ask = new URLSearchParams(params);
-        ask.set('limit', String(TRACE_LIST_LIMIT - traces.length));
-        if (before) ask.set('before', before);
-        const data = await api(`/api/traces?${ask}`);
-        if (seq !== tracesSeq || currentView !== 'traces') return;
-        traces = traces.concat(data.traces).sort((a, b) => (a.start_timestamp < b.start_timestamp) - (a.start_timestamp > b.start_timestamp));
-        before = traces.length < TRACE_LIST_LIMIT ? data.next : null;
-        renderTraceList(traces, filtered, before);
-      } while (before);
+      const finished = await searchInPages('/api/traces', params, TRACE_LIST_LIMIT,
+        () => seq === tracesSeq && currentView === 'traces',
+        (traces, data) => traces.concat(data.traces).sort((a, b) => (a.start_timestamp < b.start_timestamp) - (a.start_timestamp > b.start_timestamp)),
+        (traces, data, next) => renderTraceList(traces, filtered, next));
+      if (!finished) return;
       setStatus(true, `updated ${new Date().toLocaleTimeString()}`);
     } catch (e) {
       if (seq === tracesSeq) setStatus(false, `cannot list traces: ${e.message}`);
@@ -976,20 +990,13 @@
     if ($('rec-since').value) params.set('since', $('rec-since').value);
     if ($('rec-errors').checked) params.set('level', '17');
     const seq = ++recordsSeq;
-    let found = [];
-    let before = null;
     searching.records = true;
     try {
-      do {
-        const ask = new URLSearchParams(params);
-        ask.set('limit', String(RECORD_LIST_LIMIT - found.length));
-        if (before) ask.set('before', before);
-        const data = await api(`/api/records?${ask}`);
-        if (seq !== recordsSeq || currentView !== 'records') return;
-        found = found.concat(data.records);
-        before = data.next;
-        renderRecords(found, data.truncated, before);
-      } while (before);
+      const finished = await searchInPages('/api/records', params, RECORD_LIST_LIMIT,
+        () => seq === recordsSeq && currentView === 'records',
+        (found, data) => found.concat(data.records),
+        (found, data, next) => renderRecords(found, data.truncated, next));
+      if (!finished) return;
       setStatus(true, `updated ${new Date().toLocaleTimeString()}`);
     } catch (e) {
       if (seq === recordsSeq) $('record-list-info').textContent = `Could not search: ${e.message}`;
