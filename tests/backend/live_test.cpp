@@ -22,6 +22,13 @@ bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
+// Asks for the live stream on `c` and reads up to its first event ("hello"): the answer's
+// head and that event, or "" when the request could not be sent.
+std::string open_live_stream(raw_connection& c) {
+  if (!c.connected() || !c.send("GET /api/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")) return {};
+  return c.read_until("event: hello");
+}
+
 constexpr const char* kTrace = "0badc0de0badc0de0badc0de0badc0de";
 
 std::string one_span_request() {
@@ -37,9 +44,7 @@ TEST(live_updates, a_subscriber_hears_of_a_committed_export_and_can_read_it) {
   serve_process serve(dir.file("live.db"));
   ASSERT_TRUE(serve.started()) << serve.output();
   raw_connection sse(serve.port());
-  ASSERT_TRUE(sse.connected());
-  ASSERT_TRUE(sse.send("GET /api/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
-  std::string hello = sse.read_until("event: hello");
+  const std::string hello = open_live_stream(sse);
   ASSERT_TRUE(contains(hello, "200")) << hello;
   EXPECT_TRUE(contains(hello, "text/event-stream")) << hello;
   EXPECT_FALSE(contains(get(serve.port(), "/api/traces").body, kTrace));
@@ -60,8 +65,7 @@ TEST(live_updates, streams_beyond_the_limit_are_refused_with_the_option_named) {
   serve_process serve(dir.file("live.db"), {"--max-live-clients", "1"});
   ASSERT_TRUE(serve.started()) << serve.output();
   raw_connection first(serve.port());
-  ASSERT_TRUE(first.send("GET /api/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
-  ASSERT_TRUE(contains(first.read_until("event: hello"), "event: hello"));
+  ASSERT_TRUE(contains(open_live_stream(first), "event: hello"));
   auto second = get(serve.port(), "/api/live");
   EXPECT_EQ(second.status, 503);
   EXPECT_TRUE(contains(second.body, "--max-live-clients")) << second.body;
@@ -77,8 +81,7 @@ TEST(live_updates, an_event_names_each_trace_of_its_export_once) {
   serve_process serve(dir.file("live.db"));
   ASSERT_TRUE(serve.started()) << serve.output();
   raw_connection sse(serve.port());
-  ASSERT_TRUE(sse.send("GET /api/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
-  ASSERT_TRUE(contains(sse.read_until("event: hello"), "event: hello"));
+  ASSERT_TRUE(contains(open_live_stream(sse), "event: hello"));
 
   const std::string a = random_hex(16);
   const std::string b = random_hex(16);
@@ -123,8 +126,7 @@ TEST(live_updates, prints_the_latency_from_an_export_to_its_event) {
   serve_process serve(dir.file("live.db"));
   ASSERT_TRUE(serve.started()) << serve.output();
   raw_connection sse(serve.port());
-  ASSERT_TRUE(sse.send("GET /api/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
-  ASSERT_TRUE(contains(sse.read_until("event: hello"), "event: hello"));
+  ASSERT_TRUE(contains(open_live_stream(sse), "event: hello"));
 
   using clock = std::chrono::steady_clock;
   constexpr int kExports = 50;
