@@ -4,6 +4,8 @@
 // "Accounting", lists every place a record can stop and the counter it lands in.
 #include "pipeline/pipeline.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cstring>
 #include <deque>
@@ -138,35 +140,68 @@ void thread_registry::after_fork_in_child(thread_state* survivor) noexcept {
 
 namespace {
 
-struct thread_handle {
+// The thread's state: a plain pointer with no destructor, so that it stays usable while the
+// thread's thread_local objects are destroyed (an application's destructor may log).
+thread_local thread_state* t_state = nullptr;
+
+// Retires the thread's state; the background thread frees a retired state once its ring is
+// read. It runs as the destructor of a pthread key, which glibc calls after every C++
+// thread_local destructor of the exiting thread: a call made from one of those still finds its
+// state alive. (A thread_local object retired it before, so a destructor that ran after it and
+// logged late could write into a state already freed.) A call made later still, from another
+// key's destructor, finds no state and makes a new one, which sets the key again: glibc then
+// runs the destructors again (PTHREAD_DESTRUCTOR_ITERATIONS rounds). The main thread's state
+// is never retired: exit() runs no key destructors, and the process ends.
+void retire_thread_state(void* p) noexcept {
+  auto* t = static_cast<thread_state*>(p);
+  if (t_state == t) t_state = nullptr;
+  t_filtered_count = nullptr;  // logfire.hpp: counts after this take the slow path
+  t->retired.store(true, std::memory_order_release);
+}
+
+struct thread_exit_key {
+  pthread_key_t key{};
+  bool made = false;
+  thread_exit_key() noexcept { made = pthread_key_create(&key, retire_thread_state) == 0; }
+};
+thread_exit_key& exit_key() noexcept {
+  static thread_exit_key k;  // never deleted: threads may exit until the process does
+  return k;
+}
+
+// When the process has no pthread key left to give (PTHREAD_KEYS_MAX), a thread_local object
+// retires the state as its destructor runs, with the limit above for later destructors.
+struct fallback_retirer {
   thread_state* state = nullptr;
-  ~thread_handle() {
-    t_filtered_count = nullptr;  // logfire.hpp: counts after this take the slow path
-    if (state) state->retired.store(true, std::memory_order_release);
+  ~fallback_retirer() {
+    if (!state) return;
+    t_filtered_count = nullptr;
+    state->retired.store(true, std::memory_order_release);
   }
 };
-thread_local thread_handle t_handle;
+thread_local fallback_retirer t_fallback_retirer;
 
 [[gnu::noinline]] thread_state& create_thread_state() noexcept {
   std::size_t ring_bytes = 1u << 20;
   if (control* c = g_control.load(std::memory_order_acquire)) ring_bytes = c->settings.ring_bytes;
   auto* t = new thread_state(ring_bytes);
   thread_registry::instance().add(t);
-  t_handle.state = t;
+  t_state = t;
+  if (thread_exit_key& k = exit_key(); !k.made || pthread_setspecific(k.key, t) != 0) t_fallback_retirer.state = t;
   return *t;
 }
 
 }  // namespace
 
 thread_state& this_thread_state() noexcept {
-  thread_state* t = t_handle.state;
+  thread_state* t = t_state;
   if (t) [[likely]]
     return *t;
   return create_thread_state();
 }
 
 thread_state* this_thread_state_if_any() noexcept {
-  return t_handle.state;
+  return t_state;
 }
 
 // ----- exporter slots ------------------------------------------------------------------

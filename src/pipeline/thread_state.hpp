@@ -1,7 +1,7 @@
 // Per-thread state of the SDK: the thread's ring, its current span context, the loss counters
 // it owns, and its in-call flag. Created on a thread's first instrumentation call, registered
-// with the global registry, and retired when the thread exits (the background thread frees it
-// after draining what is left).
+// with the global registry, and retired when the thread exits, after its thread_local
+// destructors (the background thread frees it after draining what is left; pipeline.cpp).
 #pragma once
 
 #include <array>

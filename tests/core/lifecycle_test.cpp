@@ -230,3 +230,46 @@ TEST(lifecycle, an_old_guard_does_not_stop_a_newer_configuration) {
   lf2.reset();
   EXPECT_FALSE(logfire::is_configured());
 }
+
+namespace {
+
+// An application's thread_local object whose destructor logs after a pause. It is made before
+// the thread's first logfire call, so it is destroyed after everything the SDK keeps per
+// thread in thread_local objects.
+struct logs_at_thread_exit {
+  bool armed = false;
+  ~logs_at_thread_exit() {
+    if (!armed) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the pipeline cycles meanwhile
+    logfire::info("from a thread_local destructor");
+  }
+};
+thread_local logs_at_thread_exit t_logs_at_exit;
+
+}  // namespace
+
+// A thread's state is retired only after all its thread_local destructors have run: a
+// destructor that logs late uses the state as any other call (before, the background thread
+// could free the state in the pause, and the call then wrote into freed memory).
+TEST(lifecycle, a_thread_local_destructor_that_logs_after_a_pause_is_delivered) {
+  auto mem = std::make_shared<logfire::memory_exporter>();
+  auto lf = logfire::configure(quiet_options({mem}));
+  ASSERT_TRUE(lf) << lf.error();
+  std::thread t([] {
+    t_logs_at_exit.armed = true;
+    logfire::info("from the thread");
+  });
+  // While the destructor pauses, flushes make the background thread collect exited threads.
+  for (int i = 0; i < 30; ++i) {
+    EXPECT_TRUE(logfire::force_flush());
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  t.join();
+  ASSERT_TRUE(logfire::force_flush());
+  const auto recs = mem->records();
+  EXPECT_NE(find_log(recs, "from the thread"), nullptr);
+  EXPECT_NE(find_log(recs, "from a thread_local destructor"), nullptr);
+  const auto st = logfire::stats();
+  EXPECT_EQ(st.produced, 2u) << st.summary();
+  EXPECT_EQ(st.exported, 2u) << st.summary();
+}
