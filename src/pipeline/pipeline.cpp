@@ -21,6 +21,12 @@
 namespace logfire::detail {
 
 std::atomic<control*> g_control{nullptr};
+
+control* publish_control(control* c) noexcept {
+  control* old = g_control.exchange(c, std::memory_order_acq_rel);
+  __atomic_store_n(&g_count_generation, c ? c->generation : std::uint32_t{0}, __ATOMIC_RELAXED);
+  return old;
+}
 pipeline* g_active_pipeline = nullptr;
 
 std::mutex& consumer_mutex() noexcept {
@@ -152,11 +158,15 @@ thread_local thread_state* t_state = nullptr;
 // key's destructor, finds no state and makes a new one, which sets the key again: glibc then
 // runs the destructors again (PTHREAD_DESTRUCTOR_ITERATIONS rounds). The main thread's state
 // is never retired: exit() runs no key destructors, and the process ends.
+void mark_retired(thread_state* t) noexcept {
+  t_filtered_count = nullptr;  // logfire.hpp: counts after this take the slow path
+  t->retired.store(true, std::memory_order_release);
+}
+
 void retire_thread_state(void* p) noexcept {
   auto* t = static_cast<thread_state*>(p);
   if (t_state == t) t_state = nullptr;
-  t_filtered_count = nullptr;  // logfire.hpp: counts after this take the slow path
-  t->retired.store(true, std::memory_order_release);
+  mark_retired(t);
 }
 
 struct thread_exit_key {
@@ -174,9 +184,7 @@ thread_exit_key& exit_key() noexcept {
 struct fallback_retirer {
   thread_state* state = nullptr;
   ~fallback_retirer() {
-    if (!state) return;
-    t_filtered_count = nullptr;
-    state->retired.store(true, std::memory_order_release);
+    if (state) mark_retired(state);
   }
 };
 thread_local fallback_retirer t_fallback_retirer;
@@ -478,8 +486,7 @@ void pipeline::start() {
   for (auto& s : slots_) s->exp->start(*s);
   running_ = true;
   thread_ = std::thread([this] { run(); });
-  g_control.store(control_, std::memory_order_release);
-  __atomic_store_n(&g_count_generation, control_->generation, __ATOMIC_RELAXED);  // logfire.hpp
+  publish_control(control_);
 }
 
 // ----- background thread: records ------------------------------------------------------
@@ -1189,8 +1196,7 @@ void pipeline::after_fork_in_child() noexcept {
   work_mutex_.unlock();
   // A new generation: records and span handles of the parent are not this child's.
   control_->generation = next_generation();
-  if (g_control.load(std::memory_order_relaxed) == control_)
-    __atomic_store_n(&g_count_generation, control_->generation, __ATOMIC_RELAXED);
+  if (g_control.load(std::memory_order_relaxed) == control_) publish_control(control_);  // its new generation
   background_state& st = *bg_;
   st.open.clear();
   st.orphans.clear();

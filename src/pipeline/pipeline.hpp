@@ -95,6 +95,12 @@ struct control {
 // The active control block, or null before configure() and after shutdown().
 extern std::atomic<control*> g_control;
 
+// Makes `c` (null: none) the active control block, and its generation the one filtered logs
+// are counted under inline (logfire.hpp, g_count_generation; 0 for none), so the two never
+// disagree for long. Returns the block it replaces. Call it again for the same block when its
+// generation changes (fork).
+control* publish_control(control* c) noexcept;
+
 // A new generation number (process-wide, never 0).
 std::uint32_t next_generation() noexcept;
 

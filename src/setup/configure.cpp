@@ -352,8 +352,7 @@ void on_fork_child() {
     if (p->abandoned()) {
       // The parent's background thread was stuck in an exporter at the fork: the child goes
       // without telemetry rather than inherit a half-built batch.
-      if (control* c = g_control.exchange(nullptr, std::memory_order_acq_rel)) g_retired_controls.push_back(c);
-      __atomic_store_n(&g_count_generation, std::uint32_t{0}, __ATOMIC_RELAXED);
+      if (control* c = publish_control(nullptr)) g_retired_controls.push_back(c);
       g_abandoned_pipelines.push_back(p);
       g_active_pipeline = nullptr;
       std::fputs(
@@ -398,8 +397,7 @@ bool stop_active(clock::time_point deadline) {
   if (!p) return metrics_ok;
   // No new call starts with this pipeline; calls in progress finish their push before the
   // final drain (see pipeline/barrier.hpp), unless they take longer than the deadline.
-  control* c = g_control.exchange(nullptr, std::memory_order_acq_rel);
-  __atomic_store_n(&g_count_generation, std::uint32_t{0}, __ATOMIC_RELAXED);  // filtered counts: the slow path
+  control* c = publish_control(nullptr);
   if (c) g_retired_controls.push_back(c);
   heavy_barrier();
   const bool callers_done = thread_registry::instance().wait_for_callers(deadline);
