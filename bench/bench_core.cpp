@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "context/wall_clock.hpp"
 #include "logfire/config.hpp"
 #include "logfire/exporter.hpp"
 #include "logfire/instrument.hpp"
@@ -232,6 +233,18 @@ void BM_instrument_wrapper(benchmark::State& state) {
   run(state, 1, [] { benchmark::DoNotOptimize(charge_by_wrapper(42, 12.5)); });
 }
 BENCHMARK(BM_instrument_wrapper);
+
+// The timestamps of spans and logs: the SDK's wall clock (the time-stamp counter and an anchor
+// all threads share, src/context/wall_clock.hpp) against clock_gettime(CLOCK_REALTIME), which
+// it replaces on the caller's thread. A span reads the clock twice, a log once.
+void BM_wall_clock_read(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(logfire::detail::wall_now_ns());
+}
+BENCHMARK(BM_wall_clock_read);
+void BM_clock_gettime_read(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(logfire::detail::now_unix_nano());
+}
+BENCHMARK(BM_clock_gettime_read);
 
 // Background drain: records piled up in a ring while the background thread is held in an
 // export, then timed from its release until a flush has drained, built and exported them all.

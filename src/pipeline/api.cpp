@@ -13,6 +13,7 @@
 
 #include "context/ids.hpp"
 #include "context/remote.hpp"
+#include "context/wall_clock.hpp"
 #include "logfire/logfire.hpp"
 #include "pipeline/barrier.hpp"
 #include "pipeline/pipeline.hpp"
@@ -906,7 +907,7 @@ namespace {
   }
   const bool explicit_parent = opts.parent.valid();
   const span_context parent = explicit_parent ? opts.parent : ts.current;
-  const std::uint64_t now = now_unix_nano();
+  const std::uint64_t now = wall_now_ns();
   const trace_id trace = parent.valid() ? parent.trace : new_trace_id(now);
   if (ts.suppressed) [[unlikely]] {
     ts.counters.dropped[reason_index(drop_reason::suppressed)].add();
@@ -981,7 +982,7 @@ void span::start(const detail::handle_defaults* defaults, std::string_view msg_t
   }
   const bool explicit_parent = opts.parent.valid();
   const span_context parent = explicit_parent ? opts.parent : opts.new_trace ? span_context{} : ts.current;
-  const std::uint64_t now = detail::now_unix_nano();
+  const std::uint64_t now = detail::wall_now_ns();
 
   st_.self.trace = parent.valid() ? parent.trace : detail::new_trace_id(now);
   st_.self.span = detail::new_span_id();
@@ -1103,7 +1104,7 @@ namespace detail {
 void span::end() noexcept {
   if (!st_.active) return;
   st_.active = false;
-  const std::uint64_t now = detail::now_unix_nano();
+  const std::uint64_t now = detail::wall_now_ns();
   if (st_.is_current) {
     // Restore the previous current span if this span is still current on this thread (it
     // may end on another thread, or after a child that was never ended). Ancestors that
@@ -1161,7 +1162,7 @@ namespace {
 template <typename WriteCause>
 void push_exception(span_state& st, bool escaped, const stack_capture* stack, WriteCause&& write_cause) noexcept {
   st.escape_recorded |= escaped;
-  const span_ref ref{st.self.span.value, now_unix_nano(), escaped ? 1u : 0u, 0};
+  const span_ref ref{st.self.span.value, wall_now_ns(), escaped ? 1u : 0u, 0};
   bool truncated = false;
   push_update(st, rec::exception, false, [&](auto& w, const pipeline_settings& s) {
     w.pod(ref);
@@ -1220,7 +1221,7 @@ void span::record_exception(std::string_view type, std::string_view message, std
 
 void span::add_event(std::string_view name, std::initializer_list<arg> args) noexcept {
   if (!is_recording()) return;
-  const std::uint64_t now = detail::now_unix_nano();
+  const std::uint64_t now = detail::wall_now_ns();
   bool truncated = false;
   detail::push_update(st_, detail::rec::event, false, [&](auto& w, const detail::pipeline_settings& s) {
     const detail::encode_limits lim{s.max_value_length, s.max_attributes};

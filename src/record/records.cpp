@@ -757,7 +757,9 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
   rec_out.kind = static_cast<span_kind>(fixed.kind);
   rec_out.level = st.lvl;
   rec_out.start_unix_nano = fixed.start_ns;
-  rec_out.end_unix_nano = is_log || pending ? fixed.start_ns : end_ns;
+  // A span's two times may come from two anchors of the wall clock (context/wall_clock.hpp), which
+  // can disagree by a few microseconds: a span never ends before it starts.
+  rec_out.end_unix_nano = is_log || pending ? fixed.start_ns : std::max(end_ns, fixed.start_ns);
   rec_out.status = st.status;
   rec_out.status_message = st.status_message;
   rec_out.depth = fixed.depth;
