@@ -9,6 +9,8 @@
 //                                               main thread's (the background thread: drain,
 //                                               decode, build, batch, and the exporter's work)
 //   RSS                                         VmRSS and VmHWM of /proc/self/status at the end
+//   background wake-ups per second              voluntary context switches of the thread named
+//                                               logfire-drain, while the producers run
 // One run per process (so that peak RSS is this run's), printed as one line
 //   result producers=1 rate=0 exporter=otlp seconds=3.00 produced=... delivered=... ...
 // for scripts/bench, and a readable summary on stderr. Exits 1 when the loss identity
@@ -187,12 +189,14 @@ int main(int argc, char** argv) {
 
   const std::uint64_t process0 = bench::cpu_ns(RUSAGE_SELF);
   const std::uint64_t main0 = bench::cpu_ns(RUSAGE_THREAD);
+  const std::uint64_t wakeups0 = bench::thread_wakeups("logfire-drain");
   const auto t0 = std::chrono::steady_clock::now();
   start.count_down();
   std::this_thread::sleep_for(std::chrono::duration<double>(a.seconds));
   stop.store(true, std::memory_order_relaxed);
   for (auto& t : threads) t.join();
   const double window = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const std::uint64_t wakeups = bench::thread_wakeups("logfire-drain") - wakeups0;
   // Returns false after any ring_full: the identity below is what tells.
   (void)logfire::force_flush(std::chrono::seconds(60));
   const std::uint64_t process_cpu = bench::cpu_ns(RUSAGE_SELF) - process0;
@@ -221,13 +225,13 @@ int main(int argc, char** argv) {
       " dropped_pct=%.3f produced_per_s=%.0f delivered_per_s=%.0f"
       " process_cpu_ns_per_delivered=%.1f caller_cpu_ns_per_produced=%.1f"
       " background_cpu_ns_per_delivered=%.1f rss_kib=%" PRIu64 " rss_peak_kib=%" PRIu64
-      " tail=%s overflow=%s background_cpu_ns_per_produced=%.1f identity=%s %s\n",
+      " tail=%s overflow=%s background_cpu_ns_per_produced=%.1f background_wakeups_per_s=%.0f identity=%s %s\n",
       a.producers, a.rate, a.exporter.c_str(), a.attributes, a.matches, a.scrubbing ? "on" : "off", window, st.produced,
       delivered, dropped, dropped_pct, static_cast<double>(st.produced) / window,
       static_cast<double>(delivered) / window, per(process_cpu, delivered), per(caller_cpu, st.produced),
       per(background_cpu, delivered), bench::status_kib("VmRSS"), bench::status_kib("VmHWM"), a.tail.c_str(),
-      a.overflow.c_str(), per(background_cpu, st.produced), identity ? "held" : "broken",
-      bench::dropped_by_reason(st).c_str());
+      a.overflow.c_str(), per(background_cpu, st.produced), static_cast<double>(wakeups) / window,
+      identity ? "held" : "broken", bench::dropped_by_reason(st).c_str());
   std::fprintf(stderr,
                "%d producer(s) %s, %s, %.2f s: produced %.2f M/s, delivered %.2f M/s, dropped %.2f %%; "
                "CPU per delivered span: process %.0f ns, background %.0f ns; caller %.0f ns per span; "

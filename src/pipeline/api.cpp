@@ -729,7 +729,7 @@ bool push(thread_state& ts, control& ctl, rec kind, BodyFn&& body_fn) noexcept {
       print_at_call(*p, kind == rec::log, out + sizeof(ring_record_header), sizer.size());
   }
   ts.ring.commit(total);
-  if (was_full || ts.ring.used_by_producer() > ts.ring.capacity() / 2) [[unlikely]]
+  if (was_full || ts.ring.past_half()) [[unlikely]]
     ctl.wake();
   return true;
 }

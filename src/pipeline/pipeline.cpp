@@ -312,10 +312,11 @@ constexpr std::size_t k_max_orphan_bytes = 4u << 20;
 constexpr std::size_t k_waiting_batches = 4;
 // Snapshots of the thread registry a pass takes at most while threads keep registering.
 constexpr int k_snapshot_attempts = 3;
-// Busy-mode wake-ups of the background thread (see pipeline::run()).
-constexpr std::size_t k_busy_records = 64;
-constexpr auto k_busy_sleep = std::chrono::microseconds(50);
-constexpr auto k_busy_linger = std::chrono::milliseconds(10);
+// Paced wake-ups of the background thread while records flow (see pipeline::run()): a pass
+// that read at least k_flow_bytes from one ring paces the next wake-up, never sooner than
+// k_min_flow_sleep after this one.
+constexpr std::size_t k_flow_bytes = 8192;
+constexpr auto k_min_flow_sleep = std::chrono::microseconds(50);
 
 // Appends "[u8 kind][u32 size][body]" to `updates`, all or nothing (std::bad_alloc leaves it
 // unchanged).
@@ -382,9 +383,12 @@ struct pipeline::background_state {
   std::vector<span_ref> ends_now;
   std::vector<span_ref> ends_next;
   std::vector<span_ref> ends_deferred;
-  std::uint64_t passes = 0;          // complete passes so far
-  std::size_t drained = 0;           // ring records read by the last cycle (busy-mode wake-ups)
-  clock::time_point busy_until{};    // short sleeps until then (see run())
+  std::uint64_t passes = 0;  // complete passes so far
+  // The ring that filled fastest in the last cycle's pass (run() paces its wake-ups by it):
+  std::size_t fill_bytes = 0;        // the bytes read from it
+  std::size_t fill_capacity = 0;     // the size of its segment
+  clock::time_point pass_start{};    // when that pass began
+  clock::duration fill_interval{};   // since the pass before began: the time those bytes took
   std::vector<thread_state*> rings;  // this pass's snapshot of the registry
   std::vector<std::uint64_t> marks;  // each ring's published position at the start of the pass
   std::vector<std::vector<std::byte>> side;
@@ -727,10 +731,20 @@ bool pipeline::drain_rings(std::unique_lock<std::mutex>& consumer, bool final) {
   };
   for (std::size_t i = 0; i < st.rings.size() && !cut; ++i) {
     const std::uint64_t mark = st.marks[i];
-    st.drained += st.rings[i]->ring.drain([&](const ring_record_header& h, const std::byte* body, std::size_t size,
-                                              std::uint64_t at) { on_record(h, body, size, at < mark); },
-                                          keep_going);
+    std::uint64_t first = 0;
+    std::uint64_t end = 0;
+    st.rings[i]->ring.drain(
+        [&](const ring_record_header& h, const std::byte* body, std::size_t size, std::uint64_t at) {
+          if (end == 0) first = at;
+          end = at + h.size;
+          on_record(h, body, size, at < mark);
+        },
+        keep_going);
     if (gone) return false;
+    if (end - first > st.fill_bytes) {
+      st.fill_bytes = static_cast<std::size_t>(end - first);
+      st.fill_capacity = st.rings[i]->ring.capacity();
+    }
   }
   take_side_records(st.side);
   for (std::size_t j = 0; j < st.side.size(); ++j) {
@@ -856,7 +870,10 @@ void pipeline::end_open_spans() noexcept {
 // abandoned under it, so a thread that outlived its pipeline's shutdown never drains again.
 void pipeline::cycle(bool flushing, bool stopping) {
   background_state& st = *bg_;
-  st.drained = 0;
+  const auto start = clock::now();
+  st.fill_interval = start - st.pass_start;
+  st.pass_start = start;
+  st.fill_bytes = 0;
   {
     std::unique_lock consumer(consumer_mutex());
     if (abandoned_.load(std::memory_order_acquire)) return;
@@ -913,7 +930,8 @@ void pipeline::run() noexcept {
   control& ctl = *control_;
   const pipeline_settings& cfg = ctl.settings;
   auto last_report = clock::now();
-  t_never_block = true;  // only this thread frees ring space: it never waits for it
+  t_never_block = true;                                     // only this thread frees ring space: it never waits for it
+  ::pthread_setname_np(::pthread_self(), "logfire-drain");  // as top -H and debuggers show it
   for (;;) {
     bool stopping = false;
     bool flushing = false;
@@ -921,14 +939,20 @@ void pipeline::run() noexcept {
     clock::time_point flush_deadline{};
     {
       std::unique_lock lock(ctl.mutex);
-      // Busy mode: while records keep coming (a cycle read at least k_busy_records), sleep
-      // k_busy_sleep between cycles instead of waiting for the half-full wake-up, so a ring
-      // rarely fills before it is drained; k_busy_linger after the last such cycle, back to
-      // the long sleep. Costs a wake-up of a few µs per k_busy_sleep, only while records flow.
+      // While records flow, wake when the ring that filled fastest in the last pass would be
+      // a quarter full again at the rate it filled (at least k_min_flow_sleep from now), so
+      // that the producers' half-full wake-up stays rare and a steady flow costs a wake-up per
+      // quarter ring, not one per few records (each costs µs of CPU in a virtual machine).
       const auto now = clock::now();
-      if (st.drained >= k_busy_records) st.busy_until = now + k_busy_linger;
       auto wait_until = st.current.records.empty() ? now + cfg.first_delay : st.batch_deadline;
-      if (now < st.busy_until) wait_until = std::min(wait_until, now + k_busy_sleep);
+      if (st.fill_bytes >= k_flow_bytes && st.fill_interval > clock::duration::zero()) {
+        const double bytes_per_tick =
+            static_cast<double>(st.fill_bytes) / static_cast<double>(st.fill_interval.count());
+        const auto to_quarter = clock::duration(
+            static_cast<clock::rep>(std::min(static_cast<double>(st.fill_capacity / 4) / bytes_per_tick, 1e18)));
+        const auto sleep = std::max<clock::duration>(to_quarter - (now - st.pass_start), k_min_flow_sleep);
+        wait_until = std::min(wait_until, now + sleep);
+      }
       ctl.cv.wait_until(lock, wait_until,
                         [&] { return ctl.wake_requested || stop_ || flush_requested_ > flush_done_; });
       ctl.wake_requested = false;

@@ -106,8 +106,16 @@ class spsc_ring {
     producer_->head.store(head_, std::memory_order_release);
   }
 
-  // Producer: bytes in use in its segment (approximate, for the high-water wake-up).
-  [[nodiscard]] std::size_t used_by_producer() const noexcept { return static_cast<std::size_t>(head_ - cached_tail_); }
+  // Producer: whether more than half of its segment is in use (the high-water wake-up). The
+  // producer's view of the consumer's tail is refreshed only when it says so, so the answer is
+  // never made of a stale tail: that would wake the background thread for every record once
+  // half a segment had been written since the last refresh, however much had been read.
+  [[nodiscard]] bool past_half() noexcept {
+    if (head_ - cached_tail_ <= capacity_ / 2) [[likely]]
+      return false;
+    cached_tail_ = producer_->tail.load(std::memory_order_acquire);
+    return head_ - cached_tail_ > capacity_ / 2;
+  }
 
   // Consumer: the producer's published position (records before it are complete).
   [[nodiscard]] std::uint64_t published() const noexcept;
