@@ -174,6 +174,12 @@ void BM_log_filtered_by_level(benchmark::State& state) {
 }
 BENCHMARK(BM_log_filtered_by_level);
 
+// The same call through the macro, which builds the attributes only when the level is enabled.
+void BM_log_filtered_by_level_macro(benchmark::State& state) {
+  run(state, 1, [] { LOGFIRE_DEBUG("cache miss {key}", {{"key", "k-1"}, {"size", 512}}); });
+}
+BENCHMARK(BM_log_filtered_by_level_macro);
+
 // The same without attributes: what remains is the level test, the defaulted log_options and
 // source_location the call site builds, and the counter of filtered calls.
 void BM_log_filtered_no_attributes(benchmark::State& state) {

@@ -216,6 +216,12 @@ void emit_log(level lvl, std::string_view msg_template, std::initializer_list<ar
 // The same for a handle's log: its tags come before the call's own.
 void emit_tagged_log(level lvl, std::string_view msg_template, std::initializer_list<arg> args, const log_options& opts,
                      const source_location& loc, array_view<const std::string_view> extra_tags) noexcept;
+// The enabled branch of LOGFIRE_LOG: logfire::log()'s defaults, without its level test.
+inline void emit_log_with_defaults(level lvl, std::string_view msg_template, std::initializer_list<arg> args = {},
+                                   const log_options& opts = {},
+                                   source_location loc = source_location::current()) noexcept {
+  emit_log(lvl, msg_template, args, opts, loc);
+}
 }  // namespace detail
 
 // A log: a zero-duration record with `logfire.span_type = "log"`, child of the current span.
@@ -242,6 +248,30 @@ LOGFIRE_DEFINE_LEVEL_FUNCTION(warning)
 LOGFIRE_DEFINE_LEVEL_FUNCTION(error)
 LOGFIRE_DEFINE_LEVEL_FUNCTION(fatal)
 #undef LOGFIRE_DEFINE_LEVEL_FUNCTION
+
+// The same logs as macros that evaluate nothing of the call below `min_level`:
+//
+//   LOGFIRE_DEBUG("cache miss {key}", {{"key", key}, {"size", describe(entry)}});
+//
+// is logfire::debug(...) with the same arguments and source location, except that a filtered
+// call builds no attributes (describe() is not called): about 1 ns, against about 2.5 ns for
+// the function with two attributes (bench_core). The filtered call is counted
+// (filtered_by_level) as the function's is. LOGFIRE_LOG(level, ...) takes the level as a value.
+#define LOGFIRE_LOG(lvl, ...)                                                                         \
+  do {                                                                                                \
+    const ::logfire::level logfire_detail_lvl_ = (lvl);                                               \
+    if (static_cast<std::uint8_t>(logfire_detail_lvl_) < ::logfire::detail::min_level()) [[unlikely]] \
+      ::logfire::detail::count_filtered();                                                            \
+    else                                                                                              \
+      ::logfire::detail::emit_log_with_defaults(logfire_detail_lvl_, __VA_ARGS__);                    \
+  } while (false)
+#define LOGFIRE_TRACE(...) LOGFIRE_LOG(::logfire::level::trace, __VA_ARGS__)
+#define LOGFIRE_DEBUG(...) LOGFIRE_LOG(::logfire::level::debug, __VA_ARGS__)
+#define LOGFIRE_INFO(...) LOGFIRE_LOG(::logfire::level::info, __VA_ARGS__)
+#define LOGFIRE_NOTICE(...) LOGFIRE_LOG(::logfire::level::notice, __VA_ARGS__)
+#define LOGFIRE_WARN(...) LOGFIRE_LOG(::logfire::level::warn, __VA_ARGS__)
+#define LOGFIRE_ERROR(...) LOGFIRE_LOG(::logfire::level::error, __VA_ARGS__)
+#define LOGFIRE_FATAL(...) LOGFIRE_LOG(::logfire::level::fatal, __VA_ARGS__)
 
 // Logs `e` at error level with an `exception` event: `logfire::exception("payment failed", e)`.
 inline void exception(std::string_view msg_template, const std::exception& e, std::initializer_list<arg> args = {},

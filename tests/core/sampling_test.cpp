@@ -40,6 +40,34 @@ TEST_F(min_level, below_is_filtered_and_counted) {
   expect_accounted(st);
 }
 
+// The macros evaluate nothing of a filtered call and count it; an enabled one is logged with
+// its arguments, at the macro's line.
+TEST_F(min_level, macros_evaluate_nothing_below_the_level_and_count_it) {
+  int built = 0;
+  const auto costly = [&built] {
+    ++built;
+    return std::string("v") + std::to_string(built);
+  };
+  for (int i = 0; i < 5; ++i) {
+    LOGFIRE_DEBUG("debug {v}", {{"v", costly()}});
+    LOGFIRE_LOG(level::info, "info {v}", {{"v", costly()}});
+  }
+  const std::int64_t line = __LINE__ + 1;
+  LOGFIRE_ERROR("error {v}", {{"v", costly()}});
+  LOGFIRE_WARN("no arguments");
+  EXPECT_EQ(built, 1);
+  const auto recs = flushed();
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].message, "error v1");
+  EXPECT_EQ(recs[0].level, level::error);
+  EXPECT_EQ(int_attr(recs[0], "code.lineno"), line);
+  EXPECT_EQ(recs[1].message, "no arguments");
+  const auto st = logfire::stats();
+  EXPECT_EQ(st.produced, 12u);
+  EXPECT_EQ(st.dropped_by(drop_reason::filtered_by_level), 10u);
+  expect_accounted(st);
+}
+
 TEST_F(min_level, spans_below_are_filtered_too) {
   {
     logfire::span s("debug span", {}, {.level = level::debug});
