@@ -8,13 +8,11 @@
 //                        cost from ring to request bytes, without HTTP.
 #pragma once
 
-#include <dirent.h>
 #include <sys/resource.h>
 
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <span>
@@ -122,34 +120,6 @@ inline std::uint64_t cpu_ns(int who) noexcept {
 }
 
 // A field of /proc/self/status in KiB ("VmRSS", "VmHWM"); 0 if unreadable.
-// Voluntary context switches (sleeps that ended: wake-ups) of this process's thread named
-// `name` (/proc/self/task/*/comm), 0 when there is none.
-inline std::uint64_t thread_wakeups(const char* name) noexcept {
-  DIR* dir = ::opendir("/proc/self/task");
-  if (!dir) return 0;
-  std::uint64_t v = 0;
-  while (const dirent* e = ::readdir(dir)) {
-    if (e->d_name[0] == '.') continue;
-    const std::string task = std::string("/proc/self/task/") + e->d_name;
-    char comm[64] = {};
-    if (std::FILE* f = std::fopen((task + "/comm").c_str(), "r")) {
-      if (!std::fgets(comm, sizeof comm, f)) comm[0] = 0;
-      std::fclose(f);
-    }
-    comm[std::strcspn(comm, "\n")] = 0;
-    if (std::strcmp(comm, name) != 0) continue;
-    if (std::FILE* f = std::fopen((task + "/status").c_str(), "r")) {
-      char line[256];
-      while (std::fgets(line, sizeof line, f))
-        if (std::strncmp(line, "voluntary_ctxt_switches:", 24) == 0) v = std::strtoull(line + 24, nullptr, 10);
-      std::fclose(f);
-    }
-    break;
-  }
-  ::closedir(dir);
-  return v;
-}
-
 inline std::uint64_t status_kib(const char* field) noexcept {
   std::FILE* f = std::fopen("/proc/self/status", "r");
   if (!f) return 0;

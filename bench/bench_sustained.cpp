@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "bench_support.hpp"
+#include "support/thread_wakeups.hpp"
 
 namespace {
 
@@ -189,14 +190,14 @@ int main(int argc, char** argv) {
 
   const std::uint64_t process0 = bench::cpu_ns(RUSAGE_SELF);
   const std::uint64_t main0 = bench::cpu_ns(RUSAGE_THREAD);
-  const std::uint64_t wakeups0 = bench::thread_wakeups("logfire-drain");
+  const std::uint64_t wakeups0 = logfire::test::thread_wakeups("logfire-drain").value_or(0);
   const auto t0 = std::chrono::steady_clock::now();
   start.count_down();
   std::this_thread::sleep_for(std::chrono::duration<double>(a.seconds));
   stop.store(true, std::memory_order_relaxed);
   for (auto& t : threads) t.join();
   const double window = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const std::uint64_t wakeups = bench::thread_wakeups("logfire-drain") - wakeups0;
+  const std::uint64_t wakeups = logfire::test::thread_wakeups("logfire-drain").value_or(0) - wakeups0;
   // Returns false after any ring_full: the identity below is what tells.
   (void)logfire::force_flush(std::chrono::seconds(60));
   const std::uint64_t process_cpu = bench::cpu_ns(RUSAGE_SELF) - process0;

@@ -1,46 +1,13 @@
 // How often the background thread wakes while records flow steadily: pipeline::run() paces
 // its sleeps by the rate the rings fill (a wake-up when the fastest ring would be a quarter
 // full), not a fixed 50 µs sleep, which cost thousands of wake-ups a second at any rate.
-#include <dirent.h>
-
 #include <chrono>
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <optional>
-#include <string>
 #include <thread>
 
 #include "core_support.hpp"
+#include "support/thread_wakeups.hpp"
 
 namespace {
-
-// Voluntary context switches (sleeps that ended) of this process's thread named `name`.
-std::optional<std::uint64_t> wakeups_of(const char* name) {
-  DIR* dir = ::opendir("/proc/self/task");
-  if (!dir) return std::nullopt;
-  std::optional<std::uint64_t> found;
-  while (const dirent* e = ::readdir(dir)) {
-    const std::string task = std::string("/proc/self/task/") + e->d_name;
-    char comm[64] = {};
-    if (std::FILE* f = std::fopen((task + "/comm").c_str(), "r")) {
-      if (!std::fgets(comm, sizeof comm, f)) comm[0] = 0;
-      std::fclose(f);
-    }
-    comm[std::strcspn(comm, "\n")] = 0;
-    if (e->d_name[0] == '.' || std::strcmp(comm, name) != 0) continue;
-    if (std::FILE* f = std::fopen((task + "/status").c_str(), "r")) {
-      char line[256];
-      while (std::fgets(line, sizeof line, f))
-        if (std::strncmp(line, "voluntary_ctxt_switches:", 24) == 0) found = std::strtoull(line + 24, nullptr, 10);
-      std::fclose(f);
-    }
-    break;
-  }
-  ::closedir(dir);
-  return found;
-}
 
 class background_wakeups : public core_test::memory_sdk {};
 
@@ -48,7 +15,7 @@ TEST_F(background_wakeups, a_steady_flow_wakes_the_background_thread_about_once_
   // Configured, with a first record so that the background thread has started.
   logfire::info("start");
   ASSERT_TRUE(logfire::force_flush());
-  const auto before = wakeups_of("logfire-drain");
+  const auto before = logfire::test::thread_wakeups("logfire-drain");
   ASSERT_TRUE(before.has_value()) << "no thread named logfire-drain";
   // 100 logs every 5 ms, 0.6 s: 20,000 records/s, about 4 MB/s into a 1 MiB ring, so a
   // quarter of it every 60 ms.
@@ -57,7 +24,7 @@ TEST_F(background_wakeups, a_steady_flow_wakes_the_background_thread_about_once_
     for (int i = 0; i < 100; ++i) logfire::info("item {n} of chunk {c}", {{"n", i}, {"c", c}, {"pad", "0123456789"}});
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  const auto after = wakeups_of("logfire-drain");
+  const auto after = logfire::test::thread_wakeups("logfire-drain");
   ASSERT_TRUE(after.has_value());
   // About 10 here. Fixed 50 µs sleeps while records flowed: 1,500 and more. A producer that
   // judged its ring half full by a stale view of the consumer's tail woke it for nearly every
