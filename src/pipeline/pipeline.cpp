@@ -930,8 +930,9 @@ void pipeline::run() noexcept {
   control& ctl = *control_;
   const pipeline_settings& cfg = ctl.settings;
   auto last_report = clock::now();
-  t_never_block = true;                                     // only this thread frees ring space: it never waits for it
-  ::pthread_setname_np(::pthread_self(), "logfire-drain");  // as top -H and debuggers show it
+  t_never_block = true;  // only this thread frees ring space: it never waits for it
+  // Its name in `top -H`, debuggers and /proc.
+  ::pthread_setname_np(::pthread_self(), "logfire-drain");
   for (;;) {
     bool stopping = false;
     bool flushing = false;
