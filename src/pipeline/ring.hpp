@@ -106,10 +106,10 @@ class spsc_ring {
     producer_->head.store(head_, std::memory_order_release);
   }
 
-  // Producer: whether more than half of its segment is in use (the high-water wake-up). The
-  // producer's view of the consumer's tail is refreshed only when it says so, so the answer is
-  // never made of a stale tail: that would wake the background thread for every record once
-  // half a segment had been written since the last refresh, however much had been read.
+  // Producer: whether more than half of its segment is in use (the high-water wake-up). When
+  // the producer's cached view of the consumer's tail says so, the view is reloaded first: a
+  // stale one would wake the background thread for every record once half a segment had been
+  // written since the last reload, however much had been read meanwhile.
   [[nodiscard]] bool past_half() noexcept {
     if (head_ - cached_tail_ <= capacity_ / 2) [[likely]]
       return false;
