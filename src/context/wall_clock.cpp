@@ -126,8 +126,8 @@ std::uint64_t wall_now_ns_slow() noexcept {
     __atomic_store_n(&g_system_only, system_only, __ATOMIC_RELAXED);
     if (!system_only) pthread_atfork(nullptr, nullptr, on_fork_child);
   }
-  if (!__atomic_load_n(&g_system_only, __ATOMIC_RELAXED) && t1 - t0 <= k_max_pair_ticks)
-    wall_anchor_update(a, g_calibration, t0 + (t1 - t0) / 2, ns);
+  // g_system_only is written only on this side: a plain read here.
+  if (!g_system_only && t1 - t0 <= k_max_pair_ticks) wall_anchor_update(a, g_calibration, t0 + (t1 - t0) / 2, ns);
   __atomic_store_n(&a.seq, seq + 2, __ATOMIC_RELEASE);
   return ns;
 #else

@@ -384,11 +384,23 @@ struct pipeline::background_state {
   std::vector<span_ref> ends_next;
   std::vector<span_ref> ends_deferred;
   std::uint64_t passes = 0;  // complete passes so far
-  // The ring that filled fastest in the last cycle's pass (run() paces its wake-ups by it):
-  std::size_t fill_bytes = 0;        // the bytes read from it
-  std::size_t fill_capacity = 0;     // the size of its segment
-  clock::time_point pass_start{};    // when that pass began
-  clock::duration fill_interval{};   // since the pass before began: the time those bytes took
+  // The ring that filled fastest in the last cycle's pass (flow_wake() paces wake-ups by it):
+  std::size_t fill_bytes = 0;       // the bytes read from it
+  std::size_t fill_capacity = 0;    // the size of its segment
+  clock::time_point pass_start{};   // when that pass began
+  clock::duration fill_interval{};  // since the pass before began: the time those bytes took
+
+  // While records flow (the last pass read at least k_flow_bytes from one ring): when that
+  // ring would be a quarter full again at the rate it filled, less the time the pass took, and
+  // never sooner than k_min_flow_sleep from `now`. time_point::max() when nothing flows.
+  [[nodiscard]] clock::time_point flow_wake(clock::time_point now) const noexcept {
+    if (fill_bytes < k_flow_bytes || fill_interval <= clock::duration::zero()) return clock::time_point::max();
+    const double bytes_per_tick = static_cast<double>(fill_bytes) / static_cast<double>(fill_interval.count());
+    // Capped at 1e18 ticks (decades), so that the sum below cannot overflow.
+    const auto to_quarter = clock::duration(
+        static_cast<clock::rep>(std::min(static_cast<double>(fill_capacity / 4) / bytes_per_tick, 1e18)));
+    return now + std::max<clock::duration>(to_quarter - (now - pass_start), k_min_flow_sleep);
+  }
   std::vector<thread_state*> rings;  // this pass's snapshot of the registry
   std::vector<std::uint64_t> marks;  // each ring's published position at the start of the pass
   std::vector<std::vector<std::byte>> side;
@@ -731,6 +743,8 @@ bool pipeline::drain_rings(std::unique_lock<std::mutex>& consumer, bool final) {
   };
   for (std::size_t i = 0; i < st.rings.size() && !cut; ++i) {
     const std::uint64_t mark = st.marks[i];
+    // The positions of the first record read and just past the last (end 0: none read), for
+    // flow_wake().
     std::uint64_t first = 0;
     std::uint64_t end = 0;
     st.rings[i]->ring.drain(
@@ -940,20 +954,13 @@ void pipeline::run() noexcept {
     clock::time_point flush_deadline{};
     {
       std::unique_lock lock(ctl.mutex);
-      // While records flow, wake when the ring that filled fastest in the last pass would be
-      // a quarter full again at the rate it filled (at least k_min_flow_sleep from now), so
-      // that the producers' half-full wake-up stays rare and a steady flow costs a wake-up per
-      // quarter ring, not one per few records (each costs µs of CPU in a virtual machine).
+      // While records flow, wake when the fastest ring would be a quarter full again
+      // (flow_wake()), so that the producers' half-full wake-up stays rare and a steady flow
+      // costs a wake-up per quarter ring, not one per few records (each costs µs of CPU in a
+      // virtual machine).
       const auto now = clock::now();
-      auto wait_until = st.current.records.empty() ? now + cfg.first_delay : st.batch_deadline;
-      if (st.fill_bytes >= k_flow_bytes && st.fill_interval > clock::duration::zero()) {
-        const double bytes_per_tick =
-            static_cast<double>(st.fill_bytes) / static_cast<double>(st.fill_interval.count());
-        const auto to_quarter = clock::duration(
-            static_cast<clock::rep>(std::min(static_cast<double>(st.fill_capacity / 4) / bytes_per_tick, 1e18)));
-        const auto sleep = std::max<clock::duration>(to_quarter - (now - st.pass_start), k_min_flow_sleep);
-        wait_until = std::min(wait_until, now + sleep);
-      }
+      const auto wait_until =
+          std::min(st.current.records.empty() ? now + cfg.first_delay : st.batch_deadline, st.flow_wake(now));
       ctl.cv.wait_until(lock, wait_until,
                         [&] { return ctl.wake_requested || stop_ || flush_requested_ > flush_done_; });
       ctl.wake_requested = false;
