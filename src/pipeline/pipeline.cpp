@@ -686,6 +686,43 @@ void pipeline::on_record(const ring_record_header& h, const std::byte* body, std
   }
 }
 
+// A span start followed at once, in the same ring, by its end with nothing to wait for (the
+// span never left its thread, so it has no updates: a leaf span). Built straight from the ring,
+// without an entry in the open-span table. False, having done nothing, for anything else.
+bool pipeline::leaf_span(const ring_record_header& h, const std::byte* body, std::size_t size,
+                         const ring_record_header& next) noexcept {
+  background_state& st = *bg_;
+  const std::uint32_t generation = control_->generation & k_generation_mask;
+  if (static_cast<rec>(h.kind()) != rec::span_start || static_cast<rec>(next.kind()) != rec::span_end ||
+      h.generation() != generation || next.generation() != generation ||
+      next.size < sizeof(ring_record_header) + sizeof(span_ref) || st.tail)
+    return false;
+  record_fixed fixed;
+  std::memcpy(&fixed, body, sizeof fixed);
+  span_ref ref;
+  std::memcpy(&ref, &next + 1, sizeof ref);
+  if (ref.span != fixed.span || ref.value != 1) return false;
+  // Updates of this id read before its start (only a reused id can have them): the usual path.
+  if (!st.orphans.empty() && st.orphans.find(fixed.span) != st.orphans.end()) return false;
+  if (st.any_pending_exporter) {
+    try {
+      make_room();
+      const span_record r = st.builder.build_pending(body, size, st.current.memory);
+      add_to_batch(r, false);
+    } catch (...) {
+      // A preview of a span counted when it ends: nothing is lost.
+    }
+  }
+  try {
+    make_room();
+    const span_record r = st.builder.build(body, size, false, {}, ref.time_ns, st.current.memory);
+    add_to_batch(r, true);
+  } catch (...) {
+    lost(drop_reason::internal_error, 1);
+  }
+  return true;
+}
+
 // Lets the exporters have the batches that filled up during a pass once there are
 // k_waiting_batches of them, with the consumer lock released meanwhile (see cycle()). Returns false
 // when shutdown() gave up on this pipeline during the export: the pass then stops at once and
@@ -748,10 +785,16 @@ bool pipeline::drain_rings(std::unique_lock<std::mutex>& consumer, bool final) {
     std::uint64_t first = 0;
     std::uint64_t end = 0;
     st.rings[i]->ring.drain(
-        [&](const ring_record_header& h, const std::byte* body, std::size_t size, std::uint64_t at) {
+        [&](const ring_record_header& h, const std::byte* body, std::size_t size, std::uint64_t at,
+            const ring_record_header* next) {
           if (end == 0) first = at;
           end = at + h.size;
+          if (next && leaf_span(h, body, size, *next)) {
+            end += next->size;
+            return true;
+          }
           on_record(h, body, size, at < mark);
+          return false;
         },
         keep_going);
     if (gone) return false;
@@ -824,7 +867,9 @@ void pipeline::export_one(batch& b) noexcept {
         // records, and what the exporters write to may be gone.
         if (abandoned_.load(std::memory_order_acquire)) break;
         std::span<const span_record> view = b.records;
-        if (!s->exp->wants_pending_spans()) {
+        // Pending spans are left out for an exporter that does not take them (a batch without
+        // any is passed as it is).
+        if (!s->exp->wants_pending_spans() && b.finished != b.records.size()) {
           if (!filtered) {
             filtered = true;
             try {

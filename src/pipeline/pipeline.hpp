@@ -168,6 +168,8 @@ class pipeline {
   bool relieve(std::unique_lock<std::mutex>& consumer) noexcept;
   void on_record(const ring_record_header& h, const std::byte* body, std::size_t size, bool before_mark) noexcept;
   void finish_span(std::uint64_t span, std::uint64_t end_ns) noexcept;
+  bool leaf_span(const ring_record_header& h, const std::byte* body, std::size_t size,
+                 const ring_record_header& next) noexcept;
   [[nodiscard]] std::size_t batch_reserve() const noexcept;
   void make_room();
   void add_to_batch(const span_record& r, bool finished);

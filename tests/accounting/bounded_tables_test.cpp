@@ -1,10 +1,12 @@
 // The background thread's tables are bounded, and what does not fit is counted: spans open at
 // once (limits.max_open_spans, open_spans_full), and the updates kept for one open span (4 MiB,
 // span_updates_lost, with a line saying so). Before, both grew without limit.
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "accounting/accounting_support.hpp"
+#include "pipeline/pipeline.hpp"
 
 using namespace accounting_test;
 
@@ -38,6 +40,47 @@ TEST(bounded_tables, spans_beyond_max_open_spans_are_dropped_counted_and_explain
   const std::string err = capture.take();
   EXPECT_EQ(occurrences(err, "(open_spans_full)"), 1u) << err;
   EXPECT_NE(err.find("options.limits.max_open_spans"), std::string::npos) << err;
+}
+
+// A leaf span (its end follows its start in the thread's ring, with nothing between) is built
+// straight from the ring: it takes no entry in the open-span table, so long-lived spans that
+// fill the table do not make it drop their children.
+TEST(bounded_tables, leaf_spans_take_no_room_in_the_open_span_table) {
+  auto mem = std::make_shared<logfire::memory_exporter>();
+  logfire::options o = quiet_options({mem});
+  o.limits.max_open_spans = 2;
+  auto lf = logfire::configure(std::move(o));
+  ASSERT_TRUE(lf) << lf.error();
+  logfire::shutdown_guard lf_guard(lf);
+  logfire::span_context handler_context;
+  {
+    // The background thread waits until every record is in the ring, so that it never reads a
+    // leaf's start without its end (a span still open needs an entry like any other).
+    std::lock_guard hold(logfire::detail::consumer_mutex());
+    logfire::span request("request");
+    logfire::span handler("handler");
+    handler_context = handler.context();
+    for (int i = 0; i < 50; ++i) logfire::span query("query {i}", {{"i", i}});
+  }
+  ASSERT_TRUE(logfire::force_flush()) << logfire::stats().summary();
+  const auto st = logfire::stats();
+  EXPECT_EQ(st.produced, 52u) << st.summary();
+  EXPECT_EQ(st.exported, 52u) << st.summary();
+  EXPECT_EQ(dropped_named(st, "open_spans_full"), 0u) << st.summary();
+  expect_balanced(st);
+  const auto recs = mem->records();
+  ASSERT_EQ(recs.size(), 52u);
+  int queries = 0;
+  for (const auto& r : recs) {
+    if (!r.name.starts_with("query")) continue;
+    EXPECT_EQ(r.message, "query " + std::to_string(int_attr(r, "i")));
+    EXPECT_EQ(r.parent.value, handler_context.span.value);
+    EXPECT_EQ(r.context.trace.hi, handler_context.trace.hi);
+    EXPECT_EQ(r.context.trace.lo, handler_context.trace.lo);
+    EXPECT_LE(r.start_unix_nano, r.end_unix_nano);
+    ++queries;
+  }
+  EXPECT_EQ(queries, 50);
 }
 
 TEST(bounded_tables, updates_of_one_open_span_are_bounded_and_the_excess_counted_and_explained) {
