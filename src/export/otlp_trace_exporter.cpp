@@ -39,18 +39,24 @@ class otlp_http_exporter final : public exporter, public resource_listener {
     // Counted before anything can throw, so that a failure below loses no record uncounted.
     std::uint64_t counted = 0;
     for (const auto& r : records) counted += r.type == record_type::pending_span ? 0 : 1;
+    // A batch without pending spans is encoded as it is; one with them is ordered first.
+    const bool reorder = counted != records.size();
     if (engine == nullptr) {  // a failed restart after fork()
       if (counter != nullptr) counter->dropped(drop_reason::export_failed, counted, "the exporter could not restart");
       return;
     }
     try {
-      (void)order_records(records);  // counts `counted` again, with the same filter
-      if (scratch_.empty()) return;
+      std::span<const span_record> ordered = records;
+      if (reorder) {
+        (void)order_records(records);  // counts `counted` again, with the same filter
+        ordered = scratch_;
+      }
+      if (ordered.empty()) return;
       auto sink = [&](std::string_view body, std::size_t first, std::size_t count) {
         encoded_body item;
         item.meta.format = cfg_.format;
         item.meta.gzip = cfg_.gzip;
-        // Records precede pending spans in scratch_, so [first, first+count) ∩ [0, counted).
+        // Records precede pending spans in `ordered`, so [first, first+count) ∩ [0, counted).
         const std::size_t end = first + count;
         item.meta.records = static_cast<std::uint32_t>(end <= counted ? count : first >= counted ? 0 : counted - first);
         item.spans = static_cast<std::uint32_t>(count);
@@ -62,9 +68,9 @@ class otlp_http_exporter final : public exporter, public resource_listener {
         pending_submit_.push_back(std::move(item));
       };
       if (cfg_.format == body_format::json)
-        encode_traces_json_split(scratch_, res_, cfg_.max_body_bytes, buffer_, sink);
+        encode_traces_json_split(ordered, res_, cfg_.max_body_bytes, buffer_, sink);
       else
-        encode_traces_protobuf_split(scratch_, res_, cfg_.max_body_bytes, buffer_, sink, &shared_);
+        encode_traces_protobuf_split(ordered, res_, cfg_.max_body_bytes, buffer_, sink, &shared_);
     } catch (...) {
       pending_submit_.clear();
       if (counter != nullptr)
