@@ -427,6 +427,17 @@ void scrub_session::scrub_attributes(std::span<const scrub_path_segment> root, s
       if (check == key_check::plain && a.value.type != attribute_value::kind::string &&
           a.value.type != attribute_value::kind::array && charge(a.key.size()))
         continue;
+      // A text under such a key that matches nothing either (most texts): searched once, and
+      // charged as the full path below charges it (the key, then a non-empty value), which
+      // takes every other case, a text that matches included (searched again there).
+      if (check == key_check::plain && a.value.type == attribute_value::kind::string && !exhausted_) {
+        const std::string_view v = a.value.s;
+        const std::size_t bytes = a.key.size() + v.size();
+        if (bytes <= s_.max_scan_bytes_ - scanned_ && (v.empty() || !s_.find(v).found)) {
+          scanned_ += bytes;
+          continue;
+        }
+      }
       push_key(a.key);
       scrub_keyed(a.key, check, a.value, sink);
       --path_len_;
