@@ -179,8 +179,99 @@ inline char* put_any_value(char* p, const attribute_value& v) noexcept {
   return p;
 }
 
-// One KeyValue as field `tag` of the enclosing message, sized up front and written in one go.
-inline void put_key_value(pb_writer& w, char tag, const attribute& a) {
+// ---- short ASCII texts: most keys and many values ----
+
+// Whether `s` (at most 16 bytes) is ASCII, read as two overlapping words (no byte loop).
+inline bool short_ascii(std::string_view s) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  std::uint64_t a = 0;
+  std::uint64_t b = 0;
+  if (n >= 8) {
+    std::memcpy(&a, p, 8);
+    std::memcpy(&b, p + n - 8, 8);
+  } else if (n >= 4) {
+    std::uint32_t x;
+    std::uint32_t y;
+    std::memcpy(&x, p, 4);
+    std::memcpy(&y, p + n - 4, 4);
+    a = x | y;
+  } else if (n > 0) {
+    a = p[0] | p[n / 2] | p[n - 1];
+  }
+  return ((a | b) & utf8_high_bits) == 0;
+}
+
+// Copies `n` <= 16 bytes as two overlapping moves (no call to memcpy).
+inline char* put_short(char* out, const char* in, std::size_t n) noexcept {
+  if (n >= 8) {
+    std::uint64_t a;
+    std::uint64_t b;
+    std::memcpy(&a, in, 8);
+    std::memcpy(&b, in + n - 8, 8);
+    std::memcpy(out, &a, 8);
+    std::memcpy(out + n - 8, &b, 8);
+  } else if (n >= 4) {
+    std::uint32_t a;
+    std::uint32_t b;
+    std::memcpy(&a, in, 4);
+    std::memcpy(&b, in + n - 4, 4);
+    std::memcpy(out, &a, 4);
+    std::memcpy(out + n - 4, &b, 4);
+  } else if (n > 0) {
+    out[0] = in[0];
+    out[n / 2] = in[n / 2];
+    out[n - 1] = in[n - 1];
+  }
+  return out + n;
+}
+
+// A KeyValue whose key and value are ASCII texts of at most 16 bytes, or whose value is a
+// number or a boolean (so every length is one byte): written without sizing passes. False,
+// having written nothing, for anything else.
+inline bool put_short_key_value(pb_writer& w, char tag, const attribute& a) {
+  const std::string_view key = a.key;
+  if (key.empty() || key.size() > 16 || !short_ascii(key)) return false;
+  char value[11];  // the AnyValue body of a number or a boolean
+  std::size_t av;
+  const std::string_view text = a.value.s;
+  switch (a.value.type) {
+    case attribute_value::kind::string:
+      if (text.size() > 16 || !short_ascii(text)) return false;
+      av = 2 + text.size();
+      break;
+    case attribute_value::kind::int64:
+    case attribute_value::kind::float64:
+    case attribute_value::kind::boolean:
+      av = static_cast<std::size_t>(put_any_value(value, a.value) - value);
+      break;
+    default:
+      return false;
+  }
+  const std::size_t kv = 2 + key.size() + 2 + av;  // below 128: one-byte lengths throughout
+  char* p = w.reserve(2 + kv);
+  p[0] = tag;
+  p[1] = static_cast<char>(kv);
+  p[2] = 0x0A;  // key = 1
+  p[3] = static_cast<char>(key.size());
+  p = put_short(p + 4, key.data(), key.size());
+  p[0] = 0x12;  // value = 2
+  p[1] = static_cast<char>(av);
+  p += 2;
+  if (a.value.type == attribute_value::kind::string) {
+    p[0] = 0x0A;  // string_value = 1
+    p[1] = static_cast<char>(text.size());
+    p = put_short(p + 2, text.data(), text.size());
+  } else {
+    p = put_short(p, value, av);
+  }
+  w.commit(p);
+  return true;
+}
+
+// One KeyValue as field `tag` of the enclosing message, sized up front and written in one go
+// (the general case of put_key_value()).
+[[gnu::noinline]] inline void put_any_key_value(pb_writer& w, char tag, const attribute& a) {
   const text key = measure(a.key);
   std::size_t av;
   text sv{};
@@ -201,6 +292,10 @@ inline void put_key_value(pb_writer& w, char tag, const attribute& a) {
   p = put_varint(p, av);
   p = is_string ? put_text_field(p, 0x0A, sv) : put_any_value(p, a.value);
   w.commit(p);
+}
+
+inline void put_key_value(pb_writer& w, char tag, const attribute& a) {
+  if (!put_short_key_value(w, tag, a)) put_any_key_value(w, tag, a);
 }
 
 inline void put_attributes(pb_writer& w, char tag, std::span<const attribute> attrs) {

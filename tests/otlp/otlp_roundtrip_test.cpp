@@ -4,9 +4,13 @@
 #include <httplib.h>
 
 #include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
 
 #include "otlp/otlp_test_data.hpp"
 #include "support/otlp_receiver.hpp"
+#include "text/utf8.hpp"
 
 namespace logfire::test {
 namespace {
@@ -85,6 +89,77 @@ TEST_F(otlp_roundtrip, protobuf_bytes_equal_libprotobuf_serialization) {
   ASSERT_TRUE(to_proto(set_.records, res_, LOGFIRE_VERSION).SerializeToString(&reference));
   EXPECT_EQ(body.size(), reference.size());
   EXPECT_TRUE(body == reference);
+}
+
+TEST_F(otlp_roundtrip, short_keys_and_values_around_the_one_pass_limits_equal_libprotobuf_serialization) {
+  // The encoder writes a KeyValue whose key and value are ASCII texts of at most 16 bytes, or
+  // whose value is a number or a boolean, in one pass (otlp_wire.hpp). Lengths around 3, 4, 8
+  // and 16, non-ASCII bytes at the start, the middle and the end, empty keys and values, and
+  // numbers of every varint width go both ways.
+  record_set set;
+  std::vector<attribute> attrs;
+  const std::string accent = "\xC3\xA9";
+  std::vector<std::string> texts;
+  for (std::size_t n = 0; n <= 18; ++n) texts.push_back(std::string(n, 'k'));
+  for (std::size_t n : {1u, 3u, 4u, 7u, 8u, 15u, 16u}) {
+    std::string t(n, 'v');
+    texts.push_back(accent + t);
+    texts.push_back(t + accent);
+    texts.push_back(t.substr(0, n / 2) + accent + t.substr(n / 2));
+  }
+  int i = 0;
+  for (const std::string& key : texts)
+    attrs.push_back({set.keep(key + std::to_string(i++ % 3)), record_set::str(set.keep(key))});
+  for (const std::string& value : texts)
+    attrs.push_back({set.keep("k" + std::to_string(i++)), record_set::str(set.keep(value))});
+  for (std::int64_t v : {std::int64_t{0}, std::int64_t{1}, std::int64_t{127}, std::int64_t{128}, std::int64_t{-1},
+                         std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()})
+    attrs.push_back({set.keep("sixteen.bytes.k" + std::to_string(i++ % 10)), record_set::i64(v)});
+  attrs.push_back({"f", record_set::f64(-0.5)});
+  attrs.push_back({"b", record_set::boolean(false)});
+  attrs.push_back({"", record_set::str("empty key")});
+  attrs.push_back({"", record_set::i64(7)});
+  attrs.push_back({set.keep(std::string(17, 'n')), record_set::i64(7)});
+  span_record r;
+  r.context = {make_trace_id(1, 2), make_span_id(3), trace_flags::sampled, false};
+  r.name = "short";
+  r.start_unix_nano = 1;
+  r.end_unix_nano = 2;
+  r.attributes = set.attrs(attrs);
+  set.records.push_back(r);
+
+  std::string body;
+  detail::encode_traces_protobuf(set.records, res_, body);
+  std::string reference;
+  ASSERT_TRUE(to_proto(set.records, res_, LOGFIRE_VERSION).SerializeToString(&reference));
+  EXPECT_EQ(body.size(), reference.size());
+  EXPECT_TRUE(body == reference);
+
+  // Short texts with an invalid byte at the start, the middle or the end are repaired as any
+  // other: the same bytes as the repaired texts give.
+  record_set bad;
+  record_set repaired;
+  std::vector<attribute> bad_attrs;
+  std::vector<attribute> repaired_attrs;
+  for (std::size_t n = 1; n <= 16; ++n) {
+    for (std::size_t at : {std::size_t{0}, n / 2, n - 1}) {
+      std::string t(n, 'x');
+      t[at] = '\xFF';
+      std::string fixed;
+      detail::append_repaired_utf8(fixed, t);
+      bad_attrs.push_back({bad.keep(t), record_set::str(bad.keep(t))});
+      repaired_attrs.push_back({repaired.keep(fixed), record_set::str(repaired.keep(fixed))});
+    }
+  }
+  r.attributes = bad.attrs(bad_attrs);
+  bad.records.push_back(r);
+  r.attributes = repaired.attrs(repaired_attrs);
+  repaired.records.push_back(r);
+  std::string bad_body;
+  std::string repaired_body;
+  detail::encode_traces_protobuf(bad.records, res_, bad_body);
+  detail::encode_traces_protobuf(repaired.records, res_, repaired_body);
+  EXPECT_TRUE(bad_body == repaired_body);
 }
 
 TEST_F(otlp_roundtrip, json_every_field_is_identical_after_http_and_json_decode) {
