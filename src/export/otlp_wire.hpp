@@ -12,6 +12,7 @@
 
 #include "export/otlp_buffer.hpp"
 #include "logfire/record.hpp"
+#include "text/bytes.hpp"
 #include "text/utf8.hpp"
 
 namespace logfire::detail {
@@ -181,63 +182,18 @@ inline char* put_any_value(char* p, const attribute_value& v) noexcept {
 
 // ---- short ASCII texts: most keys and many values ----
 
-// Whether `s` (at most 16 bytes) is ASCII, read as two overlapping words (no byte loop).
-inline bool short_ascii(std::string_view s) noexcept {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const std::size_t n = s.size();
-  std::uint64_t a = 0;
-  std::uint64_t b = 0;
-  if (n >= 8) {
-    std::memcpy(&a, p, 8);
-    std::memcpy(&b, p + n - 8, 8);
-  } else if (n >= 4) {
-    std::uint32_t x;
-    std::uint32_t y;
-    std::memcpy(&x, p, 4);
-    std::memcpy(&y, p + n - 4, 4);
-    a = x | y;
-  } else if (n > 0) {
-    a = p[0] | p[n / 2] | p[n - 1];
-  }
-  return ((a | b) & utf8_high_bits) == 0;
-}
-
-// Copies `n` <= 16 bytes as two overlapping moves (no call to memcpy).
-inline char* put_short(char* out, const char* in, std::size_t n) noexcept {
-  if (n >= 8) {
-    std::uint64_t a;
-    std::uint64_t b;
-    std::memcpy(&a, in, 8);
-    std::memcpy(&b, in + n - 8, 8);
-    std::memcpy(out, &a, 8);
-    std::memcpy(out + n - 8, &b, 8);
-  } else if (n >= 4) {
-    std::uint32_t a;
-    std::uint32_t b;
-    std::memcpy(&a, in, 4);
-    std::memcpy(&b, in + n - 4, 4);
-    std::memcpy(out, &a, 4);
-    std::memcpy(out + n - 4, &b, 4);
-  } else if (n > 0) {
-    out[0] = in[0];
-    out[n / 2] = in[n / 2];
-    out[n - 1] = in[n - 1];
-  }
-  return out + n;
-}
-
 // A KeyValue whose key and value are ASCII texts of at most 16 bytes, or whose value is a
 // number or a boolean (so every length is one byte): written without sizing passes. False,
 // having written nothing, for anything else.
 inline bool put_short_key_value(pb_writer& w, char tag, const attribute& a) {
   const std::string_view key = a.key;
-  if (key.empty() || key.size() > 16 || !short_ascii(key)) return false;
+  if (key.empty() || key.size() > 16 || !is_short_ascii(key)) return false;
   char value[11];  // the AnyValue body of a number or a boolean
   std::size_t av;
   const std::string_view text = a.value.s;
   switch (a.value.type) {
     case attribute_value::kind::string:
-      if (text.size() > 16 || !short_ascii(text)) return false;
+      if (text.size() > 16 || !is_short_ascii(text)) return false;
       av = 2 + text.size();
       break;
     case attribute_value::kind::int64:
@@ -254,16 +210,16 @@ inline bool put_short_key_value(pb_writer& w, char tag, const attribute& a) {
   p[1] = static_cast<char>(kv);
   p[2] = 0x0A;  // key = 1
   p[3] = static_cast<char>(key.size());
-  p = put_short(p + 4, key.data(), key.size());
+  p = copy_short(p + 4, key.data(), key.size());
   p[0] = 0x12;  // value = 2
   p[1] = static_cast<char>(av);
   p += 2;
   if (a.value.type == attribute_value::kind::string) {
     p[0] = 0x0A;  // string_value = 1
     p[1] = static_cast<char>(text.size());
-    p = put_short(p + 2, text.data(), text.size());
+    p = copy_short(p + 2, text.data(), text.size());
   } else {
-    p = put_short(p, value, av);
+    p = copy_short(p, value, av);
   }
   w.commit(p);
   return true;

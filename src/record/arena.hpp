@@ -11,6 +11,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "text/bytes.hpp"
+
 namespace logfire::detail {
 
 class arena {
@@ -49,7 +51,7 @@ class arena {
   std::string_view copy(std::string_view s) {
     if (s.empty()) return {};
     char* p = static_cast<char*>(allocate(s.size(), 1));
-    std::memcpy(p, s.data(), s.size());
+    copy_bytes(p, s.data(), s.size());
     return {p, s.size()};
   }
 

@@ -64,16 +64,33 @@ inline constexpr std::uint64_t utf8_high_bits = 0x8080808080808080ull;
 // The full check from byte `from` on (out of line: the inline test below handles ASCII).
 [[nodiscard]] bool is_valid_utf8_from(std::string_view s, std::size_t from) noexcept;
 
+// Whether `s`, at most 16 bytes, is ASCII: two overlapping loads, no loop over the bytes.
+[[nodiscard]] inline bool is_short_ascii(std::string_view s) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  std::uint64_t a = 0;
+  std::uint64_t b = 0;
+  if (n >= 8) {
+    std::memcpy(&a, p, 8);
+    std::memcpy(&b, p + n - 8, 8);
+  } else if (n >= 4) {
+    std::uint32_t x;
+    std::uint32_t y;
+    std::memcpy(&x, p, 4);
+    std::memcpy(&y, p + n - 4, 4);
+    a = x | y;
+  } else if (n > 0) {
+    a = p[0] | p[n / 2] | p[n - 1];
+  }
+  return ((a | b) & utf8_high_bits) == 0;
+}
+
 // True when `s` is well-formed UTF-8. Pure ASCII, the common case, is recognised inline 16
 // bytes at a time; anything else takes the full check.
 [[nodiscard]] inline bool is_valid_utf8(std::string_view s) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
-  if (n < 8) {
-    for (std::size_t i = 0; i < n; ++i)
-      if (p[i] & 0x80) return is_valid_utf8_from(s, i);
-    return true;
-  }
+  if (n < 8) return is_short_ascii(s) || is_valid_utf8_from(s, 0);
   std::size_t i = 0;
   std::uint64_t a;
   std::uint64_t b;

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "text/bytes.hpp"
+
 namespace {
 
 using logfire::detail::append_repaired_utf8;
@@ -216,3 +218,41 @@ TEST(Utf8, CountsAndIndexesCodePoints) {
 }
 
 }  // namespace
+
+// Short texts are tested with two overlapping loads instead of a loop over the bytes: a byte
+// >= 0x80 anywhere in a text of 1 to 16 bytes is seen, and is_valid_utf8 then takes the full
+// check (a lone continuation byte is invalid wherever it sits).
+TEST(Utf8, ShortTextsSeeAHighByteAtEveryPosition) {
+  for (std::size_t n = 0; n <= 16; ++n) {
+    const std::string ascii(n, 'a');
+    EXPECT_TRUE(logfire::detail::is_short_ascii(ascii)) << n;
+    EXPECT_TRUE(is_valid_utf8(ascii)) << n;
+    for (std::size_t at = 0; at < n; ++at) {
+      std::string t = ascii;
+      t[at] = '\x80';
+      EXPECT_FALSE(logfire::detail::is_short_ascii(t)) << n << " " << at;
+      EXPECT_FALSE(is_valid_utf8(t)) << n << " " << at;
+      if (at + 1 < n) {
+        t[at] = '\xC3';
+        t[at + 1] = '\xA9';  // é
+        EXPECT_FALSE(logfire::detail::is_short_ascii(t)) << n << " " << at;
+        EXPECT_TRUE(is_valid_utf8(t)) << n << " " << at;
+      }
+    }
+  }
+}
+
+// copy_short() writes exactly the n bytes asked for, for every n up to 16.
+TEST(Utf8, ShortCopiesWriteExactlyTheirBytes) {
+  const std::string source = "0123456789abcdefXYZ";
+  for (std::size_t n = 0; n <= 16; ++n) {
+    std::string out(20, '.');
+    char* end = logfire::detail::copy_short(out.data() + 2, source.data(), n);
+    EXPECT_EQ(end, out.data() + 2 + n);
+    EXPECT_EQ(out, ".." + source.substr(0, n) + std::string(18 - n, '.')) << n;
+    std::string longer(40, '.');
+    logfire::detail::copy_bytes(longer.data(), source.data(), source.size());
+    EXPECT_EQ(longer.substr(0, source.size()), source);
+    EXPECT_EQ(longer[source.size()], '.');
+  }
+}
