@@ -15,6 +15,7 @@
 #include "record/stack_trace.hpp"
 #include "record/wire.hpp"
 #include "scrub/scrubber.hpp"
+#include "text/bytes.hpp"
 #include "text/json.hpp"
 #include "text/utf8.hpp"
 
@@ -111,6 +112,10 @@ std::string_view record_builder::scrubbed_notes(std::string_view tmpl, arena& ou
 std::string_view record_builder::text(std::string_view s, arena& out) {
   if (is_valid_utf8(s)) [[likely]]
     return out.copy(s);
+  return repaired_text(s, out);
+}
+
+std::string_view record_builder::repaired_text(std::string_view s, arena& out) {
   scratch_.clear();
   append_repaired_utf8(scratch_, s);
   ++counters_.utf8_repaired;
@@ -552,7 +557,7 @@ struct key_matcher {
     p += sizeof stored;
   }
   void bytes(std::string_view s) noexcept {
-    same = same && static_cast<std::size_t>(end - p) >= s.size() && std::string_view(p, s.size()) == s;
+    same = same && static_cast<std::size_t>(end - p) >= s.size() && same_bytes(p, s.data(), s.size());
     if (same) p += s.size();
   }
 };

@@ -126,7 +126,9 @@ class record_builder {
                                                           record_type type, std::string_view message, level lvl,
                                                           std::span<const std::string_view> tags,
                                                           std::size_t& shared_end, arena& out);
-  std::string_view text(std::string_view s, arena& out);
+  // `s` copied into `out`, repaired (and counted) when it is not valid UTF-8.
+  inline std::string_view text(std::string_view s, arena& out);
+  [[gnu::noinline]] std::string_view repaired_text(std::string_view s, arena& out);
   // Scrubs the user's attributes (attrs_), the events' and the links' attributes in place, in
   // the order Logfire lists them in `logfire.scrubbed`.
   void scrub(std::span<logfire::link> links, std::span<const key_check> checks, arena& out);
