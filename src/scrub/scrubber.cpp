@@ -379,8 +379,13 @@ scrub_session::scrub_session(const scrubber& s, bool silent) : silent_(silent), 
 
 // Fields are written one by one: a segment passed whole through memory made the stores and the
 // next loads miss store forwarding, a visible cost per attribute.
+void scrub_session::grow_path() {
+  path_.resize(path_.size() * 2);
+}
+
 void scrub_session::push_key(std::string_view key) {
-  if (path_len_ == path_.size()) path_.resize(path_.size() * 2);
+  if (path_len_ == path_.size()) [[unlikely]]
+    grow_path();
   scrub_path_segment& seg = path_[path_len_++];
   seg.key = key;
   seg.index = 0;
@@ -388,7 +393,8 @@ void scrub_session::push_key(std::string_view key) {
 }
 
 void scrub_session::push_index(std::size_t index) {
-  if (path_len_ == path_.size()) path_.resize(path_.size() * 2);
+  if (path_len_ == path_.size()) [[unlikely]]
+    grow_path();
   scrub_path_segment& seg = path_[path_len_++];
   seg.key = {};
   seg.index = index;
@@ -409,7 +415,7 @@ void scrub_session::begin_record() noexcept {
   message_notes_ = 0;
   omitted_notes_ = 0;
   lines_.clear();
-  held_.clear();
+  if (!held_.empty()) held_.clear();  // a deque's clear() costs something even when empty
   scanned_ = 0;
   exhausted_ = false;
 }

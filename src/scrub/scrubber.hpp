@@ -215,6 +215,7 @@ class scrub_session {
   bool charge(std::size_t bytes) noexcept;
   // The path to the value at hand: a stack that only grows (no allocation once warm).
   void push_key(std::string_view key);
+  [[gnu::noinline]] void grow_path();
   void push_index(std::size_t index);
   void set_root(std::span<const scrub_path_segment> root);
   [[nodiscard]] std::span<const scrub_path_segment> path() const noexcept;
