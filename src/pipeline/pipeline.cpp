@@ -551,6 +551,18 @@ void pipeline::add_to_batch(const span_record& r, bool finished) {
   }
 }
 
+// The pending span of a span start, for the exporters that take them. A preview of a span
+// counted when it ends: when it cannot be made, nothing is lost.
+void pipeline::add_pending_span(const std::byte* start, std::size_t size) noexcept {
+  background_state& st = *bg_;
+  try {
+    make_room();
+    const span_record r = st.builder.build_pending(start, size, st.current.memory);
+    add_to_batch(r, false);
+  } catch (...) {
+  }
+}
+
 void pipeline::finish_span(std::uint64_t span, std::uint64_t end_ns) noexcept {
   background_state& st = *bg_;
   auto it = st.open.find(span);
@@ -624,15 +636,7 @@ void pipeline::on_record(const ring_record_header& h, const std::byte* body, std
         return;
       }
       if (st.tail && st.tail->on_start(body, size)) return;
-      if (st.any_pending_exporter) {
-        try {
-          make_room();
-          const span_record r = st.builder.build_pending(body, size, st.current.memory);
-          add_to_batch(r, false);
-        } catch (...) {
-          // A preview of a span counted when it ends: nothing is lost.
-        }
-      }
+      if (st.any_pending_exporter) add_pending_span(body, size);
       return;
     }
     case rec::span_end: {
@@ -704,15 +708,7 @@ bool pipeline::leaf_span(const ring_record_header& h, const std::byte* body, std
   if (ref.span != fixed.span || ref.value != 1) return false;
   // Updates of this id read before its start (only a reused id can have them): the usual path.
   if (!st.orphans.empty() && st.orphans.find(fixed.span) != st.orphans.end()) return false;
-  if (st.any_pending_exporter) {
-    try {
-      make_room();
-      const span_record r = st.builder.build_pending(body, size, st.current.memory);
-      add_to_batch(r, false);
-    } catch (...) {
-      // A preview of a span counted when it ends: nothing is lost.
-    }
-  }
+  if (st.any_pending_exporter) add_pending_span(body, size);
   try {
     make_room();
     const span_record r = st.builder.build(body, size, false, {}, ref.time_ns, st.current.memory);

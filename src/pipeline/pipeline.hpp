@@ -167,6 +167,7 @@ class pipeline {
   bool drain_rings(std::unique_lock<std::mutex>& consumer, bool final);
   bool relieve(std::unique_lock<std::mutex>& consumer) noexcept;
   void on_record(const ring_record_header& h, const std::byte* body, std::size_t size, bool before_mark) noexcept;
+  void add_pending_span(const std::byte* start, std::size_t size) noexcept;
   void finish_span(std::uint64_t span, std::uint64_t end_ns) noexcept;
   bool leaf_span(const ring_record_header& h, const std::byte* body, std::size_t size,
                  const ring_record_header& next) noexcept;
