@@ -32,6 +32,9 @@ class shared_attribute_bytes {
   static constexpr std::size_t k_max_bytes = 4u << 20;
   std::unordered_map<std::uint64_t, std::string> bytes_;
   std::size_t total_ = 0;
+  // The entry found last: consecutive records of one call site skip the hash lookup.
+  std::uint64_t last_site_ = 0;
+  const std::string* last_ = nullptr;
 };
 
 // Replaces `out` with one serialized ExportTraceServiceRequest holding `records`. With `shared`,

@@ -247,7 +247,12 @@ const std::string* shared_attribute_bytes::find(const span_record& r) {
   const span_record::shared_attributes& sh = r.shared;
   if (!sh.site || sh.of != r.attributes.data() || sh.count == 0 || sh.first + sh.count > r.attributes.size())
     return nullptr;
-  if (const auto it = bytes_.find(sh.site); it != bytes_.end()) return &it->second;
+  if (sh.site == last_site_) return last_;
+  if (const auto it = bytes_.find(sh.site); it != bytes_.end()) {
+    last_site_ = sh.site;
+    last_ = &it->second;
+    return last_;
+  }
   std::string bytes;
   pb_writer w(bytes, 0);
   put_attributes(w, 0x4A, r.attributes.subspan(sh.first, sh.count));
@@ -257,7 +262,9 @@ const std::string* shared_attribute_bytes::find(const span_record& r) {
     total_ = 0;
   }
   total_ += bytes.size();
-  return &bytes_.emplace(sh.site, std::move(bytes)).first->second;
+  last_site_ = sh.site;
+  last_ = &bytes_.emplace(sh.site, std::move(bytes)).first->second;  // a node's value never moves
+  return last_;
 }
 
 void encode_traces_protobuf(std::span<const span_record> records, const resource& res, std::string& out,

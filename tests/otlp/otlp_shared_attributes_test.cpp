@@ -86,6 +86,9 @@ TEST(otlp_shared_attributes, copied_bytes_equal_the_attribute_by_attribute_encod
         {.tags = {"a", i % 3 ? "checkout-b" : "checkout-c"}});
     // One line, two templates of one length.
     info(i % 2 ? "first template {i}" : "other template {i}", {{"i", i}});
+    // Two records of one call site in a row, after others: the second takes the encoder's
+    // last-found entry.
+    for (int k = 0; k < 2; ++k) info("repeated {i}", {{"i", i + k}});
     if (i % 50 == 0) {
       ASSERT_TRUE(force_flush());
     }
