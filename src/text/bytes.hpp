@@ -9,22 +9,36 @@
 
 namespace logfire::detail {
 
+namespace bytes_detail {
+
+// The first and the last word of the `n` >= sizeof(W) bytes at `p` (they overlap when n is
+// below 2 * sizeof(W)): between them, every byte.
+template <typename W>
+struct ends {
+  W first;
+  W last;
+  static ends read(const char* p, std::size_t n) noexcept {
+    ends e;
+    std::memcpy(&e.first, p, sizeof(W));
+    std::memcpy(&e.last, p + n - sizeof(W), sizeof(W));
+    return e;
+  }
+  void write(char* p, std::size_t n) const noexcept {
+    std::memcpy(p, &first, sizeof(W));
+    std::memcpy(p + n - sizeof(W), &last, sizeof(W));
+  }
+  bool operator==(const ends&) const noexcept = default;
+};
+
+}  // namespace bytes_detail
+
 // Copies `n` <= 16 bytes from `in` to `out` as two overlapping moves; returns out + n.
 inline char* copy_short(char* out, const char* in, std::size_t n) noexcept {
+  using namespace bytes_detail;
   if (n >= 8) {
-    std::uint64_t a;
-    std::uint64_t b;
-    std::memcpy(&a, in, 8);
-    std::memcpy(&b, in + n - 8, 8);
-    std::memcpy(out, &a, 8);
-    std::memcpy(out + n - 8, &b, 8);
+    ends<std::uint64_t>::read(in, n).write(out, n);
   } else if (n >= 4) {
-    std::uint32_t a;
-    std::uint32_t b;
-    std::memcpy(&a, in, 4);
-    std::memcpy(&b, in + n - 4, 4);
-    std::memcpy(out, &a, 4);
-    std::memcpy(out + n - 4, &b, 4);
+    ends<std::uint32_t>::read(in, n).write(out, n);
   } else if (n > 0) {
     out[0] = in[0];
     out[n / 2] = in[n / 2];
@@ -36,29 +50,10 @@ inline char* copy_short(char* out, const char* in, std::size_t n) noexcept {
 // Whether the `n` bytes at `a` and `b` are the same, the short ones (`n` <= 16) compared as
 // two overlapping words without a call.
 inline bool same_bytes(const char* a, const char* b, std::size_t n) noexcept {
+  using namespace bytes_detail;
   if (n > 16) return std::memcmp(a, b, n) == 0;
-  if (n >= 8) {
-    std::uint64_t a0;
-    std::uint64_t a1;
-    std::uint64_t b0;
-    std::uint64_t b1;
-    std::memcpy(&a0, a, 8);
-    std::memcpy(&a1, a + n - 8, 8);
-    std::memcpy(&b0, b, 8);
-    std::memcpy(&b1, b + n - 8, 8);
-    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-  }
-  if (n >= 4) {
-    std::uint32_t a0;
-    std::uint32_t a1;
-    std::uint32_t b0;
-    std::uint32_t b1;
-    std::memcpy(&a0, a, 4);
-    std::memcpy(&a1, a + n - 4, 4);
-    std::memcpy(&b0, b, 4);
-    std::memcpy(&b1, b + n - 4, 4);
-    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-  }
+  if (n >= 8) return ends<std::uint64_t>::read(a, n) == ends<std::uint64_t>::read(b, n);
+  if (n >= 4) return ends<std::uint32_t>::read(a, n) == ends<std::uint32_t>::read(b, n);
   return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
 }
 

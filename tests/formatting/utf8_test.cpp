@@ -256,3 +256,18 @@ TEST(Utf8, ShortCopiesWriteExactlyTheirBytes) {
     EXPECT_EQ(longer[source.size()], '.');
   }
 }
+
+// same_bytes() sees a difference at every position of every length up to 16 (the variant memo
+// compares the pieces of a record's key with it), and longer texts go to memcmp.
+TEST(Utf8, ShortComparisonsSeeADifferenceAtEveryPosition) {
+  for (std::size_t n = 0; n <= 20; ++n) {
+    const std::string a(n, 'k');
+    std::string b = a;
+    EXPECT_TRUE(logfire::detail::same_bytes(a.data(), b.data(), n)) << n;
+    for (std::size_t at = 0; at < n; ++at) {
+      b[at] = 'x';
+      EXPECT_FALSE(logfire::detail::same_bytes(a.data(), b.data(), n)) << n << " " << at;
+      b[at] = 'k';
+    }
+  }
+}
