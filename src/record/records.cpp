@@ -375,10 +375,14 @@ void record_builder::decode_attribute(byte_reader& rd, std::size_t from, bool li
 }
 
 // `n` attributes decoded into a temporary slice of attrs_ and copied into `out` (events, links).
+// A null value is left out of the list, as OpenTelemetry leaves out null attribute values:
+// `logfire.null_args` and the schema describe the record's own attributes only.
 std::span<const attribute> record_builder::decode_attribute_list(byte_reader& rd, std::uint32_t n, build_state& st,
                                                                  arena& out) {
   const std::size_t mark = attrs_.size();
+  const std::size_t nulls = null_args_.size();
   for (std::uint32_t k = 0; k < n; ++k) decode_attribute(rd, mark, false, st, out);
+  null_args_.resize(nulls);
   const std::size_t count = attrs_.size() - mark;
   attribute* list = out.copy_array(attrs_.data() + mark, count);
   attrs_.resize(mark);

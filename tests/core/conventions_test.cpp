@@ -418,6 +418,43 @@ TEST_F(conventions, links) {
   EXPECT_EQ(r->find("why"), nullptr);
 }
 
+// A null value in an event's or a link's attributes is left out of that list. It is not one of
+// the record's own null arguments: `logfire.null_args` and the schema stay the record's.
+TEST_F(conventions, a_null_in_an_event_or_a_link_stays_out_of_the_records_null_args) {
+  logfire::span_context other;
+  {
+    logfire::span o("other", {}, {.new_trace = true});
+    other = o.context();
+  }
+  {
+    logfire::span s("nulls {own}", {{"own", nullptr}, {"n", 1}},
+                    {.new_trace = true, .links = {{other, {{"why", nullptr}, {"batch", 3}}}}});
+    s.add_event("retry", {{"attempt", 2}, {"reason", nullptr}});
+  }
+  {
+    logfire::span s("no nulls of its own");
+    s.add_event("retry", {{"reason", nullptr}});
+  }
+  auto recs = flushed();
+  const auto* r = find(recs, "nulls {own}");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(string_array(*r, "logfire.null_args"), (std::vector<std::string>{"own"}));
+  EXPECT_EQ(r->string_attr("logfire.json_schema"), R"({"type":"object","properties":{"n":{},"own":{"type":"null"}}})");
+  ASSERT_EQ(r->events.size(), 1u);
+  ASSERT_EQ(r->events[0].attributes.size(), 1u);
+  EXPECT_EQ(r->events[0].attributes[0].first, "attempt");
+  ASSERT_EQ(r->links.size(), 1u);
+  ASSERT_EQ(r->links[0].attributes.size(), 1u);
+  EXPECT_EQ(r->links[0].attributes[0].first, "batch");
+
+  const auto* plain = find(recs, "no nulls of its own");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->find("logfire.null_args"), nullptr);
+  EXPECT_EQ(plain->find("logfire.json_schema"), nullptr);
+  ASSERT_EQ(plain->events.size(), 1u);
+  EXPECT_TRUE(plain->events[0].attributes.empty());
+}
+
 TEST_F(conventions, span_kind) {
   { logfire::span s("server", {}, {.kind = span_kind::server}); }
   { logfire::span s("client", {}, {.kind = span_kind::client}); }
