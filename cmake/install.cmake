@@ -13,10 +13,10 @@ install(EXPORT logfire-cpp-targets NAMESPACE logfire:: DESTINATION ${CMAKE_INSTA
 
 # libcurl only when the HTTP transport is curl (src/net/CMakeLists.txt).
 if(LOGFIRE_HTTP_TRANSPORT STREQUAL "none")
-  set(_logfire_pc_packages "zlib re2")
+  set(_logfire_pc_packages "zlib libdeflate re2")
   set(LOGFIRE_CONFIG_FIND_CURL "")
 else()
-  set(_logfire_pc_packages "libcurl zlib re2")
+  set(_logfire_pc_packages "libcurl zlib libdeflate re2")
   set(LOGFIRE_CONFIG_FIND_CURL "find_dependency(CURL)")
 endif()
 

@@ -1,50 +1,37 @@
 #include "export/gzip.hpp"
 
-#include <zlib.h>
+#include <libdeflate.h>
 
-#include <algorithm>
-#include <climits>
 #include <new>
 
 namespace logfire::detail {
+namespace {
+
+// Frees a compressor on every way out.
+struct compressor_ref {
+  libdeflate_compressor* c;
+  ~compressor_ref() { libdeflate_free_compressor(c); }
+};
+
+}  // namespace
 
 bool gzip_compress(std::string_view in, std::string& out, int level) noexcept {
   out.clear();
-  z_stream zs{};
-  // windowBits 15 + 16 = zlib deflate with a gzip header and trailer; memLevel 8 is zlib's default.
-  if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return false;
-  bool ok = true;
+  if (level < -1 || level > 9) return false;  // zlib's range (libdeflate goes on to 12)
+  // A compressor holds its hash tables (a few hundred KiB at level 1); one per body, whose
+  // compression costs far more than the allocation.
+  const compressor_ref c{libdeflate_alloc_compressor(level == -1 ? 6 : level)};
+  if (c.c == nullptr) return false;
   try {
-    // deflateBound covers the whole output (gzip header and trailer included) for one call.
-    out.resize(deflateBound(&zs, static_cast<uLong>(in.size())));
+    // The bound covers the whole output, gzip header and trailer included.
+    out.resize(libdeflate_gzip_compress_bound(c.c, in.size()));
   } catch (const std::bad_alloc&) {
-    ok = false;
-  }
-  if (ok) {
-    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-    zs.next_out = reinterpret_cast<Bytef*>(out.data());
-    std::size_t in_left = in.size();
-    std::size_t out_left = out.size();
-    int rc = Z_OK;
-    // zlib counts in 32-bit uInt: feed bodies beyond 4 GiB in pieces.
-    while (rc == Z_OK) {
-      const auto in_now = static_cast<uInt>(std::min<std::size_t>(in_left, UINT_MAX));
-      const auto out_now = static_cast<uInt>(std::min<std::size_t>(out_left, UINT_MAX));
-      zs.avail_in = in_now;
-      zs.avail_out = out_now;
-      rc = deflate(&zs, in_now == in_left ? Z_FINISH : Z_NO_FLUSH);
-      in_left -= in_now - zs.avail_in;
-      out_left -= out_now - zs.avail_out;
-      if (rc == Z_BUF_ERROR) rc = Z_OK;                   // no progress possible this round: feed the next piece
-      if (rc == Z_OK && out_left == 0) rc = Z_BUF_ERROR;  // cannot happen within deflateBound
-    }
-    ok = rc == Z_STREAM_END;
-    out.resize(ok ? out.size() - out_left : 0);
-  } else {
     out.clear();
+    return false;
   }
-  deflateEnd(&zs);
-  return ok;
+  const std::size_t n = libdeflate_gzip_compress(c.c, in.data(), in.size(), out.data(), out.size());
+  out.resize(n);  // 0 (cannot happen within the bound): empty, and false
+  return n != 0;
 }
 
 }  // namespace logfire::detail
