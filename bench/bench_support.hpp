@@ -1,11 +1,13 @@
 // Exporters and measurements shared by the whole-cost benchmarks (bench_sustained,
-// bench_burst). The exporters run on the SDK's background thread and end every record as
-// delivered, so stats() keeps produced == exported + dropped:
+// bench_burst). Every record ends as delivered or dropped with a reason, so stats() keeps
+// produced == exported + dropped:
 //   discard_exporter     counts the batch and discards it (the pipeline's own cost alone);
 //   otlp_bytes_exporter  encodes the batch with the SDK's own OTLP protobuf encoder, as the OTLP
-//                        exporter does on the background thread, optionally gzips the bodies
-//                        (zlib level 1, the exporter's default), then discards the bytes: the
-//                        cost from ring to request bytes, without HTTP.
+//                        exporter does on the background thread, then discards the bytes: the
+//                        cost from ring to request bytes, without gzip or HTTP;
+//   make_otlp_exporter_without_network()  the SDK's OTLP exporter itself, default settings
+//                        (its sender thread gzips, its queue holds 2,048 spans), over a
+//                        transport that answers 200 at once: the whole path but the network.
 #pragma once
 
 #include <sys/resource.h>
@@ -19,8 +21,8 @@
 #include <string>
 #include <string_view>
 
-#include "export/gzip.hpp"
 #include "export/otlp_encoder.hpp"
+#include "export/otlp_exporter.hpp"
 #include "logfire/config.hpp"
 #include "logfire/exporter.hpp"
 #include "logfire/logfire.hpp"
@@ -37,33 +39,30 @@ class discard_exporter final : public logfire::exporter {
   }
 };
 
+// The resource configure() gives a service.
+inline logfire::detail::resource service_resource() {
+  logfire::detail::resource res;
+  res.set("service.name", std::string("checkout"));
+  res.set("service.version", std::string("1.4.2"));
+  res.set("deployment.environment.name", std::string("production"));
+  res.set("service.instance.id", std::string("0af7651916cd43dd8448eb211c80319c"));
+  res.set("telemetry.sdk.name", std::string("logfire-cpp"));
+  res.set("telemetry.sdk.language", std::string("cpp"));
+  res.set("telemetry.sdk.version", std::string("0.1.0"));
+  res.set("process.pid", std::int64_t{4242});
+  res.set("host.name", std::string("checkout-7d9f8c6b5-x2x4q"));
+  return res;
+}
+
 class otlp_bytes_exporter final : public logfire::exporter {
  public:
-  explicit otlp_bytes_exporter(bool gzip) : gzip_(gzip) {
-    // The attributes configure() gives a service's resource.
-    res_.set("service.name", std::string("checkout"));
-    res_.set("service.version", std::string("1.4.2"));
-    res_.set("deployment.environment.name", std::string("production"));
-    res_.set("service.instance.id", std::string("0af7651916cd43dd8448eb211c80319c"));
-    res_.set("telemetry.sdk.name", std::string("logfire-cpp"));
-    res_.set("telemetry.sdk.language", std::string("cpp"));
-    res_.set("telemetry.sdk.version", std::string("0.1.0"));
-    res_.set("process.pid", std::int64_t{4242});
-    res_.set("host.name", std::string("checkout-7d9f8c6b5-x2x4q"));
-  }
-  std::string name() const override { return gzip_ ? "otlp protobuf + gzip (bytes discarded)" : "otlp protobuf"; }
+  otlp_bytes_exporter() : res_(service_resource()) {}
+  std::string name() const override { return "otlp protobuf"; }
   void export_batch(std::span<const logfire::span_record> records) noexcept override {
     try {
       logfire::detail::encode_traces_protobuf_split(
           records, res_, logfire::detail::k_max_request_body_bytes, buffer_,
-          [&](std::string_view body, std::size_t, std::size_t) {
-            body_bytes_ += body.size();
-            if (gzip_ && logfire::detail::gzip_compress(body, gz_, logfire::detail::k_default_gzip_level))
-              wire_bytes_ += gz_.size();
-            else
-              wire_bytes_ += body.size();
-          },
-          &shared_);
+          [&](std::string_view body, std::size_t, std::size_t) { body_bytes_ += body.size(); }, &shared_);
     } catch (...) {
       if (counter_) counter_->dropped(logfire::drop_reason::export_failed, records.size(), "encoding failed");
       return;
@@ -72,23 +71,41 @@ class otlp_bytes_exporter final : public logfire::exporter {
   }
   // Background thread only; read after a flush.
   [[nodiscard]] std::uint64_t body_bytes() const noexcept { return body_bytes_; }
-  [[nodiscard]] std::uint64_t wire_bytes() const noexcept { return wire_bytes_; }
 
  private:
-  bool gzip_;
   logfire::detail::resource res_;
   std::string buffer_;
   logfire::detail::shared_attribute_bytes shared_;
-  std::string gz_;
   std::uint64_t body_bytes_ = 0;
-  std::uint64_t wire_bytes_ = 0;
 };
+
+// Answers 200 at once to every request, and keeps nothing: the OTLP exporter's whole path
+// without a network.
+class answering_transport final : public logfire::detail::http_transport {
+ public:
+  logfire::detail::http_response post(const logfire::detail::http_request&) noexcept override {
+    logfire::detail::http_response r;
+    r.status = 200;
+    r.request_sent = true;
+    return r;
+  }
+};
+
+// The SDK's OTLP exporter with its default settings (gzip, queue, sender thread) over
+// answering_transport.
+inline std::shared_ptr<logfire::exporter> make_otlp_exporter_without_network() {
+  logfire::detail::otlp_exporter_config cfg;
+  cfg.name = "otlp (transport answers 200)";
+  cfg.url = "http://127.0.0.1:9/v1/traces";
+  cfg.make_transport = [] { return std::make_unique<answering_transport>(); };
+  return logfire::detail::make_otlp_exporter(std::move(cfg), service_resource());
+}
 
 // "discard", "otlp" or "otlp_gzip"; null for anything else.
 inline std::shared_ptr<logfire::exporter> make_exporter(std::string_view kind) {
   if (kind == "discard") return std::make_shared<discard_exporter>();
-  if (kind == "otlp") return std::make_shared<otlp_bytes_exporter>(false);
-  if (kind == "otlp_gzip") return std::make_shared<otlp_bytes_exporter>(true);
+  if (kind == "otlp") return std::make_shared<otlp_bytes_exporter>();
+  if (kind == "otlp_gzip") return make_otlp_exporter_without_network();
   return nullptr;
 }
 
