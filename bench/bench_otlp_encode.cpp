@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "export/gzip.hpp"
 #include "export/otlp_encoder.hpp"
 
@@ -57,15 +58,7 @@ struct batch {
   detail::resource res;
 
   explicit batch(std::size_t n) {
-    res.set("service.name", std::string("checkout"));
-    res.set("service.version", std::string("1.4.2"));
-    res.set("deployment.environment.name", std::string("production"));
-    res.set("service.instance.id", std::string("0af7651916cd43dd8448eb211c80319c"));
-    res.set("telemetry.sdk.name", std::string("logfire-cpp"));
-    res.set("telemetry.sdk.language", std::string("cpp"));
-    res.set("telemetry.sdk.version", std::string("0.1.0"));
-    res.set("process.pid", std::int64_t{4242});
-    res.set("host.name", std::string("checkout-7d9f8c6b5-x2x4q"));
+    res = bench::service_resource();
     const std::uint64_t t0 = 1'700'000'000'000'000'000ULL;
     for (std::size_t i = 0; i < n; ++i) {
       const std::string_view msg =
