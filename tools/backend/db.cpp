@@ -93,6 +93,9 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE INDEX IF NOT EXISTS records_trace ON records(trace_id, span_id);
 CREATE INDEX IF NOT EXISTS records_start ON records(start_timestamp);
+-- The trace list filtered by a service reads that service's records newest first; through the
+-- time index alone it would read every record when the service has none.
+CREATE INDEX IF NOT EXISTS records_service ON records(service_name, start_timestamp);
 -- Errors are what people filter on most: a partial index keeps `WHERE level >= 17` fast (counts,
 -- `traces --errors`) while costing inserts nothing for the other 98% of records.
 CREATE INDEX IF NOT EXISTS records_errors ON records(start_timestamp) WHERE level >= 17;
