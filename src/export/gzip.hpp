@@ -1,6 +1,8 @@
 // gzip (RFC 1952) compression of request bodies with libdeflate, for `Content-Encoding: gzip`.
-// Runs on the exporter's thread. libdeflate compresses a whole buffer in one call; at level 1
-// it took about half of zlib's CPU for a slightly smaller body (docs/design/throughput.md).
+// Runs where a body is encoded: the pipeline's background thread (spans), the metrics reader's
+// thread, and a sender thread splitting a body after a 413. libdeflate compresses a whole
+// buffer in one call; at level 1 it took about 60 % of zlib's CPU, for a body about 5 % smaller
+// (docs/design/throughput.md, "gzip: libdeflate, on the background thread").
 //
 //   std::string body_gz;
 //   if (logfire::detail::gzip_compress(body, body_gz, logfire::detail::k_default_gzip_level)) send(body_gz);
