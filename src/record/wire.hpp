@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "logfire/attributes.hpp"
+#include "text/bytes.hpp"
 
 namespace logfire::detail {
 
@@ -79,15 +80,15 @@ enum class vtag : std::uint8_t {
 // Exception type encodings.
 enum class exc_type : std::uint8_t { text = 0, mangled = 1 };
 
-// Appends bytes; `size_only` counts without writing (the same code computes the size
-// first, then writes into the reserved ring space).
+// Appends bytes to reserved space (byte_sizer below computes its size first). Texts of up to
+// 16 bytes, most keys and many values, are copied without a call (text/bytes.hpp).
 class byte_writer {
  public:
   explicit byte_writer(std::byte* out) noexcept : p_(out) {}
-  byte_writer() noexcept = default;
 
   void raw(const void* src, std::size_t n) noexcept {
-    if (p_ && n) std::memcpy(p_ + size_, src, n);  // an empty view may have a null data()
+    // An empty view may have a null data(): copy_bytes reads nothing then.
+    copy_bytes(reinterpret_cast<char*>(p_ + size_), static_cast<const char*>(src), n);
     size_ += n;
   }
   template <typename T>
