@@ -375,8 +375,9 @@ void record_builder::decode_attribute(byte_reader& rd, std::size_t from, bool li
 }
 
 // `n` attributes decoded into a temporary slice of attrs_ and copied into `out` (events, links).
-// A null value is left out of the list, as OpenTelemetry leaves out null attribute values:
-// `logfire.null_args` and the schema describe the record's own attributes only.
+// A null value is left out of the list (OpenTelemetry's specification makes a null attribute
+// value invalid, and leaving it out is a valid way to handle one): `logfire.null_args` and the
+// schema describe the record's own attributes only.
 std::span<const attribute> record_builder::decode_attribute_list(byte_reader& rd, std::uint32_t n, build_state& st,
                                                                  arena& out) {
   const std::size_t mark = attrs_.size();
