@@ -6,8 +6,9 @@
 //                        exporter does on the background thread, then discards the bytes: the
 //                        cost from ring to request bytes, without gzip or HTTP;
 //   make_otlp_exporter_without_network()  the SDK's OTLP exporter itself, default settings
-//                        (its sender thread gzips, its queue holds 2,048 spans), over a
-//                        transport that answers 200 at once: the whole path but the network.
+//                        (gzip on the background thread, a queue of 2,048 spans, its sender
+//                        thread), over a transport that answers 200 at once: the whole path but
+//                        the network.
 #pragma once
 
 #include <sys/resource.h>
@@ -69,14 +70,12 @@ class otlp_bytes_exporter final : public logfire::exporter {
     }
     if (counter_) counter_->delivered(records.size());
   }
-  // Background thread only; read after a flush.
-  [[nodiscard]] std::uint64_t body_bytes() const noexcept { return body_bytes_; }
 
  private:
   logfire::detail::resource res_;
   std::string buffer_;
   logfire::detail::shared_attribute_bytes shared_;
-  std::uint64_t body_bytes_ = 0;
+  std::uint64_t body_bytes_ = 0;  // the sink's work, so that the encoding cannot be left out
 };
 
 // Answers 200 at once to every request, and keeps nothing: the OTLP exporter's whole path

@@ -14,7 +14,7 @@
 namespace logfire::detail {
 
 // Level 1 (fastest): on OTLP bodies it keeps most of level 6's ratio for a fraction of the
-// CPU, which matters more on the exporter's single thread.
+// CPU, which matters most on the pipeline's background thread, which also drains every ring.
 inline constexpr int k_default_gzip_level = 1;
 
 // Replaces `out` with the gzip member holding `in` at `level` (0..9 as zlib's levels, or -1 for
