@@ -544,6 +544,26 @@ void pipeline::add_to_batch(const span_record& r, bool finished) {
   background_state& st = *bg_;
   const bool was_empty = st.current.records.empty();
   st.current.records.push_back(r);  // within the reserved capacity unless max_batch is above 8192
+  note_added(was_empty, finished);
+}
+
+template <class Build>
+void pipeline::build_into_batch(bool finished, Build&& build) {
+  background_state& st = *bg_;
+  std::vector<span_record>& records = st.current.records;
+  const bool was_empty = records.empty();
+  span_record& r = records.emplace_back();  // within the reserved capacity, as above
+  try {
+    build(r);
+  } catch (...) {
+    records.pop_back();
+    throw;
+  }
+  note_added(was_empty, finished);
+}
+
+void pipeline::note_added(bool was_empty, bool finished) {
+  background_state& st = *bg_;
   if (finished) ++st.current.finished;
   if (was_empty) {
     const pipeline_settings& cfg = control_->settings;
@@ -557,8 +577,7 @@ void pipeline::add_pending_span(const std::byte* start, std::size_t size) noexce
   background_state& st = *bg_;
   try {
     make_room();
-    const span_record r = st.builder.build_pending(start, size, st.current.memory);
-    add_to_batch(r, false);
+    build_into_batch(false, [&](span_record& r) { st.builder.build_pending(start, size, st.current.memory, r); });
   } catch (...) {
   }
 }
@@ -581,9 +600,10 @@ void pipeline::finish_span(std::uint64_t span, std::uint64_t end_ns) noexcept {
   }
   try {
     make_room();
-    const span_record r = st.builder.build(it->second.start.data(), it->second.start.size(), false, it->second.updates,
-                                           end_ns, st.current.memory);
-    add_to_batch(r, true);
+    build_into_batch(true, [&](span_record& r) {
+      st.builder.build(it->second.start.data(), it->second.start.size(), false, it->second.updates, end_ns,
+                       st.current.memory, r);
+    });
   } catch (...) {
     lost(drop_reason::internal_error, 1);
   }
@@ -603,8 +623,8 @@ void pipeline::on_record(const ring_record_header& h, const std::byte* body, std
       if (st.tail && st.tail->on_log(body, size)) return;
       try {
         make_room();
-        const span_record r = st.builder.build(body, size, true, {}, 0, st.current.memory);
-        add_to_batch(r, true);
+        build_into_batch(true,
+                         [&](span_record& r) { st.builder.build(body, size, true, {}, 0, st.current.memory, r); });
       } catch (...) {
         lost(drop_reason::internal_error, 1);
       }
@@ -711,8 +731,8 @@ bool pipeline::leaf_span(const ring_record_header& h, const std::byte* body, std
   if (st.any_pending_exporter) add_pending_span(body, size);
   try {
     make_room();
-    const span_record r = st.builder.build(body, size, false, {}, ref.time_ns, st.current.memory);
-    add_to_batch(r, true);
+    build_into_batch(
+        true, [&](span_record& r) { st.builder.build(body, size, false, {}, ref.time_ns, st.current.memory, r); });
   } catch (...) {
     lost(drop_reason::internal_error, 1);
   }

@@ -82,11 +82,12 @@ void record_builder::set_scrubber(const scrubber* s, diagnostics* diag) {
   diag_ = diag;
 }
 
-void record_builder::scrub(std::span<link> links, std::span<const key_check> checks, arena& out) {
+void record_builder::scrub(std::span<attribute> attrs, std::span<link> links, std::span<const key_check> checks,
+                           arena& out) {
   arena_sink sink(out);
   scrub_->begin_record();
   const scrub_path_segment attributes_root[] = {{.key = "attributes"}};
-  scrub_->scrub_attributes(attributes_root, attrs_, sink, checks);
+  scrub_->scrub_attributes(attributes_root, attrs, sink, checks);
   for (std::size_t i = 0; i < events_.size(); ++i) {
     const scrub_path_segment root[] = {{.key = "otel_events"}, {.index = i, .is_index = true}, {.key = "attributes"}};
     scrub_->scrub_attributes(root, mutable_attributes(events_[i].attributes), sink);
@@ -236,11 +237,24 @@ void record_builder::warn_template(std::string_view tmpl, const template_problem
 
 span_record record_builder::build(const std::byte* start, std::size_t start_size, bool is_log, std::string_view updates,
                                   std::uint64_t end_ns, arena& out) {
-  return build_impl(start, start_size, is_log, updates, end_ns, false, out);
+  span_record rec;
+  build_impl(start, start_size, is_log, updates, end_ns, false, out, rec);
+  return rec;
 }
 
 span_record record_builder::build_pending(const std::byte* start, std::size_t start_size, arena& out) {
-  return build_impl(start, start_size, false, {}, 0, true, out);
+  span_record rec;
+  build_impl(start, start_size, false, {}, 0, true, out, rec);
+  return rec;
+}
+
+void record_builder::build(const std::byte* start, std::size_t start_size, bool is_log, std::string_view updates,
+                           std::uint64_t end_ns, arena& out, span_record& rec) {
+  build_impl(start, start_size, is_log, updates, end_ns, false, out, rec);
+}
+
+void record_builder::build_pending(const std::byte* start, std::size_t start_size, arena& out, span_record& rec) {
+  build_impl(start, start_size, false, {}, 0, true, out, rec);
 }
 
 // An array of one scalar type (the call site's std::vector<int> & co.): element tag, count, items.
@@ -286,7 +300,7 @@ attribute_value record_builder::decode_typed_array(byte_reader& rd, arena& out) 
 }
 
 // One tagged value from `rd` (the ring encoding of wire.hpp), materialised into `out`.
-record_builder::decoded_value record_builder::decode_value(byte_reader& rd, arena& out) {
+[[gnu::always_inline]] inline record_builder::decoded_value record_builder::decode_value(byte_reader& rd, arena& out) {
   decoded_value dv;
   const std::byte* before = rd.position();
   const auto tag = static_cast<vtag>(*reinterpret_cast<const std::uint8_t*>(before));
@@ -567,6 +581,39 @@ struct key_matcher {
   }
 };
 
+// The hash variants are found by: what is cheap to read (the location's pointers, type, level,
+// sizes). build_from_site() computes it from the ring's counts, site_variant() from the decoded
+// record's: the same for a record plain enough to have a layout.
+std::uint64_t variant_hash(const record_fixed& fixed, record_type type, level lvl, std::uint64_t tmpl_size,
+                           std::uint64_t n_attrs, std::uint64_t n_nulls, std::uint64_t n_tags) noexcept {
+  std::uint64_t h = reinterpret_cast<std::uintptr_t>(fixed.file) * 0x9E3779B97F4A7C15ull;
+  h ^= (h >> 29) + reinterpret_cast<std::uintptr_t>(fixed.function) + fixed.line;
+  h = (h ^ (static_cast<std::uint64_t>(type) << 8 | static_cast<std::uint64_t>(lvl))) * 0xBF58476D1CE4E5B9ull;
+  h ^= (tmpl_size << 32 | n_attrs << 16 | n_nulls << 8 | n_tags) + (h >> 31);
+  return h;
+}
+
+// The part of a record both ways of building it fill alike: ids, times, kind, depth, the
+// console's mark, the call site's dropped attributes. `rec` is as a span_record is made.
+void record_head(span_record& rec, const record_fixed& fixed, record_type type, std::string_view trace_state,
+                 bool is_log, bool pending, std::uint64_t end_ns) {
+  rec.type = type;
+  rec.context.trace = {fixed.trace_hi, fixed.trace_lo};
+  rec.context.span.value = fixed.span;
+  rec.context.flags = fixed.flags;
+  rec.parent.value = fixed.parent;
+  rec.parent_is_remote = fixed.parent_remote != 0;
+  rec.trace_state = trace_state;
+  rec.kind = static_cast<span_kind>(fixed.kind);
+  rec.start_unix_nano = fixed.start_ns;
+  // A span's two times may come from two anchors of the wall clock (context/wall_clock.hpp), which
+  // can disagree by a few microseconds: a span never ends before it starts.
+  rec.end_unix_nano = is_log || pending ? fixed.start_ns : std::max(end_ns, fixed.start_ns);
+  rec.depth = fixed.depth;
+  rec.printed_at_call = fixed.console_mark;
+  rec.dropped_attributes_count = fixed.dropped_attrs;
+}
+
 }  // namespace
 
 // The key holds everything the shared Logfire attributes are made of (add_logfire_attributes):
@@ -605,10 +652,7 @@ record_builder::shared_texts record_builder::site_variant(const record_fixed& fi
   const auto from_memo = [](const variant& v) {
     return shared_texts{v.id, v.name, v.schema, v.file, v.function, v.checks, v.planned ? &v.plan : nullptr};
   };
-  std::uint64_t h = reinterpret_cast<std::uintptr_t>(fixed.file) * 0x9E3779B97F4A7C15ull;
-  h ^= (h >> 29) + reinterpret_cast<std::uintptr_t>(fixed.function) + fixed.line;
-  h = (h ^ (static_cast<std::uint64_t>(type) << 8 | static_cast<std::uint64_t>(lvl))) * 0xBF58476D1CE4E5B9ull;
-  h ^= (tmpl.size() << 32 | attrs_.size() << 16 | null_args_.size() << 8 | tags.size()) + (h >> 31);
+  const std::uint64_t h = variant_hash(fixed, type, lvl, tmpl.size(), attrs_.size(), null_args_.size(), tags.size());
   const auto range = variants_.equal_range(h);
   std::size_t same_hash = 0;
   for (auto it = range.first; it != range.second; ++it, ++same_hash) {
@@ -651,7 +695,9 @@ record_builder::shared_texts record_builder::site_variant(const record_fixed& fi
   // The plan's views are into the stored name (a moved string may move its characters).
   stored.planned = make_template_plan(stored.name, attrs_, stored.plan);
   variant_bytes_ += bytes + stored.plan.pieces.size() * sizeof(template_plan::piece);
-  return from_memo(stored);
+  shared_texts made = from_memo(stored);
+  made.created = &stored;
+  return made;
 }
 
 // Logfire's own attributes after the user's: the message, then those every record of the call
@@ -696,12 +742,31 @@ std::span<const attribute_value> record_builder::add_logfire_attributes(const re
   return tags_span;
 }
 
-span_record record_builder::build_impl(const std::byte* start, std::size_t start_size, bool is_log,
-                                       std::string_view updates, std::uint64_t end_ns, bool pending, arena& out) {
+// The message, from the user's attributes (before the logfire.* ones are added): from the
+// variant's plan, else formatted from the template.
+std::string_view record_builder::message_of(std::string_view tmpl, const template_plan* plan,
+                                            std::span<const attribute> attrs, arena& out) {
+  message_.clear();
+  if (plan) {
+    append_planned_message(*plan, attrs, message_);
+  } else if (template_problem problem; !format_message(tmpl, attrs, message_, &problem)) [[unlikely]] {
+    ++counters_.template_errors;
+    warn_template(tmpl, problem);
+  }
+  return out.copy(message_);
+}
+
+void record_builder::build_impl(const std::byte* start, std::size_t start_size, bool is_log, std::string_view updates,
+                                std::uint64_t end_ns, bool pending, arena& out, span_record& rec_out) {
   byte_reader r(start, start_size);
   const auto fixed = r.pod<record_fixed>();
   const std::string_view tmpl = r.str();
   const std::string_view trace_state = r.str();
+
+  // A record with nothing but its start (or a log without an exception) of a call site seen
+  // before: the short way, when the variant has a layout and the record's bytes match it.
+  const bool plain = !pending && updates.empty() && fixed.n_links == 0 && !(is_log && fixed.has_exception);
+  if (plain && build_from_site(fixed, r, tmpl, trace_state, is_log, end_ns, out, rec_out)) return;
 
   attrs_.clear();
   schemas_.clear();
@@ -716,7 +781,9 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
   st.start_ns = fixed.start_ns;
   st.is_log = is_log;
 
+  const std::byte* tags_at = r.position();
   const std::span<const std::string_view> tags = decode_tags(r, fixed.n_tags, out);
+  const std::byte* attrs_at = r.position();
   for (std::uint16_t i = 0; i < fixed.n_attrs; ++i) decode_attribute(r, 0, false, st, out);
   link* links = decode_links(r, fixed.n_links, st, out);
   if (is_log && fixed.has_exception) add_exception(r, fixed.start_ns, false, st, out);
@@ -735,46 +802,25 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
   const shared_texts sh = site_variant(fixed, type, st.lvl, tmpl, tags, out);
 
   // Secrets go before the message is formatted, so it is formatted from the scrubbed values.
-  if (scrub_) scrub({links, fixed.n_links}, sh.checks, out);
-
-  // The message, from the user's attributes (before the logfire.* ones are added).
-  const std::string_view name = sh.name;
-  message_.clear();
-  if (sh.plan) {
-    append_planned_message(*sh.plan, attrs_, message_);
-  } else if (template_problem problem; !format_message(name, attrs_, message_, &problem)) [[unlikely]] {
-    ++counters_.template_errors;
-    warn_template(name, problem);
-  }
-  const std::string_view message = out.copy(message_);
+  if (scrub_) scrub(attrs_, {links, fixed.n_links}, sh.checks, out);
+  const std::string_view message = message_of(sh.name, sh.plan, attrs_, out);
 
   const std::uint64_t site = sh.site;
   const std::size_t shared_first = attrs_.size() + 1;  // after logfire.msg
   std::size_t shared_end = 0;
   const std::span<const attribute_value> tags_span =
       add_logfire_attributes(fixed, sh, type, message, st.lvl, tags, shared_end, out);
+  if (sh.created && plain)
+    add_site_layout(*sh.created, fixed, type, st.lvl, tmpl, tags_at, attrs_at, tags, tags_span, shared_first - 1,
+                    shared_end);
 
-  span_record rec_out;
-  rec_out.type = type;
-  rec_out.context.trace = {fixed.trace_hi, fixed.trace_lo};
-  rec_out.context.span.value = fixed.span;
-  rec_out.context.flags = fixed.flags;
-  rec_out.parent.value = fixed.parent;
-  rec_out.parent_is_remote = fixed.parent_remote != 0;
-  rec_out.trace_state = out.copy(trace_state);
-  rec_out.name = name;
+  record_head(rec_out, fixed, type, out.copy(trace_state), is_log, pending, end_ns);
+  rec_out.name = sh.name;
   rec_out.message = message;
-  rec_out.kind = static_cast<span_kind>(fixed.kind);
   rec_out.level = st.lvl;
-  rec_out.start_unix_nano = fixed.start_ns;
-  // A span's two times may come from two anchors of the wall clock (context/wall_clock.hpp), which
-  // can disagree by a few microseconds: a span never ends before it starts.
-  rec_out.end_unix_nano = is_log || pending ? fixed.start_ns : std::max(end_ns, fixed.start_ns);
   rec_out.status = st.status;
   rec_out.status_message = st.status_message;
-  rec_out.depth = fixed.depth;
   rec_out.tags = tags_span;
-  rec_out.printed_at_call = fixed.console_mark;
   rec_out.links = {links, fixed.n_links};
   rec_out.dropped_attributes_count = st.dropped_attrs;
 
@@ -801,7 +847,187 @@ span_record record_builder::build_impl(const std::byte* start, std::size_t start
   if (!events_.empty()) {
     rec_out.events = {out.copy_array(events_.data(), events_.size()), events_.size()};
   }
-  return rec_out;
+}
+
+namespace {
+
+// Value tags build_from_site() takes, and the bytes of their value after the tag (a text: its
+// u32 size, then that many bytes).
+bool scalar_or_text(vtag t) noexcept {
+  return t == vtag::boolean || t == vtag::int64 || t == vtag::uint64 || t == vtag::float64 || t == vtag::string;
+}
+void skip_value(byte_reader& r, vtag t) noexcept {
+  switch (t) {
+    case vtag::boolean:
+      (void)r.u8();
+      break;
+    case vtag::string:
+      (void)r.str();
+      break;
+    default:
+      (void)r.pod<std::uint64_t>();
+      break;
+  }
+}
+
+// The words of a record's call site that build_from_site() compares: the location's pointers
+// (static storage, wire.hpp), and its line with the record's type and level.
+std::uint64_t site_word(const record_fixed& fixed, record_type type, level lvl) noexcept {
+  return static_cast<std::uint64_t>(type) | static_cast<std::uint64_t>(lvl) << 8 |
+         static_cast<std::uint64_t>(fixed.line) << 32;
+}
+
+}  // namespace
+
+std::size_t record_builder::site_layout::bytes() const noexcept {
+  return sizeof(site_layout) + tmpl.size() + tags.size() + shape.size() + shape_at.size() * sizeof(std::uint32_t) +
+         keys.size() + tag_texts.size() + tag_values.size() * sizeof(attribute_value) +
+         attributes.size() * sizeof(attribute);
+}
+
+void record_builder::add_site_layout(variant& v, const record_fixed& fixed, record_type type, level lvl,
+                                     std::string_view tmpl, const std::byte* tags_at, const std::byte* attrs_at,
+                                     std::span<const std::string_view> tags,
+                                     std::span<const attribute_value> tag_values, std::size_t n_user,
+                                     std::size_t shared_end) noexcept {
+  // Plain enough: each key and tag kept as the ring carries it (none repeated, null or repaired).
+  if (!null_args_.empty() || n_user != fixed.n_attrs || tags.size() != fixed.n_tags) return;
+  try {
+    make_site_layout(v, fixed, type, lvl, tmpl, tags_at, attrs_at, tags, tag_values, shared_end);
+  } catch (...) {
+    // Out of memory: the record was built; later ones of this variant take the long way.
+  }
+}
+
+void record_builder::make_site_layout(variant& v, const record_fixed& fixed, record_type type, level lvl,
+                                      std::string_view tmpl, const std::byte* tags_at, const std::byte* attrs_at,
+                                      std::span<const std::string_view> tags,
+                                      std::span<const attribute_value> tag_values, std::size_t shared_end) {
+  auto layout = std::make_unique<site_layout>();
+  site_layout& l = *layout;
+  l.where[0] = reinterpret_cast<std::uintptr_t>(fixed.file);
+  l.where[1] = reinterpret_cast<std::uintptr_t>(fixed.function);
+  l.where[2] = site_word(fixed, type, lvl);
+  l.tmpl.assign(tmpl);
+  byte_reader tr(tags_at, static_cast<std::size_t>(attrs_at - tags_at));
+  for (std::size_t i = 0; i < tags.size(); ++i)
+    if (tr.str() != tags[i]) return;  // repaired
+  l.tags.assign(reinterpret_cast<const char*>(tags_at), static_cast<std::size_t>(attrs_at - tags_at));
+  byte_reader ar(attrs_at, std::numeric_limits<std::size_t>::max());
+  for (std::size_t i = 0; i < fixed.n_attrs; ++i) {
+    const std::byte* piece = ar.position();
+    if (ar.str() != attrs_[i].key) return;  // repaired
+    const auto t = static_cast<vtag>(ar.u8());
+    if (!scalar_or_text(t)) return;
+    l.shape_at.push_back(static_cast<std::uint32_t>(l.shape.size()));
+    l.shape.append(reinterpret_cast<const char*>(piece), static_cast<std::size_t>(ar.position() - piece));
+    skip_value(ar, t);
+  }
+  l.shape_at.push_back(static_cast<std::uint32_t>(l.shape.size()));
+  // The texts the layout's attributes point to, in strings that no longer change.
+  for (std::size_t i = 0; i < fixed.n_attrs; ++i) l.keys.append(attrs_[i].key);
+  for (std::string_view t : tags) l.tag_texts.append(t);
+  l.attributes.assign(attrs_.begin(), attrs_.begin() + static_cast<std::ptrdiff_t>(shared_end));
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < fixed.n_attrs; ++i) {
+    l.attributes[i].key = std::string_view(l.keys).substr(at, attrs_[i].key.size());
+    at += attrs_[i].key.size();
+  }
+  at = 0;
+  for (const attribute_value& tv : tag_values) {
+    attribute_value copy = tv;
+    copy.s = std::string_view(l.tag_texts).substr(at, tv.s.size());
+    at += tv.s.size();
+    l.tag_values.push_back(copy);
+  }
+  for (std::size_t i = fixed.n_attrs; i < l.attributes.size(); ++i)
+    if (l.attributes[i].value.type == attribute_value::kind::array && !tag_values.empty() &&
+        l.attributes[i].value.items.data() == tag_values.data())
+      l.attributes[i].value.items = l.tag_values;  // logfire.tags
+  if (variant_bytes_ + l.bytes() > k_max_variant_bytes) return;
+  variant_bytes_ += l.bytes();
+  v.layout = std::move(layout);
+}
+
+bool record_builder::build_from_site(const record_fixed& fixed, byte_reader r, std::string_view tmpl,
+                                     std::string_view trace_state, bool is_log, std::uint64_t end_ns, arena& out,
+                                     span_record& rec) {
+  const record_type type = is_log ? record_type::log : record_type::span;
+  const auto lvl = static_cast<level>(fixed.lvl);
+  const auto range = variants_.equal_range(variant_hash(fixed, type, lvl, tmpl.size(), fixed.n_attrs, 0, fixed.n_tags));
+  if (range.first == range.second) return false;
+  const std::uint64_t where = site_word(fixed, type, lvl);
+  const std::byte* tags_at = r.position();
+  for (std::uint16_t i = 0; i < fixed.n_tags; ++i) (void)r.str();
+  const std::string_view tags(reinterpret_cast<const char*>(tags_at), static_cast<std::size_t>(r.position() - tags_at));
+  const std::byte* attrs_at = r.position();
+
+  const variant* found = nullptr;
+  for (auto it = range.first; it != range.second && !found; ++it) {
+    const site_layout* l = it->second.layout.get();
+    if (!l || l->where[0] != reinterpret_cast<std::uintptr_t>(fixed.file) ||
+        l->where[1] != reinterpret_cast<std::uintptr_t>(fixed.function) || l->where[2] != where ||
+        l->shape_at.size() != fixed.n_attrs + std::size_t{1} || l->tmpl.size() != tmpl.size() ||
+        !same_bytes(l->tmpl.data(), tmpl.data(), tmpl.size()) || l->tags.size() != tags.size() ||
+        !same_bytes(l->tags.data(), tags.data(), tags.size()))
+      continue;
+    // Each attribute's key size, key and value tag, against the layout's; values skipped. A key
+    // of another size stops at its size, so nothing past the record is read.
+    byte_reader ar = r;
+    bool same = true;
+    for (std::size_t i = 0; i < fixed.n_attrs && same; ++i) {
+      const char* piece = l->shape.data() + l->shape_at[i];
+      const std::size_t n = l->shape_at[i + 1] - l->shape_at[i];
+      const auto* at = reinterpret_cast<const char*>(ar.position());
+      same = same_bytes(at, piece, 4) && same_bytes(at + 4, piece + 4, n - 4);
+      if (!same) break;
+      (void)ar.str();
+      const auto t = static_cast<vtag>(ar.u8());
+      skip_value(ar, t);
+    }
+    if (same) found = &it->second;
+  }
+  if (!found) return false;
+  const variant& v = *found;
+  const site_layout& l = *v.layout;
+
+  // The attributes: the layout's, then each user value decoded in its place.
+  const std::size_t n_user = fixed.n_attrs;
+  const std::size_t n = l.attributes.size();
+  // One more for logfire.scrubbed when the record may be scrubbed.
+  const std::size_t slots = n + (scrub_ ? 1 : 0);
+  auto* attrs = static_cast<attribute*>(out.allocate(sizeof(attribute) * slots, alignof(attribute)));
+  std::memcpy(static_cast<void*>(attrs), l.attributes.data(), sizeof(attribute) * n);
+  byte_reader vr(attrs_at, std::numeric_limits<std::size_t>::max());
+  for (std::size_t i = 0; i < n_user; ++i) {
+    (void)vr.str();
+    attrs[i].value = decode_value(vr, out).value;
+  }
+  // Most records hold no secret: they are read once, and the scrubbing session is not started.
+  const bool scrubbed = scrub_ && !scrubber_->leaves_alone({attrs, n_user}, v.checks);
+  if (scrubbed) {
+    events_.clear();
+    scrub({attrs, n_user}, {}, v.checks, out);
+  }
+  attrs[n_user].value = str_value(message_of(v.name, v.planned ? &v.plan : nullptr, {attrs, n_user}, out));
+  std::size_t count = n;
+  if (const std::string_view notes = scrubbed ? scrubbed_notes(v.name, out) : std::string_view(); !notes.empty())
+    attrs[count++] = {"logfire.scrubbed", str_value(notes)};
+
+  record_head(rec, fixed, type, out.copy(trace_state), is_log, false, end_ns);
+  rec.name = v.name;
+  rec.message = attrs[n_user].value.s;
+  rec.level = lvl;
+  // Logfire's rule: a record at error level or above has an error status.
+  if (static_cast<std::uint8_t>(lvl) >= static_cast<std::uint8_t>(level::error)) rec.status = status_code::error;
+  rec.tags = l.tag_values;
+  rec.attributes = {attrs, count};
+  rec.shared.of = attrs;
+  rec.shared.first = static_cast<std::uint32_t>(n_user + 1);
+  rec.shared.count = static_cast<std::uint32_t>(n - n_user - 1);
+  rec.shared.site = v.id;
+  ++site_builds_;
+  return true;
 }
 
 }  // namespace logfire::detail

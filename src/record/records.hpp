@@ -69,6 +69,14 @@ class record_builder {
   // Builds the pending span for a span start.
   span_record build_pending(const std::byte* start, std::size_t start_size, arena& out);
 
+  // The same into `rec`, a span_record as it is made (the pipeline builds into its batch).
+  void build(const std::byte* start, std::size_t start_size, bool is_log, std::string_view updates,
+             std::uint64_t end_ns, arena& out, span_record& rec);
+  void build_pending(const std::byte* start, std::size_t start_size, arena& out, span_record& rec);
+
+  // Records built from a call site's layout (build_from_site()) so far: for tests and benchmarks.
+  [[nodiscard]] std::uint64_t site_builds() const noexcept { return site_builds_; }
+
  private:
   // One tagged value as decoded: the value, its logfire.json_schema entry, or a null.
   struct decoded_value {
@@ -90,8 +98,14 @@ class record_builder {
   // The steps of a build, in order: tags, attributes, links, the updates (attributes, level,
   // status, exceptions, events), Logfire's level/status rules, scrubbing, the message, the
   // schema, Logfire's attributes, and the record itself.
-  span_record build_impl(const std::byte* start, std::size_t start_size, bool is_log, std::string_view updates,
-                         std::uint64_t end_ns, bool pending, arena& out);
+  // Builds into `rec` (as a span_record is made).
+  void build_impl(const std::byte* start, std::size_t start_size, bool is_log, std::string_view updates,
+                  std::uint64_t end_ns, bool pending, arena& out, span_record& rec);
+  // The short way for a record of a call site seen before (see site_layout): `r` is at the
+  // record's tags. False, having changed nothing, when no variant's layout matches the record's
+  // bytes; the record is then built the long way. `rec` is as a span_record is made.
+  bool build_from_site(const record_fixed& fixed, byte_reader r, std::string_view tmpl, std::string_view trace_state,
+                       bool is_log, std::uint64_t end_ns, arena& out, span_record& rec);
   decoded_value decode_value(byte_reader& rd, arena& out);
   attribute_value decode_typed_array(byte_reader& rd, arena& out);
   void decode_attribute(byte_reader& rd, std::size_t from, bool limited, build_state& st, arena& out);
@@ -105,6 +119,7 @@ class record_builder {
   // decision for each of its user keys (check_key()). They point into the variant's memo entry
   // (kept as long as the builder: records are read only during export), or into `out` when the
   // memo is full.
+  struct variant;
   struct shared_texts {
     std::uint64_t site = 0;  // the variant's id, 0 when the memo is full
     std::string_view name;   // the template
@@ -113,6 +128,7 @@ class record_builder {
     std::string_view function;
     std::span<const key_check> checks;    // empty: decided key by key
     const template_plan* plan = nullptr;  // null: the template is formatted by format_message
+    variant* created = nullptr;           // the memo entry, when this record made it
   };
   // The call-site variant of the record being built (what its shared Logfire attributes depend
   // on), from the memo when it was seen before. `tmpl` as the ring carries it.
@@ -126,12 +142,16 @@ class record_builder {
                                                           record_type type, std::string_view message, level lvl,
                                                           std::span<const std::string_view> tags,
                                                           std::size_t& shared_end, arena& out);
+  // The record's message (logfire.msg), copied into `out`: from the variant's plan when it has
+  // one, else formatted from the template (a template that cannot be formatted is counted).
+  std::string_view message_of(std::string_view tmpl, const template_plan* plan, std::span<const attribute> attrs,
+                              arena& out);
   // `s` copied into `out`, repaired (and counted) when it is not valid UTF-8.
   inline std::string_view text(std::string_view s, arena& out);
   [[gnu::noinline]] std::string_view repaired_text(std::string_view s, arena& out);
   // Scrubs the user's attributes (attrs_), the events' and the links' attributes in place, in
   // the order Logfire lists them in `logfire.scrubbed`.
-  void scrub(std::span<logfire::link> links, std::span<const key_check> checks, arena& out);
+  void scrub(std::span<attribute> attrs, std::span<logfire::link> links, std::span<const key_check> checks, arena& out);
   // After the message is formatted: the `logfire.scrubbed` value, or "" when nothing was scrubbed.
   std::string_view scrubbed_notes(std::string_view tmpl, arena& out);
   // One stderr line for the first template that could not be formatted, then at most one a
@@ -155,6 +175,25 @@ class record_builder {
   diagnostics* diag_ = nullptr;
   std::vector<std::string_view> fields_;
   std::string notes_;
+  // What build_from_site() needs to build a record of a variant without decoding its keys, its
+  // tags or its template, nor assembling Logfire's attributes one by one: the ring bytes that
+  // must be the same (template, tags, and each attribute's key and value tag), and the record's
+  // attribute array with everything but the values of the user's attributes and logfire.msg.
+  // Made from the first record of a variant that is plain enough (leaf_layout_of()): no
+  // updates, links, exception, null argument, repeated key or tag, nor text that needed repair;
+  // values that are booleans, numbers or texts.
+  struct site_layout {
+    std::uint64_t where[3];               // file, function, line with type and level: as the hash
+    std::string tmpl;                     // as the ring carries it
+    std::string tags;                     // the ring bytes of the tags
+    std::string shape;                    // per user attribute: [u32 key size][key][u8 value tag]
+    std::vector<std::uint32_t> shape_at;  // where each attribute's piece of `shape` starts, then its end
+    std::string keys;                     // the user's keys, which `attributes` points to
+    std::string tag_texts;                // the tags' texts, which `tag_values` points to
+    std::vector<attribute_value> tag_values;
+    std::vector<attribute> attributes;  // user's (values per record), logfire.msg (per record), shared
+    [[nodiscard]] std::size_t bytes() const noexcept;
+  };
   // Call-site variants seen so far, by a hash of their location and sizes (see site_variant()):
   // id, full key (variant_key()) and what its records share (shared_texts). Never emptied (at
   // most k_max_variants), and a node never moves: records point into it.
@@ -168,8 +207,19 @@ class record_builder {
     std::vector<key_check> checks;
     template_plan plan;  // views into `name`
     bool planned = false;
+    std::unique_ptr<site_layout> layout;  // null: its records are built the long way
   };
+  // Adds the layout to `v`, made from the record just built the long way (attrs_ holds its
+  // attributes up to `shared_end`), when the record is plain enough and the memo has room.
+  void add_site_layout(variant& v, const record_fixed& fixed, record_type type, level lvl, std::string_view tmpl,
+                       const std::byte* tags_at, const std::byte* attrs_at, std::span<const std::string_view> tags,
+                       std::span<const attribute_value> tag_values, std::size_t n_user,
+                       std::size_t shared_end) noexcept;
+  void make_site_layout(variant& v, const record_fixed& fixed, record_type type, level lvl, std::string_view tmpl,
+                        const std::byte* tags_at, const std::byte* attrs_at, std::span<const std::string_view> tags,
+                        std::span<const attribute_value> tag_values, std::size_t shared_end);
   std::unordered_multimap<std::uint64_t, variant> variants_;
+  std::uint64_t site_builds_ = 0;  // records built by build_from_site()
   std::size_t variant_bytes_ = 0;
   std::uint64_t template_warned_count_ = 0;  // template errors when the last line was printed
   std::chrono::steady_clock::time_point template_warned_at_{};

@@ -454,6 +454,24 @@ void scrub_session::scrub_attributes(std::span<const scrub_path_segment> root, s
   }
 }
 
+bool scrubber::leaves_alone(std::span<const attribute> attrs, std::span<const key_check> checks) const noexcept {
+  // The same steps as scrub_attributes' shortcuts, without a session: what they skip, this
+  // skips; anything else is a reason to scrub in full.
+  std::size_t scanned = 0;
+  for (std::size_t i = 0; i < attrs.size(); ++i) {
+    const attribute& a = attrs[i];
+    const key_check check = i < checks.size() ? checks[i] : check_key(a.key);
+    if (check == key_check::safe) continue;
+    if (check != key_check::plain || a.value.type == attribute_value::kind::array) return false;
+    const bool is_text = a.value.type == attribute_value::kind::string;
+    const std::size_t bytes = a.key.size() + (is_text ? a.value.s.size() : 0);
+    if (bytes > max_scan_bytes_ - scanned) return false;
+    if (is_text && !a.value.s.empty() && find(a.value.s).found) return false;
+    scanned += bytes;
+  }
+  return true;
+}
+
 void scrub_session::scrub_value(std::span<const scrub_path_segment> root, attribute_value& value,
                                 scrub_sink& sink) noexcept {
   try {

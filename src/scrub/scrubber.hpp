@@ -96,6 +96,11 @@ class scrubber {
   [[nodiscard]] std::size_t max_scan_bytes() const noexcept { return max_scan_bytes_; }
   // The decision scrub_attributes takes for `key` before it reads the value. Counts nothing.
   [[nodiscard]] key_check check_key(std::string_view key) const noexcept;
+  // Whether scrub_attributes would leave `attrs` as they are, say so in no note and count
+  // nothing: no key matches, no text matches, and the scan budget is not reached. `checks` as
+  // scrub_attributes takes them. Reads each text at most once, as scrub_attributes does for
+  // such records; a record for which it says false is scrubbed in full.
+  [[nodiscard]] bool leaves_alone(std::span<const attribute> attrs, std::span<const key_check> checks) const noexcept;
 
  private:
   friend class scrub_session;

@@ -1,0 +1,322 @@
+// The record builder's short way (build_from_site(): a record of a call site seen before, built
+// from the site's layout) against the long way (every key, tag and Logfire attribute decoded and
+// assembled): for the same ring bytes, the two must make the same record, field by field, and
+// count the same repairs and template errors. Ring records are written here byte by byte, as
+// the caller's encoder writes them (record/wire.hpp).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "logfire/scrubbing.hpp"
+#include "record/arena.hpp"
+#include "record/records.hpp"
+#include "record/wire.hpp"
+#include "scrub/scrubber.hpp"
+
+namespace {
+
+using namespace logfire;
+using namespace logfire::detail;
+
+struct null_value {};
+using value = std::variant<null_value, bool, std::int64_t, std::uint64_t, double, std::string>;
+
+struct ring_input {
+  std::string tmpl = "charge {user} {amount}";
+  std::string trace_state;
+  std::vector<std::string> tags;
+  std::vector<std::pair<std::string, value>> attrs = {
+      {"user", std::string("u-42")}, {"amount", 12.5}, {"attempt", std::int64_t{7}}, {"ok", true}};
+  level lvl = level::info;
+  std::uint32_t line = 42;
+  std::uint64_t span = 0x1111;
+  std::uint32_t dropped = 0;
+};
+
+// The location's strings have static storage, as source_location's do.
+const char* const k_file = "src/checkout.cpp";
+const char* const k_function = "void checkout()";
+
+std::vector<std::byte> ring_record(const ring_input& in) {
+  record_fixed f{};
+  f.trace_hi = 0x0123456789abcdefull;
+  f.trace_lo = 0xfedcba9876543210ull;
+  f.span = in.span;
+  f.parent = 0x2222;
+  f.start_ns = 1'700'000'000'000'000'000ull;
+  f.file = k_file;
+  f.function = k_function;
+  f.line = in.line;
+  f.depth = 1;
+  f.flags = 1;
+  f.kind = static_cast<std::uint8_t>(span_kind::internal);
+  f.lvl = static_cast<std::uint8_t>(in.lvl);
+  f.n_tags = static_cast<std::uint16_t>(in.tags.size());
+  f.n_attrs = static_cast<std::uint16_t>(in.attrs.size());
+  f.dropped_attrs = in.dropped;
+  std::vector<std::byte> out(1 << 16);
+  byte_writer w(out.data());
+  w.pod(f);
+  w.str(in.tmpl);
+  w.str(in.trace_state);
+  for (const auto& t : in.tags) w.str(t);
+  for (const auto& [key, v] : in.attrs) {
+    w.str(key);
+    if (std::holds_alternative<null_value>(v)) {
+      w.u8(static_cast<std::uint8_t>(vtag::null));
+    } else if (const bool* b = std::get_if<bool>(&v)) {
+      w.u8(static_cast<std::uint8_t>(vtag::boolean));
+      w.u8(*b ? 1 : 0);
+    } else if (const auto* i = std::get_if<std::int64_t>(&v)) {
+      w.u8(static_cast<std::uint8_t>(vtag::int64));
+      w.pod(*i);
+    } else if (const auto* u = std::get_if<std::uint64_t>(&v)) {
+      w.u8(static_cast<std::uint8_t>(vtag::uint64));
+      w.pod(*u);
+    } else if (const auto* d = std::get_if<double>(&v)) {
+      w.u8(static_cast<std::uint8_t>(vtag::float64));
+      w.pod(*d);
+    } else {
+      w.u8(static_cast<std::uint8_t>(vtag::string));
+      w.str(std::get<std::string>(v));
+    }
+  }
+  out.resize(w.size());
+  return out;
+}
+
+std::string describe_value(const attribute_value& v) {
+  std::string s = std::to_string(static_cast<int>(v.type)) + "|" + std::to_string(v.b) + "|" + std::to_string(v.i) +
+                  "|" + std::to_string(v.d) + "|" + std::string(v.s) + "|[";
+  for (const auto& item : v.items) s += describe_value(item) + ",";
+  return s + "]";
+}
+
+// Every field of a record, but the variant's id (unique to each builder).
+std::string describe(const span_record& r) {
+  std::string s;
+  const auto add = [&s](std::string_view name, const std::string& v) {
+    s.append(name).append("=").append(v).append("\n");
+  };
+  add("type", std::to_string(static_cast<int>(r.type)));
+  add("trace", std::to_string(r.context.trace.hi) + "/" + std::to_string(r.context.trace.lo));
+  add("span", std::to_string(r.context.span.value));
+  add("flags", std::to_string(r.context.flags));
+  add("parent", std::to_string(r.parent.value) + (r.parent_is_remote ? " remote" : ""));
+  add("trace_state", std::string(r.trace_state));
+  add("name", std::string(r.name));
+  add("message", std::string(r.message));
+  add("kind", std::to_string(static_cast<int>(r.kind)));
+  add("level", std::to_string(static_cast<int>(r.level)));
+  add("times", std::to_string(r.start_unix_nano) + ".." + std::to_string(r.end_unix_nano));
+  add("status", std::to_string(static_cast<int>(r.status)) + " " + std::string(r.status_message));
+  add("dropped", std::to_string(r.dropped_attributes_count));
+  add("depth", std::to_string(r.depth));
+  add("printed_at_call", std::to_string(r.printed_at_call));
+  std::string tags;
+  for (const auto& t : r.tags) tags += describe_value(t) + ";";
+  add("tags", tags);
+  add("events", std::to_string(r.events.size()));
+  add("links", std::to_string(r.links.size()));
+  for (const auto& a : r.attributes) add("attribute " + std::string(a.key), describe_value(a.value));
+  add("shared", std::to_string(r.shared.first) + "+" + std::to_string(r.shared.count) +
+                    (r.shared.of == r.attributes.data() ? " of these" : " of others") +
+                    (r.shared.site ? " site" : " no site"));
+  return s;
+}
+
+struct built {
+  std::string record;
+  std::uint64_t site_builds = 0;
+  std::uint64_t utf8_repaired = 0;
+  std::uint64_t template_errors = 0;
+};
+
+// The scrubber of the default options (Logfire's patterns), shared by every builder here.
+const scrubber& default_scrubber() {
+  static const auto s = [] {
+    std::string error;
+    auto made = scrubber::create(scrubbing_options{}, error);
+    EXPECT_TRUE(made) << error;
+    return made;
+  }();
+  return *s;
+}
+
+// A scrubber with an extra pattern and a scan budget of 24 bytes per record.
+const scrubber& small_budget_scrubber() {
+  static const auto s = [] {
+    std::string error;
+    scrubbing_options o;
+    o.extra_patterns = {"iban"};
+    o.max_scan_bytes = 24;
+    auto made = scrubber::create(o, error);
+    EXPECT_TRUE(made) << error;
+    return made;
+  }();
+  return *s;
+}
+
+// `records` built in order by one new builder; what the last one made and the builder's counts.
+built build_all(const std::vector<ring_input>& records, bool is_log, const scrubber* scrub) {
+  decode_counters counters;
+  record_builder b(counters);
+  b.set_scrubber(scrub, nullptr);
+  arena memory;
+  built out;
+  for (const auto& in : records) {
+    const auto bytes = ring_record(in);
+    const span_record r = b.build(bytes.data(), bytes.size(), is_log, {}, 1'700'000'000'000'001'000ull, memory);
+    out.record = describe(r);
+  }
+  out.site_builds = b.site_builds();
+  out.utf8_repaired = counters.utf8_repaired.load();
+  out.template_errors = counters.template_errors.load();
+  return out;
+}
+
+// `in` built the long way (first of its builder) and the short way (after `before`, a record
+// of the same call site with other values), for spans and logs.
+void expect_both_ways_alike(const ring_input& before, const ring_input& in, bool short_way,
+                            const scrubber* scrub = &default_scrubber()) {
+  for (const bool is_log : {false, true}) {
+    SCOPED_TRACE(is_log ? "log" : "span");
+    const built long_way = build_all({in}, is_log, scrub);
+    const built both = build_all({before, in}, is_log, scrub);
+    const built before_alone = build_all({before}, is_log, scrub);
+    EXPECT_EQ(long_way.site_builds, 0u);
+    EXPECT_EQ(both.site_builds, short_way ? 1u : 0u);
+    EXPECT_EQ(both.record, long_way.record);
+    // Repairs and template errors are counted for each record, whichever way it was built.
+    EXPECT_EQ(both.utf8_repaired, before_alone.utf8_repaired + long_way.utf8_repaired);
+    EXPECT_EQ(both.template_errors, before_alone.template_errors + long_way.template_errors);
+  }
+}
+
+ring_input with_values(std::vector<value> values) {
+  ring_input in;
+  in.span = 0x3333;
+  for (std::size_t i = 0; i < values.size() && i < in.attrs.size(); ++i) in.attrs[i].second = values[i];
+  return in;
+}
+
+TEST(RecordBuilder, a_record_built_from_its_call_sites_layout_equals_one_built_the_long_way) {
+  const ring_input before;
+  // Other values of the same types, the edge cases of each type among them.
+  expect_both_ways_alike(before, with_values({std::string("u-7"), 0.5, std::int64_t{-3}, false}), true);
+  expect_both_ways_alike(before, with_values({std::string(""), -0.0, std::int64_t{0}, true}), true);
+  expect_both_ways_alike(before,
+                         with_values({std::string("caf\xC3\xA9 \xF0\x9F\x94\xA5"), std::nan(""),
+                                      std::numeric_limits<std::int64_t>::min(), true}),
+                         true);
+  expect_both_ways_alike(before, with_values({std::string("bad \xC3\x28 utf-8"), INFINITY, std::int64_t{1}, true}),
+                         true);
+  // A value the scrubber redacts: logfire.scrubbed is added and the message shows the redaction.
+  expect_both_ways_alike(before, with_values({std::string("password=hunter2"), 1.0, std::int64_t{1}, true}), true);
+  // A long text value.
+  expect_both_ways_alike(before, with_values({std::string(5000, 'x'), 1.0, std::int64_t{1}, true}), true);
+
+  // Unsigned values: a large one goes as a text, as Logfire does.
+  ring_input u_before;
+  u_before.attrs = {{"n", std::uint64_t{1}}};
+  u_before.tmpl = "n={n}";
+  ring_input u = u_before;
+  u.attrs[0].second = std::numeric_limits<std::uint64_t>::max();
+  expect_both_ways_alike(u_before, u, true);
+
+  // Tags, a trace state, an error level (which sets the error status), dropped attributes.
+  ring_input rich = before;
+  rich.tags = {"billing", "web"};
+  rich.lvl = level::error;
+  rich.dropped = 3;
+  ring_input rich_now = rich;
+  rich_now.trace_state = "vendor=abc";
+  rich_now.attrs[0].second = std::string("u-9");
+  expect_both_ways_alike(rich, rich_now, true);
+
+  // A template the plan does not take (a format spec), and one that cannot be formatted.
+  ring_input spec = before;
+  spec.tmpl = "charge {amount:>10} for {user!r}";
+  ring_input spec_now = spec;
+  spec_now.attrs[1].second = 99.25;
+  expect_both_ways_alike(spec, spec_now, true);
+  ring_input broken = before;
+  broken.tmpl = "charge {nobody}";
+  ring_input broken_now = broken;
+  broken_now.attrs[0].second = std::string("u-1");
+  expect_both_ways_alike(broken, broken_now, true);
+
+  // No attributes at all.
+  ring_input bare;
+  bare.attrs.clear();
+  bare.tmpl = "tick";
+  ring_input bare_now = bare;
+  bare_now.span = 0x4444;
+  expect_both_ways_alike(bare, bare_now, true);
+}
+
+TEST(RecordBuilder, scrubbing_is_the_same_either_way) {
+  const ring_input before;
+  // Without a scrubber; with keys that are safe or match a pattern; past the scan budget; an
+  // extra pattern.
+  expect_both_ways_alike(before, with_values({std::string("password=hunter2")}), true, nullptr);
+  ring_input keyed = before;
+  keyed.attrs[0].first = "http.method";
+  keyed.attrs[1] = {"api_key", std::string("abc")};
+  keyed.tmpl = "{http.method} {api_key}";
+  ring_input keyed_now = keyed;
+  keyed_now.attrs[0].second = std::string("password=x");
+  keyed_now.attrs[1].second = std::string("def");
+  expect_both_ways_alike(keyed, keyed_now, true);
+  const scrubber* small = &small_budget_scrubber();
+  expect_both_ways_alike(before, with_values({std::string("short")}), true, small);
+  expect_both_ways_alike(before, with_values({std::string("a text longer than the budget")}), true, small);
+  expect_both_ways_alike(before, with_values({std::string("my iban")}), true, small);
+}
+
+TEST(RecordBuilder, a_record_unlike_its_call_sites_layout_is_built_the_long_way) {
+  const ring_input before;
+  // Another type for a key, another key of the same size, a null, a repeated key.
+  expect_both_ways_alike(before, with_values({std::int64_t{1}, 0.5, std::int64_t{3}, true}), false);
+  ring_input renamed = before;
+  renamed.attrs[0].first = "USER";
+  expect_both_ways_alike(before, renamed, false);
+  expect_both_ways_alike(before, with_values({null_value{}, 0.5, std::int64_t{3}, true}), false);
+  ring_input repeated = before;
+  repeated.attrs[1].first = "user";
+  expect_both_ways_alike(before, repeated, false);
+  // Another template of the same size, other tags, another level, another line.
+  ring_input other_template = before;
+  other_template.tmpl = "CHARGE {user} {amount}";
+  expect_both_ways_alike(before, other_template, false);
+  ring_input tagged = before;
+  tagged.tags = {"x"};
+  expect_both_ways_alike(before, tagged, false);
+  ring_input warned = before;
+  warned.lvl = level::warn;
+  expect_both_ways_alike(before, warned, false);
+  ring_input moved = before;
+  moved.line = 43;
+  expect_both_ways_alike(before, moved, false);
+}
+
+TEST(RecordBuilder, a_call_site_first_seen_with_a_repair_or_a_null_gets_no_layout) {
+  // Its records are all built the long way, and alike.
+  ring_input repaired_key = with_values({});
+  repaired_key.attrs[0].first = "us\xFF";
+  expect_both_ways_alike(repaired_key, repaired_key, false);
+  ring_input repaired_tag;
+  repaired_tag.tags = {"t\xFF"};
+  expect_both_ways_alike(repaired_tag, repaired_tag, false);
+  ring_input with_null = with_values({null_value{}});
+  expect_both_ways_alike(with_null, with_null, false);
+  ring_input repeated_tag;
+  repeated_tag.tags = {"a", "a"};
+  expect_both_ways_alike(repeated_tag, repeated_tag, false);
+}
+
+}  // namespace
