@@ -742,6 +742,19 @@ std::span<const attribute_value> record_builder::add_logfire_attributes(const re
   return tags_span;
 }
 
+// A pending span: a new span id; the real span becomes its parent; the real parent goes in the
+// attribute returned, which comes last. No status yet.
+attribute record_builder::make_pending(span_record& rec, const record_fixed& fixed, arena& out) {
+  rec.parent.value = fixed.span;
+  rec.parent_is_remote = false;
+  rec.context.span = new_span_id();
+  rec.status = status_code::unset;
+  rec.status_message = {};
+  char hex[16];
+  write_hex_u64(fixed.parent, hex);
+  return {"logfire.pending_parent_id", str_value(out.copy({hex, 16}))};
+}
+
 // The message, from the user's attributes (before the logfire.* ones are added): from the
 // variant's plan, else formatted from the template.
 std::string_view record_builder::message_of(std::string_view tmpl, const template_plan* plan,
@@ -763,10 +776,11 @@ void record_builder::build_impl(const std::byte* start, std::size_t start_size, 
   const std::string_view tmpl = r.str();
   const std::string_view trace_state = r.str();
 
-  // A record with nothing but its start (or a log without an exception) of a call site seen
-  // before: the short way, when the variant has a layout and the record's bytes match it.
-  const bool plain = !pending && updates.empty() && fixed.n_links == 0 && !(is_log && fixed.has_exception);
-  if (plain && build_from_site(fixed, r, tmpl, trace_state, is_log, end_ns, out, rec_out)) return;
+  // A record with nothing but its start (or a log without an exception), or a pending span, of a
+  // call site seen before: the short way, when the variant has a layout and the record's bytes
+  // match it.
+  const bool plain = updates.empty() && fixed.n_links == 0 && !(is_log && fixed.has_exception);
+  if (plain && build_from_site(fixed, r, tmpl, trace_state, is_log, pending, end_ns, out, rec_out)) return;
 
   attrs_.clear();
   schemas_.clear();
@@ -824,17 +838,7 @@ void record_builder::build_impl(const std::byte* start, std::size_t start_size, 
   rec_out.links = {links, fixed.n_links};
   rec_out.dropped_attributes_count = st.dropped_attrs;
 
-  if (pending) {
-    // A new span id; the real span becomes its parent; the real parent goes in an attribute.
-    rec_out.parent.value = fixed.span;
-    rec_out.parent_is_remote = false;
-    rec_out.context.span = new_span_id();
-    char hex[16];
-    write_hex_u64(fixed.parent, hex);
-    attrs_.push_back({"logfire.pending_parent_id", str_value(out.copy({hex, 16}))});
-    rec_out.status = status_code::unset;
-    rec_out.status_message = {};
-  }
+  if (pending) attrs_.push_back(make_pending(rec_out, fixed, out));
 
   attribute* attrs = out.copy_array(attrs_.data(), attrs_.size());
   rec_out.attributes = {attrs, attrs_.size()};
@@ -950,9 +954,9 @@ void record_builder::make_site_layout(variant& v, const record_fixed& fixed, rec
 }
 
 bool record_builder::build_from_site(const record_fixed& fixed, byte_reader r, std::string_view tmpl,
-                                     std::string_view trace_state, bool is_log, std::uint64_t end_ns, arena& out,
-                                     span_record& rec) {
-  const record_type type = is_log ? record_type::log : record_type::span;
+                                     std::string_view trace_state, bool is_log, bool pending, std::uint64_t end_ns,
+                                     arena& out, span_record& rec) {
+  const record_type type = pending ? record_type::pending_span : is_log ? record_type::log : record_type::span;
   const auto lvl = static_cast<level>(fixed.lvl);
   const auto range = variants_.equal_range(variant_hash(fixed, type, lvl, tmpl.size(), fixed.n_attrs, 0, fixed.n_tags));
   if (range.first == range.second) return false;
@@ -994,8 +998,8 @@ bool record_builder::build_from_site(const record_fixed& fixed, byte_reader r, s
   // The attributes: the layout's, then each user value decoded in its place.
   const std::size_t n_user = fixed.n_attrs;
   const std::size_t n = l.attributes.size();
-  // One more for logfire.scrubbed when the record may be scrubbed.
-  const std::size_t slots = n + (scrub_ ? 1 : 0);
+  // One more for logfire.scrubbed when the record may be scrubbed, one for a pending span's parent.
+  const std::size_t slots = n + (scrub_ ? 1 : 0) + (pending ? 1 : 0);
   auto* attrs = static_cast<attribute*>(out.allocate(sizeof(attribute) * slots, alignof(attribute)));
   std::memcpy(static_cast<void*>(attrs), l.attributes.data(), sizeof(attribute) * n);
   byte_reader vr(attrs_at, std::numeric_limits<std::size_t>::max());
@@ -1014,12 +1018,13 @@ bool record_builder::build_from_site(const record_fixed& fixed, byte_reader r, s
   if (const std::string_view notes = scrubbed ? scrubbed_notes(v.name, out) : std::string_view(); !notes.empty())
     attrs[count++] = {"logfire.scrubbed", str_value(notes)};
 
-  record_head(rec, fixed, type, out.copy(trace_state), is_log, false, end_ns);
+  record_head(rec, fixed, type, out.copy(trace_state), is_log, pending, end_ns);
   rec.name = v.name;
   rec.message = attrs[n_user].value.s;
   rec.level = lvl;
   // Logfire's rule: a record at error level or above has an error status.
   if (static_cast<std::uint8_t>(lvl) >= static_cast<std::uint8_t>(level::error)) rec.status = status_code::error;
+  if (pending) attrs[count++] = make_pending(rec, fixed, out);
   rec.tags = l.tag_values;
   rec.attributes = {attrs, count};
   rec.shared.of = attrs;

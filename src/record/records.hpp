@@ -97,15 +97,16 @@ class record_builder {
 
   // The steps of a build, in order: tags, attributes, links, the updates (attributes, level,
   // status, exceptions, events), Logfire's level/status rules, scrubbing, the message, the
-  // schema, Logfire's attributes, and the record itself.
-  // Builds into `rec` (as a span_record is made).
+  // schema, Logfire's attributes, and the record itself, into `rec` (as a span_record is made).
   void build_impl(const std::byte* start, std::size_t start_size, bool is_log, std::string_view updates,
                   std::uint64_t end_ns, bool pending, arena& out, span_record& rec);
   // The short way for a record of a call site seen before (see site_layout): `r` is at the
   // record's tags. False, having changed nothing, when no variant's layout matches the record's
   // bytes; the record is then built the long way. `rec` is as a span_record is made.
   bool build_from_site(const record_fixed& fixed, byte_reader r, std::string_view tmpl, std::string_view trace_state,
-                       bool is_log, std::uint64_t end_ns, arena& out, span_record& rec);
+                       bool is_log, bool pending, std::uint64_t end_ns, arena& out, span_record& rec);
+  // Makes `rec` (filled from `fixed`) a pending span; returns its logfire.pending_parent_id.
+  attribute make_pending(span_record& rec, const record_fixed& fixed, arena& out);
   decoded_value decode_value(byte_reader& rd, arena& out);
   attribute_value decode_typed_array(byte_reader& rd, arena& out);
   void decode_attribute(byte_reader& rd, std::size_t from, bool limited, build_state& st, arena& out);

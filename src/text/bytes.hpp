@@ -49,7 +49,7 @@ inline char* copy_short(char* out, const char* in, std::size_t n) noexcept {
 
 // Whether the `n` bytes at `a` and `b` are the same, the short ones (`n` <= 16) compared as
 // two overlapping words without a call.
-inline bool same_bytes(const char* a, const char* b, std::size_t n) noexcept {
+[[gnu::always_inline]] inline bool same_bytes(const char* a, const char* b, std::size_t n) noexcept {
   using namespace bytes_detail;
   if (n > 16) return std::memcmp(a, b, n) == 0;
   if (n >= 8) return ends<std::uint64_t>::read(a, n) == ends<std::uint64_t>::read(b, n);
@@ -58,7 +58,7 @@ inline bool same_bytes(const char* a, const char* b, std::size_t n) noexcept {
 }
 
 // Copies `n` bytes (any size), the short ones without a call.
-inline char* copy_bytes(char* out, const char* in, std::size_t n) noexcept {
+[[gnu::always_inline]] inline char* copy_bytes(char* out, const char* in, std::size_t n) noexcept {
   if (n <= 16) return copy_short(out, in, n);
   std::memcpy(out, in, n);
   return out + n;

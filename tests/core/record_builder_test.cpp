@@ -104,7 +104,8 @@ std::string describe(const span_record& r) {
   };
   add("type", std::to_string(static_cast<int>(r.type)));
   add("trace", std::to_string(r.context.trace.hi) + "/" + std::to_string(r.context.trace.lo));
-  add("span", std::to_string(r.context.span.value));
+  // A pending span's own id is new each time.
+  if (r.type != record_type::pending_span) add("span", std::to_string(r.context.span.value));
   add("flags", std::to_string(r.context.flags));
   add("parent", std::to_string(r.parent.value) + (r.parent_is_remote ? " remote" : ""));
   add("trace_state", std::string(r.trace_state));
@@ -161,8 +162,10 @@ const scrubber& small_budget_scrubber() {
   return *s;
 }
 
+enum class made_as { span, log, pending_span };
+
 // `records` built in order by one new builder; what the last one made and the builder's counts.
-built build_all(const std::vector<ring_input>& records, bool is_log, const scrubber* scrub) {
+built build_all(const std::vector<ring_input>& records, made_as as, const scrubber* scrub) {
   decode_counters counters;
   record_builder b(counters);
   b.set_scrubber(scrub, nullptr);
@@ -170,7 +173,9 @@ built build_all(const std::vector<ring_input>& records, bool is_log, const scrub
   built out;
   for (const auto& in : records) {
     const auto bytes = ring_record(in);
-    const span_record r = b.build(bytes.data(), bytes.size(), is_log, {}, 1'700'000'000'000'001'000ull, memory);
+    const span_record r = as == made_as::pending_span ? b.build_pending(bytes.data(), bytes.size(), memory)
+                                                      : b.build(bytes.data(), bytes.size(), as == made_as::log, {},
+                                                                1'700'000'000'000'001'000ull, memory);
     out.record = describe(r);
   }
   out.site_builds = b.site_builds();
@@ -180,14 +185,14 @@ built build_all(const std::vector<ring_input>& records, bool is_log, const scrub
 }
 
 // `in` built the long way (first of its builder) and the short way (after `before`, a record
-// of the same call site with other values), for spans and logs.
+// of the same call site with other values), as a span, a log and a pending span.
 void expect_both_ways_alike(const ring_input& before, const ring_input& in, bool short_way,
                             const scrubber* scrub = &default_scrubber()) {
-  for (const bool is_log : {false, true}) {
-    SCOPED_TRACE(is_log ? "log" : "span");
-    const built long_way = build_all({in}, is_log, scrub);
-    const built both = build_all({before, in}, is_log, scrub);
-    const built before_alone = build_all({before}, is_log, scrub);
+  for (const made_as as : {made_as::span, made_as::log, made_as::pending_span}) {
+    SCOPED_TRACE(as == made_as::span ? "span" : as == made_as::log ? "log" : "pending span");
+    const built long_way = build_all({in}, as, scrub);
+    const built both = build_all({before, in}, as, scrub);
+    const built before_alone = build_all({before}, as, scrub);
     EXPECT_EQ(long_way.site_builds, 0u);
     EXPECT_EQ(both.site_builds, short_way ? 1u : 0u);
     EXPECT_EQ(both.record, long_way.record);
