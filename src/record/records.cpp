@@ -795,9 +795,9 @@ void record_builder::build_impl(const std::byte* start, std::size_t start_size, 
   st.start_ns = fixed.start_ns;
   st.is_log = is_log;
 
-  const std::byte* tags_at = r.position();
+  const byte_reader at_tags = r;
   const std::span<const std::string_view> tags = decode_tags(r, fixed.n_tags, out);
-  const std::byte* attrs_at = r.position();
+  const byte_reader at_attrs = r;
   for (std::uint16_t i = 0; i < fixed.n_attrs; ++i) decode_attribute(r, 0, false, st, out);
   link* links = decode_links(r, fixed.n_links, st, out);
   if (is_log && fixed.has_exception) add_exception(r, fixed.start_ns, false, st, out);
@@ -825,7 +825,7 @@ void record_builder::build_impl(const std::byte* start, std::size_t start_size, 
   const std::span<const attribute_value> tags_span =
       add_logfire_attributes(fixed, sh, type, message, st.lvl, tags, shared_end, out);
   if (sh.created && plain)
-    add_site_layout(*sh.created, fixed, type, st.lvl, tmpl, tags_at, attrs_at, tags, tags_span, shared_first - 1,
+    add_site_layout(*sh.created, fixed, type, st.lvl, tmpl, at_tags, at_attrs, tags, tags_span, shared_first - 1,
                     shared_end);
 
   record_head(rec_out, fixed, type, out.copy(trace_state), is_log, pending, end_ns);
@@ -890,21 +890,21 @@ std::size_t record_builder::site_layout::bytes() const noexcept {
 }
 
 void record_builder::add_site_layout(variant& v, const record_fixed& fixed, record_type type, level lvl,
-                                     std::string_view tmpl, const std::byte* tags_at, const std::byte* attrs_at,
+                                     std::string_view tmpl, const byte_reader& at_tags, const byte_reader& at_attrs,
                                      std::span<const std::string_view> tags,
                                      std::span<const attribute_value> tag_values, std::size_t n_user,
                                      std::size_t shared_end) noexcept {
   // Plain enough: each key and tag kept as the ring carries it (none repeated, null or repaired).
   if (!null_args_.empty() || n_user != fixed.n_attrs || tags.size() != fixed.n_tags) return;
   try {
-    make_site_layout(v, fixed, type, lvl, tmpl, tags_at, attrs_at, tags, tag_values, shared_end);
+    make_site_layout(v, fixed, type, lvl, tmpl, at_tags, at_attrs, tags, tag_values, shared_end);
   } catch (...) {
     // Out of memory: the record was built; later ones of this variant take the long way.
   }
 }
 
 void record_builder::make_site_layout(variant& v, const record_fixed& fixed, record_type type, level lvl,
-                                      std::string_view tmpl, const std::byte* tags_at, const std::byte* attrs_at,
+                                      std::string_view tmpl, byte_reader tr, byte_reader ar,
                                       std::span<const std::string_view> tags,
                                       std::span<const attribute_value> tag_values, std::size_t shared_end) {
   auto layout = std::make_unique<site_layout>();
@@ -913,11 +913,11 @@ void record_builder::make_site_layout(variant& v, const record_fixed& fixed, rec
   l.where[1] = reinterpret_cast<std::uintptr_t>(fixed.function);
   l.where[2] = site_word(fixed, type, lvl);
   l.tmpl.assign(tmpl);
-  byte_reader tr(tags_at, static_cast<std::size_t>(attrs_at - tags_at));
+  // `tr` is at the record's tags, `ar` at its attributes.
+  const std::byte* tags_at = tr.position();
   for (std::size_t i = 0; i < tags.size(); ++i)
     if (tr.str() != tags[i]) return;  // repaired
-  l.tags.assign(reinterpret_cast<const char*>(tags_at), static_cast<std::size_t>(attrs_at - tags_at));
-  byte_reader ar(attrs_at, std::numeric_limits<std::size_t>::max());
+  l.tags.assign(reinterpret_cast<const char*>(tags_at), static_cast<std::size_t>(ar.position() - tags_at));
   for (std::size_t i = 0; i < fixed.n_attrs; ++i) {
     const std::byte* piece = ar.position();
     if (ar.str() != attrs_[i].key) return;  // repaired
@@ -964,7 +964,6 @@ bool record_builder::build_from_site(const record_fixed& fixed, byte_reader r, s
   const std::byte* tags_at = r.position();
   for (std::uint16_t i = 0; i < fixed.n_tags; ++i) (void)r.str();
   const std::string_view tags(reinterpret_cast<const char*>(tags_at), static_cast<std::size_t>(r.position() - tags_at));
-  const std::byte* attrs_at = r.position();
 
   const variant* found = nullptr;
   for (auto it = range.first; it != range.second && !found; ++it) {
@@ -1002,7 +1001,7 @@ bool record_builder::build_from_site(const record_fixed& fixed, byte_reader r, s
   const std::size_t slots = n + (scrub_ ? 1 : 0) + (pending ? 1 : 0);
   auto* attrs = static_cast<attribute*>(out.allocate(sizeof(attribute) * slots, alignof(attribute)));
   std::memcpy(static_cast<void*>(attrs), l.attributes.data(), sizeof(attribute) * n);
-  byte_reader vr(attrs_at, std::numeric_limits<std::size_t>::max());
+  byte_reader vr = r;  // at the attributes
   for (std::size_t i = 0; i < n_user; ++i) {
     (void)vr.str();
     attrs[i].value = decode_value(vr, out).value;

@@ -211,13 +211,14 @@ class record_builder {
     std::unique_ptr<site_layout> layout;  // null: its records are built the long way
   };
   // Adds the layout to `v`, made from the record just built the long way (attrs_ holds its
-  // attributes up to `shared_end`), when the record is plain enough and the memo has room.
+  // attributes up to `shared_end`; `at_tags` and `at_attrs` read its ring bytes from its tags and
+  // from its attributes), when the record is plain enough and the memo has room.
   void add_site_layout(variant& v, const record_fixed& fixed, record_type type, level lvl, std::string_view tmpl,
-                       const std::byte* tags_at, const std::byte* attrs_at, std::span<const std::string_view> tags,
+                       const byte_reader& at_tags, const byte_reader& at_attrs, std::span<const std::string_view> tags,
                        std::span<const attribute_value> tag_values, std::size_t n_user,
                        std::size_t shared_end) noexcept;
   void make_site_layout(variant& v, const record_fixed& fixed, record_type type, level lvl, std::string_view tmpl,
-                        const std::byte* tags_at, const std::byte* attrs_at, std::span<const std::string_view> tags,
+                        byte_reader tr, byte_reader ar, std::span<const std::string_view> tags,
                         std::span<const attribute_value> tag_values, std::size_t shared_end);
   std::unordered_multimap<std::uint64_t, variant> variants_;
   std::uint64_t site_builds_ = 0;  // records built by build_from_site()
