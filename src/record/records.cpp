@@ -824,7 +824,7 @@ void record_builder::build_impl(const std::byte* start, std::size_t start_size, 
   std::size_t shared_end = 0;
   const std::span<const attribute_value> tags_span =
       add_logfire_attributes(fixed, sh, type, message, st.lvl, tags, shared_end, out);
-  if (sh.created && plain)
+  if (sh.created && plain && site_layouts_)
     add_site_layout(*sh.created, fixed, type, st.lvl, tmpl, at_tags, at_attrs, tags, tags_span, shared_first - 1,
                     shared_end);
 

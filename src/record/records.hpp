@@ -76,6 +76,8 @@ class record_builder {
 
   // Records built from a call site's layout (build_from_site()) so far: for tests and benchmarks.
   [[nodiscard]] std::uint64_t site_builds() const noexcept { return site_builds_; }
+  // Off: no layout is made, every record is built the long way (tests compare the two ways).
+  void set_site_layouts(bool on) noexcept { site_layouts_ = on; }
 
  private:
   // One tagged value as decoded: the value, its logfire.json_schema entry, or a null.
@@ -222,6 +224,7 @@ class record_builder {
                         std::span<const attribute_value> tag_values, std::size_t shared_end);
   std::unordered_multimap<std::uint64_t, variant> variants_;
   std::uint64_t site_builds_ = 0;  // records built by build_from_site()
+  bool site_layouts_ = true;
   std::size_t variant_bytes_ = 0;
   std::uint64_t template_warned_count_ = 0;  // template errors when the last line was printed
   std::chrono::steady_clock::time_point template_warned_at_{};

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <limits>
+#include <random>
 #include <string>
 #include <variant>
 #include <vector>
@@ -322,6 +323,94 @@ TEST(RecordBuilder, a_call_site_first_seen_with_a_repair_or_a_null_gets_no_layou
   ring_input repeated_tag;
   repeated_tag.tags = {"a", "a"};
   expect_both_ways_alike(repeated_tag, repeated_tag, false);
+}
+
+// Records of a few call sites with random values (types that change now and then, nulls,
+// repeated keys, texts that need repair or hold a secret, huge numbers, levels, tags), built in
+// turn by one builder: each must equal the record a new builder makes of it the long way.
+TEST(RecordBuilder, random_records_of_a_few_call_sites_are_built_alike_either_way) {
+  std::mt19937_64 rng(20261206);
+  const auto pick = [&rng](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+  const std::vector<std::string> templates = {"charge {user} {amount}", "tick", "{a}-{b} {user!r}", "bad \xFF {user}",
+                                              "{n:>5}"};
+  const std::vector<std::string> keys = {"user", "amount", "a", "b", "n", "password", "http.method", "us\xFF"};
+  const auto random_value = [&](std::size_t type) -> value {
+    switch (type) {
+      case 0:
+        return null_value{};
+      case 1:
+        return pick(2) == 0;
+      case 2:
+        return static_cast<std::int64_t>(rng());
+      case 3:
+        return pick(2) ? std::uint64_t{5} : std::numeric_limits<std::uint64_t>::max();
+      case 4:
+        return pick(4) ? static_cast<double>(rng() % 1000) / 8 : std::nan("");
+      default: {
+        const std::size_t kind = pick(5);
+        if (kind == 0) return std::string("token=abc123");
+        if (kind == 1) return std::string("caf\xC3");
+        if (kind == 2) return std::string(40, 'z');
+        return "v" + std::to_string(pick(100));
+      }
+    }
+  };
+  struct site {
+    ring_input base;
+    std::vector<std::size_t> types;
+  };
+  std::vector<site> sites;
+  for (std::uint32_t i = 0; i < 6; ++i) {
+    site s;
+    s.base.tmpl = templates[pick(templates.size())];
+    s.base.line = 100 + i;
+    s.base.attrs.clear();
+    const std::size_t n = pick(5);
+    for (std::size_t k = 0; k < n; ++k) {
+      s.base.attrs.push_back({keys[pick(keys.size())], null_value{}});
+      s.types.push_back(1 + pick(5));
+    }
+    if (pick(3) == 0) s.base.tags = {"x", pick(2) ? "y" : "x"};
+    s.base.lvl = pick(4) == 0 ? level::error : level::info;
+    sites.push_back(s);
+  }
+
+  // `b` as the pipeline's builder; `ref` the same without layouts: every record the long way.
+  decode_counters counters;
+  record_builder b(counters);
+  b.set_scrubber(&default_scrubber(), nullptr);
+  decode_counters ref_counters;
+  record_builder ref(ref_counters);
+  ref.set_site_layouts(false);
+  ref.set_scrubber(&default_scrubber(), nullptr);
+  arena memory;
+  constexpr int k_records = 3000;
+  for (int i = 0; i < k_records; ++i) {
+    const site& s = sites[pick(sites.size())];
+    ring_input in = s.base;
+    in.span = 0x10000 + static_cast<std::uint64_t>(i);
+    for (std::size_t k = 0; k < in.attrs.size(); ++k)
+      in.attrs[k].second = random_value(pick(20) == 0 ? pick(6) : s.types[k]);
+    const auto as = static_cast<made_as>(pick(3));
+    const auto bytes = ring_record(in);
+    const auto build = [&](record_builder& with) {
+      return as == made_as::pending_span
+                 ? with.build_pending(bytes.data(), bytes.size(), memory)
+                 : with.build(bytes.data(), bytes.size(), as == made_as::log, {}, 1'700'000'000'000'001'000ull, memory);
+    };
+    const span_record long_way = build(ref);
+    const span_record r = build(b);
+    ASSERT_EQ(describe(r), describe(long_way)) << "record " << i;
+    if (i % 256 == 255) memory.reset();
+  }
+  EXPECT_EQ(ref.site_builds(), 0u);
+  EXPECT_EQ(counters.utf8_repaired.load(), ref_counters.utf8_repaired.load());
+  EXPECT_EQ(counters.template_errors.load(), ref_counters.template_errors.load());
+  EXPECT_GT(counters.utf8_repaired.load(), 0u);
+  EXPECT_GT(counters.template_errors.load(), 0u);
+  // Both ways were taken, many times each.
+  EXPECT_GT(b.site_builds(), std::uint64_t{k_records / 4});
+  EXPECT_LT(b.site_builds(), std::uint64_t{k_records});
 }
 
 }  // namespace
