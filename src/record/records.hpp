@@ -182,11 +182,11 @@ class record_builder {
   // tags or its template, nor assembling Logfire's attributes one by one: the ring bytes that
   // must be the same (template, tags, and each attribute's key and value tag), and the record's
   // attribute array with everything but the values of the user's attributes and logfire.msg.
-  // Made from the first record of a variant that is plain enough (leaf_layout_of()): no
-  // updates, links, exception, null argument, repeated key or tag, nor text that needed repair;
-  // values that are booleans, numbers or texts.
+  // Made from the first record of a variant that is plain enough (add_site_layout()): no
+  // updates, links, exception, null argument, repeated key or tag, nor key or tag that needed
+  // repair; values that are booleans, numbers or texts.
   struct site_layout {
-    std::uint64_t where[3];               // file, function, line with type and level: as the hash
+    std::uint64_t where[3];               // file, function, and line with type and level: compared, not only hashed
     std::string tmpl;                     // as the ring carries it
     std::string tags;                     // the ring bytes of the tags
     std::string shape;                    // per user attribute: [u32 key size][key][u8 value tag]
@@ -219,6 +219,7 @@ class record_builder {
                        const byte_reader& at_tags, const byte_reader& at_attrs, std::span<const std::string_view> tags,
                        std::span<const attribute_value> tag_values, std::size_t n_user,
                        std::size_t shared_end) noexcept;
+  // The layout itself; may throw (out of memory), which add_site_layout() keeps from the record.
   void make_site_layout(variant& v, const record_fixed& fixed, record_type type, level lvl, std::string_view tmpl,
                         byte_reader tr, byte_reader ar, std::span<const std::string_view> tags,
                         std::span<const attribute_value> tag_values, std::size_t shared_end);
