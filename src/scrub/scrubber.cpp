@@ -421,6 +421,26 @@ void scrub_session::begin_record() noexcept {
   exhausted_ = false;
 }
 
+// Always inlined: it is the loop body of both callers.
+[[gnu::always_inline]] inline std::size_t scrubber::plain_bytes(const attribute& a, key_check check,
+                                                                std::size_t budget) const noexcept {
+  if (check == key_check::safe) return 0;
+  if (check != key_check::plain) return k_not_plain;
+  switch (a.value.type) {
+    case attribute_value::kind::string: {
+      // Charged as the full path charges it (the key, then a non-empty value), which takes every
+      // other case, a text that matches included (searched again there).
+      const std::string_view v = a.value.s;
+      const std::size_t bytes = a.key.size() + v.size();
+      return bytes <= budget && (v.empty() || !find(v).found) ? bytes : k_not_plain;
+    }
+    case attribute_value::kind::array:
+      return k_not_plain;
+    default:  // a number or a boolean: only the key is read
+      return a.key.size() <= budget ? a.key.size() : k_not_plain;
+  }
+}
+
 void scrub_session::scrub_attributes(std::span<const scrub_path_segment> root, std::span<attribute> attrs,
                                      scrub_sink& sink, std::span<const key_check> checks) noexcept {
   try {
@@ -429,18 +449,11 @@ void scrub_session::scrub_attributes(std::span<const scrub_path_segment> root, s
       attribute& a = attrs[i];
       const key_check check = i < checks.size() ? checks[i] : s_.check_key(a.key);
       if (check == key_check::safe) continue;
-      // A number or boolean under a key that matches nothing: only the key is read. (Past the
-      // scan budget, the full path below replaces it, as any other value.)
-      if (check == key_check::plain && a.value.type != attribute_value::kind::string &&
-          a.value.type != attribute_value::kind::array && charge(a.key.size()))
-        continue;
-      // A text under such a key that matches nothing either (most texts): searched once, and
-      // charged as the full path below charges it (the key, then a non-empty value), which
-      // takes every other case, a text that matches included (searched again there).
-      if (check == key_check::plain && a.value.type == attribute_value::kind::string && !exhausted_) {
-        const std::string_view v = a.value.s;
-        const std::size_t bytes = a.key.size() + v.size();
-        if (bytes <= s_.max_scan_bytes_ - scanned_ && (v.empty() || !s_.find(v).found)) {
+      // Most values are skipped after a key check and at most one search (plain_bytes()); past
+      // the scan budget, or for anything else, the full path below.
+      if (!exhausted_) {
+        if (const std::size_t bytes = s_.plain_bytes(a, check, s_.max_scan_bytes_ - scanned_);
+            bytes != scrubber::k_not_plain) {
           scanned_ += bytes;
           continue;
         }
@@ -455,18 +468,11 @@ void scrub_session::scrub_attributes(std::span<const scrub_path_segment> root, s
 }
 
 bool scrubber::leaves_alone(std::span<const attribute> attrs, std::span<const key_check> checks) const noexcept {
-  // The same steps as scrub_attributes' shortcuts, without a session: what they skip, this
-  // skips; anything else is a reason to scrub in full.
   std::size_t scanned = 0;
   for (std::size_t i = 0; i < attrs.size(); ++i) {
-    const attribute& a = attrs[i];
-    const key_check check = i < checks.size() ? checks[i] : check_key(a.key);
-    if (check == key_check::safe) continue;
-    if (check != key_check::plain || a.value.type == attribute_value::kind::array) return false;
-    const bool is_text = a.value.type == attribute_value::kind::string;
-    const std::size_t bytes = a.key.size() + (is_text ? a.value.s.size() : 0);
-    if (bytes > max_scan_bytes_ - scanned) return false;
-    if (is_text && !a.value.s.empty() && find(a.value.s).found) return false;
+    const key_check check = i < checks.size() ? checks[i] : check_key(attrs[i].key);
+    const std::size_t bytes = plain_bytes(attrs[i], check, max_scan_bytes_ - scanned);
+    if (bytes == k_not_plain) return false;
     scanned += bytes;
   }
   return true;

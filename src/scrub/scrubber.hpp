@@ -117,6 +117,12 @@ class scrubber {
 
   scrubber() = default;
   [[nodiscard]] match find(std::string_view text) const noexcept;
+  // What scrub_attributes skips without a session's work, within `budget` bytes of the scan
+  // budget: a safe key (0 bytes), or a key that matches nothing over a number, a boolean or a
+  // text that matches nothing either (the key's bytes, and the text's). k_not_plain: anything
+  // else, which the full path takes.
+  static constexpr std::size_t k_not_plain = static_cast<std::size_t>(-1);
+  [[nodiscard]] std::size_t plain_bytes(const attribute& a, key_check check, std::size_t budget) const noexcept;
   [[nodiscard]] bool is_safe(std::string_view key) const noexcept;
   [[nodiscard]] static std::size_t safe_filter_bit(std::string_view key) noexcept;
   [[nodiscard]] std::string_view pattern_name(std::uint16_t pattern) const noexcept;
