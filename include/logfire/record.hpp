@@ -25,14 +25,23 @@ struct attribute;
 
 // A decoded attribute value as OTLP carries it. Nested objects and heterogeneous arrays from
 // the call site arrive here already as JSON strings (with a `logfire.json_schema` entry).
+// `type` says which member holds the value: `b`, `i`, `d`, `s` or `items`. The numbers share
+// their storage, as do the text and the array (32 bytes in all), so read only the member `type`
+// names.
 struct attribute_value {
   enum class kind : std::uint8_t { empty, boolean, int64, float64, string, array };
+  // Empty. (Declared because a union member's own constructor would otherwise be deleted.)
+  constexpr attribute_value() noexcept {}  // NOLINT(modernize-use-equals-default)
   kind type = kind::empty;
   bool b = false;
-  std::int64_t i = 0;
-  double d = 0;
-  std::string_view s;
-  std::span<const attribute_value> items;  // kind::array: homogeneous scalars
+  union {
+    std::int64_t i = 0;
+    double d;
+  };
+  union {
+    std::string_view s{};
+    std::span<const attribute_value> items;  // kind::array: homogeneous scalars
+  };
 };
 
 struct attribute {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <random>
 #include <string>
@@ -90,11 +91,29 @@ std::vector<std::byte> ring_record(const ring_input& in) {
   return out;
 }
 
+// The type and the member it names; a double exactly (as hex), so a last bit differing shows.
 std::string describe_value(const attribute_value& v) {
-  std::string s = std::to_string(static_cast<int>(v.type)) + "|" + std::to_string(v.b) + "|" + std::to_string(v.i) +
-                  "|" + std::to_string(v.d) + "|" + std::string(v.s) + "|[";
-  for (const auto& item : v.items) s += describe_value(item) + ",";
-  return s + "]";
+  std::string s = std::to_string(static_cast<int>(v.type)) + "|";
+  switch (v.type) {
+    case attribute_value::kind::boolean:
+      return s + (v.b ? "true" : "false");
+    case attribute_value::kind::int64:
+      return s + std::to_string(v.i);
+    case attribute_value::kind::float64: {
+      char hex[64];
+      std::snprintf(hex, sizeof hex, "%a", v.d);
+      return s + hex;
+    }
+    case attribute_value::kind::string:
+      return s + std::string(v.s);
+    case attribute_value::kind::array:
+      s += "[";
+      for (const auto& item : v.items) s += describe_value(item) + ",";
+      return s + "]";
+    case attribute_value::kind::empty:
+      break;
+  }
+  return s;
 }
 
 // Every field of a record, but the variant's id (unique to each builder).

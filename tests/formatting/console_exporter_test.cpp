@@ -10,6 +10,7 @@
 #include <ctime>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "logfire/record.hpp"
@@ -91,16 +92,22 @@ class Console : public ::testing::Test {
   }
 };
 
+attribute_value text(std::string_view s) {
+  attribute_value v;
+  v.type = attribute_value::kind::string;
+  v.s = s;
+  return v;
+}
+
 // The batch a small request produces: nested spans, logs at several levels, an exception.
 struct request_batch {
   attribute exception_attrs[3] = {
-      {"exception.type", {attribute_value::kind::string, false, 0, 0, "ValueError", {}}},
-      {"exception.message", {attribute_value::kind::string, false, 0, 0, "card declined", {}}},
-      {"exception.stacktrace", {attribute_value::kind::string, false, 0, 0, "frame 1\nframe 2\n", {}}},
+      {"exception.type", text("ValueError")},
+      {"exception.message", text("card declined")},
+      {"exception.stacktrace", text("frame 1\nframe 2\n")},
   };
   event exception{"exception", k_t0 + 4 * k_ms, exception_attrs};
-  attribute_value tags[2] = {{attribute_value::kind::string, false, 0, 0, "shop", {}},
-                             {attribute_value::kind::string, false, 0, 0, "web", {}}};
+  attribute_value tags[2] = {text("shop"), text("web")};
   std::vector<span_record> records;
 };
 
