@@ -888,7 +888,7 @@ std::uint64_t site_word(const record_fixed& fixed, record_type type, level lvl) 
 std::size_t record_builder::site_layout::bytes() const noexcept {
   return sizeof(site_layout) + tmpl.size() + tags.size() + shape.size() + shape_at.size() * sizeof(std::uint32_t) +
          keys.size() + tag_texts.size() + tag_values.size() * sizeof(attribute_value) +
-         attributes.size() * sizeof(attribute);
+         attributes.size() * sizeof(attribute) + (texts.size() + scrub.texts.size()) * sizeof(std::uint32_t);
 }
 
 void record_builder::add_site_layout(variant& v, const record_fixed& fixed, record_type type, level lvl,
@@ -925,6 +925,7 @@ void record_builder::make_site_layout(variant& v, const record_fixed& fixed, rec
     if (ar.str() != attrs_[i].key) return;  // repaired
     const auto t = static_cast<vtag>(ar.u8());
     if (!scalar_or_text(t)) return;
+    if (t == vtag::string) l.texts.push_back(static_cast<std::uint32_t>(i));
     l.shape_at.push_back(static_cast<std::uint32_t>(l.shape.size()));
     l.shape.append(reinterpret_cast<const char*>(piece), static_cast<std::size_t>(ar.position() - piece));
     skip_value(ar, t);
@@ -950,6 +951,7 @@ void record_builder::make_site_layout(variant& v, const record_fixed& fixed, rec
     if (l.attributes[i].value.type == attribute_value::kind::array && !tag_values.empty() &&
         l.attributes[i].value.items.data() == tag_values.data())
       l.attributes[i].value.items = l.tag_values;  // logfire.tags
+  if (scrubber_) l.scrub = scrubber_->plan_fixed({l.attributes.data(), fixed.n_attrs}, v.checks);
   if (variant_bytes_ + l.bytes() > k_max_variant_bytes) return;
   variant_bytes_ += l.bytes();
   v.layout = std::move(layout);
@@ -967,7 +969,11 @@ bool record_builder::build_from_site(const record_fixed& fixed, byte_reader r, s
   for (std::uint16_t i = 0; i < fixed.n_tags; ++i) (void)r.str();
   const std::string_view tags(reinterpret_cast<const char*>(tags_at), static_cast<std::size_t>(r.position() - tags_at));
 
+  // The layouts of the variants that share the hash (most often one): the first whose location,
+  // template, tags and attribute shape the record repeats.
   const variant* found = nullptr;
+  attribute* attrs = nullptr;
+  const bool may_scrub = scrub_ != nullptr;
   for (auto it = range.first; it != range.second && !found; ++it) {
     const site_layout* l = it->second.layout.get();
     if (!l || l->where[0] != reinterpret_cast<std::uintptr_t>(fixed.file) ||
@@ -976,40 +982,19 @@ bool record_builder::build_from_site(const record_fixed& fixed, byte_reader r, s
         !same_bytes(l->tmpl.data(), tmpl.data(), tmpl.size()) || l->tags.size() != tags.size() ||
         !same_bytes(l->tags.data(), tags.data(), tags.size()))
       continue;
-    // Each attribute's key size, key and value tag, against the layout's; values skipped. A key
-    // of another size stops at its size, so nothing past the record is read.
-    byte_reader ar = r;
-    bool same = true;
-    for (std::size_t i = 0; i < fixed.n_attrs && same; ++i) {
-      const char* piece = l->shape.data() + l->shape_at[i];
-      const std::size_t n = l->shape_at[i + 1] - l->shape_at[i];
-      const auto* at = reinterpret_cast<const char*>(ar.position());
-      same = same_bytes(at, piece, 4) && same_bytes(at + 4, piece + 4, n - 4);
-      if (!same) break;
-      (void)ar.str();
-      const auto t = static_cast<vtag>(ar.u8());
-      skip_value(ar, t);
-    }
-    if (same) found = &it->second;
+    // One more slot for logfire.scrubbed when the record may be scrubbed, one for a pending
+    // span's parent.
+    attrs = values_from_site(*l, r, l->attributes.size() + (may_scrub ? 1 : 0) + (pending ? 1 : 0), out);
+    if (attrs) found = &it->second;
   }
   if (!found) return false;
   const variant& v = *found;
   const site_layout& l = *v.layout;
-
-  // The attributes: the layout's, then each user value decoded in its place.
   const std::size_t n_user = fixed.n_attrs;
   const std::size_t n = l.attributes.size();
-  // One more for logfire.scrubbed when the record may be scrubbed, one for a pending span's parent.
-  const std::size_t slots = n + (scrub_ ? 1 : 0) + (pending ? 1 : 0);
-  auto* attrs = static_cast<attribute*>(out.allocate(sizeof(attribute) * slots, alignof(attribute)));
-  std::memcpy(static_cast<void*>(attrs), l.attributes.data(), sizeof(attribute) * n);
-  byte_reader vr = r;  // at the attributes
-  for (std::size_t i = 0; i < n_user; ++i) {
-    (void)vr.str();
-    attrs[i].value = decode_value(vr, out).value;
-  }
+  for (const std::uint32_t i : l.texts) attrs[i].value.s = text(attrs[i].value.s, out);
   // Most records hold no secret: they are read once, and the scrubbing session is not started.
-  const bool scrubbed = scrub_ && !scrubber_->leaves_alone({attrs, n_user}, v.checks);
+  const bool scrubbed = may_scrub && !scrubber_->leaves_alone(l.scrub, {attrs, n_user});
   if (scrubbed) {
     events_.clear();
     scrub({attrs, n_user}, {}, v.checks, out);
@@ -1034,6 +1019,27 @@ bool record_builder::build_from_site(const record_fixed& fixed, byte_reader r, s
   rec.shared.site = v.id;
   ++site_builds_;
   return true;
+}
+
+attribute* record_builder::values_from_site(const site_layout& l, byte_reader r, std::size_t slots, arena& out) {
+  auto* attrs = static_cast<attribute*>(out.allocate(sizeof(attribute) * slots, alignof(attribute)));
+  std::memcpy(static_cast<void*>(attrs), l.attributes.data(), sizeof(attribute) * l.attributes.size());
+  for (std::size_t i = 0; i + 1 < l.shape_at.size(); ++i) {
+    // The key's size, the key and the value's tag, against the layout's: a key of another size
+    // stops at its size, so nothing past the record is read.
+    const char* piece = l.shape.data() + l.shape_at[i];
+    const std::size_t n = l.shape_at[i + 1] - l.shape_at[i];
+    const auto* at = reinterpret_cast<const char*>(r.position());
+    if (!same_bytes(at, piece, 4) || !same_bytes(at + 4, piece + 4, n - 4)) return nullptr;
+    r.skip(n - 1);  // at the value's tag
+    if (static_cast<vtag>(piece[n - 1]) == vtag::string) {
+      (void)r.u8();
+      attrs[i].value = str_value(r.str());  // in the ring until the caller copies it
+    } else {
+      attrs[i].value = decode_value(r, out).value;
+    }
+  }
+  return attrs;
 }
 
 }  // namespace logfire::detail

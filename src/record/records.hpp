@@ -18,6 +18,7 @@
 #include "logfire/record.hpp"
 #include "logfire/stats.hpp"
 #include "record/arena.hpp"
+#include "scrub/fixed_plan.hpp"
 
 namespace logfire::detail {
 
@@ -80,6 +81,7 @@ class record_builder {
   void set_site_layouts(bool on) noexcept { site_layouts_ = on; }
 
  private:
+  struct site_layout;  // below
   // One tagged value as decoded: the value, its logfire.json_schema entry, or a null.
   struct decoded_value {
     attribute_value value;
@@ -107,6 +109,11 @@ class record_builder {
   // bytes; the record is then built the long way. `rec` is as a span_record is made.
   bool build_from_site(const record_fixed& fixed, byte_reader r, std::string_view tmpl, std::string_view trace_state,
                        bool is_log, bool pending, std::uint64_t end_ns, arena& out, span_record& rec);
+  // The user's attributes of a record of layout `l` (`r` at them), in `slots` attributes from `out`
+  // (the layout's array, each value decoded in its place), or null when the record's keys or
+  // value types are not the layout's. Texts are left pointing into `r`: the caller copies them
+  // once every attribute has matched, so a record that does not match counts nothing.
+  attribute* values_from_site(const site_layout& l, byte_reader r, std::size_t slots, arena& out);
   // Makes `rec` (filled from `fixed`) a pending span; returns its logfire.pending_parent_id.
   attribute make_pending(span_record& rec, const record_fixed& fixed, arena& out);
   decoded_value decode_value(byte_reader& rd, arena& out);
@@ -195,6 +202,8 @@ class record_builder {
     std::string tag_texts;                // the tags' texts, which `tag_values` points to
     std::vector<attribute_value> tag_values;
     std::vector<attribute> attributes;  // user's (values per record), logfire.msg (per record), shared
+    std::vector<std::uint32_t> texts;   // the user's attributes with a text value
+    fixed_scrub_plan scrub;             // what the user's keys and value types decide (with a scrubber)
     [[nodiscard]] std::size_t bytes() const noexcept;
   };
   // Call-site variants seen so far, by a hash of their location and sizes (see site_variant()):

@@ -145,6 +145,7 @@ class byte_reader {
     p_ += n;
     return s;
   }
+  void skip(std::size_t n) noexcept { p_ += n; }
   [[nodiscard]] const std::byte* position() const noexcept { return p_; }
   [[nodiscard]] bool at_end() const noexcept { return p_ >= end_; }
 

@@ -421,24 +421,39 @@ void scrub_session::begin_record() noexcept {
   exhausted_ = false;
 }
 
+[[gnu::always_inline]] inline scrubber::plain_kind scrubber::classify(key_check check,
+                                                                      attribute_value::kind type) noexcept {
+  if (check == key_check::safe) return plain_kind::skipped;
+  if (check != key_check::plain) return plain_kind::not_plain;
+  switch (type) {
+    case attribute_value::kind::string:
+      return plain_kind::key_and_text;
+    case attribute_value::kind::array:
+      return plain_kind::not_plain;
+    default:  // a number or a boolean: only the key is read
+      return plain_kind::key;
+  }
+}
+
 // Always inlined: it is the loop body of both callers.
 [[gnu::always_inline]] inline std::size_t scrubber::plain_bytes(const attribute& a, key_check check,
                                                                 std::size_t budget) const noexcept {
-  if (check == key_check::safe) return 0;
-  if (check != key_check::plain) return k_not_plain;
-  switch (a.value.type) {
-    case attribute_value::kind::string: {
+  switch (classify(check, a.value.type)) {
+    case plain_kind::skipped:
+      return 0;
+    case plain_kind::key_and_text: {
       // Charged as the full path charges it (the key, then a non-empty value), which takes every
       // other case, a text that matches included (searched again there).
       const std::string_view v = a.value.s;
       const std::size_t bytes = a.key.size() + v.size();
       return bytes <= budget && (v.empty() || !find(v).found) ? bytes : k_not_plain;
     }
-    case attribute_value::kind::array:
-      return k_not_plain;
-    default:  // a number or a boolean: only the key is read
+    case plain_kind::key:
       return a.key.size() <= budget ? a.key.size() : k_not_plain;
+    case plain_kind::not_plain:
+      break;
   }
+  return k_not_plain;
 }
 
 void scrub_session::scrub_attributes(std::span<const scrub_path_segment> root, std::span<attribute> attrs,
@@ -475,6 +490,39 @@ bool scrubber::leaves_alone(std::span<const attribute> attrs, std::span<const ke
     if (bytes == k_not_plain) return false;
     scanned += bytes;
   }
+  return true;
+}
+
+fixed_scrub_plan scrubber::plan_fixed(std::span<const attribute> attrs, std::span<const key_check> checks) const {
+  fixed_scrub_plan plan;
+  for (std::size_t i = 0; i < attrs.size(); ++i) {
+    const key_check check = i < checks.size() ? checks[i] : check_key(attrs[i].key);
+    switch (classify(check, attrs[i].value.type)) {
+      case plain_kind::skipped:
+        break;
+      case plain_kind::not_plain:
+        plan.never_alone = true;
+        break;
+      case plain_kind::key_and_text:
+        plan.texts.push_back(static_cast<std::uint32_t>(i));
+        [[fallthrough]];
+      case plain_kind::key:
+        plan.key_bytes += attrs[i].key.size();
+        break;
+    }
+  }
+  return plan;
+}
+
+bool scrubber::leaves_alone(const fixed_scrub_plan& plan, std::span<const attribute> attrs) const noexcept {
+  if (plan.never_alone) return false;
+  // The budget as a whole: leaves_alone() charges attribute by attribute, and no charge is
+  // negative, so every step fits when the sum does.
+  std::size_t bytes = plan.key_bytes;
+  for (const std::uint32_t i : plan.texts) bytes += attrs[i].value.s.size();
+  if (bytes > max_scan_bytes_) return false;
+  for (const std::uint32_t i : plan.texts)
+    if (const std::string_view v = attrs[i].value.s; !v.empty() && find(v).found) return false;
   return true;
 }
 

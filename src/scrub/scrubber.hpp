@@ -35,6 +35,7 @@
 
 #include "logfire/record.hpp"
 #include "logfire/scrubbing.hpp"
+#include "scrub/fixed_plan.hpp"
 #include "scrub/json_tree.hpp"
 #include "scrub/keywords.hpp"
 
@@ -102,6 +103,13 @@ class scrubber {
   // such records; a record for which it says false is scrubbed in full.
   [[nodiscard]] bool leaves_alone(std::span<const attribute> attrs, std::span<const key_check> checks) const noexcept;
 
+  // The same decision for attributes whose keys and value types repeat record after record (a
+  // call site's layout): plan_fixed() decides once what the keys and types decide, and the
+  // second leaves_alone() then reads only the texts. For such attributes it says what the first
+  // one says.
+  [[nodiscard]] fixed_scrub_plan plan_fixed(std::span<const attribute> attrs, std::span<const key_check> checks) const;
+  [[nodiscard]] bool leaves_alone(const fixed_scrub_plan& plan, std::span<const attribute> attrs) const noexcept;
+
  private:
   friend class scrub_session;
   struct match {
@@ -122,6 +130,9 @@ class scrubber {
   // text that matches nothing either (the key's bytes, and the text's). k_not_plain: anything
   // else, which the full path takes.
   static constexpr std::size_t k_not_plain = static_cast<std::size_t>(-1);
+  // plain_bytes()'s rules by key and value type, before any text is read.
+  enum class plain_kind : std::uint8_t { skipped, not_plain, key, key_and_text };
+  [[nodiscard]] static plain_kind classify(key_check check, attribute_value::kind type) noexcept;
   [[nodiscard]] std::size_t plain_bytes(const attribute& a, key_check check, std::size_t budget) const noexcept;
   [[nodiscard]] bool is_safe(std::string_view key) const noexcept;
   [[nodiscard]] static std::size_t safe_filter_bit(std::string_view key) noexcept;

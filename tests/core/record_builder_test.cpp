@@ -307,6 +307,9 @@ TEST(RecordBuilder, a_record_unlike_its_call_sites_layout_is_built_the_long_way)
   const ring_input before;
   // Another type for a key, another key of the same size, a null, a repeated key.
   expect_both_ways_alike(before, with_values({std::int64_t{1}, 0.5, std::int64_t{3}, true}), false);
+  // A text that needs repair, then another type: the repair is counted once, by the long way.
+  expect_both_ways_alike(before, with_values({std::string("bad \xC3\x28"), std::int64_t{2}, std::int64_t{3}, true}),
+                         false);
   ring_input renamed = before;
   renamed.attrs[0].first = "USER";
   expect_both_ways_alike(before, renamed, false);
