@@ -759,8 +759,39 @@ attribute record_builder::make_pending(span_record& rec, const record_fixed& fix
 
 // The message, from the user's attributes (before the logfire.* ones are added): from the
 // variant's plan, else formatted from the template.
+namespace {
+
+// The message of a plan whose fields are all texts short enough to be kept whole (at most
+// k_max_formatted_value_chars bytes, so as many code points or fewer), written straight into
+// `out`: append_planned_message()'s bytes for such fields. Empty (no data) for any other plan.
+std::string_view planned_texts(const template_plan& plan, std::span<const attribute> attrs, arena& out) {
+  std::size_t n = 0;
+  for (const template_plan::piece& p : plan.pieces) {
+    if (p.field == template_plan::k_literal) {
+      n += p.literal.size();
+      continue;
+    }
+    const attribute_value& v = attrs[p.field].value;
+    if (v.type != attribute_value::kind::string || v.s.size() > k_max_formatted_value_chars) return {};
+    n += v.s.size();
+  }
+  if (n == 0) return {};
+  char* const begin = static_cast<char*>(out.allocate(n, 1));
+  char* at = begin;
+  for (const template_plan::piece& p : plan.pieces) {
+    const std::string_view text = p.field == template_plan::k_literal ? p.literal : attrs[p.field].value.s;
+    if (!text.empty()) at = copy_bytes(at, text.data(), text.size());
+  }
+  return {begin, n};
+}
+
+}  // namespace
+
 std::string_view record_builder::message_of(std::string_view tmpl, const template_plan* plan,
                                             std::span<const attribute> attrs, arena& out) {
+  if (plan) {
+    if (const std::string_view m = planned_texts(*plan, attrs, out); m.data()) return m;
+  }
   message_.clear();
   if (plan) {
     append_planned_message(*plan, attrs, message_);

@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "formatting/message_template.hpp"
 #include "logfire/scrubbing.hpp"
 #include "record/arena.hpp"
 #include "record/records.hpp"
@@ -301,6 +302,52 @@ TEST(RecordBuilder, scrubbing_is_the_same_either_way) {
   expect_both_ways_alike(before, with_values({std::string("short")}), true, small);
   expect_both_ways_alike(before, with_values({std::string("a text longer than the budget")}), true, small);
   expect_both_ways_alike(before, with_values({std::string("my iban")}), true, small);
+}
+
+// Each record's message against format_message() over the same values, for the second record of
+// a site (built from its layout) as for the first: texts up to the size kept whole, just past it
+// (cut to 62 + "..." + 62), long in bytes but short in code points, and next to numbers.
+TEST(RecordBuilder, a_records_message_is_its_template_formatted_from_its_values) {
+  const std::string cafe_x40 = [] {
+    std::string s;
+    for (int i = 0; i < 40; ++i) s += "caf\xC3\xA9";  // 160 bytes, 160 code points
+    return s;
+  }();
+  const std::string e_x100 = [] {
+    std::string s;
+    for (int i = 0; i < 100; ++i) s += "\xC3\xA9";  // 200 bytes, 100 code points
+    return s;
+  }();
+  const std::vector<std::string> texts = {"",       "u",   "u-42", std::string(128, 'a'), std::string(129, 'b'),
+                                          cafe_x40, e_x100};
+  for (const std::string tmpl : {"charge {user}", "{user}", "{user}{user} and {user}!", "charge {user} {amount}"}) {
+    for (const std::string& text : texts) {
+      SCOPED_TRACE(tmpl + " / " + std::to_string(text.size()) + " bytes");
+      ring_input first;
+      first.tmpl = tmpl;
+      ring_input in = first;
+      in.span = 0x5555;
+      in.attrs[0].second = text;
+      decode_counters counters;
+      record_builder b(counters);
+      arena memory;
+      const auto first_bytes = ring_record(first);
+      (void)b.build(first_bytes.data(), first_bytes.size(), false, {}, 1'700'000'000'000'001'000ull, memory);
+      const auto bytes = ring_record(in);
+      const span_record r = b.build(bytes.data(), bytes.size(), false, {}, 1'700'000'000'000'001'000ull, memory);
+      EXPECT_EQ(b.site_builds(), 1u);
+      attribute_value user;
+      user.type = attribute_value::kind::string;
+      user.s = text;
+      attribute_value amount;
+      amount.type = attribute_value::kind::float64;
+      amount.d = 12.5;
+      const attribute attrs[] = {{"user", user}, {"amount", amount}};
+      std::string expected;
+      ASSERT_TRUE(format_message(tmpl, attrs, expected));
+      EXPECT_EQ(r.message, expected);
+    }
+  }
 }
 
 TEST(RecordBuilder, a_record_unlike_its_call_sites_layout_is_built_the_long_way) {
