@@ -280,17 +280,6 @@ void append_string_repr(std::string& out, std::string_view s, bool ascii_only) {
   out.push_back(q);
 }
 
-void append_plain_double(std::string& out, double d) {
-  if (std::isnan(d)) {
-    out.append("nan");
-  } else if (std::isinf(d)) {
-    out.append(d > 0 ? "inf" : "-inf");
-  } else {
-    char buf[k_double_repr_max];
-    out.append(buf, write_double_repr(buf, d));
-  }
-}
-
 // Python's float format with no type but a precision: like 'g' with precision p, except that
 // it switches to exponent notation one digit earlier and keeps a ".0" on integral values.
 std::size_t write_general_dot0(char* buf, std::size_t cap, double a, int p) {
@@ -715,22 +704,34 @@ bool is_plain_template(std::string_view tmpl) noexcept {
   return next_brace(tmpl, 0) == tmpl.size();
 }
 
+char* write_scalar_text(char* out, const attribute_value& v) noexcept {
+  static_assert(k_max_scalar_text >= k_double_repr_max && k_max_scalar_text >= 20);
+  const auto put = [out](std::string_view s) {
+    std::memcpy(out, s.data(), s.size());
+    return out + s.size();
+  };
+  switch (v.type) {
+    case attribute_value::kind::int64:
+      return std::to_chars(out, out + k_max_scalar_text, v.i).ptr;
+    case attribute_value::kind::float64:
+      if (std::isnan(v.d)) return put("nan");
+      if (std::isinf(v.d)) return put(v.d > 0 ? "inf" : "-inf");
+      return write_double_repr(out, v.d);
+    case attribute_value::kind::boolean:
+      return put(v.b ? "true" : "false");
+    case attribute_value::kind::empty:
+      return put("null");
+    case attribute_value::kind::string:
+    case attribute_value::kind::array:
+      break;
+  }
+  return nullptr;
+}
+
 void append_value_text(std::string& out, const attribute_value& v) {
   switch (v.type) {
     case attribute_value::kind::string:
       out.append(v.s);
-      break;
-    case attribute_value::kind::int64:
-      json_append_int(out, v.i);
-      break;
-    case attribute_value::kind::float64:
-      append_plain_double(out, v.d);
-      break;
-    case attribute_value::kind::boolean:
-      out.append(v.b ? "true" : "false");
-      break;
-    case attribute_value::kind::empty:
-      out.append("null");
       break;
     case attribute_value::kind::array: {
       out.push_back('[');
@@ -744,6 +745,11 @@ void append_value_text(std::string& out, const attribute_value& v) {
           append_value_text(out, item);
       }
       out.push_back(']');
+      break;
+    }
+    default: {
+      char buf[k_max_scalar_text];
+      out.append(buf, write_scalar_text(buf, v));
       break;
     }
   }

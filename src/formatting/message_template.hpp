@@ -100,4 +100,10 @@ void template_fields(std::string_view tmpl, std::vector<std::string_view>& out);
 // Used by the console exporter for verbose arguments.
 void append_value_text(std::string& out, const attribute_value& v);
 
+// What append_value_text() appends for a boolean, a number or empty, written at `out` (room for
+// k_max_scalar_text bytes); returns the end. Null, having written nothing, for a text or an
+// array.
+inline constexpr std::size_t k_max_scalar_text = 32;
+char* write_scalar_text(char* out, const attribute_value& v) noexcept;
+
 }  // namespace logfire::detail

@@ -29,6 +29,10 @@ class arena {
     return chunks_[current_].get() + at;
   }
 
+  // Returns the last `n` bytes of the allocation just made (no other allocation since): they
+  // are handed out again by the next one.
+  void give_back(std::size_t n) noexcept { used_ -= n; }
+
   template <typename T>
   T* make_array(std::size_t n) {
     static_assert(std::is_trivially_destructible_v<T>);

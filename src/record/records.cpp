@@ -761,27 +761,42 @@ attribute record_builder::make_pending(span_record& rec, const record_fixed& fix
 // variant's plan, else formatted from the template.
 namespace {
 
-// The message of a plan whose fields are all texts short enough to be kept whole (at most
-// k_max_formatted_value_chars bytes, so as many code points or fewer), written straight into
-// `out`: append_planned_message()'s bytes for such fields. Empty (no data) for any other plan.
+// The message of a plan whose fields are texts short enough to be kept whole (at most
+// k_max_formatted_value_chars bytes, so as many code points or fewer) or scalars, written
+// straight into `out`: append_planned_message()'s bytes for such fields. Empty (no data) for any
+// other plan, and for an empty message.
 std::string_view planned_texts(const template_plan& plan, std::span<const attribute> attrs, arena& out) {
-  std::size_t n = 0;
+  static_assert(k_max_scalar_text <= k_max_formatted_value_chars, "a scalar's text is never cut");
+  std::size_t bound = 0;  // a scalar's text counted at its largest
   for (const template_plan::piece& p : plan.pieces) {
     if (p.field == template_plan::k_literal) {
-      n += p.literal.size();
+      bound += p.literal.size();
       continue;
     }
     const attribute_value& v = attrs[p.field].value;
-    if (v.type != attribute_value::kind::string || v.s.size() > k_max_formatted_value_chars) return {};
-    n += v.s.size();
+    if (v.type == attribute_value::kind::string) [[likely]] {
+      if (v.s.size() > k_max_formatted_value_chars) return {};
+      bound += v.s.size();
+    } else if (v.type == attribute_value::kind::array) {
+      return {};
+    } else {
+      bound += k_max_scalar_text;
+    }
   }
-  if (n == 0) return {};
-  char* const begin = static_cast<char*>(out.allocate(n, 1));
+  if (bound == 0) return {};
+  char* const begin = static_cast<char*>(out.allocate(bound, 1));
   char* at = begin;
   for (const template_plan::piece& p : plan.pieces) {
-    const std::string_view text = p.field == template_plan::k_literal ? p.literal : attrs[p.field].value.s;
-    if (!text.empty()) at = copy_bytes(at, text.data(), text.size());
+    if (p.field == template_plan::k_literal) {
+      if (!p.literal.empty()) at = copy_bytes(at, p.literal.data(), p.literal.size());
+    } else if (const attribute_value& v = attrs[p.field].value; v.type == attribute_value::kind::string) {
+      if (!v.s.empty()) at = copy_bytes(at, v.s.data(), v.s.size());
+    } else {
+      at = write_scalar_text(at, v);
+    }
   }
+  const auto n = static_cast<std::size_t>(at - begin);
+  out.give_back(bound - n);
   return {begin, n};
 }
 

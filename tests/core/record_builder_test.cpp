@@ -305,12 +305,13 @@ TEST(RecordBuilder, scrubbing_is_the_same_either_way) {
 }
 
 // Each record's message against format_message() over the same values, for the second record of
-// a site (built from its layout) as for the first: texts up to the size kept whole, just past it
-// (cut to 62 + "..." + 62), long in bytes but short in code points, and next to numbers.
+// a site (built from its layout): texts up to the size kept whole, just past it (cut to 62 +
+// "..." + 62), long in bytes but short in code points; numbers and booleans of every kind; more
+// scalar fields than the message written in place takes (8).
 TEST(RecordBuilder, a_records_message_is_its_template_formatted_from_its_values) {
   const std::string cafe_x40 = [] {
     std::string s;
-    for (int i = 0; i < 40; ++i) s += "caf\xC3\xA9";  // 160 bytes, 160 code points
+    for (int i = 0; i < 40; ++i) s += "caf\xC3\xA9";  // 200 bytes, 160 code points
     return s;
   }();
   const std::string e_x100 = [] {
@@ -320,14 +321,29 @@ TEST(RecordBuilder, a_records_message_is_its_template_formatted_from_its_values)
   }();
   const std::vector<std::string> texts = {"",       "u",   "u-42", std::string(128, 'a'), std::string(129, 'b'),
                                           cafe_x40, e_x100};
-  for (const std::string tmpl : {"charge {user}", "{user}", "{user}{user} and {user}!", "charge {user} {amount}"}) {
-    for (const std::string& text : texts) {
-      SCOPED_TRACE(tmpl + " / " + std::to_string(text.size()) + " bytes");
+  const std::vector<double> amounts = {12.5, 0.1, -0.0, 1e20, 1e-7, std::nan(""), -INFINITY};
+  const std::vector<std::int64_t> attempts = {0, -7, std::numeric_limits<std::int64_t>::min()};
+  const std::vector<std::string> templates = {
+      "charge {user}",
+      "{user}",
+      "{user}{user} and {user}!",
+      "charge {user} {amount}",
+      "{attempt} {ok} {amount}",
+      "{amount}{amount}{amount}{amount}{amount}{amount}{amount}{amount}",
+      "{amount}{amount}{amount}{amount}{amount}{amount}{amount}{amount}{attempt}"};
+  std::size_t cases = 0;
+  for (const std::string& tmpl : templates) {
+    for (std::size_t k = 0; k < texts.size(); ++k) {
+      const std::string& text = texts[k];
+      const double amount = amounts[k % amounts.size()];
+      const std::int64_t attempt = attempts[k % attempts.size()];
+      const bool ok = k % 2 == 0;
+      SCOPED_TRACE(tmpl + " / " + std::to_string(text.size()) + " bytes / case " + std::to_string(k));
       ring_input first;
       first.tmpl = tmpl;
       ring_input in = first;
       in.span = 0x5555;
-      in.attrs[0].second = text;
+      in.attrs = {{"user", text}, {"amount", amount}, {"attempt", attempt}, {"ok", ok}};
       decode_counters counters;
       record_builder b(counters);
       arena memory;
@@ -336,18 +352,28 @@ TEST(RecordBuilder, a_records_message_is_its_template_formatted_from_its_values)
       const auto bytes = ring_record(in);
       const span_record r = b.build(bytes.data(), bytes.size(), false, {}, 1'700'000'000'000'001'000ull, memory);
       EXPECT_EQ(b.site_builds(), 1u);
-      attribute_value user;
-      user.type = attribute_value::kind::string;
-      user.s = text;
-      attribute_value amount;
-      amount.type = attribute_value::kind::float64;
-      amount.d = 12.5;
-      const attribute attrs[] = {{"user", user}, {"amount", amount}};
+      attribute_value values[4];
+      values[0].type = attribute_value::kind::string;
+      values[0].s = text;
+      if (std::isfinite(amount)) {
+        values[1].type = attribute_value::kind::float64;
+        values[1].d = amount;
+      } else {  // the builder sends them as texts, as Logfire does
+        values[1].type = attribute_value::kind::string;
+        values[1].s = std::isnan(amount) ? "NaN" : amount > 0 ? "Infinity" : "-Infinity";
+      }
+      values[2].type = attribute_value::kind::int64;
+      values[2].i = attempt;
+      values[3].type = attribute_value::kind::boolean;
+      values[3].b = ok;
+      const attribute attrs[] = {{"user", values[0]}, {"amount", values[1]}, {"attempt", values[2]}, {"ok", values[3]}};
       std::string expected;
       ASSERT_TRUE(format_message(tmpl, attrs, expected));
       EXPECT_EQ(r.message, expected);
+      ++cases;
     }
   }
+  EXPECT_EQ(cases, templates.size() * texts.size());
 }
 
 TEST(RecordBuilder, a_record_unlike_its_call_sites_layout_is_built_the_long_way) {
