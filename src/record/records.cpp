@@ -757,8 +757,6 @@ attribute record_builder::make_pending(span_record& rec, const record_fixed& fix
   return {"logfire.pending_parent_id", str_value(out.copy({hex, 16}))};
 }
 
-// The message, from the user's attributes (before the logfire.* ones are added): from the
-// variant's plan, else formatted from the template.
 namespace {
 
 // The message of a plan whose fields are texts short enough to be kept whole (at most
@@ -802,6 +800,8 @@ std::string_view planned_texts(const template_plan& plan, std::span<const attrib
 
 }  // namespace
 
+// The message, from the user's attributes (before the logfire.* ones are added): from the
+// variant's plan, else formatted from the template.
 std::string_view record_builder::message_of(std::string_view tmpl, const template_plan* plan,
                                             std::span<const attribute> attrs, arena& out) {
   if (plan) {
@@ -965,6 +965,7 @@ void record_builder::make_site_layout(variant& v, const record_fixed& fixed, rec
   const std::byte* tags_at = tr.position();
   for (std::size_t i = 0; i < tags.size(); ++i)
     if (tr.str() != tags[i]) return;  // repaired
+  std::vector<std::size_t> may_be_text;
   l.tags.assign(reinterpret_cast<const char*>(tags_at), static_cast<std::size_t>(ar.position() - tags_at));
   for (std::size_t i = 0; i < fixed.n_attrs; ++i) {
     const std::byte* piece = ar.position();
@@ -972,6 +973,8 @@ void record_builder::make_site_layout(variant& v, const record_fixed& fixed, rec
     const auto t = static_cast<vtag>(ar.u8());
     if (!scalar_or_text(t)) return;
     if (t == vtag::string) l.texts.push_back(static_cast<std::uint32_t>(i));
+    // As the scrubber's plan sees it: a text, or a number that may arrive as one.
+    if (t == vtag::string || t == vtag::uint64 || t == vtag::float64) may_be_text.push_back(i);
     l.shape_at.push_back(static_cast<std::uint32_t>(l.shape.size()));
     l.shape.append(reinterpret_cast<const char*>(piece), static_cast<std::size_t>(ar.position() - piece));
     skip_value(ar, t);
@@ -997,7 +1000,13 @@ void record_builder::make_site_layout(variant& v, const record_fixed& fixed, rec
     if (l.attributes[i].value.type == attribute_value::kind::array && !tag_values.empty() &&
         l.attributes[i].value.items.data() == tag_values.data())
       l.attributes[i].value.items = l.tag_values;  // logfire.tags
-  if (scrubber_) l.scrub = scrubber_->plan_fixed({l.attributes.data(), fixed.n_attrs}, v.checks);
+  if (scrubber_) {
+    // The plan is made for the values the site's records may bring: an unsigned number past
+    // int64 and a non-finite double arrive as texts, so those are planned as texts.
+    std::vector<attribute> planned(l.attributes.begin(), l.attributes.begin() + fixed.n_attrs);
+    for (const std::size_t i : may_be_text) planned[i].value = str_value({});
+    l.scrub = scrubber_->plan_fixed(planned, v.checks);
+  }
   if (variant_bytes_ + l.bytes() > k_max_variant_bytes) return;
   variant_bytes_ += l.bytes();
   v.layout = std::move(layout);

@@ -12,7 +12,7 @@ namespace logfire::detail {
 struct fixed_scrub_plan {
   bool never_alone = false;          // a key matches a pattern, or a value is neither a scalar nor a text
   std::size_t key_bytes = 0;         // what the keys read take of the scan budget
-  std::vector<std::uint32_t> texts;  // the attributes whose texts are searched
+  std::vector<std::uint32_t> texts;  // the attributes whose texts are searched (when they are texts)
 };
 
 }  // namespace logfire::detail

@@ -519,10 +519,13 @@ bool scrubber::leaves_alone(const fixed_scrub_plan& plan, std::span<const attrib
   // The budget as a whole: leaves_alone() charges attribute by attribute, and no charge is
   // negative, so every step fits when the sum does.
   std::size_t bytes = plan.key_bytes;
-  for (const std::uint32_t i : plan.texts) bytes += attrs[i].value.s.size();
+  for (const std::uint32_t i : plan.texts)
+    if (attrs[i].value.type == attribute_value::kind::string) bytes += attrs[i].value.s.size();
   if (bytes > max_scan_bytes_) return false;
   for (const std::uint32_t i : plan.texts)
-    if (const std::string_view v = attrs[i].value.s; !v.empty() && find(v).found) return false;
+    if (const attribute_value& v = attrs[i].value;
+        v.type == attribute_value::kind::string && !v.s.empty() && find(v.s).found)
+      return false;
   return true;
 }
 

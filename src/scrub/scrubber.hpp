@@ -106,7 +106,9 @@ class scrubber {
   // The same decision for attributes whose keys and value types repeat record after record (a
   // call site's layout): plan_fixed() decides once what the keys and types decide, and the
   // second leaves_alone() then reads only the texts. For such attributes it says what the first
-  // one says.
+  // one says. Give plan_fixed() as a text (kind::string) every value that may arrive as one: the
+  // plan's texts that are not texts in a record are charged and searched as the first
+  // leaves_alone() does a number (its key only).
   [[nodiscard]] fixed_scrub_plan plan_fixed(std::span<const attribute> attrs, std::span<const key_check> checks) const;
   [[nodiscard]] bool leaves_alone(const fixed_scrub_plan& plan, std::span<const attribute> attrs) const noexcept;
 

@@ -183,6 +183,20 @@ const scrubber& small_budget_scrubber() {
   return *s;
 }
 
+// A scrubber with extra patterns that match texts a number becomes: an unsigned value past
+// int64 ("18446744073709551615") and a non-finite double ("Infinity").
+const scrubber& number_text_scrubber() {
+  static const auto s = [] {
+    std::string error;
+    scrubbing_options o;
+    o.extra_patterns = {"18446744", "Infinity"};
+    auto made = scrubber::create(o, error);
+    EXPECT_TRUE(made) << error;
+    return made;
+  }();
+  return *s;
+}
+
 enum class made_as { span, log, pending_span };
 
 // `records` built in order by one new builder; what the last one made and the builder's counts.
@@ -302,6 +316,19 @@ TEST(RecordBuilder, scrubbing_is_the_same_either_way) {
   expect_both_ways_alike(before, with_values({std::string("short")}), true, small);
   expect_both_ways_alike(before, with_values({std::string("a text longer than the budget")}), true, small);
   expect_both_ways_alike(before, with_values({std::string("my iban")}), true, small);
+  // Numbers that arrive as texts where the site's first record had numbers: an unsigned value
+  // past int64 and a non-finite double are searched (and charged) as the texts they become.
+  ring_input numbers = before;
+  numbers.attrs = {{"n", std::uint64_t{1}}, {"ratio", 0.5}};
+  numbers.tmpl = "n={n}";
+  ring_input huge = numbers;
+  huge.attrs[0].second = std::numeric_limits<std::uint64_t>::max();
+  expect_both_ways_alike(numbers, huge, true, &number_text_scrubber());
+  ring_input infinite = numbers;
+  infinite.attrs[1].second = INFINITY;
+  expect_both_ways_alike(numbers, infinite, true, &number_text_scrubber());
+  // Past the scan budget only because of such a text (24 bytes: "n", "ratio", 20 digits).
+  expect_both_ways_alike(numbers, huge, true, small);
 }
 
 // Each record's message against format_message() over the same values, for the second record of
