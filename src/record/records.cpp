@@ -300,7 +300,7 @@ attribute_value record_builder::decode_typed_array(byte_reader& rd, arena& out) 
 }
 
 // One tagged value from `rd` (the ring encoding of wire.hpp), materialised into `out`.
-// Always inlined: in build_from_site()'s loop, what it returns besides the value (the schema, the
+// Always inlined: in values_from_site()'s loop, what it returns besides the value (the schema, the
 // null flag) then costs nothing.
 [[gnu::always_inline]] inline record_builder::decoded_value record_builder::decode_value(byte_reader& rd, arena& out) {
   decoded_value dv;

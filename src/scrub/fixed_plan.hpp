@@ -1,4 +1,4 @@
-// What scrubber::leaves_alone() decides from keys and value types alone, for attributes whose
+// What scrub_attributes' shortcuts decide from keys and value types alone, for attributes whose
 // keys and types repeat record after record: a call site's layout (record/records.hpp). Made once
 // by scrubber::plan_fixed(); scrubber::leaves_alone(plan, attrs) then reads only the texts.
 #pragma once

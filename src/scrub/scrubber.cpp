@@ -435,7 +435,7 @@ void scrub_session::begin_record() noexcept {
   }
 }
 
-// Always inlined: it is the loop body of both callers.
+// Always inlined: it is the loop body of scrub_attributes.
 [[gnu::always_inline]] inline std::size_t scrubber::plain_bytes(const attribute& a, key_check check,
                                                                 std::size_t budget) const noexcept {
   switch (classify(check, a.value.type)) {
@@ -482,17 +482,6 @@ void scrub_session::scrub_attributes(std::span<const scrub_path_segment> root, s
   }
 }
 
-bool scrubber::leaves_alone(std::span<const attribute> attrs, std::span<const key_check> checks) const noexcept {
-  std::size_t scanned = 0;
-  for (std::size_t i = 0; i < attrs.size(); ++i) {
-    const key_check check = i < checks.size() ? checks[i] : check_key(attrs[i].key);
-    const std::size_t bytes = plain_bytes(attrs[i], check, max_scan_bytes_ - scanned);
-    if (bytes == k_not_plain) return false;
-    scanned += bytes;
-  }
-  return true;
-}
-
 fixed_scrub_plan scrubber::plan_fixed(std::span<const attribute> attrs, std::span<const key_check> checks) const {
   fixed_scrub_plan plan;
   for (std::size_t i = 0; i < attrs.size(); ++i) {
@@ -516,7 +505,7 @@ fixed_scrub_plan scrubber::plan_fixed(std::span<const attribute> attrs, std::spa
 
 bool scrubber::leaves_alone(const fixed_scrub_plan& plan, std::span<const attribute> attrs) const noexcept {
   if (plan.never_alone) return false;
-  // The budget as a whole: leaves_alone() charges attribute by attribute, and no charge is
+  // The budget as a whole: scrub_attributes charges attribute by attribute, and no charge is
   // negative, so every step fits when the sum does.
   std::size_t bytes = plan.key_bytes;
   for (const std::uint32_t i : plan.texts)

@@ -97,18 +97,14 @@ class scrubber {
   [[nodiscard]] std::size_t max_scan_bytes() const noexcept { return max_scan_bytes_; }
   // The decision scrub_attributes takes for `key` before it reads the value. Counts nothing.
   [[nodiscard]] key_check check_key(std::string_view key) const noexcept;
-  // Whether scrub_attributes would leave `attrs` as they are, say so in no note and count
-  // nothing: no key matches, no text matches, and the scan budget is not reached. `checks` as
-  // scrub_attributes takes them. Reads each text at most once, as scrub_attributes does for
-  // such records; a record for which it says false is scrubbed in full.
-  [[nodiscard]] bool leaves_alone(std::span<const attribute> attrs, std::span<const key_check> checks) const noexcept;
-
-  // The same decision for attributes whose keys and value types repeat record after record (a
-  // call site's layout): plan_fixed() decides once what the keys and types decide, and the
-  // second leaves_alone() then reads only the texts. For such attributes it says what the first
-  // one says. Give plan_fixed() as a text (kind::string) every value that may arrive as one: the
-  // plan's texts that are not texts in a record are charged and searched as the first
-  // leaves_alone() does a number (its key only).
+  // Whether scrub_attributes would leave a record's attributes as they are, say so in no note
+  // and count nothing: no key matches, no text matches, and the scan budget is not reached; a
+  // record for which it says false is scrubbed in full. For attributes whose keys and value
+  // types repeat record after record (a call site's layout): plan_fixed() decides once what the
+  // keys and types decide (`checks` as scrub_attributes takes them), and leaves_alone() then
+  // reads only the texts, each at most once. Give plan_fixed() as a text (kind::string) every
+  // value that may arrive as one: a planned text that is not a text in a record is charged as a
+  // number is (its key only).
   [[nodiscard]] fixed_scrub_plan plan_fixed(std::span<const attribute> attrs, std::span<const key_check> checks) const;
   [[nodiscard]] bool leaves_alone(const fixed_scrub_plan& plan, std::span<const attribute> attrs) const noexcept;
 
