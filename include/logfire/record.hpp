@@ -90,7 +90,9 @@ struct span_record {
   // Logfire's attributes that every record of call-site variant `site` shares (template, span
   // type, level, tags, json_schema, null arguments, code.*), so the encoder writes their bytes
   // once per variant and copies them after. Valid only while `attributes.data()` is `of`: a
-  // copy whose attributes are replaced drops it by itself. Other exporters ignore it.
+  // copy whose attributes are replaced drops it by itself. While it is valid, the encoder takes
+  // the attributes' texts as the builder made them, valid UTF-8, and does not check them again.
+  // Other exporters ignore it.
   struct shared_attributes {
     const attribute* of = nullptr;
     std::uint32_t first = 0;

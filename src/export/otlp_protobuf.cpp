@@ -77,18 +77,21 @@ void put_link(pb_writer& w, const link& l) {
   w.close(body, 1);
 }
 
-// Span.attributes = 9: the shared ones copied as bytes when `shared` has them.
+// Span.attributes = 9: the shared ones copied as bytes when `shared` has them. Those records'
+// attribute arrays are the record builder's own (span_record::shared), whose keys and texts it
+// repaired as it made them: their UTF-8 is not checked a second time. The encoding without
+// `shared` checks everything and must give the same bytes (otlp_shared_attributes_test).
 void put_span_attributes(pb_writer& w, const span_record& r, shared_attribute_bytes* shared) {
   const std::string* bytes = shared ? shared->find(r) : nullptr;
   if (!bytes) {
     put_attributes(w, 0x4A, r.attributes);
     return;
   }
-  put_attributes(w, 0x4A, r.attributes.first(r.shared.first));
+  put_attributes<true>(w, 0x4A, r.attributes.first(r.shared.first));
   char* p = w.reserve(bytes->size());
   std::memcpy(p, bytes->data(), bytes->size());
   w.commit(p + bytes->size());
-  put_attributes(w, 0x4A, r.attributes.subspan(r.shared.first + r.shared.count));
+  put_attributes<true>(w, 0x4A, r.attributes.subspan(r.shared.first + r.shared.count));
 }
 
 void put_span(pb_writer& w, const span_record& r, shared_attribute_bytes* shared) {

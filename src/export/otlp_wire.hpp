@@ -182,18 +182,29 @@ inline char* put_any_value(char* p, const attribute_value& v) noexcept {
 
 // ---- short ASCII texts: most keys and many values ----
 
-// A KeyValue whose key and value are ASCII texts of at most 16 bytes, or whose value is a
-// number or a boolean (so every length is one byte): written without sizing passes. False,
-// having written nothing, for anything else.
+// A text field's text: checked and measured, or, when `Trusted` (texts the record builder made
+// and repaired already, see put_span_attributes()), taken as valid UTF-8 as it is.
+template <bool Trusted>
+inline text text_of(std::string_view s) noexcept {
+  if constexpr (Trusted)
+    return {s, s.size(), true};
+  else
+    return measure(s);
+}
+
+// A KeyValue whose key and value are ASCII texts of at most 16 bytes (any texts of at most 16
+// bytes when `Trusted`), or whose value is a number or a boolean (so every length is one byte):
+// written without sizing passes. False, having written nothing, for anything else.
+template <bool Trusted = false>
 inline bool put_short_key_value(pb_writer& w, char tag, const attribute& a) {
   const std::string_view key = a.key;
-  if (key.empty() || key.size() > 16 || !is_short_ascii(key)) return false;
+  if (key.empty() || key.size() > 16 || (!Trusted && !is_short_ascii(key))) return false;
   char value[11];  // the AnyValue body of a number or a boolean
   std::size_t av;
   const std::string_view text = a.value.s;
   switch (a.value.type) {
     case attribute_value::kind::string:
-      if (text.size() > 16 || !is_short_ascii(text)) return false;
+      if (text.size() > 16 || (!Trusted && !is_short_ascii(text))) return false;
       av = 2 + text.size();
       break;
     case attribute_value::kind::int64:
@@ -227,14 +238,15 @@ inline bool put_short_key_value(pb_writer& w, char tag, const attribute& a) {
 
 // One KeyValue as field `tag` of the enclosing message, sized up front and written in one go
 // (the general case of put_key_value()).
+template <bool Trusted = false>
 [[gnu::noinline]] inline void put_any_key_value(pb_writer& w, char tag, const attribute& a) {
-  const text key = measure(a.key);
+  const text key = text_of<Trusted>(a.key);
   std::size_t av;
   text sv{};
   const bool is_string = a.value.type == attribute_value::kind::string;
   if (is_string) {
     // The common case: validate the value's UTF-8 once for both sizing and writing.
-    sv = measure(a.value.s);
+    sv = text_of<Trusted>(a.value.s);
     av = 1 + varint_size(sv.n) + sv.n;
   } else {
     av = any_value_size(a.value);
@@ -250,12 +262,14 @@ inline bool put_short_key_value(pb_writer& w, char tag, const attribute& a) {
   w.commit(p);
 }
 
+template <bool Trusted = false>
 inline void put_key_value(pb_writer& w, char tag, const attribute& a) {
-  if (!put_short_key_value(w, tag, a)) put_any_key_value(w, tag, a);
+  if (!put_short_key_value<Trusted>(w, tag, a)) put_any_key_value<Trusted>(w, tag, a);
 }
 
+template <bool Trusted = false>
 inline void put_attributes(pb_writer& w, char tag, std::span<const attribute> attrs) {
-  for (const attribute& a : attrs) put_key_value(w, tag, a);
+  for (const attribute& a : attrs) put_key_value<Trusted>(w, tag, a);
 }
 
 }  // namespace logfire::detail

@@ -4,6 +4,7 @@
 // level, status, value types, null arguments, tags, pending spans, scrubbed values.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -36,6 +37,8 @@ class comparing_exporter final : public exporter {
           ++with_shared_;
           sites_by_template_[std::string(r.name)].insert(r.shared.site);
         }
+        // A record built from its site's layout points to the layout's keys, the same for each.
+        if (!r.attributes.empty()) ++first_key_at_[r.attributes[0].key.data()];
       }
       bodies_.push_back({std::move(plain), std::move(copied)});
     } catch (...) {
@@ -50,6 +53,7 @@ class comparing_exporter final : public exporter {
   std::vector<std::pair<std::string, std::string>> bodies_;
   std::map<std::string, std::set<std::uint64_t>> sites_by_template_;
   std::size_t with_shared_ = 0;
+  std::map<const char*, std::size_t> first_key_at_;
   bool failed_ = false;
 
  private:
@@ -119,6 +123,81 @@ TEST(otlp_shared_attributes, copied_bytes_equal_the_attribute_by_attribute_encod
   // The records took the copied path, and one call site had several variants (levels, types).
   EXPECT_GE(e->with_shared_, 600u);
   EXPECT_GE(e->sites_by_template_["item {i}"].size(), 4u);
+}
+
+// The encoder does not check the UTF-8 of the attributes of a record that carries the shared
+// bytes' mark (the builder repaired them). Invalid UTF-8 everywhere a call can put it, for the
+// first record of each call site (the long way) and the next ones (built from the site's
+// layout): the unchecked encoding must be the checked one, byte for byte.
+void hostile_texts(int i) {
+  const std::string bad_value = "v\xe2\x82 " + std::to_string(i) + " \xed\xa0\x80\xc0\xaf";
+  const std::string long_value = std::string(29, 'x') + "\xc3\xa9\xc3\xa9" + std::string(8, 'y');  // cut mid-é
+  const std::vector<std::string> items{"a\xff", "b", "\xc3"};
+  span s("bad \xff {v} {k\xc3} {w:.3}",
+         {{"v", bad_value},
+          {"k\xc3", i},
+          {"w", "\xc3\xa9t\xc3\xa9 d\xc3\xa9j\xc3\xa0"},
+          {"short \xc3\xa9", "h\xc3\xa9llo \xf0\x9f\x99\x82"},  // valid, short, not ASCII
+          {"long", long_value},
+          {"items", items},
+          {"obj", object{{"k\xff", "v\xfe"}, {"n", i}}}},
+         {.tags = {"t\xff", "ok"}});
+  if (i % 3 == 1) s.set_attribute("late\xff", "x\xfe");  // an update: the long way
+  // Keys and tags that need no repair: the next records of this site are built from its layout.
+  info("plain \xff {v}", {{"v", bad_value}, {"n", i}, {"short", "h\xc3\xa9llo"}, {"long", long_value}},
+       {.tags = {"ok"}});
+}
+
+TEST(otlp_shared_attributes, attributes_left_unchecked_for_utf8_are_valid_as_the_builder_made_them) {
+  auto e = std::make_shared<comparing_exporter>();
+  options o = quiet(e);
+  o.limits.max_value_length = 32;
+  auto lf = configure(std::move(o));
+  ASSERT_TRUE(lf) << lf.error();
+  for (int i = 0; i < 40; ++i) {
+    hostile_texts(i);
+    info("log \xc3\x28 {x}", {{"x", "\xa0\xa1"}, {"\xf0\x28\x8c\xbc", 1.5}});
+  }
+  ASSERT_TRUE(force_flush());
+  shutdown();
+
+  std::lock_guard lock(e->mutex_);
+  ASSERT_FALSE(e->failed_);
+  EXPECT_GE(e->with_shared_, 160u);  // every record carried the mark
+  std::size_t spans = 0;
+  std::size_t plain_logs = 0;
+  for (const auto& [plain, copied] : e->bodies_) {
+    ASSERT_EQ(plain, copied) << "an attribute the encoder took as valid UTF-8 was not";
+    otlp::export_request req;
+    ASSERT_TRUE(req.ParseFromString(copied));  // libprotobuf rejects invalid UTF-8 in strings
+    for (const auto& rs : req.resource_spans())
+      for (const auto& ss : rs.scope_spans())
+        for (const auto& sp : ss.spans()) {
+          ++spans;
+          if (sp.name().rfind("plain", 0) == 0) {
+            ++plain_logs;
+            const otlp::any_value* valid = find_attribute(sp, "short");
+            ASSERT_NE(valid, nullptr);
+            EXPECT_EQ(valid->string_value(), "h\xc3\xa9llo");
+          } else if (sp.name().rfind("bad", 0) != 0) {
+            continue;
+          } else {
+            const otlp::any_value* valid = find_attribute(sp, "short \xc3\xa9");
+            ASSERT_NE(valid, nullptr);
+            EXPECT_EQ(valid->string_value(), "h\xc3\xa9llo \xf0\x9f\x99\x82");
+          }
+          // The repairs reached the wire as U+FFFD, and the valid text stayed as it was.
+          const otlp::any_value* v = find_attribute(sp, "v");
+          ASSERT_NE(v, nullptr);
+          EXPECT_NE(v->string_value().find("\xef\xbf\xbd"), std::string::npos);
+        }
+  }
+  EXPECT_EQ(spans, 160u);  // 40 spans, their 40 pending spans, 2 x 40 logs
+  EXPECT_EQ(plain_logs, 40u);
+  // "plain": all its records but the first were built from the site's layout (the test's point).
+  std::size_t most_sharing_keys = 0;
+  for (const auto& [at, n] : e->first_key_at_) most_sharing_keys = std::max(most_sharing_keys, n);
+  EXPECT_GE(most_sharing_keys, 39u);
 }
 
 TEST(otlp_shared_attributes, templates_built_at_run_time_do_not_take_the_memo_from_other_call_sites) {
