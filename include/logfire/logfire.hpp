@@ -113,7 +113,7 @@ struct span_state {
   // The pipeline generation (configure() or fork) that recorded the start: updates and the end
   // go to that pipeline only.
   std::uint32_t generation = 0;
-  int uncaught_at_start = 0;  // std::uncaught_exceptions() when it started (recording spans)
+  int uncaught_at_start = 0;  // exceptions in flight on its thread when it started (recording spans)
   // The thread that recorded the start (its serial number), and whether an update left that
   // thread's ring (pushed from another thread, or to the side queue of a full ring). An end
   // that did neither follows all of its span's records in one ring: the background thread may
@@ -145,11 +145,7 @@ class [[nodiscard]] span {
   span(const span&) = delete;
   span& operator=(const span&) = delete;
   ~span() {
-    // Unwinding: more exceptions in flight than when the span started (a span created inside a
-    // destructor during unwinding compares equal and is not affected).
-    if (st_.recording && st_.active && std::uncaught_exceptions() > st_.uncaught_at_start) [[unlikely]]
-      record_unwinding();
-    end();
+    if (st_.active) end_of_scope();
   }
 
   [[nodiscard]] bool is_recording() const noexcept { return st_.recording && st_.active; }
@@ -174,6 +170,11 @@ class [[nodiscard]] span {
   void end() noexcept;
 
  private:
+  // The destructor's end: first, when an exception unwinds the scope (more exceptions in flight
+  // than when the span started; a span created inside a destructor during unwinding compares
+  // equal and is not affected), its `exception` event.
+  void end_of_scope() noexcept;
+  void end(detail::thread_state* ts) noexcept;
   void record_unwinding() noexcept;
   friend class handle;
   // A span opened through a handle: its tags come first, its level is the default.

@@ -1054,7 +1054,7 @@ void span::start(const detail::handle_defaults* defaults, std::string_view msg_t
   st_.recording = true;
   st_.generation = ctl->generation;
   st_.origin = ts.serial;
-  st_.uncaught_at_start = std::uncaught_exceptions();
+  st_.uncaught_at_start = detail::exceptions_in_flight(&ts);
 }
 
 span::span(span&& other) noexcept : st_(other.st_) {
@@ -1102,14 +1102,25 @@ namespace detail {
 }  // namespace detail
 
 void span::end() noexcept {
-  if (!st_.active) return;
+  if (st_.active) end(detail::this_thread_state_if_any());
+}
+
+void span::end_of_scope() noexcept {
+  detail::thread_state* ts = detail::this_thread_state_if_any();
+  if (st_.recording && detail::exceptions_in_flight(ts) > st_.uncaught_at_start) [[unlikely]]
+    record_unwinding();
+  end(ts);
+}
+
+// `ts`: the calling thread's state, or null.
+void span::end(detail::thread_state* ts) noexcept {
   st_.active = false;
   const std::uint64_t now = detail::wall_now_ns();
   if (st_.is_current) {
     // Restore the previous current span if this span is still current on this thread (it
     // may end on another thread, or after a child that was never ended). Ancestors that
     // ended before this span are skipped, so the thread never keeps an ended span current.
-    if (detail::thread_state* ts = detail::this_thread_state_if_any(); ts && ts->current.span == st_.self.span) {
+    if (ts && ts->current.span == st_.self.span) {
       span_context next = st_.saved_current;
       std::uint32_t depth = st_.saved_depth;
       if (ts->ended_early_count) [[unlikely]]

@@ -5,6 +5,9 @@
 #include "pipeline/pipeline.hpp"
 
 #include <pthread.h>
+#if __has_include(<cxxabi.h>)
+#include <cxxabi.h>
+#endif
 
 #include <algorithm>
 #include <cstring>
@@ -200,6 +203,18 @@ thread_local fallback_retirer t_fallback_retirer;
 }
 
 }  // namespace
+
+const unsigned int* uncaught_exceptions_word() noexcept {
+#if __has_include(<cxxabi.h>) && (defined(__GLIBCXX__) || defined(_LIBCPPABI_VERSION))
+  struct eh_globals_start {
+    void* caught_exceptions;
+    unsigned int uncaught_exceptions;
+  };
+  const auto* g = reinterpret_cast<const eh_globals_start*>(abi::__cxa_get_globals());
+  if (g && static_cast<int>(g->uncaught_exceptions) == std::uncaught_exceptions()) return &g->uncaught_exceptions;
+#endif
+  return nullptr;
+}
 
 thread_state& this_thread_state() noexcept {
   thread_state* t = t_state;

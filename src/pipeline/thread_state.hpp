@@ -57,6 +57,12 @@ struct call_counters {
 // Serial numbers of threads as span handles keep them (span_state::origin); never 0.
 std::uint32_t next_thread_serial() noexcept;
 
+// Where the C++ runtime keeps the calling thread's count of exceptions in flight, or null when
+// its layout is not the Itanium C++ ABI's (section 2.2.2: the thread's __cxa_eh_globals begins
+// with the caught exceptions' stack, then that count), or does not agree with
+// std::uncaught_exceptions() now. The address holds for the thread's life.
+const unsigned int* uncaught_exceptions_word() noexcept;
+
 struct thread_state {
   explicit thread_state(std::size_t ring_bytes) : ring(ring_bytes) {}
 
@@ -89,7 +95,18 @@ struct thread_state {
   // Tracestate, baggage and link target of the remote context attached on this thread (null
   // when none). Only context scopes change it; spans read it.
   shared_ref<remote_state> remote;
+  // This thread's count of exceptions in flight, as the C++ runtime keeps it (what
+  // std::uncaught_exceptions() returns), read without its call; null where the runtime's
+  // layout is not known. Read on the owning thread only. See exceptions_in_flight().
+  const unsigned int* uncaught = uncaught_exceptions_word();
 };
+
+// std::uncaught_exceptions() for the calling thread, whose state is `ts` (or null).
+inline int exceptions_in_flight(const thread_state* ts) noexcept {
+  if (ts && ts->uncaught) [[likely]]
+    return static_cast<int>(*ts->uncaught);
+  return std::uncaught_exceptions();
+}
 
 // The counters of one generation, summed over threads (live and exited).
 struct call_totals {

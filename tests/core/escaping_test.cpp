@@ -1,9 +1,13 @@
 // A span whose scope an exception leaves ends as an error: level error, status ERROR and an
 // escaped `exception` event, recorded once whether or not the code recorded it itself.
+#include <exception>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/core_support.hpp"
+#include "pipeline/thread_state.hpp"
 
 using namespace core_test;
 using logfire::level;
@@ -111,6 +115,67 @@ TEST_F(escaping, a_span_inside_a_destructor_run_by_unwinding_is_not_an_error) {
   ASSERT_TRUE(s);
   EXPECT_EQ(s->status, status_code::unset);
   EXPECT_TRUE(s->events.empty());
+}
+
+// Inside a destructor run by unwinding (one exception in flight), a span whose own scope a
+// second exception leaves: two in flight at its end against one at its start.
+struct cleanup_that_fails_inside {
+  ~cleanup_that_fails_inside() {
+    try {
+      logfire::span s("failing cleanup");
+      throw std::logic_error("cleanup failed");
+    } catch (const std::logic_error&) {
+    }
+  }
+};
+
+TEST_F(escaping, a_span_left_by_a_second_exception_while_a_first_unwinds_is_an_error) {
+  try {
+    cleanup_that_fails_inside c;
+    throw std::runtime_error("x");
+  } catch (const std::runtime_error&) {
+  }
+  const auto recs = flushed();
+  const auto* s = find(recs, "failing cleanup");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, status_code::error);
+  EXPECT_EQ(exception_events(*s), 1u);
+}
+
+// The spans read the count of exceptions in flight from where the C++ runtime keeps it, not
+// through std::uncaught_exceptions(): both must agree at every depth.
+struct compares_in_flight {
+  int depth;
+  std::vector<std::pair<int, int>>& seen;
+  ~compares_in_flight() {
+    const logfire::detail::thread_state& ts = logfire::detail::this_thread_state();
+    seen.emplace_back(logfire::detail::exceptions_in_flight(&ts), std::uncaught_exceptions());
+    if (depth == 0) return;
+    try {
+      compares_in_flight inner{depth - 1, seen};
+      throw std::logic_error("deeper");
+    } catch (const std::logic_error&) {
+    }
+  }
+};
+
+TEST_F(escaping, the_count_of_exceptions_in_flight_is_the_runtimes) {
+  const logfire::detail::thread_state& ts = logfire::detail::this_thread_state();
+#if defined(__GLIBCXX__)
+  EXPECT_NE(ts.uncaught, nullptr) << "libstdc++ keeps the Itanium C++ ABI's layout";
+#endif
+  EXPECT_EQ(logfire::detail::exceptions_in_flight(&ts), 0);
+  std::vector<std::pair<int, int>> seen;
+  try {
+    compares_in_flight c{3, seen};
+    throw std::runtime_error("x");
+  } catch (const std::runtime_error&) {
+  }
+  ASSERT_EQ(seen.size(), 4u);
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].first, seen[i].second) << i;
+    EXPECT_EQ(seen[i].second, static_cast<int>(i) + 1) << i;
+  }
 }
 
 TEST_F(escaping, a_span_ended_before_the_throw_and_a_span_alive_inside_a_catch_block_are_not_errors) {
