@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "logfire/record.hpp"
 #include "resource/resource.hpp"
@@ -24,17 +25,33 @@ inline constexpr std::string_view k_scope_name = "logfire";
 // back).
 class shared_attribute_bytes {
  public:
-  // The KeyValue fields (as Span.attributes) of r's shared attributes, or null when r has none.
-  const std::string* find(const span_record& r);
+  // What is kept per variant: the KeyValue fields (as Span.attributes) of its shared
+  // attributes, and the key field (KeyValue.key, its tag and length included) of each
+  // attribute before them (the call's own and logfire.msg), with the key it was made from.
+  // A variant's keys are part of what makes it (record_builder::variant_key), so its records
+  // have the same keys in the same places.
+  struct site {
+    struct key {
+      std::uint32_t key_size;  // the key's size, checked against each record's as a guard
+      std::uint32_t at;        // the field's place in key_fields
+      std::uint32_t size;      // the field's size (0 for an empty key: no field)
+      bool small;              // size <= 100: put_known_key_value() takes it
+    };
+    std::string bytes;
+    std::string key_fields;
+    std::vector<key> keys;
+  };
+  // r's variant's entry, or null when r has no shared attributes.
+  const site* find(const span_record& r);
 
  private:
   static constexpr std::size_t k_max_entries = 4096;
   static constexpr std::size_t k_max_bytes = 4u << 20;
-  std::unordered_map<std::uint64_t, std::string> bytes_;
+  std::unordered_map<std::uint64_t, site> bytes_;
   std::size_t total_ = 0;
   // The entry found last: consecutive records of one call site skip the hash lookup.
   std::uint64_t last_site_ = 0;
-  const std::string* last_ = nullptr;
+  const site* last_ = nullptr;
 };
 
 // Replaces `out` with one serialized ExportTraceServiceRequest holding `records`. With `shared`,

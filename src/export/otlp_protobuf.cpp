@@ -23,6 +23,7 @@
 
 #include "export/otlp_encoder.hpp"
 #include "export/otlp_wire.hpp"
+#include "text/bytes.hpp"
 
 #ifndef LOGFIRE_VERSION
 #define LOGFIRE_VERSION "0.0.0"
@@ -77,21 +78,77 @@ void put_link(pb_writer& w, const link& l) {
   w.close(body, 1);
 }
 
-// Span.attributes = 9: the shared ones copied as bytes when `shared` has them. Those records'
-// attribute arrays are the record builder's own (span_record::shared), whose keys and texts it
-// repaired as it made them: their UTF-8 is not checked a second time. The encoding without
-// `shared` checks everything and must give the same bytes (otlp_shared_attributes_test).
-void put_span_attributes(pb_writer& w, const span_record& r, shared_attribute_bytes* shared) {
-  const std::string* bytes = shared ? shared->find(r) : nullptr;
-  if (!bytes) {
-    put_attributes(w, 0x4A, r.attributes);
-    return;
+// A KeyValue as Span.attributes, its key field kept by the variant (`field`, n <= 100 bytes:
+// the key's tag, length and text), its value a number, a boolean or a text of at most 23
+// bytes: the same bytes as put_key_value<true>() writes. The KeyValue stays below 128 bytes, so
+// its two lengths take one byte each and are written after the value. False, having written
+// nothing, for other values.
+bool put_known_key_value(pb_writer& w, const char* field, std::size_t n, const attribute_value& v) {
+  char* const kv = w.reserve(2 + n + 2 + 2 + 23) + 1;
+  char* p = copy_bytes(kv + 1, field, n);
+  p[0] = 0x12;  // value = 2
+  char* const av = p + 1;
+  p += 2;
+  switch (v.type) {
+    case attribute_value::kind::boolean:
+      *p++ = 0x10;
+      *p++ = v.b ? 1 : 0;
+      break;
+    case attribute_value::kind::int64:
+      *p++ = 0x18;
+      p = put_varint(p, static_cast<std::uint64_t>(v.i));
+      break;
+    case attribute_value::kind::float64:
+      *p++ = 0x21;
+      p = put_fixed64(p, std::bit_cast<std::uint64_t>(v.d));
+      break;
+    case attribute_value::kind::string:
+      if (v.s.size() > 23) return false;
+      *p++ = 0x0A;
+      *p++ = static_cast<char>(v.s.size());
+      p = copy_bytes(p, v.s.data(), v.s.size());
+      break;
+    default:
+      return false;  // nothing committed
   }
-  put_attributes<true>(w, 0x4A, r.attributes.first(r.shared.first));
-  char* p = w.reserve(bytes->size());
-  std::memcpy(p, bytes->data(), bytes->size());
-  w.commit(p + bytes->size());
+  kv[-1] = 0x4A;
+  *av = static_cast<char>(p - av - 1);
+  *kv = static_cast<char>(p - kv - 1);
+  w.commit(p);
+  return true;
+}
+
+// Span.attributes = 9, for a record whose variant `s` is known: the attributes before the shared
+// ones after the key fields the variant keeps, the shared ones copied as bytes, the rest one by
+// one. Those records' attribute arrays are the record builder's own (span_record::shared),
+// whose keys and texts it repaired as it made them: their UTF-8 is not checked a second time.
+// The encoding without `shared` checks everything and must give the same bytes
+// (otlp_shared_attributes_test).
+void put_site_attributes(pb_writer& w, const span_record& r, const shared_attribute_bytes::site& s) {
+  const std::span<const attribute> own = r.attributes.first(r.shared.first);
+  const std::size_t known = std::min(own.size(), s.keys.size());
+  const shared_attribute_bytes::site::key* keys = s.keys.data();
+  const char* fields = s.key_fields.data();
+  for (std::size_t i = 0; i < known; ++i) {
+    const attribute& a = own[i];
+    // The key's size guards what the variant promises: the same keys in the same places.
+    if (!keys[i].small || keys[i].key_size != a.key.size() ||
+        !put_known_key_value(w, fields + keys[i].at, keys[i].size, a.value))
+      put_key_value<true>(w, 0x4A, a);
+  }
+  put_attributes<true>(w, 0x4A, own.subspan(known));
+  char* p = w.reserve(s.bytes.size());
+  std::memcpy(p, s.bytes.data(), s.bytes.size());
+  w.commit(p + s.bytes.size());
   put_attributes<true>(w, 0x4A, r.attributes.subspan(r.shared.first + r.shared.count));
+}
+
+// Span.attributes = 9.
+void put_span_attributes(pb_writer& w, const span_record& r, shared_attribute_bytes* shared) {
+  if (const shared_attribute_bytes::site* s = shared ? shared->find(r) : nullptr)
+    put_site_attributes(w, r, *s);
+  else
+    put_attributes(w, 0x4A, r.attributes);
 }
 
 void put_span(pb_writer& w, const span_record& r, shared_attribute_bytes* shared) {
@@ -246,7 +303,7 @@ static_assert(k_scope_name.size() < 128 && std::string_view(LOGFIRE_VERSION).siz
 
 }  // namespace
 
-const std::string* shared_attribute_bytes::find(const span_record& r) {
+const shared_attribute_bytes::site* shared_attribute_bytes::find(const span_record& r) {
   const span_record::shared_attributes& sh = r.shared;
   if (!sh.site || sh.of != r.attributes.data() || sh.count == 0 || sh.first + sh.count > r.attributes.size())
     return nullptr;
@@ -256,17 +313,26 @@ const std::string* shared_attribute_bytes::find(const span_record& r) {
     last_ = &it->second;
     return last_;
   }
-  std::string bytes;
-  pb_writer w(bytes, 0);
+  site s;
+  pb_writer w(s.bytes, 0);
   put_attributes(w, 0x4A, r.attributes.subspan(sh.first, sh.count));
-  bytes.resize(w.pos());
-  if (bytes_.size() >= k_max_entries || total_ + bytes.size() > k_max_bytes) {
+  s.bytes.resize(w.pos());
+  for (const attribute& a : r.attributes.first(sh.first)) {
+    const text key = measure(a.key);  // as the general path writes it
+    const auto at = static_cast<std::uint32_t>(s.key_fields.size());
+    s.key_fields.resize(at + text_field_size(key));
+    if (key.n) put_text_field(s.key_fields.data() + at, 0x0A, key);  // KeyValue.key = 1
+    const std::size_t size = text_field_size(key);
+    s.keys.push_back({static_cast<std::uint32_t>(a.key.size()), at, static_cast<std::uint32_t>(size), size <= 100});
+  }
+  const std::size_t size = s.bytes.size() + s.key_fields.size() + s.keys.size() * sizeof(site::key);
+  if (bytes_.size() >= k_max_entries || total_ + size > k_max_bytes) {
     bytes_.clear();
     total_ = 0;
   }
-  total_ += bytes.size();
+  total_ += size;
   last_site_ = sh.site;
-  last_ = &bytes_.emplace(sh.site, std::move(bytes)).first->second;  // a node's value never moves
+  last_ = &bytes_.emplace(sh.site, std::move(s)).first->second;  // a node's value never moves
   return last_;
 }
 

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <iterator>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -198,6 +200,67 @@ TEST(otlp_shared_attributes, attributes_left_unchecked_for_utf8_are_valid_as_the
   std::size_t most_sharing_keys = 0;
   for (const auto& [at, n] : e->first_key_at_) most_sharing_keys = std::max(most_sharing_keys, n);
   EXPECT_GE(most_sharing_keys, 39u);
+}
+
+// The encoder keeps each variant's key fields and writes the values after them: every size of
+// key and value that changes a length's width, every number's encoding, the same bytes as the
+// attribute-by-attribute encoding.
+TEST(otlp_shared_attributes, kept_key_fields_give_the_same_bytes_for_every_value) {
+  auto e = std::make_shared<comparing_exporter>();
+  auto lf = configure(quiet(e));
+  ASSERT_TRUE(lf) << lf.error();
+  const std::string key_20(20, 'k');
+  const std::string key_200(200, 'K');
+  const std::string key_98(98, 'q');  // its field is 100 bytes: the largest on the one-byte-length path
+  const std::string key_99(99, 'r');  // one more: the general path
+  const std::int64_t ints[] = {0,
+                               1,
+                               127,
+                               128,
+                               16383,
+                               16384,
+                               -1,
+                               std::numeric_limits<std::int64_t>::min(),
+                               std::numeric_limits<std::int64_t>::max()};
+  const double doubles[] = {0.0, -0.0, 1.5, std::numeric_limits<double>::quiet_NaN(),
+                            std::numeric_limits<double>::infinity()};
+  const std::uint64_t uints[] = {0, 300, std::numeric_limits<std::uint64_t>::max()};  // the last as a text
+  const std::size_t text_sizes[] = {0, 1, 16, 17, 23, 24, 100, 127, 128, 200, 16383, 16384};
+  for (std::size_t i = 0; i < 48; ++i) {
+    const std::string text(text_sizes[i % std::size(text_sizes)], static_cast<char>('a' + i % 26));
+    info("values {t}", {{"", ints[i % std::size(ints)]},
+                        {"t", text},
+                        {key_20, doubles[i % std::size(doubles)]},
+                        {key_200, i % 2 == 0},
+                        {"u", uints[i % std::size(uints)]},
+                        {key_98, text},
+                        {key_99, text}});
+  }
+  ASSERT_TRUE(force_flush());
+  shutdown();
+
+  std::lock_guard lock(e->mutex_);
+  ASSERT_FALSE(e->failed_);
+  EXPECT_GE(e->with_shared_, 48u);
+  std::size_t logs = 0;
+  for (const auto& [plain, copied] : e->bodies_) {
+    ASSERT_EQ(plain, copied) << "a kept key field, or a value written after it, differs";
+    otlp::export_request req;
+    ASSERT_TRUE(req.ParseFromString(copied));
+    for (const auto& rs : req.resource_spans())
+      for (const auto& ss : rs.scope_spans())
+        for (const auto& sp : ss.spans()) {
+          if (sp.name() != "values {t}") continue;
+          const otlp::any_value* t = find_attribute(sp, "t");
+          ASSERT_NE(t, nullptr);
+          EXPECT_EQ(t->string_value().size(), text_sizes[logs % std::size(text_sizes)]);
+          const otlp::any_value* n = find_attribute(sp, "");
+          ASSERT_NE(n, nullptr);
+          EXPECT_EQ(n->int_value(), ints[logs % std::size(ints)]);
+          ++logs;
+        }
+  }
+  EXPECT_EQ(logs, 48u);
 }
 
 TEST(otlp_shared_attributes, templates_built_at_run_time_do_not_take_the_memo_from_other_call_sites) {
