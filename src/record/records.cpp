@@ -1079,11 +1079,15 @@ bool record_builder::build_from_site(const record_fixed& fixed, byte_reader r, s
 attribute* record_builder::values_from_site(const site_layout& l, byte_reader r, std::size_t slots, arena& out) {
   auto* attrs = static_cast<attribute*>(out.allocate(sizeof(attribute) * slots, alignof(attribute)));
   std::memcpy(static_cast<void*>(attrs), l.attributes.data(), sizeof(attribute) * l.attributes.size());
-  for (std::size_t i = 0; i + 1 < l.shape_at.size(); ++i) {
+  // Read once: the stores into `attrs` below would otherwise make the compiler load them again.
+  const char* const shape = l.shape.data();
+  const std::uint32_t* const shape_at = l.shape_at.data();
+  const std::size_t pieces = l.shape_at.size() - 1;
+  for (std::size_t i = 0; i < pieces; ++i) {
     // The key's size, the key and the value's tag, against the layout's: a key of another size
     // stops at its size, so nothing past the record is read.
-    const char* piece = l.shape.data() + l.shape_at[i];
-    const std::size_t n = l.shape_at[i + 1] - l.shape_at[i];
+    const char* piece = shape + shape_at[i];
+    const std::size_t n = shape_at[i + 1] - shape_at[i];
     const auto* at = reinterpret_cast<const char*>(r.position());
     if (!same_bytes(at, piece, 4) || !same_bytes(at + 4, piece + 4, n - 4)) return nullptr;
     r.skip(n - 1);  // at the value's tag

@@ -506,16 +506,16 @@ fixed_scrub_plan scrubber::plan_fixed(std::span<const attribute> attrs, std::spa
 bool scrubber::leaves_alone(const fixed_scrub_plan& plan, std::span<const attribute> attrs) const noexcept {
   if (plan.never_alone) return false;
   // The budget as a whole: scrub_attributes charges attribute by attribute, and no charge is
-  // negative, so every step fits when the sum does.
+  // negative, so every step fits when the sum does. One pass: the sum passing the budget and a
+  // text that matches both answer no.
   std::size_t bytes = plan.key_bytes;
-  for (const std::uint32_t i : plan.texts)
-    if (attrs[i].value.type == attribute_value::kind::string) bytes += attrs[i].value.s.size();
-  if (bytes > max_scan_bytes_) return false;
-  for (const std::uint32_t i : plan.texts)
-    if (const attribute_value& v = attrs[i].value;
-        v.type == attribute_value::kind::string && !v.s.empty() && find(v.s).found)
-      return false;
-  return true;
+  for (const std::uint32_t i : plan.texts) {
+    const attribute_value& v = attrs[i].value;
+    if (v.type != attribute_value::kind::string || v.s.empty()) continue;
+    bytes += v.s.size();
+    if (bytes > max_scan_bytes_ || find(v.s).found) return false;
+  }
+  return bytes <= max_scan_bytes_;
 }
 
 void scrub_session::scrub_value(std::span<const scrub_path_segment> root, attribute_value& value,
