@@ -34,18 +34,35 @@ namespace logfire::detail::ascii {
   return true;
 }
 
-// True when no byte of [p, p + n) is 0x80 or above (eight bytes at a time): text that ASCII-only
-// fast paths can take.
+// True when no byte of [p, p + n) is 0x80 or above: text that ASCII-only fast paths can take.
+// Eight bytes at a time, the last eight overlapping what was read; below eight bytes, two
+// overlapping words or three bytes (most keys and many values are that short).
 [[nodiscard]] inline bool is_ascii(const void* p, std::size_t n) noexcept {
   const auto* b = static_cast<const unsigned char*>(p);
   std::uint64_t any = 0;
+  if (n < 8) {
+    if (n >= 4) {
+      std::uint32_t x;
+      std::uint32_t y;
+      std::memcpy(&x, b, 4);
+      std::memcpy(&y, b + n - 4, 4);
+      any = x | y;
+    } else if (n > 0) {
+      any = b[0] | b[n / 2] | b[n - 1];
+    }
+    return (any & 0x80808080u) == 0;
+  }
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     std::uint64_t w;
     std::memcpy(&w, b + i, 8);
     any |= w;
   }
-  for (; i < n; ++i) any |= b[i];
+  if (i < n) {
+    std::uint64_t w;
+    std::memcpy(&w, b + n - 8, 8);
+    any |= w;
+  }
   return (any & 0x8080808080808080ull) == 0;
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "text/ascii.hpp"
 #include "text/bytes.hpp"
 
 namespace {
@@ -238,6 +239,23 @@ TEST(Utf8, ShortTextsSeeAHighByteAtEveryPosition) {
         EXPECT_FALSE(logfire::detail::is_short_ascii(t)) << n << " " << at;
         EXPECT_TRUE(is_valid_utf8(t)) << n << " " << at;
       }
+    }
+  }
+}
+
+// ascii::is_ascii() reads short texts in overlapping words and long ones eight bytes at a time
+// with an overlapping last word: a high byte at any position of any length is seen.
+TEST(Utf8, AsciiTestSeesAHighByteAtEveryPositionOfEveryLength) {
+  for (std::size_t n = 0; n <= 40; ++n) {
+    const std::string ascii(n, 'a');
+    EXPECT_TRUE(logfire::detail::ascii::is_ascii(ascii.data(), n)) << n;
+    for (std::size_t at = 0; at < n; ++at) {
+      std::string t = ascii;
+      t[at] = '\x80';
+      EXPECT_FALSE(logfire::detail::ascii::is_ascii(t.data(), n)) << n << " " << at;
+      // Bytes past the end are not read as part of the text.
+      std::string past = ascii + "\xff";
+      EXPECT_TRUE(logfire::detail::ascii::is_ascii(past.data(), n)) << n;
     }
   }
 }
