@@ -34,24 +34,34 @@ namespace logfire::detail::ascii {
   return true;
 }
 
-// True when no byte of [p, p + n) is 0x80 or above: text that ASCII-only fast paths can take.
-// Eight bytes at a time, the last eight overlapping what was read; below eight bytes, two
-// overlapping words or three bytes (most keys and many values are that short).
-[[nodiscard]] inline bool is_ascii(const void* p, std::size_t n) noexcept {
-  const auto* b = static_cast<const unsigned char*>(p);
-  std::uint64_t any = 0;
-  if (n < 8) {
-    if (n >= 4) {
-      std::uint32_t x;
-      std::uint32_t y;
-      std::memcpy(&x, b, 4);
-      std::memcpy(&y, b + n - 4, 4);
-      any = x | y;
-    } else if (n > 0) {
-      any = b[0] | b[n / 2] | b[n - 1];
-    }
-    return (any & 0x80808080u) == 0;
+// The bytes of [b, b + n), n <= 16, OR-ed together into a word (some of them twice): two
+// overlapping loads, or three bytes below four, and no loop over the bytes.
+[[nodiscard]] inline std::uint64_t short_bits(const unsigned char* b, std::size_t n) noexcept {
+  if (n >= 8) {
+    std::uint64_t x;
+    std::uint64_t y;
+    std::memcpy(&x, b, 8);
+    std::memcpy(&y, b + n - 8, 8);
+    return x | y;
   }
+  if (n >= 4) {
+    std::uint32_t x;
+    std::uint32_t y;
+    std::memcpy(&x, b, 4);
+    std::memcpy(&y, b + n - 4, 4);
+    return x | y;
+  }
+  return n > 0 ? static_cast<std::uint64_t>(b[0] | b[n / 2] | b[n - 1]) : 0;
+}
+
+// True when no byte of [p, p + n) is 0x80 or above: text that ASCII-only fast paths can take.
+// Up to 16 bytes with short_bits() (most keys and many values are that short); past that eight
+// bytes at a time, the last eight overlapping what was read.
+[[nodiscard]] inline bool is_ascii(const void* p, std::size_t n) noexcept {
+  constexpr std::uint64_t high = 0x8080808080808080ull;
+  const auto* b = static_cast<const unsigned char*>(p);
+  if (n <= 16) return (short_bits(b, n) & high) == 0;
+  std::uint64_t any = 0;
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     std::uint64_t w;
@@ -63,7 +73,7 @@ namespace logfire::detail::ascii {
     std::memcpy(&w, b + n - 8, 8);
     any |= w;
   }
-  return (any & 0x8080808080808080ull) == 0;
+  return (any & high) == 0;
 }
 
 // 0..15 for a hex digit (either case), -1 otherwise.

@@ -19,6 +19,8 @@
 #include <string>
 #include <string_view>
 
+#include "text/ascii.hpp"
+
 namespace logfire::detail {
 
 // U+FFFD REPLACEMENT CHARACTER in UTF-8.
@@ -66,23 +68,7 @@ inline constexpr std::uint64_t utf8_high_bits = 0x8080808080808080ull;
 
 // Whether `s`, at most 16 bytes, is ASCII: two overlapping loads, no loop over the bytes.
 [[nodiscard]] inline bool is_short_ascii(std::string_view s) noexcept {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const std::size_t n = s.size();
-  std::uint64_t a = 0;
-  std::uint64_t b = 0;
-  if (n >= 8) {
-    std::memcpy(&a, p, 8);
-    std::memcpy(&b, p + n - 8, 8);
-  } else if (n >= 4) {
-    std::uint32_t x;
-    std::uint32_t y;
-    std::memcpy(&x, p, 4);
-    std::memcpy(&y, p + n - 4, 4);
-    a = x | y;
-  } else if (n > 0) {
-    a = p[0] | p[n / 2] | p[n - 1];
-  }
-  return ((a | b) & utf8_high_bits) == 0;
+  return (ascii::short_bits(reinterpret_cast<const unsigned char*>(s.data()), s.size()) & utf8_high_bits) == 0;
 }
 
 // True when `s` is well-formed UTF-8. Pure ASCII, the common case, is recognised inline 16
