@@ -319,18 +319,18 @@ const shared_attribute_bytes::site* shared_attribute_bytes::find(const span_reco
   s.bytes.resize(w.pos());
   for (const attribute& a : r.attributes.first(sh.first)) {
     const text key = measure(a.key);  // as the general path writes it
+    const std::size_t field = text_field_size(key);
     const auto at = static_cast<std::uint32_t>(s.key_fields.size());
-    s.key_fields.resize(at + text_field_size(key));
+    s.key_fields.resize(at + field);
     if (key.n) put_text_field(s.key_fields.data() + at, 0x0A, key);  // KeyValue.key = 1
-    const std::size_t size = text_field_size(key);
-    s.keys.push_back({static_cast<std::uint32_t>(a.key.size()), at, static_cast<std::uint32_t>(size), size <= 100});
+    s.keys.push_back({static_cast<std::uint32_t>(a.key.size()), at, static_cast<std::uint32_t>(field), field <= 100});
   }
-  const std::size_t size = s.bytes.size() + s.key_fields.size() + s.keys.size() * sizeof(site::key);
-  if (bytes_.size() >= k_max_entries || total_ + size > k_max_bytes) {
+  const std::size_t kept = s.bytes.size() + s.key_fields.size() + s.keys.size() * sizeof(site::key);
+  if (bytes_.size() >= k_max_entries || total_ + kept > k_max_bytes) {
     bytes_.clear();
     total_ = 0;
   }
-  total_ += size;
+  total_ += kept;
   last_site_ = sh.site;
   last_ = &bytes_.emplace(sh.site, std::move(s)).first->second;  // a node's value never moves
   return last_;
