@@ -35,7 +35,6 @@ class shared_attribute_bytes {
       std::uint32_t key_size;  // the key's size, checked against each record's as a guard
       std::uint32_t at;        // the field's place in key_fields
       std::uint32_t size;      // the field's size (0 for an empty key: no field)
-      bool small;              // size <= 100: put_known_key_value() takes it
     };
     std::string bytes;
     std::string key_fields;

@@ -78,11 +78,14 @@ void put_link(pb_writer& w, const link& l) {
   w.close(body, 1);
 }
 
-// A KeyValue as Span.attributes, its key field kept by the variant (`field`, n <= 100 bytes:
-// the key's tag, length and text), its value a number, a boolean or a text of at most 23
-// bytes: the same bytes as put_key_value<true>() writes. The KeyValue stays below 128 bytes, so
-// its two lengths take one byte each and are written after the value. False, having written
-// nothing, for other values.
+// The largest kept key field put_known_key_value() takes.
+constexpr std::size_t k_max_known_field = 100;
+
+// A KeyValue as Span.attributes, its key field kept by the variant (`field`, n <=
+// k_max_known_field bytes: the key's tag, length and text), its value a number, a boolean or a
+// text of at most 23 bytes: the same bytes as put_key_value<true>() writes. The KeyValue stays
+// below 128 bytes, so its two lengths take one byte each and are written after the value.
+// False, having written nothing, for other values.
 bool put_known_key_value(pb_writer& w, const char* field, std::size_t n, const attribute_value& v) {
   char* const kv = w.reserve(2 + n + 2 + 2 + 23) + 1;
   char* p = copy_bytes(kv + 1, field, n);
@@ -132,7 +135,7 @@ void put_site_attributes(pb_writer& w, const span_record& r, const shared_attrib
   for (std::size_t i = 0; i < known; ++i) {
     const attribute& a = own[i];
     // The key's size guards what the variant promises: the same keys in the same places.
-    if (!keys[i].small || keys[i].key_size != a.key.size() ||
+    if (keys[i].size > k_max_known_field || keys[i].key_size != a.key.size() ||
         !put_known_key_value(w, fields + keys[i].at, keys[i].size, a.value))
       put_key_value<true>(w, 0x4A, a);
   }
@@ -323,7 +326,7 @@ const shared_attribute_bytes::site* shared_attribute_bytes::find(const span_reco
     const auto at = static_cast<std::uint32_t>(s.key_fields.size());
     s.key_fields.resize(at + field);
     if (key.n) put_text_field(s.key_fields.data() + at, 0x0A, key);  // KeyValue.key = 1
-    s.keys.push_back({static_cast<std::uint32_t>(a.key.size()), at, static_cast<std::uint32_t>(field), field <= 100});
+    s.keys.push_back({static_cast<std::uint32_t>(a.key.size()), at, static_cast<std::uint32_t>(field)});
   }
   const std::size_t kept = s.bytes.size() + s.key_fields.size() + s.keys.size() * sizeof(site::key);
   if (bytes_.size() >= k_max_entries || total_ + kept > k_max_bytes) {

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "text/bytes.hpp"
+
 namespace logfire::detail::ascii {
 
 // `s` without leading and trailing ASCII whitespace (space, \t, \n, \v, \f, \r).
@@ -34,33 +36,13 @@ namespace logfire::detail::ascii {
   return true;
 }
 
-// The bytes of [b, b + n), n <= 16, OR-ed together into a word (some of them twice): two
-// overlapping loads, or three bytes below four, and no loop over the bytes.
-[[nodiscard]] inline std::uint64_t short_bits(const unsigned char* b, std::size_t n) noexcept {
-  if (n >= 8) {
-    std::uint64_t x;
-    std::uint64_t y;
-    std::memcpy(&x, b, 8);
-    std::memcpy(&y, b + n - 8, 8);
-    return x | y;
-  }
-  if (n >= 4) {
-    std::uint32_t x;
-    std::uint32_t y;
-    std::memcpy(&x, b, 4);
-    std::memcpy(&y, b + n - 4, 4);
-    return x | y;
-  }
-  return n > 0 ? static_cast<std::uint64_t>(b[0] | b[n / 2] | b[n - 1]) : 0;
-}
-
 // True when no byte of [p, p + n) is 0x80 or above: text that ASCII-only fast paths can take.
-// Up to 16 bytes with short_bits() (most keys and many values are that short); past that eight
+// Up to 16 bytes with or_short() (most keys and many values are that short); past that eight
 // bytes at a time, the last eight overlapping what was read.
 [[nodiscard]] inline bool is_ascii(const void* p, std::size_t n) noexcept {
   constexpr std::uint64_t high = 0x8080808080808080ull;
   const auto* b = static_cast<const unsigned char*>(p);
-  if (n <= 16) return (short_bits(b, n) & high) == 0;
+  if (n <= 16) return (or_short(static_cast<const char*>(p), n) & high) == 0;
   std::uint64_t any = 0;
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {

@@ -32,6 +32,22 @@ struct ends {
 
 }  // namespace bytes_detail
 
+// The `n` <= 16 bytes at `in` OR-ed together into one word (some of them twice), read as
+// copy_short() reads them: a test of one bit in every byte at once (ASCII: no 0x80 bit).
+inline std::uint64_t or_short(const char* in, std::size_t n) noexcept {
+  using namespace bytes_detail;
+  if (n >= 8) {
+    const auto e = ends<std::uint64_t>::read(in, n);
+    return e.first | e.last;
+  }
+  if (n >= 4) {
+    const auto e = ends<std::uint32_t>::read(in, n);
+    return e.first | e.last;
+  }
+  const auto byte = [in](std::size_t i) { return static_cast<std::uint64_t>(static_cast<unsigned char>(in[i])); };
+  return n > 0 ? byte(0) | byte(n / 2) | byte(n - 1) : 0;
+}
+
 // Copies `n` <= 16 bytes from `in` to `out` as two overlapping moves; returns out + n.
 inline char* copy_short(char* out, const char* in, std::size_t n) noexcept {
   using namespace bytes_detail;

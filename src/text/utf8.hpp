@@ -19,7 +19,7 @@
 #include <string>
 #include <string_view>
 
-#include "text/ascii.hpp"
+#include "text/bytes.hpp"
 
 namespace logfire::detail {
 
@@ -68,7 +68,7 @@ inline constexpr std::uint64_t utf8_high_bits = 0x8080808080808080ull;
 
 // Whether `s`, at most 16 bytes, is ASCII: two overlapping loads, no loop over the bytes.
 [[nodiscard]] inline bool is_short_ascii(std::string_view s) noexcept {
-  return (ascii::short_bits(reinterpret_cast<const unsigned char*>(s.data()), s.size()) & utf8_high_bits) == 0;
+  return (or_short(s.data(), s.size()) & utf8_high_bits) == 0;
 }
 
 // True when `s` is well-formed UTF-8. Pure ASCII, the common case, is recognised inline 16
