@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <limits>
@@ -51,6 +52,13 @@ std::optional<cpu_times> parse_cpu_times(std::string_view stat) noexcept {
     return t;
   }
   return std::nullopt;
+}
+
+std::optional<double> busy_fraction(const cpu_times& before, const cpu_times& now) noexcept {
+  if (now.total <= before.total) return std::nullopt;
+  const double total = static_cast<double>(now.total - before.total);
+  const double idle = now.idle > before.idle ? static_cast<double>(now.idle - before.idle) : 0.0;
+  return std::clamp(1.0 - idle / total, 0.0, 1.0);
 }
 
 std::optional<memory_info> parse_meminfo(std::string_view text) noexcept {

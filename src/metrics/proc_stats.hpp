@@ -19,6 +19,12 @@ struct cpu_times {
 // The first line starting with "cpu " in `stat` (the file's text).
 std::optional<cpu_times> parse_cpu_times(std::string_view stat) noexcept;
 
+// The busy share of the CPUs' time between two readings, between 0 and 1; nullopt when no tick
+// passed between them (or the counters went back: another boot's file, a restored container).
+// The kernel's iowait may decrease between readings (Documentation/filesystems/proc.rst), so an
+// idle time that went back counts as no idle time rather than losing the reading.
+std::optional<double> busy_fraction(const cpu_times& before, const cpu_times& now) noexcept;
+
 struct memory_info {
   std::uint64_t total_kb = 0;
   std::uint64_t available_kb = 0;

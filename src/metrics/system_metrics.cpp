@@ -61,11 +61,8 @@ void register_all() {
       [st](observer& o) {
         const auto now = detail::proc::parse_cpu_times(detail::proc::read_file("/proc/stat"));
         if (!now) return;
-        if (st->cpu && now->total > st->cpu->total && now->idle >= st->cpu->idle) {
-          const double total = static_cast<double>(now->total - st->cpu->total);
-          const double idle = static_cast<double>(now->idle - st->cpu->idle);
-          o.observe(std::clamp(1.0 - idle / total, 0.0, 1.0));
-        }
+        if (st->cpu)
+          if (const auto busy = detail::proc::busy_fraction(*st->cpu, *now)) o.observe(*busy);
         st->cpu = now;
       },
       {.unit = "1", .description = "Average CPU usage across all cores, as a fraction between 0 and 1."})

@@ -35,6 +35,17 @@ TEST(proc_parsers, malformed_cpu_lines_are_rejected) {
   EXPECT_EQ(sat->total, 18446744073709551615u);
 }
 
+TEST(proc_parsers, busy_fraction_between_two_readings) {
+  EXPECT_DOUBLE_EQ(*proc::busy_fraction({100, 80}, {200, 155}), 0.25);
+  EXPECT_DOUBLE_EQ(*proc::busy_fraction({100, 80}, {200, 80}), 1.0);
+  EXPECT_DOUBLE_EQ(*proc::busy_fraction({100, 80}, {200, 180}), 0.0);
+  // iowait went back (the kernel allows it): the reading is kept, with no idle time.
+  EXPECT_DOUBLE_EQ(*proc::busy_fraction({100, 80}, {110, 79}), 1.0);
+  EXPECT_DOUBLE_EQ(*proc::busy_fraction({100, 80}, {110, 200}), 0.0);  // clamped
+  EXPECT_FALSE(proc::busy_fraction({100, 80}, {100, 80}));             // no tick passed
+  EXPECT_FALSE(proc::busy_fraction({100, 80}, {90, 70}));              // counters went back
+}
+
 TEST(proc_parsers, meminfo) {
   const auto m = proc::parse_meminfo(
       "MemTotal:       16000000 kB\nMemFree:  1000 kB\nMemAvailable:    4000000 kB\nSwapTotal: 2000 kB\n"
@@ -69,9 +80,18 @@ TEST(system_metrics, the_basic_set_is_reported) {
   logfire::instrument_system_metrics();
   logfire::instrument_system_metrics();  // idempotent: one set of callbacks
   r.collect();                           // the first round sets the baselines of the utilizations
-  // Burn a little CPU so the process's utilization is above zero.
+  const auto before = proc::parse_cpu_times(proc::read_file("/proc/stat"));  // at or after the baseline
+  ASSERT_TRUE(before);
+  // Burn a little CPU so the process's utilization is above zero, and go on until /proc/stat's
+  // counters have moved: they advance in clock ticks, and a collection within the same tick has no
+  // interval to report system.cpu.simple_utilization over (bounded: a tick is 1-10 ms).
   volatile double x = 0;
-  for (int i = 0; i < 3'000'000; ++i) x = x + i * 0.5;
+  for (int round = 0; round < 10'000; ++round) {
+    for (int i = 0; i < 300'000; ++i) x = x + i * 0.5;
+    const auto now = proc::parse_cpu_times(proc::read_file("/proc/stat"));
+    ASSERT_TRUE(now);
+    if (now->total > before->total) break;  // the collection below reads this value or a later one
+  }
   auto b = r.collect();
   for (const char* name : {"process.cpu.utilization", "system.cpu.simple_utilization", "system.memory.utilization",
                            "system.swap.utilization", "system.cpu.load_average.1m", "system.process.count"}) {
