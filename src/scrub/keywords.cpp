@@ -15,25 +15,12 @@
 namespace logfire::detail {
 namespace {
 
-constexpr std::uint8_t k_underscore = 26, k_dot = 27, k_space = 28, k_dash = 29, k_other = 30;
+using namespace keyword_symbols;
 constexpr std::uint16_t k_has_output = 0x8000;  // flag on a delta_ entry: the target state reports matches
 
 // The letter pairs the SSE2 filter (pair_starts) looks for: every default literal starts with one.
 constexpr std::string_view k_filter_pairs[] = {"pa", "pr", "py", "my", "se", "so", "ss", "au",
                                                "ap", "cr", "co", "cs", "lo", "xs", "jw"};
-
-constexpr std::array<std::uint8_t, 128> make_ascii_classes() {
-  std::array<std::uint8_t, 128> t{};
-  for (auto& c : t) c = k_other;
-  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::uint8_t>(c - 'a');
-  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::uint8_t>(c - 'A');
-  t['_'] = k_underscore;
-  t['.'] = k_dot;
-  t[' '] = k_space;
-  t['-'] = k_dash;
-  return t;
-}
-constexpr std::array<std::uint8_t, 128> k_ascii_class = make_ascii_classes();
 
 std::uint8_t class_of(char c) {
   return k_ascii_class[static_cast<unsigned char>(c) & 0x7F];
@@ -390,16 +377,9 @@ keyword_match keyword_matcher::find(std::string_view text) const noexcept {
   // Non-ASCII text may hold letters Python folds onto ASCII ones (U+017F matches 's', ...): only
   // the automaton knows those.
   if (!ascii::is_ascii(p, n)) return find_with_automaton(text);
-  if (n < 17 || !pair_filter_) {
-    // The classes of the two symbols before p[i + 2] stay in registers: one table load a byte.
-    std::size_t a = k_ascii_class[p[0]], b = k_ascii_class[p[1]];
-    for (std::size_t i = 0; i + 2 < n; ++i) {
-      const std::size_t c = k_ascii_class[p[i + 2]];
-      if (starts_[a * k_classes + b] >> c & 1u)
-        if (const keyword_match m = find_at(text, i); m.found) return m;
-      a = b;
-      b = c;
-    }
+  if (n <= k_short_text || !pair_filter_) {
+    for (std::size_t i = first_candidate(p, n, 0); i < n; i = first_candidate(p, n, i + 1))
+      if (const keyword_match m = find_at(text, i); m.found) return m;
     return {};
   }
 #if defined(__SSE2__)

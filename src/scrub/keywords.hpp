@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "text/ascii.hpp"
+
 namespace logfire::detail {
 
 struct default_pattern {
@@ -51,6 +53,23 @@ inline constexpr std::array<default_pattern, 18> k_default_patterns{{
 // A bit per default pattern (bit i = k_default_patterns[i]).
 inline constexpr std::uint32_t k_all_default_patterns = (1u << k_default_patterns.size()) - 1;
 
+// The symbols the matcher reads, for ASCII bytes: a-z and A-Z (0..25), '_', '.', ' ', '-', and
+// everything else.
+namespace keyword_symbols {
+inline constexpr std::uint8_t k_underscore = 26, k_dot = 27, k_space = 28, k_dash = 29, k_other = 30;
+inline constexpr std::array<std::uint8_t, 128> k_ascii_class = [] {
+  std::array<std::uint8_t, 128> t{};
+  for (auto& c : t) c = k_other;
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::uint8_t>(c - 'a');
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::uint8_t>(c - 'A');
+  t['_'] = k_underscore;
+  t['.'] = k_dot;
+  t[' '] = k_space;
+  t['-'] = k_dash;
+  return t;
+}();
+}  // namespace keyword_symbols
+
 struct keyword_match {
   bool found = false;
   std::uint8_t pattern = 0;  // index into k_default_patterns
@@ -70,6 +89,17 @@ class keyword_matcher {
 
   [[nodiscard]] bool empty() const noexcept { return literals_ == 0; }
 
+  // False when find() would find nothing in `text` for certain without walking the trie: no
+  // keyword is enabled, the text is shorter than every keyword, or it is short ASCII text where
+  // no three symbols start a literal. True otherwise, and find() decides. Inline, for callers
+  // that test many short values and call find() only for the few that may hold a keyword.
+  [[nodiscard]] bool may_hold(std::string_view text) const noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+    const std::size_t n = text.size();
+    if (literals_ == 0 || n < 3) return false;
+    return n > k_short_text || !ascii::is_ascii(p, n) || first_candidate(p, n, 0) < n;
+  }
+
  private:
   // Symbols the automaton reads: a-z (0..25), '_', '.', ' ', '-', and everything else.
   static constexpr int k_classes = 32;
@@ -79,8 +109,27 @@ class keyword_matcher {
     std::uint8_t symbols;  // length of the literal, in symbols
   };
 
+  // Texts up to this long are searched position by position; longer ASCII text, 16 positions
+  // at a time by the SSE2 filter.
+  static constexpr std::size_t k_short_text = 16;
+
   // Whether the three ASCII symbols at p start some literal.
   bool may_start(const unsigned char* p) const noexcept;
+  // The first position at or after `from` where three ASCII symbols of p[0..n) start some
+  // literal; n when there is none.
+  std::size_t first_candidate(const unsigned char* p, std::size_t n, std::size_t from) const noexcept {
+    using keyword_symbols::k_ascii_class;
+    if (from + 2 >= n) return n;
+    // The classes of the two symbols before p[i + 2] stay in registers: one table load a byte.
+    std::size_t a = k_ascii_class[p[from]], b = k_ascii_class[p[from + 1]];
+    for (std::size_t i = from; i + 2 < n; ++i) {
+      const std::size_t c = k_ascii_class[p[i + 2]];
+      if (starts_[a * k_classes + b] >> c & 1u) return i;
+      a = b;
+      b = c;
+    }
+    return n;
+  }
   // The literals starting at `at`, checked; the one listed first wins.
   keyword_match find_at(std::string_view text, std::size_t at) const noexcept;
 

@@ -513,7 +513,9 @@ bool scrubber::leaves_alone(const fixed_scrub_plan& plan, std::span<const attrib
     const attribute_value& v = attrs[i].value;
     if (v.type != attribute_value::kind::string || v.s.empty()) continue;
     bytes += v.s.size();
-    if (bytes > max_scan_bytes_ || find(v.s).found) return false;
+    if (bytes > max_scan_bytes_) return false;
+    // Most values are short and hold no keyword's first letters: no search is started for them.
+    if ((extras_ || keywords_.may_hold(v.s)) && find(v.s).found) return false;
   }
   return bytes <= max_scan_bytes_;
 }

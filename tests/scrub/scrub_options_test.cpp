@@ -71,6 +71,53 @@ TEST(default_patterns, the_ascii_filter_and_the_automaton_agree) {
   }
 }
 
+// may_hold() lets a caller skip find(): it may say true of text holding no keyword, never false
+// of text holding one (the automaton, whatever the text, is the reference).
+TEST(default_patterns, may_hold_is_false_only_where_nothing_is_found) {
+  const keyword_matcher all;
+  const keyword_matcher some((1u << 16) | (1u << 4));  // jwt and auth only
+  const keyword_matcher none(0);
+  std::vector<std::string> texts;
+  for (const auto& c : k_python_cases) texts.emplace_back(c.text);
+  // Every keyword at every place of a short text, in both cases, cut short too.
+  for (const auto& p : k_default_patterns)
+    for (std::size_t pad = 0; pad + p.name.size() <= 18; ++pad)
+      for (std::size_t cut = 0; cut <= 2; ++cut) {
+        std::string name(p.name.substr(0, p.name.size() - cut));
+        texts.push_back(std::string(pad, 'x') + name);
+        texts.push_back(std::string(pad, '-') + name + "_1");
+        for (auto& ch : name) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        texts.push_back(std::string(pad, ' ') + name);
+      }
+  // Every text of three and four symbols over the keywords' letters and separators.
+  const std::string_view alphabet = "pasworduthjxscek_-. 1";
+  for (const char a : alphabet)
+    for (const char b : alphabet)
+      for (const char c : alphabet) {
+        texts.push_back({a, b, c});
+        for (const char d : alphabet) texts.push_back({a, b, c, d});
+      }
+  // Letters Python folds onto ASCII ones ("ſecret", "jwt" with a Kelvin sign elsewhere).
+  for (const char* rest : {"ecret", "ession", "ocial_security", "sn"}) texts.push_back(std::string("\xC5\xBF") + rest);
+  texts.emplace_back("\xE2\x84\xAA jwt");
+  std::size_t skipped = 0;
+  for (const keyword_matcher* m : {&all, &some, &none})
+    for (const auto& t : texts) {
+      if (m->may_hold(t)) continue;
+      ++skipped;
+      EXPECT_FALSE(m->find_with_automaton(t).found) << t;
+      EXPECT_FALSE(m->find(t).found) << t;
+    }
+  EXPECT_GT(skipped, texts.size());  // it does skip most of them
+  // Ordinary short values start no search.
+  for (const std::string_view v : {"u-42", "12.5", "GET", "200", "checkout", "hello world", "ok"})
+    EXPECT_FALSE(all.may_hold(v)) << v;
+  EXPECT_TRUE(all.may_hold("my password"));
+  EXPECT_TRUE(all.may_hold(std::string(17, 'x')));  // longer text: find() decides
+  EXPECT_FALSE(none.may_hold("password"));
+  EXPECT_FALSE(some.may_hold("password"));
+}
+
 TEST(default_patterns, are_logfires_in_logfires_order) {
   std::vector<std::string_view> names;
   for (const auto& p : k_default_patterns) names.push_back(p.name);

@@ -253,6 +253,24 @@ TEST(scrub_pipeline, every_record_of_a_call_site_is_scrubbed_key_by_key_as_the_f
   EXPECT_EQ(seen, 6);
 }
 
+// A value only a user's pattern matches is scrubbed in every record of its call site: the
+// records built from the site's layout too, which skip the search for values where no default
+// keyword can start (the user's patterns are searched all the same).
+TEST(scrub_pipeline, a_value_only_a_user_pattern_matches_is_scrubbed_in_every_record) {
+  otlp_receiver rx;
+  ASSERT_TRUE(rx.start());
+  auto spans = run(rx, to(rx, {.extra_patterns = {"iban"}}), [] {
+    for (int i = 0; i < 4; ++i) logfire::info("transfer {i}", {{"to", "IBAN DE12"}, {"i", i}});
+  });
+  int seen = 0;
+  for (const auto& sp : spans) {
+    if (sp.name() != "transfer {i}") continue;
+    ++seen;
+    EXPECT_EQ(str(sp, "to"), "[Scrubbed due to 'iban']");
+  }
+  EXPECT_EQ(seen, 4);
+}
+
 TEST(scrub_pipeline, environment_variables) {
   // configure() reads the process environment here (only the LOGFIRE_SCRUBBING* variables set).
   ::setenv("LOGFIRE_SCRUBBING_SAFE_KEYS", "session_id", 1);
