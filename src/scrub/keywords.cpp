@@ -365,7 +365,7 @@ inline unsigned pair_starts(const unsigned char* p) noexcept {
 #endif
 
 inline bool keyword_matcher::may_start(const unsigned char* p) const noexcept {
-  return starts_[k_ascii_class[p[0]] * k_classes + k_ascii_class[p[1]]] >> k_ascii_class[p[2]] & 1u;
+  return starts_literal(k_ascii_class[p[0]], k_ascii_class[p[1]], k_ascii_class[p[2]]);
 }
 
 keyword_match keyword_matcher::find(std::string_view text) const noexcept {

@@ -101,7 +101,7 @@ class keyword_matcher {
   }
 
  private:
-  // Symbols the automaton reads: a-z (0..25), '_', '.', ' ', '-', and everything else.
+  // The symbols' classes (keyword_symbols), rounded up to the bits of one starts_ word.
   static constexpr int k_classes = 32;
 
   struct output {
@@ -113,6 +113,10 @@ class keyword_matcher {
   // at a time by the SSE2 filter.
   static constexpr std::size_t k_short_text = 16;
 
+  // Whether symbols of the classes a, b, c, in that order, start some literal.
+  bool starts_literal(std::size_t a, std::size_t b, std::size_t c) const noexcept {
+    return starts_[a * k_classes + b] >> c & 1u;
+  }
   // Whether the three ASCII symbols at p start some literal.
   bool may_start(const unsigned char* p) const noexcept;
   // The first position at or after `from` where three ASCII symbols of p[0..n) start some
@@ -124,7 +128,7 @@ class keyword_matcher {
     std::size_t a = k_ascii_class[p[from]], b = k_ascii_class[p[from + 1]];
     for (std::size_t i = from; i + 2 < n; ++i) {
       const std::size_t c = k_ascii_class[p[i + 2]];
-      if (starts_[a * k_classes + b] >> c & 1u) return i;
+      if (starts_literal(a, b, c)) return i;
       a = b;
       b = c;
     }
