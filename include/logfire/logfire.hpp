@@ -48,6 +48,10 @@ struct span_options {
   // current while the thread goes on with other things. Default true.
   bool current = true;
 };
+// The defaults as one constant, the default argument of the calls that take span_options or
+// log_options: a call passes its address and builds no temporary (a `= {}` default is built at
+// every call, before the level test, even when the record is filtered out).
+inline constexpr span_options k_default_span_options{};
 
 struct log_options {
   std::initializer_list<std::string_view> tags{};
@@ -56,6 +60,7 @@ struct log_options {
   const std::exception* exception = nullptr;
   span_context parent{};
 };
+inline constexpr log_options k_default_log_options{};  // as k_default_span_options
 
 namespace detail {
 struct thread_state;
@@ -138,7 +143,8 @@ struct span_state {
 // compiler warns.
 class [[nodiscard]] span {
  public:
-  [[nodiscard]] span(std::string_view msg_template, std::initializer_list<arg> args = {}, const span_options& opts = {},
+  [[nodiscard]] span(std::string_view msg_template, std::initializer_list<arg> args = {},
+                     const span_options& opts = k_default_span_options,
                      source_location loc = source_location::current()) noexcept;
   span(span&& other) noexcept;
   span& operator=(span&& other) noexcept;
@@ -219,7 +225,7 @@ void emit_tagged_log(level lvl, std::string_view msg_template, std::initializer_
                      const source_location& loc, array_view<const std::string_view> extra_tags) noexcept;
 // The enabled branch of LOGFIRE_LOG: logfire::log()'s defaults, without its level test.
 inline void emit_log_with_defaults(level lvl, std::string_view msg_template, std::initializer_list<arg> args = {},
-                                   const log_options& opts = {},
+                                   const log_options& opts = k_default_log_options,
                                    source_location loc = source_location::current()) noexcept {
   emit_log(lvl, msg_template, args, opts, loc);
 }
@@ -227,7 +233,8 @@ inline void emit_log_with_defaults(level lvl, std::string_view msg_template, std
 
 // A log: a zero-duration record with `logfire.span_type = "log"`, child of the current span.
 inline void log(level lvl, std::string_view msg_template, std::initializer_list<arg> args = {},
-                const log_options& opts = {}, source_location loc = source_location::current()) noexcept {
+                const log_options& opts = k_default_log_options,
+                source_location loc = source_location::current()) noexcept {
   if (static_cast<std::uint8_t>(lvl) < detail::min_level()) [[unlikely]] {
     detail::count_filtered();
     return;
@@ -235,10 +242,11 @@ inline void log(level lvl, std::string_view msg_template, std::initializer_list<
   detail::emit_log(lvl, msg_template, args, opts, loc);
 }
 
-#define LOGFIRE_DEFINE_LEVEL_FUNCTION(name)                                                                           \
-  inline void name(std::string_view msg_template, std::initializer_list<arg> args = {}, const log_options& opts = {}, \
-                   source_location loc = source_location::current()) noexcept {                                       \
-    log(level::name, msg_template, args, opts, loc);                                                                  \
+#define LOGFIRE_DEFINE_LEVEL_FUNCTION(name)                                             \
+  inline void name(std::string_view msg_template, std::initializer_list<arg> args = {}, \
+                   const log_options& opts = k_default_log_options,                     \
+                   source_location loc = source_location::current()) noexcept {         \
+    log(level::name, msg_template, args, opts, loc);                                    \
   }
 LOGFIRE_DEFINE_LEVEL_FUNCTION(trace)
 LOGFIRE_DEFINE_LEVEL_FUNCTION(debug)
@@ -363,13 +371,14 @@ class handle {
 
   // logfire::span through this handle.
   [[nodiscard]] logfire::span span(std::string_view msg_template, std::initializer_list<arg> args = {},
-                                   const span_options& opts = {},
+                                   const span_options& opts = k_default_span_options,
                                    source_location loc = source_location::current()) const noexcept {
     return logfire::span(d_, msg_template, args, opts, loc);
   }
 
   void log(logfire::level lvl, std::string_view msg_template, std::initializer_list<arg> args = {},
-           const log_options& opts = {}, source_location loc = source_location::current()) const noexcept {
+           const log_options& opts = k_default_log_options,
+           source_location loc = source_location::current()) const noexcept {
     if (static_cast<std::uint8_t>(lvl) < detail::min_level()) [[unlikely]] {
       detail::count_filtered();
       return;
@@ -378,8 +387,9 @@ class handle {
   }
 
 #define LOGFIRE_DEFINE_HANDLE_LEVEL(name)                                                                      \
-  void name(std::string_view msg_template, std::initializer_list<arg> args = {}, const log_options& opts = {}, \
-            source_location loc = source_location::current()) const noexcept {                                 \
+  void name(std::string_view msg_template, std::initializer_list<arg> args = {},                               \
+            const log_options& opts = k_default_log_options, source_location loc = source_location::current()) \
+      const noexcept {                                                                                         \
     log(logfire::level::name, msg_template, args, opts, loc);                                                  \
   }
   LOGFIRE_DEFINE_HANDLE_LEVEL(trace)
