@@ -26,7 +26,8 @@
 // buffered until it ends, then dropped and counted). Each span is a root: one trace per span.
 // --attributes is 4 (bench_core's span) or 12 (bench_scrub's record: ids, amounts, a route, a
 // JSON cart, free text; with --matches=2 a password and a cookie in it); --scrubbing on (the
-// default, as configure() does) or off.
+// default, as configure() does) or off. --ring sets options::limits::ring_bytes (each thread's
+// ring segment; default 1 MiB).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -54,6 +55,7 @@ struct args {
   int matches = 0;
   bool scrubbing = true;
   std::string overflow = "drop";
+  std::size_t ring_bytes = 0;  // 0: the default (options::limits::ring_bytes)
 };
 
 bool parse(int argc, char** argv, args& a) {
@@ -82,6 +84,9 @@ bool parse(int argc, char** argv, args& a) {
     } else if (value("--overflow=", v)) {
       if (v != "drop" && v != "block") return false;
       a.overflow = v;
+    } else if (value("--ring=", v)) {
+      a.ring_bytes = static_cast<std::size_t>(std::strtoull(v.c_str(), nullptr, 10));
+      if (a.ring_bytes == 0) return false;
     } else if (value("--scrubbing=", v)) {
       if (v != "on" && v != "off") return false;
       a.scrubbing = v == "on";
@@ -161,7 +166,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: bench_sustained [--producers=N] [--rate=SPANS_PER_S_PER_PRODUCER (0: flat out)] "
                  "[--seconds=S] [--exporter=discard|otlp|otlp_gzip] [--tail=off|keep|drop] [--attributes=4|12] "
-                 "[--matches=0|2] [--scrubbing=on|off] [--overflow=drop|block]\n");
+                 "[--matches=0|2] [--scrubbing=on|off] [--overflow=drop|block] [--ring=BYTES]\n");
     return 2;
   }
   auto exp = bench::make_exporter(a.exporter);
@@ -172,6 +177,7 @@ int main(int argc, char** argv) {
   auto opts = bench::default_options(exp);
   opts.scrubbing.enabled = a.scrubbing;
   if (a.overflow == "block") opts.limits.overflow = logfire::overflow_policy::block;
+  if (a.ring_bytes != 0) opts.limits.ring_bytes = a.ring_bytes;
   if (a.tail != "off")
     opts.sampling =
         logfire::level_or_duration(1.0, logfire::level::error, std::chrono::hours(1), a.tail == "keep" ? 1.0 : 0.0);
