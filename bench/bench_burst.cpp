@@ -12,6 +12,7 @@
 // --flush-every=K flushes after every K spans, so that nothing is dropped (K spans must fit in
 // the ring): not a burst any more, but a fixed amount of background work to profile, e.g.
 //   valgrind --tool=callgrind --separate-threads=yes bench_burst --spans=20000 --flush-every=1000 --exporter=otlp
+// --updates=1 sets one attribute on each span after it started (a record with an update).
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
   std::int64_t flush_every = 0;
   std::string kind = "discard";
   bool block = false;
+  bool update = false;
   for (int i = 1; i < argc; ++i) {
     const std::string_view s(argv[i]);
     if (s.substr(0, 8) == "--spans=") {
@@ -34,12 +36,14 @@ int main(int argc, char** argv) {
       flush_every = std::atoll(argv[i] + 14);
     } else if (s.substr(0, 11) == "--exporter=") {
       kind = std::string(s.substr(11));
+    } else if (s == "--updates=1" || s == "--updates=0") {
+      update = s == "--updates=1";
     } else if (s == "--overflow=block" || s == "--overflow=drop") {
       block = s == "--overflow=block";
     } else {
       std::fprintf(stderr,
                    "usage: bench_burst [--spans=N] [--flush-every=K] [--exporter=discard|otlp|otlp_gzip] "
-                   "[--overflow=drop|block]\n");
+                   "[--overflow=drop|block] [--updates=0|1]\n");
       return 2;
     }
   }
@@ -59,7 +63,10 @@ int main(int argc, char** argv) {
 
   const auto t0 = std::chrono::steady_clock::now();
   for (std::int64_t i = 0; i < spans; ++i) {
-    bench::span_4_attributes(i);
+    if (update)
+      bench::span_4_attributes_1_update(i);
+    else
+      bench::span_4_attributes(i);
     if (flush_every > 0 && (i + 1) % flush_every == 0) (void)logfire::force_flush(std::chrono::seconds(60));
   }
   const double loop_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

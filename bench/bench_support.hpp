@@ -124,6 +124,13 @@ inline void span_4_attributes(std::int64_t i) noexcept {
   logfire::span s("charge {user}", {{"user", "u-42"}, {"amount", 12.5}, {"attempt", i}, {"ok", true}});
 }
 
+// The same span with one attribute set after it started, as a server span sets its response's
+// status code: a record with an update (bench_sustained and bench_burst --updates=1).
+inline void span_4_attributes_1_update(std::int64_t i) noexcept {
+  logfire::span s("charge {user}", {{"user", "u-42"}, {"amount", 12.5}, {"attempt", i}, {"ok", true}});
+  s.set_attribute("http.response.status_code", 200);
+}
+
 // CPU time (user + system) in ns: of the process (RUSAGE_SELF, all threads) or of the calling
 // thread (RUSAGE_THREAD).
 inline std::uint64_t cpu_ns(int who) noexcept {

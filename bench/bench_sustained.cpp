@@ -27,7 +27,8 @@
 // --attributes is 4 (bench_core's span) or 12 (bench_scrub's record: ids, amounts, a route, a
 // JSON cart, free text; with --matches=2 a password and a cookie in it); --scrubbing on (the
 // default, as configure() does) or off. --ring sets options::limits::ring_bytes (each thread's
-// ring segment; default 1 MiB).
+// ring segment; default 1 MiB). --updates=1 sets one attribute on each 4-attribute span after
+// it started (a record with an update).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -56,6 +57,7 @@ struct args {
   bool scrubbing = true;
   std::string overflow = "drop";
   std::size_t ring_bytes = 0;  // 0: the default (options::limits::ring_bytes)
+  int updates = 0;             // attributes set on each 4-attribute span after it started
 };
 
 bool parse(int argc, char** argv, args& a) {
@@ -84,6 +86,8 @@ bool parse(int argc, char** argv, args& a) {
     } else if (value("--overflow=", v)) {
       if (v != "drop" && v != "block") return false;
       a.overflow = v;
+    } else if (value("--updates=", v)) {
+      a.updates = std::atoi(v.c_str());
     } else if (value("--ring=", v)) {
       a.ring_bytes = static_cast<std::size_t>(std::strtoull(v.c_str(), nullptr, 10));
       if (a.ring_bytes == 0) return false;
@@ -96,7 +100,8 @@ bool parse(int argc, char** argv, args& a) {
   }
   return a.producers >= 1 && a.producers <= 64 && a.rate >= 0 && a.seconds > 0 &&
          (a.tail == "off" || a.tail == "keep" || a.tail == "drop") && (a.attributes == 4 || a.attributes == 12) &&
-         (a.matches == 0 || a.matches == 2);
+         (a.matches == 0 || a.matches == 2) && (a.updates == 0 || a.updates == 1) &&
+         (a.updates == 0 || a.attributes == 4);
 }
 
 struct producer_result {
@@ -128,6 +133,8 @@ void span_12_attributes(std::int64_t i, bool matches) noexcept {
 void one_span(const args& a, std::int64_t i) noexcept {
   if (a.attributes == 12)
     span_12_attributes(i, a.matches != 0);
+  else if (a.updates == 1)
+    bench::span_4_attributes_1_update(i);
   else
     bench::span_4_attributes(i);
 }
@@ -166,7 +173,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: bench_sustained [--producers=N] [--rate=SPANS_PER_S_PER_PRODUCER (0: flat out)] "
                  "[--seconds=S] [--exporter=discard|otlp|otlp_gzip] [--tail=off|keep|drop] [--attributes=4|12] "
-                 "[--matches=0|2] [--scrubbing=on|off] [--overflow=drop|block] [--ring=BYTES]\n");
+                 "[--matches=0|2] [--scrubbing=on|off] [--overflow=drop|block] [--ring=BYTES] [--updates=0|1]\n");
     return 2;
   }
   auto exp = bench::make_exporter(a.exporter);
