@@ -239,12 +239,13 @@ int main(int argc, char** argv) {
       " dropped_pct=%.3f produced_per_s=%.0f delivered_per_s=%.0f"
       " process_cpu_ns_per_delivered=%.1f caller_cpu_ns_per_produced=%.1f"
       " background_cpu_ns_per_delivered=%.1f rss_kib=%" PRIu64 " rss_peak_kib=%" PRIu64
-      " tail=%s overflow=%s background_cpu_ns_per_produced=%.1f background_wakeups_per_s=%.0f identity=%s %s\n",
+      " tail=%s overflow=%s updates=%d background_cpu_ns_per_produced=%.1f background_wakeups_per_s=%.0f identity=%s "
+      "%s\n",
       a.producers, a.rate, a.exporter.c_str(), a.attributes, a.matches, a.scrubbing ? "on" : "off", window, st.produced,
       delivered, dropped, dropped_pct, static_cast<double>(st.produced) / window,
       static_cast<double>(delivered) / window, per(process_cpu, delivered), per(caller_cpu, st.produced),
       per(background_cpu, delivered), bench::status_kib("VmRSS"), bench::status_kib("VmHWM"), a.tail.c_str(),
-      a.overflow.c_str(), per(background_cpu, st.produced), static_cast<double>(wakeups) / window,
+      a.overflow.c_str(), a.updates, per(background_cpu, st.produced), static_cast<double>(wakeups) / window,
       identity ? "held" : "broken", bench::dropped_by_reason(st).c_str());
   std::fprintf(stderr,
                "%d producer(s) %s, %s, %.2f s: produced %.2f M/s, delivered %.2f M/s, dropped %.2f %%; "
