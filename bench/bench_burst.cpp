@@ -63,10 +63,7 @@ int main(int argc, char** argv) {
 
   const auto t0 = std::chrono::steady_clock::now();
   for (std::int64_t i = 0; i < spans; ++i) {
-    if (update)
-      bench::span_4_attributes_1_update(i);
-    else
-      bench::span_4_attributes(i);
+    bench::span_4_attributes(i, update);
     if (flush_every > 0 && (i + 1) % flush_every == 0) (void)logfire::force_flush(std::chrono::seconds(60));
   }
   const double loop_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

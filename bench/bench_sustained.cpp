@@ -133,10 +133,8 @@ void span_12_attributes(std::int64_t i, bool matches) noexcept {
 void one_span(const args& a, std::int64_t i) noexcept {
   if (a.attributes == 12)
     span_12_attributes(i, a.matches != 0);
-  else if (a.updates == 1)
-    bench::span_4_attributes_1_update(i);
   else
-    bench::span_4_attributes(i);
+    bench::span_4_attributes(i, a.updates == 1);
 }
 
 void produce(const args& a, std::latch& start, const std::atomic<bool>& stop, producer_result& out) {
