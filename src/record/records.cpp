@@ -584,8 +584,9 @@ struct key_matcher {
 };
 
 // The hash variants are found by: what is cheap to read (the location's pointers, type, level,
-// sizes). build_from_site() computes it from the ring's counts, site_variant() from the decoded
-// record's: the same for a record plain enough to have a layout.
+// sizes). build_from_site() computes it from the ring's counts (the start's attributes and the
+// set_attribute updates), site_variant() from the decoded record's: the same for a record plain
+// enough to have a layout.
 std::uint64_t variant_hash(const record_fixed& fixed, record_type type, level lvl, std::uint64_t tmpl_size,
                            std::uint64_t n_attrs, std::uint64_t n_nulls, std::uint64_t n_tags) noexcept {
   std::uint64_t h = reinterpret_cast<std::uintptr_t>(fixed.file) * 0x9E3779B97F4A7C15ull;
@@ -798,6 +799,22 @@ std::string_view planned_texts(const template_plan& plan, std::span<const attrib
   return {begin, n};
 }
 
+// attribute_updates() of updates that are not all set_attribute.
+constexpr std::size_t k_other_updates = static_cast<std::size_t>(-1);
+
+// How many updates there are ([u8 kind][u32 size][body] each, as the pipeline appends them), when
+// every one is a set_attribute; k_other_updates when any is not.
+std::size_t attribute_updates(std::string_view updates) noexcept {
+  std::size_t n = 0;
+  for (std::size_t at = 0; at < updates.size(); ++n) {
+    if (static_cast<rec>(updates[at]) != rec::set_attribute) return k_other_updates;
+    std::uint32_t size = 0;
+    std::memcpy(&size, updates.data() + at + 1, sizeof size);
+    at += 1 + sizeof size + size;
+  }
+  return n;
+}
+
 }  // namespace
 
 // The message, from the user's attributes (before the logfire.* ones are added): from the
@@ -824,11 +841,11 @@ void record_builder::build_impl(const std::byte* start, std::size_t start_size, 
   const std::string_view tmpl = r.str();
   const std::string_view trace_state = r.str();
 
-  // A record with nothing but its start (or a log without an exception), or a pending span, of a
-  // call site seen before: the short way, when the variant has a layout and the record's bytes
-  // match it.
-  const bool plain = updates.empty() && fixed.n_links == 0 && !(is_log && fixed.has_exception);
-  if (plain && build_from_site(fixed, r, tmpl, trace_state, is_log, pending, end_ns, out, rec_out)) return;
+  // A record with nothing but its start and set_attribute updates (or a log without an
+  // exception), or a pending span, of a call site seen before: the short way, when the variant
+  // has a layout and the record's bytes match it.
+  const bool simple = fixed.n_links == 0 && !(is_log && fixed.has_exception);
+  if (simple && build_from_site(fixed, r, tmpl, trace_state, updates, is_log, pending, end_ns, out, rec_out)) return;
 
   attrs_.clear();
   schemas_.clear();
@@ -872,9 +889,10 @@ void record_builder::build_impl(const std::byte* start, std::size_t start_size, 
   std::size_t shared_end = 0;
   const std::span<const attribute_value> tags_span =
       add_logfire_attributes(fixed, sh, type, message, st.lvl, tags, shared_end, out);
-  if (sh.created && plain && site_layouts_)
-    add_site_layout(*sh.created, fixed, type, st.lvl, tmpl, at_tags, at_attrs, tags, tags_span, shared_first - 1,
-                    shared_end);
+  if (const std::size_t n_updates = sh.created && simple ? attribute_updates(updates) : k_other_updates;
+      n_updates != k_other_updates && site_layouts_)
+    add_site_layout(*sh.created, fixed, type, st.lvl, tmpl, at_tags, at_attrs, tags, tags_span, updates, n_updates,
+                    shared_first - 1, shared_end);
 
   record_head(rec_out, fixed, type, out.copy(trace_state), is_log, pending, end_ns);
   rec_out.name = sh.name;
@@ -940,12 +958,13 @@ std::size_t record_builder::site_layout::bytes() const noexcept {
 void record_builder::add_site_layout(variant& v, const record_fixed& fixed, record_type type, level lvl,
                                      std::string_view tmpl, const byte_reader& at_tags, const byte_reader& at_attrs,
                                      std::span<const std::string_view> tags,
-                                     std::span<const attribute_value> tag_values, std::size_t n_user,
-                                     std::size_t shared_end) noexcept {
-  // Plain enough: each key and tag kept as the ring carries it (none repeated, null or repaired).
-  if (!null_args_.empty() || n_user != fixed.n_attrs || tags.size() != fixed.n_tags) return;
+                                     std::span<const attribute_value> tag_values, std::string_view updates,
+                                     std::size_t n_updates, std::size_t n_user, std::size_t shared_end) noexcept {
+  // Plain enough: each key and tag kept as the ring carries it (none repeated, null or repaired),
+  // each update a new key (none replaced, null or beyond max_attributes).
+  if (!null_args_.empty() || n_user != fixed.n_attrs + n_updates || tags.size() != fixed.n_tags) return;
   try {
-    make_site_layout(v, fixed, type, lvl, tmpl, at_tags, at_attrs, tags, tag_values, shared_end);
+    make_site_layout(v, fixed, type, lvl, tmpl, at_tags, at_attrs, tags, tag_values, updates, n_user, shared_end);
   } catch (...) {
     // Out of memory: the record was built; later ones of this variant take the long way.
   }
@@ -954,7 +973,8 @@ void record_builder::add_site_layout(variant& v, const record_fixed& fixed, reco
 void record_builder::make_site_layout(variant& v, const record_fixed& fixed, record_type type, level lvl,
                                       std::string_view tmpl, byte_reader tr, byte_reader ar,
                                       std::span<const std::string_view> tags,
-                                      std::span<const attribute_value> tag_values, std::size_t shared_end) {
+                                      std::span<const attribute_value> tag_values, std::string_view updates,
+                                      std::size_t n_user, std::size_t shared_end) {
   auto layout = std::make_unique<site_layout>();
   site_layout& l = *layout;
   l.where[0] = reinterpret_cast<std::uintptr_t>(fixed.file);
@@ -967,25 +987,41 @@ void record_builder::make_site_layout(variant& v, const record_fixed& fixed, rec
     if (tr.str() != tags[i]) return;  // repaired
   std::vector<std::size_t> may_be_text;
   l.tags.assign(reinterpret_cast<const char*>(tags_at), static_cast<std::size_t>(ar.position() - tags_at));
-  for (std::size_t i = 0; i < fixed.n_attrs; ++i) {
-    const std::byte* piece = ar.position();
-    if (ar.str() != attrs_[i].key) return;  // repaired
-    const auto t = static_cast<vtag>(ar.u8());
-    if (!scalar_or_text(t)) return;
+  // Attribute i's piece of the shape, from `r` at its key; false when it cannot be kept.
+  const auto add_piece = [&](std::size_t i, byte_reader& r) {
+    const std::byte* piece = r.position();
+    if (r.str() != attrs_[i].key) return false;  // repaired
+    const auto t = static_cast<vtag>(r.u8());
+    if (!scalar_or_text(t)) return false;
     if (t == vtag::string) l.texts.push_back(static_cast<std::uint32_t>(i));
     // As the scrubber's plan sees it: a text, or a number that may arrive as one.
     if (t == vtag::string || t == vtag::uint64 || t == vtag::float64) may_be_text.push_back(i);
     l.shape_at.push_back(static_cast<std::uint32_t>(l.shape.size()));
-    l.shape.append(reinterpret_cast<const char*>(piece), static_cast<std::size_t>(ar.position() - piece));
-    skip_value(ar, t);
+    l.shape.append(reinterpret_cast<const char*>(piece), static_cast<std::size_t>(r.position() - piece));
+    skip_value(r, t);
+    return true;
+  };
+  for (std::size_t i = 0; i < fixed.n_attrs; ++i)
+    if (!add_piece(i, ar)) return;
+  l.n_start = fixed.n_attrs;
+  // The updates' pieces, in the order they were made: the attributes they added follow the
+  // start's (decode_attribute() appends a new key).
+  byte_reader ur(reinterpret_cast<const std::byte*>(updates.data()), updates.size());
+  for (std::size_t i = fixed.n_attrs; i < n_user; ++i) {
+    (void)ur.u8();  // set_attribute (attribute_updates())
+    const std::uint32_t size = ur.u32();
+    byte_reader body(ur.position(), size);
+    body.skip(sizeof(span_ref));
+    if (!add_piece(i, body)) return;
+    ur.skip(size);
   }
   l.shape_at.push_back(static_cast<std::uint32_t>(l.shape.size()));
   // The texts the layout's attributes point to, in strings that no longer change.
-  for (std::size_t i = 0; i < fixed.n_attrs; ++i) l.keys.append(attrs_[i].key);
+  for (std::size_t i = 0; i < n_user; ++i) l.keys.append(attrs_[i].key);
   for (std::string_view t : tags) l.tag_texts.append(t);
   l.attributes.assign(attrs_.begin(), attrs_.begin() + static_cast<std::ptrdiff_t>(shared_end));
   std::size_t at = 0;
-  for (std::size_t i = 0; i < fixed.n_attrs; ++i) {
+  for (std::size_t i = 0; i < n_user; ++i) {
     l.attributes[i].key = std::string_view(l.keys).substr(at, attrs_[i].key.size());
     at += attrs_[i].key.size();
   }
@@ -996,14 +1032,14 @@ void record_builder::make_site_layout(variant& v, const record_fixed& fixed, rec
     at += tv.s.size();
     l.tag_values.push_back(copy);
   }
-  for (std::size_t i = fixed.n_attrs; i < l.attributes.size(); ++i)
+  for (std::size_t i = n_user; i < l.attributes.size(); ++i)
     if (l.attributes[i].value.type == attribute_value::kind::array && !tag_values.empty() &&
         l.attributes[i].value.items.data() == tag_values.data())
       l.attributes[i].value.items = l.tag_values;  // logfire.tags
   if (scrubber_) {
     // The plan is made for the values the site's records may bring: an unsigned number past
     // int64 and a non-finite double arrive as texts, so those are planned as texts.
-    std::vector<attribute> planned(l.attributes.begin(), l.attributes.begin() + fixed.n_attrs);
+    std::vector<attribute> planned(l.attributes.begin(), l.attributes.begin() + static_cast<std::ptrdiff_t>(n_user));
     for (const std::size_t i : may_be_text) planned[i].value = str_value({});
     l.scrub = scrubber_->plan_fixed(planned, v.checks);
   }
@@ -1013,11 +1049,14 @@ void record_builder::make_site_layout(variant& v, const record_fixed& fixed, rec
 }
 
 bool record_builder::build_from_site(const record_fixed& fixed, byte_reader r, std::string_view tmpl,
-                                     std::string_view trace_state, bool is_log, bool pending, std::uint64_t end_ns,
-                                     arena& out, span_record& rec) {
+                                     std::string_view trace_state, std::string_view updates, bool is_log, bool pending,
+                                     std::uint64_t end_ns, arena& out, span_record& rec) {
   const record_type type = pending ? record_type::pending_span : is_log ? record_type::log : record_type::span;
   const auto lvl = static_cast<level>(fixed.lvl);
-  const auto range = variants_.equal_range(variant_hash(fixed, type, lvl, tmpl.size(), fixed.n_attrs, 0, fixed.n_tags));
+  const std::size_t n_updates = updates.empty() ? 0 : attribute_updates(updates);
+  if (n_updates == k_other_updates) return false;
+  const std::size_t n_user = fixed.n_attrs + n_updates;
+  const auto range = variants_.equal_range(variant_hash(fixed, type, lvl, tmpl.size(), n_user, 0, fixed.n_tags));
   if (range.first == range.second) return false;
   const std::uint64_t where = site_word(fixed, type, lvl);
   const std::byte* tags_at = r.position();
@@ -1033,19 +1072,18 @@ bool record_builder::build_from_site(const record_fixed& fixed, byte_reader r, s
     const site_layout* l = it->second.layout.get();
     if (!l || l->where[0] != reinterpret_cast<std::uintptr_t>(fixed.file) ||
         l->where[1] != reinterpret_cast<std::uintptr_t>(fixed.function) || l->where[2] != where ||
-        l->shape_at.size() != fixed.n_attrs + std::size_t{1} || l->tmpl.size() != tmpl.size() ||
+        l->n_start != fixed.n_attrs || l->shape_at.size() != n_user + 1 || l->tmpl.size() != tmpl.size() ||
         !same_bytes(l->tmpl.data(), tmpl.data(), tmpl.size()) || l->tags.size() != tags.size() ||
         !same_bytes(l->tags.data(), tags.data(), tags.size()))
       continue;
     // One more slot for logfire.scrubbed when the record may be scrubbed, one for a pending
     // span's parent.
-    attrs = values_from_site(*l, r, l->attributes.size() + (may_scrub ? 1 : 0) + (pending ? 1 : 0), out);
+    attrs = values_from_site(*l, r, updates, l->attributes.size() + (may_scrub ? 1 : 0) + (pending ? 1 : 0), out);
     if (attrs) found = &it->second;
   }
   if (!found) return false;
   const variant& v = *found;
   const site_layout& l = *v.layout;
-  const std::size_t n_user = fixed.n_attrs;
   const std::size_t n = l.attributes.size();
   for (const std::uint32_t i : l.texts) attrs[i].value.s = text(attrs[i].value.s, out);
   // Most records hold no secret: they are read once, and the scrubbing session is not started.
@@ -1076,14 +1114,15 @@ bool record_builder::build_from_site(const record_fixed& fixed, byte_reader r, s
   return true;
 }
 
-attribute* record_builder::values_from_site(const site_layout& l, byte_reader r, std::size_t slots, arena& out) {
+attribute* record_builder::values_from_site(const site_layout& l, byte_reader r, std::string_view updates,
+                                            std::size_t slots, arena& out) {
   auto* attrs = static_cast<attribute*>(out.allocate(sizeof(attribute) * slots, alignof(attribute)));
   std::memcpy(static_cast<void*>(attrs), l.attributes.data(), sizeof(attribute) * l.attributes.size());
   // Read once: the stores into `attrs` below would otherwise make the compiler load them again.
   const char* const shape = l.shape.data();
   const std::uint32_t* const shape_at = l.shape_at.data();
-  const std::size_t pieces = l.shape_at.size() - 1;
-  for (std::size_t i = 0; i < pieces; ++i) {
+  const std::size_t n_start = l.n_start;
+  for (std::size_t i = 0; i < n_start; ++i) {
     // The key's size, the key and the value's tag, against the layout's: a key of another size
     // stops at its size, so nothing past the record is read.
     const char* piece = shape + shape_at[i];
@@ -1098,7 +1137,35 @@ attribute* record_builder::values_from_site(const site_layout& l, byte_reader r,
       attrs[i].value = decode_value(r, out).value;
     }
   }
+  if (l.shape_at.size() - 1 > n_start) [[unlikely]]
+    return update_values(l, updates, attrs, out) ? attrs : nullptr;
   return attrs;
+}
+
+// The same for the attributes of a span's set_attribute updates, each
+// [u8 set_attribute][u32 size][span_ref][key][value] (build_from_site() counted them), into the
+// slots after the start's.
+bool record_builder::update_values(const site_layout& l, std::string_view updates, attribute* attrs, arena& out) {
+  const char* u = updates.data();
+  for (std::size_t i = l.n_start; i + 1 < l.shape_at.size(); ++i) {
+    std::uint32_t size = 0;
+    std::memcpy(&size, u + 1, sizeof size);
+    byte_reader body(reinterpret_cast<const std::byte*>(u + 1 + sizeof size), size);
+    body.skip(sizeof(span_ref));
+    const char* piece = l.shape.data() + l.shape_at[i];
+    const std::size_t n = l.shape_at[i + 1] - l.shape_at[i];
+    const auto* at = reinterpret_cast<const char*>(body.position());
+    if (n > size - sizeof(span_ref) || !same_bytes(at, piece, n)) return false;
+    body.skip(n - 1);  // at the value's tag
+    if (static_cast<vtag>(piece[n - 1]) == vtag::string) {
+      (void)body.u8();
+      attrs[i].value = str_value(body.str());  // copied with the start's texts
+    } else {
+      attrs[i].value = decode_value(body, out).value;
+    }
+    u += 1 + sizeof size + size;
+  }
+  return true;
 }
 
 }  // namespace logfire::detail

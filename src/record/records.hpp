@@ -107,13 +107,18 @@ class record_builder {
   // The short way for a record of a call site seen before (see site_layout): `r` is at the
   // record's tags. False, having changed nothing, when no variant's layout matches the record's
   // bytes; the record is then built the long way. `rec` is as a span_record is made.
+  // `updates` are the span's: none, or set_attribute updates only, for a short way.
   bool build_from_site(const record_fixed& fixed, byte_reader r, std::string_view tmpl, std::string_view trace_state,
-                       bool is_log, bool pending, std::uint64_t end_ns, arena& out, span_record& rec);
-  // The user's attributes of a record of layout `l` (`r` at them), in `slots` attributes from `out`
-  // (the layout's array, each value decoded in its place), or null when the record's keys or
-  // value types are not the layout's. Texts are left pointing into `r`: the caller copies them
-  // once every attribute has matched, so a record that does not match counts nothing.
-  attribute* values_from_site(const site_layout& l, byte_reader r, std::size_t slots, arena& out);
+                       std::string_view updates, bool is_log, bool pending, std::uint64_t end_ns, arena& out,
+                       span_record& rec);
+  // The user's attributes of a record of layout `l` (`r` at them, then its set_attribute
+  // `updates`), in `slots` attributes from `out` (the layout's array, each value decoded in its
+  // place), or null when the record's keys or value types are not the layout's. Texts are left
+  // pointing into `r` and `updates`: the caller copies them once every attribute has matched, so
+  // a record that does not match counts nothing.
+  attribute* values_from_site(const site_layout& l, byte_reader r, std::string_view updates, std::size_t slots,
+                              arena& out);
+  bool update_values(const site_layout& l, std::string_view updates, attribute* attrs, arena& out);
   // Makes `rec` (filled from `fixed`) a pending span; returns its logfire.pending_parent_id.
   attribute make_pending(span_record& rec, const record_fixed& fixed, arena& out);
   decoded_value decode_value(byte_reader& rd, arena& out);
@@ -190,14 +195,16 @@ class record_builder {
   // must be the same (template, tags, and each attribute's key and value tag), and the record's
   // attribute array with everything but the values of the user's attributes and logfire.msg.
   // Made from the first record of a variant that is plain enough (add_site_layout()): no
-  // updates, links, exception, null argument, repeated key or tag, nor key or tag that needed
-  // repair; values that are booleans, numbers or texts.
+  // links, exception, null argument, repeated key or tag, nor key or tag that needed repair;
+  // values that are booleans, numbers or texts; updates, if any, that each set a new key (as a
+  // server span sets its status code), whose keys and value types the layout then fixes too.
   struct site_layout {
     std::uint64_t where[3];               // file, function, and line with type and level: compared, not only hashed
     std::string tmpl;                     // as the ring carries it
     std::string tags;                     // the ring bytes of the tags
     std::string shape;                    // per user attribute: [u32 key size][key][u8 value tag]
     std::vector<std::uint32_t> shape_at;  // where each attribute's piece of `shape` starts, then its end
+    std::uint32_t n_start = 0;            // the start's attributes; the pieces after them are set_attribute updates
     std::string keys;                     // the user's keys, which `attributes` points to
     std::string tag_texts;                // the tags' texts, which `tag_values` points to
     std::vector<attribute_value> tag_values;
@@ -223,15 +230,17 @@ class record_builder {
   };
   // Adds the layout to `v`, made from the record just built the long way (attrs_ holds its
   // attributes up to `shared_end`; `at_tags` and `at_attrs` read its ring bytes from its tags and
-  // from its attributes), when the record is plain enough and the memo has room.
+  // from its attributes; `updates` are its updates, `n_updates` set_attribute and nothing else),
+  // when the record is plain enough and the memo has room.
   void add_site_layout(variant& v, const record_fixed& fixed, record_type type, level lvl, std::string_view tmpl,
                        const byte_reader& at_tags, const byte_reader& at_attrs, std::span<const std::string_view> tags,
-                       std::span<const attribute_value> tag_values, std::size_t n_user,
-                       std::size_t shared_end) noexcept;
+                       std::span<const attribute_value> tag_values, std::string_view updates, std::size_t n_updates,
+                       std::size_t n_user, std::size_t shared_end) noexcept;
   // The layout itself; may throw (out of memory), which add_site_layout() keeps from the record.
   void make_site_layout(variant& v, const record_fixed& fixed, record_type type, level lvl, std::string_view tmpl,
                         byte_reader tr, byte_reader ar, std::span<const std::string_view> tags,
-                        std::span<const attribute_value> tag_values, std::size_t shared_end);
+                        std::span<const attribute_value> tag_values, std::string_view updates, std::size_t n_user,
+                        std::size_t shared_end);
   std::unordered_multimap<std::uint64_t, variant> variants_;
   std::uint64_t site_builds_ = 0;  // records built by build_from_site()
   bool site_layouts_ = true;

@@ -1,8 +1,9 @@
 // The record builder's short way (build_from_site(): a record of a call site seen before, built
 // from the site's layout) against the long way (every key, tag and Logfire attribute decoded and
-// assembled): for the same ring bytes, the two must make the same record, field by field, and
-// count the same repairs and template errors. Ring records are written here byte by byte, as
-// the caller's encoder writes them (record/wire.hpp).
+// assembled): for the same ring bytes and updates, the two must make the same record, field by
+// field, and count the same repairs and template errors. Ring records are written here byte by
+// byte, as the caller's encoder writes them (record/wire.hpp), and a span's updates as the
+// pipeline joins them to its start ([u8 kind][u32 size][body] each).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -38,11 +39,60 @@ struct ring_input {
   std::uint32_t line = 42;
   std::uint64_t span = 0x1111;
   std::uint32_t dropped = 0;
+  // A span's set_attribute updates, in order, then a set_level(warn) when `then_set_level`.
+  std::vector<std::pair<std::string, value>> updates;
+  bool then_set_level = false;
 };
 
 // The location's strings have static storage, as source_location's do.
 const char* const k_file = "src/checkout.cpp";
 const char* const k_function = "void checkout()";
+
+void write_value(byte_writer& w, const value& v) {
+  if (std::holds_alternative<null_value>(v)) {
+    w.u8(static_cast<std::uint8_t>(vtag::null));
+  } else if (const bool* b = std::get_if<bool>(&v)) {
+    w.u8(static_cast<std::uint8_t>(vtag::boolean));
+    w.u8(*b ? 1 : 0);
+  } else if (const auto* i = std::get_if<std::int64_t>(&v)) {
+    w.u8(static_cast<std::uint8_t>(vtag::int64));
+    w.pod(*i);
+  } else if (const auto* u = std::get_if<std::uint64_t>(&v)) {
+    w.u8(static_cast<std::uint8_t>(vtag::uint64));
+    w.pod(*u);
+  } else if (const auto* d = std::get_if<double>(&v)) {
+    w.u8(static_cast<std::uint8_t>(vtag::float64));
+    w.pod(*d);
+  } else {
+    w.u8(static_cast<std::uint8_t>(vtag::string));
+    w.str(std::get<std::string>(v));
+  }
+}
+
+// The span's updates as the pipeline hands them to the builder.
+std::string updates_of(const ring_input& in) {
+  std::string out;
+  const auto add = [&out](rec kind, const std::vector<std::byte>& body, std::size_t size) {
+    out.push_back(static_cast<char>(kind));
+    const auto n = static_cast<std::uint32_t>(size);
+    out.append(reinterpret_cast<const char*>(&n), sizeof n);
+    out.append(reinterpret_cast<const char*>(body.data()), size);
+  };
+  std::vector<std::byte> body(1 << 16);
+  for (const auto& [key, v] : in.updates) {
+    byte_writer w(body.data());
+    w.pod(span_ref{in.span, 1'700'000'000'000'000'500ull, 0, 1});
+    w.str(key);
+    write_value(w, v);
+    add(rec::set_attribute, body, w.size());
+  }
+  if (in.then_set_level) {
+    byte_writer w(body.data());
+    w.pod(span_ref{in.span, 0, static_cast<std::uint32_t>(level::warn), 0});
+    add(rec::set_level, body, w.size());
+  }
+  return out;
+}
 
 std::vector<std::byte> ring_record(const ring_input& in) {
   record_fixed f{};
@@ -69,24 +119,7 @@ std::vector<std::byte> ring_record(const ring_input& in) {
   for (const auto& t : in.tags) w.str(t);
   for (const auto& [key, v] : in.attrs) {
     w.str(key);
-    if (std::holds_alternative<null_value>(v)) {
-      w.u8(static_cast<std::uint8_t>(vtag::null));
-    } else if (const bool* b = std::get_if<bool>(&v)) {
-      w.u8(static_cast<std::uint8_t>(vtag::boolean));
-      w.u8(*b ? 1 : 0);
-    } else if (const auto* i = std::get_if<std::int64_t>(&v)) {
-      w.u8(static_cast<std::uint8_t>(vtag::int64));
-      w.pod(*i);
-    } else if (const auto* u = std::get_if<std::uint64_t>(&v)) {
-      w.u8(static_cast<std::uint8_t>(vtag::uint64));
-      w.pod(*u);
-    } else if (const auto* d = std::get_if<double>(&v)) {
-      w.u8(static_cast<std::uint8_t>(vtag::float64));
-      w.pod(*d);
-    } else {
-      w.u8(static_cast<std::uint8_t>(vtag::string));
-      w.str(std::get<std::string>(v));
-    }
+    write_value(w, v);
   }
   out.resize(w.size());
   return out;
@@ -200,6 +233,7 @@ const scrubber& number_text_scrubber() {
 enum class made_as { span, log, pending_span };
 
 // `records` built in order by one new builder; what the last one made and the builder's counts.
+// Updates are a span's: a log or a pending span is built from its start alone.
 built build_all(const std::vector<ring_input>& records, made_as as, const scrubber* scrub) {
   decode_counters counters;
   record_builder b(counters);
@@ -208,8 +242,9 @@ built build_all(const std::vector<ring_input>& records, made_as as, const scrubb
   built out;
   for (const auto& in : records) {
     const auto bytes = ring_record(in);
+    const std::string updates = as == made_as::span ? updates_of(in) : std::string();
     const span_record r = as == made_as::pending_span ? b.build_pending(bytes.data(), bytes.size(), memory)
-                                                      : b.build(bytes.data(), bytes.size(), as == made_as::log, {},
+                                                      : b.build(bytes.data(), bytes.size(), as == made_as::log, updates,
                                                                 1'700'000'000'000'001'000ull, memory);
     out.record = describe(r);
   }
@@ -220,10 +255,13 @@ built build_all(const std::vector<ring_input>& records, made_as as, const scrubb
 }
 
 // `in` built the long way (first of its builder) and the short way (after `before`, a record
-// of the same call site with other values), as a span, a log and a pending span.
+// of the same call site with other values), as a span, a log and a pending span; only as a span
+// when either has updates (a log has none, and a pending span is its start alone).
 void expect_both_ways_alike(const ring_input& before, const ring_input& in, bool short_way,
                             const scrubber* scrub = &default_scrubber()) {
+  const bool updated = !before.updates.empty() || before.then_set_level || !in.updates.empty() || in.then_set_level;
   for (const made_as as : {made_as::span, made_as::log, made_as::pending_span}) {
+    if (updated && as != made_as::span) continue;
     SCOPED_TRACE(as == made_as::span ? "span" : as == made_as::log ? "log" : "pending span");
     const built long_way = build_all({in}, as, scrub);
     const built both = build_all({before, in}, as, scrub);
@@ -432,6 +470,148 @@ TEST(RecordBuilder, a_record_unlike_its_call_sites_layout_is_built_the_long_way)
   expect_both_ways_alike(before, moved, false);
 }
 
+// A span that sets new keys after it started (a server span's status code): the layout made from
+// the first such span of a call site fixes the updates' keys and value types too, and later ones
+// are built from it.
+ring_input served(value status, value outcome) {
+  ring_input in;
+  in.updates = {{"http.response.status_code", std::move(status)}, {"outcome", std::move(outcome)}};
+  return in;
+}
+
+TEST(RecordBuilder, a_span_whose_updates_set_new_keys_is_built_from_its_layout_as_the_long_way_builds_it) {
+  const ring_input before = served(std::int64_t{200}, std::string("ok"));
+  expect_both_ways_alike(before, served(std::int64_t{500}, std::string("failed")), true);
+  expect_both_ways_alike(before, served(std::int64_t{0}, std::string("")), true);
+  // A value that needs repair, one the scrubber redacts, a long one.
+  expect_both_ways_alike(before, served(std::int64_t{404}, std::string("bad Ã( utf-8")), true);
+  expect_both_ways_alike(before, served(std::int64_t{401}, std::string("password=hunter2")), true);
+  expect_both_ways_alike(before, served(std::int64_t{200}, std::string(5000, 'x')), true);
+  // Start values change too.
+  ring_input other_start = served(std::int64_t{201}, std::string("created"));
+  other_start.span = 0x3333;
+  other_start.attrs[0].second = std::string("u-7");
+  other_start.attrs[1].second = -0.0;
+  expect_both_ways_alike(before, other_start, true);
+
+  // A template that names an updated key: the message is formatted from the update's value.
+  ring_input named = before;
+  named.tmpl = "charge {user}: {outcome} ({http.response.status_code})";
+  ring_input named_now = named;
+  named_now.updates[1].second = std::string("declined");
+  named_now.updates[0].second = std::int64_t{402};
+  expect_both_ways_alike(named, named_now, true);
+
+  // Numbers that arrive as texts (an unsigned value past int64, a non-finite double).
+  ring_input numbers = before;
+  numbers.updates = {{"bytes", std::uint64_t{1}}, {"ratio", 0.5}};
+  ring_input huge = numbers;
+  huge.updates[0].second = std::numeric_limits<std::uint64_t>::max();
+  huge.updates[1].second = INFINITY;
+  expect_both_ways_alike(numbers, huge, true, &number_text_scrubber());
+  expect_both_ways_alike(numbers, huge, true);
+
+  // A start without attributes, tags and an error level, no scrubber.
+  ring_input bare = served(true, 1.5);
+  bare.attrs.clear();
+  bare.tmpl = "tick";
+  bare.tags = {"billing"};
+  bare.lvl = level::error;
+  ring_input bare_now = bare;
+  bare_now.updates = {{"http.response.status_code", false}, {"outcome", 2.5}};
+  expect_both_ways_alike(bare, bare_now, true, nullptr);
+}
+
+TEST(RecordBuilder, a_span_whose_updates_are_unlike_its_layouts_is_built_the_long_way) {
+  const ring_input before = served(std::int64_t{200}, std::string("ok"));
+  // Another key, another value type, a null, one more update, one fewer, none.
+  ring_input renamed = before;
+  renamed.updates[1].first = "OUTCOME";
+  expect_both_ways_alike(before, renamed, false);
+  expect_both_ways_alike(before, served(std::string("200"), std::string("ok")), false);
+  expect_both_ways_alike(before, served(std::int64_t{200}, null_value{}), false);
+  ring_input more = before;
+  more.updates.push_back({"retries", std::int64_t{1}});
+  expect_both_ways_alike(before, more, false);
+  ring_input fewer = before;
+  fewer.updates.pop_back();
+  expect_both_ways_alike(before, fewer, false);
+  ring_input none = before;
+  none.updates.clear();
+  expect_both_ways_alike(before, none, false);
+  expect_both_ways_alike(none, before, false);
+  // An update that is not a new attribute: a replaced start key, a level.
+  ring_input replaced = before;
+  replaced.updates[0] = {"user", std::string("u-8")};
+  expect_both_ways_alike(before, replaced, false);
+  ring_input leveled = before;
+  leveled.then_set_level = true;
+  expect_both_ways_alike(before, leveled, false);
+  // The same keys, one moved from the start to an update: another layout, the long way.
+  ring_input moved = before;
+  moved.updates.insert(moved.updates.begin(), moved.attrs.back());
+  moved.attrs.pop_back();
+  ring_input moved_back = before;
+  moved_back.attrs.push_back(moved_back.updates.front());
+  moved_back.updates.erase(moved_back.updates.begin());
+  expect_both_ways_alike(moved_back, moved, false);
+}
+
+TEST(RecordBuilder, a_call_site_first_seen_with_updates_that_are_not_new_keys_gets_no_layout) {
+  // Its records are all built the long way, and alike.
+  ring_input replaced = served(std::int64_t{200}, std::string("ok"));
+  replaced.updates[1].first = "user";
+  expect_both_ways_alike(replaced, replaced, false);
+  ring_input twice = served(std::int64_t{200}, std::string("ok"));
+  twice.updates[1].first = "http.response.status_code";
+  expect_both_ways_alike(twice, twice, false);
+  ring_input leveled = served(std::int64_t{200}, std::string("ok"));
+  leveled.then_set_level = true;
+  expect_both_ways_alike(leveled, leveled, false);
+  ring_input repaired_key = served(std::int64_t{200}, std::string("ok"));
+  repaired_key.updates[1].first = "out\xFF";
+  expect_both_ways_alike(repaired_key, repaired_key, false);
+  ring_input with_null = served(std::int64_t{200}, null_value{});
+  expect_both_ways_alike(with_null, with_null, false);
+}
+
+// Updates past max_attributes are dropped and counted in the record, the same either way: a call
+// site whose updates were dropped gets no layout from that record.
+TEST(RecordBuilder, updates_past_max_attributes_are_dropped_alike_either_way) {
+  const auto build_with_limit = [](const std::vector<ring_input>& records) {
+    decode_counters counters;
+    record_builder b(counters);
+    b.set_max_attributes(5);
+    arena memory;
+    std::pair<std::string, std::uint64_t> out;
+    for (const auto& in : records) {
+      const auto bytes = ring_record(in);
+      out.first =
+          describe(b.build(bytes.data(), bytes.size(), false, updates_of(in), 1'700'000'000'000'001'000ull, memory));
+    }
+    out.second = b.site_builds();
+    return out;
+  };
+  // 4 start attributes and 2 new keys: the second update is dropped.
+  const ring_input before = served(std::int64_t{200}, std::string("ok"));
+  const ring_input now = served(std::int64_t{500}, std::string("failed"));
+  const auto alone = build_with_limit({now});
+  const auto both = build_with_limit({before, now});
+  EXPECT_NE(alone.first.find("dropped=1\n"), std::string::npos) << alone.first;
+  EXPECT_EQ(alone.first.find("attribute outcome"), std::string::npos) << alone.first;
+  EXPECT_EQ(both.first, alone.first);
+  EXPECT_EQ(both.second, 0u);
+  // Within the limit: built from the layout.
+  ring_input one = before;
+  one.updates.pop_back();
+  ring_input one_now = now;
+  one_now.updates.pop_back();
+  const auto one_alone = build_with_limit({one_now});
+  const auto one_both = build_with_limit({one, one_now});
+  EXPECT_EQ(one_both.first, one_alone.first);
+  EXPECT_EQ(one_both.second, 1u);
+}
+
 TEST(RecordBuilder, a_call_site_first_seen_with_a_repair_or_a_null_gets_no_layout) {
   // Its records are all built the long way, and alike.
   ring_input repaired_key = with_values({});
@@ -448,8 +628,9 @@ TEST(RecordBuilder, a_call_site_first_seen_with_a_repair_or_a_null_gets_no_layou
 }
 
 // Records of a few call sites with random values (types that change now and then, nulls,
-// repeated keys, texts that need repair or hold a secret, huge numbers, levels, tags), built in
-// turn by one builder: each must equal the record a new builder makes of it the long way.
+// repeated keys, texts that need repair or hold a secret, huge numbers, levels, tags; spans with
+// updates that set keys, now and then one fewer or a level more), built in turn by one builder:
+// each must equal the record a new builder makes of it the long way.
 TEST(RecordBuilder, random_records_of_a_few_call_sites_are_built_alike_either_way) {
   std::mt19937_64 rng(20261206);
   const auto pick = [&rng](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
@@ -480,6 +661,7 @@ TEST(RecordBuilder, random_records_of_a_few_call_sites_are_built_alike_either_wa
   struct site {
     ring_input base;
     std::vector<std::size_t> types;
+    std::vector<std::size_t> update_types;  // of base.updates, as a span
   };
   std::vector<site> sites;
   for (std::uint32_t i = 0; i < 6; ++i) {
@@ -491,6 +673,11 @@ TEST(RecordBuilder, random_records_of_a_few_call_sites_are_built_alike_either_wa
     for (std::size_t k = 0; k < n; ++k) {
       s.base.attrs.push_back({keys[pick(keys.size())], null_value{}});
       s.types.push_back(1 + pick(5));
+    }
+    const std::size_t n_updates = pick(3);
+    for (std::size_t k = 0; k < n_updates; ++k) {
+      s.base.updates.push_back({pick(2) ? "status." + std::to_string(k) : keys[pick(keys.size())], null_value{}});
+      s.update_types.push_back(1 + pick(5));
     }
     if (pick(3) == 0) s.base.tags = {"x", pick(2) ? "y" : "x"};
     s.base.lvl = pick(4) == 0 ? level::error : level::info;
@@ -514,11 +701,18 @@ TEST(RecordBuilder, random_records_of_a_few_call_sites_are_built_alike_either_wa
     for (std::size_t k = 0; k < in.attrs.size(); ++k)
       in.attrs[k].second = random_value(pick(20) == 0 ? pick(6) : s.types[k]);
     const auto as = static_cast<made_as>(pick(3));
+    if (as == made_as::span) {
+      for (std::size_t k = 0; k < in.updates.size(); ++k)
+        in.updates[k].second = random_value(pick(20) == 0 ? pick(6) : s.update_types[k]);
+      if (!in.updates.empty() && pick(20) == 0) in.updates.pop_back();
+      in.then_set_level = pick(20) == 0;
+    }
     const auto bytes = ring_record(in);
+    const std::string updates = as == made_as::span ? updates_of(in) : std::string();
     const auto build = [&](record_builder& with) {
-      return as == made_as::pending_span
-                 ? with.build_pending(bytes.data(), bytes.size(), memory)
-                 : with.build(bytes.data(), bytes.size(), as == made_as::log, {}, 1'700'000'000'000'001'000ull, memory);
+      return as == made_as::pending_span ? with.build_pending(bytes.data(), bytes.size(), memory)
+                                         : with.build(bytes.data(), bytes.size(), as == made_as::log, updates,
+                                                      1'700'000'000'000'001'000ull, memory);
     };
     const span_record long_way = build(ref);
     const span_record r = build(b);
