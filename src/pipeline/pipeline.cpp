@@ -316,6 +316,7 @@ namespace {
 
 // Bounds of the background thread's tables (besides max_open_spans, an option).
 constexpr std::size_t k_max_span_updates_bytes = 4u << 20;  // updates kept per open span
+constexpr std::size_t k_max_leaf_updates = 16;              // updates leaf_span() looks through for the span's end
 constexpr std::size_t k_max_orphans = 65536;                // updates waiting for their start
 // Open-span entries kept for reuse once their span ends (node and buffers: no allocation per
 // span in a steady state), and the largest buffers kept with them.
@@ -435,6 +436,7 @@ struct pipeline::background_state {
   record_builder builder{counters};
   std::array<std::atomic<std::uint64_t>, drop_reason_count> own_dropped{};  // drops decided here
   std::atomic<std::uint64_t> updates_lost{0};
+  std::string leaf_updates;  // a leaf span's updates, as an open span's are kept (leaf_span())
   // Tail sampling: traces buffered after decoding, released into the current batch.
   struct tail_output final : tail_sink {
     pipeline* p = nullptr;
@@ -725,33 +727,67 @@ void pipeline::on_record(const ring_record_header& h, const std::byte* body, std
   }
 }
 
-// A span start followed at once, in the same ring, by its end with nothing to wait for (the
-// span never left its thread, so it has no updates: a leaf span). Built straight from the ring,
-// without an entry in the open-span table. False, having done nothing, for anything else.
-bool pipeline::leaf_span(const ring_record_header& h, const std::byte* body, std::size_t size,
-                         const ring_record_header& next) noexcept {
+// A span start followed at once, in the same ring, by its own updates if any (at most
+// k_max_leaf_updates: a span that sets its status code before it ends) and its end with nothing
+// to wait for (the span never left its thread: a leaf span). Built straight from the ring,
+// without an entry in the open-span table. Returns the bytes it took after the start (the
+// updates and the end); 0, having done nothing, for anything else, which takes the usual path.
+std::uint64_t pipeline::leaf_span(const ring_record_header& h, const std::byte* body, std::size_t size,
+                                  const following_records& after) noexcept {
   background_state& st = *bg_;
   const std::uint32_t generation = control_->generation & k_generation_mask;
-  if (static_cast<rec>(h.kind()) != rec::span_start || static_cast<rec>(next.kind()) != rec::span_end ||
-      h.generation() != generation || next.generation() != generation ||
-      next.size < sizeof(ring_record_header) + sizeof(span_ref) || st.tail)
-    return false;
+  if (static_cast<rec>(h.kind()) != rec::span_start || h.generation() != generation || st.tail) return 0;
   record_fixed fixed;
   std::memcpy(&fixed, body, sizeof fixed);
+  // Its updates, then its end: each of this span, of this pipeline, and whole.
+  std::uint64_t at = after.begin();
+  std::size_t updates = 0;
   span_ref ref;
-  std::memcpy(&ref, &next + 1, sizeof ref);
-  if (ref.span != fixed.span || ref.value != 1) return false;
+  for (;;) {
+    const ring_record_header* r = after.at(at);
+    if (!r || r->generation() != generation || r->size < sizeof(ring_record_header) + sizeof(span_ref)) return 0;
+    const auto kind = static_cast<rec>(r->kind());
+    const bool end = kind == rec::span_end;
+    if (!end && kind != rec::set_attribute && kind != rec::set_level && kind != rec::set_status &&
+        kind != rec::exception && kind != rec::event)
+      return 0;
+    std::memcpy(&ref, r + 1, sizeof ref);
+    if (ref.span != fixed.span) return 0;
+    at += r->size;
+    if (end) break;
+    if (++updates > k_max_leaf_updates) return 0;
+  }
+  if (ref.value != 1) return 0;
   // Updates of this id read before its start (only a reused id can have them): the usual path.
-  if (!st.orphans.empty() && st.orphans.find(fixed.span) != st.orphans.end()) return false;
+  if (!st.orphans.empty() && st.orphans.find(fixed.span) != st.orphans.end()) return 0;
+  std::string_view joined;
+  if (updates) {
+    // As an open span keeps them ([u8 kind][u32 size][body] each); over the bound an open span
+    // keeps, or out of memory: the usual path, which counts what it loses.
+    try {
+      st.leaf_updates.clear();
+      for (std::uint64_t u = after.begin(); u < at;) {
+        const ring_record_header* r = after.at(u);
+        u += r->size;
+        if (u == at) break;  // the end
+        const std::size_t body_size = r->size - sizeof(ring_record_header);
+        if (st.leaf_updates.size() + 5 + body_size > k_max_span_updates_bytes) return 0;
+        append_update(st.leaf_updates, r->kind(), reinterpret_cast<const std::byte*>(r + 1), body_size);
+      }
+    } catch (...) {
+      return 0;
+    }
+    joined = st.leaf_updates;
+  }
   if (st.any_pending_exporter) add_pending_span(body, size);
   try {
     make_room();
     build_into_batch(
-        true, [&](span_record& r) { st.builder.build(body, size, false, {}, ref.time_ns, st.current.memory, r); });
+        true, [&](span_record& r) { st.builder.build(body, size, false, joined, ref.time_ns, st.current.memory, r); });
   } catch (...) {
     lost(drop_reason::internal_error, 1);
   }
-  return true;
+  return at - after.begin();
 }
 
 // Lets the exporters have the batches that filled up during a pass once there are
@@ -817,15 +853,15 @@ bool pipeline::drain_rings(std::unique_lock<std::mutex>& consumer, bool final) {
     std::uint64_t end = 0;
     st.rings[i]->ring.drain(
         [&](const ring_record_header& h, const std::byte* body, std::size_t size, std::uint64_t at,
-            const ring_record_header* next) {
+            const following_records& after) -> std::uint64_t {
           if (end == 0) first = at;
           end = at + h.size;
-          if (next && leaf_span(h, body, size, *next)) {
-            end += next->size;
-            return true;
+          if (const std::uint64_t taken = leaf_span(h, body, size, after)) {
+            end += taken;
+            return taken;
           }
           on_record(h, body, size, at < mark);
-          return false;
+          return 0;
         },
         keep_going);
     if (gone) return false;

@@ -169,8 +169,8 @@ class pipeline {
   void on_record(const ring_record_header& h, const std::byte* body, std::size_t size, bool before_mark) noexcept;
   void add_pending_span(const std::byte* start, std::size_t size) noexcept;
   void finish_span(std::uint64_t span, std::uint64_t end_ns) noexcept;
-  bool leaf_span(const ring_record_header& h, const std::byte* body, std::size_t size,
-                 const ring_record_header& next) noexcept;
+  std::uint64_t leaf_span(const ring_record_header& h, const std::byte* body, std::size_t size,
+                          const following_records& after) noexcept;
   [[nodiscard]] std::size_t batch_reserve() const noexcept;
   void make_room();
   void add_to_batch(const span_record& r, bool finished);

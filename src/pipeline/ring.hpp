@@ -57,6 +57,27 @@ struct ring_growth_limits {
   std::size_t budget = 0;
 };
 
+// The records published after the one a drain is reading, in the same segment: what a consumer
+// that looks ahead may read (spsc_ring::drain()). Positions are the ring's, as drain() gives them.
+class following_records {
+ public:
+  following_records(const std::byte* buffer, std::size_t mask, std::uint64_t begin, std::uint64_t head) noexcept
+      : buffer_(buffer), mask_(mask), begin_(begin), head_(head) {}
+  // The position just after the record being read.
+  [[nodiscard]] std::uint64_t begin() const noexcept { return begin_; }
+  // The record at `position` (begin(), or just after a record this view gave), or null when none
+  // is published there in this segment. It may be padding (kind 0).
+  [[nodiscard]] const ring_record_header* at(std::uint64_t position) const noexcept {
+    return position < head_ ? reinterpret_cast<const ring_record_header*>(buffer_ + (position & mask_)) : nullptr;
+  }
+
+ private:
+  const std::byte* buffer_;
+  std::size_t mask_;
+  std::uint64_t begin_;
+  std::uint64_t head_;
+};
+
 class spsc_ring {
  public:
   // `segment_bytes` is rounded up to a power of two (minimum 4 KiB). An allocation failure
@@ -139,9 +160,9 @@ class spsc_ring {
   // again by the next consumer. `position` is the record's position in the ring, comparable
   // with published(). Returns the number of records read.
   //
-  // `fn` may also take a fifth argument, `const ring_record_header* next`: the record that
-  // follows, when it is published in the same segment (else null; it may be padding, kind 0).
-  // Such an `fn` returns true when it handled `next` as well, which is then skipped.
+  // `fn` may also take a fifth argument, `const following_records& after`: the records that
+  // follow, those published in the same segment. Such an `fn` returns how many bytes of them it
+  // handled as well (0 for none; whole records from after.begin() on), which are then skipped.
   template <typename Fn, typename KeepGoing>
   std::size_t drain(Fn&& fn, KeepGoing&& keep_going) {
     const std::uint64_t stop = published();
@@ -174,15 +195,12 @@ class spsc_ring {
         const auto* body = reinterpret_cast<const std::byte*>(h + 1);
         const std::size_t body_size = h->size - sizeof(ring_record_header);
         ++n;
-        if constexpr (std::is_invocable_r_v<bool, Fn&, const ring_record_header&, const std::byte*, std::size_t,
-                                            std::uint64_t, const ring_record_header*>) {
-          // The record after this one, when it is already published in this segment.
-          const auto* next =
-              tail != head ? reinterpret_cast<const ring_record_header*>(seg.buffer + (tail & mask_)) : nullptr;
-          if (fn(*h, body, body_size, at, next)) {  // it took `next` too
-            tail += next->size;
-            ++n;
-          }
+        if constexpr (std::is_invocable_r_v<std::uint64_t, Fn&, const ring_record_header&, const std::byte*,
+                                            std::size_t, std::uint64_t, const following_records&>) {
+          // The records after this one that are already published in this segment.
+          const std::uint64_t taken = fn(*h, body, body_size, at, following_records(seg.buffer, mask_, tail, head));
+          for (const std::uint64_t until = tail + taken; tail < until; ++n)  // it took them too
+            tail += reinterpret_cast<const ring_record_header*>(seg.buffer + (tail & mask_))->size;
         } else {
           fn(*h, body, body_size, at);
         }

@@ -381,6 +381,39 @@ TEST_F(conventions, set_attribute_after_start_feeds_the_template) {
             R"({"type":"object","properties":{"user":{},"n":{},"amount":{},"extra":{"type":"object"}}})");
 }
 
+// Spans of one call site that set the same new keys after they started (built from the site's
+// layout after the first) and spans with more updates than the background thread looks through
+// for a leaf span's end (built through the open-span table): each keeps its own values.
+TEST_F(conventions, spans_that_set_attributes_after_start_keep_their_own_values) {
+  constexpr int k_spans = 64;
+  for (int i = 0; i < k_spans; ++i) {
+    logfire::span s("request {id} -> {http.response.status_code}", {{"id", i}});
+    s.set_attribute("http.response.status_code", 200 + i);
+    s.set_attribute("outcome", i % 2 ? "failed" : "ok");
+  }
+  {
+    logfire::span s("many updates");
+    for (int k = 0; k < 20; ++k) s.set_attribute("k" + std::to_string(k), k);
+    s.set_status(status_code::error, "late");
+  }
+  auto recs = flushed();
+  int seen = 0;
+  for (const auto& r : recs) {
+    if (r.name != "request {id} -> {http.response.status_code}") continue;
+    const std::int64_t id = int_attr(r, "id");
+    EXPECT_EQ(int_attr(r, "http.response.status_code"), 200 + id);
+    EXPECT_EQ(r.string_attr("outcome"), id % 2 ? "failed" : "ok");
+    EXPECT_EQ(r.string_attr("logfire.msg"), "request " + std::to_string(id) + " -> " + std::to_string(200 + id));
+    ++seen;
+  }
+  EXPECT_EQ(seen, k_spans);
+  const auto* many = find(recs, "many updates");
+  ASSERT_TRUE(many);
+  for (int k = 0; k < 20; ++k) EXPECT_EQ(int_attr(*many, "k" + std::to_string(k)), k);
+  EXPECT_EQ(many->status, status_code::error);
+  EXPECT_EQ(many->status_message, "late");
+}
+
 TEST_F(conventions, events_on_a_span) {
   {
     logfire::span s("with events");

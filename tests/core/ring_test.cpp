@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+using logfire::detail::following_records;
 using logfire::detail::ring_growth_bytes;
 using logfire::detail::ring_growth_limits;
 using logfire::detail::ring_record_header;
@@ -244,29 +245,38 @@ TEST(ring, a_producer_and_a_consumer_on_two_threads_lose_nothing) {
   EXPECT_EQ(ring_growth_bytes(), before);
 }
 
-// A consumer that takes a fifth argument sees the record that follows, when it is published in
-// the same segment, and may take it too: the drain then skips it.
-TEST(ring, a_consumer_may_take_the_next_record_with_this_one) {
+// A consumer that takes a fifth argument sees the records that follow, those published in the
+// same segment, and may take some of them too: the drain then skips them.
+TEST(ring, a_consumer_may_take_the_records_after_this_one) {
   spsc_ring ring(k_segment);
-  for (std::uint64_t seq = 0; seq < 5; ++seq) ASSERT_TRUE(push(ring, seq, 32, k_no_growth));
+  for (std::uint64_t seq = 0; seq < 6; ++seq) ASSERT_TRUE(push(ring, seq, 32, k_no_growth));
   std::vector<std::uint64_t> seen;
-  std::vector<bool> had_next;
+  std::vector<std::size_t> following;
   const std::size_t n = ring.drain([&](const ring_record_header&, const std::byte* body, std::size_t, std::uint64_t,
-                                       const ring_record_header* next) {
+                                       const following_records& after) -> std::uint64_t {
     std::uint64_t seq = 0;
     std::memcpy(&seq, body, sizeof seq);
     seen.push_back(seq);
-    had_next.push_back(next != nullptr);
-    if (next == nullptr) return false;
-    std::uint64_t next_seq = 0;
-    std::memcpy(&next_seq, next + 1, sizeof next_seq);
-    EXPECT_EQ(next_seq, seq + 1);
-    return seq == 1;  // takes record 2 with record 1
+    // Every record after this one, in order.
+    std::size_t count = 0;
+    std::uint64_t at = after.begin();
+    for (const ring_record_header* r = after.at(at); r; r = after.at(at)) {
+      std::uint64_t next_seq = 0;
+      std::memcpy(&next_seq, r + 1, sizeof next_seq);
+      EXPECT_EQ(next_seq, seq + 1 + count);
+      ++count;
+      at += r->size;
+    }
+    following.push_back(count);
+    if (seq != 1) return 0;
+    // Takes records 2 and 3 with record 1.
+    const std::uint64_t two = after.at(after.begin())->size;
+    return two + after.at(after.begin() + two)->size;
   });
-  EXPECT_EQ(n, 5u);  // record 2 was read, by the call for record 1
-  EXPECT_EQ(seen, (std::vector<std::uint64_t>{0, 1, 3, 4}));
-  EXPECT_EQ(had_next, (std::vector<bool>{true, true, true, false}));
+  EXPECT_EQ(n, 6u);  // records 2 and 3 were read, by the call for record 1
+  EXPECT_EQ(seen, (std::vector<std::uint64_t>{0, 1, 4, 5}));
+  EXPECT_EQ(following, (std::vector<std::size_t>{5, 4, 1, 0}));
   EXPECT_TRUE(ring.empty());
-  ASSERT_TRUE(push(ring, 5, 32, k_no_growth));
-  EXPECT_EQ(drain_all(ring).size(), 1u);  // nothing of the first five is read again
+  ASSERT_TRUE(push(ring, 6, 32, k_no_growth));
+  EXPECT_EQ(drain_all(ring).size(), 1u);  // nothing of the first six is read again
 }
