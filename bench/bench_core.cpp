@@ -151,6 +151,15 @@ void BM_span_4_attributes(benchmark::State& state) {
 BENCHMARK(BM_span_4_attributes);
 BENCHMARK(BM_span_4_attributes)->Threads(2)->UseRealTime();
 
+// The same span setting one attribute after it started, as a server span sets its status code.
+void BM_span_4_attributes_1_update(benchmark::State& state) {
+  run(state, 1, [] {
+    logfire::span s("charge {user}", {{"user", "u-42"}, {"amount", 12.5}, {"attempt", 3}, {"ok", true}});
+    s.set_attribute("http.response.status_code", 200);
+  });
+}
+BENCHMARK(BM_span_4_attributes_1_update);
+
 void BM_span_4_attributes_paused_flush(benchmark::State& state) {
   run_paused_flush(state, [] {
     logfire::span s("charge {user}", {{"user", "u-42"}, {"amount", 12.5}, {"attempt", 3}, {"ok", true}});

@@ -1,6 +1,7 @@
 // Logfire's attribute conventions, field by field, as an exporter receives them
 // (reference/logfire-wire.md, "Spans and logs").
 #include <chrono>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -412,6 +413,39 @@ TEST_F(conventions, spans_that_set_attributes_after_start_keep_their_own_values)
   for (int k = 0; k < 20; ++k) EXPECT_EQ(int_attr(*many, "k" + std::to_string(k)), k);
   EXPECT_EQ(many->status, status_code::error);
   EXPECT_EQ(many->status_message, "late");
+}
+
+// Every kind of value set after the start arrives as set, a key past 256 bytes cut and counted.
+TEST_F(conventions, values_of_every_kind_set_after_start) {
+  const std::string long_key(300, 'k');
+  {
+    logfire::span s("set after start");
+    s.set_attribute("yes", true);
+    s.set_attribute("no", false);
+    s.set_attribute("count", std::int64_t{-7});
+    s.set_attribute("big", std::numeric_limits<std::uint64_t>::max());
+    s.set_attribute("small", std::uint64_t{42});
+    s.set_attribute("ratio", 0.25);
+    s.set_attribute("nan", std::numeric_limits<double>::quiet_NaN());
+    s.set_attribute("text", "t");
+    s.set_attribute(long_key, 5);
+  }
+  auto recs = flushed();
+  const auto* r = find(recs, "set after start");
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(r->find("yes") && r->find("yes")->boolean());
+  EXPECT_TRUE(*r->find("yes")->boolean());
+  ASSERT_TRUE(r->find("no") && r->find("no")->boolean());
+  EXPECT_FALSE(*r->find("no")->boolean());
+  EXPECT_EQ(int_attr(*r, "count"), -7);
+  EXPECT_EQ(r->string_attr("big"), "18446744073709551615");
+  EXPECT_EQ(int_attr(*r, "small"), 42);
+  ASSERT_TRUE(r->find("ratio") && r->find("ratio")->float64());
+  EXPECT_EQ(*r->find("ratio")->float64(), 0.25);
+  EXPECT_EQ(r->string_attr("nan"), "NaN");
+  EXPECT_EQ(r->string_attr("text"), "t");
+  EXPECT_EQ(int_attr(*r, long_key.substr(0, 256)), 5);
+  EXPECT_EQ(logfire::stats().count_of(logfire::event_counter::attributes_truncated), 1u);
 }
 
 TEST_F(conventions, events_on_a_span) {
