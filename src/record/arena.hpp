@@ -52,7 +52,7 @@ class arena {
     return p;
   }
 
-  std::string_view copy(std::string_view s) {
+  [[gnu::always_inline]] std::string_view copy(std::string_view s) {
     if (s.empty()) return {};
     char* p = static_cast<char*>(allocate(s.size(), 1));
     copy_bytes(p, s.data(), s.size());

@@ -125,6 +125,24 @@ std::string_view record_builder::repaired_text(std::string_view s, arena& out) {
 
 namespace {
 
+// One of a span's updates as the pipeline joins them to its start ([u8 kind][u32 size][body]
+// each: append_update() in pipeline.cpp).
+struct joined_update {
+  rec kind;
+  byte_reader body;
+};
+// The update at `r`, which moves past it.
+joined_update next_update(byte_reader& r) noexcept {
+  const auto kind = static_cast<rec>(r.u8());
+  const std::uint32_t size = r.u32();
+  const joined_update u{kind, byte_reader(r.position(), size)};
+  r.skip(size);
+  return u;
+}
+byte_reader updates_reader(std::string_view updates) noexcept {
+  return {reinterpret_cast<const std::byte*>(updates.data()), updates.size()};
+}
+
 // Writes one tagged value as JSON into `json` (nested arrays and objects).
 void value_to_json(byte_reader& r, std::string& json, std::string& tmp, std::atomic<std::uint64_t>& repaired) {
   auto put_string = [&](std::string_view s) {
@@ -489,11 +507,9 @@ void record_builder::add_exception(byte_reader& rd, std::uint64_t time_ns, bool 
 
 // The updates recorded after the start ([u8 kind][u32 size][bytes] each), in order.
 void record_builder::apply_updates(std::string_view updates, build_state& st, arena& out) {
-  byte_reader ur(reinterpret_cast<const std::byte*>(updates.data()), updates.size());
+  byte_reader ur = updates_reader(updates);
   while (!ur.at_end()) {
-    const auto kind = static_cast<rec>(ur.u8());
-    const std::uint32_t size = ur.u32();
-    byte_reader body(ur.position(), size);
+    auto [kind, body] = next_update(ur);
     const auto ref = body.pod<span_ref>();
     switch (kind) {
       case rec::set_attribute:
@@ -518,7 +534,6 @@ void record_builder::apply_updates(std::string_view updates, build_state& st, ar
       default:
         break;
     }
-    for (std::uint32_t i = 0; i < size; ++i) (void)ur.u8();
   }
 }
 
@@ -1006,14 +1021,11 @@ void record_builder::make_site_layout(variant& v, const record_fixed& fixed, rec
   l.n_start = fixed.n_attrs;
   // The updates' pieces, in the order they were made: the attributes they added follow the
   // start's (decode_attribute() appends a new key).
-  byte_reader ur(reinterpret_cast<const std::byte*>(updates.data()), updates.size());
+  byte_reader ur = updates_reader(updates);
   for (std::size_t i = fixed.n_attrs; i < n_user; ++i) {
-    (void)ur.u8();  // set_attribute (attribute_updates())
-    const std::uint32_t size = ur.u32();
-    byte_reader body(ur.position(), size);
+    byte_reader body = next_update(ur).body;  // a set_attribute (attribute_updates())
     body.skip(sizeof(span_ref));
     if (!add_piece(i, body)) return;
-    ur.skip(size);
   }
   l.shape_at.push_back(static_cast<std::uint32_t>(l.shape.size()));
   // The texts the layout's attributes point to, in strings that no longer change.
@@ -1114,6 +1126,24 @@ bool record_builder::build_from_site(const record_fixed& fixed, byte_reader r, s
   return true;
 }
 
+// One attribute at `r` (at its key) against its layout piece, `n` bytes at `piece`: the key's
+// size, the key and the value's tag must be the same (a key of another size stops at its size,
+// so nothing past the record is read); then its value into `a`. A text is left pointing into
+// `r`: values_from_site()'s caller copies the texts once every attribute matched.
+[[gnu::always_inline]] inline bool record_builder::value_from_piece(const char* piece, std::size_t n, byte_reader& r,
+                                                                    attribute& a, arena& out) {
+  const auto* at = reinterpret_cast<const char*>(r.position());
+  if (!same_bytes(at, piece, 4) || !same_bytes(at + 4, piece + 4, n - 4)) return false;
+  r.skip(n - 1);  // at the value's tag
+  if (static_cast<vtag>(piece[n - 1]) == vtag::string) {
+    (void)r.u8();
+    a.value = str_value(r.str());
+  } else {
+    a.value = decode_value(r, out).value;
+  }
+  return true;
+}
+
 attribute* record_builder::values_from_site(const site_layout& l, byte_reader r, std::string_view updates,
                                             std::size_t slots, arena& out) {
   auto* attrs = static_cast<attribute*>(out.allocate(sizeof(attribute) * slots, alignof(attribute)));
@@ -1122,48 +1152,22 @@ attribute* record_builder::values_from_site(const site_layout& l, byte_reader r,
   const char* const shape = l.shape.data();
   const std::uint32_t* const shape_at = l.shape_at.data();
   const std::size_t n_start = l.n_start;
-  for (std::size_t i = 0; i < n_start; ++i) {
-    // The key's size, the key and the value's tag, against the layout's: a key of another size
-    // stops at its size, so nothing past the record is read.
-    const char* piece = shape + shape_at[i];
-    const std::size_t n = shape_at[i + 1] - shape_at[i];
-    const auto* at = reinterpret_cast<const char*>(r.position());
-    if (!same_bytes(at, piece, 4) || !same_bytes(at + 4, piece + 4, n - 4)) return nullptr;
-    r.skip(n - 1);  // at the value's tag
-    if (static_cast<vtag>(piece[n - 1]) == vtag::string) {
-      (void)r.u8();
-      attrs[i].value = str_value(r.str());  // in the ring until the caller copies it
-    } else {
-      attrs[i].value = decode_value(r, out).value;
-    }
-  }
+  for (std::size_t i = 0; i < n_start; ++i)
+    if (!value_from_piece(shape + shape_at[i], shape_at[i + 1] - shape_at[i], r, attrs[i], out)) return nullptr;
   if (l.shape_at.size() - 1 > n_start) [[unlikely]]
     return update_values(l, updates, attrs, out) ? attrs : nullptr;
   return attrs;
 }
 
-// The same for the attributes of a span's set_attribute updates, each
-// [u8 set_attribute][u32 size][span_ref][key][value] (build_from_site() counted them), into the
-// slots after the start's.
+// The same for the attributes of a span's set_attribute updates (build_from_site() counted
+// them), into the slots after the start's.
 bool record_builder::update_values(const site_layout& l, std::string_view updates, attribute* attrs, arena& out) {
-  const char* u = updates.data();
+  byte_reader ur = updates_reader(updates);
   for (std::size_t i = l.n_start; i + 1 < l.shape_at.size(); ++i) {
-    std::uint32_t size = 0;
-    std::memcpy(&size, u + 1, sizeof size);
-    byte_reader body(reinterpret_cast<const std::byte*>(u + 1 + sizeof size), size);
+    byte_reader body = next_update(ur).body;
     body.skip(sizeof(span_ref));
-    const char* piece = l.shape.data() + l.shape_at[i];
-    const std::size_t n = l.shape_at[i + 1] - l.shape_at[i];
-    const auto* at = reinterpret_cast<const char*>(body.position());
-    if (n > size - sizeof(span_ref) || !same_bytes(at, piece, n)) return false;
-    body.skip(n - 1);  // at the value's tag
-    if (static_cast<vtag>(piece[n - 1]) == vtag::string) {
-      (void)body.u8();
-      attrs[i].value = str_value(body.str());  // copied with the start's texts
-    } else {
-      attrs[i].value = decode_value(body, out).value;
-    }
-    u += 1 + sizeof size + size;
+    if (!value_from_piece(l.shape.data() + l.shape_at[i], l.shape_at[i + 1] - l.shape_at[i], body, attrs[i], out))
+      return false;
   }
   return true;
 }

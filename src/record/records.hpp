@@ -119,6 +119,7 @@ class record_builder {
   attribute* values_from_site(const site_layout& l, byte_reader r, std::string_view updates, std::size_t slots,
                               arena& out);
   bool update_values(const site_layout& l, std::string_view updates, attribute* attrs, arena& out);
+  bool value_from_piece(const char* piece, std::size_t n, byte_reader& r, attribute& a, arena& out);
   // Makes `rec` (filled from `fixed`) a pending span; returns its logfire.pending_parent_id.
   attribute make_pending(span_record& rec, const record_fixed& fixed, arena& out);
   decoded_value decode_value(byte_reader& rd, arena& out);

@@ -49,7 +49,7 @@ inline std::uint64_t or_short(const char* in, std::size_t n) noexcept {
 }
 
 // Copies `n` <= 16 bytes from `in` to `out` as two overlapping moves; returns out + n.
-inline char* copy_short(char* out, const char* in, std::size_t n) noexcept {
+[[gnu::always_inline]] inline char* copy_short(char* out, const char* in, std::size_t n) noexcept {
   using namespace bytes_detail;
   if (n >= 8) {
     ends<std::uint64_t>::read(in, n).write(out, n);
