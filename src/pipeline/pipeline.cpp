@@ -787,6 +787,8 @@ std::uint64_t pipeline::leaf_span(const ring_record_header& h, const std::byte* 
   } catch (...) {
     lost(drop_reason::internal_error, 1);
   }
+  // Kept for the next leaf span's updates, as an open span's buffers are: up to the same size.
+  if (updates && st.leaf_updates.capacity() > k_max_recycled_bytes) std::string().swap(st.leaf_updates);
   return at - after.begin();
 }
 
