@@ -3,6 +3,7 @@
 // values into this thread's ring and returns. No locks, no allocation on the common path.
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
@@ -556,14 +557,13 @@ void encode_value(W& w, const value_ref& v, const encode_limits& lim, bool& trun
   }
 }
 
+// The first `n` of `args` (n <= args.size()).
 template <typename W>
 void encode_args(W& w, std::initializer_list<arg> args, std::size_t n, const encode_limits& lim,
                  bool& truncated) noexcept {
-  std::size_t i = 0;
-  for (const arg& a : args) {
-    if (i++ == n) break;
-    w.str(cut(a.key, 256, truncated));
-    encode_value(w, a.value, lim, truncated);
+  for (const arg *a = args.begin(), *end = a + n; a != end; ++a) {
+    w.str(cut(a->key, 256, truncated));
+    encode_value(w, a->value, lim, truncated);
   }
 }
 
@@ -656,6 +656,36 @@ template <typename W>
   }
 }
 
+// The bytes encode_body() writes at most for `in`, found without running it, or 0 when only
+// the size pass can tell: values other than null, booleans, numbers and texts (their encoders
+// run user code or recurse), baggage, links or an exception. Each text counts at its limit's
+// length when longer: cut() may keep up to 3 bytes fewer (a UTF-8 boundary), never more.
+// It mirrors encode_body() part by part. push() asserts that no record writes more than its
+// bound, so every record of the tests in a debug build (the sanitizer run) checks it;
+// limits_test's plain_values_of_every_kind_at_and_past_each_limit has each part at and past
+// its limit.
+[[gnu::always_inline]] inline std::size_t body_bound(const record_input& in, const encode_limits& lim) noexcept {
+  if (!in.baggage.empty() || in.links.size() != 0 || in.extra_link || in.exc) [[unlikely]]
+    return 0;
+  const auto text = [](std::string_view t, std::size_t max) { return 4 + std::min(t.size(), max); };
+  std::size_t n = sizeof(record_fixed) + text(in.tmpl, lim.max_value_length) + 4 + in.trace_state.size();
+  for (auto t : in.extra_tags) n += text(t, 256);
+  for (auto t : in.tags) n += text(t, 256);
+  // encode_value()'s bytes by kind: the tag, then the value (a text's size comes on top).
+  constexpr std::uint8_t k_value_bytes[] = {1, 2, 9, 9, 9, 5};
+  static_assert(static_cast<int>(value_ref::kind::nil) == 0 && static_cast<int>(value_ref::kind::boolean) == 1 &&
+                static_cast<int>(value_ref::kind::int64) == 2 && static_cast<int>(value_ref::kind::uint64) == 3 &&
+                static_cast<int>(value_ref::kind::float64) == 4 && static_cast<int>(value_ref::kind::string) == 5);
+  for (const arg *a = in.args.begin(), *end = a + in.fixed->n_attrs; a != end; ++a) {
+    const auto k = static_cast<std::size_t>(a->value.type());
+    if (k > static_cast<std::size_t>(value_ref::kind::string)) [[unlikely]]
+      return 0;
+    n += text(a->key, 256) + k_value_bytes[k];
+    if (a->value.type() == value_ref::kind::string) n += std::min(a->value.as_string().size(), lim.max_value_length);
+  }
+  return n;
+}
+
 inline std::size_t round8(std::size_t n) noexcept {
   return (n + 7) & ~std::size_t{7};
 }
@@ -704,13 +734,18 @@ inline std::size_t round8(std::size_t n) noexcept {
   std::memcpy(body + offsetof(record_fixed, console_mark), &byte, 1);
 }
 
-// Encodes a record of `kind` with `body_fn(writer)` into the ring (two passes: size,
-// then write). Returns false when the ring is full.
+// Encodes a record of `kind` with `body_fn(writer)` into the ring and returns false when the
+// ring is full. Two passes, size then write, unless the caller knows `bound`, bytes the body
+// takes at most (body_bound()): then space for the bound is reserved, the body written once,
+// and only the bytes written are published.
 template <typename BodyFn>
-bool push(thread_state& ts, control& ctl, rec kind, BodyFn&& body_fn) noexcept {
+bool push(thread_state& ts, control& ctl, rec kind, BodyFn&& body_fn, std::size_t bound = 0) noexcept {
   record_sizer sizer;
-  body_fn(sizer);
-  const std::size_t total = round8(sizeof(ring_record_header) + sizer.size());
+  if (bound == 0) {
+    body_fn(sizer);
+    bound = sizer.size();
+  }
+  std::size_t total = round8(sizeof(ring_record_header) + bound);
   std::byte* out = ts.ring.try_reserve(total);
   bool was_full = false;
   if (!out) [[unlikely]] {
@@ -719,14 +754,16 @@ bool push(thread_state& ts, control& ctl, rec kind, BodyFn&& body_fn) noexcept {
     if (!out) return false;
     was_full = true;  // the background thread is behind: wake it
   }
+  record_writer w(out + sizeof(ring_record_header), sizer.custom_blocked);
+  body_fn(w);
+  assert(w.size() <= bound);  // else body_bound() undercounted, and the record overran its space
+  total = round8(sizeof(ring_record_header) + w.size());  // the same, or less than the bound
   auto* h = reinterpret_cast<ring_record_header*>(out);
   h->size = static_cast<std::uint32_t>(total);
   h->tag = ring_record_header::make_tag(static_cast<std::uint8_t>(kind), ctl.generation);
-  record_writer w(out + sizeof(ring_record_header), sizer.custom_blocked);
-  body_fn(w);
   if (kind == rec::span_start || kind == rec::log) {
     if (prompt_printer* p = ctl.settings.prompt.get()) [[unlikely]]
-      print_at_call(*p, kind == rec::log, out + sizeof(ring_record_header), sizer.size());
+      print_at_call(*p, kind == rec::log, out + sizeof(ring_record_header), w.size());
   }
   ts.ring.commit(total);
   if (was_full || ts.ring.past_half()) [[unlikely]]
@@ -879,7 +916,8 @@ namespace {
 [[gnu::always_inline]] inline bool push_counted(thread_state& ts, control& ctl, const record_input& in,
                                                 const encode_limits& lim) noexcept {
   bool truncated = in.fixed->dropped_attrs != 0;
-  if (!push(ts, ctl, in.kind, [&](auto& w) { encode_body(w, in, lim, truncated); })) [[unlikely]] {
+  const auto body = [&](auto& w) { encode_body(w, in, lim, truncated); };
+  if (!push(ts, ctl, in.kind, body, body_bound(in, lim))) [[unlikely]] {
     ts.counters.dropped[reason_index(drop_reason::ring_full)].add();
     return false;
   }

@@ -188,3 +188,60 @@ TEST_F(limits, events_and_exceptions_obey_the_limits) {
   EXPECT_EQ(*recs[0].events[1].find("exception.message")->string(), "a message ");
   EXPECT_EQ(truncations(), 2u);
 }
+
+// A span start or a log of plain values (null, booleans, numbers, texts) is written into the
+// ring in one pass, into space reserved for a bound of its size (body_bound(), pipeline/api.cpp).
+// Every part the bound counts arrives whole when within its limit and cut when past it: the
+// template, the keys, the values of each kind, the call's tags and a handle's. In debug builds
+// (the sanitizer run) a record that writes more than its bound stops the test at the write.
+TEST_F(limits, plain_values_of_every_kind_at_and_past_each_limit) {
+  const std::string long_key(300, 'k');                                         // cut at 256
+  const std::string key_across = std::string(255, 'x') + "\xe2\x82\xac" + "y";  // "€" spans byte 256
+  const std::string long_tag(300, 't');
+  const std::string tag_across = std::string(254, 'g') + "\xe2\x82\xac";  // "€" ends at byte 257
+  logfire::info("scalars", {{"nil", logfire::null},
+                            {"b", true},
+                            {"i", std::int64_t{-5}},
+                            {"u", std::uint64_t{7}},
+                            {"past", 1},
+                            {"limit", 2}});
+  logfire::info("texts", {{"d", 2.5}, {"empty", ""}, {"ten", "0123456789"}, {"eleven", "0123456789a"}});
+  {
+    logfire::span s("a template past ten bytes",
+                    {{long_key, 1}, {key_across, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"}},
+                    {.tags = {long_tag, "t"}});
+  }
+  logfire::with_tags({tag_across, "h"}).warn("tagged", {{"ok", false}}, {.tags = {"own"}});
+  auto recs = flushed();
+  ASSERT_EQ(recs.size(), 4u);
+
+  const auto* scalars = find_log(recs, "scalars");
+  ASSERT_TRUE(scalars);
+  EXPECT_FALSE(scalars->find("nil"));  // a null is named in logfire.null_args, as Logfire does
+  EXPECT_EQ(string_array(*scalars, "logfire.null_args"), (std::vector<std::string>{"nil"}));
+  EXPECT_EQ(scalars->find("b")->boolean(), true);
+  EXPECT_EQ(scalars->find("i")->int64(), -5);
+  EXPECT_EQ(scalars->find("u")->int64(), 7);
+  EXPECT_FALSE(scalars->find("past"));  // beyond max_attributes = 4
+  EXPECT_EQ(scalars->dropped_attributes_count, 2u);
+
+  const auto* texts = find_log(recs, "texts");
+  ASSERT_TRUE(texts);
+  EXPECT_EQ(texts->find("d")->float64(), 2.5);
+  EXPECT_EQ(texts->string_attr("empty"), "");
+  EXPECT_EQ(texts->string_attr("ten"), "0123456789");
+  EXPECT_EQ(texts->string_attr("eleven"), "0123456789");
+
+  const auto* span = find(recs, "a template");  // the template is cut at 10 bytes too
+  ASSERT_TRUE(span);
+  EXPECT_EQ(span->find(std::string(256, 'k'))->int64(), 1);
+  EXPECT_EQ(span->string_attr(std::string(255, 'x')), "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+  EXPECT_EQ(string_array(*span, "logfire.tags"), (std::vector<std::string>{std::string(256, 't'), "t"}));
+
+  const auto* tagged = find_log(recs, "tagged");
+  ASSERT_TRUE(tagged);
+  EXPECT_EQ(tagged->find("ok")->boolean(), false);
+  EXPECT_EQ(string_array(*tagged, "logfire.tags"), (std::vector<std::string>{std::string(254, 'g'), "h", "own"}));
+  for (const auto& r : recs) expect_all_valid_utf8(r);
+  EXPECT_EQ(repairs(), 0u);
+}
