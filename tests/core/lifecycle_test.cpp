@@ -1,8 +1,10 @@
 // flush and shutdown deliver everything produced before them, from any number of threads;
 // stats() after shutdown; calls after shutdown; reconfiguration; the setup guard.
+#include <algorithm>
 #include <barrier>
 #include <latch>
 #include <optional>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -149,6 +151,44 @@ TEST(lifecycle, spans_open_at_shutdown_are_counted) {
   // The loss is explained, and summarised once.
   EXPECT_EQ(occurrences(err, "(open_at_shutdown)"), 1u) << err;
   EXPECT_EQ(occurrences(err, "logfire: shutdown:"), 1u) << err;
+}
+
+// Thousands of spans open at once (none of them a leaf), each with an update, ended in a
+// shuffled order, twice: the background thread's open-span table grows, erases out of order and
+// reuses the entries of ended spans. Every span arrives with its own update; a span whose entry
+// the table lost would end with nothing to build (no count), so the totals would not add up.
+TEST(lifecycle, thousands_of_open_spans_ended_in_any_order_all_arrive) {
+  auto mem = std::make_shared<logfire::memory_exporter>();
+  auto lf = logfire::configure(quiet_options({mem}));
+  ASSERT_TRUE(lf) << lf.error();
+  constexpr int k_spans = 3000;
+  std::mt19937 rng(42);
+  for (int round = 0; round < 2; ++round) {
+    std::vector<logfire::span> open;
+    open.reserve(k_spans);
+    for (int i = 0; i < k_spans; ++i)
+      open.emplace_back("open {i}", std::initializer_list<logfire::arg>{{"i", i}, {"round", round}},
+                        logfire::span_options{.current = false});
+    for (int i = 0; i < k_spans; ++i) open[static_cast<std::size_t>(i)].set_attribute("twice", 2 * i);
+    std::shuffle(open.begin(), open.end(), rng);
+    for (auto& s : open) s.end();
+  }
+  ASSERT_TRUE(logfire::force_flush());
+  const auto recs = mem->records();
+  ASSERT_EQ(recs.size(), 2u * k_spans);
+  std::vector<int> seen(2 * k_spans, 0);
+  for (const auto& r : recs) {
+    const auto i = r.find("i")->int64().value_or(-1);
+    const auto round = r.find("round")->int64().value_or(-1);
+    ASSERT_TRUE(i >= 0 && i < k_spans && (round == 0 || round == 1)) << r.name;
+    EXPECT_EQ(r.find("twice")->int64(), 2 * i);
+    ++seen[static_cast<std::size_t>(round * k_spans + i)];
+  }
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), 2 * k_spans);
+  const auto st = logfire::stats();
+  EXPECT_EQ(st.exported, 2u * k_spans);
+  EXPECT_EQ(st.dropped_total(), 0u) << st.summary();
+  expect_accounted(st);
 }
 
 TEST(lifecycle, a_shutdown_guard_shuts_down_at_scope_exit) {
