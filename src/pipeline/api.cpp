@@ -112,7 +112,9 @@ inline std::string_view cut(std::string_view s, std::size_t max, bool& truncated
 }
 
 // The encoders are templates over the writer: record_sizer computes a record's size (plain
-// arithmetic after inlining), byte_writer then writes it into the reserved ring space.
+// arithmetic after inlining), byte_writer then writes it into the reserved ring space. Span
+// starts and logs of plain values skip the sizer: body_bound() bounds their size from the
+// lengths alone, and push() publishes what was written.
 
 // ----- custom values (maps, ranges, users' types) and time points -------------------------
 // A custom value is written by a function (attribute_converter, to_attribute, the map and
