@@ -679,11 +679,11 @@ template <typename W>
                 static_cast<int>(value_ref::kind::int64) == 2 && static_cast<int>(value_ref::kind::uint64) == 3 &&
                 static_cast<int>(value_ref::kind::float64) == 4 && static_cast<int>(value_ref::kind::string) == 5);
   for (const arg *a = in.args.begin(), *end = a + in.fixed->n_attrs; a != end; ++a) {
-    const auto k = static_cast<std::size_t>(a->value.type());
-    if (k > static_cast<std::size_t>(value_ref::kind::string)) [[unlikely]]
+    const value_ref::kind k = a->value.type();
+    if (k > value_ref::kind::string) [[unlikely]]
       return 0;
-    n += text(a->key, 256) + k_value_bytes[k];
-    if (a->value.type() == value_ref::kind::string) n += std::min(a->value.as_string().size(), lim.max_value_length);
+    n += text(a->key, 256) + k_value_bytes[static_cast<std::size_t>(k)];
+    if (k == value_ref::kind::string) n += std::min(a->value.as_string().size(), lim.max_value_length);
   }
   return n;
 }
