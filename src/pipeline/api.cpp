@@ -194,8 +194,13 @@ struct custom_encoder {
   }
   void u8(std::uint8_t v) noexcept { pod(v); }
   void u32(std::uint32_t v) noexcept { pod(v); }
-  void str(std::string_view s) noexcept {
-    u32(static_cast<std::uint32_t>(s.size()));
+  void str(std::string_view s) noexcept {  // as byte_writer::str (wire.hpp)
+    if (s.size() < k_long_text) {
+      u8(static_cast<std::uint8_t>(s.size()));
+    } else {
+      u8(k_long_text);
+      u32(static_cast<std::uint32_t>(s.size()));
+    }
     raw(s.data(), s.size());
   }
 
@@ -669,12 +674,13 @@ template <typename W>
 [[gnu::always_inline]] inline std::size_t body_bound(const record_input& in, const encode_limits& lim) noexcept {
   if (!in.baggage.empty() || in.links.size() != 0 || in.extra_link || in.exc) [[unlikely]]
     return 0;
-  const auto text = [](std::string_view t, std::size_t max) { return 4 + std::min(t.size(), max); };
-  std::size_t n = sizeof(record_fixed) + text(in.tmpl, lim.max_value_length) + 4 + in.trace_state.size();
+  const auto text = [](std::string_view t, std::size_t max) { return str_bytes(std::min(t.size(), max)); };
+  std::size_t n = sizeof(record_fixed) + text(in.tmpl, lim.max_value_length) + str_bytes(in.trace_state.size());
   for (auto t : in.extra_tags) n += text(t, 256);
   for (auto t : in.tags) n += text(t, 256);
-  // encode_value()'s bytes by kind: the tag, then the value (a text's size comes on top).
-  constexpr std::uint8_t k_value_bytes[] = {1, 2, 9, 9, 9, 5};
+  // encode_value()'s bytes by kind: the tag, then the value (a text's, prefix and bytes, comes
+  // on top).
+  constexpr std::uint8_t k_value_bytes[] = {1, 2, 9, 9, 9, 1};
   static_assert(static_cast<int>(value_ref::kind::nil) == 0 && static_cast<int>(value_ref::kind::boolean) == 1 &&
                 static_cast<int>(value_ref::kind::int64) == 2 && static_cast<int>(value_ref::kind::uint64) == 3 &&
                 static_cast<int>(value_ref::kind::float64) == 4 && static_cast<int>(value_ref::kind::string) == 5);
@@ -683,7 +689,7 @@ template <typename W>
     if (k > value_ref::kind::string) [[unlikely]]
       return 0;
     n += text(a->key, 256) + k_value_bytes[static_cast<std::size_t>(k)];
-    if (k == value_ref::kind::string) n += std::min(a->value.as_string().size(), lim.max_value_length);
+    if (k == value_ref::kind::string) n += text(a->value.as_string(), lim.max_value_length);
   }
   return n;
 }

@@ -937,7 +937,7 @@ void record_builder::build_impl(const std::byte* start, std::size_t start_size, 
 namespace {
 
 // Value tags build_from_site() takes, and the bytes of their value after the tag (a text: its
-// u32 size, then that many bytes).
+// size prefix, then that many bytes).
 bool scalar_or_text(vtag t) noexcept {
   return t == vtag::boolean || t == vtag::int64 || t == vtag::uint64 || t == vtag::float64 || t == vtag::string;
 }
@@ -1127,13 +1127,19 @@ bool record_builder::build_from_site(const record_fixed& fixed, byte_reader r, s
 }
 
 // One attribute at `r` (at its key) against its layout piece, `n` bytes at `piece`: the key's
-// size, the key and the value's tag must be the same (a key of another size stops at its size,
-// so nothing past the record is read); then its value into `a`. A text is left pointing into
-// `r`: values_from_site()'s caller copies the texts once every attribute matched.
+// size, the key and the value's tag must be the same (a key of another size stops at its size
+// prefix, so nothing past the record is read); then its value into `a`. A text is left pointing
+// into `r`: values_from_site()'s caller copies the texts once every attribute matched.
 [[gnu::always_inline]] inline bool record_builder::value_from_piece(const char* piece, std::size_t n, byte_reader& r,
                                                                     attribute& a, arena& out) {
   const auto* at = reinterpret_cast<const char*>(r.position());
-  if (!same_bytes(at, piece, 4) || !same_bytes(at + 4, piece + 4, n - 4)) return false;
+  if (at[0] != piece[0]) return false;
+  std::size_t prefix = 1;
+  if (static_cast<std::uint8_t>(piece[0]) == k_long_text) [[unlikely]] {  // a key of 255 bytes or more
+    if (!same_bytes(at + 1, piece + 1, 4)) return false;
+    prefix = 5;
+  }
+  if (!same_bytes(at + prefix, piece + prefix, n - prefix)) return false;
   r.skip(n - 1);  // at the value's tag
   if (static_cast<vtag>(piece[n - 1]) == vtag::string) {
     (void)r.u8();

@@ -245,3 +245,45 @@ TEST_F(limits, plain_values_of_every_kind_at_and_past_each_limit) {
   for (const auto& r : recs) expect_all_valid_utf8(r);
   EXPECT_EQ(repairs(), 0u);
 }
+
+// A text's length takes one byte in a thread's ring below 255 bytes, five from 255 on
+// (wire.hpp). Records of one call site whose keys, values and templates cross that size from
+// one call to the next: each arrives whole, whether built the long way or from the site's
+// layout (a later record of a site seen before).
+class wire_texts : public memory_sdk {};
+
+TEST_F(wire_texts, texts_on_both_sides_of_the_one_byte_length_from_one_call_site) {
+  const std::size_t sizes[] = {0, 1, 254, 255, 256, 254, 255, 256, 4000, 255, 254, 1};
+  for (int round = 0; round < 2; ++round) {
+    for (const std::size_t n : sizes) {
+      const std::string key = "k" + std::string(n < 256 ? n : 255, 'k');  // keys are cut at 256 bytes
+      const std::string value(n, 'v');
+      const std::string tmpl = "t" + std::string(n, 't');
+      logfire::span s(tmpl, {{key, value}, {"n", static_cast<std::int64_t>(n)}, {"short", "s"}});
+      logfire::info(tmpl, {{"n", static_cast<std::int64_t>(n)}, {key, value}});
+    }
+  }
+  const auto recs = flushed();
+  ASSERT_EQ(recs.size(), 4 * std::size(sizes));
+  std::size_t spans = 0;
+  std::size_t logs = 0;
+  for (const auto& r : recs) {
+    const auto* n = r.find("n");
+    ASSERT_TRUE(n);
+    const auto size = static_cast<std::size_t>(n->int64().value_or(-1));
+    const std::string key = "k" + std::string(size < 256 ? size : 255, 'k');
+    EXPECT_EQ(r.name, "t" + std::string(size, 't'));
+    EXPECT_EQ(r.string_attr(key), std::string(size, 'v')) << size;
+    if (r.type == record_type::span) {
+      ++spans;
+      EXPECT_EQ(r.string_attr("short"), "s") << size;
+    } else {
+      ++logs;
+    }
+    EXPECT_EQ(r.dropped_attributes_count, 0u);
+  }
+  EXPECT_EQ(spans, 2 * std::size(sizes));
+  EXPECT_EQ(logs, 2 * std::size(sizes));
+  EXPECT_EQ(truncations(), 0u);
+  EXPECT_EQ(repairs(), 0u);
+}
