@@ -194,15 +194,7 @@ struct custom_encoder {
   }
   void u8(std::uint8_t v) noexcept { pod(v); }
   void u32(std::uint32_t v) noexcept { pod(v); }
-  void str(std::string_view s) noexcept {  // as byte_writer::str (wire.hpp)
-    if (s.size() < k_long_text) {
-      u8(static_cast<std::uint8_t>(s.size()));
-    } else {
-      u8(k_long_text);
-      u32(static_cast<std::uint32_t>(s.size()));
-    }
-    raw(s.data(), s.size());
-  }
+  void str(std::string_view s) noexcept { put_text(*this, s); }
 
   // Claims the place of the next value: false when there is none (counted as truncated).
   bool take_slot() noexcept {

@@ -89,6 +89,18 @@ inline constexpr std::uint8_t k_long_text = 255;
 [[nodiscard]] constexpr std::size_t str_bytes(std::size_t n) noexcept {
   return n + (n < k_long_text ? 1 : 5);
 }
+// Writes `s`, its length prefix first, with `w`'s u8, u32 and raw (byte_writer below, and the
+// caller's encoder of custom values).
+template <typename Writer>
+void put_text(Writer& w, std::string_view s) noexcept {
+  if (s.size() < k_long_text) [[likely]] {
+    w.u8(static_cast<std::uint8_t>(s.size()));
+  } else {
+    w.u8(k_long_text);
+    w.u32(static_cast<std::uint32_t>(s.size()));
+  }
+  w.raw(s.data(), s.size());
+}
 
 // Appends bytes to reserved space (byte_sizer below computes its size first). Texts of up to
 // 16 bytes, most keys and many values, are copied without a call (text/bytes.hpp).
@@ -107,15 +119,7 @@ class byte_writer {
   }
   void u8(std::uint8_t v) noexcept { pod(v); }
   void u32(std::uint32_t v) noexcept { pod(v); }
-  void str(std::string_view s) noexcept {
-    if (s.size() < k_long_text) [[likely]] {
-      u8(static_cast<std::uint8_t>(s.size()));
-    } else {
-      u8(k_long_text);
-      u32(static_cast<std::uint32_t>(s.size()));
-    }
-    raw(s.data(), s.size());
-  }
+  void str(std::string_view s) noexcept { put_text(*this, s); }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   [[nodiscard]] std::byte* data() noexcept { return p_; }
 
