@@ -337,6 +337,29 @@ TEST(RecordBuilder, a_record_built_from_its_call_sites_layout_equals_one_built_t
   expect_both_ways_alike(bare, bare_now, true);
 }
 
+// Keys on both sides of the ring's one-byte text length (wire.hpp: texts of 255 bytes and more
+// take the byte 255 and a u32), as the record's last attribute, where a longer read would run
+// past the record: a key the layout holds is built from it; a key one byte shorter, or one byte
+// longer whose last byte is the layout's value tag (the same bytes after the length), stops at
+// its length and takes the long way, to the same record.
+TEST(RecordBuilder, keys_of_255_bytes_and_more_are_compared_with_their_length) {
+  for (const std::size_t size : {std::size_t{253}, std::size_t{254}, std::size_t{255}}) {
+    SCOPED_TRACE(size);
+    ring_input before;
+    before.attrs[3].first = std::string(size, 'k');  // "ok", a boolean
+    ring_input same = before;
+    same.attrs[3].second = false;
+    same.attrs[0].second = std::string("u-7");
+    expect_both_ways_alike(before, same, true);
+    ring_input shorter = same;
+    shorter.attrs[3].first = std::string(size - 1, 'k');
+    expect_both_ways_alike(before, shorter, false);
+    ring_input longer = same;
+    longer.attrs[3].first = std::string(size, 'k') + static_cast<char>(vtag::boolean);
+    expect_both_ways_alike(before, longer, false);
+  }
+}
+
 TEST(RecordBuilder, scrubbing_is_the_same_either_way) {
   const ring_input before;
   // Without a scrubber; with keys that are safe or match a pattern; past the scan budget; an
