@@ -1068,32 +1068,39 @@ bool record_builder::build_from_site(const record_fixed& fixed, byte_reader r, s
   const std::size_t n_updates = updates.empty() ? 0 : attribute_updates(updates);
   if (n_updates == k_other_updates) return false;
   const std::size_t n_user = fixed.n_attrs + n_updates;
-  const auto range = variants_.equal_range(variant_hash(fixed, type, lvl, tmpl.size(), n_user, 0, fixed.n_tags));
-  if (range.first == range.second) return false;
+  const std::uint64_t hash = variant_hash(fixed, type, lvl, tmpl.size(), n_user, 0, fixed.n_tags);
   const std::uint64_t where = site_word(fixed, type, lvl);
   const std::byte* tags_at = r.position();
   for (std::uint16_t i = 0; i < fixed.n_tags; ++i) (void)r.str();
   const std::string_view tags(reinterpret_cast<const char*>(tags_at), static_cast<std::size_t>(r.position() - tags_at));
 
-  // The layouts of the variants that share the hash (most often one): the first whose location,
-  // template, tags and attribute shape the record repeats.
-  const variant* found = nullptr;
-  attribute* attrs = nullptr;
+  // The variant whose location, template, tags and attribute shape the record repeats: the one
+  // this hash's records matched last, else the first of the variants that share the hash (most
+  // often one).
   const bool may_scrub = scrub_ != nullptr;
-  for (auto it = range.first; it != range.second && !found; ++it) {
-    const site_layout* l = it->second.layout.get();
+  attribute* attrs = nullptr;
+  const auto matches = [&](const variant& candidate) {
+    const site_layout* l = candidate.layout.get();
     if (!l || l->where[0] != reinterpret_cast<std::uintptr_t>(fixed.file) ||
         l->where[1] != reinterpret_cast<std::uintptr_t>(fixed.function) || l->where[2] != where ||
         l->n_start != fixed.n_attrs || l->shape_at.size() != n_user + 1 || l->tmpl.size() != tmpl.size() ||
         !same_bytes(l->tmpl.data(), tmpl.data(), tmpl.size()) || l->tags.size() != tags.size() ||
         !same_bytes(l->tags.data(), tags.data(), tags.size()))
-      continue;
+      return false;
     // One more slot for logfire.scrubbed when the record may be scrubbed, one for a pending
     // span's parent.
     attrs = values_from_site(*l, r, updates, l->attributes.size() + (may_scrub ? 1 : 0) + (pending ? 1 : 0), out);
-    if (attrs) found = &it->second;
+    return attrs != nullptr;
+  };
+  recent_variant& recent = recent_[hash % k_recent_variants];
+  const variant* found = recent.hash == hash && recent.v && matches(*recent.v) ? recent.v : nullptr;
+  if (!found) {
+    const auto range = variants_.equal_range(hash);
+    for (auto it = range.first; it != range.second && !found; ++it)
+      if (&it->second != recent.v && matches(it->second)) found = &it->second;
+    if (!found) return false;
+    recent = {hash, found};
   }
-  if (!found) return false;
   const variant& v = *found;
   const site_layout& l = *v.layout;
   const std::size_t n = l.attributes.size();
@@ -1141,11 +1148,37 @@ bool record_builder::build_from_site(const record_fixed& fixed, byte_reader r, s
   }
   if (!same_bytes(at + prefix, piece + prefix, n - prefix)) return false;
   r.skip(n - 1);  // at the value's tag
-  if (static_cast<vtag>(piece[n - 1]) == vtag::string) {
-    (void)r.u8();
-    a.value = str_value(r.str());
-  } else {
-    a.value = decode_value(r, out).value;
+  // `a` is the layout's attribute. For a text, an int64 or a boolean its type is the one that tag
+  // always decodes to, so only the value is stored: the same attribute as decode_value() makes.
+  // So is a finite float64 whose layout holds one; a float64 is a text when it is not finite, an
+  // uint64 one past int64: those are decoded whole.
+  switch (static_cast<vtag>(piece[n - 1])) {
+    case vtag::string:
+      r.skip(1);
+      a.value.s = r.str();
+      break;
+    case vtag::int64:
+      r.skip(1);
+      a.value.i = r.pod<std::int64_t>();
+      break;
+    case vtag::boolean:
+      r.skip(1);
+      a.value.b = r.u8() != 0;
+      break;
+    case vtag::float64: {
+      double d;
+      std::memcpy(&d, r.position() + 1, sizeof d);
+      if (a.value.type == attribute_value::kind::float64 && std::isfinite(d)) [[likely]] {
+        r.skip(1 + sizeof d);
+        a.value.d = d;
+        break;
+      }
+      a.value = decode_value(r, out).value;
+      break;
+    }
+    default:
+      a.value = decode_value(r, out).value;
+      break;
   }
   return true;
 }

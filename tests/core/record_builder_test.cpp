@@ -298,6 +298,12 @@ TEST(RecordBuilder, a_record_built_from_its_call_sites_layout_equals_one_built_t
   // A long text value.
   expect_both_ways_alike(before, with_values({std::string(5000, 'x'), 1.0, std::int64_t{1}, true}), true);
 
+  // A call site first seen with a non-finite double, which goes as a text: the layout holds a
+  // text where later records bring a number, and a finite one is a float64 again.
+  const ring_input not_finite_first = with_values({std::string("u-1"), std::nan("")});
+  expect_both_ways_alike(not_finite_first, with_values({std::string("u-2"), 0.5}), true);
+  expect_both_ways_alike(not_finite_first, with_values({std::string("u-3"), -INFINITY}), true);
+
   // Unsigned values: a large one goes as a text, as Logfire does.
   ring_input u_before;
   u_before.attrs = {{"n", std::uint64_t{1}}};
@@ -491,6 +497,28 @@ TEST(RecordBuilder, a_record_unlike_its_call_sites_layout_is_built_the_long_way)
   ring_input moved = before;
   moved.line = 43;
   expect_both_ways_alike(before, moved, false);
+}
+
+// One call site whose records alternate between two variants (another key in one place, as a
+// site that builds its arguments at run time makes): both share the memo's hash, so each
+// record's hint (the variant this hash matched last) is the other one, and the memo is searched. Each record is still
+// built from its own variant's layout, as the long way builds it.
+TEST(RecordBuilder, records_alternating_between_two_variants_of_one_call_site_are_built_from_their_layouts) {
+  decode_counters counters;
+  record_builder b(counters);
+  b.set_scrubber(&default_scrubber(), nullptr);
+  arena memory;
+  std::uint64_t expected_site_builds = 0;
+  for (int i = 0; i < 8; ++i) {
+    SCOPED_TRACE(i);
+    ring_input in = with_values({std::string("u-" + std::to_string(i)), 0.25 * i});
+    if (i % 2) in.attrs[2].first = "retries";  // not "attempt"
+    const auto bytes = ring_record(in);
+    const span_record r = b.build(bytes.data(), bytes.size(), false, {}, 1'700'000'000'000'001'000ull, memory);
+    if (i >= 2) ++expected_site_builds;  // the first of each variant is built the long way
+    EXPECT_EQ(b.site_builds(), expected_site_builds);
+    EXPECT_EQ(describe(r), build_all({in}, made_as::span, &default_scrubber()).record);
+  }
 }
 
 // A span that sets new keys after it started (a server span's status code): the layout made from
