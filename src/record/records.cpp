@@ -1173,8 +1173,7 @@ bool record_builder::build_from_site(const record_fixed& fixed, byte_reader r, s
         a.value.d = d;
         break;
       }
-      a.value = decode_value(r, out).value;
-      break;
+      [[fallthrough]];
     }
     default:
       a.value = decode_value(r, out).value;

@@ -501,8 +501,8 @@ TEST(RecordBuilder, a_record_unlike_its_call_sites_layout_is_built_the_long_way)
 
 // One call site whose records alternate between two variants (another key in one place, as a
 // site that builds its arguments at run time makes): both share the memo's hash, so each
-// record's hint (the variant this hash matched last) is the other one, and the memo is searched. Each record is still
-// built from its own variant's layout, as the long way builds it.
+// record's hint (the variant this hash matched last) is the other one, and the memo is
+// searched. Each record is still built from its own variant's layout, as the long way builds it.
 TEST(RecordBuilder, records_alternating_between_two_variants_of_one_call_site_are_built_from_their_layouts) {
   decode_counters counters;
   record_builder b(counters);
