@@ -839,11 +839,14 @@ bool pipeline::drain_rings(std::unique_lock<std::mutex>& consumer, bool final) {
       return false;
     }
     // relieve() is about to release the consumer lock: give back what was read first (a
-    // later pipeline may drain this ring if this one is abandoned meanwhile).
-    if (st.full.size() >= k_waiting_batches) free_read();
-    if (!relieve(consumer)) {
-      gone = true;
-      return false;
+    // later pipeline may drain this ring if this one is abandoned meanwhile). Tested here first:
+    // this runs for every record, and relieve() is not inlined.
+    if (st.full.size() >= k_waiting_batches) {
+      free_read();
+      if (!relieve(consumer)) {
+        gone = true;
+        return false;
+      }
     }
     return true;
   };
