@@ -537,8 +537,15 @@ std::size_t pipeline::batch_reserve() const noexcept {
 // for the exporters, and an empty one (reused when possible) takes its place. Throws
 // std::bad_alloc leaving everything as it was.
 void pipeline::make_room() {
+  if (bg_->current.records.size() < control_->settings.max_batch) [[likely]]
+    return;
+  next_batch();
+}
+
+// make_room()'s work when the current batch is full (out of line: make_room() runs for every
+// record).
+void pipeline::next_batch() {
   background_state& st = *bg_;
-  if (st.current.records.size() < control_->settings.max_batch) return;
   batch fresh;
   if (!st.spare.empty()) {
     fresh = std::move(st.spare.back());
@@ -582,10 +589,16 @@ void pipeline::build_into_batch(bool finished, Build&& build) {
 void pipeline::note_added(bool was_empty, bool finished) {
   background_state& st = *bg_;
   if (finished) ++st.current.finished;
-  if (was_empty) {
-    const pipeline_settings& cfg = control_->settings;
-    st.batch_deadline = clock::now() + (st.first_batch ? cfg.first_delay : cfg.schedule_delay);
-  }
+  if (was_empty) [[unlikely]]
+    set_batch_deadline();
+}
+
+// The first record of a batch sets when the batch is due (out of line: note_added() runs for
+// every record).
+void pipeline::set_batch_deadline() noexcept {
+  background_state& st = *bg_;
+  const pipeline_settings& cfg = control_->settings;
+  st.batch_deadline = clock::now() + (st.first_batch ? cfg.first_delay : cfg.schedule_delay);
 }
 
 // The pending span of a span start, for the exporters that take them. A preview of a span

@@ -173,12 +173,14 @@ class pipeline {
                           const following_records& after) noexcept;
   [[nodiscard]] std::size_t batch_reserve() const noexcept;
   void make_room();
+  [[gnu::noinline]] void next_batch();
   void add_to_batch(const span_record& r, bool finished);
   // Builds a record straight into the current batch (after make_room()): `build(rec)` fills a
   // new span_record there; when it throws, the batch is as it was.
   template <class Build>
   void build_into_batch(bool finished, Build&& build);
   void note_added(bool was_empty, bool finished);
+  [[gnu::noinline]] void set_batch_deadline() noexcept;
   void export_one(batch& b) noexcept;
   void export_batches(bool and_current) noexcept;
   void end_open_spans() noexcept;
