@@ -17,6 +17,7 @@
 // segment size (positions may skip, never go back). Every record starts 8-byte aligned.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -78,6 +79,16 @@ class following_records {
   std::uint64_t head_;
 };
 
+// PREFETCHW: the line in a state this core may write. Every x86-64 CPU runs the instruction
+// (those without the feature take it as a no-op).
+inline void prefetch_for_write(const void* p) noexcept {
+#if defined(__x86_64__)
+  asm volatile("prefetchw %0" : : "m"(*static_cast<const char*>(p)));
+#else
+  __builtin_prefetch(p, 1, 3);
+#endif
+}
+
 class spsc_ring {
  public:
   // `segment_bytes` is rounded up to a power of two (minimum 4 KiB). An allocation failure
@@ -126,6 +137,14 @@ class spsc_ring {
   void commit(std::size_t size) noexcept {
     head_ += pending_padding_ + size;
     producer_->head.store(head_, std::memory_order_release);
+    // The lines the next records will be written to were last read by the consumer, on another
+    // core: ask for them for writing now, a few records ahead, so that the stores of those
+    // records do not wait for the transfers. Only lines known to be free (before the cached
+    // tail's lap): taking one the consumer has yet to read would take it from the consumer.
+    if (write_ahead_ < head_) [[unlikely]]  // a new segment, or a record longer than the look-ahead
+      write_ahead_ = head_ & ~std::uint64_t{k_cache_line - 1};
+    const std::uint64_t until = std::min(head_ + k_write_ahead, cached_tail_ + capacity_);
+    for (; write_ahead_ < until; write_ahead_ += k_cache_line) prefetch_for_write(buffer_ + (write_ahead_ & mask_));
   }
 
   // Producer: whether more than half of its segment is in use (the high-water wake-up). When
@@ -148,6 +167,8 @@ class spsc_ring {
   static constexpr std::size_t k_free_chunk = 16u << 10;
   // How far ahead of the record being read the consumer prefetches.
   static constexpr std::size_t k_read_ahead = 1024;
+  // How far ahead of its head the producer asks for lines to write.
+  static constexpr std::size_t k_write_ahead = 256;
 
   // Consumer: calls `fn(const ring_record_header&, const std::byte* body, std::size_t body_size,
   // std::uint64_t position)` for each record published when the drain starts, freeing space
@@ -187,8 +208,9 @@ class spsc_ring {
         }
         const auto* h = reinterpret_cast<const ring_record_header*>(seg.buffer + (tail & mask_));
         // The producer wrote these lines on another core: ask for the ones a few records ahead
-        // now, so that their transfers overlap the work on this record.
-        __builtin_prefetch(seg.buffer + ((tail + k_read_ahead) & mask_), 0, 3);
+        // now, so that their transfers overlap the work on this record. Only published ones: a
+        // line the producer has yet to write, read here, would have to come back to it.
+        if (tail + k_read_ahead < head) __builtin_prefetch(seg.buffer + ((tail + k_read_ahead) & mask_), 0, 3);
         const std::uint64_t at = tail;
         tail += h->size;
         if (h->kind() == 0) continue;
@@ -250,6 +272,7 @@ class spsc_ring {
   std::uint64_t head_ = 0;         // producer_->head as last stored
   std::uint64_t cached_tail_ = 0;  // producer's last view of producer_->tail
   std::size_t pending_padding_ = 0;
+  std::uint64_t write_ahead_ = 0;  // lines before this position were asked for (commit())
 
   // The consumer's side: the oldest segment, where reading continues.
   alignas(k_cache_line) segment* consumer_ = nullptr;
