@@ -4,6 +4,10 @@
 #include <cstdlib>
 #include <new>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 namespace logfire::detail {
 
 namespace {
@@ -23,6 +27,19 @@ spsc_ring::spsc_ring(std::size_t segment_bytes) {
   if (!producer_) throw std::bad_alloc();
   consumer_ = producer_;
   buffer_ = producer_->buffer;
+  if (!cpu_prefetches_for_write()) write_ahead_ = ~std::uint64_t{0};
+}
+
+bool cpu_prefetches_for_write() noexcept {
+#if defined(__x86_64__)
+  static const bool has = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __get_cpuid(0x80000001u, &a, &b, &c, &d) != 0 && (c & bit_PRFCHW) != 0;
+  }();
+  return has;
+#else
+  return true;
+#endif
 }
 
 spsc_ring::~spsc_ring() {

@@ -79,8 +79,13 @@ class following_records {
   std::uint64_t head_;
 };
 
-// PREFETCHW: the line in a state this core may write. Every x86-64 CPU runs the instruction
-// (those without the feature take it as a no-op).
+// Whether this CPU prefetches for writing: on x86-64, whether CPUID reports PREFETCHW (every
+// AMD64 CPU, Intel's from Broadwell on); elsewhere, the compiler's write prefetch.
+[[nodiscard]] bool cpu_prefetches_for_write() noexcept;
+
+// The line in a state this core may write (PREFETCHW on x86-64, where g++ compiles
+// __builtin_prefetch(p, 1) to a read prefetch unless built with -mprfchw). Only where
+// cpu_prefetches_for_write().
 inline void prefetch_for_write(const void* p) noexcept {
 #if defined(__x86_64__)
   asm volatile("prefetchw %0" : : "m"(*static_cast<const char*>(p)));
@@ -272,7 +277,9 @@ class spsc_ring {
   std::uint64_t head_ = 0;         // producer_->head as last stored
   std::uint64_t cached_tail_ = 0;  // producer's last view of producer_->tail
   std::size_t pending_padding_ = 0;
-  std::uint64_t write_ahead_ = 0;  // lines before this position were asked for (commit())
+  // Lines before this position were asked for (commit()). Never reached on a CPU that does not
+  // prefetch for writing (the constructor), so that commit() asks for none there at no cost.
+  std::uint64_t write_ahead_ = 0;
 
   // The consumer's side: the oldest segment, where reading continues.
   alignas(k_cache_line) segment* consumer_ = nullptr;

@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -279,4 +281,41 @@ TEST(ring, a_consumer_may_take_the_records_after_this_one) {
   EXPECT_TRUE(ring.empty());
   ASSERT_TRUE(push(ring, 6, 32, k_no_growth));
   EXPECT_EQ(drain_all(ring).size(), 1u);  // nothing of the first six is read again
+}
+
+// The producer asks for the lines ahead of it for writing (commit()); records longer than how
+// far it looks ahead, records after a new segment and padding at a segment's end must all come
+// out as written.
+TEST(ring, records_of_every_size_read_back_whole_across_segments) {
+  spsc_ring ring(k_segment);
+  std::uint64_t seq = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (std::size_t size = 16; size <= 1024; size += 24) ASSERT_TRUE(push(ring, seq++, size, k_roomy));
+    EXPECT_GT(ring.segments(), 1u);  // the rounds do not fit one segment: the ring grew
+    const auto got = drain_all(ring);
+    ASSERT_EQ(got.size(), 43u);
+    for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].seq, seq - 43 + i);
+  }
+}
+
+// Whether the write prefetch is used follows what the CPU reports, as the kernel reads it.
+TEST(ring, the_write_prefetch_is_used_where_the_cpu_has_it) {
+#if defined(__x86_64__) && defined(__linux__)
+  std::FILE* f = std::fopen("/proc/cpuinfo", "r");
+  if (!f) GTEST_SKIP() << "no /proc/cpuinfo";
+  std::string flags;
+  char line[8192];
+  while (std::fgets(line, sizeof line, f))
+    if (std::strncmp(line, "flags", 5) == 0) {
+      flags = line;
+      break;
+    }
+  std::fclose(f);
+  ASSERT_FALSE(flags.empty());
+  flags.pop_back();  // the newline
+  flags += ' ';
+  EXPECT_EQ(logfire::detail::cpu_prefetches_for_write(), flags.find(" 3dnowprefetch ") != std::string::npos);
+#else
+  EXPECT_TRUE(logfire::detail::cpu_prefetches_for_write());
+#endif
 }
