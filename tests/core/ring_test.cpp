@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -314,7 +315,11 @@ TEST(ring, the_write_prefetch_is_used_where_the_cpu_has_it) {
   ASSERT_FALSE(flags.empty());
   flags.pop_back();  // the newline
   flags += ' ';
-  EXPECT_EQ(logfire::detail::cpu_prefetches_for_write(), flags.find(" 3dnowprefetch ") != std::string::npos);
+  const bool kernel_says = flags.find(" 3dnowprefetch ") != std::string::npos;
+  // Valgrind runs the program on a CPU of its own, whose CPUID leaves the feature out.
+  const char* preload = std::getenv("LD_PRELOAD");
+  if (kernel_says && preload && std::strstr(preload, "vgpreload")) GTEST_SKIP() << "under valgrind";
+  EXPECT_EQ(logfire::detail::cpu_prefetches_for_write(), kernel_says);
 #else
   EXPECT_TRUE(logfire::detail::cpu_prefetches_for_write());
 #endif
