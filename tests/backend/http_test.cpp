@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -361,18 +362,23 @@ TEST(http_server, bodies_over_the_memory_budget_get_429) {
 TEST(http_server, a_blocked_handler_does_not_hold_up_other_connections) {
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
+  std::promise<void> entered;  // the /block handler has started: a worker is taken
   std::atomic<int> blocked{0};
   server_limits limits;
   limits.workers = 2;
   test_server s(limits, 64u << 20, [&](request& req) {
     if (req.head.path == "/block") {
-      ++blocked;
+      if (++blocked == 1) entered.set_value();
       released.wait();
     }
     return text_response(200, "done " + req.head.path);
   });
   raw_client a(s.port());
   ASSERT_TRUE(a.send("GET /block HTTP/1.1\r\nHost: h\r\n\r\n"));
+  // Only once a worker is held does the rest of the test say anything about the other one.
+  const bool held = entered.get_future().wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+  if (!held) release.set_value();  // so that the server can stop
+  ASSERT_TRUE(held) << "the /block request never reached its handler";
   // Slow clients do not take workers either: one sends half a head, one nothing.
   raw_client half(s.port()), silent(s.port());
   half.send("GET /x HTTP/1.1\r\nHo");
