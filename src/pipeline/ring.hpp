@@ -79,8 +79,9 @@ class following_records {
   std::uint64_t head_;
 };
 
-// Whether this CPU prefetches for writing: on x86-64, whether CPUID reports PREFETCHW (every
-// AMD64 CPU, Intel's from Broadwell on); elsewhere, the compiler's write prefetch.
+// Whether this CPU prefetches for writing: on x86-64, whether CPUID reports PREFETCHW (leaf
+// 0x80000001, ECX bit 8: AMD's CPUs for many generations, Intel's from Broadwell on); elsewhere,
+// the compiler's write prefetch.
 [[nodiscard]] bool cpu_prefetches_for_write() noexcept;
 
 // The line in a state this core may write (PREFETCHW on x86-64, where g++ compiles
